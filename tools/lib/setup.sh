@@ -1,0 +1,54 @@
+# Sourced by tools/run-tests and tools/run-demo: install what is missing (Debian packages,
+# node-q from npm into tests/node_modules), then configure and build. Idempotent: when
+# everything is present it only runs ninja.
+set -euo pipefail
+
+QGATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QGATE_BUILD=${QGATE_BUILD:-$QGATE_ROOT/build}
+export QGATE_ROOT QGATE_BUILD
+
+qgate_packages=(
+  g++ meson ninja-build pkg-config cmake
+  liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
+  libssl-dev clang libclang-rt-14-dev haproxy nodejs npm
+)
+
+qgate_log() { printf '[setup] %s\n' "$*" >&2; }
+
+qgate_install_packages() {
+  local missing=()
+  for p in "${qgate_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  # nodejs from another source may ship npm itself; only ask apt for npm when it is absent.
+  if command -v npm >/dev/null 2>&1; then
+    local kept=(); for p in "${missing[@]}"; do [[ $p == npm || $p == nodejs ]] || kept+=("$p"); done
+    missing=("${kept[@]+"${kept[@]}"}")
+  fi
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  qgate_log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The haproxy package starts a system service; qgate's benchmarks run their own instance.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+}
+
+qgate_install_node_modules() {
+  [[ -f $QGATE_ROOT/tests/node_modules/node-q/package.json ]] && return 0
+  qgate_log "installing node-q from npm into tests/node_modules"
+  (cd "$QGATE_ROOT/tests" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+qgate_build() {
+  if [[ ! -f $QGATE_BUILD/build.ninja ]]; then
+    meson setup "$QGATE_BUILD" "$QGATE_ROOT" --buildtype=debugoptimized -Dwerror=true >/dev/null
+  fi
+  ninja -C "$QGATE_BUILD" >/dev/null || ninja -C "$QGATE_BUILD"
+}
+
+qgate_setup() {
+  qgate_install_packages
+  qgate_install_node_modules
+  qgate_build
+}
