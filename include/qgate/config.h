@@ -60,6 +60,8 @@ struct config {
     std::string port_file;  ///< if set, the bound listener ports are written here (tests)
     std::vector<listener_conf> listeners;
     std::vector<backend_conf> backends;
+    endpoint admin;          ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
+    bool admin_enabled = false;
     std::string users_file;  ///< empty = no authentication (any user accepted, like q without -u)
     std::vector<user_entry> users;
     limits_conf limits;
