@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "qgate/qipc/frame.h"
 #include "qgate/qipc/types.h"
 #include "qgate/qipc/walker.h"
 
@@ -28,6 +29,9 @@ struct value {
     std::vector<std::string> syms;
     std::vector<value> items;
 
+    /// q's `count`: 1 for atoms, errors, functions and `::`; elements for vectors and lists;
+    /// keys for dicts (so rows for keyed tables); rows for tables (0 when the table has no
+    /// columns or is a splayed-table reference, whose row count is not on the wire).
     uint64_t count() const;
     bool operator==(const value&) const = default;
 
@@ -56,5 +60,12 @@ struct value {
 
 /// Decodes exactly one object filling the whole body.
 status decode(std::span<const uint8_t> body, bool little_endian, value& out, walk_limits lim = {});
+
+/// Decodes a whole plain message (header + body, exactly header.length bytes). Fails with the
+/// header's errc, truncated / trailing_bytes when `msg` is not exactly the declared length, or
+/// bad_compressed_flag (offset 2) for a compressed message: decompress it first (compress.h).
+/// Offsets are from the start of `msg`.
+status decode_message(std::span<const uint8_t> msg, frame_header& header, value& out,
+                      walk_limits lim = {}, const header_limits& hlim = {});
 
 }  // namespace qgate::qipc
