@@ -1,0 +1,68 @@
+// Per-shard counters, declared once. Written only by the owning shard with relaxed
+// load+store (no locked instruction on the hot path), read by the admin thread with relaxed
+// loads: a reader may see a slightly stale value, never a torn one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace qgate::shard {
+
+// X(name): every counter the admin endpoint reports, in order. Gauges (conns_open,
+// sessions_open) go up and down; everything else only grows.
+#define QGATE_SHARD_COUNTERS(X) \
+    X(accepts)                  \
+    X(accept_errors)            \
+    X(conns_open)               \
+    X(conns_rejected)           \
+    X(handshake_fail)           \
+    X(auth_fail)                \
+    X(malformed_frames)         \
+    X(bytes_in)                 \
+    X(bytes_out)                \
+    X(msgs_fwd)                 \
+    X(sync_requests)            \
+    X(enters)                   \
+    X(cqes)                     \
+    X(cq_overflow)              \
+    X(sq_full)                  \
+    X(rcv_enobufs)              \
+    X(snd_short)                \
+    X(sends)                    \
+    X(multishot_rearm)          \
+    X(xshard_msgs)              \
+    X(xshard_full)              \
+    X(xshard_wakes)             \
+    X(backend_connect_fail)     \
+    X(backend_connect_timeout)  \
+    X(backend_disconnect)       \
+    X(no_backend_sessions)      \
+    X(no_backend_errors)        \
+    X(disconnect_errors)        \
+    X(slow_reader_pauses)       \
+    X(send_items_exhausted)     \
+    X(drain_closed)
+
+struct counters {
+#define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
+    QGATE_SHARD_COUNTERS(QGATE_DECLARE_COUNTER)
+#undef QGATE_DECLARE_COUNTER
+};
+
+/// Single-writer increment: a plain add published with a relaxed store.
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void drop(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+}
+inline void set(std::atomic<uint64_t>& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
+
+/// Calls f(name, value) for each counter (admin thread).
+template <typename F> void for_each_counter(const counters& c, F&& f) {
+#define QGATE_VISIT_COUNTER(name) f(#name, c.name.load(std::memory_order_relaxed));
+    QGATE_SHARD_COUNTERS(QGATE_VISIT_COUNTER)
+#undef QGATE_VISIT_COUNTER
+}
+
+}  // namespace qgate::shard

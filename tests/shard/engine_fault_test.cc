@@ -1,0 +1,327 @@
+// Fault injection into the session state machine: a fake io backend records what the engine
+// submits and the test fabricates the completions, including the ones a kernel produces only
+// under stress: -ENOBUFS, short sends, multishot recv ending without F_MORE, -ECANCELED,
+// connection refused, backend EOF with requests outstanding, malformed client frames.
+// No sockets carry data here; fds are real (socket()) only so that close() is harmless.
+
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/engine.h"
+
+using namespace qgate;
+using namespace qgate::io;
+using qgate::proxy::role;
+
+namespace {
+
+struct rec {
+    op o;
+    int fd;
+    uint64_t ud;
+    std::string bytes;  // sends: the gathered payload
+};
+
+class fake_backend final : public io_backend {
+  public:
+    fake_backend() { REQUIRE(pool_.init(8, 64)); }
+    backend_kind kind() const override { return backend_kind::epoll; }
+    const char* name() const override { return "fake"; }
+    void accept_multishot(int fd, uint64_t ud) override { ops.push_back({op::accept, fd, ud, {}}); }
+    void recv_multishot(int fd, uint64_t ud) override { ops.push_back({op::recv, fd, ud, {}}); }
+    void send_msg(int fd, uint64_t ud, const msghdr* m) override {
+        std::string b;
+        for (size_t i = 0; i < m->msg_iovlen; ++i) {
+            b.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
+        }
+        ops.push_back({op::send, fd, ud, b});
+    }
+    void connect(int fd, uint64_t ud, const sockaddr*, socklen_t) override {
+        ops.push_back({op::connect, fd, ud, {}});
+    }
+    void cancel(int fd, uint64_t ud) override { ops.push_back({op::cancel, fd, ud, {}}); }
+    void cancel_fd(int fd) override { ops.push_back({op::cancel, fd, 0, {}}); }
+    void close_fd(int fd) override {
+        closed.push_back(fd);
+        ::close(fd);
+    }
+    int wait(completion*, int, int) override { return 0; }
+    void wake_peer(io_backend&) override {}
+    void notify() override {}
+
+    /// The most recent submission of kind `o` on slot `slot` (sock id), or nullptr.
+    const rec* last(op o, uint32_t slot) const {
+        for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+            if (it->o == o && ud_slot(it->ud) == slot) return &*it;
+        }
+        return nullptr;
+    }
+    size_t count(op o, uint32_t slot) const {
+        size_t n = 0;
+        for (const rec& r : ops) n += r.o == o && ud_slot(r.ud) == slot;
+        return n;
+    }
+
+    std::vector<rec> ops;
+    std::vector<int> closed;
+};
+
+uint64_t g_now = 1000;
+uint64_t fake_clock() { return g_now; }
+
+struct fixture {
+    fake_backend be;
+    shard::counters ctr;
+    config_ptr cfg;
+    proxy::upstream_table ups;
+    std::unique_ptr<proxy::engine> eng;
+    static constexpr uint32_t kClient = proxy::sock_id(0, role::client);
+    static constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);
+
+    explicit fixture(uint64_t high = 1 << 20, uint64_t low = 1 << 10) {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "g", {}});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, ""});
+        c->backends.push_back({"b2", "g", {"127.0.0.1", 2}, "u:p"});
+        c->limits.out_bytes_high = high;
+        c->limits.out_bytes_low = low;
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        cfg = c;
+        std::string err;
+        REQUIRE(ups.build(*cfg, err));
+        proxy::engine_options o;
+        o.cfg = cfg;
+        o.upstreams = &ups;
+        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
+        o.clock_ms = &fake_clock;
+        eng = std::make_unique<proxy::engine>(be, ctr, o);
+    }
+    void turn() { eng->on_turn(g_now); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    /// Delivers `data` as a recv completion into a fresh pool buffer.
+    void recv(uint32_t slot, const std::string& data, bool more = true) {
+        const rec* r = be.last(op::recv, slot);
+        REQUIRE(r != nullptr);
+        int bid = be.pool().acquire();
+        REQUIRE(bid >= 0);
+        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
+        complete(r->ud, static_cast<int32_t>(data.size()),
+                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    void accept() {
+        const rec* a = be.last(op::accept, 0);
+        REQUIRE(a != nullptr);
+        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+    }
+    /// Accept + client handshake + connect + upstream handshake: a streaming session.
+    std::string establish(uint8_t reply = 3) {
+        accept();
+        recv(kClient, std::string("user:pw\x03", 8) + std::string(1, '\0'));
+        const rec* c = be.last(op::connect, kUp);
+        REQUIRE(c != nullptr);
+        complete(c->ud, 0);
+        turn();
+        const rec* s = be.last(op::send, kUp);
+        REQUIRE(s != nullptr);
+        std::string hs = s->bytes;
+        complete(s->ud, static_cast<int32_t>(hs.size()));
+        recv(kUp, std::string(1, static_cast<char>(reply)));
+        turn();
+        const rec* r = be.last(op::send, kClient);
+        REQUIRE(r != nullptr);
+        REQUIRE(r->bytes == std::string(1, static_cast<char>(reply)));
+        complete(r->ud, 1);
+        return hs;
+    }
+};
+
+// A sync request: header (little-endian, type 1, 16 bytes total) + char vector "hi".
+std::string sync_frame() { return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16); }
+std::string response_frame() {
+    return std::string("\x01\x02\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00ok", 16);
+}
+
+}  // namespace
+
+TEST_CASE("engine: handshake is relayed, reply byte written alone, short sends resumed") {
+    fixture f;
+    f.accept();
+    CHECK(f.ctr.accepts.load() == 1);
+    REQUIRE(f.be.last(op::recv, fixture::kClient) != nullptr);
+    f.recv(fixture::kClient, std::string("user:pw\x05", 8) + std::string(1, '\0'));
+    CHECK(f.be.pool().held() == 0);  // handshake bytes copied, buffer returned at once
+    const rec* c = f.be.last(op::connect, fixture::kUp);
+    REQUIRE(c != nullptr);
+    f.complete(c->ud, 0);
+    f.turn();
+    const rec* s = f.be.last(op::send, fixture::kUp);
+    REQUIRE(s != nullptr);
+    const std::string creds = s->bytes;
+    CHECK((creds == std::string("qgate\x05", 6) + std::string(1, '\0') ||
+           creds == std::string("u:p\x05", 4) + std::string(1, '\0')));
+    // Short send: 2 bytes written; the rest must be re-sent from byte 2.
+    f.complete(s->ud, 2);
+    CHECK(f.ctr.snd_short.load() == 1);
+    f.turn();
+    s = f.be.last(op::send, fixture::kUp);
+    CHECK(s->bytes == creds.substr(2));
+    f.complete(s->ud, static_cast<int32_t>(creds.size() - 2));
+    // Backend answers 5 and pushes an async message in the same segment (.z.po style).
+    const std::string early = std::string("\x01\x00\x00\x00\x0a\x00\x00\x00\x65\x00", 10);
+    f.recv(fixture::kUp, std::string(1, '\x05') + early);
+    f.turn();
+    s = f.be.last(op::send, fixture::kClient);
+    REQUIRE(s != nullptr);
+    CHECK(s->bytes == std::string(1, '\x05'));  // alone, not gathered with the async message
+    f.complete(s->ud, 1);
+    f.turn();
+    s = f.be.last(op::send, fixture::kClient);
+    CHECK(s->bytes == early);
+    f.complete(s->ud, 10);
+    CHECK(f.be.pool().held() == 0);
+}
+
+TEST_CASE("engine: multishot recv ending without F_MORE is re-armed; frames forwarded") {
+    fixture f;
+    f.establish();
+    const size_t arms = f.be.count(op::recv, fixture::kClient);
+    f.recv(fixture::kClient, sync_frame(), /*more=*/false);
+    CHECK(f.ctr.multishot_rearm.load() >= 1);
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms + 1);
+    f.turn();
+    const rec* s = f.be.last(op::send, fixture::kUp);
+    CHECK(s->bytes == sync_frame());
+    CHECK(f.ctr.sync_requests.load() == 1);
+    CHECK(f.be.pool().held() == 1);  // the buffer itself is in flight (cut-through, no copy)
+    f.complete(s->ud, 16);
+    CHECK(f.be.pool().held() == 0);
+}
+
+TEST_CASE("engine: ENOBUFS waits until half the pool is back, then re-arms") {
+    fixture f;
+    f.establish();
+    const rec* r = f.be.last(op::recv, fixture::kClient);
+    std::vector<int> hold;
+    for (int i = 0; i < 5; ++i) hold.push_back(f.be.pool().acquire());  // 3 of 8 left
+    const size_t arms = f.be.count(op::recv, fixture::kClient);
+    f.complete(r->ud, -ENOBUFS);
+    CHECK(f.ctr.rcv_enobufs.load() == 1);
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms);  // still starved
+    f.be.pool().release(static_cast<uint16_t>(hold[0]));  // 4 of 8 back: half
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms + 1);
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms + 1);  // armed once, not again
+}
+
+TEST_CASE("engine: slow reader pauses the feeder (cancel, -ECANCELED) and resumes below low") {
+    fixture f(/*high=*/20, /*low=*/8);
+    f.establish();
+    const size_t up_arms = f.be.count(op::recv, fixture::kUp);
+    f.recv(fixture::kUp, response_frame() + response_frame());  // 32 bytes > high for the client
+    CHECK(f.ctr.slow_reader_pauses.load() == 1);
+    const rec* cancel = f.be.last(op::cancel, fixture::kUp);
+    REQUIRE(cancel != nullptr);
+    f.complete(f.be.last(op::recv, fixture::kUp)->ud, -ECANCELED);
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms);  // paused: not re-armed
+    const rec* s = f.be.last(op::send, fixture::kClient);
+    f.complete(s->ud, 20);  // 12 left, still above low
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms);
+    s = f.be.last(op::send, fixture::kClient);
+    f.complete(s->ud, 12);
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms + 1);  // resumed
+}
+
+TEST_CASE("engine: backend EOF answers each outstanding sync with an error, then closes") {
+    fixture f;
+    f.establish();
+    f.recv(fixture::kClient, sync_frame() + sync_frame());
+    f.turn();
+    f.complete(f.be.last(op::send, fixture::kUp)->ud, 32);
+    f.complete(f.be.last(op::recv, fixture::kUp)->ud, 0);  // backend gone
+    CHECK(f.ctr.backend_disconnect.load() == 1);
+    CHECK(f.ctr.disconnect_errors.load() == 2);
+    f.turn();
+    const rec* s = f.be.last(op::send, fixture::kClient);
+    REQUIRE(s != nullptr);
+    const std::string text = "qgate: backend b1 disconnected";
+    const std::string text2 = "qgate: backend b2 disconnected";
+    const size_t one = 8 + 2 + text.size();
+    REQUIRE(s->bytes.size() == 2 * one);
+    CHECK(s->bytes[1] == 2);                      // response
+    CHECK(static_cast<uint8_t>(s->bytes[8]) == 0x80);  // q error
+    const std::string got = s->bytes.substr(9, text.size());
+    CHECK((got == text || got == text2));
+    f.complete(s->ud, static_cast<int32_t>(s->bytes.size()));
+    // Client closed after the errors; its pending recv completes (EOF after shutdown).
+    f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
+    CHECK(f.eng->sessions_open() == 0);
+}
+
+TEST_CASE("engine: refused connect tries the next backend, then answers no-backend errors") {
+    fixture f;
+    f.accept();
+    f.recv(fixture::kClient, std::string("u:p\x06", 4) + std::string(1, '\0'));
+    f.complete(f.be.last(op::connect, fixture::kUp)->ud, -ECONNREFUSED);
+    CHECK(f.be.count(op::connect, fixture::kUp) == 2);  // second backend of the group
+    f.complete(f.be.last(op::connect, fixture::kUp)->ud, -ECONNREFUSED);
+    CHECK(f.ctr.backend_connect_fail.load() == 2);
+    CHECK(f.ctr.no_backend_sessions.load() == 1);
+    f.turn();
+    const rec* s = f.be.last(op::send, fixture::kClient);
+    CHECK(s->bytes == std::string(1, '\x03'));  // min(client 6, 3)
+    f.complete(s->ud, 1);
+    f.recv(fixture::kClient, sync_frame() + std::string("\x01\x00\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
+    f.turn();
+    s = f.be.last(op::send, fixture::kClient);
+    CHECK(s->bytes.find("qgate: no backend available for group g") != std::string::npos);
+    CHECK(f.ctr.no_backend_errors.load() == 1);  // the async one is ignored
+}
+
+TEST_CASE("engine: malformed client frame closes client and upstream") {
+    fixture f;
+    f.establish();
+    f.recv(fixture::kClient, std::string("\x07\x01\x00\x00\x10\x00\x00\x00", 8));  // bad endian byte
+    CHECK(f.ctr.malformed_frames.load() == 1);
+    CHECK(f.be.pool().held() == 0);
+    const int up_fd = f.be.last(op::recv, fixture::kUp)->fd;
+    bool cancelled = false;
+    for (const rec& r : f.be.ops) cancelled |= r.o == op::cancel && r.fd == up_fd;
+    CHECK(cancelled);
+}
+
+TEST_CASE("engine: bad credentials close without a byte; handshake timeout") {
+    fixture f;
+    f.accept();
+    f.recv(fixture::kClient, std::string(2000, 'x'));  // no NUL within handshake_bytes_max
+    CHECK(f.ctr.handshake_fail.load() == 1);
+    CHECK(f.be.last(op::send, fixture::kClient) == nullptr);
+    f.accept();
+    g_now += 10000;
+    f.turn();
+    CHECK(f.ctr.handshake_fail.load() == 2);
+}
+
+TEST_CASE("engine: drain closes idle sessions and finishes") {
+    fixture f;
+    f.establish();
+    CHECK_FALSE(f.eng->finished());
+    f.eng->start_drain(g_now);
+    CHECK(f.ctr.drain_closed.load() == 1);
+    f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
+    f.complete(f.be.last(op::recv, fixture::kUp)->ud, 0);
+    f.complete(f.be.last(op::accept, 0)->ud, -ECANCELED);
+    CHECK(f.eng->sessions_open() == 0);
+    CHECK(f.eng->finished());
+}
