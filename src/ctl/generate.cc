@@ -1,0 +1,114 @@
+// DESIGN: text generated from the knob table: `qgate --help` and the annotated example file
+// conf/qgate.example.toml (`qgate --print-example-config`). Nothing here is written by hand
+// per knob, so a knob added to the table shows up in both. Pure; control plane only.
+#include <algorithm>
+#include <string>
+
+#include "ctl/knobs.h"
+#include "qgate/ctl.h"
+
+namespace qgate::ctl {
+namespace {
+
+constexpr std::size_t kWidth = 96;
+
+// Word-wraps `text` into lines of at most kWidth columns, each starting with `prefix`.
+std::string wrap(std::string_view text, std::string_view prefix) {
+    std::string out;
+    std::string line(prefix);
+    while (!text.empty()) {
+        std::size_t space = text.find(' ');
+        std::string_view word = text.substr(0, space);
+        text = (space == std::string_view::npos) ? std::string_view{} : text.substr(space + 1);
+        if (line.size() > prefix.size() && line.size() + 1 + word.size() > kWidth) {
+            out += line + "\n";
+            line = std::string(prefix);
+        }
+        if (line.size() > prefix.size()) line += ' ';
+        line += word;
+    }
+    return out + line + "\n";
+}
+
+std::string metavar(const knob& k) {
+    switch (k.type) {
+    case knob_type::integer: return "N";
+    case knob_type::choice: return std::string(k.choices);
+    case knob_type::address: return "HOST:PORT";
+    case knob_type::string:
+        return k.has(knob_flag::kRelativePath) || k.has(knob_flag::kPath) ? "PATH" : "TEXT";
+    }
+    return "V";
+}
+
+// "integer 0..1024; reload; --shards=N"
+std::string facts(const knob& k) {
+    std::string f = describe_knob_domain(k);
+    if (k.has(knob_flag::kRequired)) f += "; required";
+    f += k.has(knob_flag::kReloadable) ? "; reload: SIGHUP" : "; reload: restart";
+    if (!k.cli.empty()) f += "; --" + std::string(k.cli) + "=" + metavar(k);
+    return f;
+}
+
+std::string option_line(std::string_view flags, std::string_view help) {
+    std::string line = "  " + std::string(flags);
+    line.resize(std::max<std::size_t>(line.size() + 1, 34), ' ');
+    return line + std::string(help) + "\n";
+}
+
+}  // namespace
+
+std::string help_text() {
+    std::string out =
+        "usage: qgate -c FILE [--check-config] [options]\n"
+        "\n"
+        "A q-IPC gateway: kdb+ clients connect to it as to a q process; it forwards their\n"
+        "messages to a farm of q backends.\n"
+        "\n"
+        "options:\n";
+    out += option_line("-c, --config=FILE", "configuration file (TOML)");
+    out += option_line("    --check-config",
+                       "validate FILE and its users file, print a summary, exit 0 / 1");
+    out += option_line("    --print-example-config", "print the annotated example config");
+    out += option_line("-h, --help", "print this help");
+    for (const knob& k : knob_table()) {
+        if (k.cli.empty()) continue;
+        out += option_line("    --" + std::string(k.cli) + "=" + metavar(k),
+                           "override " + std::string(k.name) + " (default " +
+                               std::string(k.def) + ")");
+    }
+    out += "\nconfiguration knobs ([section] key; [[section]] keys are per entry):\n";
+    for (const knob& k : knob_table()) {
+        std::string head = "  " + std::string(k.name);
+        head += k.has(knob_flag::kRequired) ? " (e.g. " + std::string(k.def) + ")"
+                                            : " = " + std::string(k.def);
+        out += head + "\n" + wrap(facts(k), "      ") + wrap(k.help, "      ");
+    }
+    return out;
+}
+
+std::string example_config() {
+    std::string out =
+        "# qgate configuration: every knob, with its default.\n"
+        "#\n"
+        "# GENERATED from the knob table in src/ctl/knobs.cc; do not edit. Regenerate with\n"
+        "#   qgate --print-example-config > conf/qgate.example.toml\n"
+        "# (the unit tests fail while this file and the table disagree). Check a file with\n"
+        "#   qgate -c FILE --check-config\n"
+        "# Unknown keys are errors. \"reload: SIGHUP\" knobs change on reload; the others need\n"
+        "# a restart. See conf/README.md.\n";
+    for (const section_info& s : section_table()) {
+        const bool array = s.scope == knob_scope::array;
+        const std::string header = array ? "[[" + std::string(s.name) + "]]"
+                                         : "[" + std::string(s.name) + "]";
+        out += "\n" + wrap(std::string(s.help), "# ") + header + "\n";
+        for (const knob& k : knob_table()) {
+            if (k.section() != s.name) continue;
+            out += "\n" + wrap(k.help, "# ") + wrap(facts(k), "# ");
+            out += std::string(k.key()) + " = " + std::string(k.def) + "\n";
+        }
+    }
+    return out;
+}
+
+}  // namespace qgate::ctl

@@ -1,0 +1,367 @@
+// DESIGN: the one table of configuration knobs (STYLE.md rule 8) and the checks every value
+// passes through, whatever its source (TOML file, command line, a default literal).
+// Owns: kKnobs / kSections (immutable, static storage). Thread: control plane only (start-up,
+// reload). Defaults live in the table; qgate::config's member initialisers must agree, which
+// tests/ctl/knobs_test.cc proves knob by knob through the getters.
+#include "ctl/knobs.h"
+
+#include <charconv>
+#include <type_traits>
+
+#include "qgate/ctl.h"
+
+namespace qgate::ctl {
+namespace {
+
+// ---- setters and getters (one line each, so the table stays readable) ---------------------
+
+knob_value int_value(uint64_t i) {
+    knob_value v;
+    v.integer = static_cast<int64_t>(i);
+    return v;
+}
+
+knob_value text_value(std::string s) {
+    knob_value v;
+    v.text = std::move(s);
+    return v;
+}
+
+knob_value addr_value(const endpoint& ep) {
+    knob_value v;
+    v.addr = ep;
+    v.text = format_endpoint(ep);
+    return v;
+}
+
+// The i-th name of "a|b|c" (empty when out of range).
+std::string_view choice_name(std::string_view choices, int64_t index) {
+    for (int64_t i = 0;; ++i) {
+        std::size_t bar = choices.find('|');
+        if (i == index) return choices.substr(0, bar);
+        if (bar == std::string_view::npos) return {};
+        choices.remove_prefix(bar + 1);
+    }
+}
+
+int64_t choice_index(std::string_view choices, std::string_view name) {
+    for (int64_t i = 0;; ++i) {
+        std::size_t bar = choices.find('|');
+        if (choices.substr(0, bar) == name) return i;
+        if (bar == std::string_view::npos) return -1;
+        choices.remove_prefix(bar + 1);
+    }
+}
+
+knob_value choice_value(std::string_view choices, int64_t index) {
+    knob_value v;
+    v.integer = index;
+    v.text = std::string(choice_name(choices, index));
+    return v;
+}
+
+listener_conf& listener_at(config& c, std::size_t i) {
+    if (c.listeners.size() <= i) c.listeners.resize(i + 1);
+    return c.listeners[i];
+}
+
+backend_conf& backend_at(config& c, std::size_t i) {
+    if (c.backends.size() <= i) c.backends.resize(i + 1);
+    return c.backends[i];
+}
+
+template <auto M>
+void set_limit(config& c, std::size_t, const knob_value& v) {
+    using field = std::remove_reference_t<decltype(c.limits.*M)>;
+    c.limits.*M = static_cast<field>(v.integer);
+}
+
+template <auto M>
+knob_value get_limit(const config& c, std::size_t) {
+    return int_value(c.limits.*M);
+}
+
+template <auto M>
+void set_text(config& c, std::size_t, const knob_value& v) {
+    c.*M = v.text;
+}
+
+template <auto M>
+knob_value get_text(const config& c, std::size_t) {
+    return text_value(c.*M);
+}
+
+template <auto M>
+void set_backend_text(config& c, std::size_t i, const knob_value& v) {
+    backend_at(c, i).*M = v.text;
+}
+
+template <auto M>
+knob_value get_backend_text(const config& c, std::size_t i) {
+    return text_value(c.backends.at(i).*M);
+}
+
+constexpr std::string_view kIoChoices = "auto|uring|epoll";  // order of qgate::io_mode
+constexpr std::string_view kLogChoices = "debug|info|warn|error";
+constexpr std::string_view kModeChoices = "session|request";  // order of qgate::conn_mode
+constexpr std::string_view kPolicyChoices = "least-connections|round-robin";  // session_policy
+
+using knob_flag::kIfSection;
+using knob_flag::kPath;
+using knob_flag::kPowerOfTwo;
+using knob_flag::kRelativePath;
+using knob_flag::kReloadable;
+using knob_flag::kRequired;
+constexpr knob_scope kTable = knob_scope::table;
+constexpr knob_scope kArray = knob_scope::array;
+constexpr int64_t kTimeoutMsMax = 3'600'000;  // one hour: anything longer is a typo
+constexpr int64_t kBytesMax = (int64_t{1} << 40) - 1;  // q's own message limit (1 TB)
+
+// ---- the table --------------------------------------------------------------------------
+
+const knob kKnobs[] = {
+    {"server.shards", knob_type::integer, kTable, "0", 0, 1024, {}, 0, "shards",
+     "Worker shards: one thread, one io_uring and one listener socket each. 0 = one per CPU.",
+     [](config& c, std::size_t, const knob_value& v) { c.shards = uint32_t(v.integer); },
+     [](const config& c, std::size_t) { return int_value(c.shards); }},
+    {"server.io", knob_type::choice, kTable, "\"auto\"", 0, 0, kIoChoices, 0, "io",
+     "I/O backend. auto tries io_uring and falls back to epoll, logging why.",
+     [](config& c, std::size_t, const knob_value& v) { c.io = io_mode(v.integer); },
+     [](const config& c, std::size_t) { return choice_value(kIoChoices, int64_t(c.io)); }},
+    {"server.log_level", knob_type::choice, kTable, "\"info\"", 0, 0, kLogChoices, kReloadable,
+     "log-level", "Lowest level written to stderr.", set_text<&config::log_level>,
+     [](const config& c, std::size_t) {
+         return choice_value(kLogChoices, choice_index(kLogChoices, c.log_level));
+     }},
+    {"server.users_file", knob_type::string, kTable, "\"\"", 0, 0, {},
+     kReloadable | kRelativePath, {},
+     "q -u style users file (user:password per line; password plain or an MD5 / SHA-1 / "
+     "SHA-256 hex digest). Relative to this file's directory. Empty = no authentication.",
+     set_text<&config::users_file>, get_text<&config::users_file>},
+    {"server.port_file", knob_type::string, kTable, "\"\"", 0, 0, {}, kPath, "port-file",
+     "Written after binding: one \"listener <i> <port>\" line per listener, then "
+     "\"admin <port>\". For tests and scripts that listen on port 0. Empty = not written.",
+     set_text<&config::port_file>, get_text<&config::port_file>},
+
+    {"limits.message_bytes_max", knob_type::integer, kTable, "4294967296", 10, kBytesMax, {},
+     kReloadable, {}, "Longest q message accepted from a client or backend (header included).",
+     set_limit<&limits_conf::message_bytes_max>, get_limit<&limits_conf::message_bytes_max>},
+    {"limits.handshake_bytes_max", knob_type::integer, kTable, "1024", 16, 65536, {},
+     kReloadable, {}, "Longest client handshake (\"user:password\", capability byte, NUL).",
+     set_limit<&limits_conf::handshake_bytes_max>, get_limit<&limits_conf::handshake_bytes_max>},
+    {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {},
+     kReloadable, {}, "Client connections per shard; more are accepted and closed at once.",
+     set_limit<&limits_conf::conns_per_shard_max>, get_limit<&limits_conf::conns_per_shard_max>},
+    {"limits.out_bytes_high", knob_type::integer, kTable, "8388608", 4096, kBytesMax, {},
+     kReloadable, {},
+     "High watermark: stop reading a peer while the bytes queued towards its partner exceed it.",
+     set_limit<&limits_conf::out_bytes_high>, get_limit<&limits_conf::out_bytes_high>},
+    {"limits.out_bytes_low", knob_type::integer, kTable, "2097152", 0, kBytesMax, {},
+     kReloadable, {}, "Low watermark: resume reading below it. Must be below out_bytes_high.",
+     set_limit<&limits_conf::out_bytes_low>, get_limit<&limits_conf::out_bytes_low>},
+    {"limits.buf_ring_entries", knob_type::integer, kTable, "1024", 1, 32768, {}, kPowerOfTwo,
+     {}, "Provided receive buffers per shard (io_uring buffer ring; a power of two).",
+     set_limit<&limits_conf::buf_ring_entries>, get_limit<&limits_conf::buf_ring_entries>},
+    {"limits.buf_size", knob_type::integer, kTable, "16384", 512, 1 << 20, {}, 0, {},
+     "Bytes per provided receive buffer.", set_limit<&limits_conf::buf_size>,
+     get_limit<&limits_conf::buf_size>},
+    {"limits.connect_timeout_ms", knob_type::integer, kTable, "2000", 1, kTimeoutMsMax, {},
+     kReloadable, {}, "Upstream connect() plus handshake to a backend.",
+     set_limit<&limits_conf::connect_timeout_ms>, get_limit<&limits_conf::connect_timeout_ms>},
+    {"limits.handshake_timeout_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {},
+     kReloadable, {}, "A client must complete its handshake within this time.",
+     set_limit<&limits_conf::handshake_timeout_ms>,
+     get_limit<&limits_conf::handshake_timeout_ms>},
+    {"limits.drain_timeout_ms", knob_type::integer, kTable, "5000", 0, kTimeoutMsMax, {},
+     kReloadable, {}, "On SIGTERM/SIGINT, how long in-flight requests may finish.",
+     set_limit<&limits_conf::drain_timeout_ms>, get_limit<&limits_conf::drain_timeout_ms>},
+
+    {"admin.listen", knob_type::address, kTable, "\"127.0.0.1:0\"", 0, 0, {}, kIfSection, {},
+     "q-IPC admin endpoint (h\".qgate.stats[]\"), authenticated like clients. Port 0 = any "
+     "(see port_file).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.admin = v.addr;
+         c.admin_enabled = true;
+     },
+     [](const config& c, std::size_t) { return addr_value(c.admin); }},
+
+    {"listener.listen", knob_type::address, kArray, "\"127.0.0.1:5010\"", 0, 0, {}, kRequired,
+     {}, "Address clients connect to. Port 0 = any (see server.port_file).",
+     [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).addr = v.addr; },
+     [](const config& c, std::size_t i) { return addr_value(c.listeners.at(i).addr); }},
+    {"listener.mode", knob_type::choice, kArray, "\"session\"", 0, 0, kModeChoices, 0, {},
+     "session: each client gets its own upstream connection, held for its lifetime. "
+     "request: every call is routed on its own over shared upstream connections.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         listener_at(c, i).mode = conn_mode(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return choice_value(kModeChoices, int64_t(c.listeners.at(i).mode));
+     }},
+    {"listener.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired, {},
+     "Backend group serving this listener; at least one [[backend]] must belong to it.",
+     [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).group = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.listeners.at(i).group); }},
+    {"listener.policy", knob_type::choice, kArray, "\"least-connections\"", 0, 0,
+     kPolicyChoices, 0, {}, "How a session picks its backend in the group.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         listener_at(c, i).policy = session_policy(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return choice_value(kPolicyChoices, int64_t(c.listeners.at(i).policy));
+     }},
+
+    {"backend.name", knob_type::string, kArray, "\"rdb1\"", 0, 0, {}, kRequired | kReloadable,
+     {}, "Unique name, used in logs, errors and stats.", set_backend_text<&backend_conf::name>,
+     get_backend_text<&backend_conf::name>},
+    {"backend.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired | kReloadable,
+     {}, "Group this backend serves (see listener.group).",
+     set_backend_text<&backend_conf::group>, get_backend_text<&backend_conf::group>},
+    {"backend.address", knob_type::address, kArray, "\"127.0.0.1:5011\"", 0, 0, {},
+     kRequired | kReloadable, {}, "Address of the q process.",
+     [](config& c, std::size_t i, const knob_value& v) { backend_at(c, i).addr = v.addr; },
+     [](const config& c, std::size_t i) { return addr_value(c.backends.at(i).addr); }},
+    {"backend.credentials", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
+     "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
+     "password.",
+     set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
+};
+
+const section_info kSections[] = {
+    {"server", kTable, "Process-wide settings."},
+    {"limits", kTable, "Bounds on every resource; each has a counter when it is hit."},
+    {"admin", kTable, "Admin endpoint. Omit the whole section to disable it."},
+    {"listener", kArray, "One [[listener]] per client-facing port (at least one)."},
+    {"backend", kArray, "One [[backend]] per upstream q process."},
+};
+
+bool parse_integer(std::string_view text, int64_t& out) {
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, out);
+    return ec == std::errc{} && ptr == end && !text.empty();
+}
+
+std::string_view unquote(std::string_view text) {
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+        return text.substr(1, text.size() - 2);
+    }
+    return text;
+}
+
+bool check_integer(const knob& k, int64_t i, std::string_view what, std::string& error) {
+    if (i < k.min) {
+        error = std::string(what) + " = " + std::to_string(i) + " is below the minimum " +
+                std::to_string(k.min);
+        return false;
+    }
+    if (i > k.max) {
+        error = std::string(what) + " = " + std::to_string(i) + " is above the maximum " +
+                std::to_string(k.max);
+        return false;
+    }
+    if (k.has(kPowerOfTwo) && (i <= 0 || (i & (i - 1)) != 0)) {
+        error = std::string(what) + " = " + std::to_string(i) + " is not a power of two";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::span<const knob> knob_table() { return kKnobs; }
+std::span<const section_info> section_table() { return kSections; }
+
+const knob* find_knob(std::string_view name) {
+    for (const knob& k : kKnobs) {
+        if (k.name == name) return &k;
+    }
+    return nullptr;
+}
+
+const section_info* find_section(std::string_view name) {
+    for (const section_info& s : kSections) {
+        if (s.name == name) return &s;
+    }
+    return nullptr;
+}
+
+bool check_knob(const knob& k, knob_value& v, std::string_view what, std::string& error) {
+    switch (k.type) {
+    case knob_type::integer:
+        return check_integer(k, v.integer, what, error);
+    case knob_type::string:
+        return true;
+    case knob_type::choice: {
+        v.integer = choice_index(k.choices, v.text);
+        if (v.integer >= 0) return true;
+        error = std::string(what) + " = \"" + v.text + "\" is not one of " +
+                describe_knob_domain(k);
+        return false;
+    }
+    case knob_type::address: {
+        std::string why;
+        if (parse_endpoint(v.text, v.addr, why)) return true;
+        error = std::string(what) + " = \"" + v.text + "\": " + why;
+        return false;
+    }
+    }
+    return false;
+}
+
+bool parse_knob_text(const knob& k, std::string_view text, std::string_view what,
+                     knob_value& v, std::string& error) {
+    if (k.type == knob_type::integer) {
+        if (!parse_integer(text, v.integer)) {
+            error = std::string(what) + ": \"" + std::string(text) + "\" is not an integer";
+            return false;
+        }
+    } else {
+        v.text = std::string(unquote(text));
+    }
+    return check_knob(k, v, what, error);
+}
+
+void apply_section_defaults(config& cfg, std::string_view section, std::size_t entry) {
+    for (const knob& k : kKnobs) {
+        if (k.section() != section || k.has(kRequired)) continue;
+        knob_value v;
+        std::string error;
+        // The table's own literals are checked by the unit tests; a failure here is a bug.
+        if (!parse_knob_text(k, k.def, k.name, v, error)) continue;
+        k.set(cfg, entry, v);
+    }
+}
+
+void apply_table_defaults(config& cfg) {
+    for (const section_info& s : kSections) {
+        if (s.scope != knob_scope::table) continue;
+        bool conditional = false;
+        for (const knob& k : kKnobs) {
+            if (k.section() == s.name && k.has(kIfSection)) conditional = true;
+        }
+        if (!conditional) apply_section_defaults(cfg, s.name, 0);
+    }
+}
+
+std::string describe_knob_domain(const knob& k) {
+    switch (k.type) {
+    case knob_type::integer: {
+        std::string d = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
+        if (k.has(kPowerOfTwo)) d += ", a power of two";
+        return d;
+    }
+    case knob_type::string:
+        if (k.has(kRelativePath)) return "path, relative to the config file";
+        return k.has(kPath) ? "path" : "string";
+    case knob_type::choice: {
+        std::string d;
+        for (char c : k.choices) d += (c == '|') ? std::string(" | ") : std::string(1, c);
+        return d;
+    }
+    case knob_type::address:
+        return "\"host:port\"";
+    }
+    return {};
+}
+
+}  // namespace qgate::ctl

@@ -1,0 +1,102 @@
+// DESIGN: the cross-field rules of a snapshot: things no single knob can check (a listener's
+// group needs a backend, names are unique, watermarks are ordered). Run by the TOML loader
+// (with line numbers) and again after command-line overrides. Pure; control plane only.
+#include "ctl/validate.h"
+
+#include "qgate/ctl.h"
+
+namespace qgate::ctl {
+namespace {
+
+// "file:line: " when the line is known, "file: " with only a file, "" for snapshots from code.
+std::string where(const source_lines* lines, const std::vector<uint32_t>* entry_lines,
+                  std::size_t index) {
+    if (lines == nullptr) return {};
+    if (entry_lines != nullptr && index < entry_lines->size()) {
+        return lines->source + ":" + std::to_string((*entry_lines)[index]) + ": ";
+    }
+    return lines->source + ": ";
+}
+
+std::string where_key(const source_lines* lines, const char* key) {
+    if (lines == nullptr) return {};
+    auto it = lines->keys.find(key);
+    if (it == lines->keys.end()) return lines->source + ": ";
+    return lines->source + ":" + std::to_string(it->second) + ": ";
+}
+
+bool check_listeners(const config& cfg, const source_lines* lines, std::string& error) {
+    const auto* at = lines != nullptr ? &lines->listeners : nullptr;
+    if (cfg.listeners.empty()) {
+        error = where(lines, nullptr, 0) + "at least one [[listener]] is required";
+        return false;
+    }
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        const listener_conf& l = cfg.listeners[i];
+        const std::string label = "listener[" + std::to_string(i) + "]";
+        bool served = false;
+        for (const backend_conf& b : cfg.backends) served = served || b.group == l.group;
+        if (!served) {
+            error = where(lines, at, i) + label + ": group \"" + l.group +
+                    "\" has no [[backend]]";
+            return false;
+        }
+        for (std::size_t j = 0; j < i && l.addr.port != 0; ++j) {
+            const endpoint& other = cfg.listeners[j].addr;
+            if (other.port == l.addr.port && other.host == l.addr.host) {
+                error = where(lines, at, i) + label + ": " + format_endpoint(l.addr) +
+                        " is already used by listener[" + std::to_string(j) + "]";
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool check_backends(const config& cfg, const source_lines* lines, std::string& error) {
+    const auto* at = lines != nullptr ? &lines->backends : nullptr;
+    for (std::size_t i = 0; i < cfg.backends.size(); ++i) {
+        const backend_conf& b = cfg.backends[i];
+        const std::string label = "backend[" + std::to_string(i) + "]";
+        if (b.name.empty() || b.group.empty()) {
+            error = where(lines, at, i) + label + ": name and group must not be empty";
+            return false;
+        }
+        if (b.addr.port == 0) {
+            error = where(lines, at, i) + label + ": address " + format_endpoint(b.addr) +
+                    " needs a non-zero port";
+            return false;
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (cfg.backends[j].name == b.name) {
+                error = where(lines, at, i) + label + ": name \"" + b.name +
+                        "\" is already used by backend[" + std::to_string(j) + "]";
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+bool check_cross(const config& cfg, const source_lines* lines, std::string& error) {
+    if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error)) return false;
+    if (cfg.limits.out_bytes_low >= cfg.limits.out_bytes_high) {
+        const char* key = lines != nullptr && lines->keys.count("limits.out_bytes_low") != 0
+                              ? "limits.out_bytes_low"
+                              : "limits.out_bytes_high";
+        error = where_key(lines, key) + "limits.out_bytes_low (" +
+                std::to_string(cfg.limits.out_bytes_low) +
+                ") must be below limits.out_bytes_high (" +
+                std::to_string(cfg.limits.out_bytes_high) + ")";
+        return false;
+    }
+    return true;
+}
+
+bool validate_config(const config& cfg, std::string& error) {
+    return check_cross(cfg, nullptr, error);
+}
+
+}  // namespace qgate::ctl

@@ -1,0 +1,25 @@
+// Cross-field rules of a configuration snapshot (the per-value rules live in the knob table).
+// Control plane only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qgate/config.h"
+
+namespace qgate::ctl {
+
+/// Where things were in the file, so cross-field errors can name a line.
+struct source_lines {
+    std::string source;                      ///< file name used in errors
+    std::vector<uint32_t> listeners;         ///< line of each [[listener]] header
+    std::vector<uint32_t> backends;          ///< line of each [[backend]] header
+    std::map<std::string, uint32_t> keys;    ///< line of each [section] knob set in the file
+};
+
+/// The rules of validate_config; with `lines`, errors start "file:line: ".
+bool check_cross(const config& cfg, const source_lines* lines, std::string& error);
+
+}  // namespace qgate::ctl
