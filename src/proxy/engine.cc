@@ -1,0 +1,471 @@
+// Session engine, io plumbing half: completion dispatch, receive arming and back-pressure,
+// batched sends, socket and session life cycle, timers and drain. The q protocol half is in
+// session.cc.
+//
+// Design note. One engine per shard, on the shard's thread; nothing here is shared. Sessions
+// live in a slot table that grows in place up to limits.conns_per_shard_max (allocation only
+// when a new slot is first used, never per message); user_data carries (op, sock generation,
+// session * 2 + role), so a completion is routed without lookups.
+//
+// Invariants:
+//  * A socket has at most one recv (multishot) and one send in flight; `ops` counts submitted
+//    operations whose final completion has not arrived. Its slot and fd are released only when
+//    it is closing and ops == 0, so no completion can ever refer to a reused slot.
+//  * Sends are not submitted from completion handlers: sockets are put on `dirty_` and one
+//    sendmsg per socket, gathering everything queued, goes out at the end of the turn, so a
+//    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
+//  * Back-pressure: when a socket's queue exceeds out_bytes_high the socket feeding it stops
+//    reading (its multishot recv is cancelled) until the queue drains below out_bytes_low.
+//    Only that session stalls. An ENOBUFS recv waits until half the pool is back (pitfall 1).
+
+#include "proxy/engine.h"
+
+#include <sys/socket.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "net/socket_util.h"
+#include "qgate/log.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+using shard::drop;
+
+namespace {
+constexpr uint32_t kNoSlot = UINT32_MAX;
+// Items: one per forwarded receive buffer (bounded by the pool) plus a few per session
+// (handshake reply, error frames).
+uint32_t item_capacity(const limits_conf& l) {
+    uint64_t n = uint64_t{l.buf_ring_entries} * 2 + uint64_t{l.conns_per_shard_max} * 8 + 4096;
+    return n > (1u << 22) ? (1u << 22) : static_cast<uint32_t>(n);
+}
+constexpr uint64_t kForcedGraceMs = 1000;
+}  // namespace
+
+engine::engine(shard::shard& sh, engine_options o)
+    : engine(sh.backend(), sh.stats(), std::move(o), &sh) {}
+
+engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard::shard* sh)
+    : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(opt_.cfg->limits),
+      items_(item_capacity(opt_.cfg->limits)), timers_(opt_.cfg->limits.conns_per_shard_max * 2u) {
+    if (opt_.clock_ms == nullptr) opt_.clock_ms = &shard::shard::now_ms;
+    dirty_.reserve(1024);
+    starved_.reserve(1024);
+    listeners_.resize(opt_.listener_fds.size());
+    for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
+    now_ms_ = opt_.clock_ms();
+    arm_listeners();
+}
+
+engine::~engine() {
+    for (auto& l : listeners_) {
+        if (l.fd >= 0) be_.close_fd(l.fd);
+    }
+    for (auto& sp : sessions_) {
+        for (sock& k : sp->s) {
+            if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us
+        }
+    }
+}
+
+uint64_t engine::ud(io::op o, uint32_t sess, role r) const {
+    return io::pack_ud(o, sessions_[sess]->s[static_cast<int>(r)].gen, sock_id(sess, r));
+}
+
+void engine::arm_listeners() {
+    for (uint32_t i = 0; i < listeners_.size(); ++i) {
+        if (listeners_[i].fd < 0 || listeners_[i].armed) continue;
+        be_.accept_multishot(listeners_[i].fd, io::pack_ud(io::op::accept, 0, i));
+        listeners_[i].armed = true;
+    }
+}
+
+void engine::on_completion(const io::completion& c) {
+    const uint32_t slot = io::ud_slot(c.user_data);
+    switch (io::ud_op(c.user_data)) {
+    case io::op::accept: on_accept(slot, c); return;
+    case io::op::recv: on_recv(slot, c); return;
+    case io::op::send: on_send(slot, c); return;
+    case io::op::connect: on_connect(slot, c); return;
+    default: return;
+    }
+}
+
+session* engine::alloc_session() {
+    if (free_head_ != kNoSlot) {
+        session* ss = sessions_[free_head_].get();
+        free_head_ = ss->next_free;
+        return ss;
+    }
+    if (sessions_.size() >= lim_.conns_per_shard_max) return nullptr;
+    sessions_.push_back(std::make_unique<session>());
+    sessions_.back()->index = static_cast<uint32_t>(sessions_.size() - 1);
+    return sessions_.back().get();
+}
+
+void engine::on_accept(uint32_t l, const io::completion& c) {
+    engine_listener& el = listeners_[l];
+    if (!c.more()) el.armed = false;
+    if (c.res < 0) {
+        if (c.res != -ECANCELED) bump(ctr_.accept_errors);
+    } else if (el.closing || draining_) {
+        ::close(c.res);
+    } else {
+        session* ss = alloc_session();
+        if (ss == nullptr) {
+            bump(ctr_.conns_rejected);
+            ::close(c.res);
+        } else {
+            net::set_nodelay(c.res);
+            ss->st = sstate::handshake;
+            ss->listener = l;
+            ss->s[0].fd = c.res;
+            bump(ctr_.accepts);
+            bump(ctr_.conns_open);
+            ++sessions_open_;
+            set_timeout(*ss, lim_.handshake_timeout_ms);
+            arm_recv(*ss, role::client);
+        }
+    }
+    if (!el.armed) {
+        if (el.closing) {
+            be_.close_fd(el.fd);
+            el.fd = -1;
+        } else if (c.res != -ECANCELED) {
+            bump(ctr_.multishot_rearm);
+            arm_listeners();
+        }
+    }
+}
+
+void engine::arm_recv(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle) return;
+    be_.recv_multishot(k.fd, ud(io::op::recv, ss.index, r));
+    k.rx = rx_state::armed;
+    ++k.ops;
+}
+
+void engine::pause_recv(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.paused) return;
+    k.paused = true;
+    if (k.rx == rx_state::armed) {
+        be_.cancel(k.fd, ud(io::op::recv, ss.index, r));
+        k.rx = rx_state::cancelling;
+    }
+}
+
+void engine::resume_recv(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (!k.paused) return;
+    k.paused = false;
+    arm_recv(ss, r);  // no-op while the cancel is still in flight; the final CQE re-arms
+}
+
+void engine::on_recv(uint32_t sid, const io::completion& c) {
+    const uint32_t idx = sid / 2;
+    const role r = static_cast<role>(sid & 1);
+    session& ss = *sessions_[idx];
+    sock& k = ss.s[sid & 1];
+    if (!c.more()) {
+        k.rx = rx_state::idle;
+        --k.ops;
+    }
+    if (c.res > 0 && c.has_buffer()) {
+        bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        if (k.closing || ss.st == sstate::closing) {
+            release(c.buffer_id());
+        } else {
+            on_data(ss, r, c.buffer_id(), static_cast<uint32_t>(c.res));
+        }
+        if (!c.more() && !k.closing) {
+            bump(ctr_.multishot_rearm);
+            arm_recv(ss, r);
+        }
+    } else if (c.res == -ENOBUFS) {
+        bump(ctr_.rcv_enobufs);
+        if (!k.starved && !k.closing) {
+            k.starved = true;
+            starved_.push_back(sid);
+        }
+    } else if (c.res == -ECANCELED) {
+        arm_recv(ss, r);  // a pause that was lifted before the cancel completed
+    } else if (!k.closing) {
+        on_eof(ss, r);    // EOF (0) or a socket error
+    }
+    maybe_free(ss, r);
+}
+
+void engine::on_send(uint32_t sid, const io::completion& c) {
+    session& ss = *sessions_[sid / 2];
+    const role r = static_cast<role>(sid & 1);
+    sock& k = ss.s[sid & 1];
+    --k.ops;
+    k.send_inflight = false;
+    if (k.closing) {
+        maybe_free(ss, r);
+        return;
+    }
+    if (c.res < 0) {
+        on_eof(ss, r);
+        maybe_free(ss, r);
+        return;
+    }
+    const uint64_t n = static_cast<uint64_t>(c.res);
+    if (n < k.inflight_bytes) bump(ctr_.snd_short);  // resumed from the exact byte below
+    bump(ctr_.bytes_out, n);
+    k.sq.consume(items_, n, [this](uint16_t bid) { release(bid); });
+    if (!k.sq.empty()) mark_dirty(ss, r);
+    after_send(ss, r);
+}
+
+void engine::after_send(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.sq.bytes() <= lim_.out_bytes_low) {
+        // The feeder of this queue is the other socket, or the client itself in no_backend.
+        const role feeder = ss.st == sstate::no_backend ? role::client
+                                                        : static_cast<role>(1 - static_cast<int>(r));
+        if (!ss.close_after_flush) resume_recv(ss, feeder);
+    }
+    if (k.sq.empty() && !k.send_inflight) {
+        if (ss.close_after_flush && r == role::client) {
+            close_session(ss);
+            return;
+        }
+        if (draining_ && idle(ss)) {
+            bump(ctr_.drain_closed);
+            close_session(ss);
+        }
+    }
+}
+
+void engine::on_connect(uint32_t sid, const io::completion& c) {
+    session& ss = *sessions_[sid / 2];
+    sock& k = ss.s[1];
+    --k.ops;
+    if (k.closing || ss.st != sstate::connecting) {
+        maybe_free(ss, role::upstream);
+        return;
+    }
+    if (c.res < 0) {
+        bump(ctr_.backend_connect_fail);
+        QGATE_LOG_DEBUG("connect to %s failed: %d", opt_.upstreams->at(ss.backend).name.c_str(), c.res);
+        on_upstream_failed(ss);
+        return;
+    }
+    on_upstream_connected(ss);
+}
+
+bool engine::push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo) {
+    sock& k = ss.s[static_cast<int>(to)];
+    if (!k.sq.push(items_, p, n, bid, solo)) {
+        bump(ctr_.send_items_exhausted);
+        if (bid >= 0) release(static_cast<uint16_t>(bid));
+        close_session(ss);
+        return false;
+    }
+    mark_dirty(ss, to);
+    return true;
+}
+
+void engine::mark_dirty(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.dirty) return;
+    k.dirty = true;
+    dirty_.push_back(sock_id(ss.index, r));
+}
+
+void engine::flush_sends() {
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+        const uint32_t sid = dirty_[i];
+        session& ss = *sessions_[sid / 2];
+        sock& k = ss.s[sid & 1];
+        k.dirty = false;
+        if (k.fd < 0 || k.closing || k.send_inflight || k.sq.empty()) continue;
+        const int n = k.sq.gather(items_, k.iov, io::kIovMax, k.inflight_bytes);
+        k.msg = msghdr{};
+        k.msg.msg_iov = k.iov;
+        k.msg.msg_iovlen = static_cast<size_t>(n);
+        be_.send_msg(k.fd, ud(io::op::send, sid / 2, static_cast<role>(sid & 1)), &k.msg);
+        k.send_inflight = true;
+        ++k.ops;
+        bump(ctr_.sends);
+    }
+    dirty_.clear();
+}
+
+void engine::close_sock(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.fd < 0 || k.closing) return;
+    k.closing = true;
+    // shutdown() ends a pending multishot recv (EOF) and fails a pending send at once; the
+    // cancel covers a connect in flight. The fd itself is closed once every op has completed.
+    ::shutdown(k.fd, SHUT_RDWR);
+    if (k.ops > 0) be_.cancel_fd(k.fd);
+    maybe_free(ss, r);
+}
+
+void engine::maybe_free(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.fd >= 0 && k.closing && k.ops == 0) {
+        k.sq.clear(items_, [this](uint16_t bid) { release(bid); });
+        be_.close_fd(k.fd);
+        k.fd = -1;
+        ++k.gen;
+        k.closing = k.paused = k.starved = k.send_inflight = false;
+        k.rx = rx_state::idle;
+        k.inflight_bytes = 0;
+        k.fr = net::framer{};
+        if (r == role::upstream && ss.retry && ss.st != sstate::closing) {
+            ss.retry = false;
+            start_upstream(ss);
+            return;
+        }
+    }
+    if (ss.st == sstate::closing && ss.s[0].fd < 0 && ss.s[1].fd < 0) {
+        const uint32_t idx = ss.index;
+        ++ss.gen;
+        ss.st = sstate::free;
+        ss.hs.clear();
+        ss.up_hs.clear();
+        ss.err.clear();
+        ss.deadline_ms = 0;
+        ss.outstanding = 0;
+        ss.tried = 0;
+        ss.retry = ss.close_after_flush = false;
+        ss.next_free = free_head_;
+        free_head_ = idx;
+        --sessions_open_;
+        drop(ctr_.conns_open);
+    }
+}
+
+void engine::close_session(session& ss) {
+    if (ss.st == sstate::closing || ss.st == sstate::free) return;
+    ss.st = sstate::closing;
+    ss.deadline_ms = 0;
+    if (ss.backend >= 0) {
+        opt_.upstreams->release(ss.backend);
+        ss.backend = -1;
+    }
+    close_sock(ss, role::upstream);
+    close_sock(ss, role::client);
+    maybe_free(ss, role::client);
+}
+
+// Reads the clock afresh: now_ms_ is from the last turn, which may be long ago if the shard
+// slept, and a deadline computed from it could already be in the past.
+void engine::set_timeout(session& ss, uint32_t delay_ms) {
+    now_ms_ = opt_.clock_ms();
+    ss.deadline_ms = now_ms_ + delay_ms;
+    timers_.add(ss.deadline_ms, ss.index, ss.gen);
+}
+
+void engine::expire_timers(uint64_t now_ms) {
+    timers_.expire(now_ms, [this](const shard::timer_entry& e) {
+        session& ss = *sessions_[e.slot];
+        if (ss.gen != e.gen || ss.deadline_ms != e.deadline_ms) return;  // stale entry
+        ss.deadline_ms = 0;
+        on_timeout(ss);
+    });
+}
+
+void engine::rearm_starved() {
+    if (starved_.empty() || be_.pool().available() < be_.pool().entries() / 2) return;
+    for (uint32_t sid : starved_) {
+        session& ss = *sessions_[sid / 2];
+        sock& k = ss.s[sid & 1];
+        if (!k.starved) continue;
+        k.starved = false;
+        bump(ctr_.multishot_rearm);
+        arm_recv(ss, static_cast<role>(sid & 1));
+    }
+    starved_.clear();
+}
+
+bool engine::idle(const session& ss) const {
+    const sock& c = ss.s[0];
+    const sock& u = ss.s[1];
+    const bool quiet = c.sq.empty() && !c.send_inflight && u.sq.empty() && !u.send_inflight;
+    switch (ss.st) {
+    case sstate::handshake: return true;
+    case sstate::streaming: return quiet && ss.outstanding == 0;
+    case sstate::no_backend: return quiet;
+    default: return false;
+    }
+}
+
+void engine::on_turn(uint64_t now_ms) {
+    now_ms_ = now_ms;
+    expire_timers(now_ms);
+    rearm_starved();
+    flush_sends();
+    if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {
+        forced_ = true;
+        for (auto& sp : sessions_) close_session(*sp);
+    }
+}
+
+void engine::on_message(uint32_t, const shard::xmsg& m) {
+    if (m.kind == shard::kXmsgDrain) start_drain(now_ms_);
+}
+
+void engine::on_notify() {
+    if (opt_.stop == nullptr || !opt_.stop->load(std::memory_order_acquire) || draining_) return;
+    // Shard 0 hears about the signal first and broadcasts the drain over the mailboxes.
+    if (shard_ != nullptr) {
+        for (uint32_t to = 0; to < shard_->mesh().shards(); ++to) {
+            if (to != shard_->id()) shard_->send(to, shard::xmsg{shard::kXmsgDrain, 0, 0});
+        }
+    }
+    start_drain(now_ms_);
+}
+
+void engine::start_drain(uint64_t now_ms) {
+    if (draining_) return;
+    draining_ = true;
+    drain_deadline_ms_ = now_ms + lim_.drain_timeout_ms;
+    for (auto& l : listeners_) {
+        if (l.fd < 0) continue;
+        l.closing = true;
+        if (l.armed) {
+            be_.cancel_fd(l.fd);
+        } else {
+            be_.close_fd(l.fd);
+            l.fd = -1;
+        }
+    }
+    for (auto& sp : sessions_) {
+        if (sp->st != sstate::free && sp->st != sstate::closing && idle(*sp)) {
+            bump(ctr_.drain_closed);
+            close_session(*sp);
+        }
+    }
+}
+
+int engine::sleep_budget_ms(uint64_t now_ms) {
+    if (!dirty_.empty()) return 0;
+    uint64_t next = timers_.next();
+    if (draining_) {
+        const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
+        next = next < d ? next : d;
+    }
+    if (next == UINT64_MAX) return -1;
+    return next <= now_ms ? 0 : static_cast<int>(next - now_ms < 60000 ? next - now_ms : 60000);
+}
+
+bool engine::finished() const {
+    if (!draining_) return false;
+    if (forced_ && now_ms_ >= drain_deadline_ms_ + kForcedGraceMs) return true;
+    if (sessions_open_ != 0) return false;
+    for (const auto& l : listeners_) {
+        if (l.fd >= 0) return false;
+    }
+    return true;
+}
+
+}  // namespace qgate::proxy

@@ -1,0 +1,240 @@
+// run_gateway: process-level orchestration of the data plane (control-plane thread = the
+// caller's thread).
+//
+// Design note. Order of start-up, each step logged:
+//   1. choose the io backend (--io=auto probes io_uring and explains any fallback to epoll);
+//   2. resolve backends; bind every listener once per shard with SO_REUSEPORT (port 0: the
+//      first shard's socket picks the port, the others bind the same one);
+//   3. start the admin endpoint (it aggregates the shards' relaxed-atomic counters);
+//   4. write port_file atomically (tmp + rename) once everything is bound;
+//   5. block SIGTERM/SIGINT in every thread (the mask is inherited), start the shards, then
+//      wait for a signal here with sigtimedwait. On a signal: set `stop` and poke shard 0,
+//      which broadcasts the drain to the other shards over the mailbox mesh. Each shard stops
+//      accepting, closes idle sessions at once and the rest as they go idle, and gives up at
+//      limits.drain_timeout_ms. Exit code 0 after a drain, 1 on a start-up failure.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/socket_util.h"
+#include "proxy/engine.h"
+#include "proxy/upstreams.h"
+#include "qgate/admin.h"
+#include "qgate/gateway.h"
+#include "qgate/log.h"
+#include "shard/mailbox.h"
+#include "shard/shard.h"
+
+namespace qgate {
+
+namespace {
+
+constexpr uint32_t kShardsMax = 64;
+constexpr int kListenBacklog = 4096;
+
+bool choose_backend(const config& cfg, io::backend_kind& kind) {
+    if (cfg.io == io_mode::epoll) {
+        kind = io::backend_kind::epoll;
+        QGATE_LOG_INFO("io backend: epoll (forced by --io=epoll)");
+        return true;
+    }
+    std::string reason;
+    const bool ok = io::probe_uring(reason);
+    if (ok) {
+        kind = io::backend_kind::uring;
+        QGATE_LOG_INFO("io backend: io_uring (%s)", reason.c_str());
+        return true;
+    }
+    if (cfg.io == io_mode::uring) {
+        QGATE_LOG_ERROR("io backend: io_uring requested but unavailable: %s", reason.c_str());
+        return false;
+    }
+    kind = io::backend_kind::epoll;
+    QGATE_LOG_WARN("io backend: epoll (fallback: %s)", reason.c_str());
+    return true;
+}
+
+// fds[l][s]: listener l on shard s.
+bool bind_listeners(const config& cfg, uint32_t shards, std::vector<std::vector<int>>& fds,
+                    std::vector<uint16_t>& ports) {
+    fds.assign(cfg.listeners.size(), {});
+    ports.assign(cfg.listeners.size(), 0);
+    for (size_t l = 0; l < cfg.listeners.size(); ++l) {
+        const listener_conf& lc = cfg.listeners[l];
+        if (lc.mode != conn_mode::session) {
+            QGATE_LOG_WARN("listener %zu: request mode is not implemented yet; serving it in "
+                           "session mode", l);
+        }
+        net::sock_addr addr;
+        std::string err;
+        if (!net::resolve(lc.addr, addr, err)) {
+            QGATE_LOG_ERROR("listener %zu: %s", l, err.c_str());
+            return false;
+        }
+        for (uint32_t s = 0; s < shards; ++s) {
+            const int fd = net::listen_reuseport(addr, kListenBacklog, err);
+            if (fd < 0) {
+                QGATE_LOG_ERROR("listener %zu (%s:%u): %s", l, lc.addr.host.c_str(),
+                                unsigned{lc.addr.port}, err.c_str());
+                return false;
+            }
+            if (s == 0) {
+                ports[l] = net::local_port(fd);
+                net::set_port(addr, ports[l]);  // the other shards share the chosen port
+            }
+            fds[l].push_back(fd);
+        }
+        QGATE_LOG_INFO("listener %zu: %s:%u, group '%s', %u shard(s)", l, lc.addr.host.c_str(),
+                       unsigned{ports[l]}, lc.group.c_str(), shards);
+    }
+    return true;
+}
+
+bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports, int admin_port) {
+    const std::string tmp = path + ".tmp";
+    FILE* f = fopen(tmp.c_str(), "w");
+    if (f == nullptr) return false;
+    for (size_t l = 0; l < ports.size(); ++l) fprintf(f, "listener %zu %u\n", l, unsigned{ports[l]});
+    if (admin_port >= 0) fprintf(f, "admin %d\n", admin_port);
+    const bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    fclose(f);
+    return ok && rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
+                         const proxy::upstream_table& ups) {
+    ctl::stat_list out;
+    for (const auto& sh : shards) {
+        size_t i = 0;
+        shard::for_each_counter(sh->stats(), [&](const char* name, uint64_t v) {
+            if (out.size() <= i) out.emplace_back(name, 0);
+            out[i++].second += v;
+        });
+    }
+    uint64_t enters = 0, cqes = 0;
+    for (const auto& [name, v] : out) {
+        if (name == "enters") enters = v;
+        if (name == "cqes") cqes = v;
+    }
+    out.emplace_back("cqes_per_enter_x1000", enters == 0 ? 0 : cqes * 1000 / enters);
+    out.emplace_back("shards", shards.size());
+    for (size_t b = 0; b < ups.size(); ++b) {
+        out.emplace_back("backend_conns_" + ups.at(static_cast<int>(b)).name,
+                         ups.at(static_cast<int>(b)).conns.load(std::memory_order_relaxed));
+    }
+    return out;
+}
+
+io::backend_options backend_opts(const limits_conf& l) {
+    io::backend_options o;
+    o.buf_entries = l.buf_ring_entries;
+    o.buf_size = l.buf_size;
+    return o;
+}
+
+int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
+                    std::atomic<bool>& stop, const sigset_t& set) {
+    for (;;) {
+        timespec ts{0, 200 * 1000 * 1000};
+        const int sig = sigtimedwait(&set, nullptr, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            QGATE_LOG_INFO("signal %d: draining (up to the drain timeout)", sig);
+            stop.store(true, std::memory_order_release);
+            shards[0]->notify();
+            return sig;
+        }
+    }
+}
+
+}  // namespace
+
+int run_gateway(config_ptr cfg) {
+    uint32_t n = cfg->shards != 0 ? cfg->shards : std::thread::hardware_concurrency();
+    n = n == 0 ? 1 : (n > kShardsMax ? kShardsMax : n);
+    if (cfg->listeners.empty()) {
+        QGATE_LOG_ERROR("no listener configured");
+        return 1;
+    }
+    io::backend_kind kind{};
+    if (!choose_backend(*cfg, kind)) return 1;
+
+    auto ups = std::make_unique<proxy::upstream_table>();
+    std::string err;
+    if (!ups->build(*cfg, err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return 1;
+    }
+    std::vector<std::vector<int>> lfds;
+    std::vector<uint16_t> ports;
+    if (!bind_listeners(*cfg, n, lfds, ports)) return 1;
+
+    // Signals are taken by sigtimedwait below; every thread started from here inherits the mask.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    shard::mailbox_mesh mesh(n);
+    std::vector<std::unique_ptr<shard::shard>> shards;
+    for (uint32_t s = 0; s < n; ++s) {
+        shards.push_back(std::make_unique<shard::shard>(s, mesh, kind, backend_opts(cfg->limits)));
+    }
+    std::vector<shard::shard*> peers;
+    for (auto& s : shards) peers.push_back(s.get());
+    for (auto& s : shards) s->set_peers(peers.data());
+
+    ctl::admin_server admin;
+    int admin_port = -1;
+    if (cfg->admin_enabled) {
+        if (!admin.start(*cfg, [&shards, &ups] { return aggregate(shards, *ups); }, err)) {
+            QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
+            return 1;
+        }
+        admin_port = admin.port();
+        QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
+    }
+
+    std::atomic<bool> stop{false};
+    for (uint32_t s = 0; s < n; ++s) {
+        proxy::engine_options eo;
+        eo.cfg = cfg;
+        eo.upstreams = ups.get();
+        eo.stop = &stop;
+        for (auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
+        auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {
+            return std::make_unique<proxy::engine>(sh, eo);
+        };
+        if (!shards[s]->start(factory, err)) {
+            QGATE_LOG_ERROR("%s", err.c_str());
+            stop.store(true);
+            for (uint32_t t = 0; t < s; ++t) shards[t]->notify();
+            // Shards already running are stopped the normal way.
+            if (s > 0) shards[0]->notify();
+            for (auto& sh : shards) sh->join();
+            return 1;
+        }
+    }
+    QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
+    if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
+        QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
+    }
+
+    wait_for_signal(shards, stop, set);
+    for (auto& sh : shards) sh->join();
+    if (cfg->admin_enabled) admin.stop();
+    QGATE_LOG_INFO("drained; exiting");
+    return 0;
+}
+
+}  // namespace qgate
