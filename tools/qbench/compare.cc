@@ -1,0 +1,261 @@
+// qbench --compare driver: sets up the processes (qmock echo backend; qgate with io_uring and
+// with epoll; HAProxy `mode tcp`, nbthread 1), all on 127.0.0.1 in a private work directory,
+// then runs every scenario against every target, interleaved: each round runs each scenario
+// once per target, the target order rotating from round to round, so slow drift of this
+// shared VM spreads over all targets alike. Everything started here is stopped on return, on
+// error and on SIGINT/SIGTERM (proc.cc).
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "compare.h"
+#include "proc.h"
+
+namespace qbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string self_dir() {
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return ".";
+    buf[n] = 0;
+    return fs::path(buf).parent_path().string();
+}
+
+std::string find_qgate(const compare_options& opt) {
+    if (!opt.qgate.empty()) return opt.qgate;
+    if (const char* b = getenv("QGATE_BUILD"); b && fs::exists(fs::path(b) / "src/app/qgate"))
+        return (fs::path(b) / "src/app/qgate").string();
+    return (fs::path(self_dir()) / "../../src/app/qgate").lexically_normal().string();
+}
+
+std::string find_qmock(const compare_options& opt) {
+    if (!opt.qmock.empty()) return opt.qmock;
+    return (fs::path(self_dir()) / "../qmock/qmock").lexically_normal().string();
+}
+
+/// The port after `prefix` in a port file ("listener 0 41234").
+uint16_t port_after(const std::string& text, const std::string& prefix) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(prefix, 0) == 0) return uint16_t(std::stoi(line.substr(prefix.size())));
+    return 0;
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text;
+    return bool(f);
+}
+
+class environment {
+  public:
+    explicit environment(const compare_options& opt) : opt_(opt) {}
+    ~environment() {
+        for (int pid : pids_) stop(pid);
+        if (!opt_.keep && !dir_.empty()) fs::remove_all(dir_);
+    }
+
+    bool start(std::vector<std::string>& notes, std::string& error);
+    std::vector<target> targets;
+
+  private:
+    bool start_qmock(std::string& error);
+    void start_qgate(const std::string& io, std::vector<std::string>& notes);
+    void start_haproxy(std::vector<std::string>& notes);
+
+    const compare_options& opt_;
+    std::string dir_;
+    uint16_t backend_port_ = 0;
+    std::vector<int> pids_;
+};
+
+bool environment::start_qmock(std::string& error) {
+    std::string qmock = find_qmock(opt_);
+    std::string port_file = dir_ + "/qmock.port", log = dir_ + "/qmock.log";
+    int pid = spawn({qmock, "--port", "0", "--port-file", port_file, "--name", "echo1",
+                     "--compress", "never"},
+                    log, error);
+    if (pid < 0) return false;
+    pids_.push_back(pid);
+    std::string text = wait_for_file(port_file, {""}, pid, 10000);
+    if (text.empty())
+        return error = "qmock did not start (" + qmock + ")\n" + tail_file(log), false;
+    backend_port_ = uint16_t(std::stoi(text));
+    targets.push_back(target{"direct", backend_port_, 0, 0, true, log});
+    return true;
+}
+
+void environment::start_qgate(const std::string& io, std::vector<std::string>& notes) {
+    std::string name = io == "uring" ? "qgate" : "qgate-" + io;
+    std::string qgate = find_qgate(opt_);
+    if (!fs::exists(qgate)) {
+        if (io == "uring") notes.push_back("qgate not found at " + qgate + ": qgate runs skipped");
+        return;
+    }
+    std::string conf = dir_ + "/" + name + ".toml", ports = dir_ + "/" + name + ".ports";
+    std::string log = dir_ + "/" + name + ".log";
+    write_text(conf, "[server]\nshards = 1\nio = \"" + io + "\"\nport_file = \"" + ports +
+                         "\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[listener]]\n"
+                         "listen = \"127.0.0.1:0\"\nmode = \"session\"\ngroup = \"echo\"\n\n"
+                         "[[backend]]\nname = \"echo1\"\ngroup = \"echo\"\naddress = \"127.0.0.1:" +
+                         std::to_string(backend_port_) + "\"\n");
+    std::string error;
+    int pid = spawn({qgate, "-c", conf, "--io=" + io}, log, error);
+    if (pid < 0) return notes.push_back(name + ": " + error + ": skipped");
+    pids_.push_back(pid);
+    std::string text = wait_for_file(ports, {"listener 0 ", "admin "}, pid, 10000);
+    uint16_t port = port_after(text, "listener 0 ");
+    if (port == 0) {
+        notes.push_back(name + " did not start (no listener in " + ports + "): skipped\n" +
+                        tail_file(log));
+        return;
+    }
+    targets.push_back(target{name, port, pid, port_after(text, "admin "), true, log});
+    if (io == "uring") notes.push_back("qgate binary: " + qgate);
+}
+
+void environment::start_haproxy(std::vector<std::string>& notes) {
+    uint16_t port = free_port();
+    std::string conf = dir_ + "/haproxy.cfg", log = dir_ + "/haproxy.log";
+    write_text(conf, "global\n    nbthread 1\n    maxconn 8000\n\ndefaults\n    mode tcp\n"
+                     "    timeout connect 5s\n    timeout client 10m\n    timeout server 10m\n\n"
+                     "listen qbench\n    bind 127.0.0.1:" +
+                         std::to_string(port) + "\n    server echo1 127.0.0.1:" +
+                         std::to_string(backend_port_) + "\n");
+    std::string error;
+    int pid = spawn({opt_.haproxy, "-f", conf, "-db"}, log, error);
+    if (pid < 0) return notes.push_back("haproxy: " + error + ": HAProxy runs skipped");
+    pids_.push_back(pid);
+    if (!wait_for_port(port, pid, 10000))
+        return notes.push_back("haproxy did not start: skipped\n" + tail_file(log));
+    targets.push_back(target{"haproxy", port, pid, 0, true, log});
+}
+
+bool environment::start(std::vector<std::string>& notes, std::string& error) {
+    char tmpl[] = "/tmp/qbench-XXXXXX";
+    if (!mkdtemp(tmpl)) return error = "mkdtemp failed", false;
+    dir_ = tmpl;
+    if (!opt_.keep) remove_on_signal(dir_);
+    for (const char* f : {"qmock.port", "qmock.log", "qgate.toml", "qgate.ports", "qgate.log",
+                          "qgate-epoll.toml", "qgate-epoll.ports", "qgate-epoll.log",
+                          "haproxy.cfg", "haproxy.log"})
+        if (!opt_.keep) remove_on_signal(dir_ + "/" + f);
+    if (opt_.keep) notes.push_back("work directory kept: " + dir_);
+    if (!start_qmock(error)) return false;
+    start_qgate("uring", notes);
+    start_haproxy(notes);
+    start_qgate("epoll", notes);
+    return true;
+}
+
+std::vector<scenario> make_scenarios(const compare_options& opt) {
+    std::vector<scenario> all = {
+        {"G1", "1 conn x 1, 64 B", 1, 1, 64, {"direct", "qgate", "haproxy"}},
+        {"G2", "32 conns x 1, 64 B", 32, 1, 64, {"direct", "qgate", "haproxy", "qgate-epoll"}},
+        {"G4", "8 conns x 16 pipelined, 64 B", 8, 16, 64, {"direct", "qgate", "haproxy"}},
+        {"G5", "4 conns x 1, 1 MiB", 4, 1, 1 << 20, {"direct", "qgate", "haproxy"}},
+    };
+    std::vector<scenario> out;
+    for (auto& s : all)
+        if (opt.only.empty() || ("," + opt.only + ",").find("," + s.id + ",") != std::string::npos)
+            out.push_back(s);
+    return out;
+}
+
+const target* find_target(const std::vector<target>& ts, const std::string& name) {
+    for (const auto& t : ts)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+void run_rounds(compare_report& rep, const std::vector<target>& targets) {
+    for (uint32_t round = 0; round < rep.opt.rounds; ++round) {
+        for (const scenario& s : rep.scenarios) {
+            std::size_t n = s.variants.size();
+            for (std::size_t k = 0; k < n; ++k) {
+                const std::string& v = s.variants[(k + round) % n];
+                const target* t = find_target(targets, v);
+                if (!t) continue;
+                if (!rep.opt.json)
+                    fprintf(stderr, "round %u/%u  %-3s %-30s %-12s", round + 1, rep.opt.rounds,
+                            s.id.c_str(), s.label.c_str(), v.c_str());
+                run_stats st = run_one(s, *t, rep.opt);
+                if (!rep.opt.json) {
+                    if (st.ok) fprintf(stderr, "%10.0f rt/s  p50 %7.1f us  p99 %7.1f us\n",
+                                       st.rt_per_s, st.p50_us, st.p99_us);
+                    else fprintf(stderr, "FAILED: %s\n", st.error.c_str());
+                }
+                auto& runs = rep.results[s.id][v];
+                runs.resize(rep.opt.rounds);
+                runs[round] = st;
+            }
+        }
+    }
+}
+
+void run_idle_probes(compare_report& rep, const std::vector<target>& targets) {
+    bool wanted = rep.opt.only.empty() ||
+                  ("," + rep.opt.only + ",").find(",G8,") != std::string::npos;
+    if (!wanted) return;
+    for (const char* name : {"qgate", "haproxy"}) {
+        const target* t = find_target(targets, name);
+        if (!t) continue;
+        if (!rep.opt.json)
+            fprintf(stderr, "G8  %u idle connections through %s for %.0f s ...", rep.opt.idle_conns,
+                    name, rep.opt.idle_seconds);
+        idle_stats st = run_idle(*t, rep.opt);
+        if (!rep.opt.json) {
+            if (st.ok) fprintf(stderr, " %.2f %% CPU\n", st.cpu_percent);
+            else fprintf(stderr, " FAILED: %s\n", st.error.c_str());
+        }
+        rep.idle[name] = st;
+    }
+}
+
+void raise_fd_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+}  // namespace
+
+int run_compare(const compare_options& opt) {
+    install_child_cleanup();
+    raise_fd_limit();
+    compare_report rep;
+    rep.opt = opt;
+    rep.machine = probe_machine(opt.haproxy);
+    rep.scenarios = make_scenarios(opt);
+    environment env(opt);
+    std::string error;
+    if (!env.start(rep.notes, error)) {
+        fprintf(stderr, "qbench --compare: %s\n", error.c_str());
+        return 1;
+    }
+    if (!opt.json)
+        for (const auto& n : rep.notes) fprintf(stderr, "note: %s\n", n.c_str());
+    run_rounds(rep, env.targets);
+    run_idle_probes(rep, env.targets);
+    for (const auto& t : env.targets)
+        if (t.pid > 0 && !alive(t.pid)) rep.notes.push_back(t.name + " exited during the runs");
+    rep.metrics = compute_metrics(rep);
+    if (opt.json) print_json(rep);
+    else if (opt.markdown) print_markdown(rep);
+    else print_text(rep);
+    return 0;
+}
+
+}  // namespace qbench

@@ -1,0 +1,113 @@
+// qbench --compare: direct vs qgate vs HAProxy, interleaved rounds, PERFORMANCE.md ratios.
+// Shared types of the compare driver (env.cc: processes, rounds.cc: runs, metrics.cc: ratios,
+// report.cc: output).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qbench {
+
+struct compare_options {
+    std::string qgate;            ///< path; empty = default location
+    std::string qmock;            ///< path; empty = next to qbench in the build tree
+    std::string haproxy = "haproxy";
+    uint32_t rounds = 5;
+    double seconds = 2;           ///< measured time per run
+    double warmup = 0.5;          ///< unmeasured time per run
+    uint32_t idle_conns = 1000;   ///< G8
+    double idle_seconds = 5;      ///< G8
+    uint32_t threads = 1;         ///< load-generator threads
+    std::string only;             ///< comma-separated scenario ids (G1,G2,G4,G5,G8); empty = all
+    bool json = false;
+    bool markdown = false;
+    bool quick = false;
+    bool keep = false;            ///< keep the work directory (configs, logs)
+    std::string command_line;
+};
+
+/// One process behind a port: the backend itself (direct) or a proxy in front of it.
+struct target {
+    std::string name;        ///< direct, qgate, haproxy, qgate-epoll
+    uint16_t port = 0;
+    int pid = 0;             ///< proxy pid (CPU accounting); 0 for direct
+    uint16_t admin_port = 0; ///< qgate's admin endpoint (counters); 0 = none
+    bool up = false;
+    std::string log;
+};
+
+/// The measurements of one run, reduced to what the report needs.
+struct run_stats {
+    bool ok = false;
+    std::string error;
+    double rt_per_s = 0;
+    double bytes_per_s = 0;
+    double p50_us = 0, p99_us = 0, p999_us = 0;
+    double cpu_us_per_rt = -1;     ///< proxy CPU per round trip; -1 when unknown
+    double enters_per_msg = -1;    ///< qgate counters; -1 when unknown
+    uint64_t errors = 0;
+};
+
+struct scenario {
+    std::string id;      ///< G1, G2, G4, G5
+    std::string label;   ///< "1x1 64 B"
+    uint32_t conns = 1;
+    uint32_t depth = 1;
+    uint64_t size = 64;
+    std::vector<std::string> variants;
+};
+
+/// results[scenario id][variant][round]
+using result_table = std::map<std::string, std::map<std::string, std::vector<run_stats>>>;
+
+/// G8: CPU of a proxy holding idle connections.
+struct idle_stats {
+    bool ok = false;
+    std::string error;
+    uint32_t conns = 0;
+    double seconds = 0;
+    double cpu_percent = 0;
+};
+
+struct metric {
+    std::string id;          ///< G1 … G9
+    std::string what;
+    std::string op;          ///< "<=", ">=" or "" (information only)
+    double target = 0;
+    std::vector<double> values;  ///< one per round with complete data
+    double median = 0, lo = 0, hi = 0;
+    std::string verdict;     ///< PASS, FAIL, n/a
+};
+
+struct machine_info {
+    std::string date, kernel, cpu_model, haproxy_version;
+    long cpus = 0;
+};
+
+struct compare_report {
+    compare_options opt;
+    machine_info machine;
+    std::vector<std::string> notes;
+    std::vector<scenario> scenarios;
+    result_table results;
+    std::map<std::string, idle_stats> idle;  ///< by variant
+    std::vector<metric> metrics;
+};
+
+int run_compare(const compare_options& opt);
+
+// rounds.cc
+run_stats run_one(const scenario& s, const target& t, const compare_options& opt);
+idle_stats run_idle(const target& t, const compare_options& opt);
+// metrics.cc
+std::vector<metric> compute_metrics(const compare_report& r);
+double median_of(std::vector<double> v);
+// report.cc
+void print_text(const compare_report& r);
+void print_markdown(const compare_report& r);
+void print_json(const compare_report& r);
+machine_info probe_machine(const std::string& haproxy);
+
+}  // namespace qbench

@@ -1,0 +1,68 @@
+// The load generator: K connections × D sync requests in flight (closed loop), or a fixed
+// request rate (open loop), against one q-IPC endpoint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "histogram.h"
+
+namespace qbench {
+
+struct load_spec {
+    std::string host = "127.0.0.1";
+    uint16_t port = 0;
+    std::string credentials = "qbench:";
+    uint32_t conns = 1;
+    uint32_t depth = 1;          ///< requests in flight per connection (closed loop)
+    uint64_t size = 64;          ///< request message size in bytes, header included
+    double rate = 0;             ///< open loop: requests/s over all connections; 0 = closed
+    bool text = false;           ///< send `echo "…"` as q text instead of (`echo;bytes)
+    double warmup_s = 1;
+    double duration_s = 5;
+    uint32_t threads = 1;
+    int proxy_pid = 0;           ///< CPU of this process is sampled over the measured window
+};
+
+struct load_result {
+    bool ok = false;
+    std::string error;
+    double seconds = 0;          ///< measured window
+    uint64_t round_trips = 0;    ///< responses received in the window
+    uint64_t bytes = 0;          ///< request + response bytes in the window
+    uint64_t errors = 0;         ///< q error responses (any time)
+    uint64_t late = 0;           ///< open loop: sends that were behind schedule by > 1 ms
+    double proxy_cpu_s = -1;     ///< -1 when no proxy pid was given
+    double client_cpu_s = 0;
+    histogram latency;           ///< ns
+
+    double rt_per_s() const { return seconds > 0 ? double(round_trips) / seconds : 0; }
+    double bytes_per_s() const { return seconds > 0 ? double(bytes) / seconds : 0; }
+    double proxy_cpu_us_per_rt() const {
+        return proxy_cpu_s >= 0 && round_trips ? proxy_cpu_s * 1e6 / double(round_trips) : -1;
+    }
+};
+
+/// Builds the request: a general list (`echo; byte vector) or the text `echo "…"`, padded
+/// so that the whole message is `size` bytes (at least the smallest such message).
+std::vector<uint8_t> make_request(uint64_t size, bool text);
+
+/// Runs one load and returns its measurements (result.ok false with error on failure).
+load_result run_load(const load_spec& spec);
+
+/// Connects and completes a q handshake (blocking). Returns the fd or -1 with `error`.
+int connect_q(const std::string& host, uint16_t port, const std::string& credentials,
+              std::string& error, int timeout_ms = 5000);
+
+/// utime + stime of a process in seconds (/proc/PID/stat, clock-tick resolution), or -1.
+double process_cpu_s(int pid);
+
+/// On-CPU time of a process's live threads in seconds, with nanosecond resolution (sum of
+/// /proc/PID/task/*/schedstat); falls back to process_cpu_s. For short, nearly idle windows.
+double process_cpu_fine_s(int pid);
+
+/// Monotonic clock in nanoseconds.
+uint64_t now_ns();
+
+}  // namespace qbench

@@ -1,0 +1,109 @@
+// qmock entry point: command line, signals, file-descriptor limit, then the server loop.
+// SIGTERM / SIGINT end the process at once (a handler that calls _exit(0)), even while a
+// `sleep` request blocks it; SIGPIPE is ignored (writes use errors instead).
+#include <malloc.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "server.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: qmock --port N [--host 127.0.0.1] [--port-file PATH] [--name NAME]\n"
+    "             [--users FILE] [--compress auto|always|never] [--rows N]\n"
+    "             [--max-bytes N] [--verbose]\n"
+    "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
+
+void on_terminate(int) { _exit(0); }
+
+bool parse_number(std::string_view text, int64_t lo, int64_t hi, int64_t& out) {
+    if (text.empty()) return false;
+    char* end = nullptr;
+    std::string s(text);
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (*end != '\0' || v < lo || v > hi) return false;
+    out = v;
+    return true;
+}
+
+/// Parses argv into `opt`; prints the problem and returns false on a bad command line.
+bool parse_args(int argc, char** argv, qmock::options& opt) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view flag = argv[i];
+        std::string_view val;
+        if (std::size_t eq = flag.find('='); eq != std::string_view::npos && flag[1] == '-') {
+            val = flag.substr(eq + 1);
+            flag = flag.substr(0, eq);
+        } else if (flag != "--verbose" && flag != "-v" && flag != "--help" && flag != "-h") {
+            if (i + 1 >= argc) return fprintf(stderr, "qmock: %s needs a value\n", argv[i]), false;
+            val = argv[++i];
+        }
+        int64_t n = 0;
+        bool ok = true;
+        if (flag == "--port") ok = parse_number(val, 0, 65535, n), opt.port = int(n);
+        else if (flag == "--host") opt.host = val;
+        else if (flag == "--port-file") opt.port_file = val;
+        else if (flag == "--name") opt.name = val;
+        else if (flag == "--users") opt.users_file = val;
+        else if (flag == "--rows") ok = parse_number(val, 0, INT32_MAX, n), opt.rows = n;
+        else if (flag == "--max-bytes")
+            ok = parse_number(val, 1024, int64_t{1} << 40, n), opt.message_bytes_max = n;
+        else if (flag == "--verbose" || flag == "-v") opt.verbose = true;
+        else if (flag == "--help" || flag == "-h") return fputs(kUsage, stdout), exit(0), false;
+        else if (flag == "--compress") {
+            if (val == "auto") opt.compress = qmock::compress_mode::auto_;
+            else if (val == "always") opt.compress = qmock::compress_mode::always;
+            else if (val == "never") opt.compress = qmock::compress_mode::never;
+            else ok = false;
+        } else {
+            return fprintf(stderr, "qmock: unknown flag %s\n%s", argv[i], kUsage), false;
+        }
+        if (!ok) {
+            fprintf(stderr, "qmock: bad value '%.*s' for %.*s\n", int(val.size()), val.data(),
+                    int(flag.size()), flag.data());
+            return false;
+        }
+    }
+    if (opt.port < 0) return fprintf(stderr, "qmock: --port is required\n%s", kUsage), false;
+    return true;
+}
+
+void raise_fd_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    qmock::options opt;
+    if (!parse_args(argc, argv, opt)) return 2;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_terminate);
+    signal(SIGINT, on_terminate);
+    raise_fd_limit();
+    // Reply buffers up to 32 MB come from the heap and are reused, instead of being fresh
+    // mmap()s whose page faults cost more than the copy itself (~5 ms per MiB reply on this
+    // VM); and the heap must not shrink and regrow with brk on every reply.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    mallopt(M_TOP_PAD, 4 << 20);
+    qmock::server srv(opt);
+    std::string error;
+    if (!srv.start(error)) {
+        qmock::log_line("%s", error.c_str());
+        return 1;
+    }
+    return srv.run();
+}

@@ -1,0 +1,128 @@
+// qmock's server: one thread, one epoll loop, serial like q's main loop. Owns the listener,
+// the connections, the deferred-response timers and the signal handling.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "buffers.h"
+#include "qgate/qipc/types.h"
+
+namespace qmock {
+
+enum class compress_mode : uint8_t { auto_, always, never };
+
+struct options {
+    std::string host = "127.0.0.1";
+    int port = -1;
+    std::string port_file;
+    std::string name = "qmock";
+    std::string users_file;
+    compress_mode compress = compress_mode::auto_;
+    int64_t rows = 10;
+    uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
+    bool verbose = false;
+};
+
+/// One client connection. State machine: handshake (collecting "user:pw" + cap + NUL) →
+/// ready (framed messages both ways) → dead (closed, freed after the current event).
+struct conn {
+    int fd = -1;
+    uint64_t id = 0;           ///< unique for the process lifetime (timers refer to it)
+    bool handshaken = false;
+    bool dead = false;
+    bool loopback = true;      ///< peer address is loopback (no compression in auto mode)
+    uint32_t events = 0;       ///< epoll interest currently registered
+    bool read_paused = false;  ///< EPOLLIN removed: too much unsent output (back-pressure)
+    bool dirty = false;        ///< on the server's flush list
+    uint8_t capability = 0;
+    std::string user;
+    std::string peer;
+    in_buffer in;
+    out_queue out;
+};
+
+class server {
+  public:
+    explicit server(options opt);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Loads users, binds, listens and writes the port file. False with `error` on failure.
+    bool start(std::string& error);
+    /// Serves until SIGTERM / SIGINT. Returns the process exit code.
+    int run();
+
+    const options& opts() const { return opt_; }
+
+    /// Queues one message (header added, compressed when the policy says so) on `c`.
+    void send(conn& c, qgate::qipc::msg_type type, std::span<const uint8_t> body);
+    /// Queues a response carrying the q error `'text`.
+    void send_error(conn& c, std::string_view text);
+    /// Answers `c`'s waiting sync request after `delay_ms` (a -30!-style deferred response).
+    void defer_response(conn& c, uint64_t delay_ms, std::vector<uint8_t> body, bool is_error);
+    /// Writes all pending output that the sockets take now (called before blocking in sleep).
+    void flush_all();
+
+  private:
+    struct timer {
+        uint64_t due_ns;
+        uint64_t seq;
+        uint64_t conn_id;
+        bool is_error;
+        std::vector<uint8_t> body;
+        bool operator>(const timer& o) const {
+            return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
+        }
+    };
+
+    bool load_users(std::string& error);
+    bool write_port_file(uint16_t port, std::string& error);
+    void accept_all();
+    void on_event(conn& c, uint32_t events);
+    void on_readable(conn& c);
+    void on_writable(conn& c);
+    void process_input(conn& c);
+    bool process_handshake(conn& c);
+    bool process_frame(conn& c);
+    void handle_message(conn& c, std::span<const uint8_t> msg);
+    void flush(conn& c);
+    void mark_dirty(conn& c);
+    void flush_dirty();
+    void maybe_resume(conn& c);
+    void update_interest(conn& c);
+    bool should_compress(const conn& c) const;
+    std::size_t bytes_needed(conn& c);
+    void close_conn(conn& c, const char* why);
+    void reap();
+    void fire_timers();
+    int next_timeout_ms() const;
+
+    options opt_;
+    int listen_fd_ = -1;
+    int epoll_fd_ = -1;
+    uint64_t next_conn_id_ = 1;
+    uint64_t timer_seq_ = 0;
+    std::unordered_map<std::string, std::string> users_;
+    std::unordered_map<int, std::unique_ptr<conn>> conns_;    ///< by fd
+    std::unordered_map<uint64_t, conn*> by_id_;
+    std::vector<conn*> dirty_;
+    std::vector<conn*> flushing_;  ///< flush_dirty's batch (kept to avoid reallocation)
+    std::vector<int> dead_fds_;
+    std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
+};
+
+/// Monotonic clock in nanoseconds.
+uint64_t now_ns();
+
+/// Writes one line "qmock[name]: ..." to stderr.
+[[gnu::format(printf, 1, 2)]] void log_line(const char* fmt, ...);
+
+}  // namespace qmock
