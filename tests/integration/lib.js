@@ -1,0 +1,715 @@
+'use strict';
+// Shared helpers for qgate's black-box integration suite (session mode).
+//
+// Everything runs on 127.0.0.1 with ports bound to 0; the real port of each process is read from
+// the port file it writes after binding (polled with a bounded number of attempts and a deadline,
+// never a bare sleep). Every test gets a context (temp dir, spawned processes with stdio captured
+// to per-process logs, sockets) that is torn down after the test whether it passed or not; a
+// process 'exit' hook kills anything still alive. Every wait is bounded in count and time.
+//
+// Environment: QGATE_BUILD (build dir with src/app/qgate and tools/qmock/qmock), QGATE_IO
+// (uring | epoll, passed to qgate as --io=).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const { spawn, spawnSync } = require('node:child_process');
+const nodeq = require('node-q');
+const libc = require('node-q/lib/c.js');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(ROOT, process.env.QGATE_BUILD || 'build');
+const IO = process.env.QGATE_IO || 'uring';
+const QGATE = path.join(BUILD, 'src', 'app', 'qgate');
+const QMOCK = path.join(BUILD, 'tools', 'qmock', 'qmock');
+const HOST = '127.0.0.1';
+
+// ---------------------------------------------------------------- time / bounded waiting
+
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` (sync or async) until it returns a truthy value; bounded by attempts and time. */
+async function pollUntil(fn, { what = 'condition', timeoutMs = 10000, intervalMs = 20, attempts } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  const max = attempts || Math.ceil(timeoutMs / intervalMs) + 1;
+  let last;
+  for (let i = 0; i < max && Date.now() <= deadline; i++) {
+    last = await fn();
+    if (last) return last;
+    await delay(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Rejects if `p` does not settle within `ms`. */
+function within(p, ms, what = 'operation') {
+  let timer;
+  return Promise.race([
+    p,
+    new Promise((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------- processes
+
+const live = new Set();
+process.on('exit', () => {
+  for (const p of live) {
+    try { p.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+function tail(file, lines = 40) {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+class Proc {
+  constructor(ctx, name, cmd, args) {
+    this.name = name;
+    this.log = path.join(ctx.dir, `${name}.log`);
+    const fd = fs.openSync(this.log, 'a');
+    this.child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    this.exitInfo = null;
+    live.add(this.child);
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        live.delete(this.child);
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+      this.child.on('error', (err) => {
+        live.delete(this.child);
+        this.exitInfo = { code: null, signal: null, error: err };
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get pid() { return this.child.pid; }
+  get alive() { return this.exitInfo === null; }
+
+  kill(sig = 'SIGKILL') {
+    if (this.alive) {
+      try { this.child.kill(sig); } catch { /* gone */ }
+    }
+  }
+
+  /** Sends `sig` and waits (bounded) for the exit. */
+  async stop(sig = 'SIGKILL', ms = 10000) {
+    this.kill(sig);
+    return within(this.exited, ms, `${this.name} exit after ${sig}`);
+  }
+
+  logText() { return tail(this.log, 1e9); }
+}
+
+// ---------------------------------------------------------------- per-test context
+
+class Ctx {
+  constructor(t) {
+    this.t = t;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qgate-it-'));
+    this.procs = [];
+    this.closers = [];
+    this.failed = false;
+    this.cleaned = false;
+  }
+
+  spawn(name, cmd, args) {
+    const p = new Proc(this, name, cmd, args);
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Registers a teardown action (sockets, connections). */
+  defer(fn) { this.closers.push(fn); }
+
+  file(name, text) {
+    const f = path.join(this.dir, name);
+    fs.writeFileSync(f, text);
+    return f;
+  }
+
+  dumpLogs() {
+    for (const p of this.procs) {
+      const exit = p.exitInfo ? ` (exited ${JSON.stringify(p.exitInfo)})` : ' (running)';
+      const msg = `--- ${p.name}${exit}, log ${p.log}:\n${tail(p.log)}`;
+      try { this.t.diagnostic(msg); } catch { process.stderr.write(msg + '\n'); }
+    }
+  }
+
+  async cleanup() {
+    if (this.cleaned) return;
+    this.cleaned = true;
+    for (const fn of this.closers.reverse()) {
+      try { await within(Promise.resolve().then(fn), 2000, 'closer'); } catch { /* best effort */ }
+    }
+    for (const p of this.procs) p.kill('SIGKILL');
+    await Promise.all(this.procs.map((p) => within(p.exited, 5000, 'exit').catch(() => {})));
+    if (!this.failed && !process.env.QGATE_IT_KEEP) {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Declares an integration test: `fn(t, ctx)` gets a fresh context that is always torn down.
+ * On failure the tails of the process logs are printed as TAP diagnostics.
+ */
+function itest(name, opts, fn) {
+  if (typeof opts === 'function') { fn = opts; opts = {}; }
+  return test(name, { timeout: 60000, ...opts }, async (t) => {
+    const ctx = new Ctx(t);
+    t.after(() => ctx.cleanup());
+    try {
+      await fn(t, ctx);
+    } catch (e) {
+      ctx.failed = true;
+      ctx.dumpLogs();
+      throw e;
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+}
+
+/** True when the binaries this suite needs exist (the suite cannot run without them). */
+function haveBinaries() {
+  return fs.existsSync(QGATE) && fs.existsSync(QMOCK);
+}
+
+// ---------------------------------------------------------------- port files
+
+/** Waits for `file` to exist and be parsed by `parse` (bounded); fails early if `proc` exits. */
+async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
+  return pollUntil(() => {
+    if (proc && !proc.alive) {
+      throw new Error(`${proc.name} exited ${JSON.stringify(proc.exitInfo)} before writing ` +
+                      `${path.basename(file)}:\n${tail(proc.log)}`);
+    }
+    let text;
+    try { text = fs.readFileSync(file, 'utf8'); } catch { return null; }
+    return parse(text);
+  }, { what: `port file ${file}`, timeoutMs, intervalMs: 20 });
+}
+
+// ---------------------------------------------------------------- qmock
+
+/**
+ * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows.
+ * Returns { proc, port, name }.
+ */
+async function startQmock(ctx, opts = {}) {
+  const name = opts.name || 'qmock';
+  const portFile = path.join(ctx.dir, `${name}.port`);
+  const args = ['--port', '0', '--port-file', portFile, '--name', name];
+  if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
+  if (opts.compress) args.push('--compress', opts.compress);
+  if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
+  const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
+  const port = await waitPortFile(portFile, proc, (text) => {
+    const m = /^(\d+)\s*$/m.exec(text);
+    return m ? Number(m[1]) : null;
+  });
+  return { proc, port, name };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+async function deadPort() {
+  const srv = net.createServer();
+  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
+  const { port } = srv.address();
+  await new Promise((res) => srv.close(res));
+  return port;
+}
+
+// ---------------------------------------------------------------- qgate
+
+function tomlString(s) { return JSON.stringify(String(s)); }
+
+/**
+ * Renders a qgate config. opts:
+ *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
+ *   backends:  [{ name, group, port, credentials? }]
+ *   shards (2), portFile, usersFile, limits: { key: value }, admin (true), extra (raw TOML)
+ */
+function qgateConfigText(opts) {
+  const lines = [];
+  lines.push('[server]');
+  lines.push(`shards = ${opts.shards ?? 2}`);
+  lines.push(`io = ${tomlString(IO)}`);
+  if (opts.portFile) lines.push(`port_file = ${tomlString(opts.portFile)}`);
+  if (opts.usersFile) lines.push(`users_file = ${tomlString(opts.usersFile)}`);
+  lines.push('');
+  lines.push('[limits]');
+  const limits = {
+    message_bytes_max: 1073741824,
+    out_bytes_high: 8388608,
+    out_bytes_low: 2097152,
+    ...(opts.limits || {}),
+  };
+  for (const [k, v] of Object.entries(limits)) lines.push(`${k} = ${v}`);
+  lines.push('');
+  if (opts.admin !== false) {
+    lines.push('[admin]');
+    lines.push('listen = "127.0.0.1:0"');
+    lines.push('');
+  }
+  const listeners = opts.listeners || [{ group: 'rdb' }];
+  for (const l of listeners) {
+    lines.push('[[listener]]');
+    lines.push(`listen = ${tomlString(l.listen || '127.0.0.1:0')}`);
+    lines.push(`mode = ${tomlString(l.mode || 'session')}`);
+    lines.push(`group = ${tomlString(l.group)}`);
+    lines.push(`policy = ${tomlString(l.policy || 'least-connections')}`);
+    lines.push('');
+  }
+  for (const b of opts.backends || []) {
+    lines.push('[[backend]]');
+    lines.push(`name = ${tomlString(b.name)}`);
+    lines.push(`group = ${tomlString(b.group || 'rdb')}`);
+    lines.push(`address = ${tomlString(b.address || `127.0.0.1:${b.port}`)}`);
+    if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
+    lines.push('');
+  }
+  if (opts.extra) lines.push(opts.extra);
+  return lines.join('\n') + '\n';
+}
+
+function parseQgatePorts(text, nListeners) {
+  const listeners = [];
+  let admin = null;
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'listener' && f.length === 3) listeners[Number(f[1])] = Number(f[2]);
+    else if (f[0] === 'admin' && f.length === 2) admin = Number(f[1]);
+  }
+  const n = listeners.filter((p) => Number.isInteger(p) && p > 0).length;
+  if (n < nListeners || admin === null) return null;
+  return { listeners, admin };
+}
+
+/**
+ * Writes a config (see qgateConfigText) and starts qgate with --io=$QGATE_IO.
+ * Returns { proc, port (listener 0), ports, admin, cfgPath }.
+ */
+async function startQgate(ctx, opts = {}) {
+  const name = opts.procName || 'qgate';
+  const portFile = path.join(ctx.dir, `${name}.ports`);
+  const cfg = { ...opts, portFile };
+  if (opts.users) cfg.usersFile = ctx.file(`${name}.users`, opts.users.join('\n') + '\n');
+  const cfgPath = ctx.file(`${name}.toml`, qgateConfigText(cfg));
+  const args = ['-c', cfgPath, `--io=${IO}`, ...(opts.args || [])];
+  const proc = ctx.spawn(name, QGATE, args);
+  const nListeners = (opts.listeners || [{}]).length;
+  const ports = await waitPortFile(portFile, proc, (t) => parseQgatePorts(t, nListeners));
+  let adminUser = null;
+  if (opts.users && opts.users.length) {
+    const [user, ...pw] = opts.users[0].split(':');
+    adminUser = { user, password: pw.join(':') };
+  }
+  return { proc, port: ports.listeners[0], ports: ports.listeners, admin: ports.admin, adminUser, cfgPath };
+}
+
+/** Runs qgate synchronously (for --check-config and similar); bounded by a timeout. */
+function runQgateSync(args, timeoutMs = 10000) {
+  const r = spawnSync(QGATE, args, { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, signal: r.signal, stdout: r.stdout || '', stderr: r.stderr || '', error: r.error };
+}
+
+/**
+ * Starts one qmock per backend and a qgate in front of them. opts:
+ *   backends: [{ name, group='rdb', credentials='gw:pw', mock: { users, compress, rows } | false }]
+ *     (mock users default to [credentials] so the backend checks what qgate sends upstream;
+ *      mock false = nothing listens on the backend's address)
+ *   everything else goes to startQgate (listeners, users, limits, shards, ...).
+ * Returns { gw, mocks: { name: { port, proc } } }.
+ */
+async function startStack(ctx, opts = {}) {
+  const mocks = {};
+  const backends = [];
+  for (const b of opts.backends || [{ name: 'rdb1' }]) {
+    const credentials = b.credentials === undefined ? 'gw:pw' : b.credentials;
+    let port;
+    if (b.mock === false) {
+      port = await deadPort();
+    } else {
+      const m = b.mock || {};
+      const users = m.users === undefined ? (credentials ? [credentials] : undefined) : m.users;
+      mocks[b.name] = await startQmock(ctx, { name: b.name, ...m, users });
+      port = mocks[b.name].port;
+    }
+    backends.push({ name: b.name, group: b.group || 'rdb', port, credentials });
+  }
+  const gw = await startQgate(ctx, { ...opts, backends });
+  return { gw, mocks };
+}
+
+// ---------------------------------------------------------------- node-q, promisified
+
+/** A node-q connection with promise calls. Every pending call is rejected on close. */
+class QConn {
+  constructor(con, socket) {
+    this.con = con;
+    this.socket = socket;
+    this.closed = false;
+    this.errors = [];
+    this.pending = new Set();
+    con.on('error', (e) => this.errors.push(e));
+    this.closedP = new Promise((res) => {
+      con.on('close', () => {
+        this.closed = true;
+        for (const p of this.pending) p.reject(new Error('connection closed'));
+        this.pending.clear();
+        res();
+      });
+    });
+  }
+
+  _call(fn, args, ms, what) {
+    return new Promise((resolve, reject) => {
+      const entry = { reject };
+      const timer = setTimeout(() => {
+        this.pending.delete(entry);
+        reject(new Error(`${what} got no answer within ${ms} ms`));
+      }, ms);
+      entry.reject = (e) => { clearTimeout(timer); reject(e); };
+      if (this.closed) return entry.reject(new Error('connection closed'));
+      this.pending.add(entry);
+      fn((err, res) => {
+        clearTimeout(timer);
+        this.pending.delete(entry);
+        if (err) reject(err); else resolve(res);
+      });
+    });
+  }
+
+  /** Sync call: k("echo[1]") or k("echo", 42); resolves with the value, rejects with q errors. */
+  k(...args) { return this.kt(10000, ...args); }
+  /** Sync call with an explicit timeout in ms. */
+  kt(ms, ...args) {
+    return this._call((cb) => this.con.k(...args, cb), args, ms, `k(${String(args[0]).slice(0, 40)})`);
+  }
+  /** Async send; resolves once written. */
+  ks(...args) {
+    return this._call((cb) => this.con.ks(...args, () => cb()), args, 10000, 'ks');
+  }
+  /** Waits for the next incoming message (node-q's "listen to a handle"). */
+  next(ms = 10000) { return this._call((cb) => this.con.k(cb), [], ms, 'next message'); }
+
+  close() {
+    if (this.closed) return Promise.resolve();
+    return within(new Promise((res) => { this.con.close(() => res()); }), 3000, 'close')
+      .catch(() => { this.socket.destroy(); });
+  }
+
+  waitClosed(ms = 10000) { return within(this.closedP, ms, 'connection close'); }
+}
+
+/**
+ * Connects node-q to 127.0.0.1:port. opts: user, password, timeoutMs, and node-q options.
+ * Resolves with a QConn (registered for teardown with ctx when given).
+ */
+function qconnect(ctx, port, opts = {}) {
+  const { timeoutMs = 5000, ...params } = opts;
+  return within(new Promise((resolve, reject) => {
+    let done = false;
+    nodeq.connect({ host: HOST, port, ...params }, (err, con) => {
+      if (done) { if (con) con.socket.destroy(); return; }
+      done = true;
+      if (err) return reject(err);
+      const q = new QConn(con, con.socket);
+      if (ctx) ctx.defer(() => q.socket.destroy());
+      resolve(q);
+    });
+  }), timeoutMs, `node-q connect to ${port}`);
+}
+
+// ---------------------------------------------------------------- raw q-IPC encoding
+
+const MSG = { async: 0, sync: 1, response: 2 };
+
+function header(type, totalLen, { endian = 1, compressed = 0, byte3 = 0 } = {}) {
+  const h = Buffer.alloc(8);
+  h[0] = endian; h[1] = type; h[2] = compressed; h[3] = byte3;
+  h.writeUInt32LE(totalLen >>> 0, 4);
+  return h;
+}
+/** A whole message: header + body (little-endian). */
+function qmsg(type, body) { return Buffer.concat([header(type, 8 + body.length), body]); }
+/** Char vector body. */
+function qstr(text) {
+  const b = Buffer.from(text, 'latin1');
+  const h = Buffer.alloc(6); h[0] = 10; h.writeUInt32LE(b.length, 2);
+  return Buffer.concat([h, b]);
+}
+/** Symbol atom body. */
+function qsym(s) { return Buffer.concat([Buffer.from([0xf5]), Buffer.from(s, 'latin1'), Buffer.from([0])]); }
+/** Long atom body. */
+function qlong(n) { const b = Buffer.alloc(9); b[0] = 0xf9; b.writeBigInt64LE(BigInt(n), 1); return b; }
+/** Byte vector body around `data`. */
+function qbytesHeader(n) { const h = Buffer.alloc(6); h[0] = 4; h.writeUInt32LE(n, 2); return h; }
+/** General list body. */
+function qlist(...items) {
+  const h = Buffer.alloc(6); h[0] = 0; h.writeUInt32LE(items.length, 2);
+  return Buffer.concat([h, ...items]);
+}
+/** A sync request of q text, as node-q's k("text") sends it. */
+function syncText(text) { return qmsg(MSG.sync, qstr(text)); }
+function asyncText(text) { return qmsg(MSG.async, qstr(text)); }
+/** A sync call as a general list ("name"; args...), each arg an encoded body (qlong, qstr...). */
+function syncCall(name, ...args) { return qmsg(MSG.sync, qlist(qstr(name), ...args)); }
+
+/** The byte pattern of qmock's payload[n]: byte i = i mod 251. */
+function payloadPattern(n) {
+  const b = Buffer.alloc(n);
+  const block = Buffer.alloc(251);
+  for (let i = 0; i < 251; i++) block[i] = i;
+  for (let off = 0; off < n; off += 251) block.copy(b, off, 0, Math.min(251, n - off));
+  return b;
+}
+
+/** Decodes a whole message with node-q (decompresses too). Throws for -128 replies. */
+function decode(frame, opts = {}) {
+  return libc.deserialize(frame, opts.nanos2date, opts.flipTables, opts.emptyChar2null, opts.long2number);
+}
+
+/** The q error text of a response frame, or null when it is not an error. */
+function errorText(frame) {
+  try { decode(frame); return null; } catch (e) { return e.message; }
+}
+
+// ---------------------------------------------------------------- raw socket client
+
+/**
+ * A q-IPC client on a bare net.Socket: handshake with any bytes, send anything, read exact byte
+ * counts or whole frames, observe EOF. All reads are bounded by a timeout.
+ */
+class RawClient {
+  constructor(sock) {
+    this.sock = sock;
+    this.chunks = [];
+    this.buffered = 0;
+    this.received = 0;
+    this.ended = false;
+    this.error = null;
+    this.waiter = null;
+    sock.on('data', (d) => {
+      this.chunks.push(d);
+      this.buffered += d.length;
+      this.received += d.length;
+      this._wake();
+    });
+    sock.on('end', () => { this.ended = true; this._wake(); });
+    sock.on('close', () => { this.ended = true; this._wake(); });
+    sock.on('error', (e) => { this.error = e; this.ended = true; this._wake(); });
+  }
+
+  static open(ctx, port, ms = 5000) {
+    return within(new Promise((resolve, reject) => {
+      const sock = net.connect({ host: HOST, port });
+      sock.setNoDelay(true);
+      const onErr = (e) => reject(e);
+      sock.once('error', onErr);
+      sock.once('connect', () => {
+        sock.removeListener('error', onErr);
+        const c = new RawClient(sock);
+        if (ctx) ctx.defer(() => sock.destroy());
+        resolve(c);
+      });
+    }), ms, `raw connect to ${port}`);
+  }
+
+  /** Opens and does the handshake; resolves with the client (capability in .capability). */
+  static async connect(ctx, port, { auth = 'anonymous', cap = 3, ms = 5000 } = {}) {
+    const c = await RawClient.open(ctx, port, ms);
+    c.capability = await c.handshake(auth, cap, ms);
+    return c;
+  }
+
+  _wake() { if (this.waiter) { const w = this.waiter; this.waiter = null; w(); } }
+
+  /** Waits until `pred()` holds; rejects on timeout (and on EOF unless `eofOk`). */
+  _until(pred, ms, what, eofOk = false) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiter = null; reject(new Error(`${what}: timed out after ${ms} ms (${this.buffered} bytes buffered, ${this.received} received)`)); }, ms);
+      const check = () => {
+        if (pred()) { clearTimeout(timer); return resolve(); }
+        if (this.ended && !eofOk) {
+          clearTimeout(timer);
+          const e = new Error(`${what}: connection closed (${this.buffered} bytes buffered, ${this.received} received)`);
+          e.code = 'EOF';
+          return reject(e);
+        }
+        if (this.ended && eofOk) { clearTimeout(timer); return resolve(); }
+        this.waiter = check;
+      };
+      check();
+    });
+  }
+
+  _take(n) {
+    if (this.chunks.length && this.chunks[0].length >= n) {
+      const first = this.chunks[0];
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift(); else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return out;
+    }
+    const all = Buffer.concat(this.chunks, this.buffered);
+    const out = all.subarray(0, n);
+    this.chunks = all.length > n ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return out;
+  }
+
+  async readExact(n, ms = 10000) {
+    await this._until(() => this.buffered >= n, ms, `read ${n} bytes`);
+    return this._take(n);
+  }
+
+  /** cap null sends no capability byte at all ("user:pw" NUL), as kdb+ 2.5 clients did. */
+  async handshake(auth, cap = 3, ms = 5000) {
+    const tailBytes = cap === null ? [0] : [cap, 0];
+    const b = Buffer.concat([Buffer.from(auth, 'latin1'), Buffer.from(tailBytes)]);
+    this.sock.write(b);
+    const r = await this.readExact(1, ms);
+    return r[0];
+  }
+
+  write(buf) {
+    return new Promise((resolve) => {
+      if (this.sock.destroyed) return resolve(false);
+      this.sock.write(buf, (err) => resolve(!err));
+    });
+  }
+
+  /** Reads one whole frame; returns { frame, type, compressed, length, body }. */
+  async readFrame(ms = 10000) {
+    await this._until(() => this.buffered >= 8, ms, 'read frame header');
+    const h = this.chunks[0].length >= 8 ? this.chunks[0].subarray(0, 8) : Buffer.concat(this.chunks).subarray(0, 8);
+    const le = h[0] === 1;
+    const length = (le ? h.readUInt32LE(4) : h.readUInt32BE(4)) + h[3] * 2 ** 32;
+    if (length < 8) throw new Error(`bad frame length ${length}`);
+    const frame = await this.readExact(length, ms);
+    return { frame, type: frame[1], compressed: frame[2], length, body: frame.subarray(8) };
+  }
+
+  /** Sends a request and reads the next frame. */
+  async call(msg, ms = 10000) {
+    await this.write(msg);
+    return this.readFrame(ms);
+  }
+
+  /** Waits for EOF; resolves with the number of bytes received in total. */
+  async waitEof(ms = 10000) {
+    await this._until(() => this.ended, ms, 'wait for EOF', true);
+    return this.received;
+  }
+
+  destroy() { this.sock.destroy(); }
+}
+
+// ---------------------------------------------------------------- admin stats
+
+/**
+ * Reads .qgate.stats[] from the admin endpoint: a plain object name → number. `gw` is what
+ * startQgate returned (its admin port, and the first configured user when there is a users
+ * file: the admin endpoint checks it too), or a bare port number.
+ */
+async function stats(ctx, gw) {
+  const port = typeof gw === 'number' ? gw : gw.admin;
+  const auth = typeof gw === 'object' && gw.adminUser ? gw.adminUser : {};
+  const q = await qconnect(ctx, port, auth);
+  try {
+    const s = await q.k('.qgate.stats[]');
+    assert.equal(typeof s, 'object', 'stats[] is a dictionary');
+    return s;
+  } finally {
+    await q.close();
+  }
+}
+
+/** The value of counter `name` in a stats dict, asserting it exists. */
+function counter(s, name) {
+  assert.ok(Object.prototype.hasOwnProperty.call(s, name),
+    `counter ${name} missing from .qgate.stats[] (have: ${Object.keys(s).join(' ')})`);
+  return Number(s[name]);
+}
+
+/** Polls the stats until counter `name` reaches at least `min` (counters are relaxed). */
+async function waitCounter(ctx, gw, name, min, timeoutMs = 5000) {
+  let last;
+  try {
+    return await pollUntil(async () => {
+      last = await stats(ctx, gw);
+      return counter(last, name) >= min ? last : null;
+    }, { what: `${name} >= ${min}`, timeoutMs, intervalMs: 50 });
+  } catch (e) {
+    if (last) e.message += ` (last ${name} = ${last[name]})`;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- getTrades reference
+
+const TRADES_EPOCH_MS = Date.UTC(2026, 0, 2, 9, 30, 0);
+/** qmock's getTrades rule (tools/qmock/trades.cc), as node-q decodes it (rows). */
+function expectedTrades(sym, n) {
+  let h = 0;
+  for (const ch of Buffer.from(sym, 'latin1')) h += ch;
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    rows.push({
+      time: new Date(TRADES_EPOCH_MS + i * 1000),
+      sym,
+      price: (h % 1000) + i * 0.25,
+      size: 100 * (1 + ((h + i) % 10)),
+    });
+  }
+  return rows;
+}
+
+/**
+ * Compares decoded getTrades rows with qmock's rule. node-q turns timestamps into Dates through
+ * a double (nanoseconds / 86400e9 days), which can land 1 ms off; allow exactly that.
+ */
+function assertTrades(got, want, what = 'trades') {
+  assert.equal(got.length, want.length, `${what}: row count`);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    assert.ok(g.time instanceof Date, `${what} row ${i}: time is a timestamp`);
+    assert.ok(Math.abs(g.time.getTime() - w.time.getTime()) <= 1,
+      `${what} row ${i} time: ${g.time.toISOString()} vs ${w.time.toISOString()}`);
+    assert.equal(g.sym, w.sym, `${what} row ${i} sym`);
+    assert.equal(g.price, w.price, `${what} row ${i} price`);
+    assert.equal(g.size, w.size, `${what} row ${i} size`);
+  }
+}
+
+/** Resident set size of `pid` in bytes (Linux /proc). */
+function rssBytes(pid) {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+module.exports = {
+  test, assert, itest, Ctx, ROOT, BUILD, IO, QGATE, QMOCK, HOST, haveBinaries,
+  delay, pollUntil, within, waitPortFile,
+  startQmock, startQgate, startStack, qgateConfigText, runQgateSync, deadPort,
+  qconnect, QConn, RawClient, MSG, header, qmsg, qstr, qsym, qlong, qbytesHeader, qlist,
+  syncText, asyncText, syncCall, assertTrades, payloadPattern, decode, errorText,
+  stats, counter, waitCounter, expectedTrades, rssBytes,
+};
