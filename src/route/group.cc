@@ -1,0 +1,87 @@
+// Backend groups and their consistent-hash rings (control plane builds, data plane reads).
+//
+// Ring: each member contributes `vnodes` points at XXH3_64bits_withSeed(name, i), i < vnodes,
+// sorted by hash. A key is owned by the first point at or after XXH3_64bits(key), wrapping.
+// Hashing names (not ids or config positions) makes the ring a pure function of the member
+// names: rebuilding on reload, or reordering the config, moves no key; adding or removing one
+// member moves only the arcs that member gains or loses (~1/N of keys). A down member is
+// skipped by walking clockwise, so its keys spread over the survivors and return exactly when
+// it comes back, while keys of live members never move.
+
+#include <algorithm>
+#include <utility>
+
+#include <xxhash.h>
+
+#include "qgate/route/group.h"
+
+namespace qgate::route {
+
+backend_group::backend_group(std::string name, std::span<const member_spec> members,
+                             uint32_t vnodes)
+    : name_(std::move(name)) {
+    ids_.reserve(members.size());
+    ring_.reserve(members.size() * vnodes);
+    for (const member_spec& m : members) {
+        ids_.push_back(m.id);
+        for (uint32_t v = 0; v < vnodes; ++v) {
+            ring_.push_back({XXH3_64bits_withSeed(m.name.data(), m.name.size(), v), m.id});
+        }
+    }
+    // Ties (a 64-bit collision) break on id so the order is still deterministic.
+    std::sort(ring_.begin(), ring_.end(), [](const ring_point& a, const ring_point& b) {
+        return a.hash != b.hash ? a.hash < b.hash : a.id < b.id;
+    });
+}
+
+int32_t backend_group::ring_pick(uint64_t hash, std::span<const backend_state> state) const {
+    auto live = [&state](uint32_t id) { return id < state.size() && state[id].is_live(); };
+    // Check for a live member first so the walk below ends within one lap in practice.
+    if (std::none_of(ids_.begin(), ids_.end(), live)) return kNoBackend;
+    const size_t n = ring_.size();
+    size_t i = std::lower_bound(ring_.begin(), ring_.end(), hash,
+                                [](const ring_point& p, uint64_t h) { return p.hash < h; }) -
+               ring_.begin();
+    for (size_t step = 0; step < n; ++step, ++i) {
+        if (i == n) i = 0;
+        if (live(ring_[i].id)) return static_cast<int32_t>(ring_[i].id);
+    }
+    return kNoBackend;  // every member went down while we walked
+}
+
+bool group_set::build(std::span<const group_spec> specs, group_set& out, std::string& error,
+                      uint32_t vnodes) {
+    group_set g;
+    if (specs.size() > 0xffff) {
+        error = "too many groups (65535 at most)";
+        return false;
+    }
+    g.groups_.reserve(specs.size());
+    for (const group_spec& s : specs) {
+        if (s.name.empty()) {
+            error = "group with an empty name";
+            return false;
+        }
+        if (s.members.empty()) {
+            error = "group '" + s.name + "' has no backends";
+            return false;
+        }
+        g.groups_.emplace_back(s.name, s.members, vnodes);
+    }
+    // Index only after groups_ stops growing: the keys view the groups' own names.
+    for (uint32_t i = 0; i < g.groups_.size(); ++i) {
+        if (!g.index_.emplace(g.groups_[i].name(), static_cast<uint16_t>(i)).second) {
+            error = "duplicate group '" + std::string(g.groups_[i].name()) + "'";
+            return false;
+        }
+    }
+    out = std::move(g);
+    return true;
+}
+
+int32_t group_set::find(std::string_view name) const {
+    const auto it = index_.find(name);
+    return it == index_.end() ? -1 : it->second;
+}
+
+}  // namespace qgate::route

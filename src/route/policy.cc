@@ -1,0 +1,86 @@
+// Backend picking policies (DESIGN §5.3). Called on the client's shard for every request, so
+// each is one pass over the group's members (a handful) with relaxed loads of state written
+// by the backends' home shards. The cursor is the caller's own (per shard and group): shards
+// rotate independently, which is as fair as a shared counter without the contended line.
+
+#include <limits>
+
+#include <xxhash.h>
+
+#include "qgate/route/policy.h"
+
+namespace qgate::route {
+namespace {
+
+bool live(std::span<const backend_state> state, uint32_t id) {
+    return id < state.size() && state[id].is_live();
+}
+
+}  // namespace
+
+uint64_t key_hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+
+int32_t pick_least_busy(const backend_group& g, std::span<const backend_state> state,
+                        pick_cursor& cursor) {
+    const std::span<const uint32_t> ids = g.members();
+    const size_t n = ids.size();
+    if (n == 0) return kNoBackend;
+    size_t pos = cursor.next < n ? cursor.next : 0;
+    size_t best_pos = n;
+    uint32_t best_load = std::numeric_limits<uint32_t>::max();
+    // Scan from the cursor: on equal loads the first one seen wins, and the cursor then moves
+    // past it, so tied backends take turns.
+    for (size_t step = 0; step < n; ++step, ++pos) {
+        if (pos == n) pos = 0;
+        if (!live(state, ids[pos])) continue;
+        const uint32_t load = state[ids[pos]].load_now();
+        if (best_pos == n || load < best_load) {
+            best_pos = pos;
+            best_load = load;
+            if (load == 0) break;  // nothing beats an idle backend
+        }
+    }
+    if (best_pos == n) return kNoBackend;
+    cursor.next = static_cast<uint32_t>(best_pos + 1);
+    return static_cast<int32_t>(ids[best_pos]);
+}
+
+int32_t pick_round_robin(const backend_group& g, std::span<const backend_state> state,
+                         pick_cursor& cursor) {
+    const std::span<const uint32_t> ids = g.members();
+    const size_t n = ids.size();
+    size_t pos = cursor.next < n ? cursor.next : 0;
+    for (size_t step = 0; step < n; ++step, ++pos) {
+        if (pos == n) pos = 0;
+        if (live(state, ids[pos])) {
+            cursor.next = static_cast<uint32_t>(pos + 1);
+            return static_cast<int32_t>(ids[pos]);
+        }
+    }
+    return kNoBackend;
+}
+
+int32_t pick_first_available(const backend_group& g, std::span<const backend_state> state) {
+    for (uint32_t id : g.members()) {
+        if (live(state, id)) return static_cast<int32_t>(id);
+    }
+    return kNoBackend;
+}
+
+int32_t pick_consistent(const backend_group& g, std::span<const backend_state> state,
+                        uint64_t hash) {
+    return g.ring_pick(hash, state);
+}
+
+int32_t pick(policy p, const backend_group& g, std::span<const backend_state> state,
+             pick_cursor& cursor, uint64_t hash) {
+    switch (p) {
+    case policy::least_busy: return pick_least_busy(g, state, cursor);
+    case policy::round_robin: return pick_round_robin(g, state, cursor);
+    case policy::first_available: return pick_first_available(g, state);
+    case policy::consistent_hash: return pick_consistent(g, state, hash);
+    }
+    return kNoBackend;
+}
+
+}  // namespace qgate::route

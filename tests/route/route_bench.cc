@@ -1,0 +1,180 @@
+// Micro-benchmark of the per-request routing work: classify + match + pick, for the common
+// call shapes (q symbol call, node-q string-named call, string query, .gw call) and for each
+// policy. Built by tests/route/meson.build, run by hand: build-route/tests/route/route_bench.
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "qgate/qipc/value.h"
+#include "qgate/qipc/writer.h"
+#include "qgate/route.h"
+
+namespace {
+
+using namespace qgate::route;
+using qgate::qipc::msg_type;
+using qgate::qipc::value;
+
+std::vector<uint8_t> body(const value& v) {
+    std::vector<uint8_t> out(qgate::qipc::encoded_size(v));
+    qgate::qipc::encode_into(v, out.data());
+    return out;
+}
+
+/// A realistic config: 20 rules (exact lists, globs, a user rule, a fan-out, a catch-all),
+/// 3 groups of 4 backends with varied load.
+struct setup {
+    group_set groups;
+    route_table table;
+    std::vector<backend_state> state{12};
+    pick_cursor cursor;
+
+    explicit setup(policy hot_policy) {
+        std::string err;
+        std::vector<group_spec> g;
+        for (uint32_t gi = 0; gi < 3; ++gi) {
+            group_spec s{std::string(gi == 0 ? "rdb" : gi == 1 ? "hdb" : "gw"), {}};
+            for (uint32_t i = 0; i < 4; ++i) {
+                s.members.push_back({gi * 4 + i, "b" + std::to_string(gi * 4 + i)});
+            }
+            g.push_back(s);
+        }
+        group_set::build(g, groups, err);
+        std::vector<route_spec> r;
+        for (int i = 0; i < 15; ++i) {
+            route_spec s;
+            s.match = {"fn" + std::to_string(i), "alt" + std::to_string(i)};
+            s.groups = {"hdb"};
+            r.push_back(s);
+        }
+        route_spec admin;
+        admin.users = {"admin*"};
+        admin.groups = {"gw"};
+        r.push_back(admin);
+        route_spec globbed;
+        globbed.match = {"*Quotes", ".api.*"};
+        globbed.groups = {"hdb"};
+        r.push_back(globbed);
+        route_spec hot;
+        hot.match = {"getTrades", "getOrders"};
+        hot.groups = {"rdb"};
+        hot.pol = hot_policy;
+        r.push_back(hot);
+        route_spec fan;
+        fan.match = {"getAll"};
+        fan.groups = {"rdb", "hdb"};
+        r.push_back(fan);
+        route_spec all;
+        all.groups = {"hdb"};
+        r.push_back(all);
+        route_table::compile(r, groups, table, err);
+        for (size_t i = 0; i < state.size(); ++i) {
+            state[i].live.store(i != 1);
+            state[i].load.store(static_cast<uint32_t>((i * 7) % 3));
+        }
+    }
+};
+
+void run(benchmark::State& st, const std::vector<uint8_t>& b, policy p) {
+    setup s(p);
+    for (auto _ : st) {
+        const call_info c = classify(b, true, msg_type::sync);
+        const route_rule* r = match_call(s.table, c, "trader");
+        int32_t id = kNoBackend;
+        if (r != nullptr) id = pick_for_call(*r, s.groups[r->groups[0]], s.state, s.cursor, c);
+        benchmark::DoNotOptimize(id);
+    }
+}
+
+const std::vector<uint8_t>& q_call() {
+    static const auto b = body(value::list({value::symbol("getTrades"), value::symbol("AAPL"),
+                                            value::long_(100)}));
+    return b;
+}
+const std::vector<uint8_t>& node_call() {
+    static const auto b = body(value::list({value::string("getTrades"), value::symbol("AAPL")}));
+    return b;
+}
+const std::vector<uint8_t>& string_call() {
+    static const auto b = body(value::string("getTrades[`AAPL;100]"));
+    return b;
+}
+
+void bm_q_least_busy(benchmark::State& st) { run(st, q_call(), policy::least_busy); }
+void bm_q_round_robin(benchmark::State& st) { run(st, q_call(), policy::round_robin); }
+void bm_q_first_available(benchmark::State& st) { run(st, q_call(), policy::first_available); }
+void bm_q_consistent_hash(benchmark::State& st) { run(st, q_call(), policy::consistent_hash); }
+void bm_nodeq_consistent_hash(benchmark::State& st) {
+    run(st, node_call(), policy::consistent_hash);
+}
+void bm_string_consistent_hash(benchmark::State& st) {
+    run(st, string_call(), policy::consistent_hash);
+}
+void bm_glob_fallthrough(benchmark::State& st) {
+    static const auto b = body(value::list({value::symbol("unknownFn"), value::long_(1)}));
+    run(st, b, policy::least_busy);
+}
+
+void bm_gw_syncexec(benchmark::State& st) {
+    setup s(policy::least_busy);
+    const auto b = body(value::list({value::symbol(".gw.syncexec"),
+                                     value::list({value::symbol("f"), value::long_(2)}),
+                                     value::symbols({"hdb", "rdb"})}));
+    pick_cursor cursors[3];
+    for (auto _ : st) {
+        const call_info c = classify(b, true, msg_type::sync);
+        gw_call g;
+        parse_gw(c, g);
+        uint16_t ids[4];
+        std::string_view missing;
+        const int32_t n = resolve_server_types(g, s.groups, ids, missing);
+        for (int32_t i = 0; i < n; ++i) {
+            benchmark::DoNotOptimize(pick_least_busy(s.groups[ids[i]], s.state, cursors[ids[i]]));
+        }
+    }
+}
+
+void bm_classify_only(benchmark::State& st) {
+    for (auto _ : st) benchmark::DoNotOptimize(classify(q_call(), true, msg_type::sync));
+}
+
+void bm_match_only(benchmark::State& st) {
+    setup s(policy::least_busy);
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(s.table.match("getTrades", "trader", msg_type::sync));
+    }
+}
+
+void bm_pick_consistent_only(benchmark::State& st) {
+    setup s(policy::consistent_hash);
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(pick_consistent(s.groups[0], s.state, key_hash("AAPL")));
+    }
+}
+
+void bm_classify_large(benchmark::State& st) {
+    // A call carrying a 10,000-long vector: classification validates the whole body.
+    std::vector<int64_t> v(10'000, 7);
+    const auto b = body(value::list({value::symbol("upd"), value::symbol("trade"),
+                                     value::longs(v)}));
+    for (auto _ : st) benchmark::DoNotOptimize(classify(b, true, msg_type::async));
+}
+
+BENCHMARK(bm_q_least_busy);
+BENCHMARK(bm_q_round_robin);
+BENCHMARK(bm_q_first_available);
+BENCHMARK(bm_q_consistent_hash);
+BENCHMARK(bm_nodeq_consistent_hash);
+BENCHMARK(bm_string_consistent_hash);
+BENCHMARK(bm_glob_fallthrough);
+BENCHMARK(bm_gw_syncexec);
+BENCHMARK(bm_classify_only);
+BENCHMARK(bm_match_only);
+BENCHMARK(bm_pick_consistent_only);
+BENCHMARK(bm_classify_large);
+
+}  // namespace
+
+BENCHMARK_MAIN();
