@@ -11,6 +11,7 @@
 #include "qgate/ctl.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "net/socket_util.h"
 
 namespace {
 
@@ -60,5 +61,6 @@ int main(int argc, char** argv) {
     qgate::log::threshold() = level_of(cfg.log_level);
     QGATE_LOG_INFO("config %s: %zu listeners, %zu backends, %zu users", opts.config_path.c_str(),
                    cfg.listeners.size(), cfg.backends.size(), cfg.users.size());
+    qgate::net::raise_fd_limit();  // every client holds a socket, plus one per upstream
     return qgate::run_gateway(std::make_shared<const qgate::config>(std::move(cfg)));
 }

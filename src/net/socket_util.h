@@ -25,6 +25,9 @@ int listen_reuseport(const sock_addr& addr, int backlog, std::string& error);
 uint16_t local_port(int fd);
 /// Replaces the port of `addr`.
 void set_port(sock_addr& addr, uint16_t port);
+/// Raises the soft RLIMIT_NOFILE to the hard limit: a gateway (and a load generator) holds
+/// thousands of sockets, and the common soft default of 1024 would refuse them. Startup only.
+void raise_fd_limit();
 /// Non-blocking, close-on-exec TCP socket with TCP_NODELAY, for an upstream connection.
 int stream_socket(int family);
 /// TCP_NODELAY on an accepted socket (q IPC is request/response: Nagle only adds latency).

@@ -6,7 +6,7 @@
 // error and on SIGINT/SIGTERM (proc.cc).
 #include <limits.h>
 #include <stdlib.h>
-#include <sys/resource.h>
+#include "net/socket_util.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -222,19 +222,11 @@ void run_idle_probes(compare_report& rep, const std::vector<target>& targets) {
     }
 }
 
-void raise_fd_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 }  // namespace
 
 int run_compare(const compare_options& opt) {
     install_child_cleanup();
-    raise_fd_limit();
+    qgate::net::raise_fd_limit();
     compare_report rep;
     rep.opt = opt;
     rep.machine = probe_machine(opt.haproxy);

@@ -1,6 +1,6 @@
 // qbench entry point: command line, then either one load run against --target or the
 // --compare harness (compare.cc).
-#include <sys/resource.h>
+#include "net/socket_util.h"
 
 #include <cmath>
 #include <cstdio>
@@ -153,11 +153,7 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, c)) return 2;
     if (c.compare) return qbench::run_compare(c.cmp);
     if (!c.have_target) return fprintf(stderr, "qbench: --target is required\n%s", kUsage), 2;
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {  // many connections need many descriptors
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    qgate::net::raise_fd_limit();  // many connections need many descriptors
     qbench::load_result r = qbench::run_load(c.load);
     print_load(c.load, r, c.json);
     return r.ok ? 0 : 1;

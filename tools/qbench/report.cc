@@ -42,6 +42,31 @@ double med(const std::vector<run_stats>& runs, double run_stats::*field) {
     return median_of(v);
 }
 
+/// A target's medians over its runs, one row of the per-target tables.
+struct row_medians {
+    double rt, p50, p99, p999, cpu, mb_per_s, enters;
+};
+
+/// Calls fn(scenario, variant, medians) for every target that ran, in scenario order.
+template <class Fn>
+void for_each_target(const compare_report& r, Fn fn) {
+    for (const scenario& s : r.scenarios) {
+        auto is = r.results.find(s.id);
+        if (is == r.results.end()) continue;
+        for (const std::string& v : s.variants) {
+            auto iv = is->second.find(v);
+            if (iv == is->second.end()) continue;
+            const auto& runs = iv->second;
+            fn(s, v,
+               row_medians{med(runs, &run_stats::rt_per_s), med(runs, &run_stats::p50_us),
+                           med(runs, &run_stats::p99_us), med(runs, &run_stats::p999_us),
+                           med(runs, &run_stats::cpu_us_per_rt),
+                           med(runs, &run_stats::bytes_per_s) / 1e6,
+                           med(runs, &run_stats::enters_per_msg)});
+        }
+    }
+}
+
 std::string target_text(const metric& m) {
     if (m.op.empty()) return "info";
     return m.op + " " + num(m.target, 2);
@@ -102,22 +127,11 @@ void print_text(const compare_report& r) {
     print_header(r, stdout);
     printf("\n%-4s %-30s %-12s %10s %9s %9s %9s %10s %9s %8s\n", "", "scenario", "target", "rt/s",
            "p50 us", "p99 us", "p999 us", "cpu us/rt", "MB/s", "enter/msg");
-    for (const scenario& s : r.scenarios) {
-        auto is = r.results.find(s.id);
-        if (is == r.results.end()) continue;
-        for (const std::string& v : s.variants) {
-            auto iv = is->second.find(v);
-            if (iv == is->second.end()) continue;
-            const auto& runs = iv->second;
-            printf("%-4s %-30s %-12s %10.0f %9.1f %9.1f %9.1f %10s %9.1f %8s\n", s.id.c_str(),
-                   s.label.c_str(), v.c_str(), med(runs, &run_stats::rt_per_s),
-                   med(runs, &run_stats::p50_us), med(runs, &run_stats::p99_us),
-                   med(runs, &run_stats::p999_us),
-                   cell(med(runs, &run_stats::cpu_us_per_rt), 2).c_str(),
-                   med(runs, &run_stats::bytes_per_s) / 1e6,
-                   cell(med(runs, &run_stats::enters_per_msg), 3).c_str());
-        }
-    }
+    for_each_target(r, [](const scenario& s, const std::string& v, const row_medians& m) {
+        printf("%-4s %-30s %-12s %10.0f %9.1f %9.1f %9.1f %10s %9.1f %8s\n", s.id.c_str(),
+               s.label.c_str(), v.c_str(), m.rt, m.p50, m.p99, m.p999, cell(m.cpu, 2).c_str(),
+               m.mb_per_s, cell(m.enters, 3).c_str());
+    });
     for (const auto& [name, st] : r.idle)
         printf("G8   %u idle conns, %.0f s         %-12s cpu %s %%\n", st.conns, st.seconds,
                name.c_str(), st.ok ? num(st.cpu_percent, 3).c_str() : st.error.c_str());
@@ -142,21 +156,11 @@ void print_markdown(const compare_report& r) {
                target_text(x).c_str(), range_text(x, precision(x)).c_str(), x.verdict.c_str());
     printf("\n| scenario | target | rt/s | p50 us | p99 us | proxy CPU us/rt | MB/s | "
            "enters/msg |\n|---|---|---|---|---|---|---|---|\n");
-    for (const scenario& s : r.scenarios) {
-        auto is = r.results.find(s.id);
-        if (is == r.results.end()) continue;
-        for (const std::string& v : s.variants) {
-            auto iv = is->second.find(v);
-            if (iv == is->second.end()) continue;
-            const auto& runs = iv->second;
-            printf("| %s %s | %s | %.0f | %.1f | %.1f | %s | %.1f | %s |\n", s.id.c_str(),
-                   s.label.c_str(), v.c_str(), med(runs, &run_stats::rt_per_s),
-                   med(runs, &run_stats::p50_us), med(runs, &run_stats::p99_us),
-                   cell(med(runs, &run_stats::cpu_us_per_rt), 2).c_str(),
-                   med(runs, &run_stats::bytes_per_s) / 1e6,
-                   cell(med(runs, &run_stats::enters_per_msg), 3).c_str());
-        }
-    }
+    for_each_target(r, [](const scenario& s, const std::string& v, const row_medians& m) {
+        printf("| %s %s | %s | %.0f | %.1f | %.1f | %s | %.1f | %s |\n", s.id.c_str(),
+               s.label.c_str(), v.c_str(), m.rt, m.p50, m.p99, cell(m.cpu, 2).c_str(), m.mb_per_s,
+               cell(m.enters, 3).c_str());
+    });
 }
 
 void print_json(const compare_report& r) {

@@ -3,7 +3,7 @@
 // `sleep` request blocks it; SIGPIPE is ignored (writes use errors instead).
 #include <malloc.h>
 #include <signal.h>
-#include <sys/resource.h>
+#include "net/socket_util.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -76,14 +76,6 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
     return true;
 }
 
-void raise_fd_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,7 +84,7 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_terminate);
     signal(SIGINT, on_terminate);
-    raise_fd_limit();
+    qgate::net::raise_fd_limit();
     // Reply buffers up to 32 MB come from the heap and are reused, instead of being fresh
     // mmap()s whose page faults cost more than the copy itself (~5 ms per MiB reply on this
     // VM); and the heap must not shrink and regrow with brk on every reply.
