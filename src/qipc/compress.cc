@@ -86,7 +86,7 @@ inline uint64_t extend_match(const uint8_t* y, uint64_t p, uint64_t s, uint64_t 
     return s;
 }
 
-// Runs the item loop; returns the compressed length, or 0 when the output would not stay under
+// Runs the item loop; returns the compressed length, or 0 when the output would not stay within
 // half the input. The half-size test is made only at group starts (d > E - 17), exactly as q
 // does, so outputs within 17 bytes of the limit are accepted or refused just as q would.
 uint64_t encode_items(encoder& en, uint64_t e) {
@@ -268,7 +268,7 @@ uint64_t compress(std::span<const uint8_t> msg, std::span<uint8_t> out) {
     const uint64_t t = msg.size();
     // The uncompressed length field is 32 bits; a larger message is sent as is.
     if (t <= kCompressThreshold || t > UINT32_MAX) return 0;
-    const uint64_t e = t / 2;  // q refuses output that is not under half the input
+    const uint64_t e = t / 2;  // q refuses output over half the input (tested per group)
     if (out.size() < e) return 0;
     const bool le = msg[0] == 1;
 

@@ -22,6 +22,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "qgate/qipc/frame.h"
 
 namespace qgate::qipc {
@@ -65,6 +69,59 @@ status scan_text(const walk_ctx& c, uint64_t p, uint64_t& end) {
     if (nul == nullptr) return fail(errc::unterminated, p);
     end = static_cast<uint64_t>(static_cast<const uint8_t*>(nul) - c.b) + 1;
     return {};
+}
+
+#if defined(__SSE2__)
+// Set bits in a 16-bit mask. Baseline x86-64 has no POPCNT instruction, and there
+// __builtin_popcount is a call to libgcc's __popcountdi2, which cost more than the SSE2
+// compare itself; this branch-free SWAR sum is a handful of ALU operations.
+inline uint64_t popcount16(unsigned x) {
+#if defined(__POPCNT__)
+    return static_cast<uint64_t>(__builtin_popcount(x));
+#else
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0f0fu;
+    return (x + (x >> 8)) & 0x1fu;
+#endif
+}
+#endif
+
+// Skips `n` consecutive NUL-terminated texts starting at b[p], reading only b[p..len).
+// Returns the offset just past the n-th NUL with `n` set to 0; when the bytes run out first,
+// returns the start of the first unterminated text with `n` > 0. This is the symbol-vector hot
+// loop (a 35 000-row trade table spends almost all its walk time here): on x86 it counts NULs
+// 16 bytes at a time (SSE2 compare + movemask + popcount) instead of one memchr per symbol,
+// 9x faster on 4-byte tickers (bench/RESULTS.md). A 16-byte load is made only while 16 bytes
+// remain; the last 0..15 bytes, and every byte on other targets, go through memchr.
+uint64_t skip_texts(const uint8_t* b, uint64_t len, uint64_t p, uint64_t& n) {
+    const uint64_t first = p;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    while (n > 0 && len - p >= 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + p));
+        unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)));
+        const uint64_t k = popcount16(mask);
+        if (k < n) {
+            n -= k;
+            p += 16;
+            continue;
+        }
+        for (; n > 1; --n) mask &= mask - 1;  // drop the NULs before the n-th
+        n = 0;
+        return p + static_cast<uint64_t>(__builtin_ctz(mask)) + 1;
+    }
+#endif
+    for (; n > 0; --n) {
+        const void* nul = std::memchr(b + p, 0, len - p);
+        if (nul == nullptr) break;
+        p = static_cast<uint64_t>(static_cast<const uint8_t*>(nul) - b) + 1;
+    }
+    if (n == 0) return p;
+    // Error path only: the first unterminated text starts after the last NUL in [first, len).
+    uint64_t start = len;
+    while (start > first && b[start - 1] != 0) --start;
+    return start;
 }
 
 // Parses the fixed part of the object at `pos` (type, attribute, count) into `v`, checking the
@@ -137,11 +194,10 @@ status walk_rest(const walk_ctx& c, const object_view& v, uint64_t p, uint32_t d
         return {};
     }
     if (t == qtype::kSymbol) {
-        for (uint64_t i = 0; i < v.count; ++i) {
-            status st = scan_text(c, p, p);
-            if (!st) return st;
-        }
-        end = p;
+        uint64_t missing = v.count;
+        const uint64_t q = skip_texts(c.b, c.n, p, missing);
+        if (missing > 0) return fail(errc::unterminated, q);
+        end = q;
         return {};
     }
     if (t >= 1 && t <= 19) {

@@ -154,6 +154,23 @@ TEST_CASE("compress: short messages and too-small output buffers are left uncomp
     CHECK(compress(msg, small) == 0);
 }
 
+TEST_CASE("compress: a result of exactly half the message is kept, as q keeps it") {
+    // q tests the half-size limit only when a group starts (d > E - 17): a group that starts
+    // at E - 17 and holds 8 matches ends exactly at E = size / 2, and q sends that output.
+    // Here: 1400 incompressible bytes, then a zero run whose last group is 8 matches.
+    std::mt19937_64 rng(1);
+    bytes body(1400);
+    for (auto& x : body) x = uint8_t(rng());
+    body.resize(body.size() + 1804, 0);
+    const bytes msg = plain_message(body);
+    REQUIRE(msg.size() == 3212);
+    const bytes packed = compress_vec(msg);
+    CHECK(packed.size() == msg.size() / 2);
+    bytes back;
+    REQUIRE(decompress_vec(packed, back).ok());
+    CHECK(back == msg);
+}
+
 TEST_CASE("compress: big-endian messages keep their byte order in both length fields") {
     til_1000 v;
     bytes be = v.plain;
@@ -281,6 +298,61 @@ TEST_CASE("compress: hostile input, header") {
     CHECK(out == v.plain);
 }
 
+TEST_CASE("compress: each header check documented in compress.h, with its errc and offset") {
+    til_1000 v;
+    uint64_t ulen = 0;
+    bytes out(v.plain.size());
+    auto both = [&](const bytes& m, errc code, uint64_t offset) {
+        const status a = uncompressed_length(m, uint64_t{1} << 32, ulen);
+        const status b = decompress(m, out);
+        CHECK(a.code == code);
+        CHECK(a.offset == offset);
+        CHECK(b.code == code);
+        CHECK(b.offset == offset);
+    };
+    both(bytes(v.packed.begin(), v.packed.begin() + 11), errc::truncated, 11);
+    bytes m = v.packed;
+    m[0] = 7;
+    both(m, errc::bad_endian, 0);
+    m = v.packed;
+    set_u32(m, 4, 12);
+    both(m, errc::length_too_small, 4);
+    m = v.packed;
+    set_u32(m, 8, 9);
+    both(m, errc::bad_uncompressed_len, 8);
+
+    // Checked by decompress only: type and flag bytes, a compressed length past the input
+    // (including through byte 3, bits 32..39), and an output of the wrong size.
+    m = v.packed;
+    m[1] = 3;
+    CHECK(uncompressed_length(m, uint64_t{1} << 32, ulen).ok());
+    CHECK(decompress(m, out).code == errc::bad_msg_type);
+    m = v.packed;
+    set_u32(m, 4, uint32_t(m.size() + 1));
+    status st = decompress(m, out);
+    CHECK(st.code == errc::truncated);
+    CHECK(st.offset == m.size());
+    m = v.packed;
+    m[3] = 1;
+    CHECK(decompress(m, out).code == errc::truncated);
+    bytes big(v.plain.size() + 1);
+    st = decompress(v.packed, big);
+    CHECK(st.code == errc::no_space);
+    CHECK(st.offset == 8);
+
+    // Checked by uncompressed_length only: the caller's maximum and the 121x expansion bound
+    // (3276 stream bytes can expand to at most 121 x 3264 body bytes).
+    CHECK(uncompressed_length(v.packed, v.plain.size() - 1, ulen).code ==
+          errc::bad_uncompressed_len);
+    m = v.packed;
+    set_u32(m, 8, uint32_t(8 + 121 * (m.size() - 12)));
+    CHECK(uncompressed_length(m, uint64_t{1} << 32, ulen).ok());
+    set_u32(m, 8, uint32_t(8 + 121 * (m.size() - 12) + 1));
+    st = uncompressed_length(m, uint64_t{1} << 32, ulen);
+    CHECK(st.code == errc::bad_uncompressed_len);
+    CHECK(st.offset == 8);
+}
+
 namespace {
 
 // Deterministic message bodies of several shapes: random (incompressible), short-period runs
@@ -328,7 +400,7 @@ TEST_CASE("compress: round trip over generated data") {
             continue;
         }
         ++compressed;
-        CHECK(packed.size() < msg.size() / 2);
+        CHECK(packed.size() <= msg.size() / 2);
         bytes back;
         REQUIRE(decompress_vec(packed, back).ok());
         CHECK(back == msg);

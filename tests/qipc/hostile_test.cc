@@ -183,6 +183,116 @@ TEST_CASE("unterminated text") {
     expect(hex("647171"), errc::unterminated, 1);  // lambda context
 }
 
+// Symbol vectors are scanned 16 bytes at a time on x86 with a memchr tail (walker.cc,
+// skip_texts). These cases put NULs, symbol starts and the body end on either side of the
+// 16-byte block boundaries, counting from the first symbol byte at body offset 6.
+
+// A symbol vector `0b00 <count>` with the given texts, each followed by a NUL unless
+// `last_nul` is false for the last one. Exactly sized, so ASan catches a read past the end.
+std::vector<uint8_t> sym_vector(const std::vector<std::string>& texts, bool last_nul = true,
+                                uint32_t count = 0) {
+    std::vector<uint8_t> b = {0x0b, 0x00};
+    const uint32_t n = count != 0 ? count : static_cast<uint32_t>(texts.size());
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(n >> (8 * i)));
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        b.insert(b.end(), texts[i].begin(), texts[i].end());
+        if (last_nul || i + 1 < texts.size()) b.push_back(0);
+    }
+    b.shrink_to_fit();
+    return b;
+}
+
+TEST_CASE("symbol vectors: symbols spanning 16-byte blocks, empty symbols, exact ends") {
+    for (std::size_t len = 0; len <= 40; ++len) {
+        // Two symbols: the first `len` bytes long, so the NUL between them walks through every
+        // position of the first three blocks; the second ends the body.
+        const auto body = sym_vector({std::string(len, 'a'), "bc"});
+        object_view v;
+        REQUIRE(walker(body, true).validate(&v).ok());
+        CHECK(v.count == 2);
+        CHECK(v.bytes.size() == body.size());
+    }
+    // Only empty symbols: every byte is a NUL (16 per block, then a tail).
+    for (uint32_t n : {1u, 15u, 16u, 17u, 31u, 32u, 33u, 100u}) {
+        const auto body = sym_vector(std::vector<std::string>(n, ""));
+        object_view v;
+        REQUIRE(walker(body, true).validate(&v).ok());
+        CHECK(v.count == n);
+    }
+    // Empty symbols mixed with long ones: the n-th NUL falls mid-block after several others.
+    const auto mixed = sym_vector({"", "", "abcdefghijklmnopqrstu", "", "x", "", "", "yz", ""});
+    CHECK(walk(mixed).ok());
+    // The empty vector and a vector of one symbol ending at the last byte.
+    CHECK(walk(hex("0b00 00000000")).ok());
+    CHECK(walk(sym_vector({std::string(26, 'q')})).ok());
+}
+
+TEST_CASE("symbol vectors followed by more objects: the span ends at the n-th NUL") {
+    // (syms; 7j): the vector's last NUL falls anywhere in a 16-byte block with the long atom's
+    // bytes after it in the same block, so the scan must stop at exactly the count-th NUL.
+    for (std::size_t len = 0; len <= 40; ++len) {
+        for (uint32_t n : {1u, 2u, 3u, 5u}) {
+            std::vector<std::string> texts;
+            for (uint32_t i = 0; i < n; ++i) texts.push_back(std::string((len + i) % 7, 'k'));
+            texts.back() = std::string(len, 'm');
+            const auto syms = sym_vector(texts);
+            std::vector<uint8_t> body = hex("0000 02000000");
+            body.insert(body.end(), syms.begin(), syms.end());
+            const auto atom = hex("f9 0700000000000000");
+            body.insert(body.end(), atom.begin(), atom.end());
+            const walker w(body, true);
+            object_view top, child;
+            REQUIRE(w.validate(&top).ok());
+            child_cursor cur(w, top);
+            REQUIRE(cur.next(child));
+            CHECK(child.type == qtype::kSymbol);
+            CHECK(child.count == n);
+            CHECK(child.bytes.size() == syms.size());
+            REQUIRE(cur.next(child));
+            CHECK(child.type == -qtype::kLong);
+        }
+    }
+}
+
+TEST_CASE("symbol vectors: the first unterminated symbol is reported, wherever it starts") {
+    for (std::size_t len = 1; len <= 40; ++len) {
+        // The last symbol has no NUL: unterminated at its first byte, even when the body ends
+        // just after a full 16-byte block or mid-way through one.
+        const auto body = sym_vector({"ab", std::string(len, 'z')}, false);
+        expect(body, errc::unterminated, 6 + 3);
+        // Only one symbol, unterminated from the first byte of the vector's data.
+        expect(sym_vector({std::string(len, 'z')}, false), errc::unterminated, 6);
+    }
+    // The count says 3 but the body holds two terminated symbols: the missing third starts at
+    // the end of the body.
+    const auto short_count = sym_vector({"abcdefghijklmnop", "q"}, true, 3);
+    REQUIRE(short_count.size() == 6 + 17 + 2);
+    expect(short_count, errc::unterminated, short_count.size());
+    // 40 empty symbols promised, 39 NULs present, the last byte not a NUL.
+    std::vector<uint8_t> nuls = hex("0b00 28000000");
+    nuls.insert(nuls.end(), 39, 0);
+    nuls.push_back('x');
+    expect(nuls, errc::unterminated, nuls.size() - 1);
+    // A count larger than the bytes left is still caught before any scan.
+    expect(hex("0b00 05000000 00000000"), errc::count_too_large, 2);
+}
+
+TEST_CASE("symbol vector at the very end of a larger body") {
+    // (`a;`sym vector): the vector is the last object, its final NUL the body's last byte.
+    std::vector<uint8_t> body = hex("0000 02000000 f56100");
+    const auto syms = sym_vector({"abcdefghijklmno", "", "pqrstuvwxyz0123"});
+    body.insert(body.end(), syms.begin(), syms.end());
+    body.shrink_to_fit();
+    object_view v;
+    REQUIRE(walker(body, true).validate(&v).ok());
+    CHECK(v.count == 2);
+    // Drop the final NUL: the last symbol is unterminated, at its first byte.
+    body.pop_back();
+    body.shrink_to_fit();
+    expect(body, errc::unterminated, body.size() - 15);
+    check_every_cut(sym_vector({"abcdefghijklmnopqrstuvwxyz", "", "0123456789abcdef", "x"}));
+}
+
 TEST_CASE("trailing bytes after the single top-level object") {
     expect(hex("fa01000000 00"), errc::trailing_bytes, 5);
     expect(hex("6500 6500"), errc::trailing_bytes, 2);

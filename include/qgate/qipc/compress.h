@@ -1,4 +1,15 @@
 // q-IPC compression, byte-identical to q's (-18!) algorithm, and bounds-checked decompression.
+//
+// Decompressing untrusted input is two calls, and every check either makes is listed below with
+// the errc it returns and the offset (from the start of `msg`) it reports. Decompression of a
+// message is:
+//     uint64_t ulen;
+//     if (!uncompressed_length(msg, length_max, ulen)) -> reject;   // sizes nothing yet
+//     out.resize(ulen);                                           // the caller's allocation
+//     if (!decompress(msg, out)) -> reject;
+// Byte 3 of the header is bits 32..39 of the compressed length, as for plain messages;
+// compressed messages never need it, so a non-zero byte 3 makes that length exceed the input.
+// Bytes after the declared compressed length are ignored.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +23,54 @@ namespace qgate::qipc {
 inline constexpr uint64_t kCompressThreshold = 2000;
 
 /// Compresses a whole plain message (header + body) the way q does. `out` must hold at least
-/// msg.size() / 2 bytes. Returns the compressed total length, or 0 when q would send the
-/// message uncompressed (too short, or the result would not be under half the size).
+/// msg.size() / 2 bytes. Returns the compressed total length, which is at most
+/// msg.size() / 2 (it can be exactly half: like q, the limit is tested only where a group of
+/// 8 items starts, when the output must still be at or below msg.size() / 2 - 17). Returns 0
+/// when q would send the message uncompressed: msg.size() <= kCompressThreshold or
+/// > UINT32_MAX, `out` shorter than msg.size() / 2, or the output passing that limit.
 uint64_t compress(std::span<const uint8_t> msg, std::span<uint8_t> out);
 
 /// Reads and validates the declared uncompressed total length (header included) of a
-/// compressed message. Fails with bad_uncompressed_len when it is below 10 or above `length_max`.
+/// compressed message, so the caller can size the output before decompress(). It never trusts
+/// that length beyond `length_max` or beyond what the stream could expand to. Checks, in order:
+///   * msg.size() < 12 (header + uncompressed-length field)      -> truncated at msg.size()
+///   * header byte 0 (endianness) not 0 or 1                      -> bad_endian at 0
+///   * declared compressed length < 13 (kMinCompressedLength)     -> length_too_small at 4
+///   * declared uncompressed length < 10 (kMinPlainLength)        -> bad_uncompressed_len at 8
+///   * declared uncompressed length > `length_max`                -> bad_uncompressed_len at 8
+///   * expansion bound: body bytes (length - 8) > 121 x stream bytes (compressed length - 12)
+///                                                                -> bad_uncompressed_len at 8
+/// The expansion bound is qgate's, derived from the format (q enforces none): a group of one
+/// control byte and 8 two-byte match items (17 stream bytes) yields at most 8 x 257 = 2056
+/// bytes, 120.9 per stream byte, so no genuine stream exceeds 121x; a 13-byte message cannot
+/// claim a gigabyte. It does not check the message type, the compressed flag or that the
+/// declared compressed length fits in `msg`: decompress() does.
 status uncompressed_length(std::span<const uint8_t> msg, uint64_t length_max, uint64_t& ulen);
 
 /// Decompresses `msg` (a whole compressed message) into `out`, which must be exactly the
-/// uncompressed length. Writes a fresh plain header (same byte order and type, flag 0) then
-/// the body. No input, however hostile, makes it read or write outside the two spans.
+/// uncompressed length obtained from uncompressed_length(). Writes a fresh plain header (same
+/// byte order and type, flag 0) then the body. No input, however hostile, makes it read or
+/// write outside the two spans. It does not repeat the `length_max` and expansion checks
+/// (they bound the allocation, which `out` already is). Checks, in order:
+///   * msg.size() < 12                                            -> truncated at msg.size()
+///   * header byte 0 (endianness) not 0 or 1                      -> bad_endian at 0
+///   * header byte 1 (message type) not 0, 1 or 2                 -> bad_msg_type at 1
+///   * header byte 2 (compressed flag) not 1                      -> bad_compressed_flag at 2
+///   * declared compressed length < 13                            -> length_too_small at 4
+///   * declared compressed length > msg.size()                    -> truncated at msg.size()
+///   * declared uncompressed length < 10                          -> bad_uncompressed_len at 8
+///   * out.size() != declared uncompressed length (a caller bug)  -> no_space at 8
+/// then, while decoding the stream (bytes 12 up to the declared compressed length):
+///   * the stream ends before the output is full (a control byte, a literal or a 2-byte match
+///     item missing; the uncompressed length is too large)
+///                                           -> truncated at the declared compressed length
+///   * a match refers to an empty slot of the pair table, i.e. to output not yet written
+///                                           -> bad_compressed at the match item
+///   * a match would write past the declared uncompressed length
+///                                           -> bad_compressed at the match's length byte
+///   * the output is full but stream bytes remain (the uncompressed length is too small)
+///                                           -> trailing_bytes at the first unread byte
+/// On failure `out` holds partial output and must not be used.
 status decompress(std::span<const uint8_t> msg, std::span<uint8_t> out);
 
 }  // namespace qgate::qipc
