@@ -1,0 +1,316 @@
+// Request mode, the client's shard (the origin): read each call whole into a request slot,
+// classify it, match the route table, pick a backend by the route's policy and hand the slot
+// to the backend's home shard; answer the client in the order it sent its sync calls.
+//
+// Design note (decisions a kdb+ user can observe; also in README "Behaviour decisions"):
+//  * Handshake: qgate answers it itself with capability min(client, 3): backends are shared,
+//    so a reply over 2 GB (capability 6 framing) cannot be promised to one client.
+//  * Replies come back in the order the client sent its sync calls, whichever backend answered
+//    first: a slot stays on the client's order list until every earlier one is answered.
+//  * Errors are real q errors (response frame, type -128): 'qgate: no route for F,
+//    'qgate: no backend available for group G, 'qgate: timeout after Nms (origin), and
+//    'qgate: busy, 'qgate: backend B disconnected (home). A backend's own error passes through.
+//  * Async calls are routed the same way and forwarded fire-and-forget; if they cannot be
+//    routed they are dropped and counted (q gives an async caller no error either).
+//  * Timeout: the client is answered at once; the request is skipped if still queued, and a
+//    late reply is discarded when it comes (the connection stays busy until then: a q backend
+//    cannot be cancelled).
+//  * A client that disconnects loses its queued requests (skipped at its backend); replies to
+//    its in-flight ones are discarded.
+//  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
+//    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
+//    is taken, the connection that needs one more is closed and counted.
+//  * Compressed calls (only non-loopback clients send them) are routed without being
+//    decompressed: they classify as "<other>", which only `*` routes match.
+
+#include <cstdio>
+#include <cstring>
+
+#include "proxy/engine.h"
+#include "qgate/log.h"
+#include "qgate/qipc/handshake.h"
+#include "qgate/qipc/writer.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+
+namespace {
+constexpr uint8_t kRequestCapability = 3;
+
+}  // namespace
+
+void engine::enter_request(session& ss) {
+    ss.st = sstate::request;
+    ss.cap = qipc::negotiate_capability(ss.client_cap, kRequestCapability);
+    ss.reply = ss.cap;
+    plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
+    if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
+    arm_recv(ss, role::client);
+    if (ss.hs.size() > ss.hs_len) {
+        request_data(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
+                     static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
+    }
+}
+
+void engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
+    qipc::header_limits hl;
+    hl.capability = ss.cap;
+    hl.length_max = lim_.message_bytes_max;
+    const bool ok = cut_frames(
+        ss.rq.cut, p, n, hl, [&](const qipc::frame_header& h) { return request_header(ss, h); },
+        [&](const uint8_t* b, size_t len) { request_body(ss, b, static_cast<uint32_t>(len)); },
+        [&] {
+            if (ss.st != sstate::request) return;
+            if (ss.rq.skip) {
+                ss.rq.skip = false;
+                return;
+            }
+            request* r = ss.rq.fill;
+            ss.rq.fill = nullptr;
+            dispatch(ss, *r);
+        });
+    if (!ok && ss.st == sstate::request) {
+        bump(ctr_.malformed_frames);
+        close_session(ss);
+        return;
+    }
+    if (ss.st == sstate::request && ss.s[0].sq.bytes() > lim_.out_bytes_high && !ss.s[0].paused) {
+        bump(ctr_.slow_reader_pauses);  // the client reads its replies slower than it calls
+        pause_recv(ss, role::client);
+    }
+}
+
+bool engine::request_header(session& ss, const qipc::frame_header& h) {
+    if (ss.st != sstate::request) return false;
+    if (h.type == qipc::msg_type::response) {
+        ss.rq.skip = true;  // nothing asked the client anything: ignore, as q does
+        return true;
+    }
+    request* r = alloc_request();
+    if (r == nullptr) {
+        bump(ctr_.request_slots_exhausted);
+        close_session(ss);
+        return false;
+    }
+    r->session = ss.index;
+    r->session_gen = ss.gen;
+    r->sync = h.type == qipc::msg_type::sync;
+    r->req.resize(h.length);
+    std::memcpy(r->req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
+    ss.rq.fill = r;
+    ss.rq.off = qipc::kHeaderSize;
+    return true;
+}
+
+void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
+    if (ss.st != sstate::request || ss.rq.skip || ss.rq.fill == nullptr) return;
+    std::memcpy(ss.rq.fill->req.data() + ss.rq.off, p, n);
+    ss.rq.off += n;
+}
+
+void engine::dispatch(session& ss, request& r) {
+    bump(r.sync ? ctr_.sync_requests : ctr_.async_requests);
+    if (r.sync) {
+        // Into the order list first, so every answer (errors included) keeps the call order.
+        r.holds |= hold::kOrder;
+        r.onext = nullptr;
+        if (ss.rq.tail != nullptr) ss.rq.tail->onext = &r; else ss.rq.head = &r;
+        ss.rq.tail = &r;
+        ++ss.rq.pending;
+    }
+    route_call(ss, r);
+}
+
+void engine::route_call(session& ss, request& r) {
+    const std::span<const uint8_t> all(r.req.data(), r.req.size());
+    qipc::frame_header h;
+    (void)qipc::parse_header(all, h);  // validated when the frame was cut
+    const auto body = h.compressed ? std::span<const uint8_t>{} : all.subspan(qipc::kHeaderSize);
+    const route::call_info call = route::classify(body, h.little_endian, h.type);
+    const route::route_rule* rule = plane_->table().size() == 0
+                                        ? plane_->fallback(ss.listener)
+                                        : route::match_call(plane_->table(), call, ss.user);
+    char text[kErrTextMax];
+    if (rule == nullptr) {
+        bump(ctr_.request_no_route);
+        answer_error(ss, r, route::no_route_text(call.name, text));
+        return;
+    }
+    const uint16_t gid = rule->groups[0];
+    const route::backend_group& g = plane_->groups()[gid];
+    const int32_t b = route::pick_for_call(*rule, g, plane_->state(), cursors_[gid], call);
+    if (b == route::kNoBackend) {
+        bump(ctr_.request_no_backend);
+        const int len = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
+                                      static_cast<int>(g.name().size()), g.name().data());
+        answer_error(ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
+        return;
+    }
+    r.backend = static_cast<uint32_t>(b);
+    r.queue_max = rule->queue_max != 0 ? rule->queue_max : lim_.queue_max;
+    if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
+        now_ms_ = opt_.clock_ms();
+        r.deadline_ms = now_ms_ + rule->timeout_ms;
+        r.timeout_ms = rule->timeout_ms;
+        rq_timers_.add(r.deadline_ms, r.index, r.gen);
+    }
+    bump(ctr_.requests_routed);
+    submit(r);
+}
+
+// The answer is written into the slot (no allocation); async calls have no one to tell.
+void engine::answer_error(session& ss, request& r, std::string_view text) {
+    if (!r.sync) {
+        bump(ctr_.async_dropped);
+        maybe_free_request(r);
+        return;
+    }
+    if (text.size() > kErrTextMax) text = text.substr(0, kErrTextMax);
+    r.err_len = static_cast<uint16_t>(
+        qipc::write_error_message(text, qipc::msg_type::response, {r.err, sizeof r.err}));
+    r.use_err = true;
+    r.answered = true;
+    flush_answers(ss);
+}
+
+// Sends every answer at the front of the order list; stops at the first unanswered call.
+void engine::flush_answers(session& ss) {
+    while (ss.rq.head != nullptr && ss.rq.head->answered && ss.st == sstate::request) {
+        request& r = *ss.rq.head;
+        ss.rq.head = r.onext;
+        if (ss.rq.head == nullptr) ss.rq.tail = nullptr;
+        r.onext = nullptr;
+        --ss.rq.pending;
+        r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
+        const uint8_t* p = r.use_err ? r.err : r.rep.data();
+        const size_t n = r.use_err ? r.err_len : r.rep.size();
+        if (!push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
+    }
+    if (draining_ && ss.st == sstate::request && idle(ss)) close_session(ss);
+}
+
+// Back from the home shard (or from home_enqueue directly): `rep` holds the answer.
+void engine::request_done(request& r) {
+    r.holds = static_cast<uint8_t>(r.holds & ~hold::kHome);
+    if (plane_->home(r.backend) != r.origin) --away_;
+    session* ss = r.session < sessions_.size() ? sessions_[r.session].get() : nullptr;
+    const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
+    if (r.bounce && mine && !r.answered && !r.is_abandoned()) {
+        r.bounce = false;
+        ++r.bounces;
+        bump(ctr_.requests_rerouted);
+        route_call(*ss, r);  // its backend was ejected: pick again among the live ones
+        return;
+    }
+    if (!r.sync || r.answered || r.is_abandoned() || !mine) {
+        maybe_free_request(r);
+        return;
+    }
+    r.deadline_ms = 0;
+    r.answered = true;
+    flush_answers(*ss);
+}
+
+void engine::request_sent(uint32_t index) {
+    request& r = plane_->slots(me_)[index];
+    r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
+    maybe_free_request(r);
+}
+
+// Client gone: queued calls are skipped by their backend, in-flight replies discarded.
+void engine::request_close(session& ss) {
+    plane_->clients_open().fetch_sub(1, std::memory_order_relaxed);
+    for (request* r = ss.rq.head; r != nullptr;) {
+        request* next = r->onext;
+        r->onext = nullptr;
+        r->holds = static_cast<uint8_t>(r->holds & ~hold::kOrder);
+        if ((r->holds & hold::kHome) != 0) {
+            r->abandoned.store(true, std::memory_order_relaxed);
+            bump(ctr_.requests_abandoned);
+        }
+        maybe_free_request(*r);
+        r = next;
+    }
+    ss.rq.head = ss.rq.tail = nullptr;
+    ss.rq.pending = 0;
+    if (ss.rq.fill != nullptr) {
+        request* f = ss.rq.fill;
+        ss.rq.fill = nullptr;
+        maybe_free_request(*f);
+    }
+}
+
+void engine::expire_requests(uint64_t now_ms) {
+    rq_timers_.expire(now_ms, [this](const shard::timer_entry& e) {
+        request& r = plane_->slots(me_)[e.slot];
+        if (r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered) return;
+        session* ss = sessions_[r.session].get();
+        if (ss->gen != r.session_gen || ss->st != sstate::request) return;
+        bump(ctr_.request_timeouts);
+        r.abandoned.store(true, std::memory_order_relaxed);
+        char text[64];
+        const int len = std::snprintf(text, sizeof text, "qgate: timeout after %ums",
+                                      static_cast<unsigned>(r.timeout_ms));
+        answer_error(*ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
+    });
+}
+
+request* engine::alloc_request() {
+    request* r = slot_free_;
+    if (r == nullptr) return nullptr;
+    slot_free_ = r->onext;
+    r->onext = nullptr;
+    r->holds = 0;
+    r->answered = r->use_err = false;
+    r->err_len = 0;
+    r->deadline_ms = 0;
+    r->bounce = false;
+    r->bounces = 0;
+    r->abandoned.store(false, std::memory_order_relaxed);
+    return r;
+}
+
+void engine::maybe_free_request(request& r) {
+    if (r.holds != 0) return;
+    ++r.gen;
+    r.deadline_ms = 0;
+    r.onext = slot_free_;
+    slot_free_ = &r;
+}
+
+void engine::submit(request& r) {
+    r.holds |= hold::kHome;
+    const uint32_t home = plane_->home(r.backend);
+    if (home == r.origin) {
+        home_enqueue(r);
+        return;
+    }
+    ++away_;
+    post(home, kXmsgSubmit, r);
+}
+
+// Mailbox full: keep the order per destination and retry every turn (flush_overflow).
+void engine::post(uint32_t to, uint32_t kind, request& r) {
+    request_fifo& o = overflow_[to];
+    if (o.empty() && shard_->send(to, shard::xmsg{kind, 0, reinterpret_cast<uint64_t>(&r)})) {
+        return;
+    }
+    r.post_kind = kind;
+    o.push(&r);
+}
+
+void engine::flush_overflow() {
+    for (uint32_t to = 0; to < overflow_.size(); ++to) {
+        request_fifo& o = overflow_[to];
+        while (!o.empty()) {
+            request* r = o.head;
+            if (!shard_->send(to, shard::xmsg{r->post_kind, 0, reinterpret_cast<uint64_t>(r)})) {
+                break;
+            }
+            o.pop();
+        }
+    }
+}
+
+}  // namespace qgate::proxy

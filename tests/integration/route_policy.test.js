@@ -1,0 +1,137 @@
+'use strict';
+// Request mode, routing policies: consistent hash keeps a key on one backend (and moves only a
+// down backend's keys), least-busy steers away from a busy backend, calls queue in FIFO order
+// when every backend is busy. Real qgate + qmock backends + node-q clients.
+
+const {
+  itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, decode,
+  stats, counter, waitCounter, pollUntil,
+} = require('./lib.js');
+
+const REQ = { mode: 'request', group: 'rdb' };
+
+/** Calls tag[key] for every key on `q`, pipelined; resolves with { key: backend }. */
+async function where(q, keys) {
+  const out = {};
+  await Promise.all(keys.map(async (k) => {
+    const r = await q.kt(20000, 'tag', k);
+    assert.equal(r[1], k, `tag ${k} came back with its own argument`);
+    out[k] = r[0];
+  }));
+  return out;
+}
+
+itest('consistent-hash: a key always lands on one backend; a down backend moves only its keys',
+  async (t, ctx) => {
+    const names = ['rdb1', 'rdb2', 'rdb3'];
+    const { gw, mocks } = await startStack(ctx, {
+      listeners: [REQ],
+      backends: names.map((name) => ({ name, conns: 2 })),
+      routes: [{ match: ['tag'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 }],
+      limits: { reconnect_min_ms: 20, reconnect_max_ms: 100 },
+    });
+    const keys = Array.from({ length: 600 }, (_, i) => `SYM${i}`);
+    const a = await qconnect(ctx, gw.port);
+    const b = await qconnect(ctx, gw.port);
+    const first = await where(a, keys);
+    const again = await where(b, keys);
+    const shares = {};
+    for (const k of keys) {
+      assert.equal(again[k], first[k], `key ${k} moved between two rounds`);
+      shares[first[k]] = (shares[first[k]] || 0) + 1;
+    }
+    for (const n of names) {
+      assert.ok((shares[n] || 0) > keys.length / 6, `${n} owns a fair share: ${JSON.stringify(shares)}`);
+    }
+    // The same call sent as text hashes alike: "tag[`SYM1]" routes like ("tag";"SYM1").
+    assert.deepEqual(await a.k('tag[`SYM1]'), [first.SYM1, 'SYM1']);
+
+    // rdb2 dies: once it is ejected its keys go to the others, and no other key moves.
+    await mocks.rdb2.proc.stop('SIGKILL');
+    await waitCounter(ctx, gw, 'backends_ejected', 1, 10000);
+    const after = await where(a, keys);
+    let moved = 0;
+    for (const k of keys) {
+      if (first[k] === 'rdb2') {
+        assert.notEqual(after[k], 'rdb2');
+        moved++;
+      } else {
+        assert.equal(after[k], first[k], `key ${k} of a live backend moved`);
+      }
+    }
+    assert.equal(moved, shares.rdb2);
+  });
+
+itest('least-busy: new calls go around a backend busy with sleep', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1' }, { name: 'rdb2' }, { name: 'rdb3' }],
+  });
+  const sleeper = await qconnect(ctx, gw.port);
+  const q = await qconnect(ctx, gw.port);
+  const slow = sleeper.kt(20000, 'sleep', 1500).then((v) => ({ v }), (e) => ({ e }));
+  // Which backend took it: the one whose load is 1 (each home shard publishes its load).
+  const s = await pollUntil(async () => {
+    const st = await stats(ctx, gw);
+    const busy = ['rdb1', 'rdb2', 'rdb3'].filter((n) => counter(st, `backend_load_${n}`) > 0);
+    return busy.length === 1 ? busy[0] : null;
+  }, { what: 'one backend busy', timeoutMs: 5000 });
+  const seen = {};
+  for (let i = 0; i < 12; i++) {
+    const n = await q.k('name[]');
+    assert.notEqual(n, s, `call ${i} was sent to the busy backend ${s}`);
+    seen[n] = (seen[n] || 0) + 1;
+  }
+  assert.equal(Object.keys(seen).length, 2, `ties rotate over both idle backends: ${JSON.stringify(seen)}`);
+  const r = await slow;
+  assert.equal(r.v, 1500);
+});
+
+itest('all backends busy: calls from many clients queue and drain in FIFO order', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1', conns: 1 }],
+  });
+  const blocker = await qconnect(ctx, gw.port);
+  const clients = [];
+  for (let i = 0; i < 8; i++) clients.push(await qconnect(ctx, gw.port));
+  const block = blocker.kt(20000, 'sleep', 400);
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
+  const calls = [];
+  for (let i = 0; i < clients.length; i++) {
+    // Each call is queued (load i+2) before the next client sends its own.
+    calls.push(clients[i].kt(20000, 'seq', i));
+    await waitCounter(ctx, gw, 'backend_load_rdb1', i + 2);
+  }
+  assert.equal(await block, 400);
+  const res = (await Promise.all(calls)).map((r) => [Number(r[0]), Number(r[1])]);
+  // The backend ran them in the order they were queued (replies may reach node in any order:
+  // the clients sit on different shards).
+  res.forEach((r, i) => assert.deepEqual(r, [res[0][0] + i, i], `call ${i} ran ${i}th`));
+  const st = await stats(ctx, gw);
+  assert.equal(counter(st, 'backend_load_rdb1'), 0, 'queue drained');
+});
+
+itest('pipelined sync calls are answered in the order sent, across backends', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [{ mode: 'request', group: 'fast' }],
+    backends: [{ name: 'slow1', group: 'slow' }, { name: 'fast1', group: 'fast' }],
+    routes: [{ match: ['sleep'], group: 'slow' }, { match: ['*'], group: 'fast' }],
+  });
+  const raw = await RawClient.connect(ctx, gw.port);
+  const msgs = [qmsg(MSG.sync, qlist(qstr('sleep'), qlong(300)))];
+  for (let i = 0; i < 20; i++) msgs.push(qmsg(MSG.sync, qlist(qstr('tag'), qlong(i))));
+  await raw.write(Buffer.concat(msgs));
+  const first = await raw.readFrame(10000);
+  assert.equal(first.type, MSG.response);
+  assert.equal(Number(decode(first.frame)), 300, 'the slow call is answered first');
+  for (let i = 0; i < 20; i++) {
+    const f = await raw.readFrame(10000);
+    const v = decode(f.frame, { long2number: true });
+    assert.deepEqual([v[0], Number(v[1])], ['fast1', i], `reply ${i} in order`);
+  }
+  // node-q pipelining too.
+  const q = await qconnect(ctx, gw.port);
+  const got = await Promise.all([q.k('sleep', 100), q.k('tag', 'x'), q.k('echo', 7)]);
+  assert.deepEqual(got, [100, ['fast1', 'x'], 7]);
+});
