@@ -226,6 +226,7 @@ class engine final : public shard::shard_hooks {
     void request_sent(uint32_t index);
     void request_close(session& ss);
     void expire_requests(uint64_t now_ms);
+    void compact_request_timers();
     request* alloc_request();
     void maybe_free_request(request& r);
     void submit(request& r);

@@ -37,6 +37,9 @@ using shard::bump;
 
 namespace {
 constexpr uint8_t kRequestCapability = 3;
+// A slot keeps its buffers' capacity (no allocation per call) unless one grew past this for a
+// rare large message: then it is given back, so big replies do not pin memory per slot.
+constexpr size_t kKeepBytesMax = size_t{1} << 20;
 
 }  // namespace
 
@@ -153,6 +156,7 @@ void engine::route_call(session& ss, request& r) {
         now_ms_ = opt_.clock_ms();
         r.deadline_ms = now_ms_ + rule->timeout_ms;
         r.timeout_ms = rule->timeout_ms;
+        if (rq_timers_.size() >= plane_->slots_per_shard()) compact_request_timers();
         rq_timers_.add(r.deadline_ms, r.index, r.gen);
     }
     bump(ctr_.requests_routed);
@@ -271,8 +275,20 @@ request* engine::alloc_request() {
     return r;
 }
 
+// Entries of answered or freed slots are dropped lazily; at most one per slot is live, so
+// compacting at the pool size keeps the heap within its reserved capacity.
+void engine::compact_request_timers() {
+    request* slots = plane_->slots(me_);
+    rq_timers_.compact([slots](const shard::timer_entry& e) {
+        const request& r = slots[e.slot];
+        return r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered;
+    });
+}
+
 void engine::maybe_free_request(request& r) {
     if (r.holds != 0) return;
+    if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
+    if (r.rep.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.rep);
     ++r.gen;
     r.deadline_ms = 0;
     r.onext = slot_free_;
