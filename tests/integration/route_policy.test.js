@@ -4,7 +4,8 @@
 // when every backend is busy. Real qgate + qmock backends + node-q clients.
 
 const {
-  itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, decode,
+  itest, assert, startStack, startQmock, startQgate, qconnect, RawClient, MSG, qmsg, qlist, qstr,
+  qlong, decode,
   stats, counter, waitCounter, pollUntil,
 } = require('./lib.js');
 
@@ -135,3 +136,46 @@ itest('pipelined sync calls are answered in the order sent, across backends', as
   const got = await Promise.all([q.k('sleep', 100), q.k('tag', 'x'), q.k('echo', 7)]);
   assert.deepEqual(got, [100, ['fast1', 'x'], 7]);
 });
+
+itest('consistent-hash: adding or removing one of N backends moves <= 1.5/N of 10,000 keys',
+  { timeout: 120000 }, async (t, ctx) => {
+    const names = ['rdb1', 'rdb2', 'rdb3', 'rdb4', 'rdb5'];
+    const mocks = {};
+    for (const name of names) mocks[name] = await startQmock(ctx, { name, users: ['gw:pw'] });
+    const farm = (members, procName) => startQgate(ctx, {
+      procName,
+      listeners: [REQ],
+      backends: members.map((name) => ({ name, port: mocks[name].port, credentials: 'gw:pw' })),
+      routes: [{ match: ['name'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 }],
+    });
+    const keys = Array.from({ length: 10000 }, (_, i) => `K${i}`);
+    const map = async (gw) => {
+      const q = await qconnect(ctx, gw.port);
+      const out = new Map();
+      for (let i = 0; i < keys.length; i += 1000) {  // 1000 calls in flight at a time
+        const part = keys.slice(i, i + 1000);
+        const got = await Promise.all(part.map((k) => q.kt(30000, 'name', k)));
+        part.forEach((k, j) => out.set(k, got[j]));
+      }
+      await q.close();
+      return out;
+    };
+    const four = await map(await farm(names.slice(0, 4), 'qgate4'));
+    const five = await map(await farm(names, 'qgate5'));
+    const three = await map(await farm(names.slice(0, 3), 'qgate3'));
+    let added = 0;
+    let removed = 0;
+    for (const k of keys) {
+      if (five.get(k) !== four.get(k)) {
+        added++;
+        assert.equal(five.get(k), 'rdb5', `${k} moved between old backends`);
+      }
+      if (three.get(k) !== four.get(k)) {
+        removed++;
+        assert.equal(four.get(k), 'rdb4', `${k} moved although its backend stayed`);
+      }
+    }
+    t.diagnostic(`moved: ${added} of 10000 adding the 5th, ${removed} removing the 4th`);
+    assert.ok(added > 0 && added <= 1.5 * keys.length / 5, `adding moved ${added}`);
+    assert.ok(removed > 0 && removed <= 1.5 * keys.length / 4, `removing moved ${removed}`);
+  });
