@@ -70,6 +70,7 @@ struct limits_conf {
     uint32_t handshake_timeout_ms = 5000;
     uint32_t drain_timeout_ms = 5000;
     uint32_t queue_max = 1024;            ///< request mode: waiting requests per backend
+    uint64_t request_bytes_max = 64u << 20;   ///< request mode: longest call (buffered whole)
     uint32_t requests_per_shard_max = 16384;  ///< request slots per shard (queued + in flight)
     uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
     uint32_t reconnect_max_ms = 5000;     ///< backoff cap

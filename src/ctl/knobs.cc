@@ -204,6 +204,10 @@ const knob kKnobs[] = {
      "Request mode: requests waiting for one backend (per home shard) before new ones get "
      "'qgate: busy. A route's queue_max overrides it.",
      set_limit<&limits_conf::queue_max>, get_limit<&limits_conf::queue_max>},
+    {"limits.request_bytes_max", knob_type::integer, kTable, "67108864", 16, kBytesMax, {}, 0, {},
+     "Request mode: longest call a client may send (each call is read whole to be routed). A "
+     "longer one is read past and answered 'qgate: request too large.",
+     set_limit<&limits_conf::request_bytes_max>, get_limit<&limits_conf::request_bytes_max>},
     {"limits.requests_per_shard_max", knob_type::integer, kTable, "16384", 16, 1'000'000, {}, 0,
      {}, "Request mode: request slots per shard (each queued or in-flight call of a client on "
      "that shard holds one). Beyond it calls get 'qgate: busy.",

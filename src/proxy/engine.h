@@ -98,6 +98,7 @@ struct rq_client {
     request* fill = nullptr;  ///< the frame being read
     uint64_t off = 0;         ///< bytes of `fill->req` written
     bool skip = false;        ///< discarding the current frame (a response from the client)
+    bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
     uint32_t pending = 0;     ///< entries of the order list
     frame_cut cut;
 };
@@ -219,6 +220,7 @@ class engine final : public shard::shard_hooks {
     bool request_header(session& ss, const qipc::frame_header& h);
     void request_body(session& ss, const uint8_t* p, uint32_t n);
     void dispatch(session& ss, request& r);
+    void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
     void answer_error(session& ss, request& r, std::string_view text);
     void flush_answers(session& ss);

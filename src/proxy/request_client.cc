@@ -71,6 +71,13 @@ void engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
             }
             request* r = ss.rq.fill;
             ss.rq.fill = nullptr;
+            if (ss.rq.oversize) {
+                ss.rq.oversize = false;
+                bump(ctr_.request_too_large);
+                if (r->sync) enlist(ss, *r);
+                answer_error(ss, *r, "qgate: request too large");
+                return;
+            }
             dispatch(ss, *r);
         });
     if (!ok && ss.st == sstate::request) {
@@ -99,7 +106,9 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     r->session = ss.index;
     r->session_gen = ss.gen;
     r->sync = h.type == qipc::msg_type::sync;
-    r->req.resize(h.length);
+    // A call is buffered whole; one over the limit is read past and answered with an error.
+    ss.rq.oversize = h.length > lim_.request_bytes_max;
+    r->req.resize(ss.rq.oversize ? qipc::kHeaderSize : h.length);
     std::memcpy(r->req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
     ss.rq.fill = r;
     ss.rq.off = qipc::kHeaderSize;
@@ -107,22 +116,26 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
 }
 
 void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
-    if (ss.st != sstate::request || ss.rq.skip || ss.rq.fill == nullptr) return;
+    if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
+        return;
+    }
     std::memcpy(ss.rq.fill->req.data() + ss.rq.off, p, n);
     ss.rq.off += n;
 }
 
 void engine::dispatch(session& ss, request& r) {
     bump(r.sync ? ctr_.sync_requests : ctr_.async_requests);
-    if (r.sync) {
-        // Into the order list first, so every answer (errors included) keeps the call order.
-        r.holds |= hold::kOrder;
-        r.onext = nullptr;
-        if (ss.rq.tail != nullptr) ss.rq.tail->onext = &r; else ss.rq.head = &r;
-        ss.rq.tail = &r;
-        ++ss.rq.pending;
-    }
+    if (r.sync) enlist(ss, r);
     route_call(ss, r);
+}
+
+// Into the order list first, so every answer (errors included) keeps the call order.
+void engine::enlist(session& ss, request& r) {
+    r.holds |= hold::kOrder;
+    r.onext = nullptr;
+    if (ss.rq.tail != nullptr) ss.rq.tail->onext = &r; else ss.rq.head = &r;
+    ss.rq.tail = &r;
+    ++ss.rq.pending;
 }
 
 void engine::route_call(session& ss, request& r) {

@@ -51,6 +51,7 @@ namespace qgate::shard {
     X(request_timeouts)         \
     X(request_late_replies)     \
     X(request_slots_exhausted)  \
+    X(request_too_large)        \
     X(requests_abandoned)       \
     X(requests_skipped)         \
     X(async_dropped)            \

@@ -171,3 +171,16 @@ itest('unsolicited async from a backend on a shared connection is dropped and co
   assert.ok(counter(s, 'async_requests') >= 1);
   assert.deepEqual(q.errors, [], 'nothing unexpected reached the client');
 });
+
+itest('a call over request_bytes_max is read past and answered with an error', async (t, ctx) => {
+  const { gw } = await startStack(ctx, { listeners: [REQ], limits: { request_bytes_max: 4096 } });
+  const q = await qconnect(ctx, gw.port);
+  const big = 'x'.repeat(10000);
+  const got = await Promise.all([
+    q.k('echo', 1).then((v) => ({ v })),
+    q.k('echo', big).then((v) => ({ v }), (e) => ({ e: e.message })),
+    q.k('echo', 3).then((v) => ({ v })),
+  ]);
+  assert.deepEqual(got, [{ v: 1 }, { e: 'qgate: request too large' }, { v: 3 }]);
+  assert.ok(counter(await stats(ctx, gw), 'request_too_large') >= 1);
+});
