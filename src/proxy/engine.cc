@@ -72,7 +72,7 @@ void engine::init_request_mode() {
         slot_free_ = &slots[i];
     }
     cursors_.resize(plane_->groups().size());
-    overflow_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
+    outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
     rng_ ^= uint64_t{me_ + 1} * 0xbf58476d1ce4e5b9ull;
     start_pools();
 }
@@ -449,7 +449,7 @@ void engine::on_turn(uint64_t now_ms) {
     expire_timers(now_ms);
     if (plane_ != nullptr) {
         expire_requests(now_ms);
-        flush_overflow();
+        flush_outbox();
     }
     rearm_starved();
     flush_sends();
@@ -464,8 +464,7 @@ void engine::on_turn(uint64_t now_ms) {
 void engine::on_message(uint32_t, const shard::xmsg& m) {
     switch (m.kind) {
     case shard::kXmsgDrain: start_drain(now_ms_); return;
-    case kXmsgSubmit: home_enqueue(*reinterpret_cast<request*>(m.data)); return;
-    case kXmsgDone: request_done(*reinterpret_cast<request*>(m.data)); return;
+    case kXmsgRequests: take_requests(reinterpret_cast<request*>(m.data)); return;
     default: return;
     }
 }
@@ -509,7 +508,7 @@ int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
-        for (const request_fifo& o : overflow_) {
+        for (const request_fifo& o : outbox_) {
             if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
         }
         next = next < rq_timers_.next() ? next : rq_timers_.next();

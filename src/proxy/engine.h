@@ -233,7 +233,8 @@ class engine final : public shard::shard_hooks {
     void maybe_free_request(request& r);
     void submit(request& r);
     void post(uint32_t to, uint32_t kind, request& r);
-    void flush_overflow();
+    void flush_outbox();
+    void take_requests(request* chain);
 
     // request_home.cc: request mode, the backend's home shard
     void start_pools();
@@ -279,7 +280,7 @@ class engine final : public shard::shard_hooks {
     shard::timer_heap rq_timers_;
     std::vector<route::pick_cursor> cursors_;  ///< per group
     std::vector<home_backend> homes_;          ///< per global backend id
-    std::vector<request_fifo> overflow_;       ///< per destination shard: mailbox was full
+    std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
     uint32_t away_ = 0;                        ///< my slots held by other shards
     uint64_t rng_ = 0x9e3779b97f4a7c15ull;
 };

@@ -6,7 +6,7 @@
 //   free --origin: frame read--> filling --classified, routed--> at home (kHome)
 //   at home: queued in its backend's FIFO, then in flight on one upstream connection; the home
 //   shard writes `rep` (the backend's response frame, or an error qgate wrote) and hands the
-//   slot back (mailbox kXmsgDone, or a direct call when origin == home).
+//   slot back (over the mailbox, or a direct call when origin == home).
 //   origin: the reply waits in the client's order list (kOrder) until every earlier sync call
 //   is answered, then sits in the client's send queue (kSend) until written. The slot is freed
 //   when no holder is left. Only the origin touches `holds`, the order links, `err` and the
@@ -32,9 +32,14 @@ inline constexpr uint8_t kOrder = 1 << 1;  ///< in its client's order list (sync
 inline constexpr uint8_t kSend = 1 << 2;   ///< its answer is in the client's send queue
 }  // namespace hold
 
-/// Mailbox kinds of request mode (shard::xmsg.kind; data = the slot pointer).
-inline constexpr uint32_t kXmsgSubmit = 16;  ///< origin -> home: queue this request
-inline constexpr uint32_t kXmsgDone = 17;    ///< home -> origin: answered (or dropped)
+/// Mailbox kind of request mode: data = the first slot of a chain (linked by `qnext`) handed
+/// to the receiving shard, arg = its length. Each slot says what it is (`post_kind`). One
+/// message per destination per turn, however many slots: the mailbox stays far from full
+/// under load, and the receiver takes a whole batch with one acquire.
+inline constexpr uint32_t kXmsgRequests = 16;
+/// What a handed-over slot is (request::post_kind).
+inline constexpr uint32_t kPostSubmit = 1;  ///< origin -> home: queue this request
+inline constexpr uint32_t kPostDone = 2;    ///< home -> origin: answered (or to re-route)
 
 inline constexpr size_t kErrTextMax = 240;
 
@@ -63,7 +68,7 @@ struct request {
     // ---- the current holder of kHome
     std::vector<uint8_t> rep;  ///< the answer frame (capacity reused)
     request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
-    uint32_t post_kind = 0;    ///< xmsg kind while on an overflow list
+    uint32_t post_kind = 0;    ///< kPostSubmit / kPostDone while handed to another shard
     bool bounce = false;       ///< handed back unanswered: route it again (backend ejected)
     // ---- shared
     std::atomic<bool> abandoned{false};

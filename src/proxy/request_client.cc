@@ -316,29 +316,38 @@ void engine::submit(request& r) {
         return;
     }
     ++away_;
-    post(home, kXmsgSubmit, r);
+    post(home, kPostSubmit, r);
 }
 
-// Mailbox full: keep the order per destination and retry every turn (flush_overflow).
+// Slots for another shard wait in its outbox until the end of the turn (flush_outbox).
 void engine::post(uint32_t to, uint32_t kind, request& r) {
-    request_fifo& o = overflow_[to];
-    if (o.empty() && shard_->send(to, shard::xmsg{kind, 0, reinterpret_cast<uint64_t>(&r)})) {
-        return;
-    }
     r.post_kind = kind;
-    o.push(&r);
+    outbox_[to].push(&r);
+    bump(ctr_.xshard_requests);
 }
 
-void engine::flush_overflow() {
-    for (uint32_t to = 0; to < overflow_.size(); ++to) {
-        request_fifo& o = overflow_[to];
-        while (!o.empty()) {
-            request* r = o.head;
-            if (!shard_->send(to, shard::xmsg{r->post_kind, 0, reinterpret_cast<uint64_t>(r)})) {
-                break;
-            }
-            o.pop();
+// One message per destination carries the whole chain. When the peer's mailbox is full the
+// chain stays (and grows, in order) until a later turn.
+void engine::flush_outbox() {
+    for (uint32_t to = 0; to < outbox_.size(); ++to) {
+        request_fifo& o = outbox_[to];
+        if (o.empty()) continue;
+        const shard::xmsg m{kXmsgRequests, o.count, reinterpret_cast<uint64_t>(o.head)};
+        if (shard_->send(to, m)) o = request_fifo{};
+    }
+}
+
+// A chain from another shard: read each link before the slot joins a list of ours.
+void engine::take_requests(request* r) {
+    while (r != nullptr) {
+        request* next = r->qnext;
+        r->qnext = nullptr;
+        if (r->post_kind == kPostSubmit) {
+            home_enqueue(*r);
+        } else {
+            request_done(*r);
         }
+        r = next;
     }
 }
 

@@ -108,7 +108,7 @@ void engine::return_request(request& r, bool bounce) {
     if (r.origin == me_) {
         request_done(r);
     } else {
-        post(r.origin, kXmsgDone, r);
+        post(r.origin, kPostDone, r);
     }
 }
 
@@ -338,7 +338,7 @@ void engine::eject(uint32_t b) {
 
 bool engine::home_idle() const {
     if (away_ != 0) return false;
-    for (const request_fifo& o : overflow_) {
+    for (const request_fifo& o : outbox_) {
         if (!o.empty()) return false;
     }
     for (const home_backend& hb : homes_) {

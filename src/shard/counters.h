@@ -33,6 +33,7 @@ namespace qgate::shard {
     X(xshard_msgs)              \
     X(xshard_full)              \
     X(xshard_wakes)             \
+    X(xshard_requests)          \
     X(backend_connect_fail)     \
     X(backend_connect_timeout)  \
     X(backend_disconnect)       \
