@@ -48,6 +48,7 @@ struct route_conf {
     uint32_t hash_arg = 1;    ///< consistent-hash: 1-based argument to hash
     uint32_t timeout_ms = 0;  ///< 0 = no timeout
     uint32_t queue_max = 0;   ///< 0 = limits.queue_max
+    int32_t priority = 0;     ///< higher is served first from a backend's queue
 };
 
 /// One line of a q -u style users file.

@@ -323,6 +323,15 @@ const knob kKnobs[] = {
     {"route.queue_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, 0, {},
      "Calls of this route that may wait for one backend; 0 = limits.queue_max.",
      set_route_int<&route_conf::queue_max>, get_route_int<&route_conf::queue_max>},
+    {"route.priority", knob_type::integer, kArray, "0", -1000, 1000, {}, 0, {},
+     "Calls of a higher priority are served first from a backend's queue; equal priorities "
+     "keep arrival order. With `users`, this gives some users precedence.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         route_at(c, i).priority = int32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return int_value(static_cast<uint64_t>(int64_t{c.routes.at(i).priority}));
+     }},
 };
 
 const section_info kSections[] = {

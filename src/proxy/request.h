@@ -62,6 +62,7 @@ struct request {
     // ---- written by the origin before submit, read by the home shard
     uint32_t backend = 0;
     uint32_t queue_max = 0;
+    int32_t priority = 0;
     bool sync = true;
     uint8_t bounces = 0;  ///< times it came back to be routed again
     std::vector<uint8_t> req;  ///< the client's frame, header included (capacity reused)
@@ -86,6 +87,17 @@ struct request_fifo {
         r->qnext = nullptr;
         if (tail != nullptr) tail->qnext = r; else head = r;
         tail = r;
+        ++count;
+    }
+    /// Behind every request of the same or a higher priority (FIFO within a priority). The
+    /// common case, nothing of a lower priority waiting, is O(1); else a scan of the queue,
+    /// which queue_max bounds.
+    void insert(request* r) {
+        if (tail == nullptr || tail->priority >= r->priority) return push(r);
+        request** at = &head;
+        while (*at != nullptr && (*at)->priority >= r->priority) at = &(*at)->qnext;
+        r->qnext = *at;
+        *at = r;
         ++count;
     }
     request* pop() {

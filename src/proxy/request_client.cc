@@ -165,6 +165,7 @@ void engine::route_call(session& ss, request& r) {
     }
     r.backend = static_cast<uint32_t>(b);
     r.queue_max = rule->queue_max != 0 ? rule->queue_max : lim_.queue_max;
+    r.priority = rule->priority;
     if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
         now_ms_ = opt_.clock_ms();
         r.deadline_ms = now_ms_ + rule->timeout_ms;

@@ -83,7 +83,7 @@ void engine::home_enqueue(request& r) {
         home_answer(r, "qgate: busy");
         return;
     }
-    hb.queue.push(&r);
+    hb.queue.insert(&r);
     publish_load(r.backend);
     pump(r.backend);
 }

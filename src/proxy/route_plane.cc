@@ -64,6 +64,7 @@ bool route_plane::build(const config& cfg, uint32_t shards, std::string& error) 
         s.hash_arg = rc.hash_arg;
         s.timeout_ms = rc.timeout_ms;
         s.queue_max = rc.queue_max;
+        s.priority = rc.priority;
         specs.push_back(std::move(s));
     }
     if (!route::route_table::compile(specs, groups_, table_, error)) return false;

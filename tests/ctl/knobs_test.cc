@@ -26,7 +26,7 @@ const char* const kSchema[] = {
     "limits.request_bytes_max",
     "limits.reconnect_min_ms", "limits.reconnect_max_ms", "limits.eject_after_failures",
     "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
-    "route.timeout_ms", "route.queue_max",
+    "route.timeout_ms", "route.queue_max", "route.priority",
 };
 
 // A snapshot with one default entry per array section, for the getters.

@@ -179,3 +179,25 @@ itest('consistent-hash: adding or removing one of N backends moves <= 1.5/N of 1
     assert.ok(added > 0 && added <= 1.5 * keys.length / 5, `adding moved ${added}`);
     assert.ok(removed > 0 && removed <= 1.5 * keys.length / 4, `removing moved ${removed}`);
   });
+
+itest('priority by user: a vip call queued last runs first; equal priorities stay FIFO', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1', conns: 1 }],
+    routes: [{ match: ['*'], users: ['vip'], group: 'rdb', priority: 10 }, { match: ['*'], group: 'rdb' }],
+  });
+  const blocker = await qconnect(ctx, gw.port);
+  const plain = await qconnect(ctx, gw.port, { user: 'joe', password: 'x' });
+  const vip = await qconnect(ctx, gw.port, { user: 'vip', password: 'x' });
+  const block = blocker.kt(20000, 'sleep', 300);
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
+  const p0 = plain.kt(20000, 'seq', 0);
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 2);
+  const p1 = plain.kt(20000, 'seq', 1);
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 3);
+  const v = vip.kt(20000, 'seq', 2);
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 4);
+  assert.equal(await block, 300);
+  const ran = (await Promise.all([p0, p1, v])).map((r) => Number(r[0]));
+  assert.ok(ran[2] < ran[0] && ran[0] < ran[1], `vip first, then FIFO: ${ran}`);
+});
