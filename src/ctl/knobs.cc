@@ -220,6 +220,11 @@ const knob kKnobs[] = {
     {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {}, 0, {},
      "Request mode: longest reconnect delay.",
      set_limit<&limits_conf::reconnect_max_ms>, get_limit<&limits_conf::reconnect_max_ms>},
+    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {}, 0, {},
+     "Request mode: every this many ms, a pooled connection whose backend is idle sends the "
+     "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
+     "(reconnect, and ejection after repeated failures). 0 = no health query.",
+     set_limit<&limits_conf::health_interval_ms>, get_limit<&limits_conf::health_interval_ms>},
     {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, 0, {},
      "Request mode: consecutive failed connects after which a backend is ejected (no longer "
      "picked; its queue is failed) until a reconnect succeeds.",

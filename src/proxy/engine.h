@@ -81,12 +81,13 @@ struct pool_conn {
     pstate st = pstate::down;
     uint32_t attempt = 0;  ///< consecutive failures of this connection (backoff exponent)
     request* cur = nullptr;
+    bool probing = false;  ///< the health query is outstanding (no request is attached)
     bool sent = false;
     bool replied = false;
     /// What the frame being read is: the awaited response (copied into cur->rep), the awaited
     /// response of an abandoned call (discarded), a sync call from the backend (answered with
     /// an error), or anything else unsolicited (dropped).
-    enum : uint8_t { stray, reply, discard, callback } mode = stray;
+    enum : uint8_t { stray, reply, discard, callback, probe } mode = stray;
     uint64_t off = 0;  ///< bytes of cur->rep written
     frame_cut cut;  ///< frames of the backend's byte stream
 };
@@ -253,6 +254,8 @@ class engine final : public shard::shard_hooks {
     void pool_freed(session& ss);
     void pool_timeout(session& ss);
     void eject(uint32_t b);
+    void probe_due(session& ss);
+    void schedule_probe(session& ss);
     bool home_idle() const;
 
     io::io_backend& be_;

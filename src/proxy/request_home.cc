@@ -118,7 +118,10 @@ void engine::pump(uint32_t b) {
     for (uint32_t idx : hb.conns) {
         if (hb.queue.empty()) break;
         session& ss = *sessions_[idx];
-        if (ss.pc.st != pstate::ready || ss.pc.cur != nullptr || ss.s[1].closing) continue;
+        if (ss.pc.st != pstate::ready || ss.pc.cur != nullptr || ss.pc.probing ||
+            ss.s[1].closing) {
+            continue;
+        }
         request* r = hb.queue.pop();
         while (r != nullptr && r->is_abandoned()) {
             bump(ctr_.requests_skipped);
@@ -191,6 +194,7 @@ void engine::pool_data(session& ss, uint16_t bid, uint32_t n) {
             QGATE_LOG_INFO("backend %s: recovered", plane_->name(b).c_str());
         }
         plane_->state(b).live.store(true, std::memory_order_relaxed);
+        schedule_probe(ss);
         if (n > 1) pool_frames(ss, p + 1, n - 1);
         release(bid);
         if (ss.st == sstate::pool && ss.pc.st == pstate::ready) pump(b);
@@ -209,7 +213,9 @@ void engine::pool_frames(session& ss, const uint8_t* p, uint32_t n) {
         pc.cut, p, n, hl,
         [&](const qipc::frame_header& h) {
             pc.mode = pool_conn::stray;
-            if (h.type == qipc::msg_type::response && pc.cur != nullptr && !pc.replied) {
+            if (h.type == qipc::msg_type::response && pc.probing) {
+                pc.mode = pool_conn::probe;
+            } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && !pc.replied) {
                 pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
                 if (pc.mode == pool_conn::reply) {
                     pc.cur->rep.resize(h.length);
@@ -233,6 +239,12 @@ void engine::pool_frames(session& ss, const uint8_t* p, uint32_t n) {
                 return;
             }
             if (pc.mode == pool_conn::stray) return;
+            if (pc.mode == pool_conn::probe) {
+                pc.probing = false;  // healthy: serve what waited, probe again later
+                schedule_probe(ss);
+                pump(pc.backend);
+                return;
+            }
             if (pc.mode == pool_conn::discard) bump(ctr_.request_late_replies);
             pc.replied = true;
             if (pc.sent) pool_complete(ss);
@@ -285,6 +297,7 @@ void engine::pool_failed(session& ss) {
         home_answer(*r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
     }
     pc.st = pstate::down;
+    pc.probing = false;
     ss.deadline_ms = 0;
     if (hb.up == 0 && !hb.ejected && hb.failures >= lim_.eject_after_failures) eject(b);
     publish_load(b);
@@ -320,8 +333,34 @@ void engine::pool_timeout(session& ss) {
         pool_failed(ss);
         return;
     case pstate::ready:
+        probe_due(ss);
         return;
     }
+}
+
+// The health query: sync "" (q answers ::) on a ready connection whose backend is idle, so a
+// long-running call elsewhere on the backend cannot make it look dead.
+void engine::schedule_probe(session& ss) {
+    if (lim_.health_interval_ms != 0) set_timeout(ss, lim_.health_interval_ms);
+}
+
+void engine::probe_due(session& ss) {
+    static constexpr uint8_t kProbe[] = {1, 1, 0, 0, 14, 0, 0, 0, 10, 0, 0, 0, 0, 0};  // sync ""
+    pool_conn& pc = ss.pc;
+    if (pc.probing) {
+        bump(ctr_.backend_health_fail);
+        QGATE_LOG_WARN("backend %s: no answer to the health query", plane_->name(pc.backend).c_str());
+        pool_failed(ss);
+        return;
+    }
+    if (pc.cur != nullptr || homes_[pc.backend].inflight != 0) {
+        schedule_probe(ss);  // busy is alive enough; look again later
+        return;
+    }
+    pc.probing = true;
+    bump(ctr_.backend_health_queries);
+    if (!push(ss, role::upstream, kProbe, sizeof kProbe, -1)) return;
+    set_timeout(ss, lim_.connect_timeout_ms);
 }
 
 // No connection and too many failures: stop picking it and send its queue back for re-routing.

@@ -59,7 +59,9 @@ namespace qgate::shard {
     X(backend_unsolicited)      \
     X(backend_reconnects)       \
     X(backends_ejected)         \
-    X(backends_recovered)
+    X(backends_recovered)       \
+    X(backend_health_queries)   \
+    X(backend_health_fail)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

@@ -184,3 +184,23 @@ itest('a call over request_bytes_max is read past and answered with an error', a
   assert.deepEqual(got, [{ v: 1 }, { e: 'qgate: request too large' }, { v: 3 }]);
   assert.ok(counter(await stats(ctx, gw), 'request_too_large') >= 1);
 });
+
+itest('health query: a hung backend (SIGSTOP) is ejected, and recovers on SIGCONT', async (t, ctx) => {
+  const { gw, mocks } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1' }, { name: 'rdb2' }],
+    limits: { ...FAST_HEALTH, health_interval_ms: 100, connect_timeout_ms: 300 },
+  });
+  await waitCounter(ctx, gw, 'backend_health_queries', 2);
+  mocks.rdb1.proc.kill('SIGSTOP');
+  await waitCounter(ctx, gw, 'backends_ejected', 1, 10000);
+  let s = await stats(ctx, gw);
+  assert.ok(counter(s, 'backend_health_fail') >= 1);
+  assert.equal(counter(s, 'backend_live_rdb1'), 0);
+  const q = await qconnect(ctx, gw.port);
+  for (let i = 0; i < 4; i++) assert.equal(await q.k('name[]'), 'rdb2');
+  mocks.rdb1.proc.kill('SIGCONT');
+  await waitCounter(ctx, gw, 'backends_recovered', 1, 10000);
+  s = await stats(ctx, gw);
+  assert.equal(counter(s, 'backend_live_rdb1'), 1);
+});

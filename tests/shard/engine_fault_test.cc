@@ -343,7 +343,7 @@ struct request_fixture {
     static constexpr uint32_t kPool = proxy::sock_id(0, role::upstream);
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
-    request_fixture() {
+    explicit request_fixture(uint32_t health_ms = 0) {
         auto c = std::make_shared<config>();
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
@@ -352,6 +352,8 @@ struct request_fixture {
         c->limits.requests_per_shard_max = 16;
         c->limits.reconnect_min_ms = 100;
         c->limits.eject_after_failures = 2;
+        c->limits.health_interval_ms = health_ms;
+        c->limits.connect_timeout_ms = 300;
         cfg = c;
         std::string err;
         REQUIRE(ups.build(*cfg, err));
@@ -478,4 +480,31 @@ TEST_CASE("request engine: unsolicited async dropped; a gone client's reply disc
     CHECK(f.ctr.requests_abandoned.load() == 1);
     CHECK(f.ctr.request_late_replies.load() == 1);
     CHECK(f.plane.state(0).load_now() == 0);
+}
+
+TEST_CASE("request engine: health query on an idle connection; no answer fails it") {
+    request_fixture f(500);
+    f.pool_up();
+    const std::string probe("\x01\x01\x00\x00\x0e\x00\x00\x00\x0a\x00\x00\x00\x00\x00", 14);
+    g_now += 501;
+    CHECK(f.sent(request_fixture::kPool) == probe);
+    CHECK(f.ctr.backend_health_queries.load() == 1);
+    f.recv(request_fixture::kPool, std::string("\x01\x02\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
+    g_now += 400;  // answered: no failure at the old probe deadline
+    f.turn();
+    CHECK(f.ctr.backend_health_fail.load() == 0);
+    g_now += 101;  // next probe, never answered
+    CHECK(f.sent(request_fixture::kPool) == probe);
+    CHECK(f.ctr.backend_health_queries.load() == 2);
+    g_now += 301;
+    f.turn();
+    CHECK(f.ctr.backend_health_fail.load() == 1);
+    // The connection is shut down; once its recv ends it is closed and, after the backoff,
+    // connected again.
+    const size_t connects = f.be.count(op::connect, request_fixture::kPool);
+    f.complete(f.be.last(op::recv, request_fixture::kPool)->ud, -ECANCELED);
+    CHECK(f.be.closed.size() == 1);
+    g_now += 200;
+    f.turn();
+    CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
 }
