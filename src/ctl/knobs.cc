@@ -208,6 +208,11 @@ const knob kKnobs[] = {
      "Request mode: longest call a client may send (each call is read whole to be routed). A "
      "longer one is read past and answered 'qgate: request too large.",
      set_limit<&limits_conf::request_bytes_max>, get_limit<&limits_conf::request_bytes_max>},
+    {"limits.requests_per_client_max", knob_type::integer, kTable, "1024", 2, 1'000'000, {}, 0,
+     {}, "Request mode: calls one client may have outstanding (pipelined and not yet answered, "
+     "or async not yet sent). Beyond it qgate stops reading the client until half are done.",
+     set_limit<&limits_conf::requests_per_client_max>,
+     get_limit<&limits_conf::requests_per_client_max>},
     {"limits.requests_per_shard_max", knob_type::integer, kTable, "16384", 16, 1'000'000, {}, 0,
      {}, "Request mode: request slots per shard (each queued or in-flight call of a client on "
      "that shard holds one). Beyond it calls get 'qgate: busy.",

@@ -259,7 +259,11 @@ void engine::after_send(session& ss, role r) {
         // and request mode.
         const bool self = ss.st == sstate::no_backend || ss.st == sstate::request;
         const role feeder = self ? role::client : static_cast<role>(1 - static_cast<int>(r));
-        if (!ss.close_after_flush) resume_recv(ss, feeder);
+        if (ss.st == sstate::request) {
+            request_unhold(ss);  // resumes reading only within the client's quota
+        } else if (!ss.close_after_flush) {
+            resume_recv(ss, feeder);
+        }
     }
     if (k.sq.empty() && !k.send_inflight) {
         if (ss.close_after_flush && r == role::client) {
@@ -439,7 +443,8 @@ bool engine::idle(const session& ss) const {
     case sstate::handshake: return true;
     case sstate::streaming: return quiet && ss.outstanding == 0;
     case sstate::no_backend: return quiet;
-    case sstate::request: return quiet && ss.rq.head == nullptr && ss.rq.cut.at_boundary();
+    case sstate::request:
+        return quiet && ss.rq.head == nullptr && ss.rq.held.empty() && ss.rq.cut.at_boundary();
     default: return false;
     }
 }

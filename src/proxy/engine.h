@@ -101,6 +101,11 @@ struct rq_client {
     bool skip = false;        ///< discarding the current frame (a response from the client)
     bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
     uint32_t pending = 0;     ///< entries of the order list
+    uint32_t async_out = 0;   ///< async calls handed to a backend, not yet sent
+    /// Bytes received but not yet framed because the client is over its quota (kept in their
+    /// receive buffers, in order); read again as calls complete.
+    io::send_queue held;
+    bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
     frame_cut cut;
 };
 
@@ -217,7 +222,10 @@ class engine final : public shard::shard_hooks {
     // request_client.cc: request mode, the client's shard
     void init_request_mode();
     void enter_request(session& ss);
-    void request_data(session& ss, const uint8_t* p, uint32_t n);
+    void request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
+    int64_t request_data(session& ss, const uint8_t* p, uint32_t n);
+    void request_unhold(session& ss);
+    bool over_quota(const session& ss) const;
     bool request_header(session& ss, const qipc::frame_header& h);
     void request_body(session& ss, const uint8_t* p, uint32_t n);
     void dispatch(session& ss, request& r);
@@ -225,6 +233,7 @@ class engine final : public shard::shard_hooks {
     void route_call(session& ss, request& r);
     void answer_error(session& ss, request& r, std::string_view text);
     void flush_answers(session& ss);
+    bool client_quota_ok(const session& ss) const;
     void request_done(request& r);
     void request_sent(uint32_t index);
     void request_close(session& ss);

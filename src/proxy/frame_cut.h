@@ -21,25 +21,30 @@ struct frame_cut {
     bool at_boundary() const { return have == 0 && left == 0; }
 };
 
-/// Feeds `n` bytes. For each frame: header(h) once its 8 bytes are in (false: stop, e.g. the
-/// connection was closed), body(p, len) for each run of body bytes, end() after its last byte.
-/// Returns false on a malformed header (the stream cannot be resynchronised) or when a
-/// callback said stop.
-template <typename H, typename B, typename E>
-bool cut_frames(frame_cut& c, const uint8_t* p, size_t n, const qipc::header_limits& lim,
-                H&& header, B&& body, E&& end) {
+inline constexpr int64_t kCutFailed = -1;
+
+/// Feeds up to `n` bytes. Before each new frame more() may say "not now" (the caller keeps the
+/// rest and feeds it again later). For each frame: header(h) once its 8 bytes are in (false:
+/// stop, e.g. the connection was closed), body(p, len) for each run of body bytes, end() after
+/// its last byte. Returns the bytes consumed, or kCutFailed on a malformed header (the stream
+/// cannot be resynchronised) or when header() said stop.
+template <typename M, typename H, typename B, typename E>
+int64_t cut_frames(frame_cut& c, const uint8_t* p, size_t n, const qipc::header_limits& lim,
+                   M&& more, H&& header, B&& body, E&& end) {
+    const size_t total = n;
     while (n > 0) {
+        if (c.at_boundary() && !more()) break;
         if (c.left == 0) {
             const size_t take = qipc::kHeaderSize - c.have < n ? qipc::kHeaderSize - c.have : n;
             for (size_t i = 0; i < take; ++i) c.hdr[c.have + i] = p[i];
             c.have = static_cast<uint8_t>(c.have + take);
             p += take;
             n -= take;
-            if (c.have < qipc::kHeaderSize) return true;
-            if (!qipc::parse_header({c.hdr, qipc::kHeaderSize}, c.h, lim)) return false;
+            if (c.have < qipc::kHeaderSize) break;
+            if (!qipc::parse_header({c.hdr, qipc::kHeaderSize}, c.h, lim)) return kCutFailed;
             c.have = 0;
             c.left = c.h.body_length();
-            if (!header(c.h)) return false;
+            if (!header(c.h)) return kCutFailed;
             if (c.left == 0) end();
             continue;
         }
@@ -50,7 +55,7 @@ bool cut_frames(frame_cut& c, const uint8_t* p, size_t n, const qipc::header_lim
         n -= take;
         if (c.left == 0) end();
     }
-    return true;
+    return static_cast<int64_t>(total - n);
 }
 
 }  // namespace qgate::proxy

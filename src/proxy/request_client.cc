@@ -50,18 +50,61 @@ void engine::enter_request(session& ss) {
     plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
     if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
     arm_recv(ss, role::client);
-    if (ss.hs.size() > ss.hs_len) {
-        request_data(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
-                     static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
+    if (ss.hs.size() > ss.hs_len) {  // ss.hs is not touched again: safe to hold
+        request_input(ss, -1, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
+                      static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
     }
 }
 
-void engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
+// Client bytes in (a receive buffer `bid`, or -1 for bytes the session owns). What cannot be
+// framed now (quota reached) stays in its buffer on `held`, behind anything held before.
+void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
+    int64_t used = 0;
+    if (ss.rq.held.empty()) {
+        used = request_data(ss, p, n);
+        if (used < 0 || ss.st != sstate::request) {
+            release_item(bid);
+            return;
+        }
+    }
+    if (static_cast<uint64_t>(used) == n) {
+        release_item(bid);
+    } else if (!ss.rq.held.push(items_, p + used, static_cast<uint32_t>(n - used), bid)) {
+        bump(ctr_.send_items_exhausted);
+        release_item(bid);
+        close_session(ss);
+        return;
+    }
+    if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
+        bump(ctr_.client_quota_pauses);  // it calls faster than its backends answer
+        pause_recv(ss, role::client);
+    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > lim_.out_bytes_high) {
+        bump(ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
+        pause_recv(ss, role::client);
+    }
+}
+
+bool engine::over_quota(const session& ss) const {
+    return ss.rq.pending + ss.rq.async_out >= lim_.requests_per_client_max;
+}
+
+// Whether a paused client may be read again: nothing held, outstanding calls down to half the
+// quota (hysteresis: a pipelining client is not paused and resumed per call), replies drained.
+bool engine::client_quota_ok(const session& ss) const {
+    return ss.rq.held.empty() &&
+           ss.rq.pending + ss.rq.async_out <= lim_.requests_per_client_max / 2 &&
+           ss.s[0].sq.bytes() <= lim_.out_bytes_low;
+}
+
+// Frames calls until the input ends or the client reaches its quota; returns the bytes used
+// (the rest waits on `held`), or kCutFailed after closing the client on a malformed frame.
+int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = lim_.message_bytes_max;
-    const bool ok = cut_frames(
-        ss.rq.cut, p, n, hl, [&](const qipc::frame_header& h) { return request_header(ss, h); },
+    const int64_t used = cut_frames(
+        ss.rq.cut, p, n, hl, [&] { return ss.st == sstate::request && !over_quota(ss); },
+        [&](const qipc::frame_header& h) { return request_header(ss, h); },
         [&](const uint8_t* b, size_t len) { request_body(ss, b, static_cast<uint32_t>(len)); },
         [&] {
             if (ss.st != sstate::request) return;
@@ -80,14 +123,36 @@ void engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
             }
             dispatch(ss, *r);
         });
-    if (!ok && ss.st == sstate::request) {
+    if (used < 0 && ss.st == sstate::request) {
         bump(ctr_.malformed_frames);
         close_session(ss);
-        return;
     }
-    if (ss.st == sstate::request && ss.s[0].sq.bytes() > lim_.out_bytes_high && !ss.s[0].paused) {
-        bump(ctr_.slow_reader_pauses);  // the client reads its replies slower than it calls
-        pause_recv(ss, role::client);
+    return used;
+}
+
+// Calls completed: frame what was held back, and read the socket again once nothing is held,
+// the client is below half its quota (hysteresis) and its replies have drained.
+void engine::request_unhold(session& ss) {
+    // A call framed here may be answered at once (no route, busy, ...), and answering comes
+    // back here: the outer call owns the held buffer it is reading, so the inner one returns.
+    if (ss.rq.unholding) return;
+    ss.rq.unholding = true;
+    const uint32_t resume_at = lim_.requests_per_client_max / 2;
+    while (!ss.rq.held.empty() && ss.st == sstate::request &&
+           ss.rq.pending + ss.rq.async_out <= resume_at) {
+        iovec iov[1];
+        uint64_t bytes = 0;
+        ss.rq.held.gather(items_, iov, 1, bytes);
+        const int64_t used = request_data(ss, static_cast<const uint8_t*>(iov[0].iov_base),
+                                          static_cast<uint32_t>(iov[0].iov_len));
+        if (used < 0 || ss.st != sstate::request) break;
+        ss.rq.held.consume(items_, static_cast<uint64_t>(used),
+                           [this](int32_t b) { release_item(b); });
+        if (static_cast<size_t>(used) < iov[0].iov_len) break;  // quota reached again
+    }
+    ss.rq.unholding = false;
+    if (ss.st == sstate::request && ss.s[0].paused && client_quota_ok(ss)) {
+        resume_recv(ss, role::client);
     }
 }
 
@@ -166,6 +231,7 @@ void engine::route_call(session& ss, request& r) {
     r.backend = static_cast<uint32_t>(b);
     r.queue_max = rule->queue_max != 0 ? rule->queue_max : lim_.queue_max;
     r.priority = rule->priority;
+    if (!r.sync) ++ss.rq.async_out;
     if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
         now_ms_ = opt_.clock_ms();
         r.deadline_ms = now_ms_ + rule->timeout_ms;
@@ -205,6 +271,7 @@ void engine::flush_answers(session& ss) {
         const size_t n = r.use_err ? r.err_len : r.rep.size();
         if (!push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
     }
+    if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);
     if (draining_ && ss.st == sstate::request && idle(ss)) close_session(ss);
 }
 
@@ -214,6 +281,7 @@ void engine::request_done(request& r) {
     if (plane_->home(r.backend) != r.origin) --away_;
     session* ss = r.session < sessions_.size() ? sessions_[r.session].get() : nullptr;
     const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
+    if (!r.sync && mine) --ss->rq.async_out;  // sent (or back to be routed again)
     if (r.bounce && mine && !r.answered && !r.is_abandoned()) {
         r.bounce = false;
         ++r.bounces;
@@ -222,6 +290,7 @@ void engine::request_done(request& r) {
         return;
     }
     if (!r.sync || r.answered || r.is_abandoned() || !mine) {
+        if (!r.sync && mine && ss->s[0].paused) request_unhold(*ss);
         maybe_free_request(r);
         return;
     }
@@ -252,6 +321,7 @@ void engine::request_close(session& ss) {
     }
     ss.rq.head = ss.rq.tail = nullptr;
     ss.rq.pending = 0;
+    ss.rq.held.clear(items_, [this](int32_t b) { release_item(b); });
     if (ss.rq.fill != nullptr) {
         request* f = ss.rq.fill;
         ss.rq.fill = nullptr;

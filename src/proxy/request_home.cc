@@ -209,8 +209,8 @@ void engine::pool_frames(session& ss, const uint8_t* p, uint32_t n) {
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = lim_.message_bytes_max;
-    const bool ok = cut_frames(
-        pc.cut, p, n, hl,
+    const bool ok = kCutFailed != cut_frames(
+        pc.cut, p, n, hl, [] { return true; },
         [&](const qipc::frame_header& h) {
             pc.mode = pool_conn::stray;
             if (h.type == qipc::msg_type::response && pc.probing) {

@@ -76,8 +76,7 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
         release(bid);
         return;
     case sstate::request:
-        request_data(ss, p, n);
-        release(bid);
+        request_input(ss, static_cast<int32_t>(bid), p, n);
         return;
     case sstate::pool:
         pool_data(ss, bid, n);

@@ -53,6 +53,7 @@ namespace qgate::shard {
     X(request_late_replies)     \
     X(request_slots_exhausted)  \
     X(request_too_large)        \
+    X(client_quota_pauses)      \
     X(requests_abandoned)       \
     X(requests_skipped)         \
     X(async_dropped)            \

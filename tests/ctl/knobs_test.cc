@@ -24,6 +24,7 @@ const char* const kSchema[] = {
     "listener.group", "listener.policy", "backend.name", "backend.group", "backend.address",
     "backend.credentials", "backend.conns", "limits.queue_max", "limits.requests_per_shard_max",
     "limits.request_bytes_max", "limits.health_interval_ms",
+    "limits.requests_per_client_max",
     "limits.reconnect_min_ms", "limits.reconnect_max_ms", "limits.eject_after_failures",
     "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
     "route.timeout_ms", "route.queue_max", "route.priority",

@@ -5,7 +5,7 @@
 
 const {
   itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, decode,
-  stats, counter, assertTrades, expectedTrades,
+  stats, counter, waitCounter, assertTrades, expectedTrades,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
@@ -85,4 +85,27 @@ itest('2 shards: a client whose backend lives on the other shard gets its replie
   assert.ok(counter(s, 'xshard_requests') - before >= 2 * 30, 'requests crossed shards');
   assert.ok(counter(s, 'xshard_msgs') > 0);
   assert.equal(counter(s, 'shards'), 2);
+});
+
+itest('SIGTERM in request mode: calls in flight on another shard finish, then exit 0', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    shards: 2,
+    listeners: [{ mode: 'request', group: 'b' }],
+    backends: [{ name: 'a1', group: 'a' }, { name: 'b1', group: 'b' }],
+    routes: [{ match: ['sleep'], group: 'a' }, { match: ['*'], group: 'b' }],
+    limits: { drain_timeout_ms: 5000 },
+  });
+  const clients = [];
+  for (let i = 0; i < 4; i++) clients.push(await qconnect(ctx, gw.port));
+  // Both backends busy, from clients on both shards.
+  const calls = clients.map((q, i) => q.kt(10000, i % 2 ? 'sleep' : 'echo', i % 2 ? 400 : i));
+  const idle = await qconnect(ctx, gw.port);
+  await waitCounter(ctx, gw, 'backend_load_a1', 1);
+  const t0 = Date.now();
+  const exit = gw.proc.stop('SIGTERM', 10000);
+  assert.deepEqual(await Promise.all(calls), [0, 400, 2, 400]);
+  const e = await exit;
+  assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null });
+  assert.ok(Date.now() - t0 < 4000, `drained in ${Date.now() - t0} ms, not at the timeout`);
+  await idle.waitClosed(3000);
 });

@@ -5,7 +5,7 @@
 
 const {
   itest, assert, startStack, startQmock, startQgate, qconnect, RawClient, MSG, qmsg, qlist, qstr,
-  qlong, decode,
+  qlong, decode, errorText,
   stats, counter, waitCounter, pollUntil,
 } = require('./lib.js');
 
@@ -200,4 +200,29 @@ itest('priority by user: a vip call queued last runs first; equal priorities sta
   assert.equal(await block, 300);
   const ran = (await Promise.all([p0, p1, v])).map((r) => Number(r[0]));
   assert.ok(ran[2] < ran[0] && ran[0] < ran[1], `vip first, then FIFO: ${ran}`);
+});
+
+itest('a client pipelining past requests_per_client_max is paused, then served in order', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1', conns: 2 }, { name: 'rdb2', conns: 2 }],
+    routes: [{ match: ['echo'], group: 'rdb' }],
+    limits: { requests_per_client_max: 16 },
+  });
+  const raw = await RawClient.connect(ctx, gw.port);
+  const n = 3000;
+  const msgs = [];
+  // Every 7th call has no route: answered at once, in its place, while others are in flight.
+  const name = (i) => (i % 7 === 3 ? 'nosuch' : 'echo');
+  for (let i = 0; i < n; i++) msgs.push(qmsg(MSG.sync, qlist(qstr(name(i)), qlong(i))));
+  await raw.write(Buffer.concat(msgs));
+  for (let i = 0; i < n; i++) {
+    const f = (await raw.readFrame(10000)).frame;
+    if (name(i) === 'nosuch') {
+      assert.equal(errorText(f), 'qgate: no route for nosuch', `reply ${i}`);
+    } else {
+      assert.equal(Number(decode(f, { long2number: true })), i, `reply ${i}`);
+    }
+  }
+  assert.ok(counter(await stats(ctx, gw), 'client_quota_pauses') >= 1);
 });
