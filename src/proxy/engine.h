@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -231,6 +232,7 @@ class engine final : public shard::shard_hooks {
     void dispatch(session& ss, request& r);
     void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
+    std::span<const uint8_t> inflate(std::span<const uint8_t> msg);
     void answer_error(session& ss, request& r, std::string_view text);
     void flush_answers(session& ss);
     bool client_quota_ok(const session& ss) const;
@@ -295,6 +297,7 @@ class engine final : public shard::shard_hooks {
     std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
     uint32_t away_ = 0;                        ///< my slots held by other shards
     uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+    std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
 };
 
 /// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose

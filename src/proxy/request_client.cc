@@ -20,14 +20,15 @@
 //  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
 //    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
 //    is taken, the connection that needs one more is closed and counted.
-//  * Compressed calls (only non-loopback clients send them) are routed without being
-//    decompressed: they classify as "<other>", which only `*` routes match.
+//  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
+//    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
 
 #include <cstdio>
 #include <cstring>
 
 #include "proxy/engine.h"
 #include "qgate/log.h"
+#include "qgate/qipc/compress.h"
 #include "qgate/qipc/handshake.h"
 #include "qgate/qipc/writer.h"
 
@@ -207,7 +208,7 @@ void engine::route_call(session& ss, request& r) {
     const std::span<const uint8_t> all(r.req.data(), r.req.size());
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
-    const auto body = h.compressed ? std::span<const uint8_t>{} : all.subspan(qipc::kHeaderSize);
+    const auto body = h.compressed ? inflate(all) : all.subspan(qipc::kHeaderSize);
     const route::call_info call = route::classify(body, h.little_endian, h.type);
     const route::route_rule* rule = plane_->table().size() == 0
                                         ? plane_->fallback(ss.listener)
@@ -241,6 +242,16 @@ void engine::route_call(session& ss, request& r) {
     }
     bump(ctr_.requests_routed);
     submit(r);
+}
+
+// The body of a compressed call, in the shard's scratch buffer (valid until the next call);
+// empty when it does not decompress (it then classifies as "<other>").
+std::span<const uint8_t> engine::inflate(std::span<const uint8_t> msg) {
+    uint64_t ulen = 0;
+    if (!qipc::uncompressed_length(msg, lim_.request_bytes_max, ulen)) return {};
+    scratch_.resize(ulen);
+    if (!qipc::decompress(msg, scratch_)) return {};
+    return std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
 }
 
 // The answer is written into the slot (no allocation); async calls have no one to tell.

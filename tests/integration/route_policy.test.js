@@ -226,3 +226,34 @@ itest('a client pipelining past requests_per_client_max is paused, then served i
   }
   assert.ok(counter(await stats(ctx, gw), 'client_quota_pauses') >= 1);
 });
+
+itest('a compressed call is classified (decompressed aside) and forwarded as sent', async (t, ctx) => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const { BUILD } = require('./lib.js');
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [{ name: 'rdb1' }, { name: 'rdb2' }, { name: 'rdb3' }],
+    routes: [{ match: ['tag'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 }],
+  });
+  // q's own compression of (`tag;3000#`AAPL) via the qipc tool, made a sync message; and the
+  // same call plain. Only a `tag` route exists: a call not classified would get "no route".
+  const qipc = (...args) => {
+    const r = spawnSync(path.join(BUILD, 'tools', 'qipc', 'qipc'), ['encode', ...args],
+      { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const f = Buffer.from(r.stdout.trim(), 'hex');
+    f[1] = MSG.sync;
+    return f;
+  };
+  const packed = qipc('--compress', '(`tag;3000#`AAPL)');
+  assert.equal(packed[2], 1, 'compressed');
+  const plain = qipc('(`tag;3000#`AAPL)');
+  assert.ok(packed.length < plain.length / 2);
+  const raw = await RawClient.connect(ctx, gw.port);
+  const a = decode((await raw.call(packed)).frame);
+  const b = decode((await raw.call(plain)).frame);
+  assert.equal(a[1].length, 3000);
+  assert.ok(a[1].every((s) => s === 'AAPL'), 'the backend got the whole call');
+  assert.equal(a[0], b[0], 'both forms hash to the same backend');
+});
