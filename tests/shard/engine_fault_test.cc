@@ -508,3 +508,53 @@ TEST_CASE("request engine: health query on an idle connection; no answer fails i
     f.turn();
     CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
 }
+
+TEST_CASE("request_fifo: priority insert keeps FIFO within a priority") {
+    proxy::request slots[6];
+    const int32_t prio[] = {0, 0, 5, 0, 5, 9};
+    proxy::request_fifo q;
+    for (int i = 0; i < 6; ++i) {
+        slots[i].index = static_cast<uint32_t>(i);
+        slots[i].priority = prio[i];
+        q.insert(&slots[i]);
+    }
+    std::vector<uint32_t> order;
+    while (proxy::request* r = q.pop()) order.push_back(r->index);
+    CHECK(order == std::vector<uint32_t>{5, 2, 4, 0, 1, 3});
+    CHECK(q.count == 0);
+    CHECK(q.tail == nullptr);
+}
+
+TEST_CASE("frame_cut: frames split anywhere; more() stops only between frames") {
+    const std::string two = sync_frame() + response_frame();
+    for (size_t cut = 0; cut <= two.size(); ++cut) {
+        proxy::frame_cut c;
+        std::string bodies;
+        int headers = 0, ends = 0;
+        auto feed = [&](const std::string& part, bool allow) {
+            return proxy::cut_frames(
+                c, reinterpret_cast<const uint8_t*>(part.data()), part.size(), {},
+                [&] { return allow; }, [&](const qipc::frame_header&) { return ++headers, true; },
+                [&](const uint8_t* p, size_t n) { bodies.append(reinterpret_cast<const char*>(p), n); },
+                [&] { ++ends; });
+        };
+        CHECK(feed(two.substr(0, cut), true) == static_cast<int64_t>(cut));
+        CHECK(feed(two.substr(cut), true) == static_cast<int64_t>(two.size() - cut));
+        CHECK(headers == 2);
+        CHECK(ends == 2);
+        CHECK(bodies == two.substr(8, 8) + two.substr(24, 8));
+    }
+    proxy::frame_cut c;
+    auto none = [] { return false; };
+    auto h = [](const qipc::frame_header&) { return true; };
+    auto b = [](const uint8_t*, size_t) {};
+    auto e = [] {};
+    const auto* p = reinterpret_cast<const uint8_t*>(two.data());
+    CHECK(proxy::cut_frames(c, p, two.size(), {}, none, h, b, e) == 0);  // at a boundary: stop
+    CHECK(proxy::cut_frames(c, p, 3, {}, [] { return true; }, h, b, e) == 3);
+    CHECK(proxy::cut_frames(c, p + 3, two.size() - 3, {}, none, h, b, e) == 13);  // ends frame 1
+    const std::string bad("\x07\x01\x00\x00\x10\x00\x00\x00", 8);  // byte order 7
+    proxy::frame_cut d;
+    CHECK(proxy::cut_frames(d, reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), {},
+                            [] { return true; }, h, b, e) == proxy::kCutFailed);
+}
