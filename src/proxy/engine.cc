@@ -55,6 +55,7 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     if (opt_.clock_ms == nullptr) opt_.clock_ms = &shard::shard::now_ms;
     dirty_.reserve(1024);
     starved_.reserve(1024);
+    slot_waiters_.reserve(opt_.cfg->limits.conns_per_shard_max);
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
@@ -454,6 +455,7 @@ void engine::on_turn(uint64_t now_ms) {
     expire_timers(now_ms);
     if (plane_ != nullptr) {
         expire_requests(now_ms);
+        wake_slot_waiters();
         flush_outbox();
     }
     rearm_starved();

@@ -107,6 +107,7 @@ struct rq_client {
     /// receive buffers, in order); read again as calls complete.
     io::send_queue held;
     bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
+    bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
     frame_cut cut;
 };
 
@@ -227,6 +228,8 @@ class engine final : public shard::shard_hooks {
     int64_t request_data(session& ss, const uint8_t* p, uint32_t n);
     void request_unhold(session& ss);
     bool over_quota(const session& ss) const;
+    void wait_for_slot(session& ss);
+    void wake_slot_waiters();
     bool request_header(session& ss, const qipc::frame_header& h);
     void request_body(session& ss, const uint8_t* p, uint32_t n);
     void dispatch(session& ss, request& r);
@@ -295,6 +298,7 @@ class engine final : public shard::shard_hooks {
     std::vector<route::pick_cursor> cursors_;  ///< per group
     std::vector<home_backend> homes_;          ///< per global backend id
     std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
+    std::vector<uint32_t> slot_waiters_;       ///< clients paused for want of a request slot
     uint32_t away_ = 0;                        ///< my slots held by other shards
     uint64_t rng_ = 0x9e3779b97f4a7c15ull;
     std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified

@@ -19,7 +19,7 @@
 //    its in-flight ones are discarded.
 //  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
 //    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
-//    is taken, the connection that needs one more is closed and counted.
+//    is taken, a client that needs one more is paused (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
 //    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
 
@@ -76,6 +76,7 @@ void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t 
         close_session(ss);
         return;
     }
+    if (!ss.rq.held.empty() && slot_free_ == nullptr) wait_for_slot(ss);
     if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
         bump(ctr_.client_quota_pauses);  // it calls faster than its backends answer
         pause_recv(ss, role::client);
@@ -83,6 +84,32 @@ void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t 
         bump(ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
         pause_recv(ss, role::client);
     }
+}
+
+// Out of request slots: the client stays paused with its bytes held; wake_slot_waiters (each
+// turn, once slots are free again) frames them. Counted once per wait.
+void engine::wait_for_slot(session& ss) {
+    if (ss.rq.slot_wait) return;
+    ss.rq.slot_wait = true;
+    bump(ctr_.request_slots_exhausted);
+    slot_waiters_.push_back(ss.index);
+}
+
+void engine::wake_slot_waiters() {
+    if (slot_waiters_.empty() || slot_free_ == nullptr) return;
+    for (size_t i = 0; i < slot_waiters_.size() && slot_free_ != nullptr; ++i) {
+        session& ss = *sessions_[slot_waiters_[i]];
+        if (!ss.rq.slot_wait) continue;  // closed (and maybe reused) since
+        ss.rq.slot_wait = false;
+        slot_waiters_[i] = UINT32_MAX;
+        if (ss.st == sstate::request) request_unhold(ss);
+    }
+    // Keep the ones still waiting (request_unhold may have re-added some at the end).
+    size_t k = 0;
+    for (uint32_t idx : slot_waiters_) {
+        if (idx != UINT32_MAX && sessions_[idx]->rq.slot_wait) slot_waiters_[k++] = idx;
+    }
+    slot_waiters_.resize(k);
 }
 
 bool engine::over_quota(const session& ss) const {
@@ -104,7 +131,8 @@ int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
     hl.capability = ss.cap;
     hl.length_max = lim_.message_bytes_max;
     const int64_t used = cut_frames(
-        ss.rq.cut, p, n, hl, [&] { return ss.st == sstate::request && !over_quota(ss); },
+        ss.rq.cut, p, n, hl,
+        [&] { return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr; },
         [&](const qipc::frame_header& h) { return request_header(ss, h); },
         [&](const uint8_t* b, size_t len) { request_body(ss, b, static_cast<uint32_t>(len)); },
         [&] {
@@ -139,7 +167,7 @@ void engine::request_unhold(session& ss) {
     if (ss.rq.unholding) return;
     ss.rq.unholding = true;
     const uint32_t resume_at = lim_.requests_per_client_max / 2;
-    while (!ss.rq.held.empty() && ss.st == sstate::request &&
+    while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
            ss.rq.pending + ss.rq.async_out <= resume_at) {
         iovec iov[1];
         uint64_t bytes = 0;
@@ -152,6 +180,9 @@ void engine::request_unhold(session& ss) {
         if (static_cast<size_t>(used) < iov[0].iov_len) break;  // quota reached again
     }
     ss.rq.unholding = false;
+    if (ss.st == sstate::request && !ss.rq.held.empty() && slot_free_ == nullptr) {
+        wait_for_slot(ss);
+    }
     if (ss.st == sstate::request && ss.s[0].paused && client_quota_ok(ss)) {
         resume_recv(ss, role::client);
     }

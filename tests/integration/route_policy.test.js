@@ -257,3 +257,24 @@ itest('a compressed call is classified (decompressed aside) and forwarded as sen
   assert.ok(a[1].every((s) => s === 'AAPL'), 'the backend got the whole call');
   assert.equal(a[0], b[0], 'both forms hash to the same backend');
 });
+
+itest('out of request slots: clients wait (bytes held), nothing is lost or reordered', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    shards: 1,
+    listeners: [REQ],
+    backends: [{ name: 'rdb1', conns: 2 }, { name: 'rdb2', conns: 2 }],
+    limits: { requests_per_shard_max: 16 },
+  });
+  const n = 400;
+  await Promise.all([0, 1, 2, 3].map(async (c) => {
+    const raw = await RawClient.connect(ctx, gw.port);
+    const msgs = [];
+    for (let i = 0; i < n; i++) msgs.push(qmsg(MSG.sync, qlist(qstr('echo'), qlong(c * 10000 + i))));
+    await raw.write(Buffer.concat(msgs));
+    for (let i = 0; i < n; i++) {
+      const v = decode((await raw.readFrame(10000)).frame, { long2number: true });
+      assert.equal(Number(v), c * 10000 + i, `client ${c} reply ${i}`);
+    }
+  }));
+  assert.ok(counter(await stats(ctx, gw), 'request_slots_exhausted') >= 1);
+});
