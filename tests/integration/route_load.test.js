@@ -5,7 +5,7 @@
 
 const {
   itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, decode,
-  stats, counter, waitCounter, assertTrades, expectedTrades,
+  stats, counter, waitCounter, assertTrades, expectedTrades, payloadPattern,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
@@ -108,4 +108,19 @@ itest('SIGTERM in request mode: calls in flight on another shard finish, then ex
   assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null });
   assert.ok(Date.now() - t0 < 4000, `drained in ${Date.now() - t0} ms, not at the timeout`);
   await idle.waitClosed(3000);
+});
+
+itest('large calls and replies are reassembled whole, both ways', async (t, ctx) => {
+  const { gw } = await startStack(ctx, { listeners: [REQ], backends: [{ name: 'rdb1' }, { name: 'rdb2' }] });
+  const raw = await RawClient.connect(ctx, gw.port);
+  const n = 3 * 1024 * 1024 + 17;
+  const r = await raw.call(qmsg(MSG.sync, qlist(qstr('payload'), qlong(n))), 20000);
+  assert.equal(r.length, 8 + 6 + n);
+  assert.ok(r.body.subarray(6).equals(payloadPattern(n)), 'payload bytes intact');
+  const q = await qconnect(ctx, gw.port);
+  const big = 'abcdefghij'.repeat(200000);  // a 2 MB call
+  const [a, b, c] = await Promise.all([q.k('echo', 1), q.kt(20000, 'echo', big), q.k('echo', 3)]);
+  assert.equal(a, 1);
+  assert.equal(b, big);
+  assert.equal(c, 3);
 });
