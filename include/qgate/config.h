@@ -30,6 +30,25 @@ struct backend_conf {
     std::string group;
     endpoint addr;
     std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password
+    uint32_t conns = 1;       ///< request mode: pooled upstream connections (1 request in flight each)
+};
+
+/// Request mode: how a route picks a backend of its group (order of the "route.policy" choices).
+enum class route_policy : uint8_t { least_busy, round_robin, first_available, consistent_hash };
+/// Message types a route accepts (order of the "route.type" choices).
+enum class route_type : uint8_t { any, sync, async };
+
+/// One [[route]]: first match wins (request mode, DESIGN §5.2).
+struct route_conf {
+    std::vector<std::string> match{"*"};  ///< function-name patterns (exact or glob)
+    std::vector<std::string> users;       ///< user patterns; empty = any user
+    route_type type = route_type::any;
+    std::string group;
+    route_policy policy = route_policy::least_busy;
+    uint32_t hash_arg = 1;    ///< consistent-hash: 1-based argument to hash
+    uint32_t timeout_ms = 0;  ///< 0 = no timeout
+    uint32_t queue_max = 0;   ///< 0 = limits.queue_max
+    int32_t priority = 0;     ///< higher is served first from a backend's queue
 };
 
 /// One line of a q -u style users file.
@@ -51,6 +70,14 @@ struct limits_conf {
     uint32_t connect_timeout_ms = 2000;
     uint32_t handshake_timeout_ms = 5000;
     uint32_t drain_timeout_ms = 5000;
+    uint32_t queue_max = 1024;            ///< request mode: waiting requests per backend
+    uint64_t request_bytes_max = 64u << 20;   ///< request mode: longest call (buffered whole)
+    uint32_t requests_per_shard_max = 16384;  ///< request slots per shard (queued + in flight)
+    uint32_t requests_per_client_max = 1024;  ///< calls one client may have outstanding
+    uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
+    uint32_t reconnect_max_ms = 5000;     ///< backoff cap
+    uint32_t eject_after_failures = 3;    ///< consecutive failed connects before ejection
+    uint32_t health_interval_ms = 0;      ///< idle pooled connections are probed; 0 = never
 };
 
 struct config {
@@ -60,6 +87,7 @@ struct config {
     std::string port_file;  ///< if set, the bound listener ports are written here (tests)
     std::vector<listener_conf> listeners;
     std::vector<backend_conf> backends;
+    std::vector<route_conf> routes;
     endpoint admin;          ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
     std::string users_file;  ///< empty = no authentication (any user accepted, like q without -u)

@@ -54,13 +54,14 @@ int main(int argc, char** argv) {
         return kExitConfig;
     }
     if (opts.check_config) {
-        std::printf("config OK: %zu listeners, %zu backends\n", cfg.listeners.size(),
-                    cfg.backends.size());
+        std::printf("config OK: %zu listeners, %zu backends, %zu routes\n", cfg.listeners.size(),
+                    cfg.backends.size(), cfg.routes.size());
         return 0;
     }
     qgate::log::threshold() = level_of(cfg.log_level);
-    QGATE_LOG_INFO("config %s: %zu listeners, %zu backends, %zu users", opts.config_path.c_str(),
-                   cfg.listeners.size(), cfg.backends.size(), cfg.users.size());
+    QGATE_LOG_INFO("config %s: %zu listeners, %zu backends, %zu routes, %zu users",
+                   opts.config_path.c_str(), cfg.listeners.size(), cfg.backends.size(),
+                   cfg.routes.size(), cfg.users.size());
     qgate::net::raise_fd_limit();  // every client holds a socket, plus one per upstream
     return qgate::run_gateway(std::make_shared<const qgate::config>(std::move(cfg)));
 }

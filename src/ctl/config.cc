@@ -93,7 +93,8 @@ class loader {
                                            std::string(type_name(node.type())));
         }
         const toml::table& t = *node.as_table();
-        (s.name == "listener" ? lines_.listeners : lines_.backends)
+        (s.name == "listener" ? lines_.listeners
+                              : s.name == "backend" ? lines_.backends : lines_.routes)
             .push_back(t.source().begin.line);
         apply_section_defaults(cfg_, s.name, index);
         if (!load_keys(s, t, index, label)) return false;
@@ -132,6 +133,8 @@ class loader {
         if (k.type == knob_type::integer) {
             if (!node.is_integer()) return wrong_type(node, what, "an integer");
             v.integer = node.as_integer()->get();
+        } else if (k.type == knob_type::list) {
+            if (!load_list(node, v.list)) return wrong_type(node, what, "a list of strings");
         } else {
             if (!node.is_string()) return wrong_type(node, what, "a string");
             v.text = node.as_string()->get();
@@ -139,6 +142,20 @@ class loader {
         std::string why;
         if (!check_knob(k, v, what, why)) return fail(node.source(), why);
         k.set(cfg_, entry, v);
+        return true;
+    }
+
+    static bool load_list(const toml::node& node, std::vector<std::string>& out) {
+        if (node.is_string()) {
+            out.push_back(node.as_string()->get());
+            return true;
+        }
+        const toml::array* a = node.as_array();
+        if (a == nullptr) return false;
+        for (const toml::node& item : *a) {
+            if (!item.is_string()) return false;
+            out.push_back(item.as_string()->get());
+        }
         return true;
     }
 

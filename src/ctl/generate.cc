@@ -35,6 +35,7 @@ std::string metavar(const knob& k) {
     case knob_type::integer: return "N";
     case knob_type::choice: return std::string(k.choices);
     case knob_type::address: return "HOST:PORT";
+    case knob_type::list: return "[TEXT, ...]";
     case knob_type::string:
         return k.has(knob_flag::kRelativePath) || k.has(knob_flag::kPath) ? "PATH" : "TEXT";
     }

@@ -70,6 +70,27 @@ backend_conf& backend_at(config& c, std::size_t i) {
     return c.backends[i];
 }
 
+route_conf& route_at(config& c, std::size_t i) {
+    if (c.routes.size() <= i) c.routes.resize(i + 1);
+    return c.routes[i];
+}
+
+knob_value list_value(const std::vector<std::string>& l) {
+    knob_value v;
+    v.list = l;
+    return v;
+}
+
+template <auto M>
+void set_route_int(config& c, std::size_t i, const knob_value& v) {
+    route_at(c, i).*M = static_cast<uint32_t>(v.integer);
+}
+
+template <auto M>
+knob_value get_route_int(const config& c, std::size_t i) {
+    return int_value(c.routes.at(i).*M);
+}
+
 template <auto M>
 void set_limit(config& c, std::size_t, const knob_value& v) {
     using field = std::remove_reference_t<decltype(c.limits.*M)>;
@@ -105,6 +126,10 @@ constexpr std::string_view kIoChoices = "auto|uring|epoll";  // order of qgate::
 constexpr std::string_view kLogChoices = "debug|info|warn|error";
 constexpr std::string_view kModeChoices = "session|request";  // order of qgate::conn_mode
 constexpr std::string_view kPolicyChoices = "least-connections|round-robin";  // session_policy
+// Order of qgate::route_policy and qgate::route_type.
+constexpr std::string_view kRoutePolicyChoices =
+    "least-busy|round-robin|first-available|consistent-hash";
+constexpr std::string_view kRouteTypeChoices = "any|sync|async";
 
 using knob_flag::kIfSection;
 using knob_flag::kPath;
@@ -175,6 +200,41 @@ const knob kKnobs[] = {
     {"limits.drain_timeout_ms", knob_type::integer, kTable, "5000", 0, kTimeoutMsMax, {},
      kReloadable, {}, "On SIGTERM/SIGINT, how long in-flight requests may finish.",
      set_limit<&limits_conf::drain_timeout_ms>, get_limit<&limits_conf::drain_timeout_ms>},
+    {"limits.queue_max", knob_type::integer, kTable, "1024", 1, 1'000'000, {}, 0, {},
+     "Request mode: requests waiting for one backend (per home shard) before new ones get "
+     "'qgate: busy. A route's queue_max overrides it.",
+     set_limit<&limits_conf::queue_max>, get_limit<&limits_conf::queue_max>},
+    {"limits.request_bytes_max", knob_type::integer, kTable, "67108864", 16, kBytesMax, {}, 0, {},
+     "Request mode: longest call a client may send (each call is read whole to be routed). A "
+     "longer one is read past and answered 'qgate: request too large.",
+     set_limit<&limits_conf::request_bytes_max>, get_limit<&limits_conf::request_bytes_max>},
+    {"limits.requests_per_client_max", knob_type::integer, kTable, "1024", 2, 1'000'000, {}, 0,
+     {}, "Request mode: calls one client may have outstanding (pipelined and not yet answered, "
+     "or async not yet sent). Beyond it qgate stops reading the client until half are done.",
+     set_limit<&limits_conf::requests_per_client_max>,
+     get_limit<&limits_conf::requests_per_client_max>},
+    {"limits.requests_per_shard_max", knob_type::integer, kTable, "16384", 16, 1'000'000, {}, 0,
+     {}, "Request mode: request slots per shard (each queued or in-flight call of a client on "
+     "that shard holds one). Beyond it calls get 'qgate: busy.",
+     set_limit<&limits_conf::requests_per_shard_max>,
+     get_limit<&limits_conf::requests_per_shard_max>},
+    {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {}, 0, {},
+     "Request mode: delay before reconnecting a lost backend connection; doubles per failure "
+     "(with jitter) up to reconnect_max_ms.",
+     set_limit<&limits_conf::reconnect_min_ms>, get_limit<&limits_conf::reconnect_min_ms>},
+    {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {}, 0, {},
+     "Request mode: longest reconnect delay.",
+     set_limit<&limits_conf::reconnect_max_ms>, get_limit<&limits_conf::reconnect_max_ms>},
+    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {}, 0, {},
+     "Request mode: every this many ms, a pooled connection whose backend is idle sends the "
+     "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
+     "(reconnect, and ejection after repeated failures). 0 = no health query.",
+     set_limit<&limits_conf::health_interval_ms>, get_limit<&limits_conf::health_interval_ms>},
+    {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, 0, {},
+     "Request mode: consecutive failed connects after which a backend is ejected (no longer "
+     "picked; its queue is failed) until a reconnect succeeds.",
+     set_limit<&limits_conf::eject_after_failures>,
+     get_limit<&limits_conf::eject_after_failures>},
 
     {"admin.listen", knob_type::address, kTable, "\"127.0.0.1:0\"", 0, 0, {}, kIfSection, {},
      "q-IPC admin endpoint (h\".qgate.stats[]\"), authenticated like clients. Port 0 = any "
@@ -225,6 +285,63 @@ const knob kKnobs[] = {
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
      "password.",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
+    {"backend.conns", knob_type::integer, kArray, "1", 1, 256, {}, 0, {},
+     "Request mode: upstream connections qgate keeps to this backend, each with at most one "
+     "request outstanding (a q process is serial; more help only -30! backends).",
+     [](config& c, std::size_t i, const knob_value& v) {
+         backend_at(c, i).conns = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
+
+    {"route.match", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, 0, {},
+     "Function names this route takes: exact or glob (* any run, ? one byte). A plain q "
+     "string is named by its leading identifier, else \"<string query>\".",
+     [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).match = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.routes.at(i).match); }},
+    {"route.users", knob_type::list, kArray, "[]", 0, 0, {}, 0, {},
+     "Users this route takes (exact or glob). Empty = every user.",
+     [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).users = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.routes.at(i).users); }},
+    {"route.type", knob_type::choice, kArray, "\"any\"", 0, 0, kRouteTypeChoices, 0, {},
+     "Message types this route takes.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         route_at(c, i).type = route_type(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return choice_value(kRouteTypeChoices, int64_t(c.routes.at(i).type));
+     }},
+    {"route.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired, {},
+     "Backend group the matching calls go to.",
+     [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).group = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.routes.at(i).group); }},
+    {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices, 0,
+     {}, "How a backend of the group is picked: fewest queued + in-flight calls (all shards), "
+     "rotation, config order (failover), or xxHash3 of argument hash_arg on a ring.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         route_at(c, i).policy = route_policy(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return choice_value(kRoutePolicyChoices, int64_t(c.routes.at(i).policy));
+     }},
+    {"route.hash_arg", knob_type::integer, kArray, "1", 1, 255, {}, 0, {},
+     "consistent-hash: which argument (1-based) is the key, e.g. the sym.",
+     set_route_int<&route_conf::hash_arg>, get_route_int<&route_conf::hash_arg>},
+    {"route.timeout_ms", knob_type::integer, kArray, "0", 0, kTimeoutMsMax, {}, 0, {},
+     "A sync call not answered within this time gets 'qgate: timeout after Nms (the late "
+     "reply is discarded). 0 = no timeout.",
+     set_route_int<&route_conf::timeout_ms>, get_route_int<&route_conf::timeout_ms>},
+    {"route.queue_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, 0, {},
+     "Calls of this route that may wait for one backend; 0 = limits.queue_max.",
+     set_route_int<&route_conf::queue_max>, get_route_int<&route_conf::queue_max>},
+    {"route.priority", knob_type::integer, kArray, "0", -1000, 1000, {}, 0, {},
+     "Calls of a higher priority are served first from a backend's queue; equal priorities "
+     "keep arrival order. With `users`, this gives some users precedence.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         route_at(c, i).priority = int32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return int_value(static_cast<uint64_t>(int64_t{c.routes.at(i).priority}));
+     }},
 };
 
 const section_info kSections[] = {
@@ -233,6 +350,9 @@ const section_info kSections[] = {
     {"admin", kTable, "Admin endpoint. Omit the whole section to disable it."},
     {"listener", kArray, "One [[listener]] per client-facing port (at least one)."},
     {"backend", kArray, "One [[backend]] per upstream q process."},
+    {"route", kArray, "Request mode: ordered routing rules, first match wins. A call no rule "
+                      "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
+                      "listener sends every call to its own group (least-busy)."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {
@@ -246,6 +366,29 @@ std::string_view unquote(std::string_view text) {
         return text.substr(1, text.size() - 2);
     }
     return text;
+}
+
+std::string_view trim(std::string_view t) {
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    return t;
+}
+
+// `["a", "b"]`, `[]` or a bare item: enough for the table's literals and the CLI (names hold
+// no commas or quotes).
+bool parse_list(std::string_view text, std::vector<std::string>& out) {
+    out.clear();
+    text = trim(text);
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+        text = trim(text.substr(1, text.size() - 2));
+    }
+    while (!text.empty()) {
+        const std::size_t comma = text.find(',');
+        out.emplace_back(unquote(trim(text.substr(0, comma))));
+        if (comma == std::string_view::npos) break;
+        text = text.substr(comma + 1);
+    }
+    return true;
 }
 
 bool check_integer(const knob& k, int64_t i, std::string_view what, std::string& error) {
@@ -298,6 +441,14 @@ bool check_knob(const knob& k, knob_value& v, std::string_view what, std::string
                 describe_knob_domain(k);
         return false;
     }
+    case knob_type::list:
+        for (const std::string& item : v.list) {
+            if (item.empty()) {
+                error = std::string(what) + ": empty pattern";
+                return false;
+            }
+        }
+        return true;
     case knob_type::address: {
         std::string why;
         if (parse_endpoint(v.text, v.addr, why)) return true;
@@ -313,6 +464,11 @@ bool parse_knob_text(const knob& k, std::string_view text, std::string_view what
     if (k.type == knob_type::integer) {
         if (!parse_integer(text, v.integer)) {
             error = std::string(what) + ": \"" + std::string(text) + "\" is not an integer";
+            return false;
+        }
+    } else if (k.type == knob_type::list) {
+        if (!parse_list(text, v.list)) {
+            error = std::string(what) + ": \"" + std::string(text) + "\" is not a list of strings";
             return false;
         }
     } else {
@@ -360,6 +516,8 @@ std::string describe_knob_domain(const knob& k) {
     }
     case knob_type::address:
         return "\"host:port\"";
+    case knob_type::list:
+        return "list of strings";
     }
     return {};
 }

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "qgate/config.h"
 
@@ -18,6 +19,7 @@ enum class knob_type : uint8_t {
     string,   ///< free text
     choice,   ///< one of `choices` ("a|b|c"); the value's integer is the index
     address,  ///< "host:port" / "[v6]:port", parsed into an endpoint
+    list,     ///< TOML array of strings (a lone string is a one-item list)
 };
 
 /// Where a knob lives: `[section] key` once, or `key` inside every `[[section]]` entry.
@@ -38,6 +40,7 @@ struct knob_value {
     int64_t integer = 0;
     std::string text;
     endpoint addr;
+    std::vector<std::string> list;
 };
 
 struct knob {

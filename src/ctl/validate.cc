@@ -78,10 +78,30 @@ bool check_backends(const config& cfg, const source_lines* lines, std::string& e
     return true;
 }
 
+// A route must name a group some backend serves (the engine compiles the table again with the
+// routing core at start; this gives the admin a file:line error first).
+bool check_routes(const config& cfg, const source_lines* lines, std::string& error) {
+    const auto* at = lines != nullptr ? &lines->routes : nullptr;
+    for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
+        const route_conf& r = cfg.routes[i];
+        bool served = false;
+        for (const backend_conf& b : cfg.backends) served = served || b.group == r.group;
+        if (!served) {
+            error = where(lines, at, i) + "route[" + std::to_string(i) + "]: group \"" +
+                    r.group + "\" has no [[backend]]";
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 bool check_cross(const config& cfg, const source_lines* lines, std::string& error) {
-    if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error)) return false;
+    if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error) ||
+        !check_routes(cfg, lines, error)) {
+        return false;
+    }
     if (cfg.limits.out_bytes_low >= cfg.limits.out_bytes_high) {
         const char* key = lines != nullptr && lines->keys.count("limits.out_bytes_low") != 0
                               ? "limits.out_bytes_low"

@@ -16,6 +16,7 @@ struct source_lines {
     std::string source;                      ///< file name used in errors
     std::vector<uint32_t> listeners;         ///< line of each [[listener]] header
     std::vector<uint32_t> backends;          ///< line of each [[backend]] header
+    std::vector<uint32_t> routes;            ///< line of each [[route]] header
     std::map<std::string, uint32_t> keys;    ///< line of each [section] knob set in the file
 };
 

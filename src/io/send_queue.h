@@ -24,7 +24,8 @@ inline constexpr uint32_t kNil = 0xffffffffu;
 struct send_item {
     const uint8_t* data = nullptr;
     uint32_t len = 0;
-    int32_t bid = -1;     ///< provided buffer to return when fully sent; -1 = not pool memory
+    int32_t bid = -1;     ///< tag handed to release() when fully sent; -1 = none (>= 0: a
+                          ///< provided buffer; the owner may use other negative tags)
     uint32_t next = kNil;
     bool solo = false;
 };
@@ -74,7 +75,7 @@ class send_queue {
 template <typename F> void send_queue::pop_head(item_pool& pool, F& release) {
     uint32_t i = head_;
     send_item& it = pool[i];
-    if (it.bid >= 0) release(static_cast<uint16_t>(it.bid));
+    if (it.bid != -1) release(it.bid);
     head_ = it.next;
     if (head_ == kNil) tail_ = kNil;
     head_off_ = 0;

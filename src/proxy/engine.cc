@@ -50,14 +50,40 @@ engine::engine(shard::shard& sh, engine_options o)
 
 engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard::shard* sh)
     : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(opt_.cfg->limits),
-      items_(item_capacity(opt_.cfg->limits)), timers_(opt_.cfg->limits.conns_per_shard_max * 2u) {
+      items_(item_capacity(opt_.cfg->limits)), timers_(opt_.cfg->limits.conns_per_shard_max * 2u),
+      plane_(opt_.plane), rq_timers_(opt_.plane != nullptr ? opt_.plane->slots_per_shard() : 0) {
     if (opt_.clock_ms == nullptr) opt_.clock_ms = &shard::shard::now_ms;
     dirty_.reserve(1024);
     starved_.reserve(1024);
+    slot_waiters_.reserve(opt_.cfg->limits.conns_per_shard_max);
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
+    if (plane_ != nullptr) init_request_mode();
     arm_listeners();
+}
+
+// Request mode: this shard's slot free list, pick cursors, mailbox overflow lists, and the
+// pools of the backends whose home it is.
+void engine::init_request_mode() {
+    me_ = shard_ != nullptr ? shard_->id() : 0;
+    request* slots = plane_->slots(me_);
+    for (uint32_t i = plane_->slots_per_shard(); i-- > 0;) {
+        slots[i].onext = slot_free_;
+        slot_free_ = &slots[i];
+    }
+    cursors_.resize(plane_->groups().size());
+    outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
+    rng_ ^= uint64_t{me_ + 1} * 0xbf58476d1ce4e5b9ull;
+    start_pools();
+}
+
+void engine::release_item(int32_t bid) {
+    if (bid >= 0) {
+        release(static_cast<uint16_t>(bid));
+    } else if (bid <= -2) {
+        request_sent(static_cast<uint32_t>(-2 - bid));
+    }
 }
 
 engine::~engine() {
@@ -218,18 +244,27 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     const uint64_t n = static_cast<uint64_t>(c.res);
     if (n < k.inflight_bytes) bump(ctr_.snd_short);  // resumed from the exact byte below
     bump(ctr_.bytes_out, n);
-    k.sq.consume(items_, n, [this](uint16_t bid) { release(bid); });
+    k.sq.consume(items_, n, [this](int32_t bid) { release_item(bid); });
     if (!k.sq.empty()) mark_dirty(ss, r);
     after_send(ss, r);
 }
 
 void engine::after_send(session& ss, role r) {
+    if (ss.st == sstate::pool) {
+        pool_after_send(ss);
+        return;
+    }
     sock& k = ss.s[static_cast<int>(r)];
     if (k.sq.bytes() <= lim_.out_bytes_low) {
-        // The feeder of this queue is the other socket, or the client itself in no_backend.
-        const role feeder = ss.st == sstate::no_backend ? role::client
-                                                        : static_cast<role>(1 - static_cast<int>(r));
-        if (!ss.close_after_flush) resume_recv(ss, feeder);
+        // The feeder of this queue is the other socket, or the client itself in no_backend
+        // and request mode.
+        const bool self = ss.st == sstate::no_backend || ss.st == sstate::request;
+        const role feeder = self ? role::client : static_cast<role>(1 - static_cast<int>(r));
+        if (ss.st == sstate::request) {
+            request_unhold(ss);  // resumes reading only within the client's quota
+        } else if (!ss.close_after_flush) {
+            resume_recv(ss, feeder);
+        }
     }
     if (k.sq.empty() && !k.send_inflight) {
         if (ss.close_after_flush && r == role::client) {
@@ -247,6 +282,10 @@ void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
     sock& k = ss.s[1];
     --k.ops;
+    if (ss.st == sstate::pool) {
+        pool_connected(ss, c);
+        return;
+    }
     if (k.closing || ss.st != sstate::connecting) {
         maybe_free(ss, role::upstream);
         return;
@@ -264,7 +303,7 @@ bool engine::push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bi
     sock& k = ss.s[static_cast<int>(to)];
     if (!k.sq.push(items_, p, n, bid, solo)) {
         bump(ctr_.send_items_exhausted);
-        if (bid >= 0) release(static_cast<uint16_t>(bid));
+        release_item(bid);
         close_session(ss);
         return false;
     }
@@ -312,7 +351,7 @@ void engine::close_sock(session& ss, role r) {
 void engine::maybe_free(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd >= 0 && k.closing && k.ops == 0) {
-        k.sq.clear(items_, [this](uint16_t bid) { release(bid); });
+        k.sq.clear(items_, [this](int32_t bid) { release_item(bid); });
         be_.close_fd(k.fd);
         k.fd = -1;
         ++k.gen;
@@ -320,6 +359,10 @@ void engine::maybe_free(session& ss, role r) {
         k.rx = rx_state::idle;
         k.inflight_bytes = 0;
         k.fr = net::framer{};
+        if (ss.st == sstate::pool) {
+            pool_freed(ss);
+            return;
+        }
         if (r == role::upstream && ss.retry && ss.st != sstate::closing) {
             ss.retry = false;
             start_upstream(ss);
@@ -337,6 +380,7 @@ void engine::maybe_free(session& ss, role r) {
         ss.outstanding = 0;
         ss.tried = 0;
         ss.retry = ss.close_after_flush = false;
+        ss.rq = rq_client{};
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;
@@ -346,6 +390,11 @@ void engine::maybe_free(session& ss, role r) {
 
 void engine::close_session(session& ss) {
     if (ss.st == sstate::closing || ss.st == sstate::free) return;
+    if (ss.st == sstate::pool) {
+        pool_failed(ss);  // a pooled connection is reconnected, never freed
+        return;
+    }
+    if (ss.st == sstate::request) request_close(ss);
     ss.st = sstate::closing;
     ss.deadline_ms = 0;
     if (ss.backend >= 0) {
@@ -395,6 +444,8 @@ bool engine::idle(const session& ss) const {
     case sstate::handshake: return true;
     case sstate::streaming: return quiet && ss.outstanding == 0;
     case sstate::no_backend: return quiet;
+    case sstate::request:
+        return quiet && ss.rq.head == nullptr && ss.rq.held.empty() && ss.rq.cut.at_boundary();
     default: return false;
     }
 }
@@ -402,16 +453,27 @@ bool engine::idle(const session& ss) const {
 void engine::on_turn(uint64_t now_ms) {
     now_ms_ = now_ms;
     expire_timers(now_ms);
+    if (plane_ != nullptr) {
+        expire_requests(now_ms);
+        wake_slot_waiters();
+        flush_outbox();
+    }
     rearm_starved();
     flush_sends();
     if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {
         forced_ = true;
-        for (auto& sp : sessions_) close_session(*sp);
+        for (auto& sp : sessions_) {
+            if (sp->st != sstate::pool) close_session(*sp);
+        }
     }
 }
 
 void engine::on_message(uint32_t, const shard::xmsg& m) {
-    if (m.kind == shard::kXmsgDrain) start_drain(now_ms_);
+    switch (m.kind) {
+    case shard::kXmsgDrain: start_drain(now_ms_); return;
+    case kXmsgRequests: take_requests(reinterpret_cast<request*>(m.data)); return;
+    default: return;
+    }
 }
 
 void engine::on_notify() {
@@ -440,7 +502,9 @@ void engine::start_drain(uint64_t now_ms) {
         }
     }
     for (auto& sp : sessions_) {
-        if (sp->st != sstate::free && sp->st != sstate::closing && idle(*sp)) {
+        const bool client = sp->st != sstate::free && sp->st != sstate::closing &&
+                            sp->st != sstate::pool;
+        if (client && idle(*sp)) {
             bump(ctr_.drain_closed);
             close_session(*sp);
         }
@@ -450,6 +514,12 @@ void engine::start_drain(uint64_t now_ms) {
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
     uint64_t next = timers_.next();
+    if (plane_ != nullptr) {
+        for (const request_fifo& o : outbox_) {
+            if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
+        }
+        next = next < rq_timers_.next() ? next : rq_timers_.next();
+    }
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
         next = next < d ? next : d;
@@ -465,7 +535,8 @@ bool engine::finished() const {
     for (const auto& l : listeners_) {
         if (l.fd >= 0) return false;
     }
-    return true;
+    // A home shard serves the other shards' clients until they are all gone.
+    return plane_ == nullptr || home_idle();
 }
 
 }  // namespace qgate::proxy

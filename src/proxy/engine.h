@@ -9,12 +9,15 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/frame_cut.h"
+#include "proxy/request.h"
 #include "proxy/upstreams.h"
 #include "qgate/config.h"
 #include "shard/counters.h"
@@ -60,7 +63,53 @@ struct sock {
 ///   closing       both sockets shut down; the slot is freed when their operations finish
 /// connecting/up_handshake failures (refused, timeout, EOF before the reply byte) try the next
 /// backend of the group; when none is left the session goes to no_backend.
-enum class sstate : uint8_t { free, handshake, connecting, up_handshake, streaming, no_backend, closing };
+/// Request mode adds two states: `request` (a client whose calls are routed one by one; s[1]
+/// unused) and `pool` (one pooled upstream connection of a backend whose home is this shard;
+/// s[0] unused, never counted as a client, kept for the engine's lifetime).
+enum class sstate : uint8_t {
+    free, handshake, connecting, up_handshake, streaming, no_backend, closing, request, pool
+};
+
+/// A pooled upstream connection (request mode):
+///   down --timer (backoff) or start--> connecting --connected--> handshake --reply byte-->
+///   ready; any failure --> socket closed --> down (backoff with jitter, then again).
+/// While ready it carries at most one request (`cur`): it is done when its bytes are sent and,
+/// for a sync call, the backend's response frame has arrived.
+enum class pstate : uint8_t { down, connecting, handshake, ready };
+
+struct pool_conn {
+    uint32_t backend = 0;
+    pstate st = pstate::down;
+    uint32_t attempt = 0;  ///< consecutive failures of this connection (backoff exponent)
+    request* cur = nullptr;
+    bool probing = false;  ///< the health query is outstanding (no request is attached)
+    bool sent = false;
+    bool replied = false;
+    /// What the frame being read is: the awaited response (copied into cur->rep), the awaited
+    /// response of an abandoned call (discarded), a sync call from the backend (answered with
+    /// an error), or anything else unsolicited (dropped).
+    enum : uint8_t { stray, reply, discard, callback, probe } mode = stray;
+    uint64_t off = 0;  ///< bytes of cur->rep written
+    frame_cut cut;  ///< frames of the backend's byte stream
+};
+
+/// A client of a request-mode listener.
+struct rq_client {
+    request* head = nullptr;  ///< sync calls in the order sent, answered from the front
+    request* tail = nullptr;
+    request* fill = nullptr;  ///< the frame being read
+    uint64_t off = 0;         ///< bytes of `fill->req` written
+    bool skip = false;        ///< discarding the current frame (a response from the client)
+    bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
+    uint32_t pending = 0;     ///< entries of the order list
+    uint32_t async_out = 0;   ///< async calls handed to a backend, not yet sent
+    /// Bytes received but not yet framed because the client is over its quota (kept in their
+    /// receive buffers, in order); read again as calls complete.
+    io::send_queue held;
+    bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
+    bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
+    frame_cut cut;
+};
 
 struct session {
     uint32_t gen = 1;
@@ -82,6 +131,20 @@ struct session {
     std::string hs;               ///< client handshake (+ any bytes sent before the reply)
     std::string up_hs;            ///< upstream handshake
     std::string err;              ///< the q error frame this session answers with
+    std::string user;             ///< handshake user (request-mode routes match on it)
+    rq_client rq;                 ///< st == request
+    pool_conn pc;                 ///< st == pool
+};
+
+/// Home-shard state of one backend (request mode): its FIFO of waiting requests and its pool.
+struct home_backend {
+    bool mine = false;
+    request_fifo queue;
+    uint32_t inflight = 0;
+    uint32_t up = 0;        ///< pool connections in `ready`
+    uint32_t failures = 0;  ///< consecutive failed connects (any connection)
+    bool ejected = false;
+    std::vector<uint32_t> conns;  ///< session slots of its pool connections
 };
 
 struct engine_listener {
@@ -96,6 +159,7 @@ struct engine_options {
     std::vector<int> listener_fds;        ///< this shard's fd per cfg.listeners entry
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
     uint64_t (*clock_ms)() = nullptr;         ///< monotonic ms; nullptr = shard::now_ms (tests inject)
+    route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
 };
 
 class engine final : public shard::shard_hooks {
@@ -155,6 +219,58 @@ class engine final : public shard::shard_hooks {
     void on_upstream_failed(session& ss);
     void on_timeout(session& ss);
     void set_error(session& ss, const std::string& text);
+    void release_item(int32_t bid);
+
+    // request_client.cc: request mode, the client's shard
+    void init_request_mode();
+    void enter_request(session& ss);
+    void request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
+    int64_t request_data(session& ss, const uint8_t* p, uint32_t n);
+    void request_unhold(session& ss);
+    bool over_quota(const session& ss) const;
+    void wait_for_slot(session& ss);
+    void wake_slot_waiters();
+    bool request_header(session& ss, const qipc::frame_header& h);
+    void request_body(session& ss, const uint8_t* p, uint32_t n);
+    void dispatch(session& ss, request& r);
+    void enlist(session& ss, request& r);
+    void route_call(session& ss, request& r);
+    std::span<const uint8_t> inflate(std::span<const uint8_t> msg);
+    void answer_error(session& ss, request& r, std::string_view text);
+    void flush_answers(session& ss);
+    bool client_quota_ok(const session& ss) const;
+    void request_done(request& r);
+    void request_sent(uint32_t index);
+    void request_close(session& ss);
+    void expire_requests(uint64_t now_ms);
+    void compact_request_timers();
+    request* alloc_request();
+    void maybe_free_request(request& r);
+    void submit(request& r);
+    void post(uint32_t to, uint32_t kind, request& r);
+    void flush_outbox();
+    void take_requests(request* chain);
+
+    // request_home.cc: request mode, the backend's home shard
+    void start_pools();
+    void home_enqueue(request& r);
+    void home_answer(request& r, std::string_view text);
+    void return_request(request& r, bool bounce);
+    void pump(uint32_t b);
+    void publish_load(uint32_t b);
+    void pool_connect(session& ss);
+    void pool_connected(session& ss, const io::completion& c);
+    void pool_data(session& ss, uint16_t bid, uint32_t n);
+    void pool_frames(session& ss, const uint8_t* p, uint32_t n);
+    void pool_after_send(session& ss);
+    void pool_complete(session& ss);
+    void pool_failed(session& ss);
+    void pool_freed(session& ss);
+    void pool_timeout(session& ss);
+    void eject(uint32_t b);
+    void probe_due(session& ss);
+    void schedule_probe(session& ss);
+    bool home_idle() const;
 
     io::io_backend& be_;
     shard::counters& ctr_;
@@ -173,7 +289,24 @@ class engine final : public shard::shard_hooks {
     bool draining_ = false;
     uint64_t drain_deadline_ms_ = 0;
     bool forced_ = false;
+
+    // request mode
+    route_plane* plane_ = nullptr;
+    uint32_t me_ = 0;  ///< this shard's id
+    request* slot_free_ = nullptr;
+    shard::timer_heap rq_timers_;
+    std::vector<route::pick_cursor> cursors_;  ///< per group
+    std::vector<home_backend> homes_;          ///< per global backend id
+    std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
+    std::vector<uint32_t> slot_waiters_;       ///< clients paused for want of a request slot
+    uint32_t away_ = 0;                        ///< my slots held by other shards
+    uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+    std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
 };
+
+/// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose
+/// answer bytes the item points at (freed when sent).
+constexpr int32_t request_tag(uint32_t index) { return -2 - static_cast<int32_t>(index); }
 
 /// Sock id <-> (session, role) for user_data slots.
 constexpr uint32_t sock_id(uint32_t sess, role r) { return sess * 2 + static_cast<uint32_t>(r); }

@@ -70,10 +70,6 @@ bool bind_listeners(const config& cfg, uint32_t shards, std::vector<std::vector<
     ports.assign(cfg.listeners.size(), 0);
     for (size_t l = 0; l < cfg.listeners.size(); ++l) {
         const listener_conf& lc = cfg.listeners[l];
-        if (lc.mode != conn_mode::session) {
-            QGATE_LOG_WARN("listener %zu: request mode is not implemented yet; serving it in "
-                           "session mode", l);
-        }
         net::sock_addr addr;
         std::string err;
         if (!net::resolve(lc.addr, addr, err)) {
@@ -93,8 +89,10 @@ bool bind_listeners(const config& cfg, uint32_t shards, std::vector<std::vector<
             }
             fds[l].push_back(fd);
         }
-        QGATE_LOG_INFO("listener %zu: %s:%u, group '%s', %u shard(s)", l, lc.addr.host.c_str(),
-                       unsigned{ports[l]}, lc.group.c_str(), shards);
+        QGATE_LOG_INFO("listener %zu: %s:%u, %s mode, group '%s', %u shard(s)", l,
+                       lc.addr.host.c_str(), unsigned{ports[l]},
+                       lc.mode == conn_mode::request ? "request" : "session", lc.group.c_str(),
+                       shards);
     }
     return true;
 }
@@ -111,7 +109,7 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
 }
 
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
-                         const proxy::upstream_table& ups) {
+                         const proxy::upstream_table& ups, proxy::route_plane* plane) {
     ctl::stat_list out;
     for (const auto& sh : shards) {
         size_t i = 0;
@@ -130,6 +128,11 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     for (size_t b = 0; b < ups.size(); ++b) {
         out.emplace_back("backend_conns_" + ups.at(static_cast<int>(b)).name,
                          ups.at(static_cast<int>(b)).conns.load(std::memory_order_relaxed));
+    }
+    // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
+    for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {
+        out.emplace_back("backend_load_" + plane->name(b), plane->state(b).load_now());
+        out.emplace_back("backend_live_" + plane->name(b), plane->state(b).is_live() ? 1 : 0);
     }
     return out;
 }
@@ -173,6 +176,19 @@ int run_gateway(config_ptr cfg) {
         QGATE_LOG_ERROR("%s", err.c_str());
         return 1;
     }
+    // Request mode: groups, routes, load cells and request slots, shared by every shard.
+    std::unique_ptr<proxy::route_plane> plane;
+    for (const listener_conf& lc : cfg->listeners) {
+        if (lc.mode == conn_mode::request && plane == nullptr) {
+            plane = std::make_unique<proxy::route_plane>();
+            if (!plane->build(*cfg, n, err)) {
+                QGATE_LOG_ERROR("routes: %s", err.c_str());
+                return 1;
+            }
+            QGATE_LOG_INFO("request mode: %u route(s), %u group(s)", plane->table().size(),
+                           plane->groups().size());
+        }
+    }
     std::vector<std::vector<int>> lfds;
     std::vector<uint16_t> ports;
     if (!bind_listeners(*cfg, n, lfds, ports)) return 1;
@@ -197,7 +213,7 @@ int run_gateway(config_ptr cfg) {
     ctl::admin_server admin;
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        if (!admin.start(*cfg, [&shards, &ups] { return aggregate(shards, *ups); }, err)) {
+        if (!admin.start(*cfg, [&shards, &ups, &plane] { return aggregate(shards, *ups, plane.get()); }, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
         }
@@ -210,6 +226,7 @@ int run_gateway(config_ptr cfg) {
         proxy::engine_options eo;
         eo.cfg = cfg;
         eo.upstreams = ups.get();
+        eo.plane = plane.get();
         eo.stop = &stop;
         for (auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
         auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {

@@ -75,6 +75,12 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
         no_backend_data(ss, p, n);
         release(bid);
         return;
+    case sstate::request:
+        request_input(ss, static_cast<int32_t>(bid), p, n);
+        return;
+    case sstate::pool:
+        pool_data(ss, bid, n);
+        return;
     default:
         release(bid);
         return;
@@ -102,6 +108,11 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
     ss.client_cap = h.capability;
     ss.hs_len = static_cast<uint32_t>(h.length);
     ss.deadline_ms = 0;
+    ss.user.assign(h.user.data(), h.user.size());
+    if (plane_ != nullptr && opt_.cfg->listeners[ss.listener].mode == conn_mode::request) {
+        enter_request(ss);
+        return;
+    }
     start_upstream(ss);
 }
 
@@ -279,6 +290,10 @@ void engine::on_upstream_failed(session& ss) {
 }
 
 void engine::on_eof(session& ss, role r) {
+    if (ss.st == sstate::pool) {
+        pool_failed(ss);
+        return;
+    }
     if (r == role::client) {
         close_session(ss);
         return;
@@ -320,6 +335,9 @@ void engine::on_eof(session& ss, role r) {
 
 void engine::on_timeout(session& ss) {
     switch (ss.st) {
+    case sstate::pool:
+        pool_timeout(ss);
+        return;
     case sstate::handshake:
         bump(ctr_.handshake_fail);
         close_session(ss);

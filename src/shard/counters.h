@@ -33,6 +33,7 @@ namespace qgate::shard {
     X(xshard_msgs)              \
     X(xshard_full)              \
     X(xshard_wakes)             \
+    X(xshard_requests)          \
     X(backend_connect_fail)     \
     X(backend_connect_timeout)  \
     X(backend_disconnect)       \
@@ -41,7 +42,27 @@ namespace qgate::shard {
     X(disconnect_errors)        \
     X(slow_reader_pauses)       \
     X(send_items_exhausted)     \
-    X(drain_closed)
+    X(drain_closed)             \
+    X(async_requests)           \
+    X(requests_routed)          \
+    X(requests_rerouted)        \
+    X(request_no_route)         \
+    X(request_no_backend)       \
+    X(request_busy)             \
+    X(request_timeouts)         \
+    X(request_late_replies)     \
+    X(request_slots_exhausted)  \
+    X(request_too_large)        \
+    X(client_quota_pauses)      \
+    X(requests_abandoned)       \
+    X(requests_skipped)         \
+    X(async_dropped)            \
+    X(backend_unsolicited)      \
+    X(backend_reconnects)       \
+    X(backends_ejected)         \
+    X(backends_recovered)       \
+    X(backend_health_queries)   \
+    X(backend_health_fail)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

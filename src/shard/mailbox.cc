@@ -11,7 +11,12 @@ mailbox_mesh::mailbox_mesh(uint32_t shards) : n_(shards), flags_(new flag[shards
 }
 
 bool mailbox_mesh::flush(uint32_t from, uint32_t to) {
-    if (!queue(from, to).flush()) return false;
+    // push() publishes by itself every kMailboxBatch messages without looking at the peer,
+    // and the peer may have gone to sleep after such a publication: so the question is not
+    // "did this flush publish" but "was anything published since the last wake check".
+    spsc_queue& q = queue(from, to);
+    q.flush();
+    if (!q.take_unsignalled()) return false;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // Cheap check first: most of the time the peer is awake and we skip the RMW.
     if (!flags_[to].sleeping.load(std::memory_order_relaxed)) return false;

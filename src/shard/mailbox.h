@@ -56,7 +56,14 @@ class spsc_queue {
         if (tail_local_ == tail_published_) return false;
         tail_published_ = tail_local_;
         tail_.store(tail_local_, std::memory_order_release);
+        unsignalled_ = true;
         return true;
+    }
+    /// Producer: whether anything was published since the last call (the wake check).
+    bool take_unsignalled() {
+        const bool u = unsignalled_;
+        unsignalled_ = false;
+        return u;
     }
     /// Consumer: calls f(msg) for every published message, then frees their slots.
     template <typename F> uint32_t drain(F&& f) {
@@ -81,6 +88,7 @@ class spsc_queue {
     uint32_t tail_local_ = 0;
     uint32_t tail_published_ = 0;
     uint32_t head_cache_ = 0;
+    bool unsignalled_ = false;  ///< published since the last take_unsignalled()
     alignas(64) std::atomic<uint32_t> head_{0};  // written by consumer
     uint32_t head_local_ = 0;
 };

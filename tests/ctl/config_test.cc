@@ -86,7 +86,7 @@ TEST_CASE("defaults: no [admin] section = admin off; an empty one = 127.0.0.1:0"
 
 TEST_CASE("unknown keys are errors with file:line") {
     CHECK(error_of(with_farm("foo = 1\n")) ==
-          "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend)");
+          "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend, route)");
     CHECK(error_of(with_farm("[server]\nshards = 1\nshardz = 2\n")) ==
           "t.toml:3: unknown key 'server.shardz'");
     CHECK(error_of(with_farm("[server.extra]\nx = 1\n")) ==
@@ -230,4 +230,52 @@ TEST_CASE("users_file is relative to the config file and is loaded") {
     CHECK_FALSE(load_config(broken, cfg, error));
     CHECK(error == broken + ":2: server.users_file: " + dir.path() +
                        "/broken.txt:2: expected user:password");
+}
+
+TEST_CASE("[[route]] entries land in the snapshot with their defaults") {
+    config cfg;
+    std::string error;
+    const std::string text = std::string(kFarm) +
+                             "[[route]]\n"
+                             "match = [\"getTrades\", \"get*\"]\n"
+                             "users = \"alice\"\n"
+                             "type = \"sync\"\n"
+                             "group = \"rdb\"\n"
+                             "policy = \"consistent-hash\"\n"
+                             "hash_arg = 2\n"
+                             "timeout_ms = 250\n"
+                             "queue_max = 7\n"
+                             "[[route]]\n"
+                             "group = \"rdb\"\n";
+    REQUIRE_MESSAGE(load_config_string(text, "t.toml", cfg, error), error);
+    REQUIRE(cfg.routes.size() == 2);
+    const route_conf& r = cfg.routes[0];
+    CHECK(r.match == std::vector<std::string>{"getTrades", "get*"});
+    CHECK(r.users == std::vector<std::string>{"alice"});
+    CHECK(r.type == route_type::sync);
+    CHECK(r.group == "rdb");
+    CHECK(r.policy == route_policy::consistent_hash);
+    CHECK(r.hash_arg == 2);
+    CHECK(r.timeout_ms == 250);
+    CHECK(r.queue_max == 7);
+    const route_conf& d = cfg.routes[1];
+    CHECK(d.match == std::vector<std::string>{"*"});
+    CHECK(d.users.empty());
+    CHECK(d.policy == route_policy::least_busy);
+    CHECK(d.timeout_ms == 0);
+    CHECK(cfg.backends[0].conns == 1);
+}
+
+TEST_CASE("[[route]] errors name the line") {
+    CHECK(error_of(std::string(kFarm) + "[[route]]\ngroup = \"hdb\"\n") ==
+          "t.toml:8: route[0]: group \"hdb\" has no [[backend]]");
+    CHECK(error_of(std::string(kFarm) + "[[route]]\nmatch = [1]\ngroup = \"rdb\"\n") ==
+          "t.toml:9: route[0].match must be a list of strings, got array");
+    CHECK(error_of(std::string(kFarm) + "[[route]]\nmatch = [\"\"]\ngroup = \"rdb\"\n") ==
+          "t.toml:9: route[0].match: empty pattern");
+    CHECK(error_of(std::string(kFarm) + "[[route]]\nmatch = [\"f\"]\n") ==
+          "t.toml:8: route[0]: missing required key 'group'");
+    CHECK(error_of(std::string(kFarm) + "[[route]]\ngroup = \"rdb\"\npolicy = \"random\"\n") ==
+          "t.toml:10: route[0].policy = \"random\" is not one of least-busy | round-robin | "
+          "first-available | consistent-hash");
 }

@@ -22,7 +22,12 @@ const char* const kSchema[] = {
     "limits.buf_size", "limits.connect_timeout_ms", "limits.handshake_timeout_ms",
     "limits.drain_timeout_ms", "admin.listen", "listener.listen", "listener.mode",
     "listener.group", "listener.policy", "backend.name", "backend.group", "backend.address",
-    "backend.credentials",
+    "backend.credentials", "backend.conns", "limits.queue_max", "limits.requests_per_shard_max",
+    "limits.request_bytes_max", "limits.health_interval_ms",
+    "limits.requests_per_client_max",
+    "limits.reconnect_min_ms", "limits.reconnect_max_ms", "limits.eject_after_failures",
+    "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
+    "route.timeout_ms", "route.queue_max", "route.priority",
 };
 
 // A snapshot with one default entry per array section, for the getters.
@@ -30,6 +35,7 @@ config with_entries() {
     config c;
     c.listeners.resize(1);
     c.backends.resize(1);
+    c.routes.resize(1);
     return c;
 }
 
@@ -39,6 +45,7 @@ bool same(const knob& k, const knob_value& a, const knob_value& b) {
     case knob_type::choice: return a.integer == b.integer;
     case knob_type::string: return a.text == b.text;
     case knob_type::address: return a.addr.host == b.addr.host && a.addr.port == b.addr.port;
+    case knob_type::list: return a.list == b.list;
     }
     return false;
 }
@@ -111,6 +118,7 @@ TEST_CASE("knob table: each setter writes the field its getter reads") {
         case knob_type::choice: v.text = std::string(k.choices.substr(k.choices.rfind('|') + 1));
             break;
         case knob_type::address: v.text = "[::1]:4242"; break;
+        case knob_type::list: v.list = {"x-" + std::string(k.key()), "y*"}; break;
         }
         REQUIRE_MESSAGE(check_knob(k, v, k.name, error), error);
         k.set(c, 0, v);

@@ -207,13 +207,13 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
 // ---------------------------------------------------------------- qmock
 
 /**
- * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows.
+ * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, port (0).
  * Returns { proc, port, name }.
  */
 async function startQmock(ctx, opts = {}) {
   const name = opts.name || 'qmock';
   const portFile = path.join(ctx.dir, `${name}.port`);
-  const args = ['--port', '0', '--port-file', portFile, '--name', name];
+  const args = ['--port', String(opts.port || 0), '--port-file', portFile, '--name', name];
   if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
   if (opts.compress) args.push('--compress', opts.compress);
   if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
@@ -241,7 +241,8 @@ function tomlString(s) { return JSON.stringify(String(s)); }
 /**
  * Renders a qgate config. opts:
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
- *   backends:  [{ name, group, port, credentials? }]
+ *   backends:  [{ name, group, port, credentials?, conns? }]
+ *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
  *   shards (2), portFile, usersFile, limits: { key: value }, admin (true), extra (raw TOML)
  */
 function qgateConfigText(opts) {
@@ -281,6 +282,16 @@ function qgateConfigText(opts) {
     lines.push(`group = ${tomlString(b.group || 'rdb')}`);
     lines.push(`address = ${tomlString(b.address || `127.0.0.1:${b.port}`)}`);
     if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
+    if (b.conns !== undefined) lines.push(`conns = ${b.conns}`);
+    lines.push('');
+  }
+  for (const r of opts.routes || []) {
+    lines.push('[[route]]');
+    for (const [k, v] of Object.entries(r)) {
+      if (Array.isArray(v)) lines.push(`${k} = [${v.map(tomlString).join(', ')}]`);
+      else if (typeof v === 'number') lines.push(`${k} = ${v}`);
+      else lines.push(`${k} = ${tomlString(v)}`);
+    }
     lines.push('');
   }
   if (opts.extra) lines.push(opts.extra);
@@ -350,7 +361,7 @@ async function startStack(ctx, opts = {}) {
       mocks[b.name] = await startQmock(ctx, { name: b.name, ...m, users });
       port = mocks[b.name].port;
     }
-    backends.push({ name: b.name, group: b.group || 'rdb', port, credentials });
+    backends.push({ name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns });
   }
   const gw = await startQgate(ctx, { ...opts, backends });
   return { gw, mocks };

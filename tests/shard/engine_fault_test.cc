@@ -2,6 +2,7 @@
 // submits and the test fabricates the completions, including the ones a kernel produces only
 // under stress: -ENOBUFS, short sends, multishot recv ending without F_MORE, -ECANCELED,
 // connection refused, backend EOF with requests outstanding, malformed client frames.
+// Request mode too: pooled connection life cycle, ordering, disconnect, backoff, ejection.
 // No sockets carry data here; fds are real (socket()) only so that close() is harmless.
 
 #include <doctest/doctest.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "proxy/engine.h"
+#include "proxy/request.h"
 
 using namespace qgate;
 using namespace qgate::io;
@@ -324,4 +326,235 @@ TEST_CASE("engine: drain closes idle sessions and finishes") {
     f.complete(f.be.last(op::accept, 0)->ud, -ECANCELED);
     CHECK(f.eng->sessions_open() == 0);
     CHECK(f.eng->finished());
+}
+
+// ---- request mode: one shard, one backend with one pooled connection -------------------------
+
+namespace {
+
+struct request_fixture {
+    fake_backend be;
+    shard::counters ctr;
+    config_ptr cfg;
+    proxy::upstream_table ups;
+    proxy::route_plane plane;
+    std::unique_ptr<proxy::engine> eng;
+    // The pool connection is the first session slot, the first client the second.
+    static constexpr uint32_t kPool = proxy::sock_id(0, role::upstream);
+    static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
+
+    explicit request_fixture(uint32_t health_ms = 0) {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        c->limits.requests_per_shard_max = 16;
+        c->limits.reconnect_min_ms = 100;
+        c->limits.eject_after_failures = 2;
+        c->limits.health_interval_ms = health_ms;
+        c->limits.connect_timeout_ms = 300;
+        cfg = c;
+        std::string err;
+        REQUIRE(ups.build(*cfg, err));
+        REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
+        proxy::engine_options o;
+        o.cfg = cfg;
+        o.upstreams = &ups;
+        o.plane = &plane;
+        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
+        o.clock_ms = &fake_clock;
+        eng = std::make_unique<proxy::engine>(be, ctr, o);
+    }
+    void turn() { eng->on_turn(g_now); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    void recv(uint32_t slot, const std::string& data, bool more = true) {
+        const rec* r = be.last(op::recv, slot);
+        REQUIRE(r != nullptr);
+        int bid = be.pool().acquire();
+        REQUIRE(bid >= 0);
+        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
+        complete(r->ud, static_cast<int32_t>(data.size()),
+                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    /// Flushes sends and completes the last one on `slot` in full; returns its bytes.
+    std::string sent(uint32_t slot) {
+        turn();
+        const rec* s = be.last(op::send, slot);
+        REQUIRE(s != nullptr);
+        std::string b = s->bytes;
+        complete(s->ud, static_cast<int32_t>(b.size()));
+        return b;
+    }
+    void pool_up() {
+        const rec* c = be.last(op::connect, kPool);
+        REQUIRE(c != nullptr);
+        complete(c->ud, 0);
+        CHECK(sent(kPool) == std::string("qgate\x03", 7));  // credentials + capability 3 + NUL
+        recv(kPool, "\x03");
+    }
+    void client_up() {
+        const rec* a = be.last(op::accept, 0);
+        REQUIRE(a != nullptr);
+        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        recv(kCli, std::string("user:pw\x06", 8) + std::string(1, '\0'));
+        CHECK(sent(kCli) == "\x03");  // answered by qgate itself: min(6, 3)
+    }
+};
+
+std::string error_frame(const std::string& text) {
+    std::string f("\x01\x02\x00\x00", 4);
+    const uint32_t n = static_cast<uint32_t>(8 + 2 + text.size());
+    f.append(reinterpret_cast<const char*>(&n), 4);
+    f.push_back('\x80');
+    f += text;
+    f.push_back('\0');
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE("request engine: one call per pooled connection, replies in order, disconnect error, "
+          "reconnect with backoff") {
+    request_fixture f;
+    f.pool_up();
+    f.client_up();
+    // Two pipelined calls: only the first goes out; the second waits for the connection.
+    f.recv(request_fixture::kCli, sync_frame() + sync_frame().substr(0, 5));  // split frame
+    CHECK(f.sent(request_fixture::kPool) == sync_frame());
+    f.recv(request_fixture::kCli, sync_frame().substr(5));
+    f.turn();
+    CHECK(f.be.count(op::send, request_fixture::kPool) == 2);  // handshake + first call only
+    f.recv(request_fixture::kPool, response_frame().substr(0, 3));
+    f.recv(request_fixture::kPool, response_frame().substr(3));
+    CHECK(f.sent(request_fixture::kCli) == response_frame());
+    CHECK(f.sent(request_fixture::kPool) == sync_frame());  // now the second
+    // The backend dies with it in flight: the client gets the disconnected error.
+    const rec* r = f.be.last(op::recv, request_fixture::kPool);
+    f.complete(r->ud, 0);
+    CHECK(f.sent(request_fixture::kCli) == error_frame("qgate: backend b1 disconnected"));
+    CHECK(f.ctr.backend_disconnect.load() == 1);
+    CHECK(f.ctr.disconnect_errors.load() == 1);
+    // Reconnect after the backoff (50..100 ms for the first retry), not before.
+    const size_t connects = f.be.count(op::connect, request_fixture::kPool);
+    g_now += 40;
+    f.turn();
+    CHECK(f.be.count(op::connect, request_fixture::kPool) == connects);
+    g_now += 100;
+    f.turn();
+    CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
+    // Refused twice: ejected; a call now gets the no-backend error at once.
+    f.complete(f.be.last(op::connect, request_fixture::kPool)->ud, -ECONNREFUSED);
+    g_now += 1000;
+    f.turn();
+    f.complete(f.be.last(op::connect, request_fixture::kPool)->ud, -ECONNREFUSED);
+    CHECK(f.ctr.backends_ejected.load() == 1);
+    f.recv(request_fixture::kCli, sync_frame());
+    CHECK(f.sent(request_fixture::kCli) == error_frame("qgate: no backend available for group g"));
+    // It comes back: the next handshake makes it live again.
+    g_now += 10000;
+    f.turn();
+    f.pool_up();
+    CHECK(f.ctr.backends_recovered.load() == 1);
+    f.recv(request_fixture::kCli, sync_frame());
+    CHECK(f.sent(request_fixture::kPool) == sync_frame());
+}
+
+TEST_CASE("request engine: unsolicited async dropped; a gone client's reply discarded") {
+    request_fixture f;
+    f.pool_up();
+    f.client_up();
+    f.recv(request_fixture::kCli, sync_frame());
+    CHECK(f.sent(request_fixture::kPool) == sync_frame());
+    // An async message from the backend before its response belongs to nobody: dropped.
+    f.recv(request_fixture::kPool,
+           std::string("\x01\x00\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00zz", 16));
+    CHECK(f.ctr.backend_unsolicited.load() == 1);
+    f.recv(request_fixture::kPool, response_frame());
+    CHECK(f.sent(request_fixture::kCli) == response_frame());
+    // The client sends a call and leaves: the reply is discarded, the connection serves on.
+    f.recv(request_fixture::kCli, sync_frame());
+    CHECK(f.sent(request_fixture::kPool) == sync_frame());
+    f.complete(f.be.last(op::recv, request_fixture::kCli)->ud, 0);
+    f.recv(request_fixture::kPool, response_frame());
+    CHECK(f.ctr.requests_abandoned.load() == 1);
+    CHECK(f.ctr.request_late_replies.load() == 1);
+    CHECK(f.plane.state(0).load_now() == 0);
+}
+
+TEST_CASE("request engine: health query on an idle connection; no answer fails it") {
+    request_fixture f(500);
+    f.pool_up();
+    const std::string probe("\x01\x01\x00\x00\x0e\x00\x00\x00\x0a\x00\x00\x00\x00\x00", 14);
+    g_now += 501;
+    CHECK(f.sent(request_fixture::kPool) == probe);
+    CHECK(f.ctr.backend_health_queries.load() == 1);
+    f.recv(request_fixture::kPool, std::string("\x01\x02\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
+    g_now += 400;  // answered: no failure at the old probe deadline
+    f.turn();
+    CHECK(f.ctr.backend_health_fail.load() == 0);
+    g_now += 101;  // next probe, never answered
+    CHECK(f.sent(request_fixture::kPool) == probe);
+    CHECK(f.ctr.backend_health_queries.load() == 2);
+    g_now += 301;
+    f.turn();
+    CHECK(f.ctr.backend_health_fail.load() == 1);
+    // The connection is shut down; once its recv ends it is closed and, after the backoff,
+    // connected again.
+    const size_t connects = f.be.count(op::connect, request_fixture::kPool);
+    f.complete(f.be.last(op::recv, request_fixture::kPool)->ud, -ECANCELED);
+    CHECK(f.be.closed.size() == 1);
+    g_now += 200;
+    f.turn();
+    CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
+}
+
+TEST_CASE("request_fifo: priority insert keeps FIFO within a priority") {
+    proxy::request slots[6];
+    const int32_t prio[] = {0, 0, 5, 0, 5, 9};
+    proxy::request_fifo q;
+    for (int i = 0; i < 6; ++i) {
+        slots[i].index = static_cast<uint32_t>(i);
+        slots[i].priority = prio[i];
+        q.insert(&slots[i]);
+    }
+    std::vector<uint32_t> order;
+    while (proxy::request* r = q.pop()) order.push_back(r->index);
+    CHECK(order == std::vector<uint32_t>{5, 2, 4, 0, 1, 3});
+    CHECK(q.count == 0);
+    CHECK(q.tail == nullptr);
+}
+
+TEST_CASE("frame_cut: frames split anywhere; more() stops only between frames") {
+    const std::string two = sync_frame() + response_frame();
+    for (size_t cut = 0; cut <= two.size(); ++cut) {
+        proxy::frame_cut c;
+        std::string bodies;
+        int headers = 0, ends = 0;
+        auto feed = [&](const std::string& part, bool allow) {
+            return proxy::cut_frames(
+                c, reinterpret_cast<const uint8_t*>(part.data()), part.size(), {},
+                [&] { return allow; }, [&](const qipc::frame_header&) { return ++headers, true; },
+                [&](const uint8_t* p, size_t n) { bodies.append(reinterpret_cast<const char*>(p), n); },
+                [&] { ++ends; });
+        };
+        CHECK(feed(two.substr(0, cut), true) == static_cast<int64_t>(cut));
+        CHECK(feed(two.substr(cut), true) == static_cast<int64_t>(two.size() - cut));
+        CHECK(headers == 2);
+        CHECK(ends == 2);
+        CHECK(bodies == two.substr(8, 8) + two.substr(24, 8));
+    }
+    proxy::frame_cut c;
+    auto none = [] { return false; };
+    auto h = [](const qipc::frame_header&) { return true; };
+    auto b = [](const uint8_t*, size_t) {};
+    auto e = [] {};
+    const auto* p = reinterpret_cast<const uint8_t*>(two.data());
+    CHECK(proxy::cut_frames(c, p, two.size(), {}, none, h, b, e) == 0);  // at a boundary: stop
+    CHECK(proxy::cut_frames(c, p, 3, {}, [] { return true; }, h, b, e) == 3);
+    CHECK(proxy::cut_frames(c, p + 3, two.size() - 3, {}, none, h, b, e) == 13);  // ends frame 1
+    const std::string bad("\x07\x01\x00\x00\x10\x00\x00\x00", 8);  // byte order 7
+    proxy::frame_cut d;
+    CHECK(proxy::cut_frames(d, reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), {},
+                            [] { return true; }, h, b, e) == proxy::kCutFailed);
 }

@@ -54,6 +54,18 @@ TEST_CASE("mailbox_mesh: wake only a sleeping peer, and only once") {
     // Nothing published: flush never wakes.
     CHECK(mesh.prepare_sleep(1));
     CHECK_FALSE(mesh.flush(0, 1));
+    mesh.woke(1);
+}
+
+TEST_CASE("mailbox_mesh: a batch that push() published by itself still wakes a sleeper") {
+    mailbox_mesh mesh(2);
+    CHECK(mesh.prepare_sleep(1));  // consumer found nothing and sleeps
+    // The 16th push publishes the batch with no wake check of its own ...
+    for (uint32_t i = 0; i < kMailboxBatch; ++i) REQUIRE(mesh.queue(0, 1).push({kXmsgPing, i, 0}));
+    // ... so the end-of-turn flush, which publishes nothing new, must still wake the sleeper.
+    CHECK(mesh.flush(0, 1));
+    mesh.woke(1);
+    CHECK(mesh.drain(1, [](uint32_t, const xmsg&) {}) == kMailboxBatch);
 }
 
 TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost wake") {

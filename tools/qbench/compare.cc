@@ -95,6 +95,12 @@ bool environment::start_qmock(std::string& error) {
     return true;
 }
 
+// Request mode: as many pooled connections as the largest scenario has clients (32), so a
+// routed call never waits for a connection that HAProxy or a direct client would not.
+std::string pool_conns(const std::string& mode) {
+    return mode == "request" ? "conns = 32\n" : "";
+}
+
 void environment::start_qgate(const std::string& io, std::vector<std::string>& notes) {
     std::string name = io == "uring" ? "qgate" : "qgate-" + io;
     std::string qgate = find_qgate(opt_);
@@ -106,9 +112,9 @@ void environment::start_qgate(const std::string& io, std::vector<std::string>& n
     std::string log = dir_ + "/" + name + ".log";
     write_text(conf, "[server]\nshards = 1\nio = \"" + io + "\"\nport_file = \"" + ports +
                          "\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[listener]]\n"
-                         "listen = \"127.0.0.1:0\"\nmode = \"session\"\ngroup = \"echo\"\n\n"
+                         "listen = \"127.0.0.1:0\"\nmode = \"" + opt_.mode + "\"\ngroup = \"echo\"\n\n"
                          "[[backend]]\nname = \"echo1\"\ngroup = \"echo\"\naddress = \"127.0.0.1:" +
-                         std::to_string(backend_port_) + "\"\n");
+                         std::to_string(backend_port_) + "\"\n" + pool_conns(opt_.mode));
     std::string error;
     int pid = spawn({qgate, "-c", conf, "--io=" + io}, log, error);
     if (pid < 0) return notes.push_back(name + ": " + error + ": skipped");

@@ -25,6 +25,7 @@ struct compare_options {
     bool markdown = false;
     bool quick = false;
     bool keep = false;            ///< keep the work directory (configs, logs)
+    std::string mode = "session"; ///< qgate's listener mode: session or request (routed calls)
     std::string command_line;
 };
 

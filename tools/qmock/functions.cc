@@ -101,6 +101,28 @@ void fn_name(call& ctx, std::span<const arg> args, reply& out) {
     if (want_args(args, 0, 1, out)) out.set_value(qipc::value::symbol(ctx.srv.opts().name));
 }
 
+/// tag[x]: (name; x), so a test can tell which backend answered which call.
+void fn_tag(call& ctx, std::span<const arg> args, reply& out) {
+    if (!want_args(args, 1, 1, out)) return;
+    const std::string& n = ctx.srv.opts().name;
+    std::vector<uint8_t> sym{static_cast<uint8_t>(-qipc::qtype::kSymbol)};
+    sym.insert(sym.end(), n.begin(), n.end());
+    sym.push_back(0);
+    out.set_owned(pair_of(sym, args[0]));
+}
+
+/// seq[x]: (n; x), n = how many seq calls this process has served before (0, 1, ...): the
+/// order in which the backend ran them, whatever order the replies reach their callers.
+void fn_seq(call&, std::span<const arg> args, reply& out) {
+    static int64_t served = 0;
+    if (!want_args(args, 1, 1, out)) return;
+    std::vector<uint8_t> n(9);
+    n[0] = static_cast<uint8_t>(-qipc::qtype::kLong);
+    const uint64_t v = static_cast<uint64_t>(served++);
+    for (int i = 0; i < 8; ++i) n[1 + i] = static_cast<uint8_t>(v >> (8 * i));
+    out.set_owned(pair_of(n, args[0]));
+}
+
 void fn_sleep(call& ctx, std::span<const arg> args, reply& out) {
     int64_t ms = 0;
     if (!want_args(args, 1, 1, out)) return;
@@ -196,7 +218,8 @@ constexpr entry kFunctions[] = {
     {"echo", fn_echo},         {"whoami", fn_whoami},     {"name", fn_name},
     {"sleep", fn_sleep},       {"fail", fn_fail},         {"getTrades", fn_get_trades},
     {"payload", fn_payload},   {"callback", fn_callback}, {"defer", fn_defer},
-    {"deferred", fn_deferred}, {"deferredFail", fn_deferred_fail},
+    {"deferred", fn_deferred}, {"deferredFail", fn_deferred_fail}, {"tag", fn_tag},
+    {"seq", fn_seq},
 };
 
 }  // namespace

@@ -1,0 +1,152 @@
+// Request mode, the shared part: the request slot that travels between a client's shard (the
+// origin) and a backend's home shard, and the routing plane every shard reads (compiled groups
+// and routes, per-backend load/liveness cells, home shard of each backend, the slot pools).
+//
+// Ownership of a slot (DESIGN §3 "request path"):
+//   free --origin: frame read--> filling --classified, routed--> at home (kHome)
+//   at home: queued in its backend's FIFO, then in flight on one upstream connection; the home
+//   shard writes `rep` (the backend's response frame, or an error qgate wrote) and hands the
+//   slot back (over the mailbox, or a direct call when origin == home).
+//   origin: the reply waits in the client's order list (kOrder) until every earlier sync call
+//   is answered, then sits in the client's send queue (kSend) until written. The slot is freed
+//   when no holder is left. Only the origin touches `holds`, the order links, `err` and the
+//   timer; only the current holder of kHome touches `rep` and the queue link. The mailbox's
+//   release/acquire publication orders the hand-overs. `abandoned` is the one field both read
+//   concurrently: the origin sets it (timeout, client gone), the home skips or discards.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qgate/config.h"
+#include "qgate/route.h"
+
+namespace qgate::proxy {
+
+namespace hold {
+inline constexpr uint8_t kHome = 1 << 0;   ///< the home shard has it (queued or in flight)
+inline constexpr uint8_t kOrder = 1 << 1;  ///< in its client's order list (sync calls)
+inline constexpr uint8_t kSend = 1 << 2;   ///< its answer is in the client's send queue
+}  // namespace hold
+
+/// Mailbox kind of request mode: data = the first slot of a chain (linked by `qnext`) handed
+/// to the receiving shard, arg = its length. Each slot says what it is (`post_kind`). One
+/// message per destination per turn, however many slots: the mailbox stays far from full
+/// under load, and the receiver takes a whole batch with one acquire.
+inline constexpr uint32_t kXmsgRequests = 16;
+/// What a handed-over slot is (request::post_kind).
+inline constexpr uint32_t kPostSubmit = 1;  ///< origin -> home: queue this request
+inline constexpr uint32_t kPostDone = 2;    ///< home -> origin: answered (or to re-route)
+
+inline constexpr size_t kErrTextMax = 240;
+
+struct request {
+    // ---- fixed at start
+    uint32_t index = 0;   ///< in its shard's pool
+    uint32_t origin = 0;  ///< shard that owns the pool
+    // ---- origin only
+    uint32_t gen = 1;
+    uint32_t session = 0;
+    uint32_t session_gen = 0;
+    uint8_t holds = 0;
+    bool answered = false;  ///< the answer (err or rep) is ready for the client
+    bool use_err = false;   ///< answer with `err` (written by the origin) instead of `rep`
+    uint16_t err_len = 0;
+    uint64_t deadline_ms = 0;
+    uint32_t timeout_ms = 0;
+    request* onext = nullptr;  ///< client order list / slot free list
+    uint8_t err[kErrTextMax + 16];
+    // ---- written by the origin before submit, read by the home shard
+    uint32_t backend = 0;
+    uint32_t queue_max = 0;
+    int32_t priority = 0;
+    bool sync = true;
+    uint8_t bounces = 0;  ///< times it came back to be routed again
+    std::vector<uint8_t> req;  ///< the client's frame, header included (capacity reused)
+    // ---- the current holder of kHome
+    std::vector<uint8_t> rep;  ///< the answer frame (capacity reused)
+    request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
+    uint32_t post_kind = 0;    ///< kPostSubmit / kPostDone while handed to another shard
+    bool bounce = false;       ///< handed back unanswered: route it again (backend ejected)
+    // ---- shared
+    std::atomic<bool> abandoned{false};
+
+    bool is_abandoned() const { return abandoned.load(std::memory_order_relaxed); }
+};
+
+/// An intrusive FIFO of slots through `qnext` (home queues, mailbox overflow).
+struct request_fifo {
+    request* head = nullptr;
+    request* tail = nullptr;
+    uint32_t count = 0;
+
+    void push(request* r) {
+        r->qnext = nullptr;
+        if (tail != nullptr) tail->qnext = r; else head = r;
+        tail = r;
+        ++count;
+    }
+    /// Behind every request of the same or a higher priority (FIFO within a priority). The
+    /// common case, nothing of a lower priority waiting, is O(1); else a scan of the queue,
+    /// which queue_max bounds.
+    void insert(request* r) {
+        if (tail == nullptr || tail->priority >= r->priority) return push(r);
+        request** at = &head;
+        while (*at != nullptr && (*at)->priority >= r->priority) at = &(*at)->qnext;
+        r->qnext = *at;
+        *at = r;
+        ++count;
+    }
+    request* pop() {
+        request* r = head;
+        if (r == nullptr) return nullptr;
+        head = r->qnext;
+        if (head == nullptr) tail = nullptr;
+        r->qnext = nullptr;
+        --count;
+        return r;
+    }
+    bool empty() const { return head == nullptr; }
+};
+
+/// Everything request mode shares between shards. Built once by run_gateway before the shards
+/// start; afterwards only the backend_state cells and the slots change (see above).
+class route_plane {
+  public:
+    /// Compiles groups and routes from `cfg` and allocates `shards` slot pools.
+    bool build(const config& cfg, uint32_t shards, std::string& error);
+
+    const route::group_set& groups() const { return groups_; }
+    const route::route_table& table() const { return table_; }
+    /// The rule for a call of listener `l` when no [[route]] is configured: its own group.
+    const route::route_rule* fallback(uint32_t l) const { return &fallback_[l]; }
+    std::span<const route::backend_state> state() const { return {state_.get(), nbackends_}; }
+    route::backend_state& state(uint32_t b) { return state_[b]; }
+    uint32_t backends() const { return nbackends_; }
+    uint32_t home(uint32_t b) const { return b % shards_; }
+    uint32_t group_of(uint32_t b) const { return backend_group_[b]; }
+    const std::string& name(uint32_t b) const { return names_[b]; }
+    request* slots(uint32_t shard) { return pools_[shard].get(); }
+    uint32_t slots_per_shard() const { return slots_per_shard_; }
+    /// Client connections open on every shard (a home shard keeps serving until it is 0).
+    std::atomic<uint32_t>& clients_open() { return clients_open_; }
+
+  private:
+    route::group_set groups_;
+    route::route_table table_;
+    std::vector<route::route_rule> fallback_;  ///< per listener
+    std::vector<uint16_t> fallback_groups_;    ///< per listener, viewed by fallback_[l]
+    std::unique_ptr<route::backend_state[]> state_;
+    uint32_t nbackends_ = 0;
+    uint32_t shards_ = 1;
+    std::vector<uint32_t> backend_group_;
+    std::vector<std::string> names_;
+    std::vector<std::unique_ptr<request[]>> pools_;
+    uint32_t slots_per_shard_ = 0;
+    std::atomic<uint32_t> clients_open_{0};
+};
+
+}  // namespace qgate::proxy

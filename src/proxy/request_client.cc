@@ -1,0 +1,467 @@
+// Request mode, the client's shard (the origin): read each call whole into a request slot,
+// classify it, match the route table, pick a backend by the route's policy and hand the slot
+// to the backend's home shard; answer the client in the order it sent its sync calls.
+//
+// Design note (decisions a kdb+ user can observe; also in README "Behaviour decisions"):
+//  * Handshake: qgate answers it itself with capability min(client, 3): backends are shared,
+//    so a reply over 2 GB (capability 6 framing) cannot be promised to one client.
+//  * Replies come back in the order the client sent its sync calls, whichever backend answered
+//    first: a slot stays on the client's order list until every earlier one is answered.
+//  * Errors are real q errors (response frame, type -128): 'qgate: no route for F,
+//    'qgate: no backend available for group G, 'qgate: timeout after Nms (origin), and
+//    'qgate: busy, 'qgate: backend B disconnected (home). A backend's own error passes through.
+//  * Async calls are routed the same way and forwarded fire-and-forget; if they cannot be
+//    routed they are dropped and counted (q gives an async caller no error either).
+//  * Timeout: the client is answered at once; the request is skipped if still queued, and a
+//    late reply is discarded when it comes (the connection stays busy until then: a q backend
+//    cannot be cancelled).
+//  * A client that disconnects loses its queued requests (skipped at its backend); replies to
+//    its in-flight ones are discarded.
+//  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
+//    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
+//    is taken, a client that needs one more is paused (its bytes held) until slots come back.
+//  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
+//    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
+
+#include <cstdio>
+#include <cstring>
+
+#include "proxy/engine.h"
+#include "qgate/log.h"
+#include "qgate/qipc/compress.h"
+#include "qgate/qipc/handshake.h"
+#include "qgate/qipc/writer.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+
+namespace {
+constexpr uint8_t kRequestCapability = 3;
+// A slot keeps its buffers' capacity (no allocation per call) unless one grew past this for a
+// rare large message: then it is given back, so big replies do not pin memory per slot.
+constexpr size_t kKeepBytesMax = size_t{1} << 20;
+
+}  // namespace
+
+void engine::enter_request(session& ss) {
+    ss.st = sstate::request;
+    ss.cap = qipc::negotiate_capability(ss.client_cap, kRequestCapability);
+    ss.reply = ss.cap;
+    plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
+    if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
+    arm_recv(ss, role::client);
+    if (ss.hs.size() > ss.hs_len) {  // ss.hs is not touched again: safe to hold
+        request_input(ss, -1, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
+                      static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
+    }
+}
+
+// Client bytes in (a receive buffer `bid`, or -1 for bytes the session owns). What cannot be
+// framed now (quota reached) stays in its buffer on `held`, behind anything held before.
+void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
+    int64_t used = 0;
+    if (ss.rq.held.empty()) {
+        used = request_data(ss, p, n);
+        if (used < 0 || ss.st != sstate::request) {
+            release_item(bid);
+            return;
+        }
+    }
+    if (static_cast<uint64_t>(used) == n) {
+        release_item(bid);
+    } else if (!ss.rq.held.push(items_, p + used, static_cast<uint32_t>(n - used), bid)) {
+        bump(ctr_.send_items_exhausted);
+        release_item(bid);
+        close_session(ss);
+        return;
+    }
+    if (!ss.rq.held.empty() && slot_free_ == nullptr) wait_for_slot(ss);
+    if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
+        bump(ctr_.client_quota_pauses);  // it calls faster than its backends answer
+        pause_recv(ss, role::client);
+    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > lim_.out_bytes_high) {
+        bump(ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
+        pause_recv(ss, role::client);
+    }
+}
+
+// Out of request slots: the client stays paused with its bytes held; wake_slot_waiters (each
+// turn, once slots are free again) frames them. Counted once per wait.
+void engine::wait_for_slot(session& ss) {
+    if (ss.rq.slot_wait) return;
+    ss.rq.slot_wait = true;
+    bump(ctr_.request_slots_exhausted);
+    slot_waiters_.push_back(ss.index);
+}
+
+void engine::wake_slot_waiters() {
+    if (slot_waiters_.empty() || slot_free_ == nullptr) return;
+    for (size_t i = 0; i < slot_waiters_.size() && slot_free_ != nullptr; ++i) {
+        session& ss = *sessions_[slot_waiters_[i]];
+        if (!ss.rq.slot_wait) continue;  // closed (and maybe reused) since
+        ss.rq.slot_wait = false;
+        slot_waiters_[i] = UINT32_MAX;
+        if (ss.st == sstate::request) request_unhold(ss);
+    }
+    // Keep the ones still waiting (request_unhold may have re-added some at the end).
+    size_t k = 0;
+    for (uint32_t idx : slot_waiters_) {
+        if (idx != UINT32_MAX && sessions_[idx]->rq.slot_wait) slot_waiters_[k++] = idx;
+    }
+    slot_waiters_.resize(k);
+}
+
+bool engine::over_quota(const session& ss) const {
+    return ss.rq.pending + ss.rq.async_out >= lim_.requests_per_client_max;
+}
+
+// Whether a paused client may be read again: nothing held, outstanding calls down to half the
+// quota (hysteresis: a pipelining client is not paused and resumed per call), replies drained.
+bool engine::client_quota_ok(const session& ss) const {
+    return ss.rq.held.empty() &&
+           ss.rq.pending + ss.rq.async_out <= lim_.requests_per_client_max / 2 &&
+           ss.s[0].sq.bytes() <= lim_.out_bytes_low;
+}
+
+// Frames calls until the input ends or the client reaches its quota; returns the bytes used
+// (the rest waits on `held`), or kCutFailed after closing the client on a malformed frame.
+int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
+    qipc::header_limits hl;
+    hl.capability = ss.cap;
+    hl.length_max = lim_.message_bytes_max;
+    const int64_t used = cut_frames(
+        ss.rq.cut, p, n, hl,
+        [&] { return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr; },
+        [&](const qipc::frame_header& h) { return request_header(ss, h); },
+        [&](const uint8_t* b, size_t len) { request_body(ss, b, static_cast<uint32_t>(len)); },
+        [&] {
+            if (ss.st != sstate::request) return;
+            if (ss.rq.skip) {
+                ss.rq.skip = false;
+                return;
+            }
+            request* r = ss.rq.fill;
+            ss.rq.fill = nullptr;
+            if (ss.rq.oversize) {
+                ss.rq.oversize = false;
+                bump(ctr_.request_too_large);
+                if (r->sync) enlist(ss, *r);
+                answer_error(ss, *r, "qgate: request too large");
+                return;
+            }
+            dispatch(ss, *r);
+        });
+    if (used < 0 && ss.st == sstate::request) {
+        bump(ctr_.malformed_frames);
+        close_session(ss);
+    }
+    return used;
+}
+
+// Calls completed: frame what was held back, and read the socket again once nothing is held,
+// the client is below half its quota (hysteresis) and its replies have drained.
+void engine::request_unhold(session& ss) {
+    // A call framed here may be answered at once (no route, busy, ...), and answering comes
+    // back here: the outer call owns the held buffer it is reading, so the inner one returns.
+    if (ss.rq.unholding) return;
+    ss.rq.unholding = true;
+    const uint32_t resume_at = lim_.requests_per_client_max / 2;
+    while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
+           ss.rq.pending + ss.rq.async_out <= resume_at) {
+        iovec iov[1];
+        uint64_t bytes = 0;
+        ss.rq.held.gather(items_, iov, 1, bytes);
+        const int64_t used = request_data(ss, static_cast<const uint8_t*>(iov[0].iov_base),
+                                          static_cast<uint32_t>(iov[0].iov_len));
+        if (used < 0 || ss.st != sstate::request) break;
+        ss.rq.held.consume(items_, static_cast<uint64_t>(used),
+                           [this](int32_t b) { release_item(b); });
+        if (static_cast<size_t>(used) < iov[0].iov_len) break;  // quota reached again
+    }
+    ss.rq.unholding = false;
+    if (ss.st == sstate::request && !ss.rq.held.empty() && slot_free_ == nullptr) {
+        wait_for_slot(ss);
+    }
+    if (ss.st == sstate::request && ss.s[0].paused && client_quota_ok(ss)) {
+        resume_recv(ss, role::client);
+    }
+}
+
+bool engine::request_header(session& ss, const qipc::frame_header& h) {
+    if (ss.st != sstate::request) return false;
+    if (h.type == qipc::msg_type::response) {
+        ss.rq.skip = true;  // nothing asked the client anything: ignore, as q does
+        return true;
+    }
+    request* r = alloc_request();
+    if (r == nullptr) {
+        bump(ctr_.request_slots_exhausted);
+        close_session(ss);
+        return false;
+    }
+    r->session = ss.index;
+    r->session_gen = ss.gen;
+    r->sync = h.type == qipc::msg_type::sync;
+    // A call is buffered whole; one over the limit is read past and answered with an error.
+    ss.rq.oversize = h.length > lim_.request_bytes_max;
+    r->req.resize(ss.rq.oversize ? qipc::kHeaderSize : h.length);
+    std::memcpy(r->req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
+    ss.rq.fill = r;
+    ss.rq.off = qipc::kHeaderSize;
+    return true;
+}
+
+void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
+    if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
+        return;
+    }
+    std::memcpy(ss.rq.fill->req.data() + ss.rq.off, p, n);
+    ss.rq.off += n;
+}
+
+void engine::dispatch(session& ss, request& r) {
+    bump(r.sync ? ctr_.sync_requests : ctr_.async_requests);
+    if (r.sync) enlist(ss, r);
+    route_call(ss, r);
+}
+
+// Into the order list first, so every answer (errors included) keeps the call order.
+void engine::enlist(session& ss, request& r) {
+    r.holds |= hold::kOrder;
+    r.onext = nullptr;
+    if (ss.rq.tail != nullptr) ss.rq.tail->onext = &r; else ss.rq.head = &r;
+    ss.rq.tail = &r;
+    ++ss.rq.pending;
+}
+
+void engine::route_call(session& ss, request& r) {
+    const std::span<const uint8_t> all(r.req.data(), r.req.size());
+    qipc::frame_header h;
+    (void)qipc::parse_header(all, h);  // validated when the frame was cut
+    const auto body = h.compressed ? inflate(all) : all.subspan(qipc::kHeaderSize);
+    const route::call_info call = route::classify(body, h.little_endian, h.type);
+    const route::route_rule* rule = plane_->table().size() == 0
+                                        ? plane_->fallback(ss.listener)
+                                        : route::match_call(plane_->table(), call, ss.user);
+    char text[kErrTextMax];
+    if (rule == nullptr) {
+        bump(ctr_.request_no_route);
+        answer_error(ss, r, route::no_route_text(call.name, text));
+        return;
+    }
+    const uint16_t gid = rule->groups[0];
+    const route::backend_group& g = plane_->groups()[gid];
+    const int32_t b = route::pick_for_call(*rule, g, plane_->state(), cursors_[gid], call);
+    if (b == route::kNoBackend) {
+        bump(ctr_.request_no_backend);
+        const int len = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
+                                      static_cast<int>(g.name().size()), g.name().data());
+        answer_error(ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
+        return;
+    }
+    r.backend = static_cast<uint32_t>(b);
+    r.queue_max = rule->queue_max != 0 ? rule->queue_max : lim_.queue_max;
+    r.priority = rule->priority;
+    if (!r.sync) ++ss.rq.async_out;
+    if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
+        now_ms_ = opt_.clock_ms();
+        r.deadline_ms = now_ms_ + rule->timeout_ms;
+        r.timeout_ms = rule->timeout_ms;
+        if (rq_timers_.size() >= plane_->slots_per_shard()) compact_request_timers();
+        rq_timers_.add(r.deadline_ms, r.index, r.gen);
+    }
+    bump(ctr_.requests_routed);
+    submit(r);
+}
+
+// The body of a compressed call, in the shard's scratch buffer (valid until the next call);
+// empty when it does not decompress (it then classifies as "<other>").
+std::span<const uint8_t> engine::inflate(std::span<const uint8_t> msg) {
+    uint64_t ulen = 0;
+    if (!qipc::uncompressed_length(msg, lim_.request_bytes_max, ulen)) return {};
+    scratch_.resize(ulen);
+    if (!qipc::decompress(msg, scratch_)) return {};
+    return std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
+}
+
+// The answer is written into the slot (no allocation); async calls have no one to tell.
+void engine::answer_error(session& ss, request& r, std::string_view text) {
+    if (!r.sync) {
+        bump(ctr_.async_dropped);
+        maybe_free_request(r);
+        return;
+    }
+    if (text.size() > kErrTextMax) text = text.substr(0, kErrTextMax);
+    r.err_len = static_cast<uint16_t>(
+        qipc::write_error_message(text, qipc::msg_type::response, {r.err, sizeof r.err}));
+    r.use_err = true;
+    r.answered = true;
+    flush_answers(ss);
+}
+
+// Sends every answer at the front of the order list; stops at the first unanswered call.
+void engine::flush_answers(session& ss) {
+    while (ss.rq.head != nullptr && ss.rq.head->answered && ss.st == sstate::request) {
+        request& r = *ss.rq.head;
+        ss.rq.head = r.onext;
+        if (ss.rq.head == nullptr) ss.rq.tail = nullptr;
+        r.onext = nullptr;
+        --ss.rq.pending;
+        r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
+        const uint8_t* p = r.use_err ? r.err : r.rep.data();
+        const size_t n = r.use_err ? r.err_len : r.rep.size();
+        if (!push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
+    }
+    if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);
+    if (draining_ && ss.st == sstate::request && idle(ss)) close_session(ss);
+}
+
+// Back from the home shard (or from home_enqueue directly): `rep` holds the answer.
+void engine::request_done(request& r) {
+    r.holds = static_cast<uint8_t>(r.holds & ~hold::kHome);
+    if (plane_->home(r.backend) != r.origin) --away_;
+    session* ss = r.session < sessions_.size() ? sessions_[r.session].get() : nullptr;
+    const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
+    if (!r.sync && mine) --ss->rq.async_out;  // sent (or back to be routed again)
+    if (r.bounce && mine && !r.answered && !r.is_abandoned()) {
+        r.bounce = false;
+        ++r.bounces;
+        bump(ctr_.requests_rerouted);
+        route_call(*ss, r);  // its backend was ejected: pick again among the live ones
+        return;
+    }
+    if (!r.sync || r.answered || r.is_abandoned() || !mine) {
+        if (!r.sync && mine && ss->s[0].paused) request_unhold(*ss);
+        maybe_free_request(r);
+        return;
+    }
+    r.deadline_ms = 0;
+    r.answered = true;
+    flush_answers(*ss);
+}
+
+void engine::request_sent(uint32_t index) {
+    request& r = plane_->slots(me_)[index];
+    r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
+    maybe_free_request(r);
+}
+
+// Client gone: queued calls are skipped by their backend, in-flight replies discarded.
+void engine::request_close(session& ss) {
+    plane_->clients_open().fetch_sub(1, std::memory_order_relaxed);
+    for (request* r = ss.rq.head; r != nullptr;) {
+        request* next = r->onext;
+        r->onext = nullptr;
+        r->holds = static_cast<uint8_t>(r->holds & ~hold::kOrder);
+        if ((r->holds & hold::kHome) != 0) {
+            r->abandoned.store(true, std::memory_order_relaxed);
+            bump(ctr_.requests_abandoned);
+        }
+        maybe_free_request(*r);
+        r = next;
+    }
+    ss.rq.head = ss.rq.tail = nullptr;
+    ss.rq.pending = 0;
+    ss.rq.held.clear(items_, [this](int32_t b) { release_item(b); });
+    if (ss.rq.fill != nullptr) {
+        request* f = ss.rq.fill;
+        ss.rq.fill = nullptr;
+        maybe_free_request(*f);
+    }
+}
+
+void engine::expire_requests(uint64_t now_ms) {
+    rq_timers_.expire(now_ms, [this](const shard::timer_entry& e) {
+        request& r = plane_->slots(me_)[e.slot];
+        if (r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered) return;
+        session* ss = sessions_[r.session].get();
+        if (ss->gen != r.session_gen || ss->st != sstate::request) return;
+        bump(ctr_.request_timeouts);
+        r.abandoned.store(true, std::memory_order_relaxed);
+        char text[64];
+        const int len = std::snprintf(text, sizeof text, "qgate: timeout after %ums",
+                                      static_cast<unsigned>(r.timeout_ms));
+        answer_error(*ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
+    });
+}
+
+request* engine::alloc_request() {
+    request* r = slot_free_;
+    if (r == nullptr) return nullptr;
+    slot_free_ = r->onext;
+    r->onext = nullptr;
+    r->holds = 0;
+    r->answered = r->use_err = false;
+    r->err_len = 0;
+    r->deadline_ms = 0;
+    r->bounce = false;
+    r->bounces = 0;
+    r->abandoned.store(false, std::memory_order_relaxed);
+    return r;
+}
+
+// Entries of answered or freed slots are dropped lazily; at most one per slot is live, so
+// compacting at the pool size keeps the heap within its reserved capacity.
+void engine::compact_request_timers() {
+    request* slots = plane_->slots(me_);
+    rq_timers_.compact([slots](const shard::timer_entry& e) {
+        const request& r = slots[e.slot];
+        return r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered;
+    });
+}
+
+void engine::maybe_free_request(request& r) {
+    if (r.holds != 0) return;
+    if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
+    if (r.rep.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.rep);
+    ++r.gen;
+    r.deadline_ms = 0;
+    r.onext = slot_free_;
+    slot_free_ = &r;
+}
+
+void engine::submit(request& r) {
+    r.holds |= hold::kHome;
+    const uint32_t home = plane_->home(r.backend);
+    if (home == r.origin) {
+        home_enqueue(r);
+        return;
+    }
+    ++away_;
+    post(home, kPostSubmit, r);
+}
+
+// Slots for another shard wait in its outbox until the end of the turn (flush_outbox).
+void engine::post(uint32_t to, uint32_t kind, request& r) {
+    r.post_kind = kind;
+    outbox_[to].push(&r);
+    bump(ctr_.xshard_requests);
+}
+
+// One message per destination carries the whole chain. When the peer's mailbox is full the
+// chain stays (and grows, in order) until a later turn.
+void engine::flush_outbox() {
+    for (uint32_t to = 0; to < outbox_.size(); ++to) {
+        request_fifo& o = outbox_[to];
+        if (o.empty()) continue;
+        const shard::xmsg m{kXmsgRequests, o.count, reinterpret_cast<uint64_t>(o.head)};
+        if (shard_->send(to, m)) o = request_fifo{};
+    }
+}
+
+// A chain from another shard: read each link before the slot joins a list of ours.
+void engine::take_requests(request* r) {
+    while (r != nullptr) {
+        request* next = r->qnext;
+        r->qnext = nullptr;
+        if (r->post_kind == kPostSubmit) {
+            home_enqueue(*r);
+        } else {
+            request_done(*r);
+        }
+        r = next;
+    }
+}
+
+}  // namespace qgate::proxy

@@ -1,0 +1,108 @@
+// The routing plane: compiled once by run_gateway (control-plane thread, allocation allowed)
+// from the config snapshot, then read by every shard without locks. Slot pools are allocated
+// here, before any shard starts, so a slot handed to another shard never outlives its memory
+// (the plane outlives every shard thread).
+
+#include <cstdio>
+
+#include "proxy/request.h"
+
+namespace qgate::proxy {
+
+namespace {
+
+route::policy to_policy(route_policy p) {
+    switch (p) {
+    case route_policy::round_robin: return route::policy::round_robin;
+    case route_policy::first_available: return route::policy::first_available;
+    case route_policy::consistent_hash: return route::policy::consistent_hash;
+    case route_policy::least_busy: break;
+    }
+    return route::policy::least_busy;
+}
+
+route::type_match to_type(route_type t) {
+    switch (t) {
+    case route_type::sync: return route::type_match::sync;
+    case route_type::async: return route::type_match::async;
+    case route_type::any: break;
+    }
+    return route::type_match::any;
+}
+
+std::vector<route::group_spec> group_specs(const config& cfg) {
+    std::vector<route::group_spec> out;
+    for (uint32_t b = 0; b < cfg.backends.size(); ++b) {
+        const backend_conf& bc = cfg.backends[b];
+        route::group_spec* g = nullptr;
+        for (auto& s : out) {
+            if (s.name == bc.group) g = &s;
+        }
+        if (g == nullptr) {
+            out.push_back({bc.group, {}});
+            g = &out.back();
+        }
+        g->members.push_back({b, bc.name});
+    }
+    return out;
+}
+
+}  // namespace
+
+bool route_plane::build(const config& cfg, uint32_t shards, std::string& error) {
+    shards_ = shards == 0 ? 1 : shards;
+    const std::vector<route::group_spec> gs = group_specs(cfg);
+    if (!route::group_set::build(gs, groups_, error)) return false;
+    std::vector<route::route_spec> specs;
+    for (const route_conf& rc : cfg.routes) {
+        route::route_spec s;
+        s.match = rc.match;
+        s.users = rc.users;
+        s.type = to_type(rc.type);
+        s.groups = {rc.group};
+        s.pol = to_policy(rc.policy);
+        s.hash_arg = rc.hash_arg;
+        s.timeout_ms = rc.timeout_ms;
+        s.queue_max = rc.queue_max;
+        s.priority = rc.priority;
+        specs.push_back(std::move(s));
+    }
+    if (!route::route_table::compile(specs, groups_, table_, error)) return false;
+
+    // With no [[route]], each request listener routes everything to its own group.
+    fallback_groups_.resize(cfg.listeners.size());
+    fallback_.resize(cfg.listeners.size());
+    for (size_t l = 0; l < cfg.listeners.size(); ++l) {
+        const int32_t g = groups_.find(cfg.listeners[l].group);
+        if (g < 0) {
+            error = "listener " + std::to_string(l) + ": unknown group " + cfg.listeners[l].group;
+            return false;
+        }
+        fallback_groups_[l] = static_cast<uint16_t>(g);
+        fallback_[l].index = UINT32_MAX;
+        fallback_[l].groups = {&fallback_groups_[l], 1};
+    }
+
+    nbackends_ = static_cast<uint32_t>(cfg.backends.size());
+    state_ = std::make_unique<route::backend_state[]>(nbackends_);
+    backend_group_.resize(nbackends_);
+    for (uint32_t b = 0; b < nbackends_; ++b) {
+        // Optimistic until proven down: a call made while the first connect is in flight
+        // waits in the queue instead of failing (ejection makes it false).
+        state_[b].live.store(true, std::memory_order_relaxed);
+        names_.push_back(cfg.backends[b].name);
+        backend_group_[b] = static_cast<uint32_t>(groups_.find(cfg.backends[b].group));
+    }
+
+    slots_per_shard_ = cfg.limits.requests_per_shard_max;
+    for (uint32_t s = 0; s < shards_; ++s) {
+        pools_.push_back(std::make_unique<request[]>(slots_per_shard_));
+        for (uint32_t i = 0; i < slots_per_shard_; ++i) {
+            pools_.back()[i].index = i;
+            pools_.back()[i].origin = s;
+        }
+    }
+    return true;
+}
+
+}  // namespace qgate::proxy
