@@ -165,6 +165,14 @@ const knob kKnobs[] = {
     {"limits.buf_size", knob_type::integer, kTable, "16384", 512, 1 << 20, {}, 0, {},
      "Bytes per provided receive buffer.", set_limit<&limits_conf::buf_size>,
      get_limit<&limits_conf::buf_size>},
+    {"limits.session_buf_share_pct", knob_type::integer, kTable, "10", 1, 50, {}, 0,
+     {},
+     "Largest share (%) of its shard's receive buffer pool that one direction of a session may "
+     "hold queued. Above it qgate stops reading the feeding peer (counted in buf_share_pauses) "
+     "and resumes at half of it. Bytes alone do not bound this: a 64-byte reply pins a whole "
+     "buffer. So a client that stops reading pins at most this share, never the whole pool.",
+     set_limit<&limits_conf::session_buf_share_pct>,
+     get_limit<&limits_conf::session_buf_share_pct>},
     {"limits.connect_timeout_ms", knob_type::integer, kTable, "2000", 1, kTimeoutMsMax, {},
      kReloadable, {}, "Upstream connect() plus handshake to a backend.",
      set_limit<&limits_conf::connect_timeout_ms>, get_limit<&limits_conf::connect_timeout_ms>},

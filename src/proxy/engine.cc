@@ -16,7 +16,11 @@
 //    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
 //  * Back-pressure: when a socket's queue exceeds out_bytes_high the socket feeding it stops
 //    reading (its multishot recv is cancelled) until the queue drains below out_bytes_low.
-//    Only that session stalls. An ENOBUFS recv waits until half the pool is back (pitfall 1).
+//    Only that session stalls. Bytes alone do not bound a queue's share of the receive pool (a
+//    64-byte reply pins a 16 KiB buffer), so the same pause also fires when a queue holds more
+//    than limits.session_buf_share_pct of the pool, and waits for half of that: a reader that
+//    stalls pins a bounded share, and the rest of the pool keeps every other session moving.
+//    An ENOBUFS recv waits until half the pool is back (pitfall 1).
 
 #include "proxy/engine.h"
 
@@ -57,6 +61,9 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
+    const uint64_t share = uint64_t{be_.pool().entries()} * lim_.session_buf_share_pct / 100;
+    bufs_high_ = share < 2 ? 2 : static_cast<uint32_t>(share);
+    bufs_low_ = bufs_high_ / 2;
     arm_listeners();
 }
 
@@ -223,9 +230,23 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     after_send(ss, r);
 }
 
+// Called after bytes were queued on `dst` from `from`: pause `from` while dst's queue is over
+// either high watermark (bytes, or its share of the receive buffer pool).
+void engine::check_high(session& ss, role from, const sock& dst) {
+    if (ss.s[static_cast<int>(from)].paused) return;
+    if (dst.sq.bytes() > lim_.out_bytes_high) {
+        bump(ctr_.slow_reader_pauses);
+    } else if (dst.sq.bufs() > bufs_high_) {
+        bump(ctr_.buf_share_pauses);
+    } else {
+        return;
+    }
+    pause_recv(ss, from);
+}
+
 void engine::after_send(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
-    if (k.sq.bytes() <= lim_.out_bytes_low) {
+    if (k.sq.bytes() <= lim_.out_bytes_low && k.sq.bufs() <= bufs_low_) {
         // The feeder of this queue is the other socket, or the client itself in no_backend.
         const role feeder = ss.st == sstate::no_backend ? role::client
                                                         : static_cast<role>(1 - static_cast<int>(r));

@@ -19,8 +19,8 @@ const char* const kSchema[] = {
     "server.shards", "server.io", "server.log_level", "server.users_file", "server.port_file",
     "limits.message_bytes_max", "limits.handshake_bytes_max", "limits.conns_per_shard_max",
     "limits.out_bytes_high", "limits.out_bytes_low", "limits.buf_ring_entries",
-    "limits.buf_size", "limits.connect_timeout_ms", "limits.handshake_timeout_ms",
-    "limits.drain_timeout_ms", "admin.listen", "listener.listen", "listener.mode",
+    "limits.buf_size", "limits.session_buf_share_pct", "limits.connect_timeout_ms",
+    "limits.handshake_timeout_ms", "limits.drain_timeout_ms", "admin.listen", "listener.listen", "listener.mode",
     "listener.group", "listener.policy", "backend.name", "backend.group", "backend.address",
     "backend.credentials",
 };
