@@ -16,10 +16,11 @@
 //    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
 //  * Back-pressure: when a socket's queue exceeds out_bytes_high the socket feeding it stops
 //    reading (its multishot recv is cancelled) until the queue drains below out_bytes_low.
-//    Only that session stalls. Bytes alone do not bound a queue's share of the receive pool (a
-//    64-byte reply pins a 16 KiB buffer), so the same pause also fires when a queue holds more
-//    than limits.session_buf_share_pct of the pool, and waits for half of that: a reader that
-//    stalls pins a bounded share, and the rest of the pool keeps every other session moving.
+//    Only that session stalls. Bytes alone do not bound a queue's share of the receive pool
+//    (a 64-byte reply pins a whole buffer, 64 KiB by default), so the same pause also fires
+//    when a queue holds more than limits.session_buf_share_pct of the pool, and waits for half
+//    of that: a reader that stalls pins a bounded share, and the rest of the pool keeps every
+//    other session moving.
 //    An ENOBUFS recv waits until half the pool is back (pitfall 1).
 
 #include "proxy/engine.h"
