@@ -21,7 +21,8 @@
 //    when a queue holds more than limits.session_buf_share_pct of the pool, and waits for half
 //    of that: a reader that stalls pins a bounded share, and the rest of the pool keeps every
 //    other session moving.
-//    An ENOBUFS recv waits until half the pool is back (pitfall 1).
+//    An ENOBUFS recv waits until half the pool is back (pitfall 1), not counting the buffers
+//    pinned by paused sessions, which only come back when their reader reads.
 
 #include "proxy/engine.h"
 
@@ -396,8 +397,30 @@ void engine::expire_timers(uint64_t now_ms) {
     });
 }
 
+// Buffers queued towards a reader whose feeder is paused (a slow reader) stay pinned until that
+// reader reads, however long: counting them as "coming back" would let a few slow readers hold
+// the re-arm threshold out of reach and starve every other socket of the shard for good.
+// O(sessions), and runs only while a socket is starved and the pool is below half.
+uint32_t engine::pinned_bufs() const {
+    uint32_t pinned = 0;
+    for (const auto& sp : sessions_) {
+        if (sp->st == sstate::free) continue;
+        if (sp->s[1].paused) pinned += sp->s[0].sq.bufs();
+        if (sp->s[0].paused) pinned += sp->s[1].sq.bufs();
+    }
+    return pinned;
+}
+
 void engine::rearm_starved() {
-    if (starved_.empty() || be_.pool().available() < be_.pool().entries() / 2) return;
+    if (starved_.empty()) return;
+    const uint32_t entries = be_.pool().entries();
+    const uint32_t avail = be_.pool().available();
+    if (avail < entries / 2) {
+        // Wait for half of what can come back (pitfall 1), not half of the whole pool.
+        const uint32_t pinned = pinned_bufs();
+        const uint32_t need = pinned >= entries ? 1 : (entries - pinned) / 2;
+        if (avail < (need == 0 ? 1 : need)) return;
+    }
     for (uint32_t sid : starved_) {
         session& ss = *sessions_[sid / 2];
         sock& k = ss.s[sid & 1];

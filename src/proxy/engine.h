@@ -135,6 +135,7 @@ class engine final : public shard::shard_hooks {
     void close_session(session& ss);
     void set_timeout(session& ss, uint32_t delay_ms);
     void rearm_starved();
+    uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);
     void release(uint16_t bid) { be_.pool().release(bid); }
     void after_send(session& ss, role r);

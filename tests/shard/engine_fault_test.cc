@@ -267,6 +267,22 @@ TEST_CASE("engine: a queue over its pool share pauses the feeder, resumes at hal
     CHECK(f.be.pool().held() == 1);
 }
 
+TEST_CASE("engine: ENOBUFS re-arm does not wait for buffers pinned by a paused slow reader") {
+    fixture f;  // 8 buffers, share 2
+    f.establish();
+    for (int i = 0; i < 3; ++i) f.recv(fixture::kUp, response_frame());  // pinned: upstream paused
+    REQUIRE(f.ctr.buf_share_pauses.load() == 1);
+    f.turn();  // the client send goes out and never completes: the reader is slow
+    std::vector<int> hold;
+    for (int i = 0; i < 2; ++i) hold.push_back(f.be.pool().acquire());  // 3 of 8 available
+    const rec* r = f.be.last(op::recv, fixture::kClient);
+    const size_t arms = f.be.count(op::recv, fixture::kClient);
+    f.complete(r->ud, -ENOBUFS);
+    f.turn();
+    // 3 available < 4 (half the pool), but 3 are pinned: half of the other 5 is enough.
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms + 1);
+}
+
 TEST_CASE("engine: backend EOF answers each outstanding sync with an error, then closes") {
     fixture f;
     f.establish();
