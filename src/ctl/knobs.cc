@@ -168,8 +168,8 @@ const knob kKnobs[] = {
     {"limits.buf_size", knob_type::integer, kTable, "65536", 512, 1 << 20, {}, 0, {},
      "Bytes per provided receive buffer. 64 KiB matches the largest segment loopback and GSO "
      "deliver, so a large message costs a quarter of the receive completions and iovecs that "
-     "16 KiB buffers cost (about 15 % less CPU per 1 MiB round trip measured); small messages "
-     "use only the bytes they need.",
+     "16 KiB buffers cost (a quarter less proxy CPU per 1 MiB round trip, bench/RESULTS.md); "
+     "small messages use only the bytes they need.",
      set_limit<&limits_conf::buf_size>,
      get_limit<&limits_conf::buf_size>},
     {"limits.session_buf_share_pct", knob_type::integer, kTable, "10", 1, 50, {}, 0,
