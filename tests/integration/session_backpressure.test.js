@@ -9,10 +9,11 @@ const {
   itest, assert, startStack, qconnect, RawClient, syncText, stats, counter, rssBytes, delay,
 } = require('./lib');
 
-// A small pool makes the failure deterministic: 256 buffers x 16 KiB = 4 MiB, below the 8 MiB
-// byte watermark, so only the per-session share can stop the slow reader from taking it all.
-const ENTRIES = 256;
-const SHARE_PCT = 10;
+// The byte watermarks are set far above the pool (64 MiB against 512 x 16 KiB = 8 MiB), so
+// only the per-session share can stop the slow reader from taking the whole pool: without it
+// the other clients stall for good (ENOBUFS, and half the pool never comes back).
+const ENTRIES = 512;
+const SHARE_PCT = 5;  // 25 buffers per direction
 
 itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay fast',
   { timeout: 120000 }, async (t, ctx) => {
@@ -20,7 +21,10 @@ itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay 
     // serial, and the slow reader's backend ends up blocked writing to qgate.
     const { gw } = await startStack(ctx, {
       shards: 1,
-      limits: { buf_ring_entries: ENTRIES, buf_size: 16384, session_buf_share_pct: SHARE_PCT },
+      limits: {
+        buf_ring_entries: ENTRIES, buf_size: 16384, session_buf_share_pct: SHARE_PCT,
+        out_bytes_high: 64 * 1048576, out_bytes_low: 16 * 1048576,
+      },
       listeners: [{ group: 'rdb' }, { group: 'hdb' }],
       backends: [{ name: 'rdb1', group: 'rdb' }, { name: 'hdb1', group: 'hdb' }],
     });
@@ -29,7 +33,7 @@ itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay 
     const rss0 = rssBytes(gw.proc.pid);
 
     const n = 1000;         // reply body bytes
-    const count = 20000;    // ~20 MB of replies, far more than the pool and the kernel buffers
+    const count = 40000;    // ~40 MB of replies, far more than the pool and the kernel buffers
     const slow = await RawClient.connect(ctx, gw.ports[0]);
     slow.sock.pause();      // read nothing from here on
     const req = syncText(`payload[${n}]`);
@@ -55,11 +59,15 @@ itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay 
     for (let i = 0; i < 20; i++) assert.equal(await fast.kt(2000, 'echo', i), i);
     s = await stats(ctx, gw);
     const peak = counter(s, 'bufs_held_peak');
+    t.diagnostic(`bufs_held_peak ${peak} of ${ENTRIES}, buf_share_pauses ${counter(s, 'buf_share_pauses')}, ` +
+      `worst round trip ${Math.max(...times)} ms over ${times.length}`);
+    // The share plus what the kernel had already received for the socket when the pause
+    // (a cancel of its multishot recv) took effect: well under half the pool.
     assert.ok(peak < ENTRIES / 2,
-      `buffers held peaked at ${peak} of ${ENTRIES}: the slow reader stays within its share (+ the kernel's in-flight batch)`);
+      `buffers held peaked at ${peak} of ${ENTRIES}: the slow reader stays near its share`);
     assert.equal(counter(s, 'rcv_enobufs'), 0, 'the pool never ran dry');
     times.sort((a, b) => b - a);
-    assert.ok(times[0] < 1000, `round trips stay fast while a reader stalls (worst ${times[0]} ms)`);
+    assert.ok(times[0] < 2000, `round trips stay fast while a reader stalls (worst ${times[0]} ms)`);
     const rss1 = rssBytes(gw.proc.pid);
     assert.ok(rss1 - rss0 < 64 * 1024 * 1024,
       `qgate RSS grew by ${Math.round((rss1 - rss0) / 1048576)} MB while a reader stalled`);
