@@ -65,8 +65,9 @@ struct limits_conf {
     uint32_t conns_per_shard_max = 10000;
     uint64_t out_bytes_high = 8u << 20;  ///< stop reading the peer when its queue exceeds this
     uint64_t out_bytes_low = 2u << 20;   ///< resume below this
-    uint32_t buf_ring_entries = 1024;    ///< provided buffers per shard (power of two)
-    uint32_t buf_size = 16384;           ///< bytes per provided buffer
+    uint32_t buf_ring_entries = 512;     ///< provided buffers per shard (power of two)
+    uint32_t buf_size = 65536;           ///< bytes per provided buffer (a loopback GSO skb)
+    uint32_t session_buf_share_pct = 10; ///< pool % one direction of a session may hold queued
     uint32_t connect_timeout_ms = 2000;
     uint32_t handshake_timeout_ms = 5000;
     uint32_t drain_timeout_ms = 5000;

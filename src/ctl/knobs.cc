@@ -184,12 +184,27 @@ const knob kKnobs[] = {
     {"limits.out_bytes_low", knob_type::integer, kTable, "2097152", 0, kBytesMax, {},
      kReloadable, {}, "Low watermark: resume reading below it. Must be below out_bytes_high.",
      set_limit<&limits_conf::out_bytes_low>, get_limit<&limits_conf::out_bytes_low>},
-    {"limits.buf_ring_entries", knob_type::integer, kTable, "1024", 1, 32768, {}, kPowerOfTwo,
-     {}, "Provided receive buffers per shard (io_uring buffer ring; a power of two).",
+    {"limits.buf_ring_entries", knob_type::integer, kTable, "512", 1, 32768, {}, kPowerOfTwo,
+     {},
+     "Provided receive buffers per shard (io_uring buffer ring; a power of two). The pool, "
+     "buf_ring_entries x buf_size bytes per shard (32 MiB by default), is what bounds qgate's "
+     "memory.",
      set_limit<&limits_conf::buf_ring_entries>, get_limit<&limits_conf::buf_ring_entries>},
-    {"limits.buf_size", knob_type::integer, kTable, "16384", 512, 1 << 20, {}, 0, {},
-     "Bytes per provided receive buffer.", set_limit<&limits_conf::buf_size>,
+    {"limits.buf_size", knob_type::integer, kTable, "65536", 512, 1 << 20, {}, 0, {},
+     "Bytes per provided receive buffer. 64 KiB matches the largest segment loopback and GSO "
+     "deliver, so a large message costs a quarter of the receive completions and iovecs that "
+     "16 KiB buffers cost (a quarter less proxy CPU per 1 MiB round trip, bench/RESULTS.md); "
+     "small messages use only the bytes they need.",
+     set_limit<&limits_conf::buf_size>,
      get_limit<&limits_conf::buf_size>},
+    {"limits.session_buf_share_pct", knob_type::integer, kTable, "10", 1, 50, {}, 0,
+     {},
+     "Largest share (%) of its shard's receive buffer pool that one direction of a session may "
+     "hold queued. Above it qgate stops reading the feeding peer (counted in buf_share_pauses) "
+     "and resumes at half of it. Bytes alone do not bound this: a 64-byte reply pins a whole "
+     "buffer. So a client that stops reading pins at most this share, never the whole pool.",
+     set_limit<&limits_conf::session_buf_share_pct>,
+     get_limit<&limits_conf::session_buf_share_pct>},
     {"limits.connect_timeout_ms", knob_type::integer, kTable, "2000", 1, kTimeoutMsMax, {},
      kReloadable, {}, "Upstream connect() plus handshake to a backend.",
      set_limit<&limits_conf::connect_timeout_ms>, get_limit<&limits_conf::connect_timeout_ms>},

@@ -154,7 +154,12 @@ void epoll_backend::send_msg(int fd, uint64_t ud, const msghdr* msg) {
 }
 
 void epoll_backend::try_send(int fd, fd_state& s) {
-    ssize_t n = ::sendmsg(fd, s.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const msghdr* m = s.send_msg;
+    // One iovec: send() spares the kernel the msghdr copy and iovec import.
+    ssize_t n = m->msg_iovlen == 1 && m->msg_name == nullptr && m->msg_controllen == 0
+                    ? ::send(fd, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len,
+                             MSG_NOSIGNAL | MSG_DONTWAIT)
+                    : ::sendmsg(fd, m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for EPOLLOUT
     post(s.send_ud, n < 0 ? -errno : static_cast<int32_t>(n), 0);
     s.send_msg = nullptr;

@@ -43,6 +43,7 @@ bool send_queue::push(item_pool& pool, const uint8_t* data, uint32_t len, int32_
     }
     tail_ = i;
     ++count_;
+    if (bid >= 0) ++bufs_;
     bytes_ += len;
     return true;
 }

@@ -60,6 +60,10 @@ class send_queue {
 
     uint64_t bytes() const { return bytes_; }
     uint32_t items() const { return count_; }
+    /// Provided (pool) buffers among the queued items: this queue's share of the shard's
+    /// receive buffer pool, which the owner bounds separately from bytes (a 64-byte reply pins
+    /// a whole buffer).
+    uint32_t bufs() const { return bufs_; }
     bool empty() const { return head_ == kNil; }
 
   private:
@@ -69,6 +73,7 @@ class send_queue {
     uint32_t tail_ = kNil;
     uint32_t head_off_ = 0;  ///< bytes of the head item already sent
     uint32_t count_ = 0;
+    uint32_t bufs_ = 0;      ///< items with bid >= 0
     uint64_t bytes_ = 0;     ///< unsent bytes queued
 };
 
@@ -76,6 +81,7 @@ template <typename F> void send_queue::pop_head(item_pool& pool, F& release) {
     uint32_t i = head_;
     send_item& it = pool[i];
     if (it.bid != -1) release(it.bid);
+    if (it.bid >= 0) --bufs_;
     head_ = it.next;
     if (head_ == kNil) tail_ = kNil;
     head_off_ = 0;

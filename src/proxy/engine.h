@@ -199,9 +199,11 @@ class engine final : public shard::shard_hooks {
     void close_session(session& ss);
     void set_timeout(session& ss, uint32_t delay_ms);
     void rearm_starved();
+    uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);
     void release(uint16_t bid) { be_.pool().release(bid); }
     void after_send(session& ss, role r);
+    void check_high(session& ss, role from, const sock& dst);
     bool idle(const session& ss) const;
     void expire_timers(uint64_t now_ms);
 
@@ -285,6 +287,8 @@ class engine final : public shard::shard_hooks {
     shard::timer_heap timers_;
     std::vector<uint32_t> dirty_;    ///< sock ids (session * 2 + role) with sends to flush
     std::vector<uint32_t> starved_;  ///< sock ids waiting for buffers after ENOBUFS
+    uint32_t bufs_high_ = 0;         ///< pool buffers one queue may hold (session_buf_share_pct)
+    uint32_t bufs_low_ = 0;          ///< resume at or below this (half of bufs_high_)
     uint64_t now_ms_ = 0;
     bool draining_ = false;
     uint64_t drain_deadline_ms_ = 0;

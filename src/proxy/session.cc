@@ -205,10 +205,7 @@ void engine::forward(session& ss, role from, uint16_t bid, const uint8_t* p, uin
         return;
     }
     if (!push(ss, to, p, n, bid)) return;
-    if (dst.sq.bytes() > lim_.out_bytes_high && !src.paused) {
-        bump(ctr_.slow_reader_pauses);
-        pause_recv(ss, from);
-    }
+    check_high(ss, from, dst);
 }
 
 // Bytes that do not live in a pool buffer (client bytes that arrived with the handshake): they

@@ -9,7 +9,8 @@
 namespace qgate::shard {
 
 // X(name): every counter the admin endpoint reports, in order. Gauges (conns_open,
-// sessions_open) go up and down; everything else only grows.
+// bufs_held: receive buffers user space holds now) go up and down; bufs_held_peak is the
+// highest bufs_held seen at the end of a loop turn; everything else only grows.
 #define QGATE_SHARD_COUNTERS(X) \
     X(accepts)                  \
     X(accept_errors)            \
@@ -41,6 +42,9 @@ namespace qgate::shard {
     X(no_backend_errors)        \
     X(disconnect_errors)        \
     X(slow_reader_pauses)       \
+    X(buf_share_pauses)         \
+    X(bufs_held)                \
+    X(bufs_held_peak)           \
     X(send_items_exhausted)     \
     X(drain_closed)             \
     X(async_requests)           \

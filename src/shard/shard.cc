@@ -113,6 +113,11 @@ void shard::loop() {
         set(counters_.cqes, s.cqes);
         set(counters_.cq_overflow, s.cq_overflow);
         set(counters_.sq_full, s.sq_full);
+        const uint64_t held = backend_->pool().held();
+        set(counters_.bufs_held, held);
+        if (held > counters_.bufs_held_peak.load(std::memory_order_relaxed)) {
+            set(counters_.bufs_held_peak, held);
+        }
     }
     // A drain broadcast may still sit in the mailboxes with its wake (an MSG_RING SQE) not yet
     // submitted: publish and submit once more before the ring goes away.

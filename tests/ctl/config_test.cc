@@ -54,7 +54,7 @@ TEST_CASE("a full file lands in the snapshot") {
     CHECK(cfg.limits.buf_ring_entries == 4096);
     CHECK(cfg.limits.out_bytes_low == 1024);
     CHECK(cfg.limits.message_bytes_max == (uint64_t{1} << 40) - 1);
-    CHECK(cfg.limits.buf_size == 16384);  // untouched: default
+    CHECK(cfg.limits.buf_size == 65536);  // untouched: default
     CHECK(cfg.admin_enabled);
     CHECK(cfg.admin.host == "::1");
     CHECK(cfg.admin.port == 5019);

@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const {
   itest, assert, startStack, qconnect, RawClient, MSG, syncText, decode, errorText, stats, counter,
-  waitCounter, within, runQgateSync, qgateConfigText, deadPort, syncCall, qlong,
+  waitCounter, within, runQgateSync, qgateConfigText, deadPort, syncCall, qlong, pollUntil,
 } = require('./lib.js');
 
 itest('wrong password: closed without a byte, auth_fail counted; right one works', async (t, ctx) => {
@@ -126,6 +126,12 @@ itest('client killed mid-reply: qgate keeps serving others', async (t, ctx) => {
   assert.equal(r.length, 8 + 6 + 1000000, 'a full large reply still works');
   const s = await stats(ctx, gw);
   assert.ok(counter(s, 'accepts') >= 6, 'admin stats still answer');
+  // The killed sessions are gone and their queued reply buffers are back in the pool
+  // (open now: other, fresh, big, and the admin query's own connection is not a session).
+  await pollUntil(async () => {
+    const t = await stats(ctx, gw);
+    return counter(t, 'conns_open') === 3 && counter(t, 'bufs_held') <= 2;
+  }, { what: 'killed sessions freed, buffers returned', timeoutMs: 5000, intervalMs: 50 });
 });
 
 itest('SIGTERM: qgate exits 0 within a bounded time, with clients connected', async (t, ctx) => {

@@ -245,6 +245,46 @@ TEST_CASE("engine: slow reader pauses the feeder (cancel, -ECANCELED) and resume
     CHECK(f.be.count(op::recv, fixture::kUp) == up_arms + 1);  // resumed
 }
 
+TEST_CASE("engine: a queue over its pool share pauses the feeder, resumes at half the share") {
+    fixture f;  // byte watermarks far away; 8 buffers x 10 % -> share 2 buffers (the minimum)
+    f.establish();
+    const size_t up_arms = f.be.count(op::recv, fixture::kUp);
+    // Three small replies, each in its own buffer: only 48 bytes, but 3 buffers > 2.
+    for (int i = 0; i < 3; ++i) f.recv(fixture::kUp, response_frame());
+    CHECK(f.ctr.buf_share_pauses.load() == 1);
+    CHECK(f.ctr.slow_reader_pauses.load() == 0);
+    REQUIRE(f.be.last(op::cancel, fixture::kUp) != nullptr);
+    f.complete(f.be.last(op::recv, fixture::kUp)->ud, -ECANCELED);
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms);  // paused
+    const rec* s = f.be.last(op::send, fixture::kClient);
+    REQUIRE(s != nullptr);
+    CHECK(s->bytes.size() == 48);
+    f.complete(s->ud, 16);  // 2 buffers left: above half the share
+    f.turn();
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms);
+    s = f.be.last(op::send, fixture::kClient);
+    f.complete(s->ud, 16);  // 1 buffer left: at half the share, resume
+    CHECK(f.be.count(op::recv, fixture::kUp) == up_arms + 1);
+    CHECK(f.be.pool().held() == 1);
+}
+
+TEST_CASE("engine: ENOBUFS re-arm does not wait for buffers pinned by a paused slow reader") {
+    fixture f;  // 8 buffers, share 2
+    f.establish();
+    for (int i = 0; i < 3; ++i) f.recv(fixture::kUp, response_frame());  // pinned: upstream paused
+    REQUIRE(f.ctr.buf_share_pauses.load() == 1);
+    f.turn();  // the client send goes out and never completes: the reader is slow
+    std::vector<int> hold;
+    for (int i = 0; i < 2; ++i) hold.push_back(f.be.pool().acquire());  // 3 of 8 available
+    const rec* r = f.be.last(op::recv, fixture::kClient);
+    const size_t arms = f.be.count(op::recv, fixture::kClient);
+    f.complete(r->ud, -ENOBUFS);
+    f.turn();
+    // 3 available < 4 (half the pool), but 3 are pinned: half of the other 5 is enough.
+    CHECK(f.be.count(op::recv, fixture::kClient) == arms + 1);
+}
+
 TEST_CASE("engine: backend EOF answers each outstanding sync with an error, then closes") {
     fixture f;
     f.establish();
