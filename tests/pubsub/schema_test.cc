@@ -1,0 +1,2 @@
+#include <doctest/doctest.h>
+#include "pubsub_test_util.h"
