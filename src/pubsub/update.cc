@@ -147,7 +147,7 @@ status parse_update(std::span<const uint8_t> body, bool little_endian, update_vi
     u.table = qipc::symbol_text(u.table_sym);
     status st = parse_data(w, u, schemas);
     if (!st) return st;
-    u.forwardable = little_endian && u.shape == data_shape::table && f.type == -qt::kSymbol &&
+    u.forwardable = u.shape == data_shape::table && f.type == -qt::kSymbol &&
                     u.kind == upd_kind::upd;
     return {};
 }

@@ -37,7 +37,7 @@ struct update_view {
     uint64_t rows = 0;             ///< rows (1 for the row shape)
     qipc::object_view sym;         ///< the sym column (symbol vector; symbol atom for a row)
     std::span<const uint8_t> body; ///< the walked body
-    /// The body is exactly `(`upd;`t;table)` little-endian: subscribers of all syms get the
+    /// The body is exactly `(`upd;`t;table)` (either byte order): subscribers of all syms get the
     /// received message itself, byte for byte.
     bool forwardable = false;
 };
