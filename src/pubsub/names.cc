@@ -155,9 +155,9 @@ bool name_iter::next(std::string_view& name) {
         return true;
     }
     case k::text: {
-        const char* tick = pos_ == nullptr
-                               ? nullptr
-                               : static_cast<const char*>(std::memchr(pos_, '`', size_t(end_ - pos_)));
+        const void* found =
+            pos_ == nullptr ? nullptr : std::memchr(pos_, '`', size_t(end_ - pos_));
+        const char* tick = static_cast<const char*>(found);
         if (tick == nullptr) return false;
         const char* p = tick + 1;
         while (p < end_ && text::is_sym_char(*p)) ++p;

@@ -157,7 +157,8 @@ TEST_CASE("columns without a known schema are republished as a (filtered) list o
     fixture fx(test::upd("trade", test::trade_columns(kSyms), ".u.upd"));
     publish_kind kind{};
     const update_ref some = fx.publish(sym_filter::of({"MSFT"}), kind);
-    const value want = value::list(select_table(test::trades(kSyms), {"MSFT"}).items[0].items[1].items);
+    const value picked = select_table(test::trades(kSyms), {"MSFT"});
+    const value want = value::list(picked.items[0].items[1].items);
     CHECK(test::decode_msg(some.bytes()) == test::upd("trade", want));
 }
 
@@ -174,7 +175,8 @@ TEST_CASE("a row of atoms: all or nothing; with a schema it becomes a one-row ta
     const value t = test::trades({"IBM"});
     value want = t;
     want.items[0].items[1].items = {test::fixed_vector(qipc::qtype::kTimestamp, {5}, 8),
-                                    value::symbols({"IBM"}), value::floats(std::vector<double>{1.5}),
+                                    value::symbols({"IBM"}),
+                                    value::floats(std::vector<double>{1.5}),
                                     value::longs(std::vector<int64_t>{10}),
                                     value::longs(std::vector<int64_t>{3})};
     CHECK(test::decode_msg(one.bytes()) == test::upd("trade", want));

@@ -1,0 +1,94 @@
+'use strict';
+// qmock --tickerplant against a real client (node-q): .u.sub in the forms node-q sends, the
+// (t;schema) reply, upd messages with in-order sequence numbers, sym filters, .u.end, and
+// unsubscription on disconnect. qgate's pub/sub engine will be tested against this publisher.
+
+const path = require('node:path');
+const {
+  itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within,
+} = require('./lib.js');
+
+const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
+
+async function startTickerplant(ctx, extra = []) {
+  const portFile = path.join(ctx.dir, 'tp.port');
+  const proc = ctx.spawn('qmock-tp', QMOCK,
+    ['--port', '0', '--port-file', portFile, '--name', 'tp', '--tickerplant', ...extra]);
+  const port = await waitPortFile(portFile, proc, (text) => {
+    const m = /^(\d+)\s*$/m.exec(text);
+    return m ? Number(m[1]) : null;
+  });
+  return { proc, port };
+}
+
+/** Collects the rows of every upd on `q` until `n` rows have arrived. */
+function collectRows(q, n, ms = 10000) {
+  const rows = [];
+  return within(new Promise((resolve) => {
+    q.con.on('upd', (table, data) => {
+      assert.equal(table, 'trade');
+      rows.push(...data);
+      if (rows.length >= n) resolve(rows);
+    });
+  }), ms, `${n} rows`);
+}
+
+itest('all syms: the schema reply, then every row in sequence order', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '200', '--tp-rows', '3']);
+  const q = await qconnect(ctx, tp.port);
+  const rowsP = collectRows(q, 60);
+  const reply = await q.k('.u.sub[`trade;`]');
+  assert.equal(reply[0], 'trade');
+  assert.deepEqual(reply[1], [], 'an empty schema table');
+  const rows = await rowsP;
+  const first = rows[0].seq;
+  rows.forEach((r, i) => {
+    assert.equal(r.seq, first + i, 'consecutive sequence numbers, nothing lost or reordered');
+    assert.equal(r.sym, SYMS[r.seq % SYMS.length]);
+    assert.equal(r.size, 100 * (1 + (r.seq % 10)));
+  });
+});
+
+itest('a sym filter selects exactly its rows; the list form works too', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '200', '--tp-rows', '4']);
+  const q = await qconnect(ctx, tp.port);
+  const rowsP = collectRows(q, 20);
+  await q.ks('.u.sub', '`trade', ['`IBM', '`GOOG']);  // async list form: no reply
+  const rows = await rowsP;
+  for (let i = 0; i < rows.length; i++) {
+    assert.ok(['IBM', 'GOOG'].includes(rows[i].sym), `row ${i} is IBM or GOOG`);
+    if (i > 0) assert.ok(rows[i].seq > rows[i - 1].seq, 'in order');
+  }
+});
+
+itest('.u.end reaches subscribers; unknown tables are q errors; .u.i counts', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0']);
+  const sub = await qconnect(ctx, tp.port);
+  const ctl = await qconnect(ctx, tp.port);
+  await assert.rejects(sub.k('.u.sub[`nosuch;`]'), /nosuch/);
+  const reply = await sub.k('.u.sub[`;`]');
+  assert.equal(reply.length, 1, 'one (table;schema) pair for ` (all tables)');
+  const rowsP = collectRows(sub, 5);
+  assert.equal(await ctl.k('.u.pub[5]'), 5);
+  assert.equal((await rowsP).map((r) => r.seq).join(), '0,1,2,3,4');
+  assert.equal(await ctl.k('.u.i'), 5);
+  const endP = sub.next();
+  await ctl.k('.u.endofday[]');
+  const end = await endP;
+  assert.equal(end[0], '.u.end');
+  assert.ok(end[1] instanceof Date, 'the date of the day that ended');
+});
+
+itest('a subscriber that disconnects is forgotten; the others carry on', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--verbose']);
+  const a = await qconnect(ctx, tp.port);
+  const b = await qconnect(ctx, tp.port);
+  await a.k('.u.sub[`trade;`]');
+  await b.k('.u.sub[`trade;`]');
+  await a.close();
+  await pollUntil(() => /closing connection/.test(tp.proc.logText()), { what: 'close logged' });
+  const rowsP = collectRows(b, 3);
+  await b.k('.u.pub[3]');
+  assert.equal((await rowsP).length, 3);
+  assert.ok(tp.proc.alive, 'qmock is still running');
+});
