@@ -20,6 +20,7 @@ const char* errc_name(errc e) {
     case errc::no_sym_column: return "no_sym_column";
     case errc::sym_not_symbols: return "sym_not_symbols";
     case errc::unknown_table: return "unknown_table";
+    case errc::schema_mismatch: return "schema_mismatch";
     case errc::big_endian: return "big_endian";
     case errc::no_space: return "no_space";
     case errc::no_memory: return "no_memory";

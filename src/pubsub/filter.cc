@@ -194,12 +194,20 @@ status encode(const publish_ctx& ctx, const row_selection& sel, update_ref& out)
     return {};
 }
 
+/// Names from the schema must name every column of a column list or row.
+bool names_fit(const update_view& u, std::span<const uint8_t> names) {
+    if (names.empty() || u.shape == data_shape::table) return true;
+    return names.size() >= 6 && names[0] == uint8_t(qt::kSymbol) &&
+           qipc::load_u32(names.data() + 2, true) == u.column_count;
+}
+
 }  // namespace
 
 status publish_for(publish_ctx& ctx, const sym_filter& f, publish_kind& kind, update_ref& out) {
     const update_view& u = *ctx.update;
     out.reset();
     kind = publish_kind::none;
+    if (!names_fit(u, ctx.names)) return status{errc::schema_mismatch, qipc::errc::ok, 0};
     const row_selection every{{}, u.rows, u.rows};
     const uint64_t n = f.is_all() ? u.rows : select_rows(u, f, *ctx.scratch);
     if (n == 0) return {};  // q's pub: `if[count x:sel[x]w 1;...]`

@@ -153,6 +153,20 @@ TEST_CASE(".u.upd columns become a table named by the schema (as tick.q publishe
     CHECK(test::decode_msg(some.bytes()) == test::upd("trade", select_table(t, {"IBM"})));
 }
 
+TEST_CASE("a column list wider or narrower than the schema is schema_mismatch") {
+    schema_store s;
+    REQUIRE(s.add("trade", body(value::table({"sym"}, {value::symbols({})}))).ok());
+    const auto b = body(test::upd("trade", test::trade_columns({"A"}), ".u.upd"));
+    update_view u;
+    REQUIRE(parse_update(b, true, u).ok());  // sym at the default index 1
+    row_selection sel;
+    publish_ctx ctx{&u, {}, s.column_names(0), &sel, {}};
+    publish_kind kind{};
+    update_ref out;
+    CHECK(publish_for(ctx, sym_filter::all(), kind, out).code == errc::schema_mismatch);
+    CHECK_FALSE(out);
+}
+
 TEST_CASE("columns without a known schema are republished as a (filtered) list of columns") {
     fixture fx(test::upd("trade", test::trade_columns(kSyms), ".u.upd"));
     publish_kind kind{};

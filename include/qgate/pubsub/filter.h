@@ -76,7 +76,8 @@ struct publish_ctx {
 };
 
 /// The buffer for the subscribers of filter `f`: `out` is empty for none, the received buffer
-/// for as_received, else one exact-size encoded buffer. Errors: no_memory, big_endian.
+/// for as_received, else one exact-size encoded buffer. Errors: no_memory, big_endian,
+/// schema_mismatch (ctx.names does not name exactly the update's columns).
 status publish_for(publish_ctx& ctx, const sym_filter& f, publish_kind& kind, update_ref& out);
 
 }  // namespace qgate::pubsub

@@ -24,6 +24,7 @@ enum class errc : uint8_t {
     no_sym_column,    ///< no column named sym (table) / sym index out of range (columns)
     sym_not_symbols,  ///< the sym column is not a symbol vector (or symbol atom in a row)
     unknown_table,    ///< the table is not in the schema store (q answers 'tablename)
+    schema_mismatch,  ///< column list / row whose width differs from the stored schema's
     big_endian,       ///< re-encoding needs a little-endian body (objects are copied as is)
     no_space,         ///< caller's output buffer too small
     no_memory,        ///< allocation of an update buffer failed
