@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qgate/pubsub/backlog.h"
+#include "qgate/pubsub/batch.h"
 #include "qgate/pubsub/filter.h"
 #include "qgate/pubsub/pubsub_types.h"
 #include "qgate/pubsub/registry.h"
