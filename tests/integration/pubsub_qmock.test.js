@@ -5,7 +5,8 @@
 
 const path = require('node:path');
 const {
-  itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within,
+  itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
+  decode,
 } = require('./lib.js');
 
 const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
@@ -91,4 +92,31 @@ itest('a subscriber that disconnects is forgotten; the others carry on', async (
   await b.k('.u.pub[3]');
   assert.equal((await rowsP).length, 3);
   assert.ok(tp.proc.alive, 'qmock is still running');
+});
+
+itest('raw subscribers: identical bytes for all syms, only its rows for a filter', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '8']);
+  const subs = [];
+  for (const call of ['.u.sub[`trade;`]', '.u.sub[`;`]', '.u.sub[`trade;`IBM]']) {
+    const raw = await RawClient.connect(ctx, tp.port);
+    const reply = await raw.call(syncText(call));
+    assert.equal(reply.type, MSG.response);
+    subs.push(raw);
+  }
+  const ctl = await qconnect(ctx, tp.port);
+  assert.equal(await ctl.k('.u.pub[10]'), 10);
+  const streams = [];
+  for (const raw of subs) {
+    const frames = [];
+    for (let i = 0; i < 10; i++) frames.push((await raw.readFrame()).frame);
+    streams.push(frames);
+  }
+  for (let i = 0; i < 10; i++) {
+    assert.ok(streams[0][i].equals(streams[1][i]), `update ${i}: identical bytes`);
+    assert.equal(streams[0][i][1], MSG.async);
+    const [fn, table, rows] = decode(streams[2][i]);
+    assert.deepEqual([fn, table], ['upd', 'trade']);
+    assert.deepEqual(rows.map((r) => r.sym), ['IBM', 'IBM'], `update ${i}: its 2 IBM rows`);
+    assert.deepEqual(rows.map((r) => r.seq), [i * 8 + 2, i * 8 + 6]);
+  }
 });
