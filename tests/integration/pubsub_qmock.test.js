@@ -94,7 +94,7 @@ itest('a subscriber that disconnects is forgotten; the others carry on', async (
   assert.ok(tp.proc.alive, 'qmock is still running');
 });
 
-itest('raw subscribers: identical bytes for all syms, only its rows for a filter', async (t, ctx) => {
+itest('raw subscribers: identical bytes for all syms, own rows for a filter', async (t, ctx) => {
   const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '8']);
   const subs = [];
   for (const call of ['.u.sub[`trade;`]', '.u.sub[`;`]', '.u.sub[`trade;`IBM]']) {
