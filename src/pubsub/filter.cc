@@ -135,6 +135,12 @@ sym_filter sym_filter::of(std::vector<std::string> syms) {
     sym_filter f;
     f.all_ = false;
     f.syms_ = std::move(syms);
+    uint64_t h = kAllKey ^ 0x5f;  // differs from the all-syms key even for no syms
+    for (const std::string& s : f.syms_) {
+        for (char c : s) h = (h ^ uint8_t(c)) * 0x100000001b3;
+        h = (h ^ 0xff) * 0x100000001b3;  // separator: {"ab"} and {"a","b"} differ
+    }
+    f.key_ = h;
     return f;
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <thread>
 
 #include "pubsub_test_util.h"
@@ -101,6 +102,33 @@ TEST_CASE("registry: groups by distinct filter, replace on resubscribe, unsubscr
     int seen = 0;
     reg.for_each_subscriber([&](subscriber_id) { ++seen; });
     CHECK(seen == 1);
+}
+
+TEST_CASE("error names are distinct and stats count by errc") {
+    std::set<std::string> names;
+    for (size_t i = 0; i < kErrcCount; ++i) names.insert(errc_name(static_cast<errc>(i)));
+    CHECK(names.size() == kErrcCount);
+    CHECK(names.count("unknown") == 0);
+    pubsub_stats st;
+    st.count(errc::rank);
+    st.count(errc::ok);
+    CHECK(st.errors[static_cast<size_t>(errc::rank)] == 1);
+    CHECK(st.errors[0] == 0);
+    int fields = 0;
+#define COUNT_FIELD(name, help) fields += st.name == 0 ? 1 : 0;
+    QGATE_PUBSUB_STATS(COUNT_FIELD)
+#undef COUNT_FIELD
+    CHECK(fields == 12);
+}
+
+TEST_CASE("sym_filter keys: equal sets equal keys, different sets (almost surely) differ") {
+    CHECK(sym_filter::of({"B", "A", "B"}).key() == sym_filter::of({"A", "B"}).key());
+    CHECK(sym_filter::of({"ab"}).key() != sym_filter::of({"a", "b"}).key());
+    CHECK(sym_filter::of({}).key() != sym_filter::all().key());
+    CHECK_FALSE(sym_filter::of({}) == sym_filter::all());
+    CHECK(sym_filter::of({"A"}).contains("A"));
+    CHECK_FALSE(sym_filter::of({"A"}).contains("B"));
+    CHECK(sym_filter::all().contains("anything"));
 }
 
 TEST_CASE("filter_directory: counts per shard, mask, entry gone with its last subscription") {

@@ -30,10 +30,17 @@ class sym_filter {
     bool is_all() const { return all_; }
     bool contains(std::string_view sym) const;
     const std::vector<std::string>& syms() const { return syms_; }
-    bool operator==(const sym_filter& o) const { return all_ == o.all_ && syms_ == o.syms_; }
+    /// FNV-1a of the canonical sym set: equal filters have equal keys, so shards can tag a
+    /// delivered buffer with it and find their group with one integer compare first.
+    uint64_t key() const { return key_; }
+    bool operator==(const sym_filter& o) const {
+        return key_ == o.key_ && all_ == o.all_ && syms_ == o.syms_;
+    }
 
   private:
+    static constexpr uint64_t kAllKey = 0xcbf29ce484222325;  // FNV offset basis
     bool all_ = true;
+    uint64_t key_ = kAllKey;
     std::vector<std::string> syms_;
 };
 

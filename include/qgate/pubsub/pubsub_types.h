@@ -2,6 +2,7 @@
 // policy and the per-subscriber counters. Included by the engine's per-shard state.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "qgate/qipc/types.h"
@@ -31,6 +32,8 @@ enum class errc : uint8_t {
 };
 
 const char* errc_name(errc e);
+/// Number of errc values (for per-error counter arrays).
+inline constexpr size_t kErrcCount = static_cast<size_t>(errc::no_memory) + 1;
 
 /// An error with the byte offset (in the inspected body) where it was found; for
 /// errc::malformed, `detail` is the walker's error.
@@ -52,5 +55,31 @@ enum class slow_policy : uint8_t {
 
 /// Identifies a subscriber within one shard (the engine's connection id).
 using subscriber_id = uint64_t;
+
+/// Per-shard pub/sub counters, declared once (STYLE 15): name, then what it counts.
+#define QGATE_PUBSUB_STATS(X)                                                   \
+    X(sub_calls, ".u.sub calls handled")                                       \
+    X(subscriptions, "table subscriptions added")                              \
+    X(updates_in, "updates received from the upstream or publishers")          \
+    X(encodings, "buffers encoded (per distinct filter selecting some rows)")   \
+    X(encoded_bytes, "bytes of those buffers")                                 \
+    X(as_received, "filters served the received bytes themselves")            \
+    X(no_rows, "filters that selected nothing (nothing sent)")                 \
+    X(deliveries, "updates queued on subscriber backlogs")                     \
+    X(backlog_overflows, "pushes that found a backlog full")                   \
+    X(conflated, "queued updates dropped by conflation")                       \
+    X(slow_disconnects, "subscribers closed by the disconnect policy")         \
+    X(ends, ".u.end messages sent")
+
+/// One shard's counters: plain integers written by the shard, read by the admin aggregator.
+struct pubsub_stats {
+#define QGATE_PUBSUB_FIELD(name, help) uint64_t name = 0;
+    QGATE_PUBSUB_STATS(QGATE_PUBSUB_FIELD)
+#undef QGATE_PUBSUB_FIELD
+    uint64_t errors[kErrcCount] = {};  ///< by errc (errors[0], ok, stays 0)
+    void count(errc e) {
+        if (e != errc::ok) ++errors[static_cast<size_t>(e)];
+    }
+};
 
 }  // namespace qgate::pubsub
