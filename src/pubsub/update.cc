@@ -7,6 +7,7 @@
 #include "qgate/pubsub/update.h"
 
 #include "qgate/pubsub/schema.h"
+#include "qgate/qipc/frame.h"
 
 namespace qgate::pubsub {
 namespace {
@@ -59,13 +60,37 @@ status scan_columns(const qipc::walker& w, update_view& u) {
     return {};
 }
 
+/// The LAST child of a parent in an already validated body: it starts at `pos` and ends where
+/// the parent ends, so only its head is read — no second walk of the (large) data. Vectors,
+/// lists, tables and dicts get their fields; anything else is walked as usual.
+object_view trusted_tail(const qipc::walker& w, uint64_t pos, uint64_t end) {
+    const std::span<const uint8_t> b = w.body();
+    object_view v;
+    v.type = static_cast<int8_t>(b[pos]);
+    v.offset = pos;
+    v.bytes = b.subspan(pos, end - pos);
+    if (v.type >= qt::kList && v.type <= 19 && end - pos >= 6) {
+        v.attr = b[pos + 1];
+        v.count = qipc::load_u32(b.data() + pos + 2, w.little_endian());
+    } else if (v.type == qt::kTable && end - pos >= 2) {
+        v.attr = b[pos + 1];
+    } else if (v.type == qt::kDict || v.type == qt::kSortedDict) {
+        v.count = 2;
+    } else {
+        (void)w.at(pos, v);  // validated already: cannot fail
+    }
+    return v;
+}
+
+uint64_t end_of(const object_view& v) { return v.offset + v.bytes.size(); }
+
 status parse_table(const qipc::walker& w, update_view& u) {
-    object_view dict, vals;
-    qipc::child_cursor tc(w, u.data);
-    tc.next(dict);
-    qipc::child_cursor dc(w, dict);
-    dc.next(u.names);
-    dc.next(vals);
+    // table = 62 attr <dict>; dict = 63 <names> <values>: walk only the names.
+    const object_view dict = trusted_tail(w, u.data.offset + 2, end_of(u.data));
+    object_view vals;
+    if (dict.type == qt::kDict && w.at(dict.offset + 1, u.names).ok()) {
+        vals = trusted_tail(w, end_of(u.names), end_of(dict));
+    }
     if (dict.type != qt::kDict || u.names.type != qt::kSymbol || vals.type != qt::kList ||
         vals.count != u.names.count) {
         return fail(errc::bad_data, u.data.offset);  // also a splayed-table reference
@@ -103,10 +128,8 @@ status parse_data(const qipc::walker& w, update_view& u, const schema_store* sch
     u.column_count = static_cast<uint32_t>(u.data.count);
     const int32_t id = schemas == nullptr ? -1 : schemas->find(u.table);
     u.sym_column = id >= 0 ? schemas->sym_column(static_cast<uint32_t>(id)) : kDefaultSymColumn;
-    qipc::child_cursor cur(w, u.data);
-    object_view first;
-    cur.next(first);
-    if (first.is_atom()) return parse_row(w, u);
+    const auto first = static_cast<int8_t>(w.body()[u.data.offset + 6]);  // count > 0
+    if (first < 0 && first != qt::kError) return parse_row(w, u);  // an atom: one row
     u.shape = data_shape::columns;
     return scan_columns(w, u);
 }
@@ -140,7 +163,7 @@ status parse_update(std::span<const uint8_t> body, bool little_endian, update_vi
     if (top.count != 3) return fail(errc::rank, top.offset);
     u.kind = name == "upd" ? upd_kind::upd : upd_kind::u_upd;
     cur.next(u.table_sym);
-    cur.next(u.data);
+    u.data = trusted_tail(w, end_of(u.table_sym), end_of(top));
     if (u.table_sym.type != -qt::kSymbol || qipc::symbol_text(u.table_sym).empty()) {
         return fail(errc::bad_table_arg, u.table_sym.offset);
     }

@@ -49,6 +49,9 @@ struct row_selection {
     std::vector<uint8_t> mask;  ///< 1 per selected row (first `rows` entries)
     uint64_t rows = 0;
     uint64_t selected = 0;
+    /// The current update's column views, filled once per update by publish_for so that each
+    /// filter does not walk (and re-validate) the columns again.
+    std::vector<qipc::object_view> columns;
     bool all() const { return selected == rows; }
 };
 
@@ -80,6 +83,7 @@ struct publish_ctx {
     std::span<const uint8_t> names;     ///< schema column names, for non-table data
     row_selection* scratch = nullptr;
     update_ref all_rows;                ///< cache: the all-rows buffer once made
+    bool columns_loaded = false;        ///< scratch->columns holds this update's columns
 };
 
 /// The buffer for the subscribers of filter `f`: `out` is empty for none, the received buffer
