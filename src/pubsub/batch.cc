@@ -44,8 +44,8 @@ struct counter {
 };
 
 struct lockstep {
-    std::vector<qipc::walker> walkers;
-    std::vector<qipc::child_cursor> cursors;
+    std::vector<qipc::walker>& walkers;
+    std::vector<qipc::child_cursor>& cursors;
 };
 
 template <class Out>
@@ -108,10 +108,10 @@ status batcher::add(const update_view& u, update_ref msg) {
 status batcher::flush(update_ref& out, std::span<const uint8_t> names) {
     out.reset();
     if (held_.empty()) return {};
-    std::vector<const update_view*> views;
-    views.reserve(held_.size());
+    std::vector<const update_view*>& views = views_;
+    views.clear();
     for (const held& h : held_) views.push_back(&h.u);
-    lockstep ls;
+    lockstep ls{walkers_, cursors_};
     counter c;
     emit(c, views, rows_, names, ls);
     const uint64_t length = qipc::kHeaderSize + c.n;

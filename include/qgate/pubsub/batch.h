@@ -37,6 +37,10 @@ class batcher {
     };
     std::vector<held> held_;
     uint64_t rows_ = 0;
+    // flush()'s scratch, kept so that a warmed-up batcher allocates only the merged buffer.
+    std::vector<const update_view*> views_;
+    std::vector<qipc::walker> walkers_;
+    std::vector<qipc::child_cursor> cursors_;
 };
 
 }  // namespace qgate::pubsub
