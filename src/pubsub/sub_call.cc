@@ -6,7 +6,10 @@
 
 #include "qgate/pubsub/sub_call.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "qgate/qipc/frame.h"
 
 #include "pubsub/text.h"
 
@@ -133,17 +136,22 @@ status parse_text(const object_view& top, sub_request& out) {
 }  // namespace
 
 bool is_sub_call(std::span<const uint8_t> body, bool little_endian) {
-    const qipc::walker w(body, little_endian);
-    object_view top, f;
-    if (!w.at(0, top)) return false;
-    if (top.type == qt::kChar) {
-        std::string_view t = text::trim(qipc::char_text(top));
+    // Reads only the head and the first item, so dispatch costs O(1) on a large request.
+    constexpr uint64_t kHead = 6;
+    if (body.size() < kHead) return false;
+    const auto type = static_cast<int8_t>(body[0]);
+    if (type == qt::kChar) {
+        const uint64_t n = qipc::load_u32(body.data() + 2, little_endian);
+        std::string_view t(reinterpret_cast<const char*>(body.data()) + kHead,
+                           std::min<uint64_t>(n, body.size() - kHead));
+        t = text::trim(t);
         if (!t.empty() && t.front() == '(') t = text::trim(t.substr(1));
         return t.substr(0, kSub.size()) == kSub;
     }
-    if (top.type != qt::kList || top.count == 0) return false;
-    qipc::child_cursor cur(w, top);
-    return cur.next(f) && callee(f) == kSub;
+    if (type != qt::kList || qipc::load_u32(body.data() + 2, little_endian) == 0) return false;
+    const qipc::walker w(body, little_endian);
+    object_view f;
+    return w.at(kHead, f).ok() && callee(f) == kSub;
 }
 
 status parse_sub(std::span<const uint8_t> body, bool little_endian, qipc::msg_type type,

@@ -137,11 +137,13 @@ status parse_data(const qipc::walker& w, update_view& u, const schema_store* sch
 }  // namespace
 
 bool is_update_call(std::span<const uint8_t> body, bool little_endian) {
+    // Reads only the list head and the first item: O(1) however big the update.
+    constexpr uint64_t kHead = 6;
+    if (body.size() < kHead || static_cast<int8_t>(body[0]) != qt::kList) return false;
+    if (qipc::load_u32(body.data() + 2, little_endian) == 0) return false;
     const qipc::walker w(body, little_endian);
-    object_view top, f;
-    if (!w.at(0, top) || top.type != qt::kList || top.count == 0) return false;
-    qipc::child_cursor cur(w, top);
-    if (!cur.next(f)) return false;
+    object_view f;
+    if (!w.at(kHead, f).ok()) return false;
     const std::string_view name = callee(f);
     return name == "upd" || name == ".u.upd";
 }

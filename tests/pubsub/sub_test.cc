@@ -163,6 +163,10 @@ TEST_CASE("truncated and corrupted bodies are malformed with the walker's detail
         CHECK(st.detail != qipc::errc::ok);
         if (n < 6) CHECK_FALSE(is_sub_call(cut, true));
     }
+    // Dispatch reads only the head and the name: a broken tail is found by parse_sub.
+    const std::span<const uint8_t> tail_cut(good.data(), good.size() - 3);
+    CHECK(is_sub_call(tail_cut, true));
+    CHECK(is_update_call(body(test::upd("t", value::long_(1))), true));
     auto lying = good;
     lying[2] = 0xff;  // list count 255
     sub_request r;
