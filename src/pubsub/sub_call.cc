@@ -9,9 +9,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "qgate/qipc/frame.h"
-
 #include "pubsub/text.h"
+#include "qgate/qipc/frame.h"
 
 namespace qgate::pubsub {
 namespace {
