@@ -1,9 +1,9 @@
 // Row filtering and republishing (filter.h). Design note: this is the per-update hot path on
 // the publishing shard, run once per DISTINCT filter, never per subscriber. One routine
-// (emit_message) both measures and writes, driven by a sink that either counts or copies, so
-// the exact size and the bytes can never disagree; the message is measured, one buffer of
-// exactly that size is allocated, then written. Selected rows are copied in runs (one memcpy
-// per run of consecutive selected rows for fixed-width columns). Row order is kept, so every
+// (emit_message) both measures and writes, driven by a sink that either counts or writes with
+// qipc::body_writer, so the exact size and the bytes can never disagree; the message is
+// measured, one buffer of exactly that size is allocated, then written. Selected rows are
+// copied in runs (one copy per run of consecutive selected rows for fixed-width columns). Row order is kept, so every
 // attribute (`s# `u# `p# `g#) stays true of the selected rows and is kept as received.
 // Inputs were validated by parse_update; nothing here throws. Any thread; no state.
 
@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "qgate/qipc/frame.h"
+#include "qgate/qipc/writer.h"
 
 namespace qgate::pubsub {
 namespace {
@@ -29,19 +30,19 @@ inline const uint8_t* sym_end(const uint8_t* p, const uint8_t* end) {
     return p;
 }
 
-/// Counts (out == nullptr) or copies bytes.
+/// Counts bytes (out == nullptr), or writes them with the qipc body_writer into the buffer
+/// that the count sized (bounds-checked: a disagreement would show as !out->ok()).
 struct sink {
-    uint8_t* out = nullptr;
+    qipc::body_writer* out = nullptr;
     uint64_t n = 0;
     void put(const uint8_t* p, uint64_t len) {
-        if (out != nullptr && len > 0) std::memcpy(out + n, p, len);
+        if (out != nullptr) out->bytes({p, len});
         n += len;
     }
     void put(std::span<const uint8_t> b) { put(b.data(), b.size()); }
     void head(int8_t type, uint8_t attr, uint64_t count) {
-        uint8_t h[6] = {static_cast<uint8_t>(type), attr};
-        qipc::store_u32(h + 2, static_cast<uint32_t>(count), true);
-        put(h, sizeof h);
+        if (out != nullptr) out->vector_head(type, attr, static_cast<uint32_t>(count));
+        n += 6;
     }
 };
 
@@ -201,9 +202,10 @@ uint64_t write_publish(const update_view& u, const row_selection& sel, std::span
                        std::span<const uint8_t> names) {
     const uint64_t size = publish_size(u, sel, names);
     if (out.size() < size) return 0;
-    sink s{out.data(), 0};
+    qipc::body_writer w(out.first(size));
+    sink s{&w, 0};
     emit_message(s, u, sel, names, size);
-    return s.n;
+    return w.ok() ? w.size() : 0;
 }
 
 namespace {
@@ -229,8 +231,10 @@ status encode(publish_ctx& ctx, const row_selection& sel, update_ref& out) {
     emit_message(measure, u, sel, ctx.names, 0, cols);
     update_builder b(measure.n);
     if (!b.ok()) return status{errc::no_memory, qipc::errc::ok, 0};
-    sink write{b.data().data(), 0};
+    qipc::body_writer w(b.data());
+    sink write{&w, 0};
     emit_message(write, u, sel, ctx.names, measure.n, cols);
+    if (!w.ok() || w.size() != measure.n) return status{errc::no_space, qipc::errc::ok, 0};
     out = std::move(b).freeze();
     return {};
 }
