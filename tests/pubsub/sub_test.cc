@@ -195,3 +195,42 @@ TEST_CASE("name text grammar") {
 
 }  // namespace
 }  // namespace qgate::pubsub
+
+namespace qgate::pubsub {
+namespace {
+
+TEST_CASE("mutated .u.sub calls: whatever parses yields names and a reply that decodes") {
+    schema_store s;
+    REQUIRE(s.add("trade", test::body(test::trades({}))).ok());
+    const std::vector<std::vector<uint8_t>> seeds = {
+        test::body(value::list({value::symbol(".u.sub"), value::symbol("trade"),
+                                value::symbols({"AAPL", "MSFT"})})),
+        test::body(value::list({value::string(".u.sub"), value::symbol(""),
+                                value::list({value::symbol("A")})})),
+        test::body(value::string("(.u.sub[`trade;(`a;`b`c)];`.u `i`L)")),
+    };
+    const uint8_t values[] = {0x00, 0x01, 0x0a, 0x0b, 0x20, 0x28, 0x3b, 0x5d, 0x60, 0xf5, 0xff};
+    uint64_t accepted = 0;
+    for (const auto& good : seeds) {
+        for (size_t i = 0; i < good.size(); ++i) {
+            for (uint8_t v : values) {
+                std::vector<uint8_t> b = good;
+                b[i] = v;
+                sub_request r;
+                if (!parse_sub(b, true, qipc::msg_type::sync, r).ok()) continue;
+                ++accepted;
+                CHECK(to_strings(r.syms).size() == (r.all_syms ? 1u : r.syms.count()));
+                std::vector<uint8_t> reply;
+                std::string_view missing;
+                const status st = build_sub_reply(s, r, reply, missing);
+                if (st.code == errc::unknown_table) continue;
+                REQUIRE(st.ok());
+                test::decode_msg(reply);
+            }
+        }
+    }
+    CHECK(accepted > 20);
+}
+
+}  // namespace
+}  // namespace qgate::pubsub
