@@ -6,7 +6,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
-  decode,
+  decode, qmsg, qlist, qstr, qsym, qlong, errorText,
 } = require('./lib.js');
 
 const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
@@ -119,4 +119,43 @@ itest('raw subscribers: identical bytes for all syms, own rows for a filter', as
     assert.deepEqual(rows.map((r) => r.sym), ['IBM', 'IBM'], `update ${i}: its 2 IBM rows`);
     assert.deepEqual(rows.map((r) => r.seq), [i * 8 + 2, i * 8 + 6]);
   }
+});
+
+/** Vector bodies for a feed's column list. */
+function qvec(type, width, values, put) {
+  const h = Buffer.alloc(6 + width * values.length);
+  h[0] = type;
+  h.writeUInt32LE(values.length, 2);
+  values.forEach((v, i) => put(h, 6 + i * width, v));
+  return h;
+}
+const qlongs = (xs) => qvec(7, 8, xs, (b, o, v) => b.writeBigInt64LE(BigInt(v), o));
+const qtimestamps = (xs) => qvec(12, 8, xs, (b, o, v) => b.writeBigInt64LE(BigInt(v), o));
+const qfloats = (xs) => qvec(9, 8, xs, (b, o, v) => b.writeDoubleLE(v, o));
+function qsyms(xs) {
+  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
+  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
+}
+
+itest('a feed calling .u.upd: subscribers get its rows as a table, filtered', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0']);
+  const sub = await qconnect(ctx, tp.port);
+  await sub.k('.u.sub[`trade;`IBM]');
+  const rowsP = collectRows(sub, 3);
+  const feed = await RawClient.connect(ctx, tp.port);
+  const syms = ['IBM', 'AAPL', 'IBM', 'MSFT'];
+  const cols = qlist(qtimestamps([1, 2, 3, 4]), qsyms(syms), qfloats([1.5, 2.5, 3.5, 4.5]),
+    qlongs([10, 20, 30, 40]), qlongs([100, 101, 102, 103]));
+  feed.write(qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'), cols)));
+  // one row of atoms, as a feed publishing tick by tick sends it
+  const tsAtom = Buffer.alloc(9); tsAtom[0] = 0xf4; tsAtom.writeBigInt64LE(5n, 1);
+  const fAtom = Buffer.alloc(9); fAtom[0] = 0xf7; fAtom.writeDoubleLE(5.5, 1);
+  const row = qlist(tsAtom, qsym('IBM'), fAtom, qlong(50), qlong(104));
+  const reply = await feed.call(qmsg(MSG.sync, qlist(qstr('.u.upd'), qsym('trade'), row)));
+  assert.equal(reply.type, MSG.response);
+  const rows = await rowsP;
+  assert.deepEqual(rows.map((r) => [r.sym, r.seq, r.price]),
+    [['IBM', 100, 1.5], ['IBM', 102, 3.5], ['IBM', 104, 5.5]]);
+  const bad = await feed.call(qmsg(MSG.sync, qlist(qstr('.u.upd'), qsym('nosuch'), cols)));
+  assert.match(String(errorText(bad.frame)), /nosuch/);
 });

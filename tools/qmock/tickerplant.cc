@@ -151,9 +151,32 @@ void tickerplant::on_sub(conn& c, msg_type type, std::span<const uint8_t> body) 
     if (r.wants_reply()) srv_.send(c, msg_type::response, std::span(reply).subspan(8));
 }
 
+/// A feed calling .u.upd[t;x] (a table, a list of columns or one row): published as given,
+/// to the subscribers of t, tabled with the schema's column names. A table not yet known is
+/// learnt from a table update; a column list for an unknown table is the error 't.
+void tickerplant::on_upd(conn& c, msg_type type, std::span<const uint8_t> body) {
+    pubsub::update_view u;
+    pubsub::status st = pubsub::parse_update(body, true, u, &schemas_);
+    if (st.ok()) st = schemas_.learn(u);
+    if (!st.ok()) {
+        const bool unknown = st.code == pubsub::errc::unknown_table;
+        if (type == msg_type::sync) srv_.send_error(c, unknown ? std::string(u.table) : "type");
+        if (srv_.opts().verbose) log_line(".u.upd refused: %s", pubsub::errc_name(st.code));
+        return;
+    }
+    ++published_;
+    const int32_t id = schemas_.find(u.table);
+    fan_out(u, {}, schemas_.column_names(uint32_t(id)));
+    if (type == msg_type::sync) srv_.send(c, msg_type::response, kGenericNull);
+}
+
 bool tickerplant::handle(conn& c, msg_type type, std::span<const uint8_t> body) {
     if (pubsub::is_sub_call(body, true)) {
         on_sub(c, type, body);
+        return true;
+    }
+    if (pubsub::is_update_call(body, true)) {
+        on_upd(c, type, body);
         return true;
     }
     std::string_view name, text;
@@ -192,8 +215,13 @@ void tickerplant::publish_one() {
     const std::vector<uint8_t> msg = make_update_message();
     pubsub::update_view u;
     if (!pubsub::parse_update(std::span(msg).subspan(8), true, u).ok()) return;
-    pubsub::publish_ctx ctx{&u, pubsub::update_ref::copy_of(msg), {}, &scratch_, {}};
-    for (const pubsub::filter_group& g : subs_.groups("trade")) {
+    fan_out(u, pubsub::update_ref::copy_of(msg), {});
+}
+
+void tickerplant::fan_out(const pubsub::update_view& u, pubsub::update_ref msg,
+                          std::span<const uint8_t> names) {
+    pubsub::publish_ctx ctx{&u, std::move(msg), names, &scratch_, {}};
+    for (const pubsub::filter_group& g : subs_.groups(u.table)) {
         pubsub::publish_kind kind{};
         pubsub::update_ref buf;
         if (!pubsub::publish_for(ctx, g.filter, kind, buf).ok() || !buf) continue;

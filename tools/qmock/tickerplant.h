@@ -30,7 +30,8 @@ class tickerplant {
   public:
     tickerplant(server& srv, const tp_options& opt);
 
-    /// Handles tickerplant calls (.u.sub, .u.endofday, .u.pub, .u.i); false for anything else.
+    /// Handles tickerplant calls (.u.sub, .u.upd, .u.endofday, .u.pub, .u.i); false for
+    /// anything else.
     bool handle(conn& c, qgate::qipc::msg_type type, std::span<const uint8_t> body);
     /// Publishes what is due at `now_ns`; sends .u.end when its interval has passed.
     void tick(uint64_t now_ns);
@@ -41,6 +42,10 @@ class tickerplant {
 
   private:
     void on_sub(conn& c, qgate::qipc::msg_type type, std::span<const uint8_t> body);
+    void on_upd(conn& c, qgate::qipc::msg_type type, std::span<const uint8_t> body);
+    /// Sends update `u` (whose message is `msg`) to the subscribers of its table.
+    void fan_out(const qgate::pubsub::update_view& u, qgate::pubsub::update_ref msg,
+                 std::span<const uint8_t> names);
     void publish(int64_t updates);
     void publish_one();
     void end_of_day();
