@@ -80,6 +80,13 @@ std::span<const filter_group> registry::groups(std::string_view table) const {
     return t->second;
 }
 
+const filter_group* registry::find_group(std::string_view table, const sym_filter& f) const {
+    for (const filter_group& g : groups(table)) {
+        if (g.filter == f) return &g;  // compares key() first
+    }
+    return nullptr;
+}
+
 const sym_filter* registry::filter_of(subscriber_id s, std::string_view table) const {
     for (const filter_group& g : groups(table)) {
         if (std::find(g.subscribers.begin(), g.subscribers.end(), s) != g.subscribers.end()) {

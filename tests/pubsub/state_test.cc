@@ -95,6 +95,10 @@ TEST_CASE("registry: groups by distinct filter, replace on resubscribe, unsubscr
     CHECK(reg.groups("quote").empty());
     CHECK(reg.groups("trade").size() == 2);  // the A,B group went with its last subscriber
     CHECK(reg.filter_of(3, "trade") == nullptr);
+    CHECK(reg.find_group("trade", sym_filter::of({"C"}))->subscribers ==
+          std::vector<subscriber_id>{2});
+    CHECK(reg.find_group("trade", sym_filter::of({"D"})) == nullptr);
+    CHECK(reg.find_group("nope", sym_filter::all()) == nullptr);
     CHECK(reg.unsubscribe(2, "trade"));
     CHECK_FALSE(reg.unsubscribe(2, "trade"));
     CHECK(reg.unsubscribe_all(99) == 0);
@@ -240,10 +244,9 @@ TEST_CASE("two shards: one encoding per distinct filter, identical bytes to ever
         if (!buf) continue;
         for (uint32_t s = 0; s < 2; ++s) {  // one mailbox message per shard in the mask
             if (!(e.shard_mask >> s & 1)) continue;
-            for (const filter_group& g : shard[s].groups("trade")) {
-                if (!(g.filter == e.filter)) continue;
-                for (subscriber_id id : g.subscribers) queues.at(id).push(0, buf);
-            }
+            const filter_group* g = shard[s].find_group("trade", e.filter);
+            REQUIRE(g != nullptr);
+            for (subscriber_id id : g->subscribers) queues.at(id).push(0, buf);
         }
     }
     CHECK(encoded == 1);  // only the A filter; all-syms is the received buffer

@@ -38,6 +38,9 @@ class registry {
 
     /// The groups of `table` (empty when nobody subscribes). Per update: no allocation.
     std::span<const filter_group> groups(std::string_view table) const;
+    /// The group of `table` with filter `f` (integer key compare first), or nullptr: where a
+    /// shard delivers a buffer the publishing shard made for that filter.
+    const filter_group* find_group(std::string_view table, const sym_filter& f) const;
     /// The filter `s` has for `table`, or nullptr.
     const sym_filter* filter_of(subscriber_id s, std::string_view table) const;
     /// Tables `s` subscribes to.
