@@ -108,13 +108,35 @@ void emit_one(sink& s, const qipc::walker& w, const update_view& u, const row_se
     else emit_column(s, w, col, sel);
 }
 
-/// The columns, from `cols` when it holds this update's column views (publish_for fills it
-/// once per update, so filters do not re-walk the columns), else by walking them.
+/// How to republish: column names for data without them, the update's column views when
+/// known (publish_for fills them once per update, so filters do not re-walk the columns), and
+/// the time to put in a time column tick.q-style (nullptr: none added).
+struct emit_opts {
+    std::span<const uint8_t> names;
+    std::span<const object_view> cols;
+    const int64_t* time = nullptr;
+};
+
+/// A timespan's 8 little-endian bytes.
+void time_bytes(int64_t time, uint8_t (&t)[8]) {
+    qipc::store_u32(t, static_cast<uint32_t>(time), true);
+    qipc::store_u32(t + 4, static_cast<uint32_t>(static_cast<uint64_t>(time) >> 32), true);
+}
+
+/// tick.q's added time column: `n` copies of the time (a timespan vector).
+void emit_time(sink& s, int64_t time, uint64_t n) {
+    uint8_t t[8];
+    time_bytes(time, t);
+    s.head(qt::kTimespan, 0, n);
+    for (uint64_t i = 0; i < n; ++i) s.put(t, sizeof t);
+}
+
 void emit_columns(sink& s, const qipc::walker& w, const update_view& u,
-                  const row_selection& sel, bool tabled, std::span<const object_view> cols) {
-    s.head(qt::kList, 0, u.column_count);
-    if (cols.size() == u.column_count) {
-        for (const object_view& col : cols) emit_one(s, w, u, sel, tabled, col);
+                  const row_selection& sel, bool tabled, const emit_opts& o) {
+    s.head(qt::kList, 0, u.column_count + (o.time != nullptr ? 1 : 0));
+    if (o.time != nullptr) emit_time(s, *o.time, u.shape == data_shape::row ? 1 : sel.selected);
+    if (o.cols.size() == u.column_count) {
+        for (const object_view& col : o.cols) emit_one(s, w, u, sel, tabled, col);
         return;
     }
     qipc::child_cursor cur(w, u.columns);
@@ -122,10 +144,22 @@ void emit_columns(sink& s, const qipc::walker& w, const update_view& u,
     while (cur.next(col)) emit_one(s, w, u, sel, tabled, col);
 }
 
+/// A row republished as received (no names to table it), with tick.q's time atom first.
+void emit_row(sink& s, const update_view& u, const emit_opts& o) {
+    if (o.time == nullptr) return s.put(u.data.bytes);
+    s.head(qt::kList, 0, u.column_count + 1);
+    const uint8_t tag = static_cast<uint8_t>(-qt::kTimespan);
+    s.put(&tag, 1);
+    uint8_t t[8];
+    time_bytes(*o.time, t);
+    s.put(t, sizeof t);
+    s.put(u.data.bytes.subspan(6));  // the row's items
+}
+
 /// The whole message: header, (`upd;`t;data) with the selected rows.
-void emit_message(sink& s, const update_view& u, const row_selection& sel,
-                  std::span<const uint8_t> names, uint64_t length,
-                  std::span<const object_view> cols = {}) {
+void emit_message(sink& s, const update_view& u, const row_selection& sel, uint64_t length,
+                  const emit_opts& o) {
+    const std::span<const uint8_t> names = o.names;
     uint8_t h[qipc::kHeaderSize];
     qipc::write_header({true, qipc::msg_type::async, false, length}, h);
     s.put(h, sizeof h);
@@ -139,10 +173,10 @@ void emit_message(sink& s, const update_view& u, const row_selection& sel,
                               static_cast<uint8_t>(qt::kDict)};
         s.put(t, sizeof t);
         s.put(u.shape == data_shape::table ? u.names.bytes : names);
-        return emit_columns(s, w, u, sel, true, cols);
+        return emit_columns(s, w, u, sel, true, o);
     }
-    if (u.shape == data_shape::row) return s.put(u.data.bytes);  // a row is all or nothing
-    emit_columns(s, w, u, sel, false, cols);
+    if (u.shape == data_shape::row) return emit_row(s, u, o);  // a row is all or nothing
+    emit_columns(s, w, u, sel, false, o);
 }
 
 }  // namespace
@@ -194,7 +228,7 @@ uint64_t select_rows(const update_view& u, const sym_filter& f, row_selection& s
 uint64_t publish_size(const update_view& u, const row_selection& sel,
                       std::span<const uint8_t> names) {
     sink s;
-    emit_message(s, u, sel, names, 0);
+    emit_message(s, u, sel, 0, emit_opts{names, {}, nullptr});
     return s.n;
 }
 
@@ -204,7 +238,7 @@ uint64_t write_publish(const update_view& u, const row_selection& sel, std::span
     if (out.size() < size) return 0;
     qipc::body_writer w(out.first(size));
     sink s{&w, 0};
-    emit_message(s, u, sel, names, size);
+    emit_message(s, u, sel, size, emit_opts{names, {}, nullptr});
     return w.ok() ? w.size() : 0;
 }
 
@@ -226,24 +260,29 @@ status encode(publish_ctx& ctx, const row_selection& sel, update_ref& out) {
     const update_view& u = *ctx.update;
     if (!u.little_endian) return status{errc::big_endian, qipc::errc::ok, 0};
     load_columns(ctx);
-    const std::span<const object_view> cols = ctx.scratch->columns;
+    const bool timed = ctx.add_time && u.time_missing;
+    const emit_opts o{ctx.names, ctx.scratch->columns, timed ? &ctx.time_ns : nullptr};
     sink measure;
-    emit_message(measure, u, sel, ctx.names, 0, cols);
+    emit_message(measure, u, sel, 0, o);
     update_builder b(measure.n);
     if (!b.ok()) return status{errc::no_memory, qipc::errc::ok, 0};
     qipc::body_writer w(b.data());
     sink write{&w, 0};
-    emit_message(write, u, sel, ctx.names, measure.n, cols);
+    emit_message(write, u, sel, measure.n, o);
     if (!w.ok() || w.size() != measure.n) return status{errc::no_space, qipc::errc::ok, 0};
     out = std::move(b).freeze();
     return {};
 }
 
-/// Names from the schema must name every column of a column list or row.
-bool names_fit(const update_view& u, std::span<const uint8_t> names) {
+/// Names from the schema must name every column of a column list or row (and the time
+/// column when one is added).
+bool names_fit(const publish_ctx& ctx) {
+    const update_view& u = *ctx.update;
+    const std::span<const uint8_t> names = ctx.names;
     if (names.empty() || u.shape == data_shape::table) return true;
+    const uint32_t width = u.column_count + (ctx.add_time && u.time_missing ? 1 : 0);
     return names.size() >= 6 && names[0] == uint8_t(qt::kSymbol) &&
-           qipc::load_u32(names.data() + 2, true) == u.column_count;
+           qipc::load_u32(names.data() + 2, true) == width;
 }
 
 }  // namespace
@@ -252,7 +291,7 @@ status publish_for(publish_ctx& ctx, const sym_filter& f, publish_kind& kind, up
     const update_view& u = *ctx.update;
     out.reset();
     kind = publish_kind::none;
-    if (!names_fit(u, ctx.names)) return status{errc::schema_mismatch, qipc::errc::ok, 0};
+    if (!names_fit(ctx)) return status{errc::schema_mismatch, qipc::errc::ok, 0};
     const row_selection every{{}, u.rows, u.rows, {}};  // no mask needed: all() holds
     const uint64_t n = f.is_all() ? u.rows : select_rows(u, f, *ctx.scratch);
     if (n == 0) return {};  // q's pub: `if[count x:sel[x]w 1;...]`

@@ -123,6 +123,12 @@ status parse_row(const qipc::walker& w, update_view& u) {
     return {};
 }
 
+/// Number of columns of a stored schema (0 when it has no plain column-name vector).
+uint32_t schema_width(const schema_store& s, uint32_t id) {
+    const std::span<const uint8_t> names = s.column_names(id);
+    return names.size() >= 6 ? qipc::load_u32(names.data() + 2, true) : 0;
+}
+
 status parse_data(const qipc::walker& w, update_view& u, const schema_store* schemas) {
     if (u.data.type == qt::kTable) return parse_table(w, u);
     if (u.data.type != qt::kList || u.data.count == 0) return fail(errc::bad_data, u.data.offset);
@@ -131,7 +137,15 @@ status parse_data(const qipc::walker& w, update_view& u, const schema_store* sch
     const int32_t id = schemas == nullptr ? -1 : schemas->find(u.table);
     u.sym_column = id >= 0 ? schemas->sym_column(static_cast<uint32_t>(id)) : kDefaultSymColumn;
     const auto first = static_cast<int8_t>(w.body()[u.data.offset + 6]);  // count > 0
-    if (first < 0 && first != qt::kError) return parse_row(w, u);  // an atom: one row
+    const bool row = first < 0 && first != qt::kError;  // an atom: one row
+    // tick.q's .u.upd adds a time column when the data's first one is not timespans. We do
+    // when that also makes the width the schema's (a feed sending its own timestamps in a
+    // schema of that width is taken as is); the sym index (counted with time) is one less.
+    const bool untimed = first != (row ? -qt::kTimespan : qt::kTimespan);
+    u.time_missing = u.kind == upd_kind::u_upd && untimed && id >= 0 &&
+                     schema_width(*schemas, uint32_t(id)) == u.column_count + 1;
+    if (u.time_missing && u.sym_column > 0) --u.sym_column;
+    if (row) return parse_row(w, u);
     u.shape = data_shape::columns;
     return scan_columns(w, u);
 }

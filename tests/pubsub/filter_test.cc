@@ -167,6 +167,77 @@ TEST_CASE("a column list wider or narrower than the schema is schema_mismatch") 
     CHECK_FALSE(out);
 }
 
+/// tick.q's schema shape: time is a timespan.
+value tick_schema() {
+    return value::table({"time", "sym", "price"},
+                        {test::fixed_vector(qipc::qtype::kTimespan, {}, 8), value::symbols({}),
+                         value::floats(std::vector<double>{})});
+}
+
+TEST_CASE("acting as a tickerplant: .u.upd without time gets tick.q's time column") {
+    schema_store s;
+    REQUIRE(s.add("t", body(tick_schema())).ok());
+    const int64_t now = 34200000000000;  // 09:30:00 as a timespan
+    const value cols = value::list({value::symbols({"A", "B", "A"}),
+                                    value::floats(std::vector<double>{1, 2, 3})});
+    fixture fx(test::upd("t", cols, ".u.upd"), &s);
+    CHECK(fx.u.time_missing);
+    CHECK(fx.u.sym_column == 0);
+    publish_kind kind{};
+    update_ref out;
+    CHECK(publish_for(fx.ctx, sym_filter::of({"A"}), kind, out).code == errc::schema_mismatch);
+    fx.ctx.add_time = true;
+    fx.ctx.time_ns = now;
+    out = fx.publish(sym_filter::of({"A"}), kind);
+    const value want = value::table(
+        {"time", "sym", "price"},
+        {test::fixed_vector(qipc::qtype::kTimespan, {now, now}, 8), value::symbols({"A", "A"}),
+         value::floats(std::vector<double>{1, 3})});
+    CHECK(test::decode_msg(out.bytes()) == test::upd("t", want));
+    // One row of atoms: `a,x`, then tabled.
+    fixture row(test::upd("t", value::list({value::symbol("B"), value::float_(2)}), ".u.upd"),
+                &s);
+    row.ctx.add_time = true;
+    row.ctx.time_ns = now;
+    out = row.publish(sym_filter::all(), kind);
+    const value one = value::table(
+        {"time", "sym", "price"},
+        {test::fixed_vector(qipc::qtype::kTimespan, {now}, 8), value::symbols({"B"}),
+         value::floats(std::vector<double>{2})});
+    CHECK(test::decode_msg(out.bytes()) == test::upd("t", one));
+    // Without names (untabled), the time still leads: a column list and a row.
+    row.ctx.names = {};
+    row.ctx.all_rows.reset();
+    out = row.publish(sym_filter::all(), kind);
+    CHECK(test::decode_msg(out.bytes()) ==
+          test::upd("t", value::list({test::fixed_vector(-qipc::qtype::kTimespan, {now}, 8),
+                                      value::symbol("B"), value::float_(2)})));
+    fx.ctx.names = {};
+    out = fx.publish(sym_filter::of({"B"}), kind);
+    CHECK(test::decode_msg(out.bytes()) ==
+          test::upd("t", value::list({test::fixed_vector(qipc::qtype::kTimespan, {now}, 8),
+                                      value::symbols({"B"}),
+                                      value::floats(std::vector<double>{2})})));
+}
+
+TEST_CASE("a feed that sends its own time (or the full width) is published as is") {
+    schema_store s;
+    REQUIRE(s.add("t", body(tick_schema())).ok());
+    const value cols = value::list({test::fixed_vector(qipc::qtype::kTimespan, {5}, 8),
+                                    value::symbols({"A"}), value::floats(std::vector<double>{1})});
+    fixture fx(test::upd("t", cols, ".u.upd"), &s);
+    CHECK_FALSE(fx.u.time_missing);
+    CHECK(fx.u.sym_column == 1);
+    fx.ctx.add_time = true;
+    publish_kind kind{};
+    const update_ref out = fx.publish(sym_filter::all(), kind);
+    CHECK(test::decode_msg(out.bytes()) ==
+          test::upd("t", value::table({"time", "sym", "price"}, cols.items)));
+    // An upstream tickerplant's `upd never gets a time column.
+    fixture up(test::upd("t", value::table({"sym"}, {value::symbols({"A"})})), &s);
+    CHECK_FALSE(up.u.time_missing);
+}
+
 TEST_CASE("columns without a known schema are republished as a (filtered) list of columns") {
     fixture fx(test::upd("trade", test::trade_columns(kSyms), ".u.upd"));
     publish_kind kind{};

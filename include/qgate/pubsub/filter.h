@@ -84,6 +84,10 @@ struct publish_ctx {
     row_selection* scratch = nullptr;
     update_ref all_rows;                ///< cache: the all-rows buffer once made
     bool columns_loaded = false;        ///< scratch->columns holds this update's columns
+    /// Acting as the tickerplant for feeds: add tick.q's time column (a timespan, `time_ns`
+    /// since midnight, e.g. `"n"$.z.P`) to updates with update_view::time_missing.
+    bool add_time = false;
+    int64_t time_ns = 0;
 };
 
 /// The buffer for the subscribers of filter `f`: `out` is empty for none, the received buffer

@@ -37,6 +37,10 @@ struct update_view {
     uint64_t rows = 0;             ///< rows (1 for the row shape)
     qipc::object_view sym;         ///< the sym column (symbol vector; symbol atom for a row)
     std::span<const uint8_t> body; ///< the walked body
+    /// A .u.upd column list or row one column narrower than the known schema whose first
+    /// column is not timespans: a tickerplant adds the time column (publish_ctx::add_time,
+    /// tick.q's .u.upd). sym_column is already the index within the data.
+    bool time_missing = false;
     /// The body is exactly `(`upd;`t;table)` (either byte order): subscribers of all syms get the
     /// received message itself, byte for byte.
     bool forwardable = false;
