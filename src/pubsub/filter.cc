@@ -3,8 +3,9 @@
 // (emit_message) both measures and writes, driven by a sink that either counts or writes with
 // qipc::body_writer, so the exact size and the bytes can never disagree; the message is
 // measured, one buffer of exactly that size is allocated, then written. Selected rows are
-// copied in runs (one copy per run of consecutive selected rows for fixed-width columns). Row order is kept, so every
-// attribute (`s# `u# `p# `g#) stays true of the selected rows and is kept as received.
+// copied in runs (one copy per run of consecutive selected rows for fixed-width columns).
+// Row order is kept, so every attribute (`s# `u# `p# `g#) stays true of the selected rows and
+// is kept as received.
 // Inputs were validated by parse_update; nothing here throws. Any thread; no state.
 
 #include "qgate/pubsub/filter.h"
