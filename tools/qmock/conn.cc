@@ -175,6 +175,7 @@ void server::handle_message(conn& c, std::span<const uint8_t> msg) {
         if (opt_.verbose) log_line("ignoring an unexpected response from %s", c.peer.c_str());
         return;
     }
+    if (tp_ && tp_->handle(c, h.type, body)) return;  // --tickerplant: .u.sub, .u.endofday, ...
     call ctx{*this, c, h.type};
     reply r;
     run_request(ctx, body, r);
@@ -297,6 +298,7 @@ void server::update_interest(conn& c) {
 void server::close_conn(conn& c, const char* why) {
     if (c.dead) return;
     c.dead = true;
+    if (tp_) tp_->drop(c.id);
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
     if (why || opt_.verbose)
         log_line("closing connection %llu (%s): %s", (unsigned long long)c.id, c.peer.c_str(),

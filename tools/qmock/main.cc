@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ constexpr const char* kUsage =
     "usage: qmock --port N [--host 127.0.0.1] [--port-file PATH] [--name NAME]\n"
     "             [--users FILE] [--compress auto|always|never] [--rows N]\n"
     "             [--max-bytes N] [--verbose]\n"
+    "             [--tickerplant [--tp-rate N] [--tp-rows N] [--tp-syms A,B,..]\n"
+    "              [--tp-end-ms N] [--tp-max N]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
 
 void on_terminate(int) { _exit(0); }
@@ -34,6 +37,31 @@ bool parse_number(std::string_view text, int64_t lo, int64_t hi, int64_t& out) {
     return true;
 }
 
+/// The --tickerplant flags (tools/qmock/README.md, "Tickerplant mode").
+bool parse_tp(std::string_view flag, std::string_view val, qmock::tp_options& tp) {
+    int64_t n = 0;
+    if (flag == "--tickerplant") return tp.enabled = true;
+    if (flag == "--tp-rows") return parse_number(val, 1, 1 << 24, n) && (tp.rows = n, true);
+    if (flag == "--tp-end-ms") return parse_number(val, 0, INT32_MAX, n) && (tp.end_ms = n, true);
+    if (flag == "--tp-max") return parse_number(val, 0, INT64_MAX, n) && (tp.updates_max = n, true);
+    if (flag == "--tp-rate") {
+        std::string s(val);
+        char* end = nullptr;
+        tp.rate = std::strtod(s.c_str(), &end);
+        return !s.empty() && *end == '\0' && tp.rate >= 0 && tp.rate <= 1e7;
+    }
+    if (flag == "--tp-syms") {
+        tp.syms.clear();
+        for (size_t pos = 0; pos <= val.size();) {
+            size_t comma = std::min(val.find(',', pos), val.size());
+            if (comma > pos) tp.syms.emplace_back(val.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+        return !tp.syms.empty();
+    }
+    return false;
+}
+
 /// Parses argv into `opt`; prints the problem and returns false on a bad command line.
 bool parse_args(int argc, char** argv, qmock::options& opt) {
     for (int i = 1; i < argc; ++i) {
@@ -42,7 +70,8 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         if (std::size_t eq = flag.find('='); eq != std::string_view::npos && flag[1] == '-') {
             val = flag.substr(eq + 1);
             flag = flag.substr(0, eq);
-        } else if (flag != "--verbose" && flag != "-v" && flag != "--help" && flag != "-h") {
+        } else if (flag != "--verbose" && flag != "-v" && flag != "--help" && flag != "-h" &&
+                   flag != "--tickerplant") {
             if (i + 1 >= argc) return fprintf(stderr, "qmock: %s needs a value\n", argv[i]), false;
             val = argv[++i];
         }
@@ -57,6 +86,8 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         else if (flag == "--max-bytes")
             ok = parse_number(val, 1024, int64_t{1} << 40, n), opt.message_bytes_max = n;
         else if (flag == "--verbose" || flag == "-v") opt.verbose = true;
+        else if (flag.substr(0, 5) == "--tp-" || flag == "--tickerplant")
+            ok = parse_tp(flag, val, opt.tp);
         else if (flag == "--help" || flag == "-h") return fputs(kUsage, stdout), exit(0), false;
         else if (flag == "--compress") {
             if (val == "auto") opt.compress = qmock::compress_mode::auto_;

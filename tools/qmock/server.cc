@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -75,7 +76,15 @@ void log_line(const char* fmt, ...) {
     fprintf(stderr, "qmock[%s]: %s\n", g_log_name.c_str(), line);
 }
 
-server::server(options opt) : opt_(std::move(opt)) { g_log_name = opt_.name; }
+server::server(options opt) : opt_(std::move(opt)) {
+    g_log_name = opt_.name;
+    if (opt_.tp.enabled) tp_ = std::make_unique<tickerplant>(*this, opt_.tp);
+}
+
+conn* server::find_conn(uint64_t id) {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() || it->second->dead ? nullptr : it->second;
+}
 
 server::~server() {
     for (auto& [fd, c] : conns_) close(fd);
@@ -229,11 +238,13 @@ void server::fire_timers() {
 }
 
 int server::next_timeout_ms() const {
-    if (timers_.empty()) return -1;
     uint64_t now = now_ns();
+    const int tp = tp_ ? tp_->next_timeout_ms(now) : -1;
+    if (timers_.empty()) return tp;
     uint64_t due = timers_.top().due_ns;
     if (due <= now) return 0;
-    return static_cast<int>((due - now + 999999) / 1000000);
+    const int ms = static_cast<int>((due - now + 999999) / 1000000);
+    return tp < 0 ? ms : std::min(ms, tp);
 }
 
 void server::reap() {
@@ -265,6 +276,7 @@ int server::run() {
             if (it != conns_.end() && !it->second->dead) on_event(*it->second, evs[i].events);
         }
         fire_timers();
+        if (tp_) tp_->tick(now_ns());
         flush_dirty();
         reap();
     }

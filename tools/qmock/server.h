@@ -13,6 +13,7 @@
 
 #include "buffers.h"
 #include "qgate/qipc/types.h"
+#include "tickerplant.h"
 
 namespace qmock {
 
@@ -28,6 +29,7 @@ struct options {
     int64_t rows = 10;
     uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
     bool verbose = false;
+    tp_options tp;  ///< --tickerplant and its --tp-* settings
 };
 
 /// One client connection. State machine: handshake (collecting "user:pw" + cap + NUL) →
@@ -70,6 +72,8 @@ class server {
     void defer_response(conn& c, uint64_t delay_ms, std::vector<uint8_t> body, bool is_error);
     /// Writes all pending output that the sockets take now (called before blocking in sleep).
     void flush_all();
+    /// The open connection with this id, or nullptr.
+    conn* find_conn(uint64_t id);
 
   private:
     struct timer {
@@ -117,6 +121,7 @@ class server {
     std::vector<conn*> flushing_;  ///< flush_dirty's batch (kept to avoid reallocation)
     std::vector<int> dead_fds_;
     std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
+    std::unique_ptr<tickerplant> tp_;  ///< --tickerplant only
 };
 
 /// Monotonic clock in nanoseconds.
