@@ -80,11 +80,17 @@ gather_status gather::deliver(uint32_t i, std::span<const uint8_t> msg) {
     ++arrived_;
     std::string_view why;
     if (!plain_body(i, msg, why)) return fail(i, fail_reason::bad_reply, why);
+    // Only an error reply is walked here (its text is needed now). Other bodies are walked
+    // once, by the join that reads them (raze validates each column as it gathers it), so a
+    // 1 MB partial is not scanned twice.
     const part_view& p = views_[i];
-    qipc::object_view top;
-    if (!qipc::walker(p.body, p.little_endian).validate(&top))
-        return fail(i, fail_reason::bad_reply, "qgate: malformed reply from backend");
-    if (top.type == qipc::qtype::kError) return fail(i, fail_reason::q_error, qipc::symbol_text(top));
+    if (p.body.empty()) return fail(i, fail_reason::bad_reply, "qgate: malformed reply from backend");
+    if (static_cast<int8_t>(p.body[0]) == qipc::qtype::kError) {
+        qipc::object_view top;
+        if (!qipc::walker(p.body, p.little_endian).validate(&top))
+            return fail(i, fail_reason::bad_reply, "qgate: malformed reply from backend");
+        return fail(i, fail_reason::q_error, qipc::symbol_text(top));
+    }
     if (arrived_ == parts_) status_ = gather_status::complete;
     return status_;
 }

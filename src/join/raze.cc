@@ -35,6 +35,15 @@ struct top_info {
     uint32_t n = 0;
 };
 
+/// True when every part's body starts with a table's type byte.
+bool all_tables(std::span<const part_view> parts) {
+    for (const part_view& p : parts)
+        if (p.body.empty() || static_cast<int8_t>(p.body[0]) != qt::kTable) return false;
+    return true;
+}
+
+/// Checks the parts' count and byte order; walks (validates) each top object in full unless
+/// they are all tables, which raze_tables validates column by column in its single pass.
 join_error walk_tops(std::span<const part_view> parts, top_info& t, uint32_t& bad) {
     if (parts.empty()) return join_error::no_parts;
     if (parts.size() > kPartsMax) return join_error::too_many;
@@ -42,8 +51,15 @@ join_error walk_tops(std::span<const part_view> parts, top_info& t, uint32_t& ba
     for (uint32_t i = 0; i < t.n; ++i) {
         bad = i;
         if (!parts[i].little_endian) return join_error::big_endian;
-        const qipc::walker w(parts[i].body, true);
-        if (!w.at(0, t.top[i]) || t.top[i].bytes.size() != parts[i].body.size())
+    }
+    if (all_tables(parts)) {
+        for (uint32_t i = 0; i < t.n; ++i) t.top[i].type = qt::kTable;
+        return join_error::ok;
+    }
+    for (uint32_t i = 0; i < t.n; ++i) {
+        bad = i;
+        if (!qipc::walker(parts[i].body, true).at(0, t.top[i]) ||
+            t.top[i].bytes.size() != parts[i].body.size())
             return join_error::bad_partial;
     }
     return join_error::ok;
@@ -88,10 +104,15 @@ join_error concat(const top_info& t, int8_t type, const join_options& opt, join_
     return b.finish(opt.type, opt.length_max);
 }
 
+/// The whole body is exactly one valid object (what list / first forward as an item).
+bool valid(const part_view& p) {
+    return qipc::walker(p.body, p.little_endian).validate().ok();
+}
+
 }  // namespace
 
-join_error raze_tables(std::span<const part_view> parts, const qipc::object_view* tops,
-                       const join_options& opt, join_output& out);
+join_error raze_tables(std::span<const part_view> parts, const join_options& opt,
+                       join_output& out);
 
 join_error raze(std::span<const part_view> parts, const join_options& opt, join_output& out) {
     top_info t;
@@ -103,7 +124,7 @@ join_error raze(std::span<const part_view> parts, const join_options& opt, join_
     const raze_shape shape = shape_of(t);
     join_error e = join_error::ok;
     switch (shape) {
-    case raze_shape::table: e = raze_tables(parts, t.top.data(), opt, out); break;
+    case raze_shape::table: e = raze_tables(parts, opt, out); break;
     case raze_shape::vector: e = concat(t, simple_type(t.top[0]), opt, out); break;
     case raze_shape::list_concat: e = concat(t, qt::kList, opt, out); break;
     default: e = list(parts, opt, out); break;
@@ -116,10 +137,9 @@ join_error list(std::span<const part_view> parts, const join_options& opt, join_
     if (parts.empty()) return join_error::no_parts;
     if (parts.size() > kPartsMax) return join_error::too_many;
     for (uint32_t i = 0; i < parts.size(); ++i) {
-        if (!parts[i].little_endian) {
-            out.error_part = i;
-            return join_error::big_endian;
-        }
+        out.error_part = i;
+        if (!parts[i].little_endian) return join_error::big_endian;
+        if (!valid(parts[i])) return join_error::bad_partial;
     }
     builder b(out, detail::envelope_meta(opt.envelope) + kHeadSize,
               opt.envelope.size() + parts.size() + 1);
@@ -137,6 +157,7 @@ join_error first(std::span<const part_view> parts, const join_options& opt, join
     // has to sit inside a little-endian envelope.
     const bool le = parts[0].little_endian;
     if (!le && !opt.envelope.empty()) return join_error::big_endian;
+    if (!valid(parts[0])) return join_error::bad_partial;
     builder b(out, detail::envelope_meta(opt.envelope), opt.envelope.size() + 2);
     b.envelope(opt.envelope);
     b.ref(parts[0].body);

@@ -9,6 +9,7 @@
 #include <array>
 
 #include "builder.h"
+#include "qgate/qipc/frame.h"
 #include "qgate/qipc/walker.h"
 
 namespace qgate::join {
@@ -22,20 +23,24 @@ namespace {
 /// A table's names vector and columns list, positioned in its part's body.
 struct table_parts {
     std::array<qipc::object_view, kPartsMax> names{};
-    std::array<qipc::object_view, kPartsMax> values{};
     std::array<uint64_t, kPartsMax> pos{};  // next column's offset, per part
 };
 
-/// Finds names and values of part i's table (a dict of a symbol vector and a general list).
-join_error split_table(const part_view& p, const qipc::object_view& top, qipc::object_view& names,
-                       qipc::object_view& values) {
-    const qipc::walker w(p.body, true);
-    qipc::object_view dict;
-    if (!w.at(top.offset + 2, dict) || dict.type != qt::kDict) return join_error::bad_partial;
-    if (!w.at(dict.offset + 1, names) || names.type != qt::kSymbol) return join_error::type;
-    if (!w.at(names.offset + names.bytes.size(), values)) return join_error::bad_partial;
-    if (values.type != qt::kList) return join_error::type;  // e.g. a splayed-table reference
-    if (values.count != names.count) return join_error::bad_partial;
+/// Finds the names vector of part p's table (validated) and the head of its columns list.
+/// The columns themselves are validated one by one by raze_column, so each byte is walked once.
+join_error split_table(const part_view& p, qipc::object_view& names, uint64_t& columns_at) {
+    const std::span<const uint8_t> b = p.body;
+    if (b.size() < 3 || static_cast<int8_t>(b[2]) != qt::kDict) return join_error::bad_partial;
+    if (!qipc::walker(b, true).at(3, names)) return join_error::bad_partial;
+    if (names.type != qt::kSymbol) return join_error::type;
+    const uint64_t at = 3 + names.bytes.size();
+    if (b.size() < at + kHeadSize) return join_error::bad_partial;
+    if (static_cast<int8_t>(b[at]) != qt::kList) {  // e.g. a splayed-table reference
+        qipc::object_view v;
+        return qipc::walker(b, true).at(at, v) ? join_error::type : join_error::bad_partial;
+    }
+    if (qipc::load_u32(b.data() + at + 2, true) != names.count) return join_error::bad_partial;
+    columns_at = at + kHeadSize;
     return join_error::ok;
 }
 
@@ -44,15 +49,21 @@ bool same_names(const qipc::object_view& a, const qipc::object_view& b) {
     return a.count == b.count && std::equal(ea.begin(), ea.end(), eb.begin(), eb.end());
 }
 
-join_error check_schema(std::span<const part_view> parts, const qipc::object_view* tops,
-                        table_parts& t, join_output& out) {
+join_error check_schema(std::span<const part_view> parts, table_parts& t, join_output& out) {
     for (uint32_t i = 0; i < parts.size(); ++i) {
         out.error_part = i;
-        if (join_error e = split_table(parts[i], tops[i], t.names[i], t.values[i]);
-            e != join_error::ok)
+        if (join_error e = split_table(parts[i], t.names[i], t.pos[i]); e != join_error::ok)
             return e;
         if (!same_names(t.names[0], t.names[i])) return join_error::mismatch;
-        t.pos[i] = t.values[i].offset + kHeadSize;
+    }
+    return join_error::ok;
+}
+
+/// Every part's columns must end exactly where its body does.
+join_error check_ends(std::span<const part_view> parts, const table_parts& t, join_output& out) {
+    for (uint32_t i = 0; i < parts.size(); ++i) {
+        out.error_part = i;
+        if (t.pos[i] != parts[i].body.size()) return join_error::bad_partial;
     }
     return join_error::ok;
 }
@@ -85,10 +96,10 @@ join_error raze_column(std::span<const part_view> parts, table_parts& t, builder
 
 }  // namespace
 
-join_error raze_tables(std::span<const part_view> parts, const qipc::object_view* tops,
-                       const join_options& opt, join_output& out) {
+join_error raze_tables(std::span<const part_view> parts, const join_options& opt,
+                       join_output& out) {
     table_parts t;
-    if (join_error e = check_schema(parts, tops, t, out); e != join_error::ok) return e;
+    if (join_error e = check_schema(parts, t, out); e != join_error::ok) return e;
     const uint64_t cols = t.names[0].count;
     const uint64_t meta = detail::envelope_meta(opt.envelope) + 3 + kHeadSize * (cols + 1);
     const uint64_t iovs = opt.envelope.size() + 3 + cols * (parts.size() + 1);
@@ -103,6 +114,7 @@ join_error raze_tables(std::span<const part_view> parts, const qipc::object_view
         out.error_column = static_cast<uint32_t>(j);
         if (join_error e = raze_column(parts, t, b, out); e != join_error::ok) return e;
     }
+    if (join_error e = check_ends(parts, t, out); e != join_error::ok) return e;
     out.error_part = out.error_column = 0;
     return b.finish(opt.type, opt.length_max);
 }

@@ -70,10 +70,18 @@ TEST_CASE("hostile partial replies fail the gather with a specific text") {
     CHECK(g.reason() == fail_reason::bad_reply);
     CHECK(g.error() == "qgate: malformed reply from backend");
     msg lying = good;
-    lying[8 + 2] = 9;  // count 9 (vector longer than the message)
+    lying[8 + 2] = 9;  // count 9 (vector longer than the message): the join finds it
     REQUIRE(g.start(1));
-    CHECK(g.deliver(0, lying) == gather_status::failed);
-    CHECK(g.error() == "qgate: malformed reply from backend");
+    CHECK(g.deliver(0, lying) == gather_status::complete);
+    join_output out;
+    CHECK(raze(g.bodies(), {}, out) == join_error::bad_partial);
+    CHECK(list(g.bodies(), {}, out) == join_error::bad_partial);
+    CHECK(first(g.bodies(), {}, out) == join_error::bad_partial);
+    msg bad_error = reply(value::error("type"));
+    bad_error.back() = 'x';  // error text without its NUL
+    REQUIRE(g.start(1));
+    CHECK(g.deliver(0, bad_error) == gather_status::failed);
+    CHECK(g.reason() == fail_reason::bad_reply);
     msg request = good;
     request[1] = 1;  // a sync request, not a response
     REQUIRE(g.start(1));

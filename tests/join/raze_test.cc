@@ -141,11 +141,23 @@ TEST_CASE("hostile partials give specific errors") {
     std::vector<part_view> p = {{std::span<const uint8_t>(t).subspan(8), true}};
     p[0].body = p[0].body.first(p[0].body.size() - 3);  // truncated column
     CHECK(raze(p, {}, out) == join_error::bad_partial);
-    p[0] = {std::span<const uint8_t>(t).subspan(8), false};
+    p[0].body = std::span<const uint8_t>(t).subspan(8).first(2);  // 62 00 and nothing more
+    CHECK(raze(p, {}, out) == join_error::bad_partial);
+    msg extra = t;
+    extra.push_back(0);  // a byte after the last column
+    p[0].body = std::span<const uint8_t>(extra).subspan(8);
+    CHECK(raze(p, {}, out) == join_error::bad_partial);
+    msg lie = t;
+    lie[8 + 3 + 2] = 5;  // names count 5, but the names vector then swallows the columns
+    p[0].body = std::span<const uint8_t>(lie).subspan(8);
+    CHECK(raze(p, {}, out) == join_error::bad_partial);
+    const msg be = {7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5};  // big-endian ,5 (SPARC q)
+    p[0] = {be, false};
     CHECK(raze(p, {}, out) == join_error::big_endian);
     CHECK(list(p, {}, out) == join_error::big_endian);
     CHECK(first(p, {}, out) == join_error::ok);  // passes through with its own byte order
     CHECK(out.meta[0] == 0);
+    CHECK(out.total_bytes == 8 + be.size());
     CHECK(raze({}, {}, out) == join_error::no_parts);
     // A table whose values are a path symbol (a splayed-table reference) is not razed.
     value ref;
