@@ -1,10 +1,11 @@
 // Join micro-benchmarks (issue 6): raze of two ~1 MB trade tables by gathering (new heads in a
 // small buffer + iovecs into the partial replies) beside memcpy of the same bytes, which is the
-// least any copying join would pay; /1 is the same without the symbol column. The column_bytes_copied counter is the join's own count of
-// partial bytes it copied in user space: 0 for raze. BM_gather_deliver is the cost of handing
-// the two replies to the gather (header checks + one validating walk each), which the engine
-// pays before joining. BM_raze_compressed adds q's compression for a non-local peer (the one
-// path that copies). Inputs are built once, deterministically (fixed seed), outside the loops.
+// least any copying join would pay; /1 is the same without the symbol column. The
+// column_bytes_copied counter is the join's own count of partial bytes it copied in user
+// space: 0 for raze. BM_gather_deliver is the cost of handing the two replies to the gather
+// (header checks only; the join walks the bodies). BM_raze_compressed adds q's compression for
+// a non-local peer (the one path that copies). Inputs are built once, deterministically (fixed
+// seeds), outside the timed loops.
 
 #include <benchmark/benchmark.h>
 

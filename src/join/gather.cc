@@ -15,6 +15,10 @@
 
 namespace qgate::join {
 
+namespace {
+constexpr std::string_view kMalformed = "qgate: malformed reply from backend";
+}  // namespace
+
 bool gather::start(uint32_t parts, int64_t deadline_ms, uint64_t length_max) {
     *this = gather{};  // releases any decompressed partials of the previous fan-out
     if (parts == 0 || parts > kPartsMax) return false;
@@ -43,7 +47,7 @@ gather_status gather::fail(uint32_t i, fail_reason r, std::string_view text) {
 bool gather::plain_body(uint32_t i, std::span<const uint8_t> msg, std::string_view& why) {
     qipc::frame_header h;
     if (!qipc::parse_header(msg, h, {length_max_, 6}) || msg.size() != h.length) {
-        why = "qgate: malformed reply from backend";
+        why = kMalformed;
         return false;
     }
     if (h.type != qipc::msg_type::response) {
@@ -84,11 +88,11 @@ gather_status gather::deliver(uint32_t i, std::span<const uint8_t> msg) {
     // once, by the join that reads them (raze validates each column as it gathers it), so a
     // 1 MB partial is not scanned twice.
     const part_view& p = views_[i];
-    if (p.body.empty()) return fail(i, fail_reason::bad_reply, "qgate: malformed reply from backend");
+    if (p.body.empty()) return fail(i, fail_reason::bad_reply, kMalformed);
     if (static_cast<int8_t>(p.body[0]) == qipc::qtype::kError) {
         qipc::object_view top;
         if (!qipc::walker(p.body, p.little_endian).validate(&top))
-            return fail(i, fail_reason::bad_reply, "qgate: malformed reply from backend");
+            return fail(i, fail_reason::bad_reply, kMalformed);
         return fail(i, fail_reason::q_error, qipc::symbol_text(top));
     }
     if (arrived_ == parts_) status_ = gather_status::complete;
