@@ -184,6 +184,10 @@ std::string_view backend_closed_text(std::string_view servertype, std::span<char
 /// Returns bytes written into `out` (0 when it does not fit).
 uint64_t encode_callable_text(std::string_view text, std::span<uint8_t> out);
 
+/// False for TorQ's "no postback": `()`, or `` ` `` / `::` (later TorQ versions); also
+/// false for an absent argument.
+bool has_postback(const route::arg_view& postback);
+
 /// TorQ's postback envelope `postback,(enlist query),enlist result`: a symbol or lambda
 /// postback is one item; a general-list postback (`({[a;b;q;r]...};`a;`b)`) is spliced. Text
 /// arguments (string-form calls) are encoded into `scratch`. Returns the item count (0: none
@@ -203,5 +207,45 @@ uint64_t write_error_reply(std::string_view text, bool sync,
 /// partial body. No partial byte is copied.
 join_error reducer_request(std::span<const uint8_t> join, std::span<const part_view> parts,
                            join_output& out);
+
+// ---------------------------------------------------------------------------------------------
+// How to answer a fan-out: one plan per call, made on arrival
+
+/// What the engine needs to answer a `.gw.*` call or a plain fan-out route.
+struct reply_plan {
+    join_kind kind = join_kind::raze;
+    bool torq = false;     ///< a `.gw.*` call: TorQ's texts; else q's (first error as is)
+    bool sync = true;      ///< answer with a response (q errors); else async (`error: ` strings)
+    bool reply = true;     ///< false for a plain async fan-out: q answers nothing, so neither do we
+    int64_t timeout_ms = -1;  ///< asyncexecjpt's timeout; -1 none
+    uint32_t envelope_count = 0;  ///< postback items before the result
+    std::array<std::span<const uint8_t>, 8> envelope{};
+    std::span<const std::span<const uint8_t>> envelope_items() const {
+        return {envelope.data(), envelope_count};
+    }
+    /// join_options for run_join: the reply's message type and the postback envelope.
+    join_options options() const;
+};
+
+/// Plans the reply of a parsed `.gw.*` call: join kind, sync or async, the postback envelope
+/// (text arguments encoded into `scratch`, which must outlive the reply) and the timeout.
+/// False when the timeout is not understood or the postback does not fit.
+bool plan_gw(const route::gw_call& call, std::span<uint8_t> scratch, reply_plan& out);
+/// Plans the reply of a plain fan-out route (`join = "..."` in the route table; empty: raze).
+/// An async request gets no reply (reply = false): the engine runs the parts and drops them.
+reply_plan plan_route(std::string_view join, qipc::msg_type request_type);
+
+/// The text a failed or timed-out gather answers with (no `error: ` prefix: the reply adds
+/// it). `servertype` names the failed part's group. Per plan.torq and plan.sync:
+///   q error:   TorQ sync `queries failed on server(s) T.  Error(s) were E`; else E
+///   lost:      TorQ `backend T server handling query closed the connection`; else the reason
+///   timeout:   `query has exceeded specified timeout value`
+///   bad reply: the qgate text
+std::string_view failure_text(const gather& g, const reply_plan& plan,
+                              std::string_view servertype, std::span<char> out);
+/// The text of a join that could not be built (TorQ's join-failure wording for `.gw.*`).
+std::string_view join_failure_text(join_error e, const reply_plan& plan, std::span<char> out);
+/// Writes the whole error reply for `text` per the plan (write_error_reply with its envelope).
+uint64_t write_plan_error(std::string_view text, const reply_plan& plan, std::span<uint8_t> out);
 
 }  // namespace qgate::join

@@ -45,18 +45,17 @@ bool is_name(std::string_view s) {
     return !(s[0] >= '0' && s[0] <= '9');
 }
 
-/// TorQ's "no postback": `()`, or ` / :: in later versions.
-bool no_postback(const route::arg_view& pb) {
+}  // namespace
+
+bool has_postback(const route::arg_view& pb) {
     if (pb.is_text) {
         const std::string_view t = trim(pb.text);
-        return t.empty() || t == "()" || t == "`" || t == "::";
+        return !(t.empty() || t == "()" || t == "`" || t == "::");
     }
     const qipc::object_view& o = pb.object;
-    return o.bytes.empty() || (o.type == qt::kList && o.count == 0) ||
-           (o.type == -qt::kSymbol && o.bytes.size() == 2) || o.type == qt::kUnary;
+    return !(o.bytes.empty() || (o.type == qt::kList && o.count == 0) ||
+             (o.type == -qt::kSymbol && o.bytes.size() == 2) || o.type == qt::kUnary);
 }
-
-}  // namespace
 
 std::string_view missing_types_text(std::span<const std::string_view> missing,
                                     std::span<char> out) {
@@ -97,7 +96,7 @@ uint64_t encode_callable_text(std::string_view text, std::span<uint8_t> out) {
 uint32_t postback_envelope(const route::gw_call& call, std::span<uint8_t> scratch,
                            std::span<std::span<const uint8_t>> items) {
     const route::arg_view& pb = call.postback;
-    if (no_postback(pb) || items.size() < 2) return 0;
+    if (!has_postback(pb) || items.size() < 2) return 0;
     uint32_t n = 0;
     if (pb.is_text) {
         const uint64_t k = encode_callable_text(pb.text, scratch);
