@@ -12,6 +12,7 @@
 
 #include "qgate/join.h"
 #include "qgate/qipc/frame.h"
+#include "qgate/qipc/walker.h"
 
 namespace qgate::join::detail {
 
@@ -45,6 +46,20 @@ class builder {
 /// Meta bytes the envelope costs (its list head), 0 without one.
 inline uint64_t envelope_meta(std::span<const std::span<const uint8_t>> items) {
     return items.empty() ? 0 : kHeadSize;
+}
+
+/// Walk limits for a part the output nests `extra` levels deeper than it lies in its own
+/// reply (a list item: 1, an envelope: 1 more, a table column: 3), so that the joined message
+/// still validates under the default limit that qgate (and a careful client) parses with.
+inline qipc::walk_limits nested_limits(uint64_t extra) {
+    qipc::walk_limits l;
+    l.depth_max = l.depth_max > extra ? static_cast<uint32_t>(l.depth_max - extra) : 0;
+    return l;
+}
+
+/// Nesting the envelope adds: its general list.
+inline uint64_t envelope_depth(std::span<const std::span<const uint8_t>> items) {
+    return items.empty() ? 0 : 1;
 }
 
 }  // namespace qgate::join::detail

@@ -44,7 +44,8 @@ bool all_tables(std::span<const part_view> parts) {
 
 /// Checks the parts' count and byte order; walks (validates) each top object in full unless
 /// they are all tables, which raze_tables validates column by column in its single pass.
-join_error walk_tops(std::span<const part_view> parts, top_info& t, uint32_t& bad) {
+join_error walk_tops(std::span<const part_view> parts, uint64_t extra, top_info& t,
+                      uint32_t& bad) {
     if (parts.empty()) return join_error::no_parts;
     if (parts.size() > kPartsMax) return join_error::too_many;
     t.n = static_cast<uint32_t>(parts.size());
@@ -58,7 +59,7 @@ join_error walk_tops(std::span<const part_view> parts, top_info& t, uint32_t& ba
     }
     for (uint32_t i = 0; i < t.n; ++i) {
         bad = i;
-        if (!qipc::walker(parts[i].body, true).at(0, t.top[i]) ||
+        if (!qipc::walker(parts[i].body, true, detail::nested_limits(extra)).at(0, t.top[i]) ||
             t.top[i].bytes.size() != parts[i].body.size())
             return join_error::bad_partial;
     }
@@ -104,9 +105,10 @@ join_error concat(const top_info& t, int8_t type, const join_options& opt, join_
     return b.finish(opt.type, opt.length_max);
 }
 
-/// The whole body is exactly one valid object (what list / first forward as an item).
-bool valid(const part_view& p) {
-    return qipc::walker(p.body, p.little_endian).validate().ok();
+/// The whole body is exactly one valid object, still valid `extra` levels deeper (what list /
+/// first forward as an item).
+bool valid(const part_view& p, uint64_t extra) {
+    return qipc::walker(p.body, p.little_endian, detail::nested_limits(extra)).validate().ok();
 }
 
 }  // namespace
@@ -117,7 +119,8 @@ join_error raze_tables(std::span<const part_view> parts, const join_options& opt
 join_error raze(std::span<const part_view> parts, const join_options& opt, join_output& out) {
     top_info t;
     uint32_t bad = 0;
-    if (join_error e = walk_tops(parts, t, bad); e != join_error::ok) {
+    if (join_error e = walk_tops(parts, detail::envelope_depth(opt.envelope), t, bad);
+        e != join_error::ok) {
         out.error_part = bad;
         return e;
     }
@@ -139,7 +142,9 @@ join_error list(std::span<const part_view> parts, const join_options& opt, join_
     for (uint32_t i = 0; i < parts.size(); ++i) {
         out.error_part = i;
         if (!parts[i].little_endian) return join_error::big_endian;
-        if (!valid(parts[i])) return join_error::bad_partial;
+        if (!valid(parts[i], detail::envelope_depth(opt.envelope) + 1)) {
+            return join_error::bad_partial;
+        }
     }
     builder b(out, detail::envelope_meta(opt.envelope) + kHeadSize,
               opt.envelope.size() + parts.size() + 1);
@@ -157,7 +162,7 @@ join_error first(std::span<const part_view> parts, const join_options& opt, join
     // has to sit inside a little-endian envelope.
     const bool le = parts[0].little_endian;
     if (!le && !opt.envelope.empty()) return join_error::big_endian;
-    if (!valid(parts[0])) return join_error::bad_partial;
+    if (!valid(parts[0], detail::envelope_depth(opt.envelope))) return join_error::bad_partial;
     builder b(out, detail::envelope_meta(opt.envelope), opt.envelope.size() + 2);
     b.envelope(opt.envelope);
     b.ref(parts[0].body);

@@ -68,18 +68,23 @@ join_error check_ends(std::span<const part_view> parts, const table_parts& t, jo
     return join_error::ok;
 }
 
+/// A column lies 3 levels below its table: table → dict → columns list → column.
+constexpr uint64_t kColumnDepth = 3;
+
 /// An empty general list `()` joins with a column of any type and adds nothing.
 bool is_empty_list(const qipc::object_view& c) { return c.type == qt::kList && c.count == 0; }
 
 /// Column j of every part: checks one type, then writes the head and the references.
-join_error raze_column(std::span<const part_view> parts, table_parts& t, builder& b,
-                       join_output& out) {
+join_error raze_column(std::span<const part_view> parts, uint64_t extra, table_parts& t,
+                       builder& b, join_output& out) {
+    const qipc::walk_limits lim = detail::nested_limits(extra);
     std::array<qipc::object_view, kPartsMax> col{};
     int8_t type = qt::kList;
     uint64_t count = 0;
     for (uint32_t i = 0; i < parts.size(); ++i) {
         out.error_part = i;
-        if (!qipc::walker(parts[i].body, true).at(t.pos[i], col[i])) return join_error::bad_partial;
+        if (!qipc::walker(parts[i].body, true, lim).at(t.pos[i], col[i]))
+            return join_error::bad_partial;
         t.pos[i] += col[i].bytes.size();
         if (col[i].type < qt::kList || col[i].type > qt::kTime) return join_error::type;
         if (!is_empty_list(col[i])) {
@@ -112,7 +117,10 @@ join_error raze_tables(std::span<const part_view> parts, const join_options& opt
     b.head(qt::kList, 0, cols);
     for (uint64_t j = 0; j < cols; ++j) {
         out.error_column = static_cast<uint32_t>(j);
-        if (join_error e = raze_column(parts, t, b, out); e != join_error::ok) return e;
+        if (join_error e = raze_column(parts, kColumnDepth + detail::envelope_depth(opt.envelope),
+                                       t, b, out);
+            e != join_error::ok)
+            return e;
     }
     if (join_error e = check_ends(parts, t, out); e != join_error::ok) return e;
     out.error_part = out.error_column = 0;

@@ -167,6 +167,23 @@ TEST_CASE("hostile partials give specific errors") {
     CHECK(raze(views(sp), {}, out) == join_error::type);
 }
 
+TEST_CASE("a part nested to the walker's limit is not nested deeper by a join") {
+    // 64 enlists around a vector: valid alone (depth 64), too deep as an item of a list.
+    msg deep;
+    for (int i = 0; i < 64; ++i) deep.insert(deep.end(), {0, 0, 1, 0, 0, 0});
+    deep.insert(deep.end(), {7, 0, 0, 0, 0, 0});
+    const std::vector<part_view> p = {{deep, true}};
+    join_output out;
+    CHECK(first(p, {}, out) == join_error::ok);
+    CHECK(list(p, {}, out) == join_error::bad_partial);
+    CHECK(raze(p, {}, out) == join_error::ok);  // concatenating its items keeps the depth
+    const uint8_t env_item[] = {0xf5, 'p', 0};
+    const std::span<const uint8_t> env[] = {env_item};
+    join_options opt;
+    opt.envelope = env;
+    CHECK(first(p, opt, out) == join_error::bad_partial);  // (postback; query; result)
+}
+
 TEST_CASE("the length limit gives 'limit") {
     const std::vector<msg> m = {reply(longs({1, 2, 3})), reply(longs({4}))};
     join_options opt;
