@@ -2,28 +2,12 @@
 // arrives (join kind, sync or async, TorQ or q wording, postback envelope, timeout), and the
 // failure texts derived from it. Runs on the client's shard; writes only into caller buffers.
 
-#include <algorithm>
-
 #include "qgate/join.h"
+#include "text_out.h"
 
 namespace qgate::join {
 
-namespace {
-
-/// Appends texts into a char buffer, cutting at its end.
-struct text_out {
-    std::span<char> out;
-    std::size_t n = 0;
-    text_out& add(std::string_view s) {
-        const std::size_t k = std::min(s.size(), out.size() - n);
-        for (std::size_t i = 0; i < k; ++i) out[n + i] = s[i];
-        n += k;
-        return *this;
-    }
-    std::string_view view() const { return {out.data(), n}; }
-};
-
-}  // namespace
+using detail::text_out;
 
 join_options reply_plan::options() const {
     join_options o;

@@ -9,6 +9,7 @@
 #include "qgate/join.h"
 #include "qgate/qipc/frame.h"
 #include "qgate/qipc/writer.h"
+#include "text_out.h"
 
 namespace qgate::join {
 
@@ -16,18 +17,7 @@ namespace qt = qipc::qtype;
 
 namespace {
 
-/// Appends texts into a char buffer, cutting at its end.
-struct text_out {
-    std::span<char> out;
-    std::size_t n = 0;
-    text_out& add(std::string_view s) {
-        const std::size_t k = std::min(s.size(), out.size() - n);
-        if (k > 0) std::memcpy(out.data() + n, s.data(), k);
-        n += k;
-        return *this;
-    }
-    std::string_view view() const { return {out.data(), n}; }
-};
+using detail::text_out;
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
