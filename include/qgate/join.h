@@ -36,8 +36,15 @@ const char* join_error_text(join_error e);
 /// Builds the joined reply of `parts` (all successful) with a built-in join.
 join_error run_join(join_kind kind, std::span<const part_view> parts, const join_options& opt,
                     join_output& out);
+/// q's `raze` where it is a concatenation: tables with the same column names and types → one
+/// table (else `mismatch` / `type`); atoms and vectors of one type → one vector; general lists
+/// → one general list. Anything else (dicts, keyed tables, mixed types) → the general list of
+/// the parts, as `list`. Attributes are cleared. Only new heads are written; every element
+/// byte is referenced (src/join/README.md has the full table and the reasons).
 join_error raze(std::span<const part_view> parts, const join_options& opt, join_output& out);
+/// The general list of the parts, each body one iovec.
 join_error list(std::span<const part_view> parts, const join_options& opt, join_output& out);
+/// Part 0 as is (TorQ's `first results`: the first server type's answer).
 join_error first(std::span<const part_view> parts, const join_options& opt, join_output& out);
 
 /// q compresses a message it sends when it is over 2000 bytes and the peer is not local (and
