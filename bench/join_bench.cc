@@ -7,11 +7,19 @@
 // a non-local peer (the one path that copies). Inputs are built once, deterministically (fixed
 // seeds), outside the timed loops.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "qgate/join.h"
@@ -143,6 +151,130 @@ void BM_raze_compressed(benchmark::State& state) {
     state.counters["joined_bytes"] = double(out.total_bytes);
 }
 BENCHMARK(BM_raze_compressed);
+
+// A connected loopback TCP pair and a thread draining the receiving end (as in codec_bench).
+struct loopback {
+    int tx = -1, rx = -1;
+    std::atomic<uint64_t> received{0};
+    std::thread reader;
+
+    loopback() {
+        const int lst = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t alen = sizeof a;
+        if (lst < 0 || bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            listen(lst, 1) != 0 || getsockname(lst, reinterpret_cast<sockaddr*>(&a), &alen) != 0)
+            std::abort();
+        tx = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+        rx = accept(lst, nullptr, nullptr);
+        close(lst);
+        if (rx < 0) std::abort();
+        reader = std::thread([this] {
+            std::vector<uint8_t> buf(1 << 20);
+            for (ssize_t n; (n = read(rx, buf.data(), buf.size())) > 0;)
+                received.fetch_add(uint64_t(n), std::memory_order_relaxed);
+        });
+    }
+    ~loopback() {
+        shutdown(tx, SHUT_WR);
+        reader.join();
+        close(tx);
+        close(rx);
+    }
+    void wait_for(uint64_t sent) const {
+        while (received.load(std::memory_order_relaxed) < sent) std::this_thread::yield();
+    }
+};
+
+/// sendmsg of the whole iovec list, resuming short sends (what the engine's send path does).
+bool send_all(int fd, std::vector<iovec> iov) {
+    size_t first = 0;
+    while (first < iov.size()) {
+        msghdr m{};
+        m.msg_iov = iov.data() + first;
+        m.msg_iovlen = iov.size() - first;
+        ssize_t n = sendmsg(fd, &m, 0);
+        if (n <= 0) return false;
+        for (; first < iov.size() && size_t(n) >= iov[first].iov_len; ++first)
+            n -= ssize_t(iov[first].iov_len);
+        if (first < iov.size()) {
+            iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + n;
+            iov[first].iov_len -= size_t(n);
+        }
+    }
+    return true;
+}
+
+// Delivering the joined reply: raze + one gathered sendmsg of the 2 MB through loopback TCP,
+// against (a) a copying join (memcpy both bodies behind a header, then send) and (b) sending
+// one backend's 1 MB reply alone. Wall time, until the reader has every byte.
+void BM_send_raze_sendmsg(benchmark::State& state) {
+    const inputs& x = in();
+    loopback lb;
+    join::join_output out;
+    uint64_t sent = 0;
+    for (auto _ : state) {
+        join::raze(x.parts, {}, out);
+        if (!send_all(lb.tx, out.iov)) state.SkipWithError("sendmsg");
+        sent += out.total_bytes;
+    }
+    lb.wait_for(sent);
+    state.SetBytesProcessed(int64_t(sent));
+    state.counters["column_bytes_copied"] = double(out.column_bytes_copied);
+}
+BENCHMARK(BM_send_raze_sendmsg)->UseRealTime();
+
+void BM_send_copied_join(benchmark::State& state) {
+    const inputs& x = in();
+    loopback lb;
+    std::vector<uint8_t> buf(8 + x.bytes());
+    uint64_t sent = 0;
+    for (auto _ : state) {
+        std::memcpy(buf.data() + 8, x.parts[0].body.data(), x.parts[0].body.size());
+        std::memcpy(buf.data() + 8 + x.parts[0].body.size(), x.parts[1].body.data(),
+                    x.parts[1].body.size());
+        if (!send_all(lb.tx, {iovec{buf.data(), buf.size()}})) state.SkipWithError("send");
+        sent += buf.size();
+    }
+    lb.wait_for(sent);
+    state.SetBytesProcessed(int64_t(sent));
+    state.counters["column_bytes_copied"] = double(x.bytes());
+}
+BENCHMARK(BM_send_copied_join)->UseRealTime();
+
+// The same partial bytes sent in place with two iovecs and no join: the floor for /raze.
+void BM_send_two_bodies(benchmark::State& state) {
+    const inputs& x = in();
+    loopback lb;
+    uint64_t sent = 0;
+    for (auto _ : state) {
+        const std::vector<iovec> iov = {
+            {const_cast<uint8_t*>(x.parts[0].body.data()), x.parts[0].body.size()},
+            {const_cast<uint8_t*>(x.parts[1].body.data()), x.parts[1].body.size()}};
+        if (!send_all(lb.tx, iov)) state.SkipWithError("sendmsg");
+        sent += x.bytes();
+    }
+    lb.wait_for(sent);
+    state.SetBytesProcessed(int64_t(sent));
+}
+BENCHMARK(BM_send_two_bodies)->UseRealTime();
+
+void BM_send_one_reply(benchmark::State& state) {
+    const inputs& x = in();
+    loopback lb;
+    uint64_t sent = 0;
+    for (auto _ : state) {
+        if (!send_all(lb.tx, {iovec{const_cast<uint8_t*>(x.rdb.data()), x.rdb.size()}}))
+            state.SkipWithError("send");
+        sent += x.rdb.size();
+    }
+    lb.wait_for(sent);
+    state.SetBytesProcessed(int64_t(sent));
+}
+BENCHMARK(BM_send_one_reply)->UseRealTime();
 
 }  // namespace
 
