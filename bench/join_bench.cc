@@ -4,8 +4,9 @@
 // column_bytes_copied counter is the join's own count of partial bytes it copied in user
 // space: 0 for raze. BM_gather_deliver is the cost of handing the two replies to the gather
 // (header checks only; the join walks the bodies). BM_raze_compressed adds q's compression for
-// a non-local peer (the one path that copies). Inputs are built once, deterministically (fixed
-// seeds), outside the timed loops.
+// a non-local peer (the one path that copies). BM_send_* deliver the joined reply through a
+// loopback TCP pair (gathered sendmsg, a copying join, the bodies in place, one reply alone).
+// Inputs are built once, deterministically (fixed seeds), outside the timed loops.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
