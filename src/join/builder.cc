@@ -21,11 +21,11 @@ uint8_t* builder::put(uint64_t n) {
         return nullptr;
     }
     uint8_t* p = out_.meta.data() + meta_used_;
-    iovec& last = out_.iov.back();
-    if (static_cast<uint8_t*>(last.iov_base) + last.iov_len == p) {
-        last.iov_len += n;  // adjacent to the previous meta piece: extend it
+    if (last_is_meta_) {
+        out_.iov.back().iov_len += n;  // follows the previous meta piece: extend it
     } else {
         out_.iov.push_back({p, n});
+        last_is_meta_ = true;
     }
     meta_used_ += n;
     return p;
@@ -51,6 +51,7 @@ void builder::ref(std::span<const uint8_t> bytes) {
     }
     out_.iov.push_back({const_cast<uint8_t*>(bytes.data()), bytes.size()});
     out_.referenced_bytes += bytes.size();
+    last_is_meta_ = false;
 }
 
 void builder::envelope(std::span<const std::span<const uint8_t>> items) {

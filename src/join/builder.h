@@ -40,6 +40,7 @@ class builder {
   private:
     join_output& out_;
     uint64_t meta_used_ = qipc::kHeaderSize;
+    bool last_is_meta_ = true;  // iov.back() is the latest meta piece (starts with the header)
     bool ok_ = true;
 };
 
