@@ -57,7 +57,8 @@ class gather {
 
     gather_status status() const { return status_; }
     fail_reason reason() const { return reason_; }
-    /// Error text (failed / timed_out): the backend's q error, a qgate text, or kTimeoutText.
+    /// Error text (failed / timed_out): the backend's q error (cut at 256 bytes), a qgate text,
+    /// or kTimeoutText.
     std::string_view error() const { return {err_.data(), err_len_}; }
     /// Part that failed the gather (failed only).
     uint32_t failed_part() const { return failed_part_; }
@@ -116,7 +117,8 @@ struct join_options {
     std::span<const std::span<const uint8_t>> envelope{};
 };
 
-/// The joined reply as gathered pieces: iov[0] starts with the 8-byte frame header.
+/// The joined reply as gathered pieces: iov[0] starts with the 8-byte frame header. After a
+/// failed join only error_part / error_column are meaningful (the rest may be stale).
 struct join_output {
     std::vector<uint8_t> meta;   ///< frame header and the new list/table/column heads
     std::vector<iovec> iov;      ///< meta pieces and references into the partial buffers
