@@ -28,6 +28,10 @@ using detail::builder;
 using detail::kHeadSize;
 namespace qt = qipc::qtype;
 
+bool flattenable(const qipc::object_view& v);
+join_error raze_mixed(std::span<const qipc::object_view> tops, const join_options& opt,
+                      join_output& out);
+
 namespace {
 
 struct top_info {
@@ -90,7 +94,9 @@ raze_shape shape_of(const top_info& t) {
     if (tables) return raze_shape::table;
     if (vectors) return raze_shape::vector;
     if (lists && t0 == qt::kList) return raze_shape::list_concat;
-    return raze_shape::general;
+    for (uint32_t i = 0; i < t.n; ++i)
+        if (!flattenable(t.top[i])) return raze_shape::general;
+    return raze_shape::mixed;
 }
 
 /// Concatenation of atoms / vectors of one type, or of general lists: one new head.
@@ -130,6 +136,7 @@ join_error raze(std::span<const part_view> parts, const join_options& opt, join_
     case raze_shape::table: e = raze_tables(parts, opt, out); break;
     case raze_shape::vector: e = concat(t, simple_type(t.top[0]), opt, out); break;
     case raze_shape::list_concat: e = concat(t, qt::kList, opt, out); break;
+    case raze_shape::mixed: e = raze_mixed({t.top.data(), t.n}, opt, out); break;
     default: e = list(parts, opt, out); break;
     }
     out.shape = shape;

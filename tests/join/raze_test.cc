@@ -97,7 +97,7 @@ TEST_CASE("raze of vectors and atoms of one type is one vector") {
     CHECK(decoded(out) == longs({1, 2, 0}));  // `s# dropped: the result is not sorted
 }
 
-TEST_CASE("raze of general lists concatenates; anything mixed is the list of the parts") {
+TEST_CASE("raze of general lists concatenates; dicts among the parts give the list of parts") {
     const std::vector<msg> l = {reply(value::list({value::long_(1), value::symbol("a")})),
                                 reply(value::list({value::string("s")}))};
     join_output out;
@@ -111,6 +111,24 @@ TEST_CASE("raze of general lists concatenates; anything mixed is the list of the
     CHECK(out.shape == raze_shape::general);
     CHECK(decoded(out) == value::list({longs({1, 2}), value::symbols({"a"}),
                                        value::dict(value::symbols({"k"}), longs({1}))}));
+}
+
+TEST_CASE("raze of atoms, vectors and lists of different types flattens like q") {
+    const std::vector<msg> m = {reply(longs({1, 2})), reply(value::symbols({"a", "bb"})),
+                                reply(value::list({value::long_(3), value::string("s")})),
+                                reply(value::char_('c')), reply(value::string("ab")),
+                                reply(longs({}))};
+    join_output out;
+    REQUIRE(raze(views(m), {}, out) == join_error::ok);
+    CHECK(out.shape == raze_shape::mixed);
+    CHECK(decoded(out) == value::list({value::long_(1), value::long_(2), value::symbol("a"),
+                                       value::symbol("bb"), value::long_(3), value::string("s"),
+                                       value::char_('c'), value::char_('a'),
+                                       value::char_('b')}));
+    CHECK(out.column_bytes_copied == 16 + 5 + 2);  // the re-encoded vector elements
+    join_options opt;
+    opt.length_max = 40;
+    CHECK(raze(views(m), opt, out) == join_error::limit);
 }
 
 TEST_CASE("list and first") {

@@ -94,7 +94,7 @@ class gather {
 enum class join_kind : uint8_t { raze = 0, list, first, custom };
 
 /// What raze produced.
-enum class raze_shape : uint8_t { none = 0, table, vector, list_concat, general };
+enum class raze_shape : uint8_t { none = 0, table, vector, list_concat, mixed, general };
 
 /// Why a join could not be built. Texts (join_error_text) are q's where q has one.
 enum class join_error : uint8_t {
