@@ -38,9 +38,11 @@ join_error run_join(join_kind kind, std::span<const part_view> parts, const join
                     join_output& out);
 /// q's `raze` where it is a concatenation: tables with the same column names and types → one
 /// table (else `mismatch` / `type`); atoms and vectors of one type → one vector; general lists
-/// → one general list. Anything else (dicts, keyed tables, mixed types) → the general list of
-/// the parts, as `list`. Attributes are cleared. Only new heads are written; every element
-/// byte is referenced (src/join/README.md has the full table and the reasons).
+/// → one general list; atoms, vectors and lists of different types → one general list with
+/// vector elements as atoms (this shape copies those elements). Anything else (dicts, keyed
+/// tables, tables among other parts) → the general list of the parts, as `list`. Attributes
+/// are cleared. Otherwise only new heads are written and every element byte is referenced
+/// (src/join/README.md has the full table and the reasons).
 join_error raze(std::span<const part_view> parts, const join_options& opt, join_output& out);
 /// The general list of the parts, each body one iovec.
 join_error list(std::span<const part_view> parts, const join_options& opt, join_output& out);
