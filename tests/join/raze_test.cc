@@ -111,6 +111,17 @@ TEST_CASE("raze of general lists concatenates; dicts among the parts give the li
     CHECK(out.shape == raze_shape::general);
     CHECK(decoded(out) == value::list({longs({1, 2}), value::symbols({"a"}),
                                        value::dict(value::symbols({"k"}), longs({1}))}));
+    // Keyed tables (a dict of two tables) would be upserted by q's raze: not concatenated.
+    const value keyed = value::dict(value::table({"k"}, {longs({1})}),
+                                    value::table({"v"}, {longs({2})}));
+    const std::vector<msg> k = {reply(keyed), reply(keyed)};
+    REQUIRE(raze(views(k), {}, out) == join_error::ok);
+    CHECK(out.shape == raze_shape::general);
+    CHECK(decoded(out) == value::list({keyed, keyed}));
+    const std::vector<msg> tv = {reply(trades({"a"}, {1}, {1})), reply(longs({1}))};
+    REQUIRE(raze(views(tv), {}, out) == join_error::ok);
+    CHECK(out.shape == raze_shape::general);
+    CHECK(out.column_bytes_copied == 0);
 }
 
 TEST_CASE("raze of atoms, vectors and lists of different types flattens like q") {
