@@ -29,49 +29,14 @@
 #include "qgate/qipc/frame.h"
 #include "qgate/qipc/walker.h"
 #include "qgate/qipc/writer.h"
+#include "bench_util.h"
 
 using namespace qgate::qipc;
 
 namespace {
 
-constexpr size_t kRows = 35000;  // ~1 MB encoded: sym ~5 B + timestamp, price, size 8 B each
-
-template <typename T>
-void append_le(std::vector<uint8_t>& raw, T v) {
-    uint8_t b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));
-    raw.insert(raw.end(), b, b + sizeof(T));
-}
-
-// ([] sym; time (timestamp); price; size): 100 tickers, rising timestamps, prices on a 1/64
-// tick grid doing a random walk, sizes in round lots.
-value make_trades() {
-    std::mt19937_64 rng(42);
-    std::vector<std::string> tickers;
-    for (int i = 0; i < 100; ++i) {
-        std::string t;
-        for (int k = 0; k < 3 + i % 2; ++k) t.push_back(char('A' + rng() % 26));
-        tickers.push_back(t);
-    }
-    std::vector<std::string> syms;
-    std::vector<uint8_t> times, prices, sizes;
-    int64_t ts = int64_t{826} * 86400 * 1000000000;  // 2026.04.06 in ns since 2000.01.01
-    double price = 100.0;
-    for (size_t i = 0; i < kRows; ++i) {
-        syms.push_back(tickers[rng() % tickers.size()]);
-        ts += int64_t(rng() % 5000000);
-        append_le(times, ts);
-        price += (double(int(rng() % 9)) - 4.0) / 64.0;
-        append_le(prices, price);
-        append_le(sizes, int64_t(100 * (1 + rng() % 50)));
-    }
-    return value::table({"sym", "time", "price", "size"},
-                        {value::symbols(std::move(syms)), value::fixed(qtype::kTimestamp, times),
-                         value::fixed(qtype::kFloat, prices), value::fixed(qtype::kLong, sizes)});
-}
-
 struct inputs {
-    value table = make_trades();
+    value table = qgate::bench::make_trades();
     std::vector<uint8_t> msg = encode_message(table, msg_type::response);
     std::vector<uint8_t> packed;
     inputs() {
@@ -294,47 +259,8 @@ void BM_decompress_reference(benchmark::State& state) {
 }
 BENCHMARK(BM_decompress_reference)->Arg(0)->Arg(1);
 
-// A connected loopback TCP pair (listener bound to 127.0.0.1 port 0) and a thread that drains
-// the receiving end. Each iteration writes the whole message with blocking write()s.
-struct loopback {
-    int tx = -1, rx = -1;
-    std::atomic<bool> stop{false};
-    std::atomic<uint64_t> received{0};
-    std::thread reader;
-
-    loopback() {
-        const int lst = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t alen = sizeof a;
-        if (lst < 0 || bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            listen(lst, 1) != 0 || getsockname(lst, reinterpret_cast<sockaddr*>(&a), &alen) != 0)
-            std::abort();
-        tx = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-        rx = accept(lst, nullptr, nullptr);
-        close(lst);
-        if (rx < 0) std::abort();
-        reader = std::thread([this] {
-            std::vector<uint8_t> buf(1 << 20);
-            for (;;) {
-                const ssize_t n = read(rx, buf.data(), buf.size());
-                if (n <= 0) return;
-                received.fetch_add(uint64_t(n), std::memory_order_relaxed);
-            }
-        });
-    }
-    ~loopback() {
-        shutdown(tx, SHUT_WR);
-        reader.join();
-        close(tx);
-        close(rx);
-    }
-};
-
 void BM_loopback_tcp(benchmark::State& state) {
-    loopback lb;
+    qgate::bench::loopback lb;
     const std::vector<uint8_t>& msg = in().msg;
     uint64_t sent = 0;
     for (auto _ : state) {

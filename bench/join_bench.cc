@@ -25,47 +25,12 @@
 
 #include "qgate/join.h"
 #include "qgate/qipc/writer.h"
+#include "bench_util.h"
 
 using namespace qgate;
 using qipc::value;
 
 namespace {
-
-constexpr size_t kRows = 35000;  // ~1 MB per table: sym ~5 B + timestamp, price, size 8 B each
-
-template <typename T>
-void append_le(std::vector<uint8_t>& raw, T v) {
-    uint8_t b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));
-    raw.insert(raw.end(), b, b + sizeof(T));
-}
-
-// ([] sym; time; price; size), as in codec_bench: 100 tickers, rising times, a price walk.
-value make_trades(uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::vector<std::string> tickers;
-    for (int i = 0; i < 100; ++i) {
-        std::string t;
-        for (int k = 0; k < 3 + i % 2; ++k) t.push_back(char('A' + rng() % 26));
-        tickers.push_back(t);
-    }
-    std::vector<std::string> syms;
-    std::vector<uint8_t> times, prices, sizes;
-    int64_t ts = int64_t{826} * 86400 * 1000000000;
-    double price = 100.0;
-    for (size_t i = 0; i < kRows; ++i) {
-        syms.push_back(tickers[rng() % tickers.size()]);
-        ts += int64_t(rng() % 5000000);
-        append_le(times, ts);
-        price += (double(int(rng() % 9)) - 4.0) / 64.0;
-        append_le(prices, price);
-        append_le(sizes, int64_t(100 * (1 + rng() % 50)));
-    }
-    namespace qt = qipc::qtype;
-    return value::table({"sym", "time", "price", "size"},
-                        {value::symbols(std::move(syms)), value::fixed(qt::kTimestamp, times),
-                         value::fixed(qt::kFloat, prices), value::fixed(qt::kLong, sizes)});
-}
 
 /// The same table without its symbol column: only fixed-width columns, whose validation is
 /// O(1) each, so what remains is the join's own per-column cost.
@@ -80,7 +45,7 @@ struct inputs {
     std::vector<uint8_t> rdb, hdb;
     std::vector<join::part_view> parts;
     explicit inputs(bool sym) {
-        value a = make_trades(42), b = make_trades(7);
+        value a = bench::make_trades(42), b = bench::make_trades(7);
         if (!sym) a = without_sym(std::move(a)), b = without_sym(std::move(b));
         rdb = qipc::encode_message(a, qipc::msg_type::response);
         hdb = qipc::encode_message(b, qipc::msg_type::response);
@@ -153,43 +118,6 @@ void BM_raze_compressed(benchmark::State& state) {
 }
 BENCHMARK(BM_raze_compressed);
 
-// A connected loopback TCP pair and a thread draining the receiving end (as in codec_bench).
-struct loopback {
-    int tx = -1, rx = -1;
-    std::atomic<uint64_t> received{0};
-    std::thread reader;
-
-    loopback() {
-        const int lst = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t alen = sizeof a;
-        if (lst < 0 || bind(lst, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-            listen(lst, 1) != 0 || getsockname(lst, reinterpret_cast<sockaddr*>(&a), &alen) != 0)
-            std::abort();
-        tx = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-        rx = accept(lst, nullptr, nullptr);
-        close(lst);
-        if (rx < 0) std::abort();
-        reader = std::thread([this] {
-            std::vector<uint8_t> buf(1 << 20);
-            for (ssize_t n; (n = read(rx, buf.data(), buf.size())) > 0;)
-                received.fetch_add(uint64_t(n), std::memory_order_relaxed);
-        });
-    }
-    ~loopback() {
-        shutdown(tx, SHUT_WR);
-        reader.join();
-        close(tx);
-        close(rx);
-    }
-    void wait_for(uint64_t sent) const {
-        while (received.load(std::memory_order_relaxed) < sent) std::this_thread::yield();
-    }
-};
-
 /// sendmsg of the whole iovec list, resuming short sends (what the engine's send path does).
 bool send_all(int fd, std::vector<iovec> iov) {
     size_t first = 0;
@@ -214,7 +142,7 @@ bool send_all(int fd, std::vector<iovec> iov) {
 // one backend's 1 MB reply alone. Wall time, until the reader has every byte.
 void BM_send_raze_sendmsg(benchmark::State& state) {
     const inputs& x = in();
-    loopback lb;
+    bench::loopback lb;
     join::join_output out;
     uint64_t sent = 0;
     for (auto _ : state) {
@@ -230,7 +158,7 @@ BENCHMARK(BM_send_raze_sendmsg)->UseRealTime();
 
 void BM_send_copied_join(benchmark::State& state) {
     const inputs& x = in();
-    loopback lb;
+    bench::loopback lb;
     std::vector<uint8_t> buf(8 + x.bytes());
     uint64_t sent = 0;
     for (auto _ : state) {
@@ -249,7 +177,7 @@ BENCHMARK(BM_send_copied_join)->UseRealTime();
 // The same partial bytes sent in place with two iovecs and no join: the floor for /raze.
 void BM_send_two_bodies(benchmark::State& state) {
     const inputs& x = in();
-    loopback lb;
+    bench::loopback lb;
     uint64_t sent = 0;
     for (auto _ : state) {
         const std::vector<iovec> iov = {
@@ -265,7 +193,7 @@ BENCHMARK(BM_send_two_bodies)->UseRealTime();
 
 void BM_send_one_reply(benchmark::State& state) {
     const inputs& x = in();
-    loopback lb;
+    bench::loopback lb;
     uint64_t sent = 0;
     for (auto _ : state) {
         if (!send_all(lb.tx, {iovec{const_cast<uint8_t*>(x.rdb.data()), x.rdb.size()}}))

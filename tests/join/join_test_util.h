@@ -31,6 +31,16 @@ inline msg compressed(const msg& plain) {
 }
 
 /// Plain part views of whole messages (no decompression: plain messages only).
+/// A body (no frame header) for `v`, as the classifier and the `.gw.*` parser see it.
+inline msg body_of(const value& v) {
+    msg out(qipc::encoded_size(v));
+    qipc::encode_into(v, out.data());
+    return out;
+}
+
+/// The call `(`f;2)`: the query most plan and TorQ tests carry.
+inline value f2() { return value::list({value::symbol("f"), value::long_(2)}); }
+
 inline std::vector<part_view> views(const std::vector<msg>& msgs) {
     std::vector<part_view> v;
     for (const msg& m : msgs) v.push_back({std::span<const uint8_t>(m).subspan(8), true});

@@ -12,14 +12,6 @@ namespace {
 using namespace test;
 using qipc::msg_type;
 
-msg body_of(const value& v) {
-    msg out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
-
-value f2() { return value::list({value::symbol("f"), value::long_(2)}); }
-
 value timespan_ms(int64_t ms) {
     std::vector<uint8_t> raw(8);
     const uint64_t ns = static_cast<uint64_t>(ms) * 1'000'000;

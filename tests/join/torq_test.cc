@@ -12,14 +12,6 @@ namespace {
 using namespace test;
 using qipc::msg_type;
 
-msg body_of(const value& v) {
-    msg out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
-
-value f2() { return value::list({value::symbol("f"), value::long_(2)}); }
-
 value decode_msg(std::span<const uint8_t> m, msg_type expect) {
     qipc::frame_header h;
     value v;
