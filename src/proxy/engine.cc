@@ -533,6 +533,7 @@ void engine::on_turn(uint64_t now_ms) {
     if (ps_ != nullptr) {
         ps_drain();
         ps_flush_lanes();
+        ps_unthrottle();
     }
     rearm_starved();
     flush_sends();
@@ -590,6 +591,7 @@ void engine::start_drain(uint64_t now_ms) {
 
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
+    if (ps_ != nullptr && ps_->overflowing != 0) return 1;  // a peer's lane is full: poll it
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
         for (const request_fifo& o : outbox_) {

@@ -296,6 +296,10 @@ class engine final : public shard::shard_hooks {
     void ps_on_msg(uint32_t from, ps_msg& m);
     void ps_drain();
     void ps_flush_lanes();
+    void ps_refill();
+    void ps_throttle(session& ss, role r);
+    void ps_unthrottle();
+    bool ps_busy() const;
     void ps_deliver(ps_msg& m);
     void ps_end(const pubsub::update_ref& u);
     void ps_sub_done(ps_sub_order* o);

@@ -38,6 +38,7 @@ void engine::ps_init() {
     ps_ = std::make_unique<ps_shard>();
     me_ = shard_ != nullptr ? shard_->id() : 0;
     ps_->pending.resize(opt_.pubsub->shards());
+    ps_->overflow.resize(opt_.pubsub->shards());
     if (me_ == pubsub_plane::hub() && opt_.pubsub->upstream >= 0) ps_up_start();
 }
 
@@ -132,6 +133,7 @@ void engine::ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_hea
         m.n = h.little_endian ? 1 : 0;
         m.bufs[0] = std::move(msg);
         ps_send(pubsub_plane::hub(), std::move(m));
+        ps_throttle(ss, role::client);
         return;
     }
     bump(ctr_.pubsub_bad_msgs);

@@ -67,10 +67,17 @@ void engine::ps_send(uint32_t to, ps_msg&& m) {
         ps_on_msg(me_, m);
         return;
     }
-    ps_msg* slot = opt_.pubsub->lane(me_, to).claim();
+    std::deque<ps_msg>& waiting = ps_->overflow[to];
+    ps_msg* slot = waiting.empty() ? opt_.pubsub->lane(me_, to).claim() : nullptr;
     if (slot == nullptr) {
+        if (waiting.size() >= kPsOverflowMax) {
+            bump(ctr_.pubsub_lane_drops);
+            delete m.order;  // a lost .u.sub gets no answer; counted
+            return;
+        }
         bump(ctr_.pubsub_lane_full);
-        delete m.order;  // a lost .u.sub gets no answer; counted
+        waiting.push_back(std::move(m));
+        ++ps_->overflowing;
         return;
     }
     *slot = std::move(m);
@@ -79,8 +86,27 @@ void engine::ps_send(uint32_t to, ps_msg&& m) {
     bump(ctr_.pubsub_mailbox_msgs);
 }
 
+// Moves waiting messages into lanes that have room again, in order.
+void engine::ps_refill() {
+    for (uint32_t to = 0; to < ps_->overflow.size() && ps_->overflowing != 0; ++to) {
+        std::deque<ps_msg>& waiting = ps_->overflow[to];
+        ps_lane& lane = opt_.pubsub->lane(me_, to);
+        while (!waiting.empty()) {
+            ps_msg* slot = lane.claim();
+            if (slot == nullptr) break;
+            *slot = std::move(waiting.front());
+            waiting.pop_front();
+            --ps_->overflowing;
+            lane.commit();
+            ps_->dirty_lanes |= uint64_t{1} << to;
+            bump(ctr_.pubsub_mailbox_msgs);
+        }
+    }
+}
+
 // End of turn: make this turn's messages visible, one wake per peer.
 void engine::ps_flush_lanes() {
+    ps_refill();
     while (ps_->dirty_lanes != 0) {
         const uint32_t to = static_cast<uint32_t>(__builtin_ctzll(ps_->dirty_lanes));
         ps_->dirty_lanes &= ps_->dirty_lanes - 1;
@@ -88,6 +114,33 @@ void engine::ps_flush_lanes() {
             shard_->send(to, shard::xmsg{kXmsgPubsub, 0, 0});  // full mailbox: it is awake
         }
     }
+}
+
+bool engine::ps_busy() const {
+    for (uint32_t to = 0; to < opt_.pubsub->shards(); ++to) {
+        if (to != me_ && opt_.pubsub->lane(me_, to).used() > kPsLaneHigh) return true;
+    }
+    return ps_->overflowing != 0;
+}
+
+// Back-pressure on feeds: a publisher (or the upstream link) is not read while a lane out of
+// this shard is over kPsLaneHigh, so a burst waits in the kernel, not in dropped messages.
+void engine::ps_throttle(session& ss, role r) {
+    if (!ps_busy() || ss.s[static_cast<int>(r)].paused) return;
+    bump(ctr_.pubsub_feed_pauses);
+    pause_recv(ss, r);
+    ps_->paused.emplace_back(ss.index, ss.gen);
+}
+
+void engine::ps_unthrottle() {
+    if (ps_->paused.empty() || ps_busy()) return;
+    for (const auto& [idx, gen] : ps_->paused) {
+        session& ss = *sessions_[idx];
+        if (ss.gen != gen) continue;
+        if (ss.st == sstate::pubsub) resume_recv(ss, role::client);
+        if (ss.st == sstate::ps_up) resume_recv(ss, role::upstream);
+    }
+    ps_->paused.clear();
 }
 
 void engine::ps_drain() {

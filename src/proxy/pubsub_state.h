@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -35,8 +36,14 @@ inline constexpr uint32_t kXmsgPubsub = 17;
 /// Filters carried by one deliver message; an update with more distinct filters for one
 /// shard takes several messages (counted in pubsub_mailbox_msgs like any other).
 inline constexpr uint32_t kPsFiltersPerMsg = 8;
-/// Lane capacity (messages); a full lane drops the message and counts pubsub_lane_full.
+/// Lane capacity (messages). Messages for a full lane wait, in order, in the sender's overflow
+/// queue (pubsub_lane_full), bounded by kPsOverflowMax per destination (beyond: dropped,
+/// pubsub_lane_drops). Feeds are paused long before that (kPsLaneHigh).
 inline constexpr uint32_t kPsLaneSlots = 4096;
+inline constexpr uint32_t kPsOverflowMax = 65536;
+/// A shard stops reading its feeds (publishers, the upstream link) while one of its outgoing
+/// lanes holds more than this many messages, and reads them again below it (pubsub_feed_pauses).
+inline constexpr uint32_t kPsLaneHigh = kPsLaneSlots / 2;
 /// Update references one subscriber may have in its socket's send queue (the rest wait in
 /// its backlog, where the slow-subscriber policy applies).
 inline constexpr uint32_t kPsOutMax = 16;
@@ -83,6 +90,8 @@ class ps_lane {
         return &slots_[tail_local_ % kPsLaneSlots];
     }
     void commit() { ++tail_local_; }
+    /// Messages committed and not yet taken by the consumer (producer side).
+    uint32_t used() const { return tail_local_ - head_.load(std::memory_order_acquire); }
     bool publish() {
         if (tail_local_ == tail_published_) return false;
         tail_published_ = tail_local_;
@@ -112,6 +121,7 @@ class pubsub_plane {
   public:
     pubsub_plane(uint32_t shards, const config& cfg);
     ps_lane& lane(uint32_t from, uint32_t to) { return lanes_[from * shards_ + to]; }
+    const ps_lane& lane(uint32_t from, uint32_t to) const { return lanes_[from * shards_ + to]; }
     uint32_t shards() const { return shards_; }
     static constexpr uint32_t hub() { return 0; }
     int upstream = -1;  ///< backend index of the upstream tickerplant, -1 = none
@@ -156,6 +166,9 @@ struct ps_shard {
     std::vector<std::vector<ps_group>> tables;  ///< by table id: local groups
     std::vector<ps_msg> pending;                ///< per destination shard: deliver being built
     uint64_t dirty_lanes = 0;                   ///< bit s: lane me->s has unpublished messages
+    std::vector<std::pair<uint32_t, uint32_t>> paused;  ///< feeds (session, gen) not read
+    std::vector<std::deque<ps_msg>> overflow;   ///< per destination: waiting for lane space
+    uint32_t overflowing = 0;                   ///< messages in all overflow queues
     // hub only
     pubsub::schema_store schemas;
     pubsub::filter_directory dir;

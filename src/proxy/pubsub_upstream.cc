@@ -146,6 +146,7 @@ void engine::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_
     }
     if (pubsub::is_update_call(body, h.little_endian)) {
         hub_publish(std::move(msg), h.little_endian);
+        ps_throttle(ss, role::upstream);
         return;
     }
     int32_t date = 0;

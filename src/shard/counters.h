@@ -80,6 +80,8 @@ namespace qgate::shard {
     X(pubsub_conflations)       \
     X(pubsub_mailbox_msgs)      \
     X(pubsub_lane_full)         \
+    X(pubsub_lane_drops)        \
+    X(pubsub_feed_pauses)       \
     X(pubsub_bad_msgs)          \
     X(pubsub_ends)              \
     X(pubsub_upstream_connects) \
