@@ -90,6 +90,7 @@ struct pubsub_conf {
     uint32_t backlog_updates_max = 4096;        ///< per subscriber
     uint64_t backlog_bytes_max = uint64_t{64} << 20;  ///< per subscriber
     uint8_t slow_subscriber = 0;      ///< 0 disconnect, 1 conflate (pubsub::slow_policy)
+    uint32_t pubinterval_ms = 0;      ///< batch each table's updates for this long; 0 = tick by tick
 };
 
 struct config {

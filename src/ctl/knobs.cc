@@ -396,6 +396,13 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t) {
          return choice_value(kSlowChoices, int64_t(c.pubsub.slow_subscriber));
      }},
+    {"pubsub.pubinterval_ms", knob_type::integer, kTable, "0", 0, 60000, {}, 0, {},
+     "Chained-tickerplant batching (TorQ pubinterval): each table's updates are held for this "
+     "long and published as one update with all their rows, in order. 0 = every update at once.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.pubsub.pubinterval_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.pubsub.pubinterval_ms); }},
 };
 
 const section_info kSections[] = {

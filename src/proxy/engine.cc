@@ -532,6 +532,7 @@ void engine::on_turn(uint64_t now_ms) {
     }
     if (ps_ != nullptr) {
         ps_drain();
+        hub_flush_batches(now_ms);
         ps_flush_lanes();
         ps_unthrottle();
     }
@@ -592,12 +593,16 @@ void engine::start_drain(uint64_t now_ms) {
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
     if (ps_ != nullptr && ps_->overflowing != 0) return 1;  // a peer's lane is full: poll it
+
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
         for (const request_fifo& o : outbox_) {
             if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
         }
         next = next < rq_timers_.next() ? next : rq_timers_.next();
+    }
+    if (ps_ != nullptr && ps_->batch_due_ms != 0 && ps_->batch_due_ms < next) {
+        next = ps_->batch_due_ms;  // pubinterval flush
     }
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;

@@ -308,6 +308,9 @@ class engine final : public shard::shard_hooks {
     void hub_sub(ps_sub_order* o);
     void hub_unsub(uint32_t shard, uint32_t session, uint32_t gen);
     void hub_publish(pubsub::update_ref msg, bool little_endian);
+    bool hub_batch(uint32_t table, const pubsub::update_view& u, const pubsub::update_ref& msg);
+    void hub_flush_batches(uint64_t now_ms);
+    void hub_fanout(pubsub::publish_ctx& ctx, uint32_t table);
     void hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub::update_ref& u);
     void hub_flush_pending();
     void ps_up_start();

@@ -46,7 +46,11 @@ void engine::enter_pubsub(session& ss) {
     ss.st = sstate::pubsub;
     ss.cap = qipc::negotiate_capability(ss.client_cap, kPubsubCapability);
     ss.reply = ss.cap;
-    if (ss.ps == nullptr) ss.ps = std::make_unique<ps_conn>(opt_.pubsub->limits);
+    if (ss.ps == nullptr) {
+        ss.ps = std::make_unique<ps_conn>(opt_.pubsub->limits);
+    } else {
+        ps_reset(ss);  // a reused slot: nothing of its previous client survives
+    }
     if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
     arm_recv(ss, role::client);
     if (ss.hs.size() > ss.hs_len) {
@@ -64,7 +68,8 @@ void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
     hl.capability = ss.cap;
     bool ok = true;
     const int64_t used = cut_frames(
-        pc.cut, p, n, hl, [] { return true; },
+        pc.cut, p, n, hl,
+        [&] { return ss.st == sstate::pubsub || ss.st == sstate::ps_up; },  // stop once closed
         [&](const qipc::frame_header& h) {
             pc.fill.emplace(h.length);
             if (!pc.fill->ok()) {

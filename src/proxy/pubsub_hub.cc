@@ -27,6 +27,7 @@ pubsub_plane::pubsub_plane(uint32_t shards, const config& cfg)
     limits.updates_max = cfg.pubsub.backlog_updates_max;
     limits.bytes_max = cfg.pubsub.backlog_bytes_max;
     limits.policy = static_cast<pubsub::slow_policy>(cfg.pubsub.slow_subscriber);
+    pubinterval_ms = cfg.pubsub.pubinterval_ms;
     for (size_t b = 0; b < cfg.backends.size(); ++b) {
         if (!cfg.pubsub.upstream.empty() && cfg.backends[b].name == cfg.pubsub.upstream) {
             upstream = static_cast<int>(b);
@@ -234,8 +235,8 @@ void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
         bump(ctr_.pubsub_bad_msgs);  // no schema: nobody can have subscribed to it
         return;
     }
-    const auto entries = ps_->dir.filters(u.table);
-    if (entries.empty()) return;
+    if (ps_->dir.filters(u.table).empty()) return;
+    if (opt_.pubsub->pubinterval_ms != 0 && hub_batch(static_cast<uint32_t>(tid), u, msg)) return;
     pubsub::publish_ctx ctx;
     ctx.update = &u;
     ctx.received = std::move(msg);
@@ -245,7 +246,12 @@ void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
         ctx.add_time = true;
         ctx.time_ns = time_of_day_ns();
     }
-    for (const auto& e : entries) {
+    hub_fanout(ctx, static_cast<uint32_t>(tid));
+}
+
+// One buffer per distinct filter of the table, then one deliver message per shard.
+void engine::hub_fanout(pubsub::publish_ctx& ctx, uint32_t table) {
+    for (const auto& e : ps_->dir.filters(ctx.update->table)) {
         pubsub::publish_kind kind{};
         pubsub::update_ref out;
         if (!pubsub::publish_for(ctx, e.filter, kind, out)) {
@@ -260,11 +266,51 @@ void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
             bump(ctr_.pubsub_as_received);
         }
         for (uint64_t mask = e.shard_mask; mask != 0; mask &= mask - 1) {
-            hub_add(static_cast<uint32_t>(__builtin_ctzll(mask)), static_cast<uint32_t>(tid),
-                    e.filter.key(), out);
+            hub_add(static_cast<uint32_t>(__builtin_ctzll(mask)), table, e.filter.key(), out);
         }
     }
     hub_flush_pending();
+}
+
+// pubinterval: holds the update (by reference) for the table's next merged update. False when
+// it must go on its own now (big-endian, or a batcher that cannot take it).
+bool engine::hub_batch(uint32_t table, const pubsub::update_view& u,
+                       const pubsub::update_ref& msg) {
+    if (ps_->batchers.size() <= table) ps_->batchers.resize(table + 1);
+    pubsub::batcher& b = ps_->batchers[table];
+    pubsub::status st = b.add(u, msg);
+    if (st.code == pubsub::errc::schema_mismatch) {
+        hub_flush_batches(UINT64_MAX);  // the held rows go first, in order
+        st = b.add(u, msg);
+    }
+    if (!st) return false;
+    if (ps_->batch_due_ms == 0) ps_->batch_due_ms = opt_.clock_ms() + opt_.pubsub->pubinterval_ms;
+    return true;
+}
+
+// At the interval: one merged update per table, parsed and fanned out like any other.
+void engine::hub_flush_batches(uint64_t now_ms) {
+    if (ps_->batch_due_ms == 0 || now_ms < ps_->batch_due_ms) return;
+    ps_->batch_due_ms = 0;
+    for (uint32_t t = 0; t < ps_->batchers.size(); ++t) {
+        if (ps_->batchers[t].empty()) continue;
+        pubsub::update_ref merged;
+        if (!ps_->batchers[t].flush(merged, ps_->schemas.column_names(t)) || !merged) {
+            bump(ctr_.pubsub_bad_msgs);
+            continue;
+        }
+        pubsub::update_view u;
+        const auto body = merged.bytes().subspan(qipc::kHeaderSize);
+        if (!pubsub::parse_update(body, true, u, &ps_->schemas)) {
+            bump(ctr_.pubsub_bad_msgs);
+            continue;
+        }
+        pubsub::publish_ctx ctx;
+        ctx.update = &u;
+        ctx.received = merged;
+        ctx.scratch = &ps_->scratch;
+        hub_fanout(ctx, t);
+    }
 }
 
 void engine::hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub::update_ref& u) {

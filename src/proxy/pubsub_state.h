@@ -125,6 +125,7 @@ class pubsub_plane {
     uint32_t shards() const { return shards_; }
     static constexpr uint32_t hub() { return 0; }
     int upstream = -1;  ///< backend index of the upstream tickerplant, -1 = none
+    uint32_t pubinterval_ms = 0;
     pubsub::backlog_limits limits;
 
   private:
@@ -175,6 +176,8 @@ struct ps_shard {
     std::unordered_map<uint64_t, ps_filters> subscribers;  ///< by (shard, session, gen)
     pubsub::row_selection scratch;
     uint32_t up_session = UINT32_MAX;
+    std::vector<pubsub::batcher> batchers;  ///< by table id (pubinterval_ms > 0)
+    uint64_t batch_due_ms = 0;              ///< next flush; 0 = nothing held
 };
 
 }  // namespace qgate::proxy

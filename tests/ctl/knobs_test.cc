@@ -29,7 +29,7 @@ const char* const kSchema[] = {
     "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
     "route.timeout_ms", "route.queue_max", "route.priority",
     "pubsub.upstream", "pubsub.tables", "pubsub.backlog_updates_max", "pubsub.backlog_bytes_max",
-    "pubsub.slow_subscriber",
+    "pubsub.slow_subscriber", "pubsub.pubinterval_ms",
 };
 
 // A snapshot with one default entry per array section, for the getters.

@@ -235,3 +235,30 @@ itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered'
     assert.equal(counter(s, 'pubsub_updates_in'), 3);
     assert.equal(counter(s, 'pubsub_payload_bytes_copied'), 0);
   });
+
+itest('pubinterval: a burst of updates is published merged, every row in order', async (t, ctx) => {
+  const gw = await startPubsubGate(ctx, { pubsub: { pubinterval_ms: 200 } });
+  const feed = await RawClient.connect(ctx, gw.port);
+  const upd = (seqs) => qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
+    qtable(['sym', 'seq'], [qsyms(seqs.map((k) => SYMS[k % 4])), qlongs(seqs)])));
+  await feed.write(upd([0, 1]));
+  await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+  const sub = await rawSubscriber(ctx, gw.port);
+  const ibm = await rawSubscriber(ctx, gw.port, '.u.sub[`trade;`IBM]');
+  const burst = [];
+  for (let i = 0; i < 5; i++) burst.push(upd([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]));
+  await feed.write(Buffer.concat(burst));  // one write: one interval
+  const seqs = [];
+  let frames = 0;
+  while (seqs.length < 20) {
+    const [fn, table, rows] = decode((await sub.raw.readFrame()).frame);
+    assert.deepEqual([fn, table], ['upd', 'trade']);
+    seqs.push(...rows.map((r) => Number(r.seq)));
+    frames++;
+  }
+  assert.deepEqual(seqs, [...Array(20).keys()], 'every row, in order');
+  assert.ok(frames < 5, `merged: ${frames} messages for 5 updates`);
+  const ibmRows = [];
+  while (ibmRows.length < 5) ibmRows.push(...decode((await ibm.raw.readFrame()).frame)[2]);
+  assert.deepEqual(ibmRows.map((r) => Number(r.seq)), [2, 6, 10, 14, 18]);
+});
