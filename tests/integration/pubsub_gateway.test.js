@@ -97,7 +97,8 @@ itest('upstream TP: 2 shards get identical bytes, in order, filters exact, no co
 
 itest('node-q subscriber: every row in sequence, .u.end, unknown table error', async (t, ctx) => {
   const tp = await startTickerplant(ctx, ['--tp-rate', '300', '--tp-rows', '3']);
-  const gw = await startPubsubGate(ctx, { tp: tp.port });
+  // tables: one .u.sub[`trade;`] upstream instead of .u.sub[`;`]
+  const gw = await startPubsubGate(ctx, { tp: tp.port, pubsub: { tables: ['trade'] } });
   await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
   const q = await qconnect(ctx, gw.port);
   await assert.rejects(q.k('.u.sub[`nosuch;`]'), /nosuch/);
@@ -143,6 +144,8 @@ itest('a subscriber that stops reading is disconnected; the others get everythin
     slow.raw.sock.resume();
     await slow.raw.waitEof();
     assert.ok(tp.proc.alive && gw.proc.alive);
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_subscribers'), 1, 'the slow one was unsubscribed');
   });
 
 itest('conflate policy: a slow subscriber stays connected', async (t, ctx) => {
@@ -231,7 +234,12 @@ itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered'
     assert.deepEqual(rows.map((x) => Number(x.seq)), [4, 5, 6, 7, 8, 9, 10, 11]);
     const f = await readUpdates(ibm.raw, 2);
     assert.deepEqual(f.map((x) => decode(x)[2].map((row) => Number(row.seq))), [[4, 6], [8, 10]]);
-    const s = await stats(ctx, gw);
+    await all.close();
+    await ibm.raw.destroy();
+    const s = await pollUntil(async () => {
+      const now = await stats(ctx, gw);
+      return counter(now, 'pubsub_subscribers') === 0 ? now : null;
+    }, { what: 'disconnect unsubscribes (pubsub_subscribers = 0)' });
     assert.equal(counter(s, 'pubsub_updates_in'), 3);
     assert.equal(counter(s, 'pubsub_payload_bytes_copied'), 0);
   });
