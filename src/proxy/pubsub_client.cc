@@ -69,7 +69,10 @@ void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
     bool ok = true;
     const int64_t used = cut_frames(
         pc.cut, p, n, hl,
-        [&] { return ss.st == sstate::pubsub || ss.st == sstate::ps_up; },  // stop once closed
+        [&] {  // stop at the next frame once the connection is closed or the link failed
+            return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
+                   (ss.st == sstate::ps_up && pc.ust != ps_conn::up::down);
+        },
         [&](const qipc::frame_header& h) {
             pc.fill.emplace(h.length);
             if (!pc.fill->ok()) {
@@ -102,13 +105,16 @@ void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
 
 void engine::ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
     if (h.type == qipc::msg_type::response) return;  // nothing is owed to a client
-    const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
     const bool sync = h.type == qipc::msg_type::sync;
     if (h.compressed) {
-        bump(ctr_.pubsub_bad_msgs);
-        if (sync) ps_answer_error(ss, "qgate: pubsub listener: compressed messages unsupported");
-        return;
+        msg = ps_inflate(msg, lim_.message_bytes_max);
+        if (!msg) {
+            bump(ctr_.pubsub_bad_msgs);
+            close_session(ss);  // a compressed frame that does not decompress: 'badmsg
+            return;
+        }
     }
+    const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
     if (pubsub::is_sub_call(body, h.little_endian)) {
         pubsub::sub_request r;
         const pubsub::status st = pubsub::parse_sub(body, h.little_endian, h.type, r);

@@ -17,6 +17,7 @@
 
 #include "proxy/engine.h"
 #include "qgate/log.h"
+#include "qgate/qipc/compress.h"
 
 namespace qgate::proxy {
 
@@ -47,6 +48,14 @@ pubsub::update_ref ps_error_frame(std::string_view text) {
     p[qipc::kHeaderSize] = 0x80;  // q error (type -128), then the text and its NUL
     std::memcpy(p + qipc::kHeaderSize + 1, text.data(), text.size());
     p[len - 1] = 0;
+    return std::move(b).freeze();
+}
+
+pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max) {
+    uint64_t ulen = 0;
+    if (!qipc::uncompressed_length(msg.bytes(), length_max, ulen)) return {};
+    pubsub::update_builder b(ulen);
+    if (!b.ok() || !qipc::decompress(msg.bytes(), b.data())) return {};
     return std::move(b).freeze();
 }
 

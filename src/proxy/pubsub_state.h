@@ -153,6 +153,10 @@ struct ps_conn {
 /// A q error response frame ('text), or an empty handle when memory is short.
 pubsub::update_ref ps_error_frame(std::string_view text);
 
+/// The plain message of a compressed one (q compresses messages over 2000 bytes to
+/// non-loopback peers), in one fresh buffer; empty when malformed or longer than length_max.
+pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max);
+
 /// One table's local subscribers, grouped by filter key.
 struct ps_group {
     uint64_t key = 0;

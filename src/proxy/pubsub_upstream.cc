@@ -11,8 +11,9 @@
 //   jittered, so a restarted tickerplant is re-subscribed within one backoff step.
 // Incoming async `(`upd;t;x)` frames are published by the hub (one buffer per frame, the
 // all-sym subscribers' bytes); `(`.u.end;d)` goes to every shard and from there once to each
-// subscriber, as received. Compressed frames are not decoded (a loopback or LAN tickerplant
-// under 2000-byte updates never compresses): they are counted in pubsub_bad_msgs.
+// subscriber, as received. A compressed frame (q compresses messages over 2000 bytes to a
+// non-loopback peer) is decompressed once into a fresh buffer, which is then what all-sym
+// subscribers get; one that does not decompress fails the link (q's 'badmsg).
 
 #include "net/socket_util.h"
 #include "proxy/engine.h"
@@ -118,12 +119,16 @@ void engine::ps_up_data(session& ss, uint16_t bid, uint32_t n) {
 }
 
 void engine::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
-    const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
     ps_conn& pc = *ss.ps;
     if (h.compressed) {
-        bump(ctr_.pubsub_bad_msgs);
-        return;
+        msg = ps_inflate(msg, lim_.message_bytes_max);  // the plain bytes are what we forward
+        if (!msg) {
+            bump(ctr_.pubsub_bad_msgs);
+            ps_up_failed(ss);
+            return;
+        }
     }
+    const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
     if (h.type == qipc::msg_type::response) {
         if (pc.replies_due == 0) return;
         pubsub::schema_store got;

@@ -120,6 +120,24 @@ itest('node-q subscriber: every row in sequence, .u.end, unknown table error', a
   assert.equal(end[0], '.u.end');
 });
 
+itest('a compressed upstream (q compresses for remote peers): decompressed once', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '200',
+    '--compress', 'always']);
+  const gw = await startPubsubGate(ctx, { tp: tp.port });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const a = await rawSubscriber(ctx, gw.port);
+  const b = await rawSubscriber(ctx, gw.port);
+  const ctl = await qconnect(ctx, tp.port);
+  assert.equal(await ctl.k('.u.pub[5]'), 5);
+  const fa = await readUpdates(a.raw, 5);
+  const fb = await readUpdates(b.raw, 5);
+  fa.forEach((f, i) => {
+    assert.equal(f[2], 0, 'sent uncompressed (loopback subscriber)');
+    assert.ok(f.equals(fb[i]), 'identical bytes');
+    assert.deepEqual(decode(f)[2].map((r) => r.seq), [...Array(200).keys()].map((k) => i * 200 + k));
+  });
+});
+
 itest('a subscriber that stops reading is disconnected; the others get everything',
   async (t, ctx) => {
     const rowsPer = 2000;  // ~75 KB per update
