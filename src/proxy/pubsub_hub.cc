@@ -73,6 +73,10 @@ int64_t time_of_day_ns() {
 }  // namespace
 
 void engine::ps_send(uint32_t to, ps_msg&& m) {
+    if (to == me_ && m.kind == ps_kind::unsub) {
+        ps_->self_unsubs.emplace_back(m.session, m.gen);
+        return;
+    }
     if (to == me_) {
         ps_on_msg(me_, m);
         return;
@@ -154,6 +158,8 @@ void engine::ps_unthrottle() {
 }
 
 void engine::ps_drain() {
+    for (const auto& [session, gen] : ps_->self_unsubs) hub_unsub(me_, session, gen);
+    ps_->self_unsubs.clear();
     for (uint32_t from = 0; from < opt_.pubsub->shards(); ++from) {
         if (from == me_) continue;
         opt_.pubsub->lane(from, me_).drain([&](ps_msg& m) { ps_on_msg(from, m); });

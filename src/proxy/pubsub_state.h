@@ -172,6 +172,9 @@ struct ps_shard {
     std::vector<ps_msg> pending;                ///< per destination shard: deliver being built
     uint64_t dirty_lanes = 0;                   ///< bit s: lane me->s has unpublished messages
     std::vector<std::pair<uint32_t, uint32_t>> paused;  ///< feeds (session, gen) not read
+    /// Hub only: its own subscribers' unsubs, applied at the next drain, never while a fan-out
+    /// walks the directory (a slow subscriber can be closed in the middle of one).
+    std::vector<std::pair<uint32_t, uint32_t>> self_unsubs;
     std::vector<std::deque<ps_msg>> overflow;   ///< per destination: waiting for lane space
     uint32_t overflowing = 0;                   ///< messages in all overflow queues
     // hub only
