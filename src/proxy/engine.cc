@@ -592,7 +592,9 @@ void engine::start_drain(uint64_t now_ms) {
 
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
-    if (ps_ != nullptr && ps_->overflowing != 0) return 1;  // a peer's lane is full: poll it
+    // A full lane or a paused feed waits for the peer to drain a lane, which sends no wake
+    // back: poll every ms while that lasts.
+    if (ps_ != nullptr && (ps_->overflowing != 0 || !ps_->paused.empty())) return 1;
 
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
