@@ -10,7 +10,7 @@
 namespace qgate {
 
 enum class io_mode : uint8_t { auto_, uring, epoll };
-enum class conn_mode : uint8_t { session, request };
+enum class conn_mode : uint8_t { session, request, pubsub };
 enum class session_policy : uint8_t { least_connections, round_robin };
 
 struct endpoint {
@@ -81,6 +81,18 @@ struct limits_conf {
     uint32_t health_interval_ms = 0;      ///< idle pooled connections are probed; 0 = never
 };
 
+/// [pubsub]: the tickerplant face of qgate (DESIGN §7). Listeners with mode = "pubsub" serve
+/// `.u.sub` subscribers and `.u.upd` publishers; `upstream` names the [[backend]] qgate itself
+/// subscribes to (`.u.sub` on every connect), empty when only publishers feed it.
+struct pubsub_conf {
+    std::string upstream;             ///< backend name of the upstream tickerplant; "" = none
+    std::vector<std::string> tables;  ///< tables subscribed upstream; empty = every table (`)
+    uint32_t backlog_updates_max = 4096;        ///< per subscriber
+    uint64_t backlog_bytes_max = uint64_t{64} << 20;  ///< per subscriber
+    uint8_t slow_subscriber = 0;      ///< 0 disconnect, 1 conflate (pubsub::slow_policy)
+    uint32_t pubinterval_ms = 0;      ///< batch each table's updates for this long; 0 = tick by tick
+};
+
 struct config {
     uint32_t shards = 0;  ///< 0 = one per CPU
     io_mode io = io_mode::auto_;
@@ -94,6 +106,7 @@ struct config {
     std::string users_file;  ///< empty = no authentication (any user accepted, like q without -u)
     std::vector<user_entry> users;
     limits_conf limits;
+    pubsub_conf pubsub;
 };
 
 using config_ptr = std::shared_ptr<const config>;

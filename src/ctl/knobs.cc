@@ -124,12 +124,13 @@ knob_value get_backend_text(const config& c, std::size_t i) {
 
 constexpr std::string_view kIoChoices = "auto|uring|epoll";  // order of qgate::io_mode
 constexpr std::string_view kLogChoices = "debug|info|warn|error";
-constexpr std::string_view kModeChoices = "session|request";  // order of qgate::conn_mode
+constexpr std::string_view kModeChoices = "session|request|pubsub";  // order of qgate::conn_mode
 constexpr std::string_view kPolicyChoices = "least-connections|round-robin";  // session_policy
 // Order of qgate::route_policy and qgate::route_type.
 constexpr std::string_view kRoutePolicyChoices =
     "least-busy|round-robin|first-available|consistent-hash";
 constexpr std::string_view kRouteTypeChoices = "any|sync|async";
+constexpr std::string_view kSlowChoices = "disconnect|conflate";  // order of pubsub::slow_policy
 
 using knob_flag::kIfSection;
 using knob_flag::kPath;
@@ -266,7 +267,9 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) { return addr_value(c.listeners.at(i).addr); }},
     {"listener.mode", knob_type::choice, kArray, "\"session\"", 0, 0, kModeChoices, 0, {},
      "session: each client gets its own upstream connection, held for its lifetime. "
-     "request: every call is routed on its own over shared upstream connections.",
+     "request: every call is routed on its own over shared upstream connections. "
+     "pubsub: a tickerplant face ([pubsub]): clients subscribe with .u.sub or publish with "
+     ".u.upd; group is not used.",
      [](config& c, std::size_t i, const knob_value& v) {
          listener_at(c, i).mode = conn_mode(v.integer);
      },
@@ -357,6 +360,49 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return int_value(static_cast<uint64_t>(int64_t{c.routes.at(i).priority}));
      }},
+
+    // ---- [pubsub] (DESIGN §7, issue 7) ----
+    {"pubsub.upstream", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
+     "Name of the [[backend]] that is the upstream tickerplant: qgate calls .u.sub on it after "
+     "every connect (reconnecting with backoff and jitter) and republishes its updates. Empty = "
+     "no upstream; publishers call .u.upd on a pubsub listener.",
+     [](config& c, std::size_t, const knob_value& v) { c.pubsub.upstream = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.pubsub.upstream); }},
+    {"pubsub.tables", knob_type::list, kTable, "[]", 0, 0, {}, 0, {},
+     "Tables subscribed on the upstream tickerplant. Empty = every table (.u.sub[`;`]).",
+     [](config& c, std::size_t, const knob_value& v) { c.pubsub.tables = v.list; },
+     [](const config& c, std::size_t) { return list_value(c.pubsub.tables); }},
+    {"pubsub.backlog_updates_max", knob_type::integer, kTable, "4096", 1, 1'000'000, {}, 0, {},
+     "Updates queued for one subscriber (beyond what its socket has taken) before the "
+     "slow_subscriber policy applies.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.pubsub.backlog_updates_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.pubsub.backlog_updates_max); }},
+    {"pubsub.backlog_bytes_max", knob_type::integer, kTable, "67108864", 1024, kBytesMax, {}, 0,
+     {}, "Bytes queued for one subscriber before the slow_subscriber policy applies (one "
+     "update is always accepted, however big).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.pubsub.backlog_bytes_max = uint64_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.pubsub.backlog_bytes_max); }},
+    {"pubsub.slow_subscriber", knob_type::choice, kTable, "\"disconnect\"", 0, 0, kSlowChoices,
+     0, {}, "A subscriber whose backlog is full: disconnect (its backlog is dropped and the "
+     "connection closed) or conflate (keep the newest update per table; rows are lost, for "
+     "dashboards). Other subscribers never wait either way.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.pubsub.slow_subscriber = uint8_t(v.integer);
+     },
+     [](const config& c, std::size_t) {
+         return choice_value(kSlowChoices, int64_t(c.pubsub.slow_subscriber));
+     }},
+    {"pubsub.pubinterval_ms", knob_type::integer, kTable, "0", 0, 60000, {}, 0, {},
+     "Chained-tickerplant batching (TorQ pubinterval): each table's updates are held for this "
+     "long and published as one update with all their rows, in order. 0 = every update at once.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.pubsub.pubinterval_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.pubsub.pubinterval_ms); }},
 };
 
 const section_info kSections[] = {
@@ -368,6 +414,7 @@ const section_info kSections[] = {
     {"route", kArray, "Request mode: ordered routing rules, first match wins. A call no rule "
                       "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
                       "listener sends every call to its own group (least-busy)."},
+    {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {

@@ -34,7 +34,7 @@ bool check_listeners(const config& cfg, const source_lines* lines, std::string& 
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
         const listener_conf& l = cfg.listeners[i];
         const std::string label = "listener[" + std::to_string(i) + "]";
-        bool served = false;
+        bool served = l.mode == conn_mode::pubsub;  // a pubsub listener uses no group
         for (const backend_conf& b : cfg.backends) served = served || b.group == l.group;
         if (!served) {
             error = where(lines, at, i) + label + ": group \"" + l.group +
@@ -97,9 +97,20 @@ bool check_routes(const config& cfg, const source_lines* lines, std::string& err
 
 }  // namespace
 
+// [pubsub]: the upstream must name a backend.
+bool check_pubsub(const config& cfg, const source_lines* lines, std::string& error) {
+    if (cfg.pubsub.upstream.empty()) return true;
+    for (const backend_conf& b : cfg.backends) {
+        if (b.name == cfg.pubsub.upstream) return true;
+    }
+    error = where_key(lines, "pubsub.upstream") + "pubsub.upstream: no [[backend]] named \"" +
+            cfg.pubsub.upstream + "\"";
+    return false;
+}
+
 bool check_cross(const config& cfg, const source_lines* lines, std::string& error) {
     if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error) ||
-        !check_routes(cfg, lines, error)) {
+        !check_routes(cfg, lines, error) || !check_pubsub(cfg, lines, error)) {
         return false;
     }
     if (cfg.limits.out_bytes_low >= cfg.limits.out_bytes_high) {

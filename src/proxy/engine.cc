@@ -72,6 +72,7 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     bufs_high_ = share < 2 ? 2 : static_cast<uint32_t>(share);
     bufs_low_ = bufs_high_ / 2;
     if (plane_ != nullptr) init_request_mode();
+    if (opt_.pubsub != nullptr) ps_init();
     arm_listeners();
 }
 
@@ -93,7 +94,7 @@ void engine::init_request_mode() {
 void engine::release_item(int32_t bid) {
     if (bid >= 0) {
         release(static_cast<uint16_t>(bid));
-    } else if (bid <= -2) {
+    } else if (bid <= -2 && bid != kPsTag) {  // kPsTag: the session's ps_conn owns the bytes
         request_sent(static_cast<uint32_t>(-2 - bid));
     }
 }
@@ -256,7 +257,14 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     const uint64_t n = static_cast<uint64_t>(c.res);
     if (n < k.inflight_bytes) bump(ctr_.snd_short);  // resumed from the exact byte below
     bump(ctr_.bytes_out, n);
-    k.sq.consume(items_, n, [this](int32_t bid) { release_item(bid); });
+    k.sq.consume(items_, n, [this, &ss](int32_t bid) {
+        if (bid == kPsTag) {
+            ps_sent(ss);
+        } else {
+            release_item(bid);
+        }
+    });
+    if (ss.st == sstate::pubsub) ps_pump(ss);
     if (!k.sq.empty()) mark_dirty(ss, r);
     after_send(ss, r);
 }
@@ -284,7 +292,8 @@ void engine::after_send(session& ss, role r) {
     if (k.sq.bytes() <= lim_.out_bytes_low && k.sq.bufs() <= bufs_low_) {
         // The feeder of this queue is the other socket, or the client itself in no_backend
         // and request mode.
-        const bool self = ss.st == sstate::no_backend || ss.st == sstate::request;
+        const bool self = ss.st == sstate::no_backend || ss.st == sstate::request ||
+                          ss.st == sstate::pubsub;
         const role feeder = self ? role::client : static_cast<role>(1 - static_cast<int>(r));
         if (ss.st == sstate::request) {
             request_unhold(ss);  // resumes reading only within the client's quota
@@ -310,6 +319,10 @@ void engine::on_connect(uint32_t sid, const io::completion& c) {
     --k.ops;
     if (ss.st == sstate::pool) {
         pool_connected(ss, c);
+        return;
+    }
+    if (ss.st == sstate::ps_up) {
+        ps_up_connected(ss, c);
         return;
     }
     if (k.closing || ss.st != sstate::connecting) {
@@ -389,6 +402,10 @@ void engine::maybe_free(session& ss, role r) {
             pool_freed(ss);
             return;
         }
+        if (ss.st == sstate::ps_up) {
+            ps_up_freed(ss);
+            return;
+        }
         if (r == role::upstream && ss.retry && ss.st != sstate::closing) {
             ss.retry = false;
             start_upstream(ss);
@@ -407,6 +424,7 @@ void engine::maybe_free(session& ss, role r) {
         ss.tried = 0;
         ss.retry = ss.close_after_flush = false;
         ss.rq = rq_client{};
+        if (ss.ps != nullptr) ps_reset(ss);
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;
@@ -420,7 +438,12 @@ void engine::close_session(session& ss) {
         pool_failed(ss);  // a pooled connection is reconnected, never freed
         return;
     }
+    if (ss.st == sstate::ps_up) {
+        ps_up_failed(ss);  // so is the upstream tickerplant link
+        return;
+    }
     if (ss.st == sstate::request) request_close(ss);
+    if (ss.st == sstate::pubsub) ps_close(ss);
     ss.st = sstate::closing;
     ss.deadline_ms = 0;
     if (ss.backend >= 0) {
@@ -494,6 +517,7 @@ bool engine::idle(const session& ss) const {
     case sstate::no_backend: return quiet;
     case sstate::request:
         return quiet && ss.rq.head == nullptr && ss.rq.held.empty() && ss.rq.cut.at_boundary();
+    case sstate::pubsub: return quiet && ss.ps->queue.empty();
     default: return false;
     }
 }
@@ -506,12 +530,18 @@ void engine::on_turn(uint64_t now_ms) {
         wake_slot_waiters();
         flush_outbox();
     }
+    if (ps_ != nullptr) {
+        ps_drain();
+        hub_flush_batches(now_ms);
+        ps_flush_lanes();
+        ps_unthrottle();
+    }
     rearm_starved();
     flush_sends();
     if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {
         forced_ = true;
         for (auto& sp : sessions_) {
-            if (sp->st != sstate::pool) close_session(*sp);
+            if (sp->st != sstate::pool && sp->st != sstate::ps_up) close_session(*sp);
         }
     }
 }
@@ -520,6 +550,7 @@ void engine::on_message(uint32_t, const shard::xmsg& m) {
     switch (m.kind) {
     case shard::kXmsgDrain: start_drain(now_ms_); return;
     case kXmsgRequests: take_requests(reinterpret_cast<request*>(m.data)); return;
+    case kXmsgPubsub: ps_drain(); return;
     default: return;
     }
 }
@@ -551,7 +582,7 @@ void engine::start_drain(uint64_t now_ms) {
     }
     for (auto& sp : sessions_) {
         const bool client = sp->st != sstate::free && sp->st != sstate::closing &&
-                            sp->st != sstate::pool;
+                            sp->st != sstate::pool && sp->st != sstate::ps_up;
         if (client && idle(*sp)) {
             bump(ctr_.drain_closed);
             close_session(*sp);
@@ -561,12 +592,19 @@ void engine::start_drain(uint64_t now_ms) {
 
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
+    // A full lane or a paused feed waits for the peer to drain a lane, which sends no wake
+    // back: poll every ms while that lasts.
+    if (ps_ != nullptr && (ps_->overflowing != 0 || !ps_->paused.empty())) return 1;
+
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
         for (const request_fifo& o : outbox_) {
             if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
         }
         next = next < rq_timers_.next() ? next : rq_timers_.next();
+    }
+    if (ps_ != nullptr && ps_->batch_due_ms != 0 && ps_->batch_due_ms < next) {
+        next = ps_->batch_due_ms;  // pubinterval flush
     }
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;

@@ -17,6 +17,7 @@
 #include "io/send_queue.h"
 #include "net/framer.h"
 #include "proxy/frame_cut.h"
+#include "proxy/pubsub_state.h"
 #include "proxy/request.h"
 #include "proxy/upstreams.h"
 #include "qgate/config.h"
@@ -66,8 +67,11 @@ struct sock {
 /// Request mode adds two states: `request` (a client whose calls are routed one by one; s[1]
 /// unused) and `pool` (one pooled upstream connection of a backend whose home is this shard;
 /// s[0] unused, never counted as a client, kept for the engine's lifetime).
+/// Pub/sub adds `pubsub` (a subscriber or publisher on a pubsub listener, pubsub_client.cc)
+/// and `ps_up` (the hub's upstream tickerplant link in s[1], like `pool`: never freed).
 enum class sstate : uint8_t {
-    free, handshake, connecting, up_handshake, streaming, no_backend, closing, request, pool
+    free, handshake, connecting, up_handshake, streaming, no_backend, closing, request, pool,
+    pubsub, ps_up
 };
 
 /// A pooled upstream connection (request mode):
@@ -134,6 +138,7 @@ struct session {
     std::string user;             ///< handshake user (request-mode routes match on it)
     rq_client rq;                 ///< st == request
     pool_conn pc;                 ///< st == pool
+    std::unique_ptr<ps_conn> ps;  ///< st == pubsub / ps_up (kept for the slot's next use)
 };
 
 /// Home-shard state of one backend (request mode): its FIFO of waiting requests and its pool.
@@ -160,6 +165,7 @@ struct engine_options {
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
     uint64_t (*clock_ms)() = nullptr;         ///< monotonic ms; nullptr = shard::now_ms (tests inject)
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
+    pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
 };
 
 class engine final : public shard::shard_hooks {
@@ -274,6 +280,49 @@ class engine final : public shard::shard_hooks {
     void schedule_probe(session& ss);
     bool home_idle() const;
 
+    // pubsub_client.cc / pubsub_hub.cc / pubsub_upstream.cc: pub/sub (pubsub_state.h)
+    void ps_init();
+    void enter_pubsub(session& ss);
+    void ps_input(session& ss, const uint8_t* p, uint32_t n);
+    void ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
+    void ps_answer_error(session& ss, std::string_view text);
+    void ps_answer_null(session& ss);
+    void ps_enqueue(session& ss, uint32_t table, const pubsub::update_ref& u);
+    void ps_pump(session& ss);
+    void ps_sent(session& ss);
+    void ps_close(session& ss);
+    void ps_reset(session& ss);
+    void ps_send(uint32_t to, ps_msg&& m);
+    void ps_on_msg(uint32_t from, ps_msg& m);
+    void ps_drain();
+    void ps_flush_lanes();
+    void ps_refill();
+    void ps_throttle(session& ss, role r);
+    void ps_unthrottle();
+    bool ps_busy() const;
+    void ps_deliver(ps_msg& m);
+    void ps_end(const pubsub::update_ref& u);
+    void ps_sub_done(ps_sub_order* o);
+    void ps_local_sub(session& ss, uint32_t table, uint64_t key);
+    void ps_local_unsub(session& ss);
+    void hub_sub(ps_sub_order* o);
+    void hub_unsub(uint32_t shard, uint32_t session, uint32_t gen);
+    void hub_publish(pubsub::update_ref msg, bool little_endian);
+    bool hub_batch(uint32_t table, const pubsub::update_view& u, const pubsub::update_ref& msg);
+    void hub_flush_batches(uint64_t now_ms);
+    void hub_fanout(pubsub::publish_ctx& ctx, uint32_t table);
+    void hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub::update_ref& u);
+    void hub_flush_pending();
+    void ps_up_start();
+    void ps_up_connect(session& ss);
+    void ps_up_connected(session& ss, const io::completion& c);
+    void ps_up_data(session& ss, uint16_t bid, uint32_t n);
+    void ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
+    void ps_up_subscribe(session& ss);
+    void ps_up_failed(session& ss);
+    void ps_up_freed(session& ss);
+    void ps_up_timeout(session& ss);
+
     io::io_backend& be_;
     shard::counters& ctr_;
     shard::shard* shard_;
@@ -306,6 +355,9 @@ class engine final : public shard::shard_hooks {
     uint32_t away_ = 0;                        ///< my slots held by other shards
     uint64_t rng_ = 0x9e3779b97f4a7c15ull;
     std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
+
+    // pub/sub
+    std::unique_ptr<ps_shard> ps_;
 };
 
 /// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose

@@ -91,7 +91,10 @@ bool bind_listeners(const config& cfg, uint32_t shards, std::vector<std::vector<
         }
         QGATE_LOG_INFO("listener %zu: %s:%u, %s mode, group '%s', %u shard(s)", l,
                        lc.addr.host.c_str(), unsigned{ports[l]},
-                       lc.mode == conn_mode::request ? "request" : "session", lc.group.c_str(),
+                       lc.mode == conn_mode::request  ? "request"
+                       : lc.mode == conn_mode::pubsub ? "pubsub"
+                                                      : "session",
+                       lc.group.c_str(),
                        shards);
     }
     return true;
@@ -189,6 +192,16 @@ int run_gateway(config_ptr cfg) {
                            plane->groups().size());
         }
     }
+    // Pub/sub: the lanes between shards and the hub's settings (pubsub_state.h).
+    std::unique_ptr<proxy::pubsub_plane> pubsub;
+    for (const listener_conf& lc : cfg->listeners) {
+        if (lc.mode == conn_mode::pubsub && pubsub == nullptr) {
+            pubsub = std::make_unique<proxy::pubsub_plane>(n, *cfg);
+            QGATE_LOG_INFO("pubsub: upstream %s, hub shard 0",
+                           cfg->pubsub.upstream.empty() ? "none (publishers)"
+                                                        : cfg->pubsub.upstream.c_str());
+        }
+    }
     std::vector<std::vector<int>> lfds;
     std::vector<uint16_t> ports;
     if (!bind_listeners(*cfg, n, lfds, ports)) return 1;
@@ -227,6 +240,7 @@ int run_gateway(config_ptr cfg) {
         eo.cfg = cfg;
         eo.upstreams = ups.get();
         eo.plane = plane.get();
+        eo.pubsub = pubsub.get();
         eo.stop = &stop;
         for (auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
         auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {

@@ -78,6 +78,13 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
     case sstate::request:
         request_input(ss, static_cast<int32_t>(bid), p, n);
         return;
+    case sstate::pubsub:
+        ps_input(ss, p, n);
+        release(bid);
+        return;
+    case sstate::ps_up:
+        ps_up_data(ss, bid, n);
+        return;
     case sstate::pool:
         pool_data(ss, bid, n);
         return;
@@ -111,6 +118,10 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
     ss.user.assign(h.user.data(), h.user.size());
     if (plane_ != nullptr && opt_.cfg->listeners[ss.listener].mode == conn_mode::request) {
         enter_request(ss);
+        return;
+    }
+    if (opt_.pubsub != nullptr && opt_.cfg->listeners[ss.listener].mode == conn_mode::pubsub) {
+        enter_pubsub(ss);
         return;
     }
     start_upstream(ss);
@@ -291,6 +302,10 @@ void engine::on_eof(session& ss, role r) {
         pool_failed(ss);
         return;
     }
+    if (ss.st == sstate::ps_up) {
+        ps_up_failed(ss);
+        return;
+    }
     if (r == role::client) {
         close_session(ss);
         return;
@@ -334,6 +349,9 @@ void engine::on_timeout(session& ss) {
     switch (ss.st) {
     case sstate::pool:
         pool_timeout(ss);
+        return;
+    case sstate::ps_up:
+        ps_up_timeout(ss);
         return;
     case sstate::handshake:
         bump(ctr_.handshake_fail);

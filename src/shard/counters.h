@@ -66,7 +66,26 @@ namespace qgate::shard {
     X(backends_ejected)         \
     X(backends_recovered)       \
     X(backend_health_queries)   \
-    X(backend_health_fail)
+    X(backend_health_fail)      \
+    X(pubsub_subscribers)       \
+    X(pubsub_sub_calls)         \
+    X(pubsub_updates_in)        \
+    X(pubsub_update_bytes_encoded) \
+    X(pubsub_encodings)         \
+    X(pubsub_as_received)       \
+    X(pubsub_deliveries)        \
+    X(pubsub_payload_bytes_copied) \
+    X(pubsub_bytes_queued)      \
+    X(pubsub_slow_disconnects)  \
+    X(pubsub_conflations)       \
+    X(pubsub_mailbox_msgs)      \
+    X(pubsub_lane_full)         \
+    X(pubsub_lane_drops)        \
+    X(pubsub_feed_pauses)       \
+    X(pubsub_bad_msgs)          \
+    X(pubsub_ends)              \
+    X(pubsub_upstream_connects) \
+    X(pubsub_upstream_reconnects)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

@@ -86,7 +86,8 @@ TEST_CASE("defaults: no [admin] section = admin off; an empty one = 127.0.0.1:0"
 
 TEST_CASE("unknown keys are errors with file:line") {
     CHECK(error_of(with_farm("foo = 1\n")) ==
-          "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend, route)");
+          "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend, "
+          "route, pubsub)");
     CHECK(error_of(with_farm("[server]\nshards = 1\nshardz = 2\n")) ==
           "t.toml:3: unknown key 'server.shardz'");
     CHECK(error_of(with_farm("[server.extra]\nx = 1\n")) ==
@@ -135,7 +136,7 @@ TEST_CASE("choices and addresses") {
     CHECK(error_of(with_farm("[server]\nlog_level = \"trace\"\n")) ==
           "t.toml:2: server.log_level = \"trace\" is not one of debug | info | warn | error");
     CHECK(error_of("[[listener]]\nlisten = \"127.0.0.1:1\"\ngroup = \"g\"\nmode = \"pool\"\n") ==
-          "t.toml:4: listener[0].mode = \"pool\" is not one of session | request");
+          "t.toml:4: listener[0].mode = \"pool\" is not one of session | request | pubsub");
     CHECK(error_of("[[listener]]\nlisten = \"localhost\"\n") ==
           "t.toml:2: listener[0].listen = \"localhost\": expected \"host:port\" (IPv6 as "
           "\"[::1]:port\")");

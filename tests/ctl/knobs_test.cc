@@ -28,6 +28,8 @@ const char* const kSchema[] = {
     "limits.reconnect_min_ms", "limits.reconnect_max_ms", "limits.eject_after_failures",
     "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
     "route.timeout_ms", "route.queue_max", "route.priority",
+    "pubsub.upstream", "pubsub.tables", "pubsub.backlog_updates_max", "pubsub.backlog_bytes_max",
+    "pubsub.slow_subscriber", "pubsub.pubinterval_ms",
 };
 
 // A snapshot with one default entry per array section, for the getters.

@@ -1,0 +1,300 @@
+// Pub/sub, the client's shard: subscribers and publishers on a listener in mode `pubsub`.
+//
+// Design note. After the handshake (capability min(client, 3), answered by qgate as in request
+// mode) a client's stream is cut into whole frames, each read straight into one refcounted
+// buffer (update_builder; the only allocation per received message):
+//   * `.u.sub[t;s]` (any form pubsub::parse_sub takes) goes to the hub with a copy of its body;
+//     the hub answers (reply or 'error) on the same ordered lane as the updates, and this shard
+//     registers the subscriber's (table, filter key) pairs when the answer arrives, so the
+//     reply always precedes the first update;
+//   * a `.u.upd[t;x]` / `(`upd;t;x)` is handed to the hub as the received buffer (a sync one
+//     is answered `::` at once, as tick.q's .u.upd returns nothing);
+//   * anything else: a sync call is answered 'qgate: pubsub listener: .u.sub and .u.upd only,
+//     async calls and responses are dropped (pubsub_bad_msgs).
+// Delivery: a deliver message names a table and (filter key, buffer) pairs; each subscriber of
+// the matching local group gets a reference pushed on its backlog (bounded; disconnect or
+// conflate when full), and at most kPsOutMax references sit in its socket's send queue, the
+// send items pointing into the shared buffer (zero copies per subscriber). A reference is
+// dropped when the send that carried its last byte completes (ps_sent).
+// Thread: the owning shard only. Everything here is no-throw; allocation only at subscription
+// time (order bodies, group vectors) and the one buffer per received frame.
+
+#include <cstring>
+
+#include "proxy/engine.h"
+#include "qgate/log.h"
+#include "qgate/qipc/handshake.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+using shard::drop;
+
+namespace {
+constexpr uint8_t kPubsubCapability = 3;
+}  // namespace
+
+void engine::ps_init() {
+    ps_ = std::make_unique<ps_shard>();
+    me_ = shard_ != nullptr ? shard_->id() : 0;
+    ps_->pending.resize(opt_.pubsub->shards());
+    ps_->overflow.resize(opt_.pubsub->shards());
+    if (me_ == pubsub_plane::hub() && opt_.pubsub->upstream >= 0) ps_up_start();
+}
+
+void engine::enter_pubsub(session& ss) {
+    ss.st = sstate::pubsub;
+    ss.cap = qipc::negotiate_capability(ss.client_cap, kPubsubCapability);
+    ss.reply = ss.cap;
+    if (ss.ps == nullptr) {
+        ss.ps = std::make_unique<ps_conn>(opt_.pubsub->limits);
+    } else {
+        ps_reset(ss);  // a reused slot: nothing of its previous client survives
+    }
+    if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
+    arm_recv(ss, role::client);
+    if (ss.hs.size() > ss.hs_len) {
+        ps_input(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
+                 static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
+    }
+}
+
+// Client bytes: frames are copied into one buffer each (the receive buffer is released by the
+// caller at once, so a publisher never pins the pool).
+void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
+    ps_conn& pc = *ss.ps;
+    qipc::header_limits hl;
+    hl.length_max = lim_.message_bytes_max;
+    hl.capability = ss.cap;
+    bool ok = true;
+    const int64_t used = cut_frames(
+        pc.cut, p, n, hl,
+        [&] {  // stop at the next frame once the connection is closed or the link failed
+            return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
+                   (ss.st == sstate::ps_up && pc.ust != ps_conn::up::down);
+        },
+        [&](const qipc::frame_header& h) {
+            pc.fill.emplace(h.length);
+            if (!pc.fill->ok()) {
+                ok = false;
+                return false;
+            }
+            std::memcpy(pc.fill->data().data(), pc.cut.hdr, qipc::kHeaderSize);
+            pc.off = qipc::kHeaderSize;
+            return true;
+        },
+        [&](const uint8_t* b, size_t len) {
+            std::memcpy(pc.fill->data().data() + pc.off, b, len);
+            pc.off += len;
+        },
+        [&] {
+            const qipc::frame_header h = pc.cut.h;
+            pubsub::update_ref msg = std::move(*pc.fill).freeze();
+            pc.fill.reset();
+            if (ss.st == sstate::pubsub) {
+                ps_frame(ss, std::move(msg), h);
+            } else if (ss.st == sstate::ps_up) {
+                ps_up_frame(ss, std::move(msg), h);
+            }
+        });
+    if (used < 0 || !ok) {
+        bump(ctr_.pubsub_bad_msgs);
+        close_session(ss);
+    }
+}
+
+void engine::ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
+    if (h.type == qipc::msg_type::response) return;  // nothing is owed to a client
+    const bool sync = h.type == qipc::msg_type::sync;
+    if (h.compressed) {
+        msg = ps_inflate(msg, lim_.message_bytes_max);
+        if (!msg) {
+            bump(ctr_.pubsub_bad_msgs);
+            close_session(ss);  // a compressed frame that does not decompress: 'badmsg
+            return;
+        }
+    }
+    const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
+    if (pubsub::is_sub_call(body, h.little_endian)) {
+        pubsub::sub_request r;
+        const pubsub::status st = pubsub::parse_sub(body, h.little_endian, h.type, r);
+        bump(ctr_.pubsub_sub_calls);
+        if (!st) {
+            bump(ctr_.pubsub_bad_msgs);
+            if (sync) ps_answer_error(ss, st.code == pubsub::errc::rank ? "rank" : "type");
+            return;
+        }
+        auto* o = new ps_sub_order;
+        o->shard = me_;
+        o->session = ss.index;
+        o->gen = ss.gen;
+        o->type = h.type;
+        o->little_endian = h.little_endian;
+        o->body.assign(body.begin(), body.end());
+        ps_msg m;
+        m.kind = ps_kind::sub;
+        m.order = o;
+        ps_send(pubsub_plane::hub(), std::move(m));
+        return;
+    }
+    if (pubsub::is_update_call(body, h.little_endian)) {
+        if (sync) ps_answer_null(ss);  // q's .u.upd returns ::; errors stay on the hub
+        ps_msg m;
+        m.kind = ps_kind::publish;
+        m.n = h.little_endian ? 1 : 0;
+        m.bufs[0] = std::move(msg);
+        ps_send(pubsub_plane::hub(), std::move(m));
+        ps_throttle(ss, role::client);
+        return;
+    }
+    bump(ctr_.pubsub_bad_msgs);
+    if (sync) ps_answer_error(ss, "qgate: pubsub listener: .u.sub and .u.upd only");
+}
+
+// A q error response ('text) queued behind whatever the subscriber is owed already.
+void engine::ps_answer_error(session& ss, std::string_view text) {
+    pubsub::update_ref e = ps_error_frame(text);
+    if (e) ps_enqueue(ss, UINT32_MAX, e);
+}
+
+void engine::ps_answer_null(session& ss) {
+    static constexpr uint8_t kNull[] = {1, 2, 0, 0, 10, 0, 0, 0, 101, 0};  // response ::
+    pubsub::update_ref r = pubsub::update_ref::copy_of(kNull);
+    if (r) ps_enqueue(ss, UINT32_MAX, r);
+}
+
+void engine::ps_enqueue(session& ss, uint32_t table, const pubsub::update_ref& u) {
+    ps_conn& pc = *ss.ps;
+    const uint64_t conflated = pc.queue.counters().conflated;
+    const pubsub::push_result r = pc.queue.push(table, u);
+    if (r == pubsub::push_result::disconnect) {
+        bump(ctr_.pubsub_slow_disconnects);
+        QGATE_LOG_DEBUG("pubsub: subscriber %u too slow: disconnected", ss.index);
+        close_session(ss);
+        return;
+    }
+    if (r == pubsub::push_result::conflated) {
+        bump(ctr_.pubsub_conflations, pc.queue.counters().conflated - conflated);
+    }
+    bump(ctr_.pubsub_deliveries);
+    ps_pump(ss);
+}
+
+// Moves references from the backlog into the socket's send queue (items point into the
+// shared buffers: nothing is copied), up to kPsOutMax at a time.
+void engine::ps_pump(session& ss) {
+    ps_conn& pc = *ss.ps;
+    sock& k = ss.s[0];
+    if (k.fd < 0 || k.closing) return;
+    while (pc.out_count < kPsOutMax && !pc.queue.empty()) {
+        pubsub::update_ref& slot = pc.out[(pc.out_head + pc.out_count) % kPsOutMax];
+        pc.queue.pop(slot);
+        const std::span<const uint8_t> b = slot.bytes();
+        ++pc.out_count;
+        if (!push(ss, role::client, b.data(), static_cast<uint32_t>(b.size()), kPsTag)) return;
+        bump(ctr_.pubsub_bytes_queued, b.size());
+    }
+}
+
+// The send queue finished the item of the front reference.
+void engine::ps_sent(session& ss) {
+    ps_conn& pc = *ss.ps;
+    if (pc.out_count == 0) return;
+    pc.out[pc.out_head].reset();
+    pc.out_head = (pc.out_head + 1) % kPsOutMax;
+    --pc.out_count;
+}
+
+void engine::ps_close(session& ss) {
+    if (ss.ps == nullptr) return;
+    ps_local_unsub(ss);
+    ps_msg m;
+    m.kind = ps_kind::unsub;
+    m.session = ss.index;
+    m.gen = ss.gen;
+    ps_send(pubsub_plane::hub(), std::move(m));
+    ss.ps->queue.clear();
+}
+
+// Slot freed (its send queue already cleared): drop the references it still holds.
+void engine::ps_reset(session& ss) {
+    ps_conn& pc = *ss.ps;
+    for (auto& r : pc.out) r.reset();
+    pc.out_head = pc.out_count = 0;
+    pc.queue.clear();
+    pc.fill.reset();
+    pc.cut = frame_cut{};
+    pc.off = 0;
+    pc.subs.clear();
+    pc.ust = ps_conn::up::down;
+}
+
+void engine::ps_local_sub(session& ss, uint32_t table, uint64_t key) {
+    if (ps_->tables.size() <= table) ps_->tables.resize(table + 1);
+    std::vector<ps_group>& groups = ps_->tables[table];
+    bool replaced = false;
+    for (auto& [t, k] : ss.ps->subs) {
+        if (t != table) continue;
+        for (ps_group& g : groups) {  // u.q's sub: a second .u.sub replaces the filter
+            if (g.key == k) std::erase(g.sessions, ss.index);
+        }
+        k = key;
+        replaced = true;
+    }
+    if (!replaced) ss.ps->subs.emplace_back(table, key);
+    for (ps_group& g : groups) {
+        if (g.key == key) {
+            g.sessions.push_back(ss.index);
+            return;
+        }
+    }
+    groups.push_back(ps_group{key, {ss.index}});
+}
+
+void engine::ps_local_unsub(session& ss) {
+    if (!ss.ps->subs.empty()) drop(ctr_.pubsub_subscribers);
+    for (const auto& [t, k] : ss.ps->subs) {
+        for (ps_group& g : ps_->tables[t]) {
+            if (g.key == k) std::erase(g.sessions, ss.index);
+        }
+    }
+    ss.ps->subs.clear();
+}
+
+void engine::ps_sub_done(ps_sub_order* o) {
+    session* ss = session_at(o->session);
+    if (ss != nullptr && ss->gen == o->gen && ss->st == sstate::pubsub) {
+        if (ss->ps->subs.empty() && !o->subs.empty()) bump(ctr_.pubsub_subscribers);
+        for (const auto& [t, k] : o->subs) ps_local_sub(*ss, t, k);
+        if (o->reply) ps_enqueue(*ss, UINT32_MAX, o->reply);
+    }
+    // else: the subscriber left; its unsub follows this order on the lane to the hub
+    delete o;
+}
+
+void engine::ps_deliver(ps_msg& m) {
+    if (m.table < ps_->tables.size()) {
+        for (uint8_t i = 0; i < m.n; ++i) {
+            for (const ps_group& g : ps_->tables[m.table]) {
+                if (g.key != m.keys[i]) continue;
+                // ps_enqueue may close a subscriber (erasing it from g.sessions): walk backwards
+                for (size_t j = g.sessions.size(); j-- > 0;) {
+                    if (j >= g.sessions.size()) continue;
+                    ps_enqueue(*sessions_[g.sessions[j]], m.table, m.bufs[i]);
+                }
+            }
+        }
+    }
+    for (uint8_t i = 0; i < m.n; ++i) m.bufs[i].reset();
+}
+
+// .u.end: once to every subscriber of this shard (u.q sends it to each handle once).
+void engine::ps_end(const pubsub::update_ref& u) {
+    for (auto& sp : sessions_) {
+        if (sp->st != sstate::pubsub || sp->ps->subs.empty()) continue;
+        bump(ctr_.pubsub_ends);
+        ps_enqueue(*sp, UINT32_MAX, u);
+    }
+}
+
+}  // namespace qgate::proxy

@@ -1,0 +1,291 @@
+'use strict';
+// qgate as a tickerplant face (listener mode "pubsub", [pubsub] section): qgate subscribes to
+// qmock --tickerplant and republishes; subscribers (raw sockets and node-q) on both shards;
+// single serialisation (identical bytes, zero per-subscriber copies), sequence numbers in
+// order with nothing lost, sym filters, the slow-subscriber policy, an upstream restart, and
+// publishers calling .u.upd on qgate directly.
+
+const path = require('node:path');
+const {
+  itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
+  decode, qmsg, qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText,
+} = require('./lib.js');
+
+const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
+
+async function startTickerplant(ctx, extra = [], port = 0, name = 'qmock-tp') {
+  const portFile = path.join(ctx.dir, `${name}.port`);
+  const proc = ctx.spawn(name, QMOCK,
+    ['--port', String(port), '--port-file', portFile, '--name', 'tp', '--tickerplant', ...extra]);
+  const p = await waitPortFile(portFile, proc, (text) => {
+    const m = /^(\d+)\s*$/m.exec(text);
+    return m ? Number(m[1]) : null;
+  });
+  return { proc, port: p };
+}
+
+/** qgate with one pubsub listener; `tp` = the upstream tickerplant's port (or none). */
+function startPubsubGate(ctx, { tp, pubsub = {}, limits = {} } = {}) {
+  const lines = ['[pubsub]'];
+  if (tp) lines.push('upstream = "tp"');
+  for (const [k, v] of Object.entries(pubsub)) {
+    lines.push(`${k} = ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+  }
+  return startQgate(ctx, {
+    listeners: [{ group: 'tp', mode: 'pubsub' }],
+    backends: tp ? [{ name: 'tp', group: 'tp', port: tp }] : [],
+    limits: { reconnect_min_ms: 20, reconnect_max_ms: 200, ...limits },
+    extra: lines.join('\n'),
+  });
+}
+
+async function rawSubscriber(ctx, port, call = '.u.sub[`trade;`]') {
+  const raw = await RawClient.connect(ctx, port);
+  const reply = await raw.call(syncText(call));
+  assert.equal(reply.type, MSG.response, `${call}: a response`);
+  return { raw, reply: decode(reply.frame) };
+}
+
+/** Reads n upd frames from a raw subscriber. */
+async function readUpdates(raw, n) {
+  const frames = [];
+  for (let i = 0; i < n; i++) frames.push((await raw.readFrame()).frame);
+  return frames;
+}
+
+itest('upstream TP: 2 shards get identical bytes, in order, filters exact, no copies',
+  async (t, ctx) => {
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '8']);
+    const gw = await startPubsubGate(ctx, { tp: tp.port });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const all = [];
+    // 14 + 2 subscribers: SO_REUSEPORT spreads them, all on one shard has odds of 2^-15
+    for (let i = 0; i < 14; i++) all.push(await rawSubscriber(ctx, gw.port));
+    assert.equal(all[0].reply[0], 'trade', '(t;schema) reply');
+    const ibm = await rawSubscriber(ctx, gw.port, '.u.sub[`trade;`IBM`GOOG]');
+    const star = await rawSubscriber(ctx, gw.port, '.u.sub[`;`]');
+    assert.equal(star.reply.length, 1, 'one (table;schema) pair for `');
+    const ctl = await qconnect(ctx, tp.port);
+    const n = 30;
+    assert.equal(await ctl.k(`.u.pub[${n}]`), n);
+    const streams = [];
+    for (const s of [...all, star]) streams.push(await readUpdates(s.raw, n));
+    for (let i = 0; i < n; i++) {
+      for (const st of streams) assert.ok(st[i].equals(streams[0][i]), `update ${i}: same bytes`);
+      const [fn, table, rows] = decode(streams[0][i]);
+      assert.deepEqual([fn, table], ['upd', 'trade']);
+      assert.deepEqual(rows.map((r) => r.seq), [0, 1, 2, 3, 4, 5, 6, 7].map((k) => i * 8 + k),
+        `update ${i}: every row, in sequence`);
+    }
+    const filtered = await readUpdates(ibm.raw, n);
+    filtered.forEach((f, i) => {
+      const rows = decode(f)[2];
+      const want = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => i * 8 + k)
+        .filter((seq) => ['IBM', 'GOOG'].includes(SYMS[seq % 4]));
+      assert.deepEqual(rows.map((r) => r.seq), want, `update ${i}: exactly its IBM/GOOG rows`);
+      assert.ok(rows.every((r) => ['IBM', 'GOOG'].includes(r.sym)));
+    });
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_updates_in'), n);
+    assert.equal(counter(s, 'pubsub_encodings'), n, 'one encoding per update (one filter)');
+    assert.equal(counter(s, 'pubsub_as_received'), n, 'all-sym subscribers: received bytes');
+    assert.equal(counter(s, 'pubsub_payload_bytes_copied'), 0);
+    assert.equal(counter(s, 'pubsub_subscribers'), 16);
+    assert.ok(counter(s, 'pubsub_mailbox_msgs') > 0, 'subscribers on the other shard too');
+    // at most: .u.sub and its answer per subscriber, then one message per update
+    assert.ok(counter(s, 'pubsub_mailbox_msgs') <= 2 * 16 + n, 'one message per shard per update');
+  });
+
+itest('node-q subscriber: every row in sequence, .u.end, unknown table error', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '300', '--tp-rows', '3']);
+  // tables: one .u.sub[`trade;`] upstream instead of .u.sub[`;`]
+  const gw = await startPubsubGate(ctx, { tp: tp.port, pubsub: { tables: ['trade'] } });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const q = await qconnect(ctx, gw.port);
+  await assert.rejects(q.k('.u.sub[`nosuch;`]'), /nosuch/);
+  const rows = [];
+  const got = within(new Promise((resolve) => {
+    q.con.on('upd', (table, data) => {
+      rows.push(...data);
+      if (rows.length >= 90) resolve();
+    });
+  }), 10000, '90 rows');
+  const reply = await q.k('.u.sub[`trade;`]');
+  assert.equal(reply[0], 'trade');
+  await got;
+  rows.forEach((r, i) => assert.equal(r.seq, rows[0].seq + i, 'consecutive, nothing lost'));
+  const ctl = await qconnect(ctx, tp.port);
+  const endP = q.next();
+  await ctl.k('.u.endofday[]');
+  const end = await within(endP, 5000, '.u.end');
+  assert.equal(end[0], '.u.end');
+});
+
+itest('a compressed upstream (q compresses for remote peers): decompressed once', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '200',
+    '--compress', 'always']);
+  const gw = await startPubsubGate(ctx, { tp: tp.port });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const a = await rawSubscriber(ctx, gw.port);
+  const b = await rawSubscriber(ctx, gw.port);
+  const ctl = await qconnect(ctx, tp.port);
+  assert.equal(await ctl.k('.u.pub[5]'), 5);
+  const fa = await readUpdates(a.raw, 5);
+  const fb = await readUpdates(b.raw, 5);
+  fa.forEach((f, i) => {
+    assert.equal(f[2], 0, 'sent uncompressed (loopback subscriber)');
+    assert.ok(f.equals(fb[i]), 'identical bytes');
+    assert.deepEqual(decode(f)[2].map((r) => r.seq), [...Array(200).keys()].map((k) => i * 200 + k));
+  });
+});
+
+itest('a subscriber that stops reading is disconnected; the others get everything',
+  async (t, ctx) => {
+    const rowsPer = 2000;  // ~75 KB per update
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', String(rowsPer)]);
+    const gw = await startPubsubGate(ctx, {
+      tp: tp.port, pubsub: { backlog_updates_max: 64, backlog_bytes_max: 8388608 },
+    });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const slow = await rawSubscriber(ctx, gw.port);
+    slow.raw.sock.pause();  // stops reading: the kernel buffers fill, then qgate's backlog
+    const good = await rawSubscriber(ctx, gw.port);
+    const ctl = await qconnect(ctx, tp.port);
+    // 10 bursts of 30 (22 MB in all): the healthy reader drains each burst before the next,
+    // so its backlog stays far below the bound, while the paused one overflows.
+    for (let b = 0; b < 10; b++) {
+      assert.equal(await ctl.k('.u.pub[30]'), 30);
+      const frames = await readUpdates(good.raw, 30);
+      frames.forEach((f, i) => assert.equal(decode(f)[2][0].seq, (b * 30 + i) * rowsPer,
+        `update ${b * 30 + i} in order`));
+    }
+    await waitCounter(ctx, gw, 'pubsub_slow_disconnects', 1);
+    slow.raw.sock.resume();
+    await slow.raw.waitEof();
+    assert.ok(tp.proc.alive && gw.proc.alive);
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_subscribers'), 1, 'the slow one was unsubscribed');
+  });
+
+itest('conflate policy: a slow subscriber stays connected', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '2000']);
+  const gw = await startPubsubGate(ctx, {
+    tp: tp.port, pubsub: { backlog_updates_max: 4, slow_subscriber: 'conflate' },
+  });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const slow = await rawSubscriber(ctx, gw.port);
+  slow.raw.sock.pause();
+  const ctl = await qconnect(ctx, tp.port);
+  assert.equal(await ctl.k('.u.pub[300]'), 300);  // 22 MB: more than socket buffers hold
+  const s = await waitCounter(ctx, gw, 'pubsub_conflations', 1);
+  assert.equal(counter(s, 'pubsub_slow_disconnects'), 0);
+  slow.raw.sock.resume();
+  const last = await pollUntil(async () => {
+    const f = (await slow.raw.readFrame()).frame;
+    const seq = decode(f)[2][0].seq;
+    return seq === 299 * 2000 ? seq : null;
+  }, { what: 'the newest update', timeoutMs: 10000, intervalMs: 0 });
+  assert.equal(last, 299 * 2000);
+});
+
+itest('upstream restart: qgate re-subscribes and updates flow again', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0']);
+  const gw = await startPubsubGate(ctx, { tp: tp.port });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const sub = await rawSubscriber(ctx, gw.port);
+  let ctl = await qconnect(ctx, tp.port);
+  assert.equal(await ctl.k('.u.pub[3]'), 3);
+  await readUpdates(sub.raw, 3);
+  tp.proc.kill('SIGTERM');
+  await pollUntil(() => !tp.proc.alive, { what: 'tickerplant exit' });
+  const tp2 = await startTickerplant(ctx, ['--tp-rate', '0'], tp.port, 'qmock-tp2');
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 2, 10000);
+  ctl = await qconnect(ctx, tp2.port);
+  assert.equal(await ctl.k('.u.pub[4]'), 4);
+  const frames = await readUpdates(sub.raw, 4);
+  assert.deepEqual(frames.map((f) => decode(f)[2][0].seq), [0, 1, 2, 3], 'new updates flow');
+});
+
+// ---- publishers calling .u.upd on qgate (no upstream)
+
+function qsyms(xs) {
+  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
+  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
+}
+function qlongs(xs) {
+  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = 7; b.writeUInt32LE(xs.length, 2);
+  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
+  return b;
+}
+function qtable(names, cols) {
+  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
+}
+
+itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered',
+  async (t, ctx) => {
+    const gw = await startPubsubGate(ctx, {});
+    const feed = await RawClient.connect(ctx, gw.port);
+    const syms = ['IBM', 'AAPL', 'IBM', 'MSFT'];
+    const first = qtable(['sym', 'seq'], [qsyms(syms), qlongs([0, 1, 2, 3])]);
+    await feed.write(qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'), first)));
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+    const all = await qconnect(ctx, gw.port);
+    const ibm = await rawSubscriber(ctx, gw.port, '.u.sub[`trade;`IBM]');
+    const rows = [];
+    const got = within(new Promise((resolve) => {
+      all.con.on('upd', (table, data) => {
+        assert.equal(table, 'trade');
+        rows.push(...data);
+        if (rows.length >= 8) resolve();
+      });
+    }), 10000, '8 rows');
+    const reply = await all.k('.u.sub[`trade;`]');
+    assert.equal(reply[0], 'trade');
+    const bad = await feed.call(syncText('nosuch[]'));
+    assert.match(String(errorText(bad.frame)), /pubsub listener/);
+    // a column list (tabled with the learnt names) and a sync call (answered ::)
+    await feed.write(qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
+      qlist(qsyms(syms), qlongs([4, 5, 6, 7])))));
+    const r = await feed.call(qmsg(MSG.sync, qlist(qstr('.u.upd'), qsym('trade'),
+      qtable(['sym', 'seq'], [qsyms(syms), qlongs([8, 9, 10, 11])]))));
+    assert.equal(r.type, MSG.response);
+    await got;
+    assert.deepEqual(rows.map((x) => Number(x.seq)), [4, 5, 6, 7, 8, 9, 10, 11]);
+    const f = await readUpdates(ibm.raw, 2);
+    assert.deepEqual(f.map((x) => decode(x)[2].map((row) => Number(row.seq))), [[4, 6], [8, 10]]);
+    await all.close();
+    await ibm.raw.destroy();
+    const s = await pollUntil(async () => {
+      const now = await stats(ctx, gw);
+      return counter(now, 'pubsub_subscribers') === 0 ? now : null;
+    }, { what: 'disconnect unsubscribes (pubsub_subscribers = 0)' });
+    assert.equal(counter(s, 'pubsub_updates_in'), 3);
+    assert.equal(counter(s, 'pubsub_payload_bytes_copied'), 0);
+  });
+
+itest('pubinterval: a burst of updates is published merged, every row in order', async (t, ctx) => {
+  const gw = await startPubsubGate(ctx, { pubsub: { pubinterval_ms: 200 } });
+  const feed = await RawClient.connect(ctx, gw.port);
+  const upd = (seqs) => qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
+    qtable(['sym', 'seq'], [qsyms(seqs.map((k) => SYMS[k % 4])), qlongs(seqs)])));
+  await feed.write(upd([0, 1]));
+  await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+  const sub = await rawSubscriber(ctx, gw.port);
+  const ibm = await rawSubscriber(ctx, gw.port, '.u.sub[`trade;`IBM]');
+  const burst = [];
+  for (let i = 0; i < 5; i++) burst.push(upd([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]));
+  await feed.write(Buffer.concat(burst));  // one write: one interval
+  const seqs = [];
+  let frames = 0;
+  while (seqs.length < 20) {
+    const [fn, table, rows] = decode((await sub.raw.readFrame()).frame);
+    assert.deepEqual([fn, table], ['upd', 'trade']);
+    seqs.push(...rows.map((r) => Number(r.seq)));
+    frames++;
+  }
+  assert.deepEqual(seqs, [...Array(20).keys()], 'every row, in order');
+  assert.ok(frames < 5, `merged: ${frames} messages for 5 updates`);
+  const ibmRows = [];
+  while (ibmRows.length < 5) ibmRows.push(...decode((await ibm.raw.readFrame()).frame)[2]);
+  assert.deepEqual(ibmRows.map((r) => Number(r.seq)), [2, 6, 10, 14, 18]);
+});
