@@ -26,7 +26,9 @@ const char* const kSchema[] = {
     "limits.request_bytes_max", "limits.health_interval_ms",
     "limits.requests_per_client_max",
     "limits.reconnect_min_ms", "limits.reconnect_max_ms", "limits.eject_after_failures",
-    "route.match", "route.users", "route.type", "route.group", "route.policy", "route.hash_arg",
+    "fanout.reducer", "fanout.contexts_max",
+    "route.match", "route.users", "route.type", "route.group", "route.groups", "route.join",
+    "route.policy", "route.hash_arg",
     "route.timeout_ms", "route.queue_max", "route.priority",
 };
 
