@@ -66,7 +66,19 @@ namespace qgate::shard {
     X(backends_ejected)         \
     X(backends_recovered)       \
     X(backend_health_queries)   \
-    X(backend_health_fail)
+    X(backend_health_fail)      \
+    X(fanout_calls)             \
+    X(fanout_parts)             \
+    X(fanout_joined)            \
+    X(fanout_errors)            \
+    X(fanout_timeouts)          \
+    X(fanout_missing_types)     \
+    X(fanout_busy)              \
+    X(fanout_reducer_calls)     \
+    X(fanout_reducer_bytes)     \
+    X(fanout_joined_bytes)      \
+    X(fanout_referenced_bytes)  \
+    X(fanout_column_bytes_copied)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
