@@ -325,6 +325,11 @@ void engine::fanout_complete(fanout& f) {
         bump(ctr_.fanout_timeouts);
         return fanout_fail(f, join::failure_text(f.g, f.plan, {}, text));
     }
+    if (st == join::gather_status::failed && f.stage == fan_stage::reducing &&
+        f.g.reason() == join::fail_reason::q_error) {  // the reducer's q error: the join failed
+        return fanout_fail(f, f.plan.torq ? join::join_failed_text(f.g.error(), f.plan.sync, text)
+                                          : f.g.error());
+    }
     if (st == join::gather_status::failed) {
         const uint32_t i = f.g.failed_part();
         const uint16_t gid = f.stage == fan_stage::reducing ? static_cast<uint16_t>(reducer_group_)
