@@ -90,6 +90,7 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
     f->plan.torq = gw;
     r.fan = f;
     r.holds |= hold::kFan;
+    if (!r.sync) ++ss.rq.async_out;  // counts against the client's quota until answered
     bump(ctr_.fanout_calls);
 
     route::call_info c = call;
@@ -418,6 +419,7 @@ void engine::fanout_finish(fanout& f) {
     session* ss = p.session < sessions_.size() ? sessions_[p.session].get() : nullptr;
     const bool mine = ss != nullptr && ss->gen == p.session_gen && ss->st == sstate::request;
     const bool empty = f.use_rep && p.rep.empty();
+    if (!p.sync && mine) --ss->rq.async_out;
     if (p.sync) {
         if (empty) {  // cannot happen for a sync call; never leave the client waiting
             p.rep.resize(64);
@@ -435,10 +437,11 @@ void engine::fanout_finish(fanout& f) {
     if (!mine || empty) {
         if (empty) bump(ctr_.async_dropped);
         maybe_free_request(p);
+        if (mine && ss->s[0].paused) request_unhold(*ss);
         return;
     }
     p.holds |= hold::kSend;
-    fanout_push(*ss, p);
+    if (fanout_push(*ss, p) && ss->st == sstate::request && ss->s[0].paused) request_unhold(*ss);
 }
 
 // Queues the answer on the client's socket: the error frame, or the joined reply's iovecs
