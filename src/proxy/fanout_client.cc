@@ -51,6 +51,22 @@ std::string_view fmt(char* buf, size_t cap, int n) {
     return {buf, n < 0 ? 0 : (static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1)};
 }
 
+// Why a part failed without a reply of its own: its backend was lost mid-query (the home
+// shard wrote 'qgate: backend B disconnected into rep; TorQ names the server type instead) or
+// ejected before it ran (bounced: rep holds nothing of this call).
+std::string_view lost_text(const request& ch, std::string_view group, bool torq,
+                           std::span<char> out) {
+    if (torq && !ch.bounce) return join::backend_closed_text(group, out);
+    if (ch.bounce) {
+        const int n = std::snprintf(out.data(), out.size(), "qgate: no backend available for group %.*s",
+                                    static_cast<int>(group.size()), group.data());
+        return fmt(out.data(), out.size(), n);
+    }
+    const size_t skip = qipc::kHeaderSize + 1;  // header, then the -128 type byte
+    if (ch.rep.size() <= skip + 1) return "qgate: backend disconnected";
+    return {reinterpret_cast<const char*>(ch.rep.data() + skip), ch.rep.size() - skip - 1};
+}
+
 }  // namespace
 
 void engine::init_fanout() {
@@ -285,7 +301,6 @@ void engine::fanout_submit(fanout& f) {
 void engine::fanout_back(request& ch) {
     fanout& f = *ch.fan;
     const bool lost = ch.bounce || ch.lost;
-    ch.bounce = false;
     if (!ch.is_abandoned() && f.stage != fan_stage::answered) {
         const bool reducer = &ch == f.reducer;
         if (reducer || f.stage == fan_stage::gathering) {
@@ -295,18 +310,14 @@ void engine::fanout_back(request& ch) {
                 if (f.away == 1) fanout_complete(f);  // a plain async fan-out: nothing to join
             } else if (lost) {
                 const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[i];
-                const std::string_view name = plane_->groups()[gid].name();
-                f.g.lost(i, f.plan.torq ? join::backend_closed_text(name, text)
-                                        : std::string_view(reinterpret_cast<const char*>(
-                                              ch.rep.data() + qipc::kHeaderSize + 1),
-                                              ch.rep.size() > qipc::kHeaderSize + 2
-                                                  ? ch.rep.size() - qipc::kHeaderSize - 2 : 0));
+                f.g.lost(i, lost_text(ch, plane_->groups()[gid].name(), f.plan.torq, text));
             } else {
                 f.g.deliver(i, ch.rep);
             }
             if (f.plan.reply && f.g.status() != join::gather_status::waiting) fanout_complete(f);
         }
     }
+    ch.bounce = false;
     --f.away;
     if (f.released) {
         if ((ch.holds & hold::kFan) != 0) {

@@ -152,3 +152,18 @@ itest('100 concurrent fan-out calls from 10 clients on both shards, each result 
   assert.ok(counter(s, 'xshard_requests') > 0, 'the groups live on different shards');
   assert.equal(counter(s, 'fanout_column_bytes_copied'), 0);
 });
+
+itest('string-form .gw.* calls (Java / Excel clients): the query text runs as value <text>', async (t, ctx) => {
+  const { gw } = await startStack(ctx, { listeners: [REQ], backends: BACKENDS });
+  const q = await qconnect(ctx, gw.port);
+  const want = expectedTrades('AAPL', 3);
+  assertTrades(await q.k('.gw.syncexec["getTrades[`AAPL;3]";`rdb`hdb]'), [...want, ...want],
+    'string-form syncexec');
+  assertTrades(await q.k('.gw.syncexecj[(`getTrades;`AAPL;3);`hdb`rdb;`raze]'), [...want, ...want],
+    'string-form syncexecj with a list query');
+  await q.ks('.gw.asyncexecjpt["getTrades[`AAPL;3]";`rdb`hdb;`raze;`pb;0D00:00:05]');
+  const pb = await q.next();
+  assert.equal(pb[0], 'pb');
+  assert.ok(String(pb[1]).includes('getTrades'), 'the query text is passed back');
+  assertTrades(pb[2], [...want, ...want], 'string-form postback result');
+});

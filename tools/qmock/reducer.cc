@@ -2,7 +2,9 @@
 // a call of `join` with one argument, the general list of the partial results. Two joins:
 //   counts[results]  long vector: the count of each result (a table's row count, a vector's
 //                    length, 1 for an atom), i.e. q's `count each`.
-// One join is enough to prove the reducer round trip.
+// One join is enough to prove the reducer round trip. Also `value x` for the queries qgate
+// forwards from string-form `.gw.*` calls (`value "getTrades[`AAPL;3]"`): a char vector runs as
+// q text, a general list as a call — the two cases of q's `value` a gateway produces.
 #include <cstring>
 
 #include "qgate/qipc/frame.h"
@@ -32,6 +34,11 @@ int64_t count_of(const qipc::walker& w, const qipc::object_view& v) {
 }
 
 }  // namespace
+
+void fn_value(call& ctx, std::span<const arg> args, reply& out) {
+    if (args.size() != 1) return out.set_error("rank");
+    run_request(ctx, args[0], out);
+}
 
 void fn_counts(call&, std::span<const arg> args, reply& out) {
     if (args.size() != 1) return out.set_error("rank");
