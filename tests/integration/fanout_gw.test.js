@@ -167,3 +167,24 @@ itest('string-form .gw.* calls (Java / Excel clients): the query text runs as va
   assert.ok(String(pb[1]).includes('getTrades'), 'the query text is passed back');
   assertTrades(pb[2], [...want, ...want], 'string-form postback result');
 });
+
+itest('many parts: a reply of more iovecs than one sendmsg takes; compressed partials', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [
+      { name: 'rdb1', group: 'rdb', conns: 4 },
+      { name: 'hdb1', group: 'hdb', mock: { compress: 'always' } },
+    ],
+  });
+  const q = await qconnect(ctx, gw.port);
+  // 24 parts of a 4-column table: 3 + 4 x 25 = 103 iovecs, over io::kIovMax (64) per sendmsg.
+  const types = nodeq.symbols(Array(24).fill('rdb'));
+  const want = expectedTrades('IBM', 6);
+  const got = await q.k('.gw.syncexec', ['getTrades', '`IBM', 6], types);
+  assertTrades(got, Array(24).fill(want).flat(), '24 parts');
+  // hdb1 compresses its replies (q's algorithm): the gather decompresses them for the join.
+  const big = expectedTrades('IBM', 300);
+  assertTrades(await q.k('.gw.syncexec', ['getTrades', '`IBM', 300], TYPES), [...big, ...big],
+    'a compressed partial');
+  assert.equal(counter(await stats(ctx, gw), 'fanout_column_bytes_copied'), 0);
+});
