@@ -89,7 +89,20 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
     fanout* f = fan_free_;
     if (f == nullptr) {
         bump(ctr_.fanout_busy);
-        answer_error(ss, r, "qgate: busy");
+        if (r.sync || !gw) {
+            answer_error(ss, r, "qgate: busy");
+            return true;
+        }
+        // An async .gw.* caller waits for an answer: TorQ's `error: ` string (no postback:
+        // there is no context to keep its envelope in).
+        r.rep.resize(64);
+        r.rep.resize(join::write_error_reply("qgate: busy", false, {}, r.rep));
+        r.holds |= hold::kSend;
+        if (!push(ss, role::client, r.rep.data(), static_cast<uint32_t>(r.rep.size()),
+                  request_tag(r.index))) {
+            r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
+            maybe_free_request(r);
+        }
         return true;
     }
     fan_free_ = f->next_free;
