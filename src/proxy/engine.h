@@ -109,6 +109,7 @@ struct rq_client {
     io::send_queue held;
     bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
     bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
+    bool peer_local = true;   ///< loopback / Unix peer: joined replies are not compressed (q's rule)
     frame_cut cut;
 };
 

@@ -17,8 +17,9 @@
 //  * A lost backend is TorQ's `backend T server handling query closed the connection`; other
 //    texts per src/join/README.md ("Reply plans"). Only the first failure is reported.
 //  * A custom join of a single server type is not applied (TorQ returns a single result as is).
-//  * Joined replies are not compressed (qgate's clients are on the data-centre network; the
-//    compressor would copy the reply once).
+//  * Joined replies are compressed when q would (over 2000 bytes, peer not on this host by
+//    address, at most half the size): the one path that copies the reply (counted in
+//    fanout_column_bytes_copied; fanout_compressed).
 //  * String-form calls (".gw.syncexec[\"f[`a]\";`rdb]") send the query text as `value <text>`.
 
 #include <cstdio>
@@ -367,6 +368,12 @@ void engine::fanout_complete(fanout& f) {
                                      : f.plan.kind;
     const join::join_error e = join::run_join(kind, f.g.bodies(), f.plan.options(), f.out);
     if (e != join::join_error::ok) return fanout_fail(f, join::join_failure_text(e, f.plan, text));
+    const request& p = *f.parent;
+    const session* ss = p.session < sessions_.size() ? sessions_[p.session].get() : nullptr;
+    if (ss != nullptr && ss->gen == p.session_gen && !ss->rq.peer_local && ss->cap != 0 &&
+        join::compress_if_q_would(f.out, false)) {  // the one copying path (counted below)
+        bump(ctr_.fanout_compressed);
+    }
     bump(ctr_.fanout_joined);
     bump(ctr_.fanout_joined_bytes, f.out.total_bytes);
     bump(ctr_.fanout_referenced_bytes, f.out.referenced_bytes);

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/socket_util.h"
 #include "proxy/engine.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
@@ -48,6 +49,7 @@ void engine::enter_request(session& ss) {
     ss.st = sstate::request;
     ss.cap = qipc::negotiate_capability(ss.client_cap, kRequestCapability);
     ss.reply = ss.cap;
+    ss.rq.peer_local = net::peer_is_local(ss.s[0].fd);  // fanout: compress as q would
     plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
     if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
     arm_recv(ss, role::client);

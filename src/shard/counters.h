@@ -78,7 +78,8 @@ namespace qgate::shard {
     X(fanout_reducer_bytes)     \
     X(fanout_joined_bytes)      \
     X(fanout_referenced_bytes)  \
-    X(fanout_column_bytes_copied)
+    X(fanout_column_bytes_copied) \
+    X(fanout_compressed)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

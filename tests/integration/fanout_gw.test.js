@@ -188,3 +188,24 @@ itest('many parts: a reply of more iovecs than one sendmsg takes; compressed par
     'a compressed partial');
   assert.equal(counter(await stats(ctx, gw), 'fanout_column_bytes_copied'), 0);
 });
+
+itest('a remote client gets the joined reply compressed, as q would send it', async (t, ctx) => {
+  const os = require('node:os');
+  const addr = Object.values(os.networkInterfaces()).flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal);
+  if (!addr) return t.skip('no non-loopback IPv4 address on this host');
+  const { gw } = await startStack(ctx, {
+    listeners: [{ ...REQ, listen: '0.0.0.0:0' }], backends: BACKENDS,
+  });
+  const q = await qconnect(ctx, gw.port, { host: addr.address });
+  const want = expectedTrades('IBM', 2000);
+  assertTrades(await q.k('.gw.syncexec', ['getTrades', '`IBM', 2000], TYPES), [...want, ...want],
+    'compressed joined reply');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'fanout_compressed'), 1);
+  assert.ok(counter(s, 'fanout_column_bytes_copied') > 0, 'compression is the one copy, counted');
+  // A loopback client of the same listener gets it plain.
+  const local = await qconnect(ctx, gw.port);
+  assertTrades(await local.k('.gw.syncexec', ['getTrades', '`IBM', 2000], TYPES), [...want, ...want]);
+  assert.equal(counter(await stats(ctx, gw), 'fanout_compressed'), 1);
+});
