@@ -36,7 +36,7 @@ using shard::bump;
 
 namespace {
 
-// Writes the 8-byte header of a sync message of `body_len` bytes in the body's byte order.
+// Writes an 8-byte message header (`total` bytes, header included) in the body's byte order.
 void write_header(uint8_t* h, bool little_endian, uint8_t type, uint64_t total) {
     h[0] = little_endian ? 1 : 0;
     h[1] = type;
@@ -50,6 +50,29 @@ void write_header(uint8_t* h, bool little_endian, uint8_t type, uint64_t total) 
 
 std::string_view fmt(char* buf, size_t cap, int n) {
     return {buf, n < 0 ? 0 : (static_cast<size_t>(n) < cap ? static_cast<size_t>(n) : cap - 1)};
+}
+
+// A `.gw.*` query as a sync call: its exact bytes re-framed (list form), or the char vector
+// `value <text>` (string form: the text is q source producing the query; qgate does not
+// evaluate q). Written into the child's request buffer (capacity reused).
+void frame_query(const route::arg_view& query, std::vector<uint8_t>& q) {
+    if (!query.is_text) {
+        const std::span<const uint8_t> b = query.object.bytes;
+        q.resize(qipc::kHeaderSize + b.size());
+        write_header(q.data(), query.little_endian, 1, q.size());
+        std::memcpy(q.data() + qipc::kHeaderSize, b.data(), b.size());
+        return;
+    }
+    constexpr std::string_view kValue = "value ";
+    const uint64_t len = kValue.size() + query.text.size();
+    q.resize(qipc::kHeaderSize + 6 + len);
+    write_header(q.data(), true, 1, q.size());
+    q[8] = 10;  // char vector, no attribute, length, text
+    q[9] = 0;
+    const auto n32 = static_cast<uint32_t>(len);
+    std::memcpy(&q[10], &n32, 4);
+    std::memcpy(&q[14], kValue.data(), kValue.size());
+    std::memcpy(&q[14 + kValue.size()], query.text.data(), query.text.size());
 }
 
 // Why a part failed without a reply of its own: its backend was lost mid-query (the home
@@ -187,32 +210,12 @@ void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_inf
         }
         if (f.join_obj.empty()) return fanout_fail(f, "qgate: bad join");
     }
-    // The query: its exact bytes (list form), or `value <text>` (string form).
     static const route::route_rule kDefault{};
     const route::route_rule& pick = rule != nullptr && !rule->fan_out() ? *rule : kDefault;
     uint32_t timeout = f.plan.timeout_ms > 0 ? static_cast<uint32_t>(f.plan.timeout_ms)
                                              : (rule != nullptr ? rule->timeout_ms : 0);
     if (!fanout_children(f, pick, c, timeout)) return;
-    for (uint32_t i = 0; i < f.n; ++i) {
-        std::vector<uint8_t>& q = f.parts[i]->req;
-        if (g.query.is_text) {
-            constexpr std::string_view kValue = "value ";
-            const uint64_t len = kValue.size() + g.query.text.size();
-            q.resize(qipc::kHeaderSize + 6 + len);
-            write_header(q.data(), true, 1, q.size());
-            q[8] = 10;
-            q[9] = 0;
-            const auto n32 = static_cast<uint32_t>(len);
-            std::memcpy(&q[10], &n32, 4);
-            std::memcpy(&q[14], kValue.data(), kValue.size());
-            std::memcpy(&q[14 + kValue.size()], g.query.text.data(), g.query.text.size());
-        } else {
-            const std::span<const uint8_t> b = g.query.object.bytes;
-            q.resize(qipc::kHeaderSize + b.size());
-            write_header(q.data(), g.query.little_endian, 1, q.size());
-            std::memcpy(q.data() + qipc::kHeaderSize, b.data(), b.size());
-        }
-    }
+    for (uint32_t i = 0; i < f.n; ++i) frame_query(g.query, f.parts[i]->req);
     fanout_submit(f);
 }
 
