@@ -268,6 +268,7 @@ class engine final : public shard::shard_hooks {
     void fanout_drop_children(fanout& f);
     void fanout_submit(fanout& f);
     void fanout_back(request& child);
+    bool fanout_reroute(fanout& f, request& child);
     void fanout_complete(fanout& f);
     void fanout_reduce(fanout& f);
     void fanout_fail(fanout& f, std::string_view text);

@@ -317,6 +317,7 @@ void engine::fanout_submit(fanout& f) {
 // A child is back from its home shard (request_done): deliver its reply to the gather.
 void engine::fanout_back(request& ch) {
     fanout& f = *ch.fan;
+    if (ch.bounce && fanout_reroute(f, ch)) return;
     const bool lost = ch.bounce || ch.lost;
     if (!ch.is_abandoned() && f.stage != fan_stage::answered) {
         const bool reducer = &ch == f.reducer;
@@ -343,6 +344,27 @@ void engine::fanout_back(request& ch) {
         }
         if (f.away == 0) free_fanout(f);
     }
+}
+
+// A part whose backend was ejected before it ran goes to another live member of its group
+// (return_request bounds the bounces); false when there is none or the part is not wanted.
+bool engine::fanout_reroute(fanout& f, request& ch) {
+    if (ch.is_abandoned() || f.stage == fan_stage::answered) return false;
+    const bool reducer = &ch == f.reducer;
+    if (!reducer && f.stage != fan_stage::gathering) return false;
+    const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[ch.part];
+    static const route::route_rule kDefault{};
+    const route::call_info none{};
+    const int32_t b = route::pick_for_call(kDefault, plane_->groups()[gid], plane_->state(),
+                                           cursors_[gid], none);
+    if (b == route::kNoBackend) return false;
+    ch.bounce = false;
+    ++ch.bounces;
+    ch.backend = static_cast<uint32_t>(b);
+    ch.holds |= hold::kHome;
+    bump(ctr_.requests_rerouted);
+    submit(ch);  // still counted in f.away
+    return true;
 }
 
 // The gather decided (or the reducer answered): join, fail, or start the reducer.

@@ -66,3 +66,25 @@ itest('a custom join with no reducer configured, and a group with no live backen
   await waitCounter(ctx, gw, 'backends_ejected', 1, 10000);
   await rejectsWith(q.k('getTrades', '`A', 1), 'qgate: no backend available for group hdb');
 });
+
+itest('a part queued on a backend that gets ejected is re-routed within its group', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    listeners: [REQ],
+    backends: [
+      { name: 'rdb1', group: 'rdb' },
+      { name: 'hdb1', group: 'hdb', mock: false },  // nothing listens: ejected after 2 connects
+      { name: 'hdb2', group: 'hdb' },
+    ],
+    routes: [{ match: ['*'], groups: ['rdb', 'hdb'] }],
+    limits: { reconnect_min_ms: 500, reconnect_max_ms: 1000, eject_after_failures: 2 },
+  });
+  const q = await qconnect(ctx, gw.port);
+  // Sent before hdb1 is known to be down: least-busy takes turns, so some parts queue on it.
+  const want = expectedTrades('X', 1);
+  const calls = [];
+  for (let i = 0; i < 4; i++) calls.push(q.kt(10000, 'getTrades', '`X', 1));
+  for (const c of calls) assertTrades(await c, [...want, ...want], 'after re-routing');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'backends_ejected'), 1);
+  assert.ok(counter(s, 'requests_rerouted') >= 1, 'a part went to hdb2 instead');
+});
