@@ -154,7 +154,7 @@ itest('100 concurrent fan-out calls from 10 clients on both shards, each result 
 });
 
 itest('string-form .gw.* calls (Java / Excel clients): the query text runs as value <text>', async (t, ctx) => {
-  const { gw } = await startStack(ctx, { listeners: [REQ], backends: BACKENDS });
+  const { gw } = await startStack(ctx, { listeners: [REQ], backends: WITH_RED, ...RED });
   const q = await qconnect(ctx, gw.port);
   const want = expectedTrades('AAPL', 3);
   assertTrades(await q.k('.gw.syncexec["getTrades[`AAPL;3]";`rdb`hdb]'), [...want, ...want],
@@ -166,6 +166,11 @@ itest('string-form .gw.* calls (Java / Excel clients): the query text runs as va
   assert.equal(pb[0], 'pb');
   assert.ok(String(pb[1]).includes('getTrades'), 'the query text is passed back');
   assertTrades(pb[2], [...want, ...want], 'string-form postback result');
+  // A lambda join is sent to the reducer as a lambda (qmock cannot apply lambdas: 'type, which
+  // proves it got there) and its failure is TorQ's join-failure text.
+  await assert.rejects(q.k('.gw.syncexecj[(`getTrades;`AAPL;3);`rdb`hdb;{count each x}]'),
+    (e) => e.message === 'failed to apply supplied join function to results: type');
+  assert.equal(counter(await stats(ctx, gw), 'fanout_reducer_calls'), 1);
 });
 
 itest('many parts: a reply of more iovecs than one sendmsg takes; compressed partials', async (t, ctx) => {
