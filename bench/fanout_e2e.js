@@ -2,7 +2,8 @@
 // End-to-end fan-out benchmark (issue 6): `.gw.syncexec[(getTrades;`AAPL;N); `rdb`hdb]` through
 // qgate (request mode, raze of two ~1 MB tables) against each backend called directly and
 // through qgate alone. Wall time per call until the last reply byte is read (raw sockets, no
-// decoding), median of ITER sequential calls after WARM warm-up calls; then the admin counters
+// decoding), median of ITER calls of each kind, interleaved, after WARM warm-up rounds; then the
+// admin counters
 // (fanout_column_bytes_copied must be 0). Run:
 //   QGATE_BUILD=$PWD/build node bench/fanout_e2e.js [rows=36000] [iter=60]
 const path = require('node:path');
@@ -22,18 +23,11 @@ function qsyms(names) {
 }
 
 async function timeCalls(c, frame) {
-  const ms = [];
-  let bytes = 0;
-  for (let i = 0; i < WARM + ITER; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = await c.call(frame, 30000);
-    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.frame[8] === 0x80) throw new Error('q error: ' + lib.errorText(r.frame));
-    bytes = r.frame.length;
-    if (i >= WARM) ms.push(dt);
-  }
-  ms.sort((a, b) => a - b);
-  return { median: ms[ms.length >> 1], p10: ms[Math.floor(ms.length * 0.1)], bytes };
+  const t0 = process.hrtime.bigint();
+  const r = await c.call(frame, 30000);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.frame[8] === 0x80) throw new Error('q error: ' + lib.errorText(r.frame));
+  return { ms, bytes: r.frame.length };
 }
 
 (async () => {
@@ -49,21 +43,33 @@ async function timeCalls(c, frame) {
     const call = qmsg(MSG.sync, qlist(qstr('getTrades'), qsym('AAPL'), qlong(ROWS)));
     const gwcall = qmsg(MSG.sync, qlist(qstr('.gw.syncexec'),
       qlist(qstr('getTrades'), qsym('AAPL'), qlong(ROWS)), qsyms(['rdb', 'hdb'])));
-    const out = {};
+    // Interleaved: every iteration makes one call of each kind in turn, so the shared
+    // machine's noise falls on all of them alike.
+    const kinds = [];
     for (const name of ['rdb1', 'hdb1']) {
-      const c = await RawClient.connect(ctx, mocks[name].port, { auth: 'gw:pw' });
-      out[`direct ${name}`] = await timeCalls(c, call);
+      kinds.push([`direct ${name}`, await RawClient.connect(ctx, mocks[name].port, { auth: 'gw:pw' }), call]);
     }
-    {  // the floor for delivering the joined reply's bytes: one backend sending both tables' rows
-      const c = await RawClient.connect(ctx, mocks.rdb1.port, { auth: 'gw:pw' });
-      out['direct rdb1, 2N rows'] = await timeCalls(c,
-        qmsg(MSG.sync, qlist(qstr('getTrades'), qsym('AAPL'), qlong(2 * ROWS))));
-    }
+    kinds.push(['direct rdb1, 2N rows', await RawClient.connect(ctx, mocks.rdb1.port, { auth: 'gw:pw' }),
+      qmsg(MSG.sync, qlist(qstr('getTrades'), qsym('AAPL'), qlong(2 * ROWS)))]);
     const viaRdb = await RawClient.connect(ctx, gw.ports[0]);
-    out['qgate -> rdb1 alone'] = await timeCalls(viaRdb, call);
     const viaHdb = await RawClient.connect(ctx, gw.ports[1]);
-    out['qgate -> hdb1 alone'] = await timeCalls(viaHdb, call);
-    out['qgate .gw.syncexec raze'] = await timeCalls(viaRdb, gwcall);
+    kinds.push(['qgate -> rdb1 alone', viaRdb, call]);
+    kinds.push(['qgate -> hdb1 alone', viaHdb, call]);
+    kinds.push(['qgate .gw.syncexec raze', viaRdb, gwcall]);
+    const samples = kinds.map(() => []);
+    const sizes = kinds.map(() => 0);
+    for (let i = 0; i < WARM + ITER; i++) {
+      for (let k = 0; k < kinds.length; k++) {
+        const r = await timeCalls(kinds[k][1], kinds[k][2]);
+        sizes[k] = r.bytes;
+        if (i >= WARM) samples[k].push(r.ms);
+      }
+    }
+    const out = {};
+    kinds.forEach(([name], k) => {
+      const ms = samples[k].sort((a, b) => a - b);
+      out[name] = { median: ms[ms.length >> 1], p10: ms[Math.floor(ms.length * 0.1)], bytes: sizes[k] };
+    });
     const s = await stats(ctx, gw);
     for (const [k, v] of Object.entries(out)) {
       console.log(`${k.padEnd(28)} median ${v.median.toFixed(3)} ms  p10 ${v.p10.toFixed(3)} ms  ` +
