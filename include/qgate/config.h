@@ -43,7 +43,9 @@ struct route_conf {
     std::vector<std::string> match{"*"};  ///< function-name patterns (exact or glob)
     std::vector<std::string> users;       ///< user patterns; empty = any user
     route_type type = route_type::any;
-    std::string group;
+    std::string group;                ///< one group (or use `groups`)
+    std::vector<std::string> groups;  ///< fan-out: one backend of each group, replies joined
+    std::string join;                 ///< fan-out join: raze (default) / list / first / q name
     route_policy policy = route_policy::least_busy;
     uint32_t hash_arg = 1;    ///< consistent-hash: 1-based argument to hash
     uint32_t timeout_ms = 0;  ///< 0 = no timeout
@@ -93,6 +95,12 @@ struct pubsub_conf {
     uint32_t pubinterval_ms = 0;      ///< batch each table's updates for this long; 0 = tick by tick
 };
 
+/// Fan-out and joins (request mode, `.gw.*` calls and fan-out routes).
+struct fanout_conf {
+    std::string reducer;          ///< group that applies custom q joins; empty = none
+    uint32_t contexts_max = 256;  ///< fan-outs in progress per shard (each holds a gather)
+};
+
 struct config {
     uint32_t shards = 0;  ///< 0 = one per CPU
     io_mode io = io_mode::auto_;
@@ -107,6 +115,7 @@ struct config {
     std::vector<user_entry> users;
     limits_conf limits;
     pubsub_conf pubsub;
+    fanout_conf fanout;
 };
 
 using config_ptr = std::shared_ptr<const config>;

@@ -99,7 +99,9 @@ class loader {
         apply_section_defaults(cfg_, s.name, index);
         if (!load_keys(s, t, index, label)) return false;
         for (const knob& k : knob_table()) {
-            if (k.section() == s.name && k.has(knob_flag::kRequired) &&
+            // A fan-out route names `groups` instead of `group`.
+            const bool fan = k.name == "route.group" && t.contains("groups");
+            if (k.section() == s.name && k.has(knob_flag::kRequired) && !fan &&
                 !t.contains(k.key())) {
                 return fail(t.source(), label + ": missing required key '" +
                                             std::string(k.key()) + "'");

@@ -311,6 +311,20 @@ const knob kKnobs[] = {
      },
      [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
 
+    // ---- [fanout]: fan-out and joins (request mode)
+    {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
+     "Backend group that applies custom q joins (a lambda or name in .gw.syncexecj / "
+     "asyncexecjpt, or a route's join): qgate sends it (join; results). Empty = custom joins "
+     "fail with 'qgate: no reducer configured.",
+     [](config& c, std::size_t, const knob_value& v) { c.fanout.reducer = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.fanout.reducer); }},
+    {"fanout.contexts_max", knob_type::integer, kTable, "256", 1, 65536, {}, 0, {},
+     "Fan-outs in progress per shard; one more is answered 'qgate: busy (fanout_busy).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.fanout.contexts_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.fanout.contexts_max); }},
+
     {"route.match", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, 0, {},
      "Function names this route takes: exact or glob (* any run, ? one byte). A plain q "
      "string is named by its leading identifier, else \"<string query>\".",
@@ -329,9 +343,19 @@ const knob kKnobs[] = {
          return choice_value(kRouteTypeChoices, int64_t(c.routes.at(i).type));
      }},
     {"route.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired, {},
-     "Backend group the matching calls go to.",
+     "Backend group the matching calls go to (required unless `groups` is set).",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).group = v.text; },
      [](const config& c, std::size_t i) { return text_value(c.routes.at(i).group); }},
+    {"route.groups", knob_type::list, kArray, "[]", 0, 0, {}, 0, {},
+     "Fan-out: the call goes to one backend of each group (by `policy`), in parallel, and the "
+     "replies are joined in this order (set this or `group`).",
+     [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).groups = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.routes.at(i).groups); }},
+    {"route.join", knob_type::string, kArray, "\"\"", 0, 0, {}, 0, {},
+     "Fan-out join: raze (default), list, first, or a q function name applied by the "
+     "fanout.reducer group as (join; results). With `group`, makes a fan-out of one.",
+     [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).join = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.routes.at(i).join); }},
     {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices, 0,
      {}, "How a backend of the group is picked: fewest queued + in-flight calls (all shards), "
      "rotation, config order (failover), or xxHash3 of argument hash_arg on a ring.",
@@ -411,6 +435,7 @@ const section_info kSections[] = {
     {"admin", kTable, "Admin endpoint. Omit the whole section to disable it."},
     {"listener", kArray, "One [[listener]] per client-facing port (at least one)."},
     {"backend", kArray, "One [[backend]] per upstream q process."},
+    {"fanout", kTable, "Request mode: fan-out calls (.gw.* and routes with `groups`) and joins."},
     {"route", kArray, "Request mode: ordered routing rules, first match wins. A call no rule "
                       "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
                       "listener sends every call to its own group (least-busy)."},

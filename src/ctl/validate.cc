@@ -84,12 +84,21 @@ bool check_routes(const config& cfg, const source_lines* lines, std::string& err
     const auto* at = lines != nullptr ? &lines->routes : nullptr;
     for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
         const route_conf& r = cfg.routes[i];
-        bool served = false;
-        for (const backend_conf& b : cfg.backends) served = served || b.group == r.group;
-        if (!served) {
-            error = where(lines, at, i) + "route[" + std::to_string(i) + "]: group \"" +
-                    r.group + "\" has no [[backend]]";
+        if (r.group.empty() == r.groups.empty()) {
+            error = where(lines, at, i) + "route[" + std::to_string(i) +
+                    "]: set exactly one of group and groups";
             return false;
+        }
+        std::vector<std::string> names = r.groups;
+        if (!r.group.empty()) names.push_back(r.group);
+        for (const std::string& g : names) {
+            bool served = false;
+            for (const backend_conf& b : cfg.backends) served = served || b.group == g;
+            if (!served) {
+                error = where(lines, at, i) + "route[" + std::to_string(i) + "]: group \"" + g +
+                        "\" has no [[backend]]";
+                return false;
+            }
         }
     }
     return true;
@@ -112,6 +121,15 @@ bool check_cross(const config& cfg, const source_lines* lines, std::string& erro
     if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error) ||
         !check_routes(cfg, lines, error) || !check_pubsub(cfg, lines, error)) {
         return false;
+    }
+    if (!cfg.fanout.reducer.empty()) {
+        bool served = false;
+        for (const backend_conf& b : cfg.backends) served = served || b.group == cfg.fanout.reducer;
+        if (!served) {
+            error = where_key(lines, "fanout.reducer") + "fanout.reducer: group \"" +
+                    cfg.fanout.reducer + "\" has no [[backend]]";
+            return false;
+        }
     }
     if (cfg.limits.out_bytes_low >= cfg.limits.out_bytes_high) {
         const char* key = lines != nullptr && lines->keys.count("limits.out_bytes_low") != 0

@@ -103,4 +103,20 @@ void raise_fd_limit() {
     }
 }
 
+bool peer_is_local(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return true;
+    if (ss.ss_family == AF_INET) {
+        const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+        return (ntohl(a.sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+        if (IN6_IS_ADDR_LOOPBACK(&a.sin6_addr)) return true;
+        return IN6_IS_ADDR_V4MAPPED(&a.sin6_addr) && a.sin6_addr.s6_addr[12] == 127;
+    }
+    return true;  // AF_UNIX
+}
+
 }  // namespace qgate::net

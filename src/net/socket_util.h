@@ -21,6 +21,9 @@ struct sock_addr {
 bool resolve(const endpoint& ep, sock_addr& out, std::string& error);
 /// Non-blocking listening socket with SO_REUSEADDR + SO_REUSEPORT + TCP_NODELAY; -1 on error.
 int listen_reuseport(const sock_addr& addr, int backlog, std::string& error);
+/// Whether the peer of a connected socket is on this host by address (127/8, ::1, v4-mapped
+/// 127/8, a Unix socket): q does not compress messages to such a peer. Connection set-up only.
+bool peer_is_local(int fd);
 /// Port a bound socket ended up on (port-0 listeners).
 uint16_t local_port(int fd);
 /// Replaces the port of `addr`.

@@ -88,6 +88,7 @@ void engine::init_request_mode() {
     cursors_.resize(plane_->groups().size());
     outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
     rng_ ^= uint64_t{me_ + 1} * 0xbf58476d1ce4e5b9ull;
+    init_fanout();
     start_pools();
 }
 

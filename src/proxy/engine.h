@@ -16,6 +16,7 @@
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/fanout.h"
 #include "proxy/frame_cut.h"
 #include "proxy/pubsub_state.h"
 #include "proxy/request.h"
@@ -112,6 +113,7 @@ struct rq_client {
     io::send_queue held;
     bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
     bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
+    bool peer_local = true;   ///< loopback / Unix peer: joined replies are not compressed (q's rule)
     frame_cut cut;
 };
 
@@ -259,6 +261,29 @@ class engine final : public shard::shard_hooks {
     void flush_outbox();
     void take_requests(request* chain);
 
+    // fanout_client.cc: request mode, fan-out calls and joins on the client's shard
+    void init_fanout();
+    bool fanout_call(session& ss, request& r, const route::call_info& call,
+                     const route::route_rule* rule, bool compressed);
+    void fanout_gw(session& ss, request& r, fanout& f, const route::call_info& c,
+                   const route::route_rule* rule);
+    void fanout_route(session& ss, request& r, fanout& f, const route::call_info& c,
+                      const route::route_rule& rule);
+    bool fanout_children(fanout& f, const route::route_rule& rule, const route::call_info& c,
+                         uint32_t timeout_ms);
+    void fanout_drop_children(fanout& f);
+    void fanout_submit(fanout& f);
+    void fanout_back(request& child);
+    bool fanout_reroute(fanout& f, request& child);
+    void fanout_complete(fanout& f);
+    void fanout_reduce(fanout& f);
+    void fanout_fail(fanout& f, std::string_view text);
+    void fanout_finish(fanout& f);
+    bool fanout_push(session& ss, request& parent);
+    void fanout_release(request& parent);
+    void free_fanout(fanout& f);
+    void fanout_expired(request& parent, uint64_t now_ms);
+
     // request_home.cc: request mode, the backend's home shard
     void start_pools();
     void home_enqueue(request& r);
@@ -358,6 +383,9 @@ class engine final : public shard::shard_hooks {
 
     // pub/sub
     std::unique_ptr<ps_shard> ps_;
+    std::unique_ptr<fanout[]> fans_;  ///< fan-out contexts (fanout.contexts_max)
+    fanout* fan_free_ = nullptr;
+    int32_t reducer_group_ = -1;      ///< fanout.reducer's group id; -1 none
 };
 
 /// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose

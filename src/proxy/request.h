@@ -30,6 +30,7 @@ namespace hold {
 inline constexpr uint8_t kHome = 1 << 0;   ///< the home shard has it (queued or in flight)
 inline constexpr uint8_t kOrder = 1 << 1;  ///< in its client's order list (sync calls)
 inline constexpr uint8_t kSend = 1 << 2;   ///< its answer is in the client's send queue
+inline constexpr uint8_t kFan = 1 << 3;    ///< a fan-out context refers to it (fanout.h)
 }  // namespace hold
 
 /// Mailbox kind of request mode: data = the first slot of a chain (linked by `qnext`) handed
@@ -42,6 +43,8 @@ inline constexpr uint32_t kPostSubmit = 1;  ///< origin -> home: queue this requ
 inline constexpr uint32_t kPostDone = 2;    ///< home -> origin: answered (or to re-route)
 
 inline constexpr size_t kErrTextMax = 240;
+
+struct fanout;
 
 struct request {
     // ---- fixed at start
@@ -59,6 +62,9 @@ struct request {
     uint32_t timeout_ms = 0;
     request* onext = nullptr;  ///< client order list / slot free list
     uint8_t err[kErrTextMax + 16];
+    fanout* fan = nullptr;  ///< fan-out parent or child (fanout.h); origin only
+    bool fan_child = false;
+    uint8_t part = 0;       ///< child: its part index (kPartsMax = reducer)
     // ---- written by the origin before submit, read by the home shard
     uint32_t backend = 0;
     uint32_t queue_max = 0;
@@ -71,6 +77,7 @@ struct request {
     request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
     uint32_t post_kind = 0;    ///< kPostSubmit / kPostDone while handed to another shard
     bool bounce = false;       ///< handed back unanswered: route it again (backend ejected)
+    bool lost = false;         ///< answered with 'backend B disconnected (fan-out: TorQ's text)
     // ---- shared
     std::atomic<bool> abandoned{false};
 

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/socket_util.h"
 #include "proxy/engine.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
@@ -48,6 +49,7 @@ void engine::enter_request(session& ss) {
     ss.st = sstate::request;
     ss.cap = qipc::negotiate_capability(ss.client_cap, kRequestCapability);
     ss.reply = ss.cap;
+    ss.rq.peer_local = net::peer_is_local(ss.s[0].fd);  // fanout: compress as q would
     plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
     if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
     arm_recv(ss, role::client);
@@ -245,11 +247,12 @@ void engine::route_call(session& ss, request& r) {
                                         ? plane_->fallback(ss.listener)
                                         : route::match_call(plane_->table(), call, ss.user);
     char text[kErrTextMax];
-    if (rule == nullptr) {
+    if (rule == nullptr && call.gw == route::gw_kind::none) {
         bump(ctr_.request_no_route);
         answer_error(ss, r, route::no_route_text(call.name, text));
         return;
     }
+    if (fanout_call(ss, r, call, rule, h.compressed)) return;  // fanout_client.cc
     const uint16_t gid = rule->groups[0];
     const route::backend_group& g = plane_->groups()[gid];
     const int32_t b = route::pick_for_call(*rule, g, plane_->state(), cursors_[gid], call);
@@ -309,6 +312,10 @@ void engine::flush_answers(session& ss) {
         r.onext = nullptr;
         --ss.rq.pending;
         r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
+        if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanout_client.cc)
+            if (!fanout_push(ss, r)) return;
+            continue;
+        }
         const uint8_t* p = r.use_err ? r.err : r.rep.data();
         const size_t n = r.use_err ? r.err_len : r.rep.size();
         if (!push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
@@ -321,6 +328,7 @@ void engine::flush_answers(session& ss) {
 void engine::request_done(request& r) {
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kHome);
     if (plane_->home(r.backend) != r.origin) --away_;
+    if (r.fan_child) return fanout_back(r);
     session* ss = r.session < sessions_.size() ? sessions_[r.session].get() : nullptr;
     const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
     if (!r.sync && mine) --ss->rq.async_out;  // sent (or back to be routed again)
@@ -372,9 +380,10 @@ void engine::request_close(session& ss) {
 }
 
 void engine::expire_requests(uint64_t now_ms) {
-    rq_timers_.expire(now_ms, [this](const shard::timer_entry& e) {
+    rq_timers_.expire(now_ms, [this, now_ms](const shard::timer_entry& e) {
         request& r = plane_->slots(me_)[e.slot];
         if (r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered) return;
+        if (r.fan != nullptr) return fanout_expired(r, now_ms);
         session* ss = sessions_[r.session].get();
         if (ss->gen != r.session_gen || ss->st != sstate::request) return;
         bump(ctr_.request_timeouts);
@@ -396,6 +405,9 @@ request* engine::alloc_request() {
     r->err_len = 0;
     r->deadline_ms = 0;
     r->bounce = false;
+    r->lost = false;
+    r->fan = nullptr;
+    r->fan_child = false;
     r->bounces = 0;
     r->abandoned.store(false, std::memory_order_relaxed);
     return r;
@@ -413,6 +425,9 @@ void engine::compact_request_timers() {
 
 void engine::maybe_free_request(request& r) {
     if (r.holds != 0) return;
+    if (r.fan != nullptr && !r.fan_child) fanout_release(r);
+    r.fan = nullptr;
+    r.fan_child = false;
     if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
     if (r.rep.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.rep);
     ++r.gen;

@@ -291,6 +291,7 @@ void engine::pool_failed(session& ss) {
         pc.cur = nullptr;
         --hb.inflight;
         if (r->sync && !r->is_abandoned()) bump(ctr_.disconnect_errors);
+        r->lost = true;
         char text[kErrTextMax];
         const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
                                     plane_->name(b).c_str());

@@ -59,7 +59,8 @@ bool route_plane::build(const config& cfg, uint32_t shards, std::string& error) 
         s.match = rc.match;
         s.users = rc.users;
         s.type = to_type(rc.type);
-        s.groups = {rc.group};
+        s.groups = rc.groups.empty() ? std::vector<std::string>{rc.group} : rc.groups;
+        s.join = rc.join;
         s.pol = to_policy(rc.policy);
         s.hash_arg = rc.hash_arg;
         s.timeout_ms = rc.timeout_ms;

@@ -85,7 +85,20 @@ namespace qgate::shard {
     X(pubsub_bad_msgs)          \
     X(pubsub_ends)              \
     X(pubsub_upstream_connects) \
-    X(pubsub_upstream_reconnects)
+    X(pubsub_upstream_reconnects) \
+    X(fanout_calls)             \
+    X(fanout_parts)             \
+    X(fanout_joined)            \
+    X(fanout_errors)            \
+    X(fanout_timeouts)          \
+    X(fanout_missing_types)     \
+    X(fanout_busy)              \
+    X(fanout_reducer_calls)     \
+    X(fanout_reducer_bytes)     \
+    X(fanout_joined_bytes)      \
+    X(fanout_referenced_bytes)  \
+    X(fanout_column_bytes_copied) \
+    X(fanout_compressed)
 
 struct counters {
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

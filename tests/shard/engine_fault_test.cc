@@ -598,3 +598,137 @@ TEST_CASE("frame_cut: frames split anywhere; more() stops only between frames") 
     CHECK(proxy::cut_frames(d, reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), {},
                             [] { return true; }, h, b, e) == proxy::kCutFailed);
 }
+
+// ---- request mode, fan-out: groups g and h, one pooled connection each ----------------------
+
+namespace {
+
+struct fan_fixture {
+    fake_backend be;
+    shard::counters ctr;
+    config_ptr cfg;
+    proxy::upstream_table ups;
+    proxy::route_plane plane;
+    std::unique_ptr<proxy::engine> eng;
+    static constexpr uint32_t kPoolG = proxy::sock_id(0, role::upstream);
+    static constexpr uint32_t kPoolH = proxy::sock_id(1, role::upstream);
+    static constexpr uint32_t kCli = proxy::sock_id(2, role::client);
+
+    fan_fixture() {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        c->limits.requests_per_shard_max = 16;
+        c->limits.reconnect_min_ms = 100;
+        c->fanout.contexts_max = 2;
+        cfg = c;
+        std::string err;
+        REQUIRE(ups.build(*cfg, err));
+        REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
+        proxy::engine_options o;
+        o.cfg = cfg;
+        o.upstreams = &ups;
+        o.plane = &plane;
+        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
+        o.clock_ms = &fake_clock;
+        eng = std::make_unique<proxy::engine>(be, ctr, o);
+    }
+    void turn() { eng->on_turn(g_now); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    void recv(uint32_t slot, const std::string& data) {
+        const rec* r = be.last(op::recv, slot);
+        REQUIRE(r != nullptr);
+        int bid = be.pool().acquire();
+        REQUIRE(bid >= 0);
+        REQUIRE(data.size() <= 64);
+        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
+        complete(r->ud, static_cast<int32_t>(data.size()),
+                 kFlagMore | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    std::string sent(uint32_t slot, int32_t take = -1) {
+        turn();
+        const rec* s = be.last(op::send, slot);
+        REQUIRE(s != nullptr);
+        std::string b = s->bytes;
+        complete(s->ud, take < 0 ? static_cast<int32_t>(b.size()) : take);
+        return b;
+    }
+    void pool_up(uint32_t slot) {
+        complete(be.last(op::connect, slot)->ud, 0);
+        sent(slot);
+        recv(slot, "\x03");
+    }
+    void client_up() {
+        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        recv(kCli, std::string("user:pw\x06", 8) + std::string(1, '\0'));
+        CHECK(sent(kCli) == "\x03");
+    }
+};
+
+std::string frame(uint8_t type, const std::string& body) {
+    std::string f{'\x01', static_cast<char>(type), '\0', '\0'};
+    const uint32_t n = static_cast<uint32_t>(8 + body.size());
+    f.append(reinterpret_cast<const char*>(&n), 4);
+    return f + body;
+}
+std::string longs(std::initializer_list<int64_t> v) {
+    std::string b{'\x07', '\0'};
+    const uint32_t n = static_cast<uint32_t>(v.size());
+    b.append(reinterpret_cast<const char*>(&n), 4);
+    for (int64_t x : v) b.append(reinterpret_cast<const char*>(&x), 8);
+    return b;
+}
+// (`f;1j)
+const std::string kQuery = std::string("\x00\x00\x02\x00\x00\x00\xf5" "f\x00\xf9", 10) +
+                           std::string("\x01\x00\x00\x00\x00\x00\x00\x00", 8);
+// (`.gw.syncexec; (`f;1j); types)
+std::string gw_call(const std::string& types) {
+    return std::string("\x00\x00\x03\x00\x00\x00\xf5.gw.syncexec\x00", 20) + kQuery + types;
+}
+const std::string kGH = std::string("\x0b\x00\x02\x00\x00\x00g\x00h\x00", 10);
+const std::string kG = std::string("\xf5g\x00", 3);
+
+}  // namespace
+
+TEST_CASE("fan-out engine: parts on each group's pool, raze as gathered sends (short send "
+          "resumed), a lost part, the context pool") {
+    fan_fixture f;
+    f.pool_up(fan_fixture::kPoolG);
+    f.pool_up(fan_fixture::kPoolH);
+    f.client_up();
+    f.recv(fan_fixture::kCli, frame(1, gw_call(kGH)));
+    // Each group's backend gets the query element re-framed as a sync call, byte for byte.
+    CHECK(f.sent(fan_fixture::kPoolG) == frame(1, kQuery));
+    CHECK(f.sent(fan_fixture::kPoolH) == frame(1, kQuery));
+    f.recv(fan_fixture::kPoolH, frame(2, longs({3})));  // h answers first; order is g, h
+    f.recv(fan_fixture::kPoolG, frame(2, longs({1, 2})));
+    const std::string want = frame(2, longs({1, 2, 3}));
+    const std::string first = f.sent(fan_fixture::kCli, 11);  // a short send
+    CHECK(first == want);
+    CHECK(f.sent(fan_fixture::kCli) == want.substr(11));       // resumed at byte 11
+    CHECK(f.ctr.fanout_joined.load() == 1);
+    CHECK(f.ctr.fanout_column_bytes_copied.load() == 0);
+
+    // h's backend dies with its part in flight: TorQ's text at once; g's late reply discarded.
+    f.recv(fan_fixture::kCli, frame(1, gw_call(kGH)));
+    CHECK(f.sent(fan_fixture::kPoolG) == frame(1, kQuery));
+    CHECK(f.sent(fan_fixture::kPoolH) == frame(1, kQuery));
+    f.complete(f.be.last(op::recv, fan_fixture::kPoolH)->ud, 0);
+    CHECK(f.sent(fan_fixture::kCli) ==
+          error_frame("backend h server handling query closed the connection"));
+    f.recv(fan_fixture::kPoolG, frame(2, longs({9})));
+    CHECK(f.ctr.fanout_errors.load() == 1);
+
+    // Both contexts came back: two more fan-outs on g alone are served in turn.
+    for (int i = 0; i < 3; ++i) {
+        f.recv(fan_fixture::kCli, frame(1, gw_call(kG)));
+        CHECK(f.sent(fan_fixture::kPoolG) == frame(1, kQuery));
+        f.recv(fan_fixture::kPoolG, frame(2, longs({i})));
+        CHECK(f.sent(fan_fixture::kCli) == frame(2, longs({i})));
+    }
+    CHECK(f.ctr.fanout_busy.load() == 0);
+    CHECK(f.plane.state(0).load_now() == 0);
+}

@@ -219,7 +219,7 @@ constexpr entry kFunctions[] = {
     {"sleep", fn_sleep},       {"fail", fn_fail},         {"getTrades", fn_get_trades},
     {"payload", fn_payload},   {"callback", fn_callback}, {"defer", fn_defer},
     {"deferred", fn_deferred}, {"deferredFail", fn_deferred_fail}, {"tag", fn_tag},
-    {"seq", fn_seq},
+    {"seq", fn_seq},           {"counts", fn_counts},  {"value", fn_value},  // reducer.cc
 };
 
 }  // namespace

@@ -52,6 +52,10 @@ using arg = std::span<const uint8_t>;
 void run_request(call& ctx, std::span<const uint8_t> body, reply& out);
 
 /// Calls the named function; unknown names give the q error `'name`.
+/// counts[results]: a fan-out reducer's join (reducer.cc).
+void fn_counts(call& ctx, std::span<const arg> args, reply& out);
+/// value[x]: runs a char vector as q text, a general list as a call (reducer.cc).
+void fn_value(call& ctx, std::span<const arg> args, reply& out);
 void run_function(call& ctx, std::string_view name, std::span<const arg> args, reply& out);
 
 /// Encodes a value body (no header) into a fresh vector.
