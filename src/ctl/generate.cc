@@ -96,8 +96,9 @@ std::string example_config() {
         "#   qgate --print-example-config > conf/qgate.example.toml\n"
         "# (the unit tests fail while this file and the table disagree). Check a file with\n"
         "#   qgate -c FILE --check-config\n"
-        "# Unknown keys are errors. \"reload: SIGHUP\" knobs change on reload; the others need\n"
-        "# a restart. See conf/README.md.\n";
+        "# Unknown keys are errors. \"reload: SIGHUP\" marks the knobs a reload may change; the\n"
+        "# others need a restart. Reload is not implemented yet: SIGHUP is logged and ignored,\n"
+        "# so every change needs a restart for now. See conf/README.md.\n";
     for (const section_info& s : section_table()) {
         const bool array = s.scope == knob_scope::array;
         const std::string header = array ? "[[" + std::string(s.name) + "]]"

@@ -7,7 +7,7 @@
 //      first shard's socket picks the port, the others bind the same one);
 //   3. start the admin endpoint (it aggregates the shards' relaxed-atomic counters);
 //   4. write port_file atomically (tmp + rename) once everything is bound;
-//   5. block SIGTERM/SIGINT in every thread (the mask is inherited), start the shards, then
+//   5. block SIGTERM/SIGINT/SIGHUP in every thread (the mask is inherited), start the shards, then
 //      wait for a signal here with sigtimedwait. On a signal: set `stop` and poke shard 0,
 //      which broadcasts the drain to the other shards over the mailbox mesh. Each shard stops
 //      accepting, closes idle sessions at once and the rest as they go idle, and gives up at
@@ -158,6 +158,10 @@ int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
             shards[0]->notify();
             return sig;
         }
+        if (sig == SIGHUP) {  // q admins send it by habit; it must never kill the gateway
+            QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
+                           "configuration stays (restart qgate to apply changes)");
+        }
     }
 }
 
@@ -211,6 +215,7 @@ int run_gateway(config_ptr cfg) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 

@@ -156,6 +156,21 @@ itest('SIGTERM with no clients exits 0 promptly', async (t, ctx) => {
   assert.ok(Date.now() - t0 < 3000, `idle shutdown took ${Date.now() - t0} ms`);
 });
 
+itest('SIGHUP is logged and ignored: clients keep working, new clients connect', async (t, ctx) => {
+  const { gw } = await startStack(ctx);
+  const before = await qconnect(ctx, gw.port);
+  assert.equal(await before.k('echo', 1), 1);
+  gw.proc.kill('SIGHUP');
+  // The warning in qgate's log is the event that says the signal was taken (reload is not
+  // implemented; the default action would have killed the process).
+  await pollUntil(() => (gw.proc.logText().includes('SIGHUP') ? true : null),
+    { what: 'SIGHUP warning in the qgate log', timeoutMs: 5000, intervalMs: 20 });
+  assert.ok(gw.proc.alive, 'qgate survived SIGHUP');
+  assert.equal(await before.k('echo', 2), 2, 'existing client still served');
+  const after = await qconnect(ctx, gw.port);
+  assert.equal(await after.k('echo', 3), 3, 'new client served');
+});
+
 itest('--check-config: bad file exits 1 with a message, good file exits 0', async (t, ctx) => {
   const port = await deadPort();
   const good = ctx.file('good.toml', qgateConfigText({
