@@ -15,7 +15,8 @@ enum class session_policy : uint8_t { least_connections, round_robin };
 
 struct endpoint {
     std::string host;  ///< numeric IPv4/IPv6 or "localhost"
-    uint16_t port = 0; ///< 0 = any (listeners only; the bound port is logged / written to port_file)
+    /// 0 = any (listeners only; the bound port is logged / written to port_file)
+    uint16_t port = 0;
 };
 
 struct listener_conf {
@@ -30,7 +31,7 @@ struct backend_conf {
     std::string group;
     endpoint addr;
     std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password
-    uint32_t conns = 1;       ///< request mode: pooled upstream connections (1 request in flight each)
+    uint32_t conns = 1;  ///< request mode: pooled upstream connections (1 request in flight each)
 };
 
 /// Request mode: how a route picks a backend of its group (order of the "route.policy" choices).
@@ -92,7 +93,7 @@ struct pubsub_conf {
     uint32_t backlog_updates_max = 4096;        ///< per subscriber
     uint64_t backlog_bytes_max = uint64_t{64} << 20;  ///< per subscriber
     uint8_t slow_subscriber = 0;      ///< 0 disconnect, 1 conflate (pubsub::slow_policy)
-    uint32_t pubinterval_ms = 0;      ///< batch each table's updates for this long; 0 = tick by tick
+    uint32_t pubinterval_ms = 0;  ///< batch each table's updates for this long; 0 = tick by tick
 };
 
 /// Fan-out and joins (request mode, `.gw.*` calls and fan-out routes).
@@ -109,7 +110,7 @@ struct config {
     std::vector<listener_conf> listeners;
     std::vector<backend_conf> backends;
     std::vector<route_conf> routes;
-    endpoint admin;          ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
+    endpoint admin;  ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
     std::string users_file;  ///< empty = no authentication (any user accepted, like q without -u)
     std::vector<user_entry> users;

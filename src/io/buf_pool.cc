@@ -17,7 +17,8 @@ buf_pool::~buf_pool() {
 }
 
 bool buf_pool::init(uint32_t entries, uint32_t size) {
-    if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || size == 0) return false;
+    if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || size == 0)
+        return false;
     void* m = mmap(nullptr, size_t{entries} * size, PROT_READ | PROT_WRITE,
                    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (m == MAP_FAILED) return false;

@@ -38,7 +38,9 @@ class uring_backend final : public io_backend {
     bool init(const backend_options& o, std::string& error);
 
     backend_kind kind() const override { return backend_kind::uring; }
-    const char* name() const override { return defer_ ? "io_uring" : "io_uring (no DEFER_TASKRUN)"; }
+    const char* name() const override {
+        return defer_ ? "io_uring" : "io_uring (no DEFER_TASKRUN)";
+    }
     void accept_multishot(int fd, uint64_t ud) override;
     void recv_multishot(int fd, uint64_t ud) override;
     void send_msg(int fd, uint64_t ud, const msghdr* msg) override;

@@ -332,7 +332,8 @@ void engine::on_connect(uint32_t sid, const io::completion& c) {
     }
     if (c.res < 0) {
         bump(ctr_.backend_connect_fail);
-        QGATE_LOG_DEBUG("connect to %s failed: %d", opt_.upstreams->at(ss.backend).name.c_str(), c.res);
+        QGATE_LOG_DEBUG("connect to %s failed: %d", opt_.upstreams->at(ss.backend).name.c_str(),
+                        c.res);
         on_upstream_failed(ss);
         return;
     }

@@ -113,7 +113,7 @@ struct rq_client {
     io::send_queue held;
     bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
     bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
-    bool peer_local = true;   ///< loopback / Unix peer: joined replies are not compressed (q's rule)
+    bool peer_local = true;  ///< loopback / Unix peer: joined replies are not compressed (q's rule)
     frame_cut cut;
 };
 
@@ -165,7 +165,7 @@ struct engine_options {
     upstream_table* upstreams = nullptr;
     std::vector<int> listener_fds;        ///< this shard's fd per cfg.listeners entry
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
-    uint64_t (*clock_ms)() = nullptr;         ///< monotonic ms; nullptr = shard::now_ms (tests inject)
+    uint64_t (*clock_ms)() = nullptr;  ///< monotonic ms; nullptr = shard::now_ms (tests inject)
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
     pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
 };
@@ -186,7 +186,9 @@ class engine final : public shard::shard_hooks {
 
     void start_drain(uint64_t now_ms);
     uint32_t sessions_open() const { return sessions_open_; }
-    session* session_at(uint32_t idx) { return idx < sessions_.size() ? sessions_[idx].get() : nullptr; }
+    session* session_at(uint32_t idx) {
+        return idx < sessions_.size() ? sessions_[idx].get() : nullptr;
+    }
     uint64_t ud(io::op o, uint32_t sess, role r) const;
 
   private:

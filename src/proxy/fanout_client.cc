@@ -82,8 +82,9 @@ std::string_view lost_text(const request& ch, std::string_view group, bool torq,
                            std::span<char> out) {
     if (torq && !ch.bounce) return join::backend_closed_text(group, out);
     if (ch.bounce) {
-        const int n = std::snprintf(out.data(), out.size(), "qgate: no backend available for group %.*s",
-                                    static_cast<int>(group.size()), group.data());
+        const int n =
+            std::snprintf(out.data(), out.size(), "qgate: no backend available for group %.*s",
+                          static_cast<int>(group.size()), group.data());
         return fmt(out.data(), out.size(), n);
     }
     const size_t skip = qipc::kHeaderSize + 1;  // header, then the -128 type byte
@@ -171,7 +172,8 @@ void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_inf
                                     static_cast<int>(c.name.size()), c.name.data());
         return fanout_fail(f, fmt(text, sizeof text, n));
     }
-    if (!join::plan_gw(g, f.scratch, f.plan)) return fanout_fail(f, "qgate: bad postback or timeout");
+    if (!join::plan_gw(g, f.scratch, f.plan))
+        return fanout_fail(f, "qgate: bad postback or timeout");
     // Server types -> groups; every unknown (or wholly down) one is named, as TorQ does.
     std::array<std::string_view, 8> missing{};
     uint32_t nmissing = 0;
@@ -256,8 +258,9 @@ bool engine::fanout_children(fanout& f, const route::route_rule& rule,
                 fanout_drop_children(f);
                 return fanout_fail(f, join::missing_types_text({&name, 1}, text)), false;
             }
-            const int n = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
-                                        static_cast<int>(name.size()), name.data());
+            const int n =
+                std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
+                              static_cast<int>(name.size()), name.data());
             f.n = i;
             fanout_drop_children(f);
             return fanout_fail(f, fmt(text, sizeof text, n)), false;
@@ -388,9 +391,10 @@ void engine::fanout_complete(fanout& f) {
         return fanout_fail(f, join::failure_text(f.g, f.plan, plane_->groups()[gid].name(), text));
     }
     if (f.stage == fan_stage::gathering && f.custom) return fanout_reduce(f);
-    const join::join_kind kind = f.stage == fan_stage::reducing || f.plan.kind == join::join_kind::custom
-                                     ? join::join_kind::first
-                                     : f.plan.kind;
+    const join::join_kind kind =
+        f.stage == fan_stage::reducing || f.plan.kind == join::join_kind::custom
+            ? join::join_kind::first
+            : f.plan.kind;
     const join::join_error e = join::run_join(kind, f.g.bodies(), f.plan.options(), f.out);
     if (e != join::join_error::ok) return fanout_fail(f, join::join_failure_text(e, f.plan, text));
     const request& p = *f.parent;
@@ -506,7 +510,8 @@ void engine::fanout_finish(fanout& f) {
 bool engine::fanout_push(session& ss, request& p) {
     const fanout& f = *p.fan;
     const int32_t tag = request_tag(p.index);
-    if (f.use_rep) return push(ss, role::client, p.rep.data(), static_cast<uint32_t>(p.rep.size()), tag);
+    if (f.use_rep)
+        return push(ss, role::client, p.rep.data(), static_cast<uint32_t>(p.rep.size()), tag);
     size_t last = f.out.iov.size();
     while (last > 0 && f.out.iov[last - 1].iov_len == 0) --last;
     for (size_t i = 0; i < last; ++i) {

@@ -104,7 +104,8 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
     const std::string tmp = path + ".tmp";
     FILE* f = fopen(tmp.c_str(), "w");
     if (f == nullptr) return false;
-    for (size_t l = 0; l < ports.size(); ++l) fprintf(f, "listener %zu %u\n", l, unsigned{ports[l]});
+    for (size_t l = 0; l < ports.size(); ++l)
+        fprintf(f, "listener %zu %u\n", l, unsigned{ports[l]});
     if (admin_port >= 0) fprintf(f, "admin %d\n", admin_port);
     const bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     fclose(f);
@@ -231,7 +232,9 @@ int run_gateway(config_ptr cfg) {
     ctl::admin_server admin;
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        if (!admin.start(*cfg, [&shards, &ups, &plane] { return aggregate(shards, *ups, plane.get()); }, err)) {
+        if (!admin.start(
+                *cfg, [&shards, &ups, &plane] { return aggregate(shards, *ups, plane.get()); },
+                err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
         }

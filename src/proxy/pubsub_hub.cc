@@ -193,8 +193,9 @@ void engine::hub_sub(ps_sub_order* o) {
             o->reply = ps_error_frame(st.code == pubsub::errc::unknown_table ? missing : "type");
         }
     } else {
-        const pubsub::sym_filter f =
-            r.all_syms ? pubsub::sym_filter::all() : pubsub::sym_filter::of(pubsub::to_strings(r.syms));
+        const pubsub::sym_filter f = r.all_syms
+                                         ? pubsub::sym_filter::all()
+                                         : pubsub::sym_filter::of(pubsub::to_strings(r.syms));
         std::vector<uint32_t> ids;
         if (r.all_tables) {
             for (uint32_t t = 0; t < ps_->schemas.size(); ++t) ids.push_back(t);

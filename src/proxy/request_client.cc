@@ -258,8 +258,9 @@ void engine::route_call(session& ss, request& r) {
     const int32_t b = route::pick_for_call(*rule, g, plane_->state(), cursors_[gid], call);
     if (b == route::kNoBackend) {
         bump(ctr_.request_no_backend);
-        const int len = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
-                                      static_cast<int>(g.name().size()), g.name().data());
+        const int len =
+            std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
+                          static_cast<int>(g.name().size()), g.name().data());
         answer_error(ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
         return;
     }

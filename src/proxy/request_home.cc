@@ -44,7 +44,9 @@ constexpr std::string_view kNoCallbacksText =
 // The reply to a backend's sync call on a pooled connection, written once (sends point at it).
 struct callback_reply {
     uint8_t frame[qipc::error_message_size(kNoCallbacksText)];
-    callback_reply() { qipc::write_error_message(kNoCallbacksText, qipc::msg_type::response, frame); }
+    callback_reply() {
+        qipc::write_error_message(kNoCallbacksText, qipc::msg_type::response, frame);
+    }
 };
 const callback_reply kCallbackReply;
 }  // namespace
@@ -350,7 +352,8 @@ void engine::probe_due(session& ss) {
     pool_conn& pc = ss.pc;
     if (pc.probing) {
         bump(ctr_.backend_health_fail);
-        QGATE_LOG_WARN("backend %s: no answer to the health query", plane_->name(pc.backend).c_str());
+        QGATE_LOG_WARN("backend %s: no answer to the health query",
+                       plane_->name(pc.backend).c_str());
         pool_failed(ss);
         return;
     }

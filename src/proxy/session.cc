@@ -155,7 +155,8 @@ void engine::start_upstream(session& ss) {
 void engine::on_upstream_connected(session& ss) {
     const upstream& u = opt_.upstreams->at(ss.backend);
     ss.up_hs = u.credentials;
-    if (ss.client_cap != 0) ss.up_hs.push_back(static_cast<char>(qipc::negotiate_capability(ss.client_cap)));
+    if (ss.client_cap != 0)
+        ss.up_hs.push_back(static_cast<char>(qipc::negotiate_capability(ss.client_cap)));
     ss.up_hs.push_back('\0');
     ss.st = sstate::up_handshake;
     push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
@@ -245,7 +246,8 @@ void engine::set_error(session& ss, const std::string& text) {
 
 void engine::enter_no_backend(session& ss) {
     bump(ctr_.no_backend_sessions);
-    QGATE_LOG_DEBUG("no backend available for group %s", opt_.upstreams->group_of(ss.listener).c_str());
+    QGATE_LOG_DEBUG("no backend available for group %s",
+                    opt_.upstreams->group_of(ss.listener).c_str());
     ss.backend = -1;
     ss.st = sstate::no_backend;
     ss.deadline_ms = 0;

@@ -31,7 +31,9 @@ class upstream_table {
     /// Next backend for a session of listener `l`, skipping those in `tried` (bit = position in
     /// the listener's group, first 64 only). -1 when none is left. Increments its count.
     int pick(uint32_t l, uint64_t& tried);
-    void release(int b) { all_[static_cast<size_t>(b)].conns.fetch_sub(1, std::memory_order_relaxed); }
+    void release(int b) {
+        all_[static_cast<size_t>(b)].conns.fetch_sub(1, std::memory_order_relaxed);
+    }
     const upstream& at(int b) const { return all_[static_cast<size_t>(b)]; }
     size_t size() const { return count_; }
     const std::string& group_of(uint32_t l) const { return groups_[l]; }

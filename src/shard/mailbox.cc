@@ -7,7 +7,8 @@ namespace qgate::shard {
 
 mailbox_mesh::mailbox_mesh(uint32_t shards) : n_(shards), flags_(new flag[shards]) {
     queues_.reserve(size_t{shards} * shards);
-    for (uint32_t i = 0; i < shards * shards; ++i) queues_.push_back(std::make_unique<spsc_queue>());
+    for (uint32_t i = 0; i < shards * shards; ++i)
+        queues_.push_back(std::make_unique<spsc_queue>());
 }
 
 bool mailbox_mesh::flush(uint32_t from, uint32_t to) {

@@ -123,11 +123,13 @@ void wakes(backend_kind kind) {
     for (int i = 0; i < 100000 && peer.load() == nullptr && !done; ++i) std::this_thread::yield();
     if (peer.load() != nullptr) {
         peer.load()->notify();
-        for (int i = 0; i < 2000 && woke.load() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        for (int i = 0; i < 2000 && woke.load() < 1; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         auto me = make(kind);
         me->wake_peer(*peer.load());
         me->wait(nullptr, 0, 0);  // submits the MSG_RING (uring); epoll wrote the eventfd
-        for (int i = 0; i < 2000 && woke.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        for (int i = 0; i < 2000 && woke.load() < 2; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         CHECK(woke.load() >= 2);
     }
     done = true;
@@ -139,7 +141,9 @@ void wakes(backend_kind kind) {
 TEST_CASE("io_uring backend: loopback echo through multishot accept/recv and sendmsg") {
     echo_once(backend_kind::uring);
 }
-TEST_CASE("epoll backend: loopback echo through the same interface") { echo_once(backend_kind::epoll); }
+TEST_CASE("epoll backend: loopback echo through the same interface") {
+    echo_once(backend_kind::epoll);
+}
 TEST_CASE("io_uring backend: notify and MSG_RING wake") { wakes(backend_kind::uring); }
 TEST_CASE("epoll backend: notify and eventfd wake") { wakes(backend_kind::epoll); }
 

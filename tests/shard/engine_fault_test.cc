@@ -107,7 +107,9 @@ struct fixture {
         eng = std::make_unique<proxy::engine>(be, ctr, o);
     }
     void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
+        eng->on_completion({ud, res, flags});
+    }
     /// Delivers `data` as a recv completion into a fresh pool buffer.
     void recv(uint32_t slot, const std::string& data, bool more = true) {
         const rec* r = be.last(op::recv, slot);
@@ -146,7 +148,9 @@ struct fixture {
 };
 
 // A sync request: header (little-endian, type 1, 16 bytes total) + char vector "hi".
-std::string sync_frame() { return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16); }
+std::string sync_frame() {
+    return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16);
+}
 std::string response_frame() {
     return std::string("\x01\x02\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00ok", 16);
 }
@@ -324,7 +328,8 @@ TEST_CASE("engine: refused connect tries the next backend, then answers no-backe
     const rec* s = f.be.last(op::send, fixture::kClient);
     CHECK(s->bytes == std::string(1, '\x03'));  // min(client 6, 3)
     f.complete(s->ud, 1);
-    f.recv(fixture::kClient, sync_frame() + std::string("\x01\x00\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
+    f.recv(fixture::kClient,
+           sync_frame() + std::string("\x01\x00\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
     f.turn();
     s = f.be.last(op::send, fixture::kClient);
     CHECK(s->bytes.find("qgate: no backend available for group g") != std::string::npos);
@@ -334,7 +339,8 @@ TEST_CASE("engine: refused connect tries the next backend, then answers no-backe
 TEST_CASE("engine: malformed client frame closes client and upstream") {
     fixture f;
     f.establish();
-    f.recv(fixture::kClient, std::string("\x07\x01\x00\x00\x10\x00\x00\x00", 8));  // bad endian byte
+    f.recv(fixture::kClient,
+           std::string("\x07\x01\x00\x00\x10\x00\x00\x00", 8));  // bad endian byte
     CHECK(f.ctr.malformed_frames.load() == 1);
     CHECK(f.be.pool().held() == 0);
     const int up_fd = f.be.last(op::recv, fixture::kUp)->fd;
@@ -407,7 +413,9 @@ struct request_fixture {
         eng = std::make_unique<proxy::engine>(be, ctr, o);
     }
     void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
+        eng->on_completion({ud, res, flags});
+    }
     void recv(uint32_t slot, const std::string& data, bool more = true) {
         const rec* r = be.last(op::recv, slot);
         REQUIRE(r != nullptr);
@@ -575,7 +583,9 @@ TEST_CASE("frame_cut: frames split anywhere; more() stops only between frames") 
             return proxy::cut_frames(
                 c, reinterpret_cast<const uint8_t*>(part.data()), part.size(), {},
                 [&] { return allow; }, [&](const qipc::frame_header&) { return ++headers, true; },
-                [&](const uint8_t* p, size_t n) { bodies.append(reinterpret_cast<const char*>(p), n); },
+                [&](const uint8_t* p, size_t n) {
+                    bodies.append(reinterpret_cast<const char*>(p), n);
+                },
                 [&] { ++ends; });
         };
         CHECK(feed(two.substr(0, cut), true) == static_cast<int64_t>(cut));
@@ -637,7 +647,9 @@ struct fan_fixture {
         eng = std::make_unique<proxy::engine>(be, ctr, o);
     }
     void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) { eng->on_completion({ud, res, flags}); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
+        eng->on_completion({ud, res, flags});
+    }
     void recv(uint32_t slot, const std::string& data) {
         const rec* r = be.last(op::recv, slot);
         REQUIRE(r != nullptr);

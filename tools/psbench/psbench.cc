@@ -338,7 +338,8 @@ int main(int argc, char** argv) {
     }
     for (int s : writers) ::close(s);
     const uint64_t bytes = read_updates(readers, updates);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = cpu_seconds(pid) - cpu0;
     int status = 0;
     ::waitpid(child, &status, 0);
@@ -349,7 +350,8 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(bytes / (subs * updates)), secs,
                 static_cast<double>(bytes) / secs / 1e6,
                 static_cast<double>(subs * updates) / secs);
-    if (pid > 0) std::printf(" qgate_cpu_us_per_update=%.2f", cpu * 1e6 / static_cast<double>(updates));
+    if (pid > 0)
+        std::printf(" qgate_cpu_us_per_update=%.2f", cpu * 1e6 / static_cast<double>(updates));
     std::printf("\n");
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

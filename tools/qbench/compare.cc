@@ -112,7 +112,9 @@ void environment::start_qgate(const std::string& io, std::vector<std::string>& n
     std::string log = dir_ + "/" + name + ".log";
     write_text(conf, "[server]\nshards = 1\nio = \"" + io + "\"\nport_file = \"" + ports +
                          "\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[listener]]\n"
-                         "listen = \"127.0.0.1:0\"\nmode = \"" + opt_.mode + "\"\ngroup = \"echo\"\n\n"
+                         "listen = \"127.0.0.1:0\"\nmode = \"" +
+                         opt_.mode +
+                         "\"\ngroup = \"echo\"\n\n"
                          "[[backend]]\nname = \"echo1\"\ngroup = \"echo\"\naddress = \"127.0.0.1:" +
                          std::to_string(backend_port_) + "\"\n" + pool_conns(opt_.mode));
     std::string error;

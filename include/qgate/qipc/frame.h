@@ -39,7 +39,8 @@ void write_header(const frame_header& h, uint8_t* out);
 /// Reads an unsigned 32-bit value in the given byte order.
 inline uint32_t load_u32(const uint8_t* p, bool le) {
     return le ? (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24)
-              : (uint32_t(p[3]) | uint32_t(p[2]) << 8 | uint32_t(p[1]) << 16 | uint32_t(p[0]) << 24);
+              : (uint32_t(p[3]) | uint32_t(p[2]) << 8 | uint32_t(p[1]) << 16 |
+                 uint32_t(p[0]) << 24);
 }
 inline void store_u32(uint8_t* p, uint32_t v, bool le) {
     for (int i = 0; i < 4; ++i) p[le ? i : 3 - i] = uint8_t(v >> (8 * i));

@@ -62,7 +62,9 @@ class body_writer {
 };
 
 /// Error reply without a value tree (hot path): 8-byte header + 0x80 + text + NUL.
-constexpr uint64_t error_message_size(std::string_view text) { return kHeaderSize + 2 + text.size(); }
+constexpr uint64_t error_message_size(std::string_view text) {
+    return kHeaderSize + 2 + text.size();
+}
 /// Writes an error message into `out`; returns bytes written or 0 when `out` is too small.
 uint64_t write_error_message(std::string_view text, msg_type type, std::span<uint8_t> out);
 
