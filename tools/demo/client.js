@@ -1,31 +1,77 @@
-// Demo client: an unmodified node-q client talking to qgate as if it were q.
-// Usage: node client.js GATEWAY_PORT ADMIN_PORT (NODE_PATH must reach node-q).
+// Demo client: an unmodified node-q client talking to qgate as if it were q, on each of
+// qgate's three kinds of listener. Every answer printed comes from a qmock behind qgate.
+// Usage: node client.js SESSION_PORT REQUEST_PORT PUBSUB_PORT ADMIN_PORT (NODE_PATH: node-q).
 'use strict';
 const nodeq = require('node-q');
 
-const [port, admin] = process.argv.slice(2).map(Number);
+const [session, request, pubsub, admin] = process.argv.slice(2).map(Number);
 const connect = (p) => new Promise((ok, ko) =>
   nodeq.connect({ host: '127.0.0.1', port: p, user: 'demo', password: 'demo' },
     (e, c) => (e ? ko(e) : ok(c))));
 const k = (con, ...args) => new Promise((ok) =>
   con.k(...args, (err, res) => ok(err ? `'${err.message}` : res)));
-const show = (q, r) => console.log(`q)${q}\n${typeof r === 'string' ? r : JSON.stringify(r)}`);
+const text = (r) => (typeof r === 'string' ? r : JSON.stringify(r));
+const show = (q, r) => console.log(`q)${q}\n${text(r)}`);
+const say = (s) => console.log(`\n-- ${s}`);
 
-async function main() {
-  const timer = setTimeout(() => { console.error('demo timed out'); process.exit(1); }, 20000);
-  const a = await connect(port);
-  const b = await connect(port);
-  for (const [con, q] of [[a, 'name[]'], [b, 'name[]'], [a, 'echo[42]'], [a, 'getTrades[`AAPL;3]'],
-                          [b, 'fail["boom"]'], [b, 'whoami[]']]) {
+async function sessionMode() {
+  say('session mode: each connection is pinned to one RDB (least-connections)');
+  const a = await connect(session);
+  const b = await connect(session);
+  for (const [con, q] of [[a, 'name[]'], [b, 'name[]'], [a, 'echo[42]'],
+                          [a, 'getTrades[`AAPL;3]'], [b, 'fail["boom"]'], [b, 'whoami[]']]) {
     show(q, await k(con, q));
   }
   show('("echo"; 1 2 3)', await k(a, 'echo', [1, 2, 3]));
+  return [a, b];
+}
+
+async function requestMode() {
+  say('request mode: tag[] is consistent-hashed on its argument, so a sym always lands on '
+      + 'the same RDB');
+  const c = await connect(request);
+  for (const q of ['tag[`AAPL]', 'tag[`MSFT]', 'tag[`AAPL]', 'tag[`MSFT]', 'tag[`IBM]']) {
+    show(q, await k(c, q));
+  }
+  say('fan-out: getTrades goes to the RDB and the HDB in parallel, replies razed by qgate');
+  const rows = await k(c, 'getTrades[`AAPL;2]');
+  show('getTrades[`AAPL;2]', Array.isArray(rows) ? `${rows.length} rows: ${text(rows)}` : rows);
+  say('TorQ gateway API, served by qgate itself');
+  const q1 = '.gw.syncexec["getTrades[`IBM;1]";`rdb`hdb]';
+  const gw = await k(c, q1);
+  show(q1, Array.isArray(gw) ? `${gw.length} rows: ${text(gw)}` : gw);
+  const q2 = '.gw.syncexec["getTrades[`IBM;1]";`rdb`nosuch]';
+  show(q2, await k(c, q2));
+  return [c];
+}
+
+async function pubsubMode() {
+  say('pub/sub: qgate subscribed to the tickerplant once and re-publishes to its subscribers');
+  const s = await connect(pubsub);
+  const got = new Promise((ok) => {
+    const rows = [];
+    s.on('upd', (table, data) => {
+      rows.push(...data);
+      if (rows.length >= 3) ok({ table, rows: rows.slice(0, 3) });
+    });
+  });
+  show('.u.sub[`trade;`AAPL]', await k(s, '.u.sub[`trade;`AAPL]'));
+  const { table, rows } = await got;
+  console.log(`upd ${table}: ${rows.map((r) => `${r.sym} seq ${r.seq}`).join(', ')}`
+              + ' (only AAPL rows: the filter is applied once per update, not per subscriber)');
+  return [s];
+}
+
+async function main() {
+  const timer = setTimeout(() => { console.error('demo timed out'); process.exit(1); }, 30000);
+  const open = [...await sessionMode(), ...await requestMode(), ...await pubsubMode()];
   const st = await connect(admin);
   const stats = await k(st, '.qgate.stats[]');
-  const pick = ['accepts', 'msgs_fwd', 'bytes_in', 'bytes_out', 'enters', 'cqes'];
-  console.log('admin q).qgate.stats[] (excerpt):',
+  const pick = ['accepts', 'msgs_fwd', 'requests_routed', 'fanout_joined',
+                'fanout_column_bytes_copied', 'pubsub_updates_in', 'pubsub_deliveries', 'enters'];
+  console.log('\nadmin q).qgate.stats[] (excerpt):',
     Object.fromEntries(Object.entries(stats).filter(([n]) => pick.includes(n))));
-  for (const c of [a, b, st]) c.close(() => {});
+  for (const c of [...open, st]) c.close(() => {});
   clearTimeout(timer);
 }
 main().catch((e) => { console.error('demo failed:', e.message); process.exit(1); });
