@@ -107,6 +107,10 @@ bool peer_is_local(int fd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return true;
+    return is_loopback(ss);
+}
+
+bool is_loopback(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
         const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
         return (ntohl(a.sin_addr.s_addr) >> 24) == 127;
@@ -116,7 +120,7 @@ bool peer_is_local(int fd) {
         if (IN6_IS_ADDR_LOOPBACK(&a.sin6_addr)) return true;
         return IN6_IS_ADDR_V4MAPPED(&a.sin6_addr) && a.sin6_addr.s6_addr[12] == 127;
     }
-    return true;  // AF_UNIX
+    return ss.ss_family == AF_UNIX;
 }
 
 }  // namespace qgate::net

@@ -24,6 +24,8 @@ int listen_reuseport(const sock_addr& addr, int backlog, std::string& error);
 /// Whether the peer of a connected socket is on this host by address (127/8, ::1, v4-mapped
 /// 127/8, a Unix socket): q does not compress messages to such a peer. Connection set-up only.
 bool peer_is_local(int fd);
+/// The address test behind peer_is_local (also qmock's, which compresses as q does).
+bool is_loopback(const sockaddr_storage& ss);
 /// Port a bound socket ended up on (port-0 listeners).
 uint16_t local_port(int fd);
 /// Replaces the port of `addr`.

@@ -314,6 +314,21 @@ void engine::after_send(session& ss, role r) {
     }
 }
 
+bool engine::connect_upstream(session& ss, int backend) {
+    const upstream& u = opt_.upstreams->at(backend);
+    const int fd = net::stream_socket(u.addr.family());
+    if (fd < 0) {
+        bump(ctr_.backend_connect_fail);
+        return false;
+    }
+    sock& k = ss.s[static_cast<int>(role::upstream)];
+    k.fd = fd;
+    be_.connect(fd, ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
+    ++k.ops;
+    set_timeout(ss, lim_.connect_timeout_ms);
+    return true;
+}
+
 void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
     sock& k = ss.s[1];

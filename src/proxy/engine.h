@@ -208,6 +208,9 @@ class engine final : public shard::shard_hooks {
     void maybe_free(session& ss, role r);
     void close_session(session& ss);
     void set_timeout(session& ss, uint32_t delay_ms);
+    /// Opens the upstream socket of `ss` to `backend` and submits the connect, bounded by
+    /// connect_timeout_ms; false (counted) when no socket could be made.
+    bool connect_upstream(session& ss, int backend);
     void rearm_starved();
     uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);

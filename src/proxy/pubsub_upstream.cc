@@ -55,18 +55,8 @@ void engine::ps_up_start() {
 }
 
 void engine::ps_up_connect(session& ss) {
-    const upstream& u = opt_.upstreams->at(opt_.pubsub->upstream);
-    const int fd = net::stream_socket(u.addr.family());
     ss.ps->ust = ps_conn::up::connecting;
-    if (fd < 0) {
-        bump(ctr_.backend_connect_fail);
-        ps_up_failed(ss);
-        return;
-    }
-    ss.s[1].fd = fd;
-    be_.connect(fd, ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
-    ++ss.s[1].ops;
-    set_timeout(ss, lim_.connect_timeout_ms);
+    if (!connect_upstream(ss, opt_.pubsub->upstream)) ps_up_failed(ss);
 }
 
 void engine::ps_up_connected(session& ss, const io::completion& c) {

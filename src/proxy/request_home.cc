@@ -142,18 +142,8 @@ void engine::pump(uint32_t b) {
 }
 
 void engine::pool_connect(session& ss) {
-    const upstream& u = opt_.upstreams->at(static_cast<int>(ss.pc.backend));
-    const int fd = net::stream_socket(u.addr.family());
     ss.pc.st = pstate::connecting;
-    if (fd < 0) {
-        bump(ctr_.backend_connect_fail);
-        pool_failed(ss);
-        return;
-    }
-    ss.s[1].fd = fd;
-    be_.connect(fd, ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
-    ++ss.s[1].ops;
-    set_timeout(ss, lim_.connect_timeout_ms);
+    if (!connect_upstream(ss, static_cast<int>(ss.pc.backend))) pool_failed(ss);
 }
 
 void engine::pool_connected(session& ss, const io::completion& c) {

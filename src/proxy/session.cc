@@ -134,20 +134,12 @@ void engine::start_upstream(session& ss) {
             enter_no_backend(ss);
             return;
         }
-        const upstream& u = opt_.upstreams->at(b);
-        const int fd = net::stream_socket(u.addr.family());
-        if (fd < 0) {
+        if (!connect_upstream(ss, b)) {
             opt_.upstreams->release(b);
-            bump(ctr_.backend_connect_fail);
             continue;
         }
         ss.backend = b;
-        sock& k = ss.s[1];
-        k.fd = fd;
         ss.st = sstate::connecting;
-        be_.connect(fd, ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
-        ++k.ops;
-        set_timeout(ss, lim_.connect_timeout_ms);
         return;
     }
 }

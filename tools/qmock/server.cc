@@ -26,23 +26,12 @@
 #include <cstring>
 #include <fstream>
 
+#include "net/socket_util.h"
+
 namespace qmock {
 namespace {
 
 std::string g_log_name = "qmock";  // NOLINT: set once before the loop starts
-
-bool is_loopback(const sockaddr_storage& ss) {
-    if (ss.ss_family == AF_INET) {
-        const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
-        return (ntohl(a.sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-        if (IN6_IS_ADDR_LOOPBACK(&a.sin6_addr)) return true;
-        return IN6_IS_ADDR_V4MAPPED(&a.sin6_addr) && a.sin6_addr.s6_addr[12] == 127;
-    }
-    return ss.ss_family == AF_UNIX;
-}
 
 std::string peer_text(const sockaddr_storage& ss) {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -197,7 +186,7 @@ void server::accept_all() {
         auto c = std::make_unique<conn>();
         c->fd = fd;
         c->id = next_conn_id_++;
-        c->loopback = is_loopback(ss);
+        c->loopback = qgate::net::is_loopback(ss);
         c->peer = peer_text(ss);
         c->events = EPOLLIN;
         epoll_event ev{};
