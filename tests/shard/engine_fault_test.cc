@@ -33,7 +33,7 @@ struct rec {
 
 class fake_backend final : public io_backend {
   public:
-    fake_backend() { REQUIRE(pool_.init(8, 64)); }
+    fake_backend() { REQUIRE(pool_.init(8, 4096)); }
     backend_kind kind() const override { return backend_kind::epoll; }
     const char* name() const override { return "fake"; }
     void accept_multishot(int fd, uint64_t ud) override { ops.push_back({op::accept, fd, ud, {}}); }
@@ -78,30 +78,28 @@ class fake_backend final : public io_backend {
 uint64_t g_now = 1000;
 uint64_t fake_clock() { return g_now; }
 
-struct fixture {
+/// What every fixture shares: the fake backend, the engine under test and the helpers that
+/// fabricate completions. A fixture fills `cfg` and calls start().
+struct engine_rig {
     fake_backend be;
     shard::counters ctr;
     config_ptr cfg;
     proxy::upstream_table ups;
+    proxy::route_plane plane;
     std::unique_ptr<proxy::engine> eng;
-    static constexpr uint32_t kClient = proxy::sock_id(0, role::client);
-    static constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);
 
-    explicit fixture(uint64_t high = 1 << 20, uint64_t low = 1 << 10) {
-        auto c = std::make_shared<config>();
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "g", {}});
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, ""});
-        c->backends.push_back({"b2", "g", {"127.0.0.1", 2}, "u:p"});
-        c->limits.out_bytes_high = high;
-        c->limits.out_bytes_low = low;
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
+    /// Builds the engine for `c`; request-mode configs also get a route plane.
+    void start(std::shared_ptr<config> c) {
         cfg = c;
         std::string err;
         REQUIRE(ups.build(*cfg, err));
         proxy::engine_options o;
         o.cfg = cfg;
         o.upstreams = &ups;
+        if (c->listeners[0].mode == conn_mode::request) {
+            REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
+            o.plane = &plane;
+        }
         o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
         o.clock_ms = &fake_clock;
         eng = std::make_unique<proxy::engine>(be, ctr, o);
@@ -116,9 +114,37 @@ struct fixture {
         REQUIRE(r != nullptr);
         int bid = be.pool().acquire();
         REQUIRE(bid >= 0);
+        REQUIRE(data.size() <= be.pool().size());
         std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
         complete(r->ud, static_cast<int32_t>(data.size()),
                  (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    /// Flushes sends and completes the last one on `slot` with `take` bytes (-1: in full);
+    /// returns its bytes.
+    std::string sent(uint32_t slot, int32_t take = -1) {
+        turn();
+        const rec* s = be.last(op::send, slot);
+        REQUIRE(s != nullptr);
+        std::string b = s->bytes;
+        complete(s->ud, take < 0 ? static_cast<int32_t>(b.size()) : take);
+        return b;
+    }
+};
+
+struct fixture : engine_rig {
+    static constexpr uint32_t kClient = proxy::sock_id(0, role::client);
+    static constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);
+
+    explicit fixture(uint64_t high = 1 << 20, uint64_t low = 1 << 10) {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "g", {}});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, ""});
+        c->backends.push_back({"b2", "g", {"127.0.0.1", 2}, "u:p"});
+        c->limits.out_bytes_high = high;
+        c->limits.out_bytes_low = low;
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        start(c);
     }
     void accept() {
         const rec* a = be.last(op::accept, 0);
@@ -378,13 +404,7 @@ TEST_CASE("engine: drain closes idle sessions and finishes") {
 
 namespace {
 
-struct request_fixture {
-    fake_backend be;
-    shard::counters ctr;
-    config_ptr cfg;
-    proxy::upstream_table ups;
-    proxy::route_plane plane;
-    std::unique_ptr<proxy::engine> eng;
+struct request_fixture : engine_rig {
     // The pool connection is the first session slot, the first client the second.
     static constexpr uint32_t kPool = proxy::sock_id(0, role::upstream);
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
@@ -400,39 +420,7 @@ struct request_fixture {
         c->limits.eject_after_failures = 2;
         c->limits.health_interval_ms = health_ms;
         c->limits.connect_timeout_ms = 300;
-        cfg = c;
-        std::string err;
-        REQUIRE(ups.build(*cfg, err));
-        REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
-        proxy::engine_options o;
-        o.cfg = cfg;
-        o.upstreams = &ups;
-        o.plane = &plane;
-        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
-        o.clock_ms = &fake_clock;
-        eng = std::make_unique<proxy::engine>(be, ctr, o);
-    }
-    void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
-        eng->on_completion({ud, res, flags});
-    }
-    void recv(uint32_t slot, const std::string& data, bool more = true) {
-        const rec* r = be.last(op::recv, slot);
-        REQUIRE(r != nullptr);
-        int bid = be.pool().acquire();
-        REQUIRE(bid >= 0);
-        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
-        complete(r->ud, static_cast<int32_t>(data.size()),
-                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
-    }
-    /// Flushes sends and completes the last one on `slot` in full; returns its bytes.
-    std::string sent(uint32_t slot) {
-        turn();
-        const rec* s = be.last(op::send, slot);
-        REQUIRE(s != nullptr);
-        std::string b = s->bytes;
-        complete(s->ud, static_cast<int32_t>(b.size()));
-        return b;
+        start(c);
     }
     void pool_up() {
         const rec* c = be.last(op::connect, kPool);
@@ -613,13 +601,7 @@ TEST_CASE("frame_cut: frames split anywhere; more() stops only between frames") 
 
 namespace {
 
-struct fan_fixture {
-    fake_backend be;
-    shard::counters ctr;
-    config_ptr cfg;
-    proxy::upstream_table ups;
-    proxy::route_plane plane;
-    std::unique_ptr<proxy::engine> eng;
+struct fan_fixture : engine_rig {
     static constexpr uint32_t kPoolG = proxy::sock_id(0, role::upstream);
     static constexpr uint32_t kPoolH = proxy::sock_id(1, role::upstream);
     static constexpr uint32_t kCli = proxy::sock_id(2, role::client);
@@ -634,39 +616,7 @@ struct fan_fixture {
         c->limits.requests_per_shard_max = 16;
         c->limits.reconnect_min_ms = 100;
         c->fanout.contexts_max = 2;
-        cfg = c;
-        std::string err;
-        REQUIRE(ups.build(*cfg, err));
-        REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
-        proxy::engine_options o;
-        o.cfg = cfg;
-        o.upstreams = &ups;
-        o.plane = &plane;
-        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
-        o.clock_ms = &fake_clock;
-        eng = std::make_unique<proxy::engine>(be, ctr, o);
-    }
-    void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
-        eng->on_completion({ud, res, flags});
-    }
-    void recv(uint32_t slot, const std::string& data) {
-        const rec* r = be.last(op::recv, slot);
-        REQUIRE(r != nullptr);
-        int bid = be.pool().acquire();
-        REQUIRE(bid >= 0);
-        REQUIRE(data.size() <= 64);
-        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
-        complete(r->ud, static_cast<int32_t>(data.size()),
-                 kFlagMore | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
-    }
-    std::string sent(uint32_t slot, int32_t take = -1) {
-        turn();
-        const rec* s = be.last(op::send, slot);
-        REQUIRE(s != nullptr);
-        std::string b = s->bytes;
-        complete(s->ud, take < 0 ? static_cast<int32_t>(b.size()) : take);
-        return b;
+        start(c);
     }
     void pool_up(uint32_t slot) {
         complete(be.last(op::connect, slot)->ud, 0);
