@@ -329,6 +329,16 @@ bool engine::connect_upstream(session& ss, int backend) {
     return true;
 }
 
+uint64_t engine::backoff_ms(uint32_t attempt) {
+    const uint32_t shift = attempt < 20 ? attempt : 20;
+    uint64_t base = uint64_t{lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
+    if (base > lim_.reconnect_max_ms) base = lim_.reconnect_max_ms;
+    rng_ ^= rng_ << 13;  // xorshift64: cheap, per shard, no lock
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return base / 2 + rng_ % (base / 2 + 1);
+}
+
 void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
     sock& k = ss.s[1];

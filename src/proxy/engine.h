@@ -211,6 +211,10 @@ class engine final : public shard::shard_hooks {
     /// Opens the upstream socket of `ss` to `backend` and submits the connect, bounded by
     /// connect_timeout_ms; false (counted) when no socket could be made.
     bool connect_upstream(session& ss, int backend);
+    /// Reconnect delay after `attempt` failures: reconnect_min_ms doubling per failure, capped
+    /// at reconnect_max_ms, drawn between half and all of that (jitter, so connections of
+    /// several shards do not retry in lockstep).
+    uint64_t backoff_ms(uint32_t attempt);
     void rearm_starved();
     uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);

@@ -180,14 +180,7 @@ void engine::ps_up_failed(session& ss) {
 // The socket is gone: back off (min * 2^attempt, capped, half jittered), then reconnect.
 void engine::ps_up_freed(session& ss) {
     if (draining_) return;
-    const uint32_t attempt = ss.ps->attempt;
-    const uint32_t shift = attempt < 20 ? attempt : 20;
-    uint64_t base = uint64_t{lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
-    if (base > lim_.reconnect_max_ms) base = lim_.reconnect_max_ms;
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
-    const uint64_t delay = base / 2 + rng_ % (base / 2 + 1);
+    const uint64_t delay = backoff_ms(ss.ps->attempt);
     bump(ctr_.pubsub_upstream_reconnects);
     set_timeout(ss, static_cast<uint32_t>(delay == 0 ? 1 : delay));
 }

@@ -304,13 +304,7 @@ void engine::pool_failed(session& ss) {
 // The socket is gone: wait min * 2^attempt ms (capped), half of it jittered, then reconnect.
 void engine::pool_freed(session& ss) {
     if (draining_) return;
-    const uint32_t shift = ss.pc.attempt < 20 ? ss.pc.attempt : 20;
-    uint64_t base = uint64_t{lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
-    if (base > lim_.reconnect_max_ms) base = lim_.reconnect_max_ms;
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
-    const uint64_t delay = base / 2 + rng_ % (base / 2 + 1);
+    const uint64_t delay = backoff_ms(ss.pc.attempt);
     if (ss.pc.attempt > 0) bump(ctr_.backend_reconnects);
     set_timeout(ss, static_cast<uint32_t>(delay == 0 ? 1 : delay));
 }

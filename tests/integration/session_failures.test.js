@@ -67,9 +67,11 @@ itest('backend killed mid-query: disconnected error, then close; other backend u
   const raw = await RawClient.connect(ctx, gw.ports[0]);
   // settle into a value at once, so the rejection is handled whenever it comes
   const inflight = victim.kt(15000, 'sleep[2000]').then((v) => ({ v }), (e) => ({ e }));
-  await raw.write(Buffer.concat([syncCall('echo', qlong(1)), syncCall('echo', qlong(2))]));
+  // Sleeps, not echoes: the two connections reach qmock in no set order, and an echo read
+  // first would be answered before the kill.
+  await raw.write(Buffer.concat([syncCall('sleep', qlong(2000)), syncCall('sleep', qlong(2000))]));
   // Wait (a real event) until qgate has forwarded all three requests upstream; qmock is
-  // single-threaded, so it is now blocked in sleep[2000] with the echoes queued. Kill it.
+  // single-threaded, so it is now blocked in one sleep with the others queued. Kill it.
   await waitCounter(ctx, gw, 'msgs_fwd', fwd0 + 3);
   await mocks.rdb1.proc.stop('SIGKILL');
 
