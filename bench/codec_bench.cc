@@ -29,6 +29,7 @@
 #include "qgate/qipc/frame.h"
 #include "qgate/qipc/walker.h"
 #include "qgate/qipc/writer.h"
+#include "../tests/qipc/reference_decompress.h"
 #include "bench_util.h"
 
 using namespace qgate::qipc;
@@ -207,50 +208,13 @@ void BM_decompress(benchmark::State& state) {
 }
 BENCHMARK(BM_decompress)->Arg(0)->Arg(1);
 
-// Reference 4.4 transcribed: one byte at a time, every access checked. Returns false on error.
-bool reference_decompress(std::span<const uint8_t> m, std::span<uint8_t> d) {
-    uint32_t tab[256] = {};
-    uint64_t s = 8, p = 8, c = 12;
-    const uint64_t ulen = d.size(), end = m.size();
-    unsigned bit = 0, ctl = 0;
-    while (s < ulen) {
-        if (bit == 0) {
-            if (c >= end) return false;
-            ctl = m[c++];
-            bit = 1;
-        }
-        uint64_t n = 0;
-        const bool match = (ctl & bit) != 0;
-        if (match) {
-            if (c + 2 > end) return false;
-            uint64_t r = tab[m[c++]];
-            n = m[c++];
-            if (r == 0 || s + 2 + n > ulen) return false;
-            for (uint64_t k = 0; k < n + 2; ++k) d[s + k] = d[r + k];
-            s += 2;
-        } else {
-            if (c >= end) return false;
-            d[s++] = m[c++];
-        }
-        while (p + 1 < s) {
-            tab[d[p] ^ d[p + 1]] = uint32_t(p);
-            ++p;
-        }
-        if (match) {
-            s += n;
-            p = s;
-        }
-        bit = (bit << 1) & 0xff;
-    }
-    return c == end;
-}
-
 void BM_decompress_reference(benchmark::State& state) {
     const std::vector<uint8_t>& msg = state.range(0) == 0 ? in().msg : til().msg;
     const std::vector<uint8_t>& packed = state.range(0) == 0 ? in().packed : til().packed;
     std::vector<uint8_t> out(msg.size());
     for (auto _ : state) {
-        if (!reference_decompress(packed, out)) state.SkipWithError("reference failed");
+        if (!test::reference_decompress(packed, packed.size(), out))
+            state.SkipWithError("reference failed");
         benchmark::ClobberMemory();
     }
     if (!std::equal(out.begin() + 8, out.end(), msg.begin() + 8))

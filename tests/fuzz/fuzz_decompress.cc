@@ -6,15 +6,17 @@
 //      length), so the fuzzer explores the stream rather than fighting the header;
 //   3. as the body of a plain message (tiled past q's 2000-byte threshold when short): compress
 //      must give a result of at most half the size that decompresses to the identical message.
-// In 1 and 2 the fast decoder is checked against ref_decompress, a direct transcription of the
-// reference pseudo-code (4.4) with a bounds check on every access: both must agree on success
-// and, when they succeed, on every output byte.
+// In 1 and 2 the fast decoder is checked against test::reference_decompress
+// (tests/qipc/reference_decompress.h), a direct transcription of the reference pseudo-code
+// (4.4) with a bounds check on every access: both must agree on success and, when they
+// succeed, on every output byte.
 
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <vector>
 
+#include "../qipc/reference_decompress.h"
 #include "fuzz_check.h"
 #include "qgate/qipc/compress.h"
 #include "qgate/qipc/frame.h"
@@ -24,49 +26,6 @@ using namespace qgate::qipc;
 namespace {
 
 constexpr uint64_t kUlenCap = uint64_t{1} << 20;
-
-// Reference 4.4, one byte at a time, every index checked; returns false on any violation or
-// when the stream does not end exactly where the output is full.
-bool ref_decompress(std::span<const uint8_t> m, uint64_t end, std::vector<uint8_t>& d) {
-    const uint64_t ulen = d.size();
-    uint64_t tab[256] = {};
-    uint64_t s = 8, p = 8, c = 12;
-    unsigned bit = 0, ctl = 0;
-    while (s < ulen) {
-        if (bit == 0) {
-            if (c >= end) return false;
-            ctl = m[c++];
-            bit = 1;
-        }
-        uint64_t n = 0;
-        const bool match = (ctl & bit) != 0;
-        if (match) {
-            if (c + 2 > end) return false;
-            uint64_t r = tab[m[c++]];
-            if (r == 0 || s + 2 > ulen) return false;
-            d[s] = d[r];
-            d[s + 1] = d[r + 1];
-            s += 2;
-            r += 2;
-            n = m[c++];
-            if (s + n > ulen) return false;
-            for (uint64_t k = 0; k < n; ++k) d[s + k] = d[r + k];
-        } else {
-            if (c >= end) return false;
-            d[s++] = m[c++];
-        }
-        while (p + 1 < s) {
-            tab[d[p] ^ d[p + 1]] = p;
-            ++p;
-        }
-        if (match) {
-            s += n;
-            p = s;
-        }
-        bit = (bit << 1) & 0xff;
-    }
-    return c == end;
-}
 
 void check_message(std::span<const uint8_t> msg) {
     uint64_t ulen = 0;
@@ -85,7 +44,7 @@ void check_message(std::span<const uint8_t> msg) {
         return;
     }
     std::vector<uint8_t> ref(ulen, 0);
-    const bool ref_ok = ref_decompress(msg, end, ref);
+    const bool ref_ok = test::reference_decompress(msg, end, ref);
     FUZZ_CHECK(ref_ok == st.ok());
     if (!st) return;
     FUZZ_CHECK(std::memcmp(out.data() + 8, ref.data() + 8, ulen - 8) == 0);
