@@ -109,9 +109,7 @@ std::vector<uint8_t> walk_input(int64_t which) {
     if (which == 1) {
         v = value::table({"time", "price", "size"}, {cols.items[1], cols.items[2], cols.items[3]});
     }
-    std::vector<uint8_t> body(encoded_size(v));
-    encode_into(v, body.data());
-    return body;
+    return encode_body(v);
 }
 
 void BM_walk_validate(benchmark::State& state) {

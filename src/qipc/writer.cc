@@ -153,6 +153,12 @@ uint8_t* encode_into(const value& v, uint8_t* out) {
     return encode_into(child(v, 0), o);  // adverb form
 }
 
+std::vector<uint8_t> encode_body(const value& v) {
+    std::vector<uint8_t> out(encoded_size(v));
+    encode_into(v, out.data());
+    return out;
+}
+
 std::vector<uint8_t> encode_message(const value& v, msg_type type) {
     const uint64_t length = kHeaderSize + encoded_size(v);
     std::vector<uint8_t> out(length);

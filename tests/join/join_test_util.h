@@ -32,11 +32,7 @@ inline msg compressed(const msg& plain) {
 
 /// Plain part views of whole messages (no decompression: plain messages only).
 /// A body (no frame header) for `v`, as the classifier and the `.gw.*` parser see it.
-inline msg body_of(const value& v) {
-    msg out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
+inline msg body_of(const value& v) { return qipc::encode_body(v); }
 
 /// The call `(`f;2)`: the query most plan and TorQ tests carry.
 inline value f2() { return value::list({value::symbol("f"), value::long_(2)}); }

@@ -16,11 +16,7 @@ namespace qgate::pubsub::test {
 using qipc::value;
 
 /// Body bytes (no header) of `v`, little-endian.
-inline std::vector<uint8_t> body(const value& v) {
-    std::vector<uint8_t> out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
+inline std::vector<uint8_t> body(const value& v) { return qipc::encode_body(v); }
 
 /// A whole async message (header + body).
 inline std::vector<uint8_t> message(const value& v) {

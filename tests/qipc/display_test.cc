@@ -29,11 +29,7 @@ q::value parse(std::string_view text) {
 std::string disp(std::string_view text) { return q::display(parse(text)); }
 std::string shw(std::string_view text) { return q::show(parse(text)); }
 
-std::vector<uint8_t> body_of(const q::value& v) {
-    std::vector<uint8_t> out(q::encoded_size(v));
-    q::encode_into(v, out.data());
-    return out;
-}
+std::vector<uint8_t> body_of(const q::value& v) { return q::encode_body(v); }
 
 std::vector<uint8_t> unhex(const std::string& h) {
     std::vector<uint8_t> out;

@@ -32,11 +32,7 @@ std::string lower(std::string s) {
     return s;
 }
 
-std::vector<uint8_t> body_of(const q::value& v) {
-    std::vector<uint8_t> out(q::encoded_size(v));
-    q::encode_into(v, out.data());
-    return out;
-}
+std::vector<uint8_t> body_of(const q::value& v) { return q::encode_body(v); }
 
 // Body hex of a literal, or "error: ..." when it does not parse.
 std::string lit(std::string_view text) {

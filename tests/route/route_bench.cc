@@ -17,11 +17,7 @@ using namespace qgate::route;
 using qgate::qipc::msg_type;
 using qgate::qipc::value;
 
-std::vector<uint8_t> body(const value& v) {
-    std::vector<uint8_t> out(qgate::qipc::encoded_size(v));
-    qgate::qipc::encode_into(v, out.data());
-    return out;
-}
+std::vector<uint8_t> body(const value& v) { return qgate::qipc::encode_body(v); }
 
 /// A realistic config: 20 rules (exact lists, globs, a user rule, a fan-out, a catch-all),
 /// 3 groups of 4 backends with varied load.

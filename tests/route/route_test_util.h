@@ -15,11 +15,7 @@ namespace qgate::route::test {
 using qipc::value;
 
 /// The body bytes (no header) of `v`, little-endian, as q writes it.
-inline std::vector<uint8_t> body(const value& v) {
-    std::vector<uint8_t> out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
+inline std::vector<uint8_t> body(const value& v) { return qipc::encode_body(v); }
 
 /// A group named `name` whose members are backends `first`.. `first + n - 1`, named b<id>.
 inline group_spec make_group(std::string name, uint32_t n, uint32_t first = 0) {

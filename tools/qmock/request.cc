@@ -174,12 +174,6 @@ void run_list(call& ctx, const qipc::walker& w, const qipc::object_view& top, re
 
 void reply::set_value(const qgate::qipc::value& v) { set_owned(encode_body(v)); }
 
-std::vector<uint8_t> encode_body(const qipc::value& v) {
-    std::vector<uint8_t> out(qipc::encoded_size(v));
-    qipc::encode_into(v, out.data());
-    return out;
-}
-
 void run_request(call& ctx, std::span<const uint8_t> body, reply& out) {
     qipc::walker w(body, true);
     qipc::object_view top;

@@ -9,6 +9,7 @@
 
 #include "qgate/qipc/types.h"
 #include "qgate/qipc/value.h"
+#include "qgate/qipc/writer.h"
 
 namespace qmock {
 
@@ -58,8 +59,7 @@ void fn_counts(call& ctx, std::span<const arg> args, reply& out);
 void fn_value(call& ctx, std::span<const arg> args, reply& out);
 void run_function(call& ctx, std::string_view name, std::span<const arg> args, reply& out);
 
-/// Encodes a value body (no header) into a fresh vector.
-std::vector<uint8_t> encode_body(const qgate::qipc::value& v);
+using qgate::qipc::encode_body;  // a value body (no header) in a fresh vector
 
 /// The table getTrades[sym;n] returns (also used by the README's worked example).
 qgate::qipc::value make_trades(std::string_view sym, int64_t n);

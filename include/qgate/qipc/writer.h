@@ -16,6 +16,8 @@ namespace qgate::qipc {
 uint64_t encoded_size(const value& v);
 /// Writes `v` at `out` (which must hold encoded_size(v) bytes); returns the end pointer.
 uint8_t* encode_into(const value& v, uint8_t* out);
+/// The body alone (no header) in one vector: one allocation, control plane and tests.
+std::vector<uint8_t> encode_body(const value& v);
 /// Header + body in one vector (one allocation).
 std::vector<uint8_t> encode_message(const value& v, msg_type type);
 /// Header + body into a caller's buffer; returns bytes written, or 0 when `out` is too small.
