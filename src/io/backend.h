@@ -42,6 +42,12 @@ class io_backend {
     /// Multishot recv into pool buffers. Ends (no kFlagMore) on EOF (res 0), error, -ENOBUFS
     /// when the pool is empty, -ECANCELED after cancel(), or for the kernel's own reasons.
     virtual void recv_multishot(int fd, uint64_t ud) = 0;
+    /// One recv of at most `len` bytes straight into `buf` (no provided buffer, so no copy out
+    /// of the pool: the bytes land where they will be used). Completes once, without
+    /// kFlagMore: res = bytes (> 0), 0 on EOF, -errno. `all`: keep reading until `len` bytes
+    /// arrived (MSG_WAITALL; the epoll backend may still complete short, so callers always
+    /// handle a short read). `buf` must stay valid until the completion.
+    virtual void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) = 0;
     /// One sendmsg; `msg` and its iovecs must stay valid until the completion.
     virtual void send_msg(int fd, uint64_t ud, const msghdr* msg) = 0;
     /// Non-blocking connect of an unconnected socket; `sa` must outlive the operation.

@@ -8,6 +8,9 @@
 //    (edge-triggered epoll will not report it again) and is read again on the next wait(),
 //    at most kReadsPerWait buffers per fd per wait so one fast peer cannot starve the others.
 //    An empty pool ends the "multishot" with -ENOBUFS, exactly like the kernel's buffer ring.
+//  * recv_into: the same ready-list machinery, reading once into the caller's memory and
+//    ending the operation (no kFlagMore). Completes with what one read() returns, even when
+//    `all` asked for more: callers handle short reads anyway.
 //  * sendmsg: attempted at once; EAGAIN parks the msghdr until EPOLLOUT. Results are queued
 //    and delivered by the next wait(), never re-entrantly.
 //  * connect: EINPROGRESS, then EPOLLOUT + SO_ERROR.
@@ -40,6 +43,8 @@ struct fd_state {
     uint64_t connect_ud = 0;
     uint64_t accept_ud = 0;
     const msghdr* send_msg = nullptr;
+    uint8_t* into = nullptr;  ///< recv_into target (nullptr: the armed recv is multishot)
+    uint32_t into_len = 0;
     bool registered = false;
     bool recv_armed = false;
     bool on_ready = false;
@@ -56,6 +61,7 @@ class epoll_backend final : public io_backend {
     const char* name() const override { return "epoll"; }
     void accept_multishot(int fd, uint64_t ud) override;
     void recv_multishot(int fd, uint64_t ud) override;
+    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) override;
     void send_msg(int fd, uint64_t ud, const msghdr* msg) override;
     void connect(int fd, uint64_t ud, const sockaddr* sa, socklen_t len) override;
     void cancel(int fd, uint64_t ud) override;
@@ -73,6 +79,7 @@ class epoll_backend final : public io_backend {
     void try_send(int fd, fd_state& s);
     void do_accepts(int fd, fd_state& s);
     bool read_some(int fd, fd_state& s);
+    void read_into(int fd, fd_state& s);
     void run_ready();
 
     int epfd_ = -1;
@@ -138,7 +145,21 @@ void epoll_backend::recv_multishot(int fd, uint64_t ud) {
     fd_state& s = st(fd);
     s.recv_ud = ud;
     s.recv_armed = true;
+    s.into = nullptr;
     // Data may already be waiting (re-arm after ENOBUFS or a pause): the edge is gone, so try.
+    if (!s.on_ready) {
+        s.on_ready = true;
+        ready_.push_back(fd);
+    }
+}
+
+void epoll_backend::recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool) {
+    ensure_registered(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+    fd_state& s = st(fd);
+    s.recv_ud = ud;
+    s.recv_armed = true;
+    s.into = buf;
+    s.into_len = len;
     if (!s.on_ready) {
         s.on_ready = true;
         ready_.push_back(fd);
@@ -181,6 +202,7 @@ void epoll_backend::cancel(int fd, uint64_t ud) {
     fd_state& s = st(fd);
     if (s.recv_armed && s.recv_ud == ud) {
         s.recv_armed = false;
+        s.into = nullptr;
         post(ud, -ECANCELED, 0);
     }
 }
@@ -193,6 +215,7 @@ void epoll_backend::cancel_fd(int fd) {
     if (s.listening) post(s.accept_ud, -ECANCELED, 0);
     s.recv_armed = s.connecting = s.listening = false;
     s.send_msg = nullptr;
+    s.into = nullptr;
 }
 
 void epoll_backend::close_fd(int fd) {
@@ -241,12 +264,25 @@ bool epoll_backend::read_some(int fd, fd_state& s) {
     return false;
 }
 
+// One read into the recv_into target; ends the operation unless nothing was there yet.
+void epoll_backend::read_into(int fd, fd_state& s) {
+    ssize_t n = ::read(fd, s.into, s.into_len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for the edge
+    s.recv_armed = false;
+    s.into = nullptr;
+    post(s.recv_ud, n < 0 ? -errno : static_cast<int32_t>(n), 0);
+}
+
 void epoll_backend::run_ready() {
     ready_next_.clear();
     for (int fd : ready_) {
         fd_state& s = st(fd);
         s.on_ready = false;
         bool more = false;
+        if (s.recv_armed && s.into != nullptr) {
+            read_into(fd, s);
+            continue;
+        }
         for (int i = 0; i < kReadsPerWait && s.recv_armed; ++i) {
             more = read_some(fd, s);
             if (!more) break;

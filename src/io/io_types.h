@@ -16,6 +16,7 @@ enum class op : uint8_t {
     none = 0,
     accept,   ///< multishot accept; res = new fd
     recv,     ///< multishot recv into a provided buffer; res = bytes, flags carry the buffer id
+    read,     ///< single-shot recv into the caller's memory (recv_into); res = bytes, 0 = EOF
     send,     ///< sendmsg; res = bytes written
     connect,  ///< res = 0 or -errno
     cancel,   ///< result of a cancel request (ignored by consumers)

@@ -43,6 +43,7 @@ class uring_backend final : public io_backend {
     }
     void accept_multishot(int fd, uint64_t ud) override;
     void recv_multishot(int fd, uint64_t ud) override;
+    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) override;
     void send_msg(int fd, uint64_t ud, const msghdr* msg) override;
     void connect(int fd, uint64_t ud, const sockaddr* sa, socklen_t len) override;
     void cancel(int fd, uint64_t ud) override;
@@ -193,6 +194,12 @@ void uring_backend::recv_multishot(int fd, uint64_t ud) {
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufGroup;
+    io_uring_sqe_set_data64(sqe, ud);
+}
+
+void uring_backend::recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recv(sqe, fd, buf, len, all ? MSG_WAITALL : 0);
     io_uring_sqe_set_data64(sqe, ud);
 }
 

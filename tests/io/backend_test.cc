@@ -189,3 +189,41 @@ TEST_CASE("io_uring backend: empty pool ends multishot recv with ENOBUFS") {
 TEST_CASE("epoll backend: empty pool ends the emulated multishot recv with ENOBUFS") {
     enobufs(backend_kind::epoll);
 }
+
+namespace {
+// recv_into: bytes land in the caller's memory, the pool is untouched, one completion without
+// kFlagMore ends it; a second read gets the rest, and EOF completes with 0.
+void read_into(backend_kind k) {
+    auto be = make(k);
+    if (!be) return;
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    uint8_t buf[64] = {};
+    REQUIRE(::write(sv[1], "hello world", 11) == 11);
+    be->recv_into(sv[0], pack_ud(op::read, 1, 7), buf, 5, true);
+    completion c;
+    REQUIRE(next(*be, op::read, c));
+    CHECK(c.res == 5);
+    CHECK_FALSE(c.more());
+    CHECK_FALSE(c.has_buffer());
+    CHECK(ud_slot(c.user_data) == 7);
+    CHECK(std::string(reinterpret_cast<char*>(buf), 5) == "hello");
+    CHECK(be->pool().held() == 0);
+    be->recv_into(sv[0], pack_ud(op::read, 1, 7), buf + 5, 59, false);
+    REQUIRE(next(*be, op::read, c));
+    CHECK(c.res == 6);
+    CHECK(std::string(reinterpret_cast<char*>(buf), 11) == "hello world");
+    ::close(sv[1]);
+    be->recv_into(sv[0], pack_ud(op::read, 1, 7), buf, 64, false);
+    REQUIRE(next(*be, op::read, c));
+    CHECK(c.res == 0);
+    ::close(sv[0]);
+}
+}  // namespace
+
+TEST_CASE("io_uring backend: recv_into reads into the caller's memory, then EOF") {
+    read_into(backend_kind::uring);
+}
+TEST_CASE("epoll backend: recv_into reads into the caller's memory, then EOF") {
+    read_into(backend_kind::epoll);
+}

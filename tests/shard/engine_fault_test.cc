@@ -38,6 +38,13 @@ class fake_backend final : public io_backend {
     const char* name() const override { return "fake"; }
     void accept_multishot(int fd, uint64_t ud) override { ops.push_back({op::accept, fd, ud, {}}); }
     void recv_multishot(int fd, uint64_t ud) override { ops.push_back({op::recv, fd, ud, {}}); }
+    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool) override {
+        ops.push_back({op::read, fd, ud, {}});
+        into_buf = buf;
+        into_len = len;
+    }
+    uint8_t* into_buf = nullptr;  ///< the last recv_into target (tests write "received" bytes)
+    uint32_t into_len = 0;
     void send_msg(int fd, uint64_t ud, const msghdr* m) override {
         std::string b;
         for (size_t i = 0; i < m->msg_iovlen; ++i) {
