@@ -259,7 +259,6 @@ class engine final : public shard::shard_hooks {
     void wait_for_slot(session& ss);
     void wake_slot_waiters();
     bool request_header(session& ss, const qipc::frame_header& h);
-    void request_body(session& ss, const uint8_t* p, uint32_t n);
     void dispatch(session& ss, request& r);
     void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
@@ -281,6 +280,7 @@ class engine final : public shard::shard_hooks {
 
     // request_lend.cc: a call's bytes lent from the receive buffer it arrived in, or copied
     void init_lending();
+    void request_body(session& ss, const uint8_t* p, uint32_t n);
     bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);
     void copy_call(session& ss, request& r);
     void share_call(request& child, const request& parent);

@@ -17,7 +17,8 @@
 //    cannot be cancelled).
 //  * A client that disconnects loses its queued requests (skipped at its backend); replies to
 //    its in-flight ones are discarded.
-//  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
+//  * Request slots are preallocated per shard (limits.requests_per_shard_max); a call whole in
+//    one receive buffer is lent to the slot, not copied (request_lend.cc), and the slot's byte
 //    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
 //    is taken, a client that needs one more is paused (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
@@ -224,17 +225,6 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     ss.rq.fill = r;
     ss.rq.off = qipc::kHeaderSize;
     return true;
-}
-
-void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
-    if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
-        return;
-    }
-    request& r = *ss.rq.fill;
-    if (ss.rq.undecided && lend_call(ss, r, p, n)) return;  // whole in this receive buffer
-    if (ss.rq.undecided) copy_call(ss, r);
-    std::memcpy(r.req.data() + ss.rq.off, p, n);
-    ss.rq.off += n;
 }
 
 void engine::dispatch(session& ss, request& r) {

@@ -51,6 +51,18 @@ void engine::init_lending() {
     lend_max_ = share == 0 ? 1 : share;
 }
 
+// Body bytes of the call being cut: the first decide lend or copy.
+void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
+    if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
+        return;
+    }
+    request& r = *ss.rq.fill;
+    if (ss.rq.undecided && lend_call(ss, r, p, n)) return;  // whole in this receive buffer
+    if (ss.rq.undecided) copy_call(ss, r);
+    std::memcpy(r.req.data() + ss.rq.off, p, n);
+    ss.rq.off += n;
+}
+
 // The first body bytes of `r` (the frame being cut): lend the frame when all of it, header
 // included, lies in this input chunk of a receive buffer. The cutter consumes a chunk in
 // order, so the header is the 8 bytes just before `body` when at least 8 bytes of the chunk
