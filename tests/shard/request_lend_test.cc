@@ -187,3 +187,66 @@ TEST_CASE("request lend: a backend lost while sending keeps the call until the s
     CHECK(f.held() == 0);
     CHECK(f.plane.state(0).load_now() == 0);
 }
+
+namespace {
+
+// A route fanning every call out to groups g and h (one pooled connection each).
+struct lend_fan_fixture : engine_rig {
+    static constexpr uint32_t kPoolG = proxy::sock_id(0, role::upstream);
+    static constexpr uint32_t kPoolH = proxy::sock_id(1, role::upstream);
+    static constexpr uint32_t kCli = proxy::sock_id(2, role::client);
+
+    lend_fan_fixture() {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
+        route_conf r;
+        r.groups = {"g", "h"};
+        c->routes.push_back(r);
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        c->limits.requests_per_shard_max = 16;
+        c->fanout.contexts_max = 2;
+        start(c);
+        for (uint32_t slot : {kPoolG, kPoolH}) {
+            complete(be.last(op::connect, slot)->ud, 0);
+            sent(slot);
+            recv(slot, "\x03");
+        }
+        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        recv(kCli, std::string("user:pw\x03", 8) + std::string(1, '\0'));
+        REQUIRE(sent(kCli) == "\x03");
+    }
+    uint32_t held() { return be.pool().held(); }
+};
+
+}  // namespace
+
+TEST_CASE("request lend: fan-out parts share the parent's buffer, each with a reference") {
+    lend_fan_fixture f;
+    // (`f;1j) as a sync call
+    const std::string body = std::string("\x00\x00\x02\x00\x00\x00\xf5" "f\x00\xf9", 10) +
+                             std::string("\x01\x00\x00\x00\x00\x00\x00\x00", 8);
+    std::string c("\x01\x01\x00\x00", 4);
+    const uint32_t n = static_cast<uint32_t>(8 + body.size());
+    c.append(reinterpret_cast<const char*>(&n), 4);
+    c += body;
+    f.recv(lend_fan_fixture::kCli, c);
+    CHECK(f.ctr.fanout_calls.load() == 1);
+    CHECK(f.ctr.request_bytes_lent.load() == c.size());  // once, for the call as received
+    CHECK(f.ctr.request_bytes_copied.load() == 0);
+    CHECK(f.sent(lend_fan_fixture::kPoolG) == c);
+    CHECK(f.sent(lend_fan_fixture::kPoolH) == c);
+    CHECK(f.held() == 1);
+    // h's backend is lost: the first error answers the parent, which is freed once written,
+    // while g's part is still at its backend: the buffer stays until that part comes back.
+    f.complete(f.be.last(op::recv, lend_fan_fixture::kPoolH)->ud, 0);
+    const std::string err = f.sent(lend_fan_fixture::kCli);
+    REQUIRE(err.size() > 9);
+    CHECK(static_cast<uint8_t>(err[8]) == 0x80);
+    CHECK(f.held() == 1);
+    const std::string late("\x01\x02\x00\x00\x0a\x00\x00\x00\x65\x00", 10);  // ::
+    f.recv(lend_fan_fixture::kPoolG, late);
+    CHECK(f.held() == 0);
+}
