@@ -188,6 +188,20 @@ TEST_CASE("request lend: a backend lost while sending keeps the call until the s
     CHECK(f.plane.state(0).load_now() == 0);
 }
 
+TEST_CASE("request lend: lent buffers count as pinned for the ENOBUFS re-arm rule") {
+    lend_fixture f;  // 8 buffers: re-arm at 4 free, or at half of what is not pinned
+    f.recv(lend_fixture::kCli, call(20, 'a'));  // in flight at a backend that sleeps
+    f.recv(lend_fixture::kCli, call(20, 'b'));  // queued behind it
+    CHECK(f.held() == 2);
+    for (int i = 0; i < 3; ++i) CHECK(f.be.pool().acquire() >= 0);  // held elsewhere, for now
+    const size_t arms = f.be.count(op::recv, lend_fixture::kCli);
+    f.complete(f.be.last(op::recv, lend_fixture::kCli)->ud, -ENOBUFS);
+    CHECK(f.ctr.rcv_enobufs.load() == 1);
+    // 3 free: under half the pool, but half of the 6 buffers that can come back soon.
+    f.turn();
+    CHECK(f.be.count(op::recv, lend_fixture::kCli) == arms + 1);
+}
+
 namespace {
 
 // A route fanning every call out to groups g and h (one pooled connection each).
