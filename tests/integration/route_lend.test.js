@@ -7,7 +7,7 @@
 
 const {
   itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, qbytesHeader,
-  payloadPattern, stats, counter,
+  payloadPattern, stats, counter, waitCounter, pollUntil,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
@@ -64,3 +64,34 @@ itest('calls are lent, not copied: request_bytes_lent grows by the call sizes', 
   assert.equal(end.copied - after.copied, big.length);
   assert.equal(end.lent, after.lent);
 });
+
+itest('a sleeping backend cannot pin the receive pool: past a quarter lent, calls are copied',
+  async (t, ctx) => {
+    const { gw } = await startStack(ctx, {
+      shards: 1,
+      listeners: [REQ],
+      backends: [{ name: 'rdb1', conns: 1 }],
+      limits: { buf_ring_entries: 16 },  // at most 4 buffers lent
+    });
+    const sleeper = await RawClient.connect(ctx, gw.port);
+    const nap = qmsg(MSG.sync, qlist(qstr('sleep'), qlong(1500)));
+    await sleeper.write(nap);
+    await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
+    // Ten clients, one call each: each call in a buffer of its own, queued behind the sleep.
+    const clients = [];
+    for (let i = 0; i < 10; i++) clients.push(await RawClient.connect(ctx, gw.port));
+    const calls = clients.map((_, i) => qmsg(MSG.sync, qlist(qstr('echo'), qlong(i))));
+    await Promise.all(clients.map((c, i) => c.write(calls[i])));
+    const s = await waitCounter(ctx, gw, 'backend_load_rdb1', 11);
+    assert.equal(counter(s, 'request_lend_pressure'), 7, 'the sleep and 3 calls lent, 7 copied');
+    assert.equal(counter(s, 'request_bytes_lent'), nap.length + 3 * calls[0].length);
+    assert.equal(counter(s, 'request_bytes_copied'), 7 * calls[0].length);
+    assert.ok(counter(s, 'bufs_held') <= 4, `bufs_held ${counter(s, 'bufs_held')}`);
+    const r = await sleeper.readFrame();
+    assert.deepEqual(r.body, qlong(1500));
+    for (let i = 0; i < 10; i++) {
+      assert.deepEqual((await clients[i].readFrame()).body, qlong(i), `call ${i} answered`);
+    }
+    await pollUntil(async () => counter(await stats(ctx, gw), 'bufs_held') === 0,
+      { what: 'every lent buffer back in the pool', timeoutMs: 5000 });
+  });
