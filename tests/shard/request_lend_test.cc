@@ -21,7 +21,8 @@ struct lend_fixture : engine_rig {
     static constexpr uint32_t kPool = proxy::sock_id(0, role::upstream);
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
-    lend_fixture() {
+    /// `early`: bytes the client sends in the same segment as its handshake.
+    explicit lend_fixture(const std::string& early = "") {
         auto c = std::make_shared<config>();
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
@@ -37,9 +38,8 @@ struct lend_fixture : engine_rig {
         const rec* a = be.last(op::accept, 0);
         REQUIRE(a != nullptr);
         complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x03", 8) + std::string(1, '\0'));
+        recv(kCli, std::string("user:pw\x03", 8) + std::string(1, '\0') + early);
         REQUIRE(sent(kCli) == "\x03");
-        REQUIRE(be.pool().held() == 0);
     }
     uint32_t held() { return be.pool().held(); }
     /// The backend answers the call in flight; the answer is written to the client in full.
@@ -69,6 +69,7 @@ std::string reply(char c) {
 TEST_CASE("request lend: a call in one buffer is lent; the buffer is held until its slot is "
           "freed") {
     lend_fixture f;
+    REQUIRE(f.held() == 0);
     const std::string c = call(100, 'a');
     f.recv(lend_fixture::kCli, c);
     CHECK(f.ctr.request_bytes_lent.load() == 100);
@@ -122,6 +123,17 @@ TEST_CASE("request lend: a call straddling two buffers is copied, header or body
     f.answer(reply('b'));
     CHECK(f.sent(lend_fixture::kPool) == c);
     f.answer(reply('c'));
+    CHECK(f.held() == 0);
+}
+
+TEST_CASE("request lend: a call sent with the handshake (bytes the session owns) is copied") {
+    const std::string a = call(30, 'a');
+    lend_fixture f(a);
+    CHECK(f.ctr.request_bytes_copied.load() == 30);
+    CHECK(f.ctr.request_bytes_lent.load() == 0);
+    CHECK(f.held() == 0);
+    CHECK(f.sent(lend_fixture::kPool) == a);
+    f.answer(reply('a'));
     CHECK(f.held() == 0);
 }
 
