@@ -22,13 +22,14 @@ struct lend_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
     /// `early`: bytes the client sends in the same segment as its handshake.
-    explicit lend_fixture(const std::string& early = "") {
+    explicit lend_fixture(const std::string& early = "", uint32_t quota = 1024) {
         auto c = std::make_shared<config>();
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
         c->limits.buf_ring_entries = 8;
         c->limits.conns_per_shard_max = 4;
         c->limits.requests_per_shard_max = 16;
+        c->limits.requests_per_client_max = quota;
         start(c);
         const rec* cn = be.last(op::connect, kPool);
         REQUIRE(cn != nullptr);
@@ -105,6 +106,22 @@ TEST_CASE("request lend: pipelined calls in one buffer share it; released after 
     CHECK(f.sent(lend_fixture::kPool) == c);
     f.answer(reply('c'));
     CHECK(f.held() == 0);
+}
+
+TEST_CASE("request lend: calls held back by the client's quota are lent when framed later") {
+    lend_fixture f("", 2);  // at most 2 outstanding: the other calls wait on `held`
+    const std::string a = call(40, 'a'), b = call(50, 'b'), c = call(60, 'c'), d = call(70, 'd');
+    f.recv(lend_fixture::kCli, a + b + c + d);
+    CHECK(f.ctr.request_bytes_lent.load() == 90);  // a and b framed, c and d held
+    CHECK(f.ctr.client_quota_pauses.load() == 1);
+    CHECK(f.held() == 1);
+    for (const std::string* x : {&a, &b, &c, &d}) {
+        CHECK(f.sent(lend_fixture::kPool) == *x);
+        f.answer(reply((*x)[14]));
+        CHECK(f.held() == (x == &d ? 0u : 1u));
+    }
+    CHECK(f.ctr.request_bytes_lent.load() == 220);  // c and d too, from the held buffer
+    CHECK(f.ctr.request_bytes_copied.load() == 0);
 }
 
 TEST_CASE("request lend: a call straddling two buffers is copied, header or body split") {
