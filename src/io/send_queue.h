@@ -65,6 +65,8 @@ class send_queue {
     /// a whole buffer).
     uint32_t bufs() const { return bufs_; }
     bool empty() const { return head_ == kNil; }
+    /// The tag of the head item (-1 when empty): whose bytes gather() starts with.
+    int32_t head_bid(const item_pool& pool) const { return head_ == kNil ? -1 : pool[head_].bid; }
 
   private:
     template <typename F> void pop_head(item_pool& pool, F& release);

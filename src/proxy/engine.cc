@@ -88,13 +88,14 @@ void engine::init_request_mode() {
     cursors_.resize(plane_->groups().size());
     outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
     rng_ ^= uint64_t{me_ + 1} * 0xbf58476d1ce4e5b9ull;
+    init_lending();
     init_fanout();
     start_pools();
 }
 
 void engine::release_item(int32_t bid) {
     if (bid >= 0) {
-        release(static_cast<uint16_t>(bid));
+        buf_unref(static_cast<uint16_t>(bid));  // back to the pool unless a slot borrows it
     } else if (bid <= -2 && bid != kPsTag) {  // kPsTag: the session's ps_conn owns the bytes
         request_sent(static_cast<uint32_t>(-2 - bid));
     }
@@ -502,9 +503,12 @@ void engine::expire_timers(uint64_t now_ms) {
 // Buffers queued towards a reader whose feeder is paused (a slow reader) stay pinned until that
 // reader reads, however long: counting them as "coming back" would let a few slow readers hold
 // the re-arm threshold out of reach and starve every other socket of the shard for good.
+// Buffers lent to request slots are pinned the same way: they come back when a backend
+// answers, which a sleeping backend may not do for a long time (their number is bounded by
+// lend_max_, request_lend.cc).
 // O(sessions), and runs only while a socket is starved and the pool is below half.
 uint32_t engine::pinned_bufs() const {
-    uint32_t pinned = 0;
+    uint32_t pinned = bufs_lent_;
     for (const auto& sp : sessions_) {
         if (sp->st == sstate::free) continue;
         if (sp->s[1].paused) pinned += sp->s[0].sq.bufs();

@@ -87,6 +87,10 @@ struct pool_conn {
     pstate st = pstate::down;
     uint32_t attempt = 0;  ///< consecutive failures of this connection (backoff exponent)
     request* cur = nullptr;
+    /// The call of a connection that failed with its send in flight: the kernel may still read
+    /// its bytes (lent from a client's receive buffer, or the slot's own), so it is answered
+    /// only when the socket's operations are done (pool_freed), not by pool_failed.
+    request* parked = nullptr;
     bool probing = false;  ///< the health query is outstanding (no request is attached)
     bool sent = false;
     bool replied = false;
@@ -106,6 +110,11 @@ struct rq_client {
     uint64_t off = 0;         ///< bytes of `fill->req` written
     bool skip = false;        ///< discarding the current frame (a response from the client)
     bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
+    bool undecided = false;   ///< `fill` has its header only: lend or copy at its first body byte
+    /// The input chunk being framed (request_data): its receive buffer (-1: bytes the session
+    /// owns) and first byte, so a frame lying whole in it can be lent (request_lend.cc).
+    int32_t in_bid = -1;
+    const uint8_t* in_p = nullptr;
     uint32_t pending = 0;     ///< entries of the order list
     uint32_t async_out = 0;   ///< async calls handed to a backend, not yet sent
     /// Bytes received but not yet framed because the client is over its quota (kept in their
@@ -244,13 +253,12 @@ class engine final : public shard::shard_hooks {
     void init_request_mode();
     void enter_request(session& ss);
     void request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
-    int64_t request_data(session& ss, const uint8_t* p, uint32_t n);
+    int64_t request_data(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
     void request_unhold(session& ss);
     bool over_quota(const session& ss) const;
     void wait_for_slot(session& ss);
     void wake_slot_waiters();
     bool request_header(session& ss, const qipc::frame_header& h);
-    void request_body(session& ss, const uint8_t* p, uint32_t n);
     void dispatch(session& ss, request& r);
     void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
@@ -269,6 +277,15 @@ class engine final : public shard::shard_hooks {
     void post(uint32_t to, uint32_t kind, request& r);
     void flush_outbox();
     void take_requests(request* chain);
+
+    // request_lend.cc: a call's bytes lent from the receive buffer it arrived in, or copied
+    void init_lending();
+    void request_body(session& ss, const uint8_t* p, uint32_t n);
+    bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);
+    void copy_call(session& ss, request& r);
+    void share_call(request& child, const request& parent);
+    void drop_call(request& r);
+    void buf_unref(uint16_t bid);
 
     // fanout_client.cc: request mode, fan-out calls and joins on the client's shard
     void init_fanout();
@@ -308,6 +325,7 @@ class engine final : public shard::shard_hooks {
     void pool_complete(session& ss);
     void pool_failed(session& ss);
     void pool_freed(session& ss);
+    void pool_lost(session& ss, request& r);
     void pool_timeout(session& ss);
     void eject(uint32_t b);
     void probe_due(session& ss);
@@ -389,6 +407,11 @@ class engine final : public shard::shard_hooks {
     uint32_t away_ = 0;                        ///< my slots held by other shards
     uint64_t rng_ = 0x9e3779b97f4a7c15ull;
     std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
+    /// Per receive buffer: request slots whose lent call points into it, plus kInputGone once
+    /// the input (request_input / held) let go of it. Origin shard only: no atomics.
+    std::vector<uint32_t> buf_refs_;
+    uint32_t bufs_lent_ = 0;  ///< buffers with at least one slot reference
+    uint32_t lend_max_ = 0;   ///< lend only below this many buffers (kLendSharePct of the pool)
 
     // pub/sub
     std::unique_ptr<ps_shard> ps_;

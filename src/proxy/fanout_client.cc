@@ -237,7 +237,7 @@ void engine::fanout_route(session& ss, request& r, fanout& f, const route::call_
         f.join_obj.back() = 0;
     }
     if (!fanout_children(f, rule, c, rule.timeout_ms)) return;
-    for (uint32_t i = 0; i < f.n; ++i) f.parts[i]->req = r.req;  // the call as received
+    for (uint32_t i = 0; i < f.n; ++i) share_call(*f.parts[i], r);  // the call as received
     fanout_submit(f);
 }
 

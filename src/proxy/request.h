@@ -13,11 +13,17 @@
 //   timer; only the current holder of kHome touches `rep` and the queue link. The mailbox's
 //   release/acquire publication orders the hand-overs. `abandoned` is the one field both read
 //   concurrently: the origin sets it (timeout, client gone), the home skips or discards.
+// The call's bytes are either copied into `req` or lent: `view` points into a receive buffer
+// of the origin's pool, on which the slot holds one reference (request_lend.cc). The home
+// shard only reads them (call()); the origin drops the reference when it frees the slot, so a
+// lent buffer outlives every send of it (pool_failed keeps a slot whose send may be in flight
+// until the connection's operations are done).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,7 +77,13 @@ struct request {
     int32_t priority = 0;
     bool sync = true;
     uint8_t bounces = 0;  ///< times it came back to be routed again
-    std::vector<uint8_t> req;  ///< the client's frame, header included (capacity reused)
+    std::vector<uint8_t> req;  ///< a copied call, header included (capacity reused)
+    /// A lent call: the frame, header included, in one of the origin's receive buffers
+    /// (request_lend.cc); nullptr when the call is in `req`. Valid until the slot is freed on
+    /// the origin, which cannot happen while the home shard still holds or sends it (kHome).
+    const uint8_t* view = nullptr;
+    uint32_t view_len = 0;
+    int32_t lent_bid = -1;  ///< origin only: the receive buffer `view` holds a reference on
     // ---- the current holder of kHome
     std::vector<uint8_t> rep;  ///< the answer frame (capacity reused)
     request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
@@ -82,6 +94,11 @@ struct request {
     std::atomic<bool> abandoned{false};
 
     bool is_abandoned() const { return abandoned.load(std::memory_order_relaxed); }
+    /// The call's frame as received, wherever it lives (the home shard sends these bytes).
+    std::span<const uint8_t> call() const {
+        return view != nullptr ? std::span<const uint8_t>(view, view_len)
+                               : std::span<const uint8_t>(req.data(), req.size());
+    }
 };
 
 /// An intrusive FIFO of slots through `qnext` (home queues, mailbox overflow).

@@ -17,7 +17,8 @@
 //    cannot be cancelled).
 //  * A client that disconnects loses its queued requests (skipped at its backend); replies to
 //    its in-flight ones are discarded.
-//  * Request slots are preallocated per shard (limits.requests_per_shard_max); their byte
+//  * Request slots are preallocated per shard (limits.requests_per_shard_max); a call whole in
+//    one receive buffer is lent to the slot, not copied (request_lend.cc), and the slot's byte
 //    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
 //    is taken, a client that needs one more is paused (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
@@ -64,7 +65,7 @@ void engine::enter_request(session& ss) {
 void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
     int64_t used = 0;
     if (ss.rq.held.empty()) {
-        used = request_data(ss, p, n);
+        used = request_data(ss, bid, p, n);
         if (used < 0 || ss.st != sstate::request) {
             release_item(bid);
             return;
@@ -128,7 +129,11 @@ bool engine::client_quota_ok(const session& ss) const {
 
 // Frames calls until the input ends or the client reaches its quota; returns the bytes used
 // (the rest waits on `held`), or kCutFailed after closing the client on a malformed frame.
-int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
+int64_t engine::request_data(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
+    const int32_t outer_bid = ss.rq.in_bid;  // a nested call (answers re-entering) restores it
+    const uint8_t* outer_p = ss.rq.in_p;
+    ss.rq.in_bid = bid;
+    ss.rq.in_p = p;
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = lim_.message_bytes_max;
@@ -145,6 +150,7 @@ int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
             }
             request* r = ss.rq.fill;
             ss.rq.fill = nullptr;
+            if (ss.rq.undecided) copy_call(ss, *r);  // a frame without body bytes
             if (ss.rq.oversize) {
                 ss.rq.oversize = false;
                 bump(ctr_.request_too_large);
@@ -154,6 +160,8 @@ int64_t engine::request_data(session& ss, const uint8_t* p, uint32_t n) {
             }
             dispatch(ss, *r);
         });
+    ss.rq.in_bid = outer_bid;
+    ss.rq.in_p = outer_p;
     if (used < 0 && ss.st == sstate::request) {
         bump(ctr_.malformed_frames);
         close_session(ss);
@@ -174,7 +182,8 @@ void engine::request_unhold(session& ss) {
         iovec iov[1];
         uint64_t bytes = 0;
         ss.rq.held.gather(items_, iov, 1, bytes);
-        const int64_t used = request_data(ss, static_cast<const uint8_t*>(iov[0].iov_base),
+        const int64_t used = request_data(ss, ss.rq.held.head_bid(items_),
+                                          static_cast<const uint8_t*>(iov[0].iov_base),
                                           static_cast<uint32_t>(iov[0].iov_len));
         if (used < 0 || ss.st != sstate::request) break;
         ss.rq.held.consume(items_, static_cast<uint64_t>(used),
@@ -205,21 +214,17 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     r->session = ss.index;
     r->session_gen = ss.gen;
     r->sync = h.type == qipc::msg_type::sync;
-    // A call is buffered whole; one over the limit is read past and answered with an error.
+    // A call is taken whole (lent or copied at its first body byte: request_lend.cc); one
+    // over the limit is read past and answered with an error.
     ss.rq.oversize = h.length > lim_.request_bytes_max;
-    r->req.resize(ss.rq.oversize ? qipc::kHeaderSize : h.length);
-    std::memcpy(r->req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
+    ss.rq.undecided = !ss.rq.oversize;
+    if (ss.rq.oversize) {
+        r->req.resize(qipc::kHeaderSize);
+        std::memcpy(r->req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
+    }
     ss.rq.fill = r;
     ss.rq.off = qipc::kHeaderSize;
     return true;
-}
-
-void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
-    if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
-        return;
-    }
-    std::memcpy(ss.rq.fill->req.data() + ss.rq.off, p, n);
-    ss.rq.off += n;
 }
 
 void engine::dispatch(session& ss, request& r) {
@@ -238,7 +243,7 @@ void engine::enlist(session& ss, request& r) {
 }
 
 void engine::route_call(session& ss, request& r) {
-    const std::span<const uint8_t> all(r.req.data(), r.req.size());
+    const std::span<const uint8_t> all = r.call();
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
     const auto body = h.compressed ? inflate(all) : all.subspan(qipc::kHeaderSize);
@@ -429,6 +434,7 @@ void engine::maybe_free_request(request& r) {
     if (r.fan != nullptr && !r.fan_child) fanout_release(r);
     r.fan = nullptr;
     r.fan_child = false;
+    drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
     if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
     if (r.rep.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.rep);
     ++r.gen;

@@ -134,7 +134,8 @@ void engine::pump(uint32_t b) {
         ss.pc.cur = r;
         ss.pc.sent = ss.pc.replied = false;
         ++hb.inflight;
-        if (!push(ss, role::upstream, r->req.data(), static_cast<uint32_t>(r->req.size()), -1)) {
+        const std::span<const uint8_t> call = r->call();  // lent or copied: the origin's bytes
+        if (!push(ss, role::upstream, call.data(), static_cast<uint32_t>(call.size()), -1)) {
             break;  // push failed the connection (pool_failed answered the request)
         }
     }
@@ -281,13 +282,13 @@ void engine::pool_failed(session& ss) {
     if (pc.cur != nullptr) {
         request* r = pc.cur;
         pc.cur = nullptr;
-        --hb.inflight;
         if (r->sync && !r->is_abandoned()) bump(ctr_.disconnect_errors);
         r->lost = true;
-        char text[kErrTextMax];
-        const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
-                                    plane_->name(b).c_str());
-        home_answer(*r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
+        if (ss.s[1].fd >= 0 && ss.s[1].send_inflight) {
+            pc.parked = r;  // its bytes may still be read by the kernel: see pool_freed
+        } else {
+            pool_lost(ss, *r);
+        }
     }
     pc.st = pstate::down;
     pc.probing = false;
@@ -301,8 +302,26 @@ void engine::pool_failed(session& ss) {
     }
 }
 
+// 'qgate: backend B disconnected for the call a failed connection carried (in flight until
+// now: the backend's load counts it while its connection may still be sending it).
+void engine::pool_lost(session& ss, request& r) {
+    --homes_[ss.pc.backend].inflight;
+    char text[kErrTextMax];
+    const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
+                                plane_->name(ss.pc.backend).c_str());
+    home_answer(r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
+}
+
 // The socket is gone: wait min * 2^attempt ms (capped), half of it jittered, then reconnect.
+// Every operation of the socket has completed, so a parked call's bytes are no longer read:
+// only now may its slot go back to the origin (which may free it and recycle a lent buffer).
 void engine::pool_freed(session& ss) {
+    if (ss.pc.parked != nullptr) {
+        request* r = ss.pc.parked;
+        ss.pc.parked = nullptr;
+        pool_lost(ss, *r);
+        publish_load(ss.pc.backend);
+    }
     if (draining_) return;
     const uint64_t delay = backoff_ms(ss.pc.attempt);
     if (ss.pc.attempt > 0) bump(ctr_.backend_reconnects);

@@ -57,6 +57,9 @@ namespace qgate::shard {
     X(request_late_replies)     \
     X(request_slots_exhausted)  \
     X(request_too_large)        \
+    X(request_bytes_lent)       \
+    X(request_bytes_copied)     \
+    X(request_lend_pressure)    \
     X(client_quota_pauses)      \
     X(requests_abandoned)       \
     X(requests_skipped)         \
