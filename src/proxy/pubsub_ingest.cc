@@ -1,0 +1,131 @@
+// Pub/sub ingest: every frame a pub/sub connection receives (the hub's upstream tickerplant
+// link, publishers and subscribers on a pubsub listener) is read straight into the refcounted
+// buffer it will be published and sent from: no user-space copy of its payload (issue 7).
+//
+// Design note. Such a socket (`sock::into`) has no multishot recv and no provided buffers; it
+// has at most one single-shot recv_into in flight, aimed by the frame cut (ps_conn::cut):
+//   header  the 8 header bytes into cut.hdr (MSG_WAITALL, resumed after a short read); then
+//           checked exactly as the copying path checks them (header_limits: capability,
+//           message_bytes_max; malformed: pubsub_bad_msgs and close), the frame's
+//           update_builder allocated and the 8 header bytes copied in (header, not payload);
+//   body    the rest of the frame straight into the builder at `off` (MSG_WAITALL, resumed
+//           after short reads: the epoll backend reads once per readiness), counted in
+//           pubsub_ingest_bytes_direct; after its last byte the buffer is frozen and handed on
+//           (ps_end_frame), exactly like a frame that was copied;
+//   the upstream link's first read is its 1-byte handshake reply (into cut.hdr[0]).
+// Back-pressure: a paused socket simply gets no next read (there is no multishot to cancel);
+// resume_recv -> arm_recv -> ps_arm arms it again. Close: shutdown() ends the read in flight,
+// and the memory it writes (ps_conn) is reset only once that final completion has arrived
+// (maybe_free at ops == 0 -> ps_reset / ps_up_freed).
+// Thread: the owning shard only. No allocation beyond the frame's own buffer.
+
+#include <cerrno>
+
+#include "proxy/engine.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+
+namespace {
+// One read's length is a uint32; a longer body (message_bytes_max may allow it) takes several.
+constexpr uint64_t kReadBytesMax = uint64_t{1} << 30;
+}  // namespace
+
+// From now on `r` of `ss` receives by recv_into. A multishot recv still armed (the one that
+// read a client's handshake) is cancelled first: whatever it already read arrives through
+// on_recv and is copied (ps_input), and its final completion arms the first read.
+void engine::ps_direct(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    if (k.fd < 0 || k.closing) return;
+    k.into = true;
+    if (k.rx == rx_state::armed) {
+        be_.cancel(k.fd, ud(io::op::recv, ss.index, r));
+        k.rx = rx_state::cancelling;
+        return;
+    }
+    arm_recv(ss, r);
+}
+
+// Called by arm_recv (socket open, not paused, nothing in flight): the next read, where the
+// frame cut stands.
+void engine::ps_arm(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    ps_conn& pc = *ss.ps;
+    uint8_t* at = pc.cut.hdr + pc.cut.have;
+    uint32_t len = qipc::kHeaderSize - pc.cut.have;
+    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {
+        at = pc.cut.hdr;
+        len = 1;
+    } else if (pc.cut.left > 0) {
+        at = pc.fill->data().data() + pc.off;
+        len = static_cast<uint32_t>(pc.cut.left < kReadBytesMax ? pc.cut.left : kReadBytesMax);
+    }
+    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), at, len, true);
+    k.rx = rx_state::armed;
+    ++k.ops;
+}
+
+void engine::ps_read(session& ss, role r, const io::completion& c) {
+    sock& k = ss.s[static_cast<int>(r)];
+    k.rx = rx_state::idle;
+    --k.ops;
+    if (k.closing) {
+        maybe_free(ss, r);  // the last use of the read's memory is over: it may go now
+        return;
+    }
+    if (c.res > 0) {
+        bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        ps_took(ss, static_cast<uint32_t>(c.res));
+        arm_recv(ss, r);  // unless the frame paused the feed or closed the connection
+    } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
+        arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
+    } else {
+        on_eof(ss, r);  // EOF (0) or a socket error
+    }
+    maybe_free(ss, r);
+}
+
+// `n` bytes landed where ps_arm aimed.
+void engine::ps_took(session& ss, uint32_t n) {
+    ps_conn& pc = *ss.ps;
+    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {
+        ss.cap = pc.cut.hdr[0];
+        ps_up_subscribe(ss);
+        return;
+    }
+    if (pc.cut.left == 0) {
+        pc.cut.have = static_cast<uint8_t>(pc.cut.have + n);
+        if (pc.cut.have < qipc::kHeaderSize || !ps_header(ss)) return;
+        if (pc.cut.left > 0) return;  // else a frame with no body: complete already
+    } else {
+        pc.off += n;
+        pc.cut.left -= n;
+        bump(ctr_.pubsub_ingest_bytes_direct, n);
+        if (pc.cut.left > 0) return;
+    }
+    ps_end_frame(ss);
+}
+
+// The 8 header bytes are in: check them and start the frame's buffer (false: closed).
+bool engine::ps_header(session& ss) {
+    ps_conn& pc = *ss.ps;
+    pc.cut.have = 0;
+    if (!qipc::parse_header({pc.cut.hdr, qipc::kHeaderSize}, pc.cut.h, ps_header_limits(ss)) ||
+        !ps_begin_frame(pc)) {
+        bump(ctr_.pubsub_bad_msgs);
+        close_session(ss);
+        return false;
+    }
+    pc.cut.left = pc.cut.h.body_length();
+    return true;
+}
+
+qipc::header_limits engine::ps_header_limits(const session& ss) const {
+    qipc::header_limits hl;
+    hl.length_max = lim_.message_bytes_max;
+    hl.capability = ss.cap;
+    return hl;
+}
+
+}  // namespace qgate::proxy
