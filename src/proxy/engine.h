@@ -332,6 +332,7 @@ class engine final : public shard::shard_hooks {
     void ps_took(session& ss, uint32_t n);
     bool ps_header(session& ss);
     qipc::header_limits ps_header_limits(const session& ss) const;
+    bool ps_reading(const session& ss) const;
     void ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
     void ps_answer_error(session& ss, std::string_view text);
     void ps_answer_null(session& ss);

@@ -71,10 +71,7 @@ void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
     bool ok = true;
     const int64_t used = cut_frames(
         pc.cut, p, n, ps_header_limits(ss),
-        [&] {  // stop at the next frame once the connection is closed or the link failed
-            return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
-                   (ss.st == sstate::ps_up && pc.ust != ps_conn::up::down);
-        },
+        [&] { return ps_reading(ss); },  // no next frame once closed or failed
         [&](const qipc::frame_header&) {
             ok = ps_begin_frame(pc);
             return ok;
@@ -92,8 +89,9 @@ void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
 }
 
 // The header in pc.cut is valid: the frame's buffer, header bytes in (false: memory short).
+// 8 bytes to spare: a direct read of the body may read the next frame's header after it.
 bool engine::ps_begin_frame(ps_conn& pc) {
-    pc.fill.emplace(pc.cut.h.length);
+    pc.fill.emplace(pc.cut.h.length + qipc::kHeaderSize);
     if (!pc.fill->ok()) return false;
     std::memcpy(pc.fill->data().data(), pc.cut.hdr, qipc::kHeaderSize);
     pc.off = qipc::kHeaderSize;
@@ -104,6 +102,7 @@ bool engine::ps_begin_frame(ps_conn& pc) {
 void engine::ps_end_frame(session& ss) {
     ps_conn& pc = *ss.ps;
     const qipc::frame_header h = pc.cut.h;
+    pc.fill->shrink(h.length);
     pubsub::update_ref msg = std::move(*pc.fill).freeze();
     pc.fill.reset();
     if (ss.st == sstate::pubsub) {

@@ -7,12 +7,20 @@
 //   header  the 8 header bytes into cut.hdr (MSG_WAITALL, resumed after a short read); then
 //           checked exactly as the copying path checks them (header_limits: capability,
 //           message_bytes_max; malformed: pubsub_bad_msgs and close), the frame's
-//           update_builder allocated and the 8 header bytes copied in (header, not payload);
-//   body    the rest of the frame straight into the builder at `off` (MSG_WAITALL, resumed
-//           after short reads: the epoll backend reads once per readiness), counted in
-//           pubsub_ingest_bytes_direct; after its last byte the buffer is frozen and handed on
-//           (ps_end_frame), exactly like a frame that was copied;
+//           update_builder allocated (8 bytes to spare) and the 8 header bytes copied in
+//           (header, not payload);
+//   body    the rest of the frame straight into the builder at `off`, counted in
+//           pubsub_ingest_bytes_direct, resumed after short reads (the epoll backend reads
+//           once per readiness); after its last byte the buffer is shrunk to the frame, frozen
+//           and handed on (ps_end_frame), exactly like a frame that was copied;
 //   the upstream link's first read is its 1-byte handshake reply (into cut.hdr[0]).
+// Read-ahead: a body of up to kReadAheadBodyMax is read with the 8 bytes after it, without
+// MSG_WAITALL, into the builder's spare room: when frames come back to back (a feed) that is
+// the next frame's header, copied into cut.hdr (header bytes only), and the next read goes
+// straight to that frame's body, so a stream costs one read per frame instead of two. When
+// nothing follows the body yet, the read completes with the body alone (no waiting for more).
+// A longer body is read exactly, with MSG_WAITALL (fewer completions; its header read is
+// noise next to it).
 // Back-pressure: a paused socket simply gets no next read (there is no multishot to cancel);
 // resume_recv -> arm_recv -> ps_arm arms it again. Close: shutdown() ends the read in flight,
 // and the memory it writes (ps_conn) is reset only once that final completion has arrived
@@ -20,6 +28,7 @@
 // Thread: the owning shard only. No allocation beyond the frame's own buffer.
 
 #include <cerrno>
+#include <cstring>
 
 #include "proxy/engine.h"
 
@@ -30,6 +39,8 @@ using shard::bump;
 namespace {
 // One read's length is a uint32; a longer body (message_bytes_max may allow it) takes several.
 constexpr uint64_t kReadBytesMax = uint64_t{1} << 30;
+// Bodies up to this are read together with the next header (see the design note).
+constexpr uint64_t kReadAheadBodyMax = 64 * 1024;
 }  // namespace
 
 // From now on `r` of `ss` receives by recv_into. A multishot recv still armed (the one that
@@ -53,15 +64,18 @@ void engine::ps_arm(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     ps_conn& pc = *ss.ps;
     uint8_t* at = pc.cut.hdr + pc.cut.have;
-    uint32_t len = qipc::kHeaderSize - pc.cut.have;
+    uint64_t len = qipc::kHeaderSize - pc.cut.have;
+    bool all = true;
     if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {
         at = pc.cut.hdr;
         len = 1;
     } else if (pc.cut.left > 0) {
         at = pc.fill->data().data() + pc.off;
-        len = static_cast<uint32_t>(pc.cut.left < kReadBytesMax ? pc.cut.left : kReadBytesMax);
+        all = pc.cut.left > kReadAheadBodyMax;
+        len = all ? (pc.cut.left < kReadBytesMax ? pc.cut.left : kReadBytesMax)
+                  : pc.cut.left + qipc::kHeaderSize;  // into the builder's spare room
     }
-    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), at, len, true);
+    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), at, static_cast<uint32_t>(len), all);
     k.rx = rx_state::armed;
     ++k.ops;
 }
@@ -96,15 +110,20 @@ void engine::ps_took(session& ss, uint32_t n) {
     }
     if (pc.cut.left == 0) {
         pc.cut.have = static_cast<uint8_t>(pc.cut.have + n);
-        if (pc.cut.have < qipc::kHeaderSize || !ps_header(ss)) return;
-        if (pc.cut.left > 0) return;  // else a frame with no body: complete already
     } else {
-        pc.off += n;
-        pc.cut.left -= n;
-        bump(ctr_.pubsub_ingest_bytes_direct, n);
+        const uint32_t body = n < pc.cut.left ? n : static_cast<uint32_t>(pc.cut.left);
+        pc.off += body;
+        pc.cut.left -= body;
+        bump(ctr_.pubsub_ingest_bytes_direct, body);
         if (pc.cut.left > 0) return;
+        // Read ahead past the body: the next frame's first header bytes (not payload).
+        pc.cut.have = static_cast<uint8_t>(n - body);
+        std::memcpy(pc.cut.hdr, pc.fill->data().data() + pc.off, pc.cut.have);
+        ps_end_frame(ss);
+        if (!ps_reading(ss)) return;  // the frame closed the connection or failed the link
     }
-    ps_end_frame(ss);
+    if (pc.cut.have < qipc::kHeaderSize || !ps_header(ss) || pc.cut.left > 0) return;
+    ps_end_frame(ss);  // a frame with no body is complete with its header
 }
 
 // The 8 header bytes are in: check them and start the frame's buffer (false: closed).
@@ -119,6 +138,12 @@ bool engine::ps_header(session& ss) {
     }
     pc.cut.left = pc.cut.h.body_length();
     return true;
+}
+
+// Still reading frames: neither closed nor (the upstream link) failed.
+bool engine::ps_reading(const session& ss) const {
+    return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
+           (ss.st == sstate::ps_up && ss.ps->ust != ps_conn::up::down);
 }
 
 qipc::header_limits engine::ps_header_limits(const session& ss) const {

@@ -159,7 +159,6 @@ struct ps_rig {
     /// read when data is shorter than asked).
     void read(uint32_t sid, const std::string& data) {
         const op_rec r = reading(sid);
-        REQUIRE(r.all);
         REQUIRE(data.size() <= r.len);
         std::memcpy(r.buf, data.data(), data.size());
         complete(r.ud, static_cast<int32_t>(data.size()));
@@ -204,18 +203,21 @@ constexpr uint32_t kSub = proxy::sock_id(1, role::client);
 TEST_CASE("pubsub ingest: header and body by recv_into, short reads resumed, zero copies") {
     ps_rig t;
     t.client(0);
-    const op_rec& h = t.reading(kPub);
+    const op_rec h = t.reading(kPub);
     CHECK(h.len == 8);
+    CHECK(h.all);  // a header is read whole (MSG_WAITALL)
     const std::string u = upd_msg(3);
     t.read(kPub, u.substr(0, 3));  // a header split across TCP segments
     CHECK(t.reading(kPub).len == 5);
     CHECK(t.reading(kPub).buf == h.buf + 3);
     t.read(kPub, u.substr(3, 5));
-    CHECK(t.reading(kPub).len == u.size() - 8);  // the body, into the frame's own buffer
+    // the body, into the frame's own buffer, with room for the next header (read-ahead)
+    CHECK(t.reading(kPub).len == u.size() - 8 + 8);
+    CHECK(!t.reading(kPub).all);
     t.read(kPub, u.substr(8, 10));
-    CHECK(t.reading(kPub).len == u.size() - 18);
+    CHECK(t.reading(kPub).len == u.size() - 18 + 8);
     CHECK(t.ctr.pubsub_updates_in.load() == 0);
-    t.read(kPub, u.substr(18));
+    t.read(kPub, u.substr(18));  // the body's end, nothing after it yet
     t.turn();
     CHECK(t.ctr.pubsub_updates_in.load() == 1);
     CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
@@ -223,6 +225,38 @@ TEST_CASE("pubsub ingest: header and body by recv_into, short reads resumed, zer
     CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
     CHECK(t.reading(kPub).len == 8);  // the next header
     CHECK(t.be.count(op::recv, kPub) == 1);  // no multishot recv after the handshake
+}
+
+TEST_CASE("pubsub ingest: back-to-back frames cost one read each (the next header read ahead)") {
+    ps_rig t;
+    t.client(0);
+    std::vector<std::string> us;
+    for (int i = 0; i < 5; ++i) us.push_back(upd_msg(1 + i, i));
+    t.read(kPub, us[0].substr(0, 8));
+    const size_t reads = t.be.count(op::read, kPub);
+    for (size_t i = 0; i < us.size(); ++i) {
+        const std::string next = i + 1 < us.size() ? us[i + 1].substr(0, 8) : std::string();
+        REQUIRE(t.reading(kPub).len == us[i].size());  // body + 8
+        t.read(kPub, us[i].substr(8) + next);  // the body and the next header, in one read
+    }
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 5);
+    CHECK(t.be.count(op::read, kPub) - reads == 5);  // no header read in between
+    size_t payload = 0;
+    for (const std::string& u : us) payload += u.size() - 8;
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == payload);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    // Read ahead, part of a header only: the next read completes it.
+    const std::string a = upd_msg(2, 10);
+    const std::string b = upd_msg(2, 11);
+    t.read(kPub, a.substr(0, 8));
+    t.read(kPub, a.substr(8) + b.substr(0, 3));
+    CHECK(t.reading(kPub).len == 5);
+    CHECK(t.reading(kPub).all);
+    t.stream(kPub, b.substr(3), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 7);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
 }
 
 TEST_CASE("pubsub ingest: a subscriber gets the update read straight in; large frames") {
@@ -241,7 +275,10 @@ TEST_CASE("pubsub ingest: a subscriber gets the update read straight in; large f
     const std::string big = upd_msg(4000, 7);  // > 64 KiB: several reads, each resumed
     REQUIRE(big.size() > 65536);
     const std::string small = upd_msg(1, 9);
-    t.stream(kPub, big, 40000);
+    t.read(kPub, big.substr(0, 8));
+    CHECK(t.reading(kPub).all);  // a body over 64 KiB: exactly, MSG_WAITALL, no read-ahead
+    CHECK(t.reading(kPub).len == big.size() - 8);
+    t.stream(kPub, big.substr(8), 40000);
     t.stream(kPub, small, 1 << 20);
     t.turn();
     CHECK(t.ctr.pubsub_updates_in.load() == 3);
@@ -288,7 +325,7 @@ TEST_CASE("pubsub ingest: bytes with the handshake and in the cancelled recv are
     CHECK(t.be.count(op::read, kPub) == 0);
     t.complete(t.be.last(op::recv, kPub)->ud, -ECANCELED);
     // the first read resumes u2's body where the copies stopped
-    CHECK(t.reading(kPub).len == u2.size() - 28);
+    CHECK(t.reading(kPub).len == u2.size() - 28 + 8);
     t.stream(kPub, u2.substr(28) + u3, 1 << 20);
     t.turn();
     CHECK(t.ctr.pubsub_updates_in.load() == 3);
