@@ -329,6 +329,7 @@ class engine final : public shard::shard_hooks {
     void ps_direct(session& ss, role r);
     void ps_arm(session& ss, role r);
     void ps_read(session& ss, role r, const io::completion& c);
+    void ps_pull(session& ss, role r);
     void ps_took(session& ss, uint32_t n);
     bool ps_header(session& ss);
     qipc::header_limits ps_header_limits(const session& ss) const;

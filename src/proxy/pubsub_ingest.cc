@@ -21,6 +21,13 @@
 // nothing follows the body yet, the read completes with the body alone (no waiting for more).
 // A longer body is read exactly, with MSG_WAITALL (fewer completions; its header read is
 // noise next to it).
+// Reading on: a read that brought data is followed at once by up to kPullReadsMax more done
+// synchronously (io_backend::recv_now, MSG_DONTWAIT), while the socket has bytes, before the
+// next recv_into is armed. Without it a feed's burst goes in at one frame per loop turn, and
+// each subscriber then gets one sendmsg per update instead of one per turn's worth of
+// updates (measured: ~0.65 sendmsg per delivery at 64 subscribers, 1.5-2x the CPU per
+// update); with it a turn takes in a burst as the multishot recv did, for one syscall per
+// frame. Counted: pubsub_ingest_reads (recv_into completions), pubsub_ingest_reads_now.
 // Back-pressure: a paused socket simply gets no next read (there is no multishot to cancel);
 // resume_recv -> arm_recv -> ps_arm arms it again. Close: shutdown() ends the read in flight,
 // and the memory it writes (ps_conn) is reset only once that final completion has arrived
@@ -41,6 +48,30 @@ namespace {
 constexpr uint64_t kReadBytesMax = uint64_t{1} << 30;
 // Bodies up to this are read together with the next header (see the design note).
 constexpr uint64_t kReadAheadBodyMax = 64 * 1024;
+// Synchronous reads after a completion (fairness: other sockets wait for the turn to end).
+constexpr uint32_t kPullReadsMax = 16;
+
+struct read_target {
+    uint8_t* at;
+    uint32_t len;
+    bool all;  ///< MSG_WAITALL
+};
+
+// Where the next bytes of `ss` go, from its frame cut (see the design note).
+read_target target_of(session& ss) {
+    proxy::ps_conn& pc = *ss.ps;
+    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) return {pc.cut.hdr, 1, true};
+    if (pc.cut.left == 0) {
+        return {pc.cut.hdr + pc.cut.have,
+                static_cast<uint32_t>(qipc::kHeaderSize - pc.cut.have), true};
+    }
+    uint8_t* at = pc.fill->data().data() + pc.off;
+    if (pc.cut.left > kReadAheadBodyMax) {
+        return {at, static_cast<uint32_t>(pc.cut.left < kReadBytesMax ? pc.cut.left
+                                                                      : kReadBytesMax), true};
+    }
+    return {at, static_cast<uint32_t>(pc.cut.left + qipc::kHeaderSize), false};  // + spare room
+}
 }  // namespace
 
 // From now on `r` of `ss` receives by recv_into. A multishot recv still armed (the one that
@@ -62,20 +93,8 @@ void engine::ps_direct(session& ss, role r) {
 // frame cut stands.
 void engine::ps_arm(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
-    ps_conn& pc = *ss.ps;
-    uint8_t* at = pc.cut.hdr + pc.cut.have;
-    uint64_t len = qipc::kHeaderSize - pc.cut.have;
-    bool all = true;
-    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {
-        at = pc.cut.hdr;
-        len = 1;
-    } else if (pc.cut.left > 0) {
-        at = pc.fill->data().data() + pc.off;
-        all = pc.cut.left > kReadAheadBodyMax;
-        len = all ? (pc.cut.left < kReadBytesMax ? pc.cut.left : kReadBytesMax)
-                  : pc.cut.left + qipc::kHeaderSize;  // into the builder's spare room
-    }
-    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), at, static_cast<uint32_t>(len), all);
+    const read_target t = target_of(ss);
+    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), t.at, t.len, t.all);
     k.rx = rx_state::armed;
     ++k.ops;
 }
@@ -90,8 +109,9 @@ void engine::ps_read(session& ss, role r, const io::completion& c) {
     }
     if (c.res > 0) {
         bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        bump(ctr_.pubsub_ingest_reads);
         ps_took(ss, static_cast<uint32_t>(c.res));
-        arm_recv(ss, r);  // unless the frame paused the feed or closed the connection
+        ps_pull(ss, r);
     } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
         arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
     } else {
@@ -100,7 +120,23 @@ void engine::ps_read(session& ss, role r, const io::completion& c) {
     maybe_free(ss, r);
 }
 
-// `n` bytes landed where ps_arm aimed.
+// Reads on now while the socket has bytes (see the design note), then arms the next
+// recv_into unless a frame paused the feed or closed the connection.
+void engine::ps_pull(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    for (uint32_t i = 0; i < kPullReadsMax; ++i) {
+        if (k.fd < 0 || k.closing || k.paused || !ps_reading(ss)) return;
+        const read_target t = target_of(ss);
+        const int32_t n = be_.recv_now(k.fd, t.at, t.len);
+        if (n <= 0) break;  // nothing yet; EOF and errors are the async read's to report
+        bump(ctr_.bytes_in, static_cast<uint64_t>(n));
+        bump(ctr_.pubsub_ingest_reads_now);
+        ps_took(ss, static_cast<uint32_t>(n));
+    }
+    arm_recv(ss, r);
+}
+
+// `n` bytes landed where target_of aimed.
 void engine::ps_took(session& ss, uint32_t n) {
     ps_conn& pc = *ss.ps;
     if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {

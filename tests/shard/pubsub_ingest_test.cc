@@ -67,6 +67,18 @@ class fake_io final : public io_backend {
     int wait(completion*, int, int) override { return 0; }
     void wake_peer(io_backend&) override {}
     void notify() override {}
+    /// Scripted synchronous reads: served from `queued` (what the socket holds now), -EAGAIN
+    /// when it is empty.
+    int32_t recv_now(int, uint8_t* buf, uint32_t len) override {
+        if (queued.empty()) return -EAGAIN;
+        const size_t n = std::min<size_t>(len, queued.size());
+        std::memcpy(buf, queued.data(), n);
+        queued.erase(0, n);
+        ++reads_now;
+        return static_cast<int32_t>(n);
+    }
+    std::string queued;
+    uint32_t reads_now = 0;
 
     void add(op o, int fd, uint64_t ud) { ops.push_back({o, fd, ud, nullptr, 0, false, {}}); }
     const op_rec* last(op o, uint32_t slot) const {
@@ -403,4 +415,42 @@ TEST_CASE("pubsub ingest: the upstream link reads its reply byte and frames by r
         t.turn();
     }
     CHECK(t.be.count(op::recv, kUp) == 0);  // never a multishot recv on the link
+}
+
+TEST_CASE("pubsub ingest: a burst already queued is read on in the same turn, bounded") {
+    ps_rig t;
+    t.client(0);
+    std::string burst;
+    size_t payload = 0;
+    for (int i = 0; i < 40; ++i) {
+        const std::string u = upd_msg(1 + i % 3, i);
+        burst += u;
+        payload += u.size() - 8;
+    }
+    // The async read brings the first header; the rest sits in the socket.
+    t.be.queued = burst.substr(8);
+    const size_t reads = t.be.count(op::read, kPub);
+    t.read(kPub, burst.substr(0, 8));
+    // 16 synchronous reads (body + next header each): 16 frames, then a recv_into is armed
+    CHECK(t.be.reads_now == 16);
+    CHECK(t.ctr.pubsub_ingest_reads_now.load() == 16);
+    CHECK(t.be.count(op::read, kPub) == reads + 1);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 16);
+    // The armed read gets the next bytes, the rest again synchronously, until none is left.
+    auto async_read = [&] {
+        const std::string next = t.be.queued.substr(0, t.reading(kPub).len);
+        t.be.queued.erase(0, next.size());
+        t.read(kPub, next);
+    };
+    async_read();
+    CHECK(t.be.reads_now == 32);
+    for (int i = 0; i < 4 && !t.be.queued.empty(); ++i) async_read();
+    CHECK(t.be.queued.empty());
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 40);
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == payload);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
+    CHECK(t.reading(kPub).len == 8);  // all in: waiting for a header again
 }
