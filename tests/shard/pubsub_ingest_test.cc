@@ -127,7 +127,7 @@ struct ps_rig {
     std::unique_ptr<proxy::pubsub_plane> plane;
     std::unique_ptr<proxy::engine> eng;
 
-    explicit ps_rig(bool upstream = false) {
+    explicit ps_rig(bool upstream = false, uint32_t shards = 1) {
         auto c = std::make_shared<config>();
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::pubsub, "g", {}});
         c->backends.push_back({"tp", "g", {"127.0.0.1", 1}, ""});
@@ -138,7 +138,7 @@ struct ps_rig {
         cfg = c;
         std::string err;
         REQUIRE(ups.build(*cfg, err));
-        plane = std::make_unique<proxy::pubsub_plane>(1, *cfg);
+        plane = std::make_unique<proxy::pubsub_plane>(shards, *cfg);
         proxy::engine_options o;
         o.cfg = cfg;
         o.upstreams = &ups;
@@ -453,4 +453,34 @@ TEST_CASE("pubsub ingest: a burst already queued is read on in the same turn, bo
     CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
     CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
     CHECK(t.reading(kPub).len == 8);  // all in: waiting for a header again
+}
+
+TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); resume re-arms") {
+    ps_rig t(false, 2);  // this engine is shard 0 (the hub); shard 1 exists only as a lane
+    t.client(0);
+    // Shard 1 is not draining its lane: fill it past the high mark, as a busy peer would.
+    proxy::ps_lane& lane = t.plane->lane(0, 1);
+    for (uint32_t i = 0; i <= proxy::kPsLaneHigh; ++i) {
+        REQUIRE(lane.claim() != nullptr);
+        lane.commit();
+    }
+    lane.publish();
+    const std::string u = upd_msg(2);
+    t.read(kPub, u.substr(0, 8));
+    const size_t reads = t.be.count(op::read, kPub);
+    const size_t cancels = t.be.count(op::cancel, kPub);
+    t.read(kPub, u.substr(8));  // the .u.upd: handed to the hub, then the feed is throttled
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    CHECK(t.be.count(op::read, kPub) == reads);  // no next read
+    CHECK(t.be.count(op::cancel, kPub) == cancels);  // and nothing to cancel
+    t.turn();
+    CHECK(t.be.count(op::read, kPub) == reads);  // still busy: still paused
+    lane.drain([](proxy::ps_msg&) {});  // shard 1 catches up
+    t.turn();
+    REQUIRE(t.be.count(op::read, kPub) == reads + 1);  // resumed: the next header
+    CHECK(t.reading(kPub).len == 8);
+    t.stream(kPub, upd_msg(1, 1), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 2);
 }
