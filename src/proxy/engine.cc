@@ -234,7 +234,9 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         }
     } else if (c.res == -ENOBUFS) {
         bump(ctr_.rcv_enobufs);
-        if (!k.starved && !k.closing) {
+        if (k.into) {
+            arm_recv(ss, r);  // the multishot was being replaced by recv_into: needs no buffer
+        } else if (!k.starved && !k.closing) {
             k.starved = true;
             starved_.push_back(sid);
         }

@@ -484,3 +484,17 @@ TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); r
     t.turn();
     CHECK(t.ctr.pubsub_updates_in.load() == 2);
 }
+
+TEST_CASE("pubsub ingest: the handshake's multishot ending in ENOBUFS does not wait for buffers") {
+    ps_rig t;
+    const op_rec* a = t.be.last(op::accept, 0);
+    t.complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+    t.recv(kPub, std::string("u:p\x03", 4) + std::string(1, '\0'));
+    for (int i = 0; i < 7; ++i) REQUIRE(t.be.pool().acquire() >= 0);  // 1 of 8 left
+    t.complete(t.be.last(op::recv, kPub)->ud, -ENOBUFS);  // instead of -ECANCELED
+    REQUIRE(t.be.count(op::read, kPub) == 1);  // armed at once: a read needs no pool buffer
+    CHECK(t.reading(kPub).len == 8);
+    t.stream(kPub, upd_msg(1), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+}
