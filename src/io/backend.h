@@ -10,6 +10,7 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,6 +49,15 @@ class io_backend {
     /// arrived (MSG_WAITALL; the epoll backend may still complete short, so callers always
     /// handle a short read). `buf` must stay valid until the completion.
     virtual void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) = 0;
+    /// One recv of at most `len` bytes into `buf` done now, without waiting (MSG_DONTWAIT) and
+    /// without a completion: bytes (> 0), 0 on EOF, -errno (-EAGAIN: nothing there yet). For a
+    /// consumer that just got a recv_into's bytes and expects more already queued (a feed's
+    /// next frames): it reads on in the same loop turn instead of one turn per read. Only
+    /// while no recv of any kind is in flight on `fd`. Virtual so that tests can script it.
+    virtual int32_t recv_now(int fd, uint8_t* buf, uint32_t len) {
+        const ssize_t n = ::recv(fd, buf, len, MSG_DONTWAIT);
+        return n < 0 ? -errno : static_cast<int32_t>(n);
+    }
     /// One sendmsg; `msg` and its iovecs must stay valid until the completion.
     virtual void send_msg(int fd, uint64_t ud, const msghdr* msg) = 0;
     /// Non-blocking connect of an unconnected socket; `sa` must outlive the operation.

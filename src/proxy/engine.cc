@@ -8,9 +8,10 @@
 // session * 2 + role), so a completion is routed without lookups.
 //
 // Invariants:
-//  * A socket has at most one recv (multishot) and one send in flight; `ops` counts submitted
-//    operations whose final completion has not arrived. Its slot and fd are released only when
-//    it is closing and ops == 0, so no completion can ever refer to a reused slot.
+//  * A socket has at most one recv (multishot, or recv_into) and one send in flight; `ops`
+//    counts submitted operations whose final completion has not arrived. Its slot and fd are
+//    released only when it is closing and ops == 0, so no completion can ever refer to a
+//    reused slot (nor a recv_into to memory already released).
 //  * Sends are not submitted from completion handlers: sockets are put on `dirty_` and one
 //    sendmsg per socket, gathering everything queued, goes out at the end of the turn, so a
 //    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
@@ -131,6 +132,7 @@ void engine::on_completion(const io::completion& c) {
     case io::op::recv: on_recv(slot, c); return;
     case io::op::send: on_send(slot, c); return;
     case io::op::connect: on_connect(slot, c); return;
+    case io::op::read: on_read(slot, c); return;
     default: return;
     }
 }
@@ -185,6 +187,10 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
 void engine::arm_recv(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle) return;
+    if (k.into) {
+        ps_arm(ss, r);  // the only recv_into user so far: pub/sub ingest
+        return;
+    }
     be_.recv_multishot(k.fd, ud(io::op::recv, ss.index, r));
     k.rx = rx_state::armed;
     ++k.ops;
@@ -194,7 +200,7 @@ void engine::pause_recv(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.paused) return;
     k.paused = true;
-    if (k.rx == rx_state::armed) {
+    if (k.rx == rx_state::armed && !k.into) {  // a recv_into is not cancelled: it ends by itself
         be_.cancel(k.fd, ud(io::op::recv, ss.index, r));
         k.rx = rx_state::cancelling;
     }
@@ -229,7 +235,9 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         }
     } else if (c.res == -ENOBUFS) {
         bump(ctr_.rcv_enobufs);
-        if (!k.starved && !k.closing) {
+        if (k.into) {
+            arm_recv(ss, r);  // the multishot was being replaced by recv_into: needs no buffer
+        } else if (!k.starved && !k.closing) {
             k.starved = true;
             starved_.push_back(sid);
         }
@@ -239,6 +247,11 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         on_eof(ss, r);    // EOF (0) or a socket error
     }
     maybe_free(ss, r);
+}
+
+// Single-shot recv_into completions; the session's mode owns the memory the bytes landed in.
+void engine::on_read(uint32_t sid, const io::completion& c) {
+    ps_read(*sessions_[sid / 2], static_cast<role>(sid & 1), c);
 }
 
 void engine::on_send(uint32_t sid, const io::completion& c) {
@@ -422,7 +435,7 @@ void engine::maybe_free(session& ss, role r) {
         be_.close_fd(k.fd);
         k.fd = -1;
         ++k.gen;
-        k.closing = k.paused = k.starved = k.send_inflight = false;
+        k.closing = k.paused = k.starved = k.send_inflight = k.into = false;
         k.rx = rx_state::idle;
         k.inflight_bytes = 0;
         k.fr = net::framer{};

@@ -35,6 +35,9 @@ enum class role : uint8_t { client = 0, upstream = 1 };
 ///   armed --pause (cancel)--> cancelling --(final CQE, -ECANCELED)--> idle
 /// A socket re-arms from idle unless it is closing, paused (peer queue above the high
 /// watermark) or starved (ENOBUFS: waits until half the buffer pool is back).
+/// A socket with `into` set reads with single-shot recv_into instead (pub/sub ingest, straight
+/// into the frame's update buffer): armed = one read in flight, back to idle on its completion;
+/// a pause cancels nothing, it only keeps the next read from being armed.
 enum class rx_state : uint8_t { idle, armed, cancelling };
 
 struct sock {
@@ -44,6 +47,7 @@ struct sock {
     bool paused = false;
     bool starved = false;
     bool closing = false;        ///< shut down; freed when `ops` reaches 0
+    bool into = false;           ///< receives by recv_into (op::read), not multishot recv
     bool send_inflight = false;
     bool dirty = false;          ///< on the engine's flush list
     uint16_t ops = 0;            ///< submitted operations whose final completion is pending
@@ -207,6 +211,7 @@ class engine final : public shard::shard_hooks {
     void on_recv(uint32_t sid, const io::completion& c);
     void on_send(uint32_t sid, const io::completion& c);
     void on_connect(uint32_t sid, const io::completion& c);
+    void on_read(uint32_t sid, const io::completion& c);
     session* alloc_session();
     void arm_recv(session& ss, role r);
     void pause_recv(session& ss, role r);
@@ -336,6 +341,17 @@ class engine final : public shard::shard_hooks {
     void ps_init();
     void enter_pubsub(session& ss);
     void ps_input(session& ss, const uint8_t* p, uint32_t n);
+    bool ps_begin_frame(ps_conn& pc);
+    void ps_end_frame(session& ss);
+    // pubsub_ingest.cc: frames read straight into their update buffers (recv_into)
+    void ps_direct(session& ss, role r);
+    void ps_arm(session& ss, role r);
+    void ps_read(session& ss, role r, const io::completion& c);
+    void ps_pull(session& ss, role r);
+    void ps_took(session& ss, uint32_t n);
+    bool ps_header(session& ss);
+    qipc::header_limits ps_header_limits(const session& ss) const;
+    bool ps_reading(const session& ss) const;
     void ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
     void ps_answer_error(session& ss, std::string_view text);
     void ps_answer_null(session& ss);
@@ -368,7 +384,6 @@ class engine final : public shard::shard_hooks {
     void ps_up_start();
     void ps_up_connect(session& ss);
     void ps_up_connected(session& ss, const io::completion& c);
-    void ps_up_data(session& ss, uint16_t bid, uint32_t n);
     void ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
     void ps_up_subscribe(session& ss);
     void ps_up_failed(session& ss);

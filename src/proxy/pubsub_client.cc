@@ -2,7 +2,9 @@
 //
 // Design note. After the handshake (capability min(client, 3), answered by qgate as in request
 // mode) a client's stream is cut into whole frames, each read straight into one refcounted
-// buffer (update_builder; the only allocation per received message):
+// buffer (update_builder; the only allocation per received message) by recv_into
+// (pubsub_ingest.cc); only bytes that came with the handshake, or in the multishot recv that
+// read it before it was cancelled, are copied (ps_input, pubsub_ingest_bytes_copied):
 //   * `.u.sub[t;s]` (any form pubsub::parse_sub takes) goes to the hub with a copy of its body;
 //     the hub answers (reply or 'error) on the same ordered lane as the updates, and this shard
 //     registers the subscriber's (table, filter key) pairs when the answer arrives, so the
@@ -52,54 +54,61 @@ void engine::enter_pubsub(session& ss) {
         ps_reset(ss);  // a reused slot: nothing of its previous client survives
     }
     if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
-    arm_recv(ss, role::client);
+    // Bytes sent with the handshake go first: the first recv_into reads where they stop.
     if (ss.hs.size() > ss.hs_len) {
         ps_input(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                  static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
     }
+    ps_direct(ss, role::client);
 }
 
-// Client bytes: frames are copied into one buffer each (the receive buffer is released by the
-// caller at once, so a publisher never pins the pool).
+// Bytes that are already in user space (the handshake's leftovers, receive buffers of the
+// multishot recv being cancelled): frames are copied into one buffer each, counted in
+// pubsub_ingest_bytes_copied (the receive buffer is released by the caller at once, so a
+// publisher never pins the pool).
 void engine::ps_input(session& ss, const uint8_t* p, uint32_t n) {
     ps_conn& pc = *ss.ps;
-    qipc::header_limits hl;
-    hl.length_max = lim_.message_bytes_max;
-    hl.capability = ss.cap;
     bool ok = true;
     const int64_t used = cut_frames(
-        pc.cut, p, n, hl,
-        [&] {  // stop at the next frame once the connection is closed or the link failed
-            return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
-                   (ss.st == sstate::ps_up && pc.ust != ps_conn::up::down);
-        },
-        [&](const qipc::frame_header& h) {
-            pc.fill.emplace(h.length);
-            if (!pc.fill->ok()) {
-                ok = false;
-                return false;
-            }
-            std::memcpy(pc.fill->data().data(), pc.cut.hdr, qipc::kHeaderSize);
-            pc.off = qipc::kHeaderSize;
-            return true;
+        pc.cut, p, n, ps_header_limits(ss),
+        [&] { return ps_reading(ss); },  // no next frame once closed or failed
+        [&](const qipc::frame_header&) {
+            ok = ps_begin_frame(pc);
+            return ok;
         },
         [&](const uint8_t* b, size_t len) {
             std::memcpy(pc.fill->data().data() + pc.off, b, len);
             pc.off += len;
+            bump(ctr_.pubsub_ingest_bytes_copied, len);
         },
-        [&] {
-            const qipc::frame_header h = pc.cut.h;
-            pubsub::update_ref msg = std::move(*pc.fill).freeze();
-            pc.fill.reset();
-            if (ss.st == sstate::pubsub) {
-                ps_frame(ss, std::move(msg), h);
-            } else if (ss.st == sstate::ps_up) {
-                ps_up_frame(ss, std::move(msg), h);
-            }
-        });
+        [&] { ps_end_frame(ss); });
     if (used < 0 || !ok) {
         bump(ctr_.pubsub_bad_msgs);
         close_session(ss);
+    }
+}
+
+// The header in pc.cut is valid: the frame's buffer, header bytes in (false: memory short).
+// 8 bytes to spare: a direct read of the body may read the next frame's header after it.
+bool engine::ps_begin_frame(ps_conn& pc) {
+    pc.fill.emplace(pc.cut.h.length + qipc::kHeaderSize);
+    if (!pc.fill->ok()) return false;
+    std::memcpy(pc.fill->data().data(), pc.cut.hdr, qipc::kHeaderSize);
+    pc.off = qipc::kHeaderSize;
+    return true;
+}
+
+// The frame's last byte is in: freeze its buffer and hand it on by the connection's kind.
+void engine::ps_end_frame(session& ss) {
+    ps_conn& pc = *ss.ps;
+    const qipc::frame_header h = pc.cut.h;
+    pc.fill->shrink(h.length);
+    pubsub::update_ref msg = std::move(*pc.fill).freeze();
+    pc.fill.reset();
+    if (ss.st == sstate::pubsub) {
+        ps_frame(ss, std::move(msg), h);
+    } else if (ss.st == sstate::ps_up) {
+        ps_up_frame(ss, std::move(msg), h);
     }
 }
 

@@ -9,6 +9,9 @@
 //   any failure (refused, EOF, timeout, malformed frame) --> socket closed --> down, and the
 //   next connect waits reconnect_min_ms * 2^attempt (capped at reconnect_max_ms), half of it
 //   jittered, so a restarted tickerplant is re-subscribed within one backoff step.
+// Every byte is read by recv_into (pubsub_ingest.cc): the reply byte, then each frame's
+// header into ps_conn::cut and its body straight into the frame's own buffer, which is kept
+// until the read's completion even when the link fails meanwhile (reset in ps_up_freed).
 // Incoming async `(`upd;t;x)` frames are published by the hub (one buffer per frame, the
 // all-sym subscribers' bytes); `(`.u.end;d)` goes to every shard and from there once to each
 // subscriber, as received. A compressed frame (q compresses messages over 2000 bytes to a
@@ -77,7 +80,7 @@ void engine::ps_up_connected(session& ss, const io::completion& c) {
     ss.ps->ust = ps_conn::up::handshake;
     push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
          static_cast<uint32_t>(ss.up_hs.size()), -1, true);
-    arm_recv(ss, role::upstream);
+    ps_direct(ss, role::upstream);
     set_timeout(ss, lim_.connect_timeout_ms);
 }
 
@@ -94,18 +97,6 @@ void engine::ps_up_subscribe(session& ss) {
     push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.hs.data()),
          static_cast<uint32_t>(ss.hs.size()), -1, true);
     set_timeout(ss, lim_.connect_timeout_ms);
-}
-
-void engine::ps_up_data(session& ss, uint16_t bid, uint32_t n) {
-    const uint8_t* p = be_.pool().data(bid);
-    if (ss.ps->ust == ps_conn::up::handshake) {
-        ss.cap = p[0];
-        ps_up_subscribe(ss);
-        ++p;
-        --n;
-    }
-    if (n > 0) ps_input(ss, p, n);
-    release(bid);
 }
 
 void engine::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
@@ -167,8 +158,6 @@ void engine::ps_up_failed(session& ss) {
     }
     pc.ust = ps_conn::up::down;
     pc.replies_due = 0;
-    pc.cut = frame_cut{};
-    pc.fill.reset();
     ss.deadline_ms = 0;
     if (ss.s[1].fd >= 0) {
         close_sock(ss, role::upstream);  // ps_up_freed runs when its operations are done
@@ -179,6 +168,8 @@ void engine::ps_up_failed(session& ss) {
 
 // The socket is gone: back off (min * 2^attempt, capped, half jittered), then reconnect.
 void engine::ps_up_freed(session& ss) {
+    ss.ps->cut = frame_cut{};  // no read is in flight any more: its buffer can go
+    ss.ps->fill.reset();
     if (draining_) return;
     const uint64_t delay = backoff_ms(ss.ps->attempt);
     bump(ctr_.pubsub_upstream_reconnects);

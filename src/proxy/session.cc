@@ -82,9 +82,6 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
         ps_input(ss, p, n);
         release(bid);
         return;
-    case sstate::ps_up:
-        ps_up_data(ss, bid, n);
-        return;
     case sstate::pool:
         pool_data(ss, bid, n);
         return;

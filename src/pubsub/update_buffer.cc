@@ -58,6 +58,10 @@ update_builder::~update_builder() {
     if (b_ != nullptr) detail::destroy(b_);
 }
 
+void update_builder::shrink(uint64_t size) noexcept {
+    if (b_ != nullptr && size < b_->size) b_->size = size;
+}
+
 std::span<uint8_t> update_builder::data() const {
     if (b_ == nullptr) return {};
     return {const_cast<uint8_t*>(b_->data), b_->size};

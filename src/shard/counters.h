@@ -78,6 +78,10 @@ namespace qgate::shard {
     X(pubsub_as_received)       \
     X(pubsub_deliveries)        \
     X(pubsub_payload_bytes_copied) \
+    X(pubsub_ingest_bytes_direct) \
+    X(pubsub_ingest_bytes_copied) \
+    X(pubsub_ingest_reads)      \
+    X(pubsub_ingest_reads_now)  \
     X(pubsub_bytes_queued)      \
     X(pubsub_slow_disconnects)  \
     X(pubsub_conflations)       \

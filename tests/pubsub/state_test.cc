@@ -18,6 +18,21 @@ update_ref bytes_of(size_t n, uint8_t fill = 7) {
     return update_ref::copy_of(std::vector<uint8_t>(n, fill));
 }
 
+TEST_CASE("update_builder: shrink ends the buffer where told, never grows it") {
+    update_builder b(24);
+    REQUIRE(b.ok());
+    uint8_t* p = b.data().data();
+    b.data()[7] = 7;
+    b.shrink(30);
+    CHECK(b.data().size() == 24);
+    b.shrink(16);
+    CHECK(b.data().size() == 16);
+    CHECK(b.data().data() == p);  // nothing moved
+    update_ref r = std::move(b).freeze();
+    CHECK(r.size() == 16);
+    CHECK(r.bytes()[7] == 7);
+}
+
 TEST_CASE("update_ref: one allocation, shared, released by the last holder") {
     update_builder b(16);
     REQUIRE(b.ok());

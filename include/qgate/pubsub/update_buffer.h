@@ -87,6 +87,9 @@ class update_builder {
 
     bool ok() const { return b_ != nullptr; }
     std::span<uint8_t> data() const;
+    /// Ends the buffer at `size` bytes (no larger than now; nothing moves): for a buffer
+    /// allocated with room to spare, e.g. a receive that may read a few bytes past the message.
+    void shrink(uint64_t size) noexcept;
     update_ref freeze() && noexcept { return update_ref(std::exchange(b_, nullptr)); }
 
   private:

@@ -1,0 +1,500 @@
+// Pub/sub ingest (src/proxy/pubsub_ingest.cc) driven by a fake io backend: every frame of a
+// pub/sub connection is read by recv_into straight into its update buffer (short reads of the
+// header and of the body resumed where they stopped), bytes that came with the handshake or in
+// the cancelled multishot recv are copied and counted as such, a malformed header closes,
+// EOF and close wait for the read in flight, a paused feed arms no read until resumed, and the
+// upstream link reads its reply byte and frames the same way.
+// No sockets carry data here; fds are real (socket()) only so that close() is harmless.
+
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../pubsub/pubsub_test_util.h"
+#include "proxy/engine.h"
+
+using namespace qgate;
+using namespace qgate::io;
+using qgate::proxy::role;
+using qgate::pubsub::test::trades;
+using qgate::qipc::value;
+
+namespace {
+
+struct op_rec {
+    op o;
+    int fd;
+    uint64_t ud;
+    uint8_t* buf = nullptr;  // recv_into: target and length
+    uint32_t len = 0;
+    bool all = false;
+    std::string bytes;  // sends
+};
+
+class fake_io final : public io_backend {
+  public:
+    fake_io() { REQUIRE(pool_.init(8, 4096)); }
+    backend_kind kind() const override { return backend_kind::epoll; }
+    const char* name() const override { return "fake"; }
+    void accept_multishot(int fd, uint64_t ud) override { add(op::accept, fd, ud); }
+    void recv_multishot(int fd, uint64_t ud) override { add(op::recv, fd, ud); }
+    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) override {
+        ops.push_back({op::read, fd, ud, buf, len, all, {}});
+    }
+    void send_msg(int fd, uint64_t ud, const msghdr* m) override {
+        std::string b;
+        for (size_t i = 0; i < m->msg_iovlen; ++i) {
+            b.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
+        }
+        ops.push_back({op::send, fd, ud, nullptr, 0, false, b});
+    }
+    void connect(int fd, uint64_t ud, const sockaddr*, socklen_t) override {
+        add(op::connect, fd, ud);
+    }
+    void cancel(int fd, uint64_t ud) override { add(op::cancel, fd, ud); }
+    void cancel_fd(int fd) override { add(op::cancel, fd, 0); }
+    void close_fd(int fd) override {
+        closed.push_back(fd);
+        ::close(fd);
+    }
+    int wait(completion*, int, int) override { return 0; }
+    void wake_peer(io_backend&) override {}
+    void notify() override {}
+    /// Scripted synchronous reads: served from `queued` (what the socket holds now), -EAGAIN
+    /// when it is empty.
+    int32_t recv_now(int, uint8_t* buf, uint32_t len) override {
+        if (queued.empty()) return -EAGAIN;
+        const size_t n = std::min<size_t>(len, queued.size());
+        std::memcpy(buf, queued.data(), n);
+        queued.erase(0, n);
+        ++reads_now;
+        return static_cast<int32_t>(n);
+    }
+    std::string queued;
+    uint32_t reads_now = 0;
+
+    void add(op o, int fd, uint64_t ud) { ops.push_back({o, fd, ud, nullptr, 0, false, {}}); }
+    const op_rec* last(op o, uint32_t slot) const {
+        for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+            if (it->o == o && ud_slot(it->ud) == slot) return &*it;
+        }
+        return nullptr;
+    }
+    size_t count(op o, uint32_t slot) const {
+        return static_cast<size_t>(std::count_if(ops.begin(), ops.end(), [&](const op_rec& r) {
+            return r.o == o && ud_slot(r.ud) == slot;
+        }));
+    }
+    bool was_closed(int fd) const {
+        return std::find(closed.begin(), closed.end(), fd) != closed.end();
+    }
+
+    std::vector<op_rec> ops;
+    std::vector<int> closed;
+};
+
+uint64_t g_now = 1000;
+uint64_t fake_clock() { return g_now; }
+
+std::string msg(const value& v, qipc::msg_type t = qipc::msg_type::async) {
+    const std::vector<uint8_t> m = qipc::encode_message(v, t);
+    return {m.begin(), m.end()};
+}
+std::string upd_msg(size_t rows, int64_t first = 0) {
+    std::vector<std::string> syms;
+    for (size_t i = 0; i < rows; ++i) syms.push_back("S" + std::to_string(i % 7));
+    return msg(value::list({value::symbol(".u.upd"), value::symbol("trade"),
+                            trades(syms, first)}));
+}
+std::string sub_msg() {
+    return msg(value::list({value::symbol(".u.sub"), value::symbol("trade"), value::symbol("")}),
+               qipc::msg_type::sync);
+}
+
+/// One shard (the hub) with one pubsub listener; optionally an upstream tickerplant.
+struct ps_rig {
+    fake_io be;
+    shard::counters ctr;
+    config_ptr cfg;
+    proxy::upstream_table ups;
+    std::unique_ptr<proxy::pubsub_plane> plane;
+    std::unique_ptr<proxy::engine> eng;
+
+    explicit ps_rig(bool upstream = false, uint32_t shards = 1) {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::pubsub, "g", {}});
+        c->backends.push_back({"tp", "g", {"127.0.0.1", 1}, ""});
+        if (upstream) c->pubsub.upstream = "tp";
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 8;
+        c->limits.message_bytes_max = 1 << 20;
+        cfg = c;
+        std::string err;
+        REQUIRE(ups.build(*cfg, err));
+        plane = std::make_unique<proxy::pubsub_plane>(shards, *cfg);
+        proxy::engine_options o;
+        o.cfg = cfg;
+        o.upstreams = &ups;
+        o.pubsub = plane.get();
+        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
+        o.clock_ms = &fake_clock;
+        eng = std::make_unique<proxy::engine>(be, ctr, o);
+    }
+    void turn() { eng->on_turn(g_now); }
+    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
+        eng->on_completion({ud, res, flags});
+    }
+    /// Multishot recv completion carrying `data` in a pool buffer.
+    void recv(uint32_t sid, const std::string& data, bool more = true) {
+        const op_rec* r = be.last(op::recv, sid);
+        REQUIRE(r != nullptr);
+        const int bid = be.pool().acquire();
+        REQUIRE(bid >= 0);
+        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
+        complete(r->ud, static_cast<int32_t>(data.size()),
+                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    /// The read in flight on `sid` (exactly one must be outstanding).
+    const op_rec& reading(uint32_t sid) {
+        const op_rec* r = be.last(op::read, sid);
+        REQUIRE(r != nullptr);
+        return *r;
+    }
+    /// "Receives" `data` where the last recv_into of `sid` aimed and completes it (a short
+    /// read when data is shorter than asked).
+    void read(uint32_t sid, const std::string& data) {
+        const op_rec r = reading(sid);
+        REQUIRE(data.size() <= r.len);
+        std::memcpy(r.buf, data.data(), data.size());
+        complete(r.ud, static_cast<int32_t>(data.size()));
+    }
+    /// Feeds `data` through successive reads, at most `chunk` bytes each; checks each read
+    /// asks for exactly what is left of the header or body it is in.
+    void stream(uint32_t sid, const std::string& data, size_t chunk) {
+        size_t at = 0;
+        while (at < data.size()) {
+            const op_rec& r = reading(sid);
+            const size_t n = std::min<size_t>({chunk, r.len, data.size() - at});
+            read(sid, data.substr(at, n));
+            at += n;
+        }
+    }
+    /// Accept + handshake (+ `extra` bytes in the same receive) on session `s`; the cancel of
+    /// the multishot recv is completed, which arms the first read.
+    void client(uint32_t s, const std::string& extra = {}) {
+        const op_rec* a = be.last(op::accept, 0);
+        REQUIRE(a != nullptr);
+        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        const uint32_t sid = proxy::sock_id(s, role::client);
+        recv(sid, std::string("u:p\x03", 4) + std::string(1, '\0') + extra);
+        const op_rec* c = be.last(op::cancel, sid);
+        REQUIRE(c != nullptr);  // the multishot recv that read the handshake goes
+        CHECK(ud_op(c->ud) == op::recv);
+        CHECK(be.count(op::read, sid) == 0);  // not before its final completion
+        complete(be.last(op::recv, sid)->ud, -ECANCELED);
+        turn();
+        const op_rec* s1 = be.last(op::send, sid);
+        REQUIRE(s1 != nullptr);
+        CHECK(s1->bytes == std::string(1, '\x03'));
+        complete(s1->ud, 1);
+    }
+};
+
+constexpr uint32_t kPub = proxy::sock_id(0, role::client);
+constexpr uint32_t kSub = proxy::sock_id(1, role::client);
+
+}  // namespace
+
+TEST_CASE("pubsub ingest: header and body by recv_into, short reads resumed, zero copies") {
+    ps_rig t;
+    t.client(0);
+    const op_rec h = t.reading(kPub);
+    CHECK(h.len == 8);
+    CHECK(h.all);  // a header is read whole (MSG_WAITALL)
+    const std::string u = upd_msg(3);
+    t.read(kPub, u.substr(0, 3));  // a header split across TCP segments
+    CHECK(t.reading(kPub).len == 5);
+    CHECK(t.reading(kPub).buf == h.buf + 3);
+    t.read(kPub, u.substr(3, 5));
+    // the body, into the frame's own buffer, with room for the next header (read-ahead)
+    CHECK(t.reading(kPub).len == u.size() - 8 + 8);
+    CHECK(!t.reading(kPub).all);
+    t.read(kPub, u.substr(8, 10));
+    CHECK(t.reading(kPub).len == u.size() - 18 + 8);
+    CHECK(t.ctr.pubsub_updates_in.load() == 0);
+    t.read(kPub, u.substr(18));  // the body's end, nothing after it yet
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == u.size() - 8);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    CHECK(t.reading(kPub).len == 8);  // the next header
+    CHECK(t.be.count(op::recv, kPub) == 1);  // no multishot recv after the handshake
+}
+
+TEST_CASE("pubsub ingest: back-to-back frames cost one read each (the next header read ahead)") {
+    ps_rig t;
+    t.client(0);
+    std::vector<std::string> us;
+    for (int i = 0; i < 5; ++i) us.push_back(upd_msg(1 + i, i));
+    t.read(kPub, us[0].substr(0, 8));
+    const size_t reads = t.be.count(op::read, kPub);
+    for (size_t i = 0; i < us.size(); ++i) {
+        const std::string next = i + 1 < us.size() ? us[i + 1].substr(0, 8) : std::string();
+        REQUIRE(t.reading(kPub).len == us[i].size());  // body + 8
+        t.read(kPub, us[i].substr(8) + next);  // the body and the next header, in one read
+    }
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 5);
+    CHECK(t.be.count(op::read, kPub) - reads == 5);  // no header read in between
+    size_t payload = 0;
+    for (const std::string& u : us) payload += u.size() - 8;
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == payload);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    // Read ahead, part of a header only: the next read completes it.
+    const std::string a = upd_msg(2, 10);
+    const std::string b = upd_msg(2, 11);
+    t.read(kPub, a.substr(0, 8));
+    t.read(kPub, a.substr(8) + b.substr(0, 3));
+    CHECK(t.reading(kPub).len == 5);
+    CHECK(t.reading(kPub).all);
+    t.stream(kPub, b.substr(3), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 7);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
+}
+
+TEST_CASE("pubsub ingest: a subscriber gets the update read straight in; large frames") {
+    ps_rig t;
+    t.client(0);
+    t.client(1);
+    const std::string first = upd_msg(1, 5);  // the hub learns the table from it
+    t.stream(kPub, first, 1 << 20);
+    t.stream(kSub, sub_msg(), 1000);
+    t.turn();
+    const op_rec* reply = t.be.last(op::send, kSub);
+    REQUIRE(reply != nullptr);
+    t.complete(reply->ud, static_cast<int32_t>(reply->bytes.size()));
+    CHECK(t.ctr.pubsub_subscribers.load() == 1);
+
+    const std::string big = upd_msg(4000, 7);  // > 64 KiB: several reads, each resumed
+    REQUIRE(big.size() > 65536);
+    const std::string small = upd_msg(1, 9);
+    t.read(kPub, big.substr(0, 8));
+    CHECK(t.reading(kPub).all);  // a body over 64 KiB: exactly, MSG_WAITALL, no read-ahead
+    CHECK(t.reading(kPub).len == big.size() - 8);
+    t.stream(kPub, big.substr(8), 40000);
+    t.stream(kPub, small, 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 3);
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() ==
+          first.size() - 8 + sub_msg().size() - 8 + big.size() - 8 + small.size() - 8);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    const op_rec* d = t.be.last(op::send, kSub);
+    REQUIRE(d != nullptr);
+    // What the subscriber is sent decodes to both updates, rows intact.
+    std::span<const uint8_t> rest(reinterpret_cast<const uint8_t*>(d->bytes.data()),
+                                  d->bytes.size());
+    std::vector<int64_t> firsts;
+    while (!rest.empty()) {
+        qipc::frame_header fh;
+        REQUIRE(qipc::parse_header(rest.first(8), fh, qipc::header_limits{}));
+        const value v = pubsub::test::decode_msg(rest.first(fh.length));
+        REQUIRE(v.items.size() == 3);
+        REQUIRE(v.items[0].syms.size() == 1);
+        CHECK(v.items[0].syms[0] == "upd");
+        const value& seq = v.items[2].items[0].items[1].items[4];  // table -> dict -> column
+        REQUIRE(seq.raw.size() >= 8);
+        int64_t first = 0;
+        std::memcpy(&first, seq.raw.data(), 8);
+        firsts.push_back(first);
+        rest = rest.subspan(fh.length);
+    }
+    CHECK(firsts == std::vector<int64_t>{7, 9});
+}
+
+TEST_CASE("pubsub ingest: bytes with the handshake and in the cancelled recv are copied") {
+    ps_rig t;
+    const std::string u1 = upd_msg(2, 1);
+    const std::string u2 = upd_msg(2, 2);
+    const std::string u3 = upd_msg(2, 3);
+    // handshake + u1 + 5 header bytes of u2 in the first receive buffer
+    const op_rec* a = t.be.last(op::accept, 0);
+    t.complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+    t.recv(kPub, std::string("u:p\x03", 4) + std::string(1, '\0') + u1 + u2.substr(0, 5));
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == u1.size() - 8);
+    // the kernel had read more before the cancel: the rest of u2's header and 20 body bytes
+    t.recv(kPub, u2.substr(5, 23));
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == u1.size() - 8 + 20);
+    CHECK(t.be.count(op::read, kPub) == 0);
+    t.complete(t.be.last(op::recv, kPub)->ud, -ECANCELED);
+    // the first read resumes u2's body where the copies stopped
+    CHECK(t.reading(kPub).len == u2.size() - 28 + 8);
+    t.stream(kPub, u2.substr(28) + u3, 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 3);
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == u2.size() - 28 + u3.size() - 8);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == u1.size() - 8 + 20);
+}
+
+TEST_CASE("pubsub ingest: a malformed header closes; EOF and close wait for the read") {
+    ps_rig t;
+    t.client(0);
+    const int fd = t.be.last(op::read, kPub)->fd;
+    SUBCASE("malformed") {
+        std::string bad = upd_msg(1).substr(0, 8);
+        bad[4] = bad[5] = bad[6] = bad[7] = '\x7f';  // longer than message_bytes_max
+        t.read(kPub, bad);
+        CHECK(t.ctr.pubsub_bad_msgs.load() == 1);
+        CHECK(t.be.was_closed(fd));
+        CHECK(t.eng->sessions_open() == 0);
+    }
+    SUBCASE("EOF") {
+        t.read(kPub, "");
+        CHECK(t.be.was_closed(fd));
+        CHECK(t.eng->sessions_open() == 0);
+    }
+    SUBCASE("close mid-body: fd and buffer wait for the read in flight") {
+        const std::string u = upd_msg(2);
+        t.read(kPub, u.substr(0, 8));
+        t.read(kPub, u.substr(8, 4));
+        const op_rec r = t.reading(kPub);
+        t.eng->start_drain(g_now);  // closes the idle session (nothing queued for it)
+        CHECK(!t.be.was_closed(fd));
+        CHECK(t.eng->sessions_open() == 1);
+        std::memset(r.buf, 0, r.len);  // the kernel may still write there until it completes
+        t.complete(r.ud, -ECANCELED);
+        CHECK(t.be.was_closed(fd));
+        CHECK(t.eng->sessions_open() == 0);
+        CHECK(t.ctr.pubsub_updates_in.load() == 0);
+    }
+}
+
+TEST_CASE("pubsub ingest: the upstream link reads its reply byte and frames by recv_into") {
+    ps_rig t(true);
+    constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);  // ps_up_start took slot 0
+    for (int round = 0; round < 2; ++round) {  // the second round is the re-subscribe
+        const op_rec* c = t.be.last(op::connect, kUp);
+        REQUIRE(c != nullptr);
+        t.complete(c->ud, 0);
+        t.turn();
+        const op_rec* hs = t.be.last(op::send, kUp);
+        REQUIRE(hs != nullptr);
+        t.complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
+        CHECK(t.reading(kUp).len == 1);  // the handshake reply byte
+        t.read(kUp, "\x03");
+        t.turn();
+        const op_rec* sub = t.be.last(op::send, kUp);
+        REQUIRE(sub != nullptr);
+        CHECK(sub->bytes.find(".u.sub[`;`]") != std::string::npos);
+        t.complete(sub->ud, static_cast<int32_t>(sub->bytes.size()));
+        // The reply (one (name; empty schema) pair) split in the header, then an update.
+        const std::string reply =
+            msg(value::list({value::list({value::symbol("trade"), trades({})})}),
+                qipc::msg_type::response);
+        const std::string u = msg(value::list({value::symbol("upd"), value::symbol("trade"),
+                                               trades({"A", "B"}, round)}));
+        t.stream(kUp, reply + u, 5);
+        t.turn();
+        CHECK(t.ctr.pubsub_upstream_connects.load() == uint64_t(round + 1));
+        CHECK(t.ctr.pubsub_updates_in.load() == uint64_t(round + 1));
+        CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+        // The tickerplant goes away: EOF on the read in flight, then a reconnect.
+        const int fd = t.reading(kUp).fd;
+        t.read(kUp, "");
+        CHECK(t.be.was_closed(fd));
+        g_now += 60 * 1000;
+        t.turn();
+    }
+    CHECK(t.be.count(op::recv, kUp) == 0);  // never a multishot recv on the link
+}
+
+TEST_CASE("pubsub ingest: a burst already queued is read on in the same turn, bounded") {
+    ps_rig t;
+    t.client(0);
+    std::string burst;
+    size_t payload = 0;
+    for (int i = 0; i < 40; ++i) {
+        const std::string u = upd_msg(1 + i % 3, i);
+        burst += u;
+        payload += u.size() - 8;
+    }
+    // The async read brings the first header; the rest sits in the socket.
+    t.be.queued = burst.substr(8);
+    const size_t reads = t.be.count(op::read, kPub);
+    t.read(kPub, burst.substr(0, 8));
+    // 16 synchronous reads (body + next header each): 16 frames, then a recv_into is armed
+    CHECK(t.be.reads_now == 16);
+    CHECK(t.ctr.pubsub_ingest_reads_now.load() == 16);
+    CHECK(t.be.count(op::read, kPub) == reads + 1);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 16);
+    // The armed read gets the next bytes, the rest again synchronously, until none is left.
+    auto async_read = [&] {
+        const std::string next = t.be.queued.substr(0, t.reading(kPub).len);
+        t.be.queued.erase(0, next.size());
+        t.read(kPub, next);
+    };
+    async_read();
+    CHECK(t.be.reads_now == 32);
+    for (int i = 0; i < 4 && !t.be.queued.empty(); ++i) async_read();
+    CHECK(t.be.queued.empty());
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 40);
+    CHECK(t.ctr.pubsub_ingest_bytes_direct.load() == payload);
+    CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
+    CHECK(t.reading(kPub).len == 8);  // all in: waiting for a header again
+}
+
+TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); resume re-arms") {
+    ps_rig t(false, 2);  // this engine is shard 0 (the hub); shard 1 exists only as a lane
+    t.client(0);
+    // Shard 1 is not draining its lane: fill it past the high mark, as a busy peer would.
+    proxy::ps_lane& lane = t.plane->lane(0, 1);
+    for (uint32_t i = 0; i <= proxy::kPsLaneHigh; ++i) {
+        REQUIRE(lane.claim() != nullptr);
+        lane.commit();
+    }
+    lane.publish();
+    const std::string u = upd_msg(2);
+    t.read(kPub, u.substr(0, 8));
+    const size_t reads = t.be.count(op::read, kPub);
+    const size_t cancels = t.be.count(op::cancel, kPub);
+    t.read(kPub, u.substr(8));  // the .u.upd: handed to the hub, then the feed is throttled
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    CHECK(t.be.count(op::read, kPub) == reads);  // no next read
+    CHECK(t.be.count(op::cancel, kPub) == cancels);  // and nothing to cancel
+    t.turn();
+    CHECK(t.be.count(op::read, kPub) == reads);  // still busy: still paused
+    lane.drain([](proxy::ps_msg&) {});  // shard 1 catches up
+    t.turn();
+    REQUIRE(t.be.count(op::read, kPub) == reads + 1);  // resumed: the next header
+    CHECK(t.reading(kPub).len == 8);
+    t.stream(kPub, upd_msg(1, 1), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 2);
+}
+
+TEST_CASE("pubsub ingest: the handshake's multishot ending in ENOBUFS does not wait for buffers") {
+    ps_rig t;
+    const op_rec* a = t.be.last(op::accept, 0);
+    t.complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+    t.recv(kPub, std::string("u:p\x03", 4) + std::string(1, '\0'));
+    for (int i = 0; i < 7; ++i) REQUIRE(t.be.pool().acquire() >= 0);  // 1 of 8 left
+    t.complete(t.be.last(op::recv, kPub)->ud, -ENOBUFS);  // instead of -ECANCELED
+    REQUIRE(t.be.count(op::read, kPub) == 1);  // armed at once: a read needs no pool buffer
+    CHECK(t.reading(kPub).len == 8);
+    t.stream(kPub, upd_msg(1), 1 << 20);
+    t.turn();
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+}
