@@ -8,9 +8,10 @@
 // session * 2 + role), so a completion is routed without lookups.
 //
 // Invariants:
-//  * A socket has at most one recv (multishot) and one send in flight; `ops` counts submitted
-//    operations whose final completion has not arrived. Its slot and fd are released only when
-//    it is closing and ops == 0, so no completion can ever refer to a reused slot.
+//  * A socket has at most one recv (multishot, or a pool connection's recv_into) and one send
+//    in flight; `ops` counts submitted operations whose final completion has not arrived. Its
+//    slot and fd are released only when it is closing and ops == 0, so no completion can ever
+//    refer to a reused slot (nor a recv_into write into memory that was reused).
 //  * Sends are not submitted from completion handlers: sockets are put on `dirty_` and one
 //    sendmsg per socket, gathering everything queued, goes out at the end of the turn, so a
 //    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
@@ -128,6 +129,7 @@ void engine::on_completion(const io::completion& c) {
     switch (io::ud_op(c.user_data)) {
     case io::op::accept: on_accept(slot, c); return;
     case io::op::recv: on_recv(slot, c); return;
+    case io::op::read: on_read(slot, c); return;  // pool connections (pool_rx.cc)
     case io::op::send: on_send(slot, c); return;
     case io::op::connect: on_connect(slot, c); return;
     default: return;

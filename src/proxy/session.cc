@@ -85,10 +85,7 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
     case sstate::ps_up:
         ps_up_data(ss, bid, n);
         return;
-    case sstate::pool:
-        pool_data(ss, bid, n);
-        return;
-    default:
+    default:  // pool connections read with recv_into (pool_rx.cc), not into pool buffers
         release(bid);
         return;
     }

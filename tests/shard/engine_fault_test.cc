@@ -3,7 +3,7 @@
 // under stress: -ENOBUFS, short sends, multishot recv ending without F_MORE, -ECANCELED,
 // connection refused, backend EOF with requests outstanding, malformed client frames.
 // Request mode too: pooled connection life cycle, ordering, disconnect, backoff, ejection.
-// No sockets carry data here; fds are real (socket()) only so that close() is harmless.
+// The fake backend and the completion helpers are in engine_rig.h.
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -15,128 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "engine_rig.h"
 #include "proxy/engine.h"
 #include "proxy/request.h"
 
 using namespace qgate;
 using namespace qgate::io;
+using namespace qgate::testing;
 using qgate::proxy::role;
 
 namespace {
-
-struct rec {
-    op o;
-    int fd;
-    uint64_t ud;
-    std::string bytes;  // sends: the gathered payload
-};
-
-class fake_backend final : public io_backend {
-  public:
-    fake_backend() { REQUIRE(pool_.init(8, 4096)); }
-    backend_kind kind() const override { return backend_kind::epoll; }
-    const char* name() const override { return "fake"; }
-    void accept_multishot(int fd, uint64_t ud) override { ops.push_back({op::accept, fd, ud, {}}); }
-    void recv_multishot(int fd, uint64_t ud) override { ops.push_back({op::recv, fd, ud, {}}); }
-    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool) override {
-        ops.push_back({op::read, fd, ud, {}});
-        into_buf = buf;
-        into_len = len;
-    }
-    uint8_t* into_buf = nullptr;  ///< the last recv_into target (tests write "received" bytes)
-    uint32_t into_len = 0;
-    void send_msg(int fd, uint64_t ud, const msghdr* m) override {
-        std::string b;
-        for (size_t i = 0; i < m->msg_iovlen; ++i) {
-            b.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
-        }
-        ops.push_back({op::send, fd, ud, b});
-    }
-    void connect(int fd, uint64_t ud, const sockaddr*, socklen_t) override {
-        ops.push_back({op::connect, fd, ud, {}});
-    }
-    void cancel(int fd, uint64_t ud) override { ops.push_back({op::cancel, fd, ud, {}}); }
-    void cancel_fd(int fd) override { ops.push_back({op::cancel, fd, 0, {}}); }
-    void close_fd(int fd) override {
-        closed.push_back(fd);
-        ::close(fd);
-    }
-    int wait(completion*, int, int) override { return 0; }
-    void wake_peer(io_backend&) override {}
-    void notify() override {}
-
-    /// The most recent submission of kind `o` on slot `slot` (sock id), or nullptr.
-    const rec* last(op o, uint32_t slot) const {
-        for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
-            if (it->o == o && ud_slot(it->ud) == slot) return &*it;
-        }
-        return nullptr;
-    }
-    size_t count(op o, uint32_t slot) const {
-        size_t n = 0;
-        for (const rec& r : ops) n += r.o == o && ud_slot(r.ud) == slot;
-        return n;
-    }
-
-    std::vector<rec> ops;
-    std::vector<int> closed;
-};
-
-uint64_t g_now = 1000;
-uint64_t fake_clock() { return g_now; }
-
-/// What every fixture shares: the fake backend, the engine under test and the helpers that
-/// fabricate completions. A fixture fills `cfg` and calls start().
-struct engine_rig {
-    fake_backend be;
-    shard::counters ctr;
-    config_ptr cfg;
-    proxy::upstream_table ups;
-    proxy::route_plane plane;
-    std::unique_ptr<proxy::engine> eng;
-
-    /// Builds the engine for `c`; request-mode configs also get a route plane.
-    void start(std::shared_ptr<config> c) {
-        cfg = c;
-        std::string err;
-        REQUIRE(ups.build(*cfg, err));
-        proxy::engine_options o;
-        o.cfg = cfg;
-        o.upstreams = &ups;
-        if (c->listeners[0].mode == conn_mode::request) {
-            REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
-            o.plane = &plane;
-        }
-        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
-        o.clock_ms = &fake_clock;
-        eng = std::make_unique<proxy::engine>(be, ctr, o);
-    }
-    void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
-        eng->on_completion({ud, res, flags});
-    }
-    /// Delivers `data` as a recv completion into a fresh pool buffer.
-    void recv(uint32_t slot, const std::string& data, bool more = true) {
-        const rec* r = be.last(op::recv, slot);
-        REQUIRE(r != nullptr);
-        int bid = be.pool().acquire();
-        REQUIRE(bid >= 0);
-        REQUIRE(data.size() <= be.pool().size());
-        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
-        complete(r->ud, static_cast<int32_t>(data.size()),
-                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
-    }
-    /// Flushes sends and completes the last one on `slot` with `take` bytes (-1: in full);
-    /// returns its bytes.
-    std::string sent(uint32_t slot, int32_t take = -1) {
-        turn();
-        const rec* s = be.last(op::send, slot);
-        REQUIRE(s != nullptr);
-        std::string b = s->bytes;
-        complete(s->ud, take < 0 ? static_cast<int32_t>(b.size()) : take);
-        return b;
-    }
-};
 
 struct fixture : engine_rig {
     static constexpr uint32_t kClient = proxy::sock_id(0, role::client);
@@ -179,14 +67,6 @@ struct fixture : engine_rig {
         return hs;
     }
 };
-
-// A sync request: header (little-endian, type 1, 16 bytes total) + char vector "hi".
-std::string sync_frame() {
-    return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16);
-}
-std::string response_frame() {
-    return std::string("\x01\x02\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00ok", 16);
-}
 
 }  // namespace
 
@@ -473,8 +353,7 @@ TEST_CASE("request engine: one call per pooled connection, replies in order, dis
     CHECK(f.sent(request_fixture::kCli) == response_frame());
     CHECK(f.sent(request_fixture::kPool) == sync_frame());  // now the second
     // The backend dies with it in flight: the client gets the disconnected error.
-    const rec* r = f.be.last(op::recv, request_fixture::kPool);
-    f.complete(r->ud, 0);
+    f.end_read(request_fixture::kPool, 0);
     CHECK(f.sent(request_fixture::kCli) == error_frame("qgate: backend b1 disconnected"));
     CHECK(f.ctr.backend_disconnect.load() == 1);
     CHECK(f.ctr.disconnect_errors.load() == 1);
@@ -545,7 +424,7 @@ TEST_CASE("request engine: health query on an idle connection; no answer fails i
     // The connection is shut down; once its recv ends it is closed and, after the backoff,
     // connected again.
     const size_t connects = f.be.count(op::connect, request_fixture::kPool);
-    f.complete(f.be.last(op::recv, request_fixture::kPool)->ud, -ECANCELED);
+    f.end_read(request_fixture::kPool, -ECANCELED);
     CHECK(f.be.closed.size() == 1);
     g_now += 200;
     f.turn();
@@ -685,7 +564,7 @@ TEST_CASE("fan-out engine: parts on each group's pool, raze as gathered sends (s
     f.recv(fan_fixture::kCli, frame(1, gw_call(kGH)));
     CHECK(f.sent(fan_fixture::kPoolG) == frame(1, kQuery));
     CHECK(f.sent(fan_fixture::kPoolH) == frame(1, kQuery));
-    f.complete(f.be.last(op::recv, fan_fixture::kPoolH)->ud, 0);
+    f.end_read(fan_fixture::kPoolH, 0);
     CHECK(f.sent(fan_fixture::kCli) ==
           error_frame("backend h server handling query closed the connection"));
     f.recv(fan_fixture::kPoolG, frame(2, longs({9})));
