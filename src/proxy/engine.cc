@@ -105,6 +105,7 @@ engine::~engine() {
     for (auto& l : listeners_) {
         if (l.fd >= 0) be_.close_fd(l.fd);
     }
+    settle_pool_reads();  // pool_rx.cc: no recv_into may outlive the buffer it writes into
     for (auto& sp : sessions_) {
         for (sock& k : sp->s) {
             if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us

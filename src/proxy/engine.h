@@ -330,6 +330,7 @@ class engine final : public shard::shard_hooks {
     void pool_take_reply(session& ss);
     void pool_rx_grow(pool_conn& pc);
     bool pool_reading(const session& ss) const;
+    void settle_pool_reads();
     void probe_due(session& ss);
     void schedule_probe(session& ss);
     bool home_idle() const;

@@ -102,6 +102,32 @@ void engine::on_read(uint32_t sid, const io::completion& c) {
     maybe_free(ss, r);
 }
 
+// Teardown (~engine): each pool connection has a recv_into armed into its rx, which is freed
+// with the session. Closing the fd does not end an io_uring request (the ring holds the file),
+// and its task work would still copy arriving bytes into the freed buffer, even while the
+// ring is being torn down. So cancel each one and wait for its completion; bounded (about a
+// second), and off the data plane.
+void engine::settle_pool_reads() {
+    uint32_t armed = 0;
+    for (auto& sp : sessions_) {
+        const sock& k = sp->s[1];
+        if (sp->st != sstate::pool || k.fd < 0 || k.rx != rx_state::armed) continue;
+        be_.cancel(k.fd, ud(io::op::read, sp->index, role::upstream));
+        ++armed;
+    }
+    io::completion cq[64];
+    for (int i = 0; armed > 0 && i < 100; ++i) {
+        const int n = be_.wait(cq, 64, 10);
+        for (int j = 0; j < n; ++j) {
+            if (io::ud_op(cq[j].user_data) != io::op::read) continue;
+            sock& k = sessions_[io::ud_slot(cq[j].user_data) / 2]->s[1];
+            if (k.rx != rx_state::armed) continue;
+            k.rx = rx_state::idle;
+            --armed;
+        }
+    }
+}
+
 bool engine::pool_reading(const session& ss) const {
     const sock& k = ss.s[1];
     return ss.st == sstate::pool && k.fd >= 0 && !k.closing &&

@@ -239,3 +239,13 @@ TEST_CASE("pool rx: a malformed frame from the backend fails the connection") {
     const std::string err = f.sent(pool_fixture::kCli);
     CHECK(err.find("qgate: backend b1 disconnected") != std::string::npos);
 }
+
+TEST_CASE("pool rx: teardown cancels the armed read before its buffer is freed") {
+    pool_fixture f;
+    f.pool_up();
+    const uint64_t rd = f.armed_read(pool_fixture::kPool).ud;
+    f.eng.reset();  // the fake never completes the cancel: the wait for it is bounded
+    bool cancelled = false;
+    for (const rec& r : f.be.ops) cancelled |= r.o == op::cancel && r.ud == rd;
+    CHECK(cancelled);
+}
