@@ -82,8 +82,8 @@ async function timeCalls(c, frame) {
     console.log(`fan-out / slower backend via qgate:   ${(fan / slowerGw).toFixed(2)}x`);
     console.log(`fan-out / one backend sending 2N rows: ${(fan / out['direct rdb1, 2N rows'].median).toFixed(2)}x`);
     for (const k of ['fanout_joined', 'fanout_joined_bytes', 'fanout_referenced_bytes',
-      'fanout_column_bytes_copied']) {
-      console.log(`${k} = ${counter(s, k)}`);
+      'fanout_column_bytes_copied', 'reply_bytes_received_direct', 'reply_bytes_copied']) {
+      if (k in s) console.log(`${k} = ${counter(s, k)}`);  // reply_*: since the zero-copy reply
     }
   } finally {
     await ctx.cleanup();

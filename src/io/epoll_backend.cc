@@ -10,7 +10,11 @@
 //    An empty pool ends the "multishot" with -ENOBUFS, exactly like the kernel's buffer ring.
 //  * recv_into: the same ready-list machinery, reading once into the caller's memory and
 //    ending the operation (no kFlagMore). Completes with what one read() returns, even when
-//    `all` asked for more: callers handle short reads anyway.
+//    `all` asked for more: callers handle short reads anyway. A read that came back short
+//    drained the socket (TCP returns less than asked only when its queue ran dry, which the
+//    multishot emulation relies on too), so the next recv_into on that fd waits for the next
+//    EPOLLIN edge instead of trying at once: a pool connection re-arms right after each reply
+//    and would otherwise pay one read() returning EAGAIN per reply.
 //  * sendmsg: attempted at once; EAGAIN parks the msghdr until EPOLLOUT. Results are queued
 //    and delivered by the next wait(), never re-entrantly.
 //  * connect: EINPROGRESS, then EPOLLOUT + SO_ERROR.
@@ -45,6 +49,7 @@ struct fd_state {
     const msghdr* send_msg = nullptr;
     uint8_t* into = nullptr;  ///< recv_into target (nullptr: the armed recv is multishot)
     uint32_t into_len = 0;
+    bool readable = true;  ///< recv_into: no read found the socket drained since the last edge
     bool registered = false;
     bool recv_armed = false;
     bool on_ready = false;
@@ -160,7 +165,7 @@ void epoll_backend::recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, b
     s.recv_armed = true;
     s.into = buf;
     s.into_len = len;
-    if (!s.on_ready) {
+    if (s.readable && !s.on_ready) {
         s.on_ready = true;
         ready_.push_back(fd);
     }
@@ -267,7 +272,11 @@ bool epoll_backend::read_some(int fd, fd_state& s) {
 // One read into the recv_into target; ends the operation unless nothing was there yet.
 void epoll_backend::read_into(int fd, fd_state& s) {
     ssize_t n = ::read(fd, s.into, s.into_len);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // wait for the edge
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        s.readable = false;
+        return;  // wait for the edge
+    }
+    if (n >= 0 && static_cast<uint32_t>(n) < s.into_len) s.readable = false;  // drained
     s.recv_armed = false;
     s.into = nullptr;
     post(s.recv_ud, n < 0 ? -errno : static_cast<int32_t>(n), 0);
@@ -310,6 +319,7 @@ void epoll_backend::on_event(int fd, uint32_t ev) {
         post(s.connect_ud, -soerr, 0);
     }
     if (s.send_msg != nullptr && (err || (ev & EPOLLOUT) != 0)) try_send(fd, s);
+    if (err || (ev & (EPOLLIN | EPOLLRDHUP)) != 0) s.readable = true;  // a new edge
     if (s.recv_armed && !s.on_ready && (err || (ev & (EPOLLIN | EPOLLRDHUP)) != 0)) {
         s.on_ready = true;
         ready_.push_back(fd);

@@ -8,10 +8,10 @@
 // session * 2 + role), so a completion is routed without lookups.
 //
 // Invariants:
-//  * A socket has at most one recv (multishot, or recv_into) and one send in flight; `ops`
-//    counts submitted operations whose final completion has not arrived. Its slot and fd are
-//    released only when it is closing and ops == 0, so no completion can ever refer to a
-//    reused slot (nor a recv_into to memory already released).
+//  * A socket has at most one recv (multishot, or recv_into: pool connections and pub/sub
+//    ingest) and one send in flight; `ops` counts submitted operations whose final completion
+//    has not arrived. Its slot and fd are released only when it is closing and ops == 0, so no
+//    completion can ever refer to a reused slot (nor a recv_into write into reused memory).
 //  * Sends are not submitted from completion handlers: sockets are put on `dirty_` and one
 //    sendmsg per socket, gathering everything queued, goes out at the end of the turn, so a
 //    batch of CQEs costs one sendmsg per socket and the whole batch one io_uring_enter.
@@ -106,6 +106,7 @@ engine::~engine() {
     for (auto& l : listeners_) {
         if (l.fd >= 0) be_.close_fd(l.fd);
     }
+    settle_reads();  // pool_rx.cc: no recv_into may outlive the buffer it writes into
     for (auto& sp : sessions_) {
         for (sock& k : sp->s) {
             if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us
@@ -250,7 +251,13 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
 }
 
 // Single-shot recv_into completions; the session's mode owns the memory the bytes landed in.
+// recv_into completions: pool connections (pool_rx.cc; a pool session stays `pool` for the
+// engine's life) and pub/sub feeds (pubsub_ingest.cc).
 void engine::on_read(uint32_t sid, const io::completion& c) {
+    if (sessions_[sid / 2]->st == sstate::pool) {
+        pool_on_read(sid, c);
+        return;
+    }
     ps_read(*sessions_[sid / 2], static_cast<role>(sid & 1), c);
 }
 

@@ -38,6 +38,8 @@ enum class role : uint8_t { client = 0, upstream = 1 };
 /// A socket with `into` set reads with single-shot recv_into instead (pub/sub ingest, straight
 /// into the frame's update buffer): armed = one read in flight, back to idle on its completion;
 /// a pause cancels nothing, it only keeps the next read from being armed.
+/// A pool connection's socket reads with recv_into too (pool_rx.cc): idle --arm--> armed
+/// --(its one CQE)--> idle; never paused or starved (it uses no pool buffers).
 enum class rx_state : uint8_t { idle, armed, cancelling };
 
 struct sock {
@@ -84,6 +86,9 @@ enum class sstate : uint8_t {
 ///   ready; any failure --> socket closed --> down (backoff with jitter, then again).
 /// While ready it carries at most one request (`cur`): it is done when its bytes are sent and,
 /// for a sync call, the backend's response frame has arrived.
+/// Receiving (pool_rx.cc) does not use the shard's provided buffers: while the socket is open
+/// exactly one recv_into into `rx` is armed (the handshake byte, then frames), and a whole
+/// reply is handed to its slot by swapping `rx` with `cur->rep`.
 enum class pstate : uint8_t { down, connecting, handshake, ready };
 
 struct pool_conn {
@@ -98,12 +103,18 @@ struct pool_conn {
     bool probing = false;  ///< the health query is outstanding (no request is attached)
     bool sent = false;
     bool replied = false;
-    /// What the frame being read is: the awaited response (copied into cur->rep), the awaited
+    /// What the frame being read is: the awaited response (swapped into cur->rep), the awaited
     /// response of an abandoned call (discarded), a sync call from the backend (answered with
     /// an error), or anything else unsolicited (dropped).
     enum : uint8_t { stray, reply, discard, callback, probe } mode = stray;
-    uint64_t off = 0;  ///< bytes of cur->rep written
-    frame_cut cut;  ///< frames of the backend's byte stream
+    /// Receive buffer. size() == capacity(): all of it is room for recv_into. The frame being
+    /// read starts at rx[0]; rx[0, have) has arrived. Owned by the kernel while a read is armed
+    /// (touched only from that read's completion, which always comes, even after a close).
+    frame_buf rx;
+    uint64_t have = 0;   ///< bytes of rx received
+    uint64_t need = 0;   ///< length of the frame at rx[0] once its header is in; 0 = unknown
+    uint64_t skip = 0;   ///< bytes of an unwanted frame too long for rx still to read and drop
+    uint64_t moved = 0;  ///< bytes of the current frame copied (rx growth, a move to the front)
 };
 
 /// A client of a request-mode listener.
@@ -324,8 +335,7 @@ class engine final : public shard::shard_hooks {
     void publish_load(uint32_t b);
     void pool_connect(session& ss);
     void pool_connected(session& ss, const io::completion& c);
-    void pool_data(session& ss, uint16_t bid, uint32_t n);
-    void pool_frames(session& ss, const uint8_t* p, uint32_t n);
+    void pool_ready(session& ss, uint8_t cap);
     void pool_after_send(session& ss);
     void pool_complete(session& ss);
     void pool_failed(session& ss);
@@ -333,6 +343,17 @@ class engine final : public shard::shard_hooks {
     void pool_lost(session& ss, request& r);
     void pool_timeout(session& ss);
     void eject(uint32_t b);
+    // pool_rx.cc: a pool connection's receive side (recv_into, zero-copy reply hand-off)
+    void pool_on_read(uint32_t sid, const io::completion& c);
+    void pool_arm_read(session& ss);
+    void pool_read(session& ss, uint32_t n);
+    void pool_frames(session& ss);
+    bool pool_header(session& ss);
+    void pool_frame_done(session& ss);
+    void pool_take_reply(session& ss);
+    void pool_rx_grow(pool_conn& pc);
+    bool pool_reading(const session& ss) const;
+    void settle_reads();  ///< teardown: every armed recv_into cancelled and completed
     void probe_due(session& ss);
     void schedule_probe(session& ss);
     bool home_idle() const;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/frame_buf.h"
 #include "qgate/config.h"
 #include "qgate/route.h"
 
@@ -85,7 +86,9 @@ struct request {
     uint32_t view_len = 0;
     int32_t lent_bid = -1;  ///< origin only: the receive buffer `view` holds a reference on
     // ---- the current holder of kHome
-    std::vector<uint8_t> rep;  ///< the answer frame (capacity reused)
+    /// The answer frame (capacity reused). A backend's reply is received straight into a pool
+    /// connection's buffer, which is then swapped in here (pool_rx.cc): no copy.
+    frame_buf rep;
     request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
     uint32_t post_kind = 0;    ///< kPostSubmit / kPostDone while handed to another shard
     bool bounce = false;       ///< handed back unanswered: route it again (backend ejected)

@@ -40,9 +40,6 @@ using shard::bump;
 
 namespace {
 constexpr uint8_t kRequestCapability = 3;
-// A slot keeps its buffers' capacity (no allocation per call) unless one grew past this for a
-// rare large message: then it is given back, so big replies do not pin memory per slot.
-constexpr size_t kKeepBytesMax = size_t{1} << 20;
 
 }  // namespace
 
@@ -436,7 +433,7 @@ void engine::maybe_free_request(request& r) {
     r.fan_child = false;
     drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
     if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
-    if (r.rep.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.rep);
+    if (r.rep.capacity() > kKeepBytesMax) frame_buf().swap(r.rep);
     ++r.gen;
     r.deadline_ms = 0;
     r.onext = slot_free_;

@@ -6,8 +6,10 @@
 // Design note. Backend b lives on shard b % shards; only that shard touches its queue, its
 // connections and writes its backend_state (load = queued + in flight, live = not ejected),
 // with relaxed stores: other shards read a value at most one turn old. Pool connections are
-// engine sessions in state `pool` (socket in s[1]), so they share the io plumbing (multishot
-// recv, one gathered sendmsg in flight, generation-checked user_data) with session mode.
+// engine sessions in state `pool` (socket in s[1]), so they share the io plumbing (one
+// gathered sendmsg in flight, generation-checked user_data, close and cancel) with session
+// mode; they receive differently: straight into the buffer the reply is handed back in, one
+// recv_into at a time (pool_rx.cc), with no copy.
 //
 // Decisions a kdb+ user can observe:
 //  * Full queue (limits.queue_max, or the route's queue_max): 'qgate: busy.
@@ -20,10 +22,9 @@
 //    neg[.z.w], or sending anything but the one response it owes) cannot be attributed to a
 //    client: async ones are dropped and counted (backend_unsolicited); a sync one is answered
 //    with the q error 'qgate: request mode does not serve calls from backends, so the backend
-//    does not block forever.
+//    does not block forever (pool_rx.cc).
 
 #include <cstdio>
-#include <cstring>
 
 #include "net/socket_util.h"
 #include "proxy/engine.h"
@@ -38,17 +39,6 @@ using shard::bump;
 namespace {
 constexpr uint8_t kPoolCapability = 3;
 constexpr uint8_t kBouncesMax = 3;
-constexpr std::string_view kNoCallbacksText =
-    "qgate: request mode does not serve calls from backends";
-
-// The reply to a backend's sync call on a pooled connection, written once (sends point at it).
-struct callback_reply {
-    uint8_t frame[qipc::error_message_size(kNoCallbacksText)];
-    callback_reply() {
-        qipc::write_error_message(kNoCallbacksText, qipc::msg_type::response, frame);
-    }
-};
-const callback_reply kCallbackReply;
 }  // namespace
 
 void engine::start_pools() {
@@ -165,87 +155,28 @@ void engine::pool_connected(session& ss, const io::completion& c) {
     ss.pc.st = pstate::handshake;
     push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
          static_cast<uint32_t>(ss.up_hs.size()), -1, true);
-    arm_recv(ss, role::upstream);
+    pool_arm_read(ss);  // the reply byte, then frames (pool_rx.cc)
     set_timeout(ss, lim_.connect_timeout_ms);
 }
 
-void engine::pool_data(session& ss, uint16_t bid, uint32_t n) {
-    const uint8_t* p = be_.pool().data(bid);
-    if (ss.pc.st == pstate::handshake) {
-        const uint32_t b = ss.pc.backend;
-        home_backend& hb = homes_[b];
-        ss.cap = p[0];
-        ss.deadline_ms = 0;
-        ss.pc.st = pstate::ready;
-        ss.pc.attempt = 0;
-        ss.pc.cut = frame_cut{};
-        hb.failures = 0;
-        ++hb.up;
-        if (hb.ejected) {
-            hb.ejected = false;
-            bump(ctr_.backends_recovered);
-            QGATE_LOG_INFO("backend %s: recovered", plane_->name(b).c_str());
-        }
-        plane_->state(b).live.store(true, std::memory_order_relaxed);
-        schedule_probe(ss);
-        if (n > 1) pool_frames(ss, p + 1, n - 1);
-        release(bid);
-        if (ss.st == sstate::pool && ss.pc.st == pstate::ready) pump(b);
-        return;
+// The backend answered the handshake with its capability byte (pool_rx.cc read it): ready.
+void engine::pool_ready(session& ss, uint8_t cap) {
+    const uint32_t b = ss.pc.backend;
+    home_backend& hb = homes_[b];
+    ss.cap = cap;
+    ss.deadline_ms = 0;
+    ss.pc.st = pstate::ready;
+    ss.pc.attempt = 0;
+    hb.failures = 0;
+    ++hb.up;
+    if (hb.ejected) {
+        hb.ejected = false;
+        bump(ctr_.backends_recovered);
+        QGATE_LOG_INFO("backend %s: recovered", plane_->name(b).c_str());
     }
-    if (ss.pc.st == pstate::ready) pool_frames(ss, p, n);
-    release(bid);
-}
-
-void engine::pool_frames(session& ss, const uint8_t* p, uint32_t n) {
-    pool_conn& pc = ss.pc;
-    qipc::header_limits hl;
-    hl.capability = ss.cap;
-    hl.length_max = lim_.message_bytes_max;
-    const bool ok = kCutFailed != cut_frames(
-        pc.cut, p, n, hl, [] { return true; },
-        [&](const qipc::frame_header& h) {
-            pc.mode = pool_conn::stray;
-            if (h.type == qipc::msg_type::response && pc.probing) {
-                pc.mode = pool_conn::probe;
-            } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && !pc.replied) {
-                pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
-                if (pc.mode == pool_conn::reply) {
-                    pc.cur->rep.resize(h.length);
-                    std::memcpy(pc.cur->rep.data(), pc.cut.hdr, qipc::kHeaderSize);
-                    pc.off = qipc::kHeaderSize;
-                }
-            } else {
-                bump(ctr_.backend_unsolicited);
-                if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::callback;
-            }
-            return true;
-        },
-        [&](const uint8_t* b, size_t len) {
-            if (pc.mode != pool_conn::reply) return;
-            std::memcpy(pc.cur->rep.data() + pc.off, b, len);
-            pc.off += len;
-        },
-        [&] {
-            if (pc.mode == pool_conn::callback) {
-                push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
-                return;
-            }
-            if (pc.mode == pool_conn::stray) return;
-            if (pc.mode == pool_conn::probe) {
-                pc.probing = false;  // healthy: serve what waited, probe again later
-                schedule_probe(ss);
-                pump(pc.backend);
-                return;
-            }
-            if (pc.mode == pool_conn::discard) bump(ctr_.request_late_replies);
-            pc.replied = true;
-            if (pc.sent) pool_complete(ss);
-        });
-    if (!ok && ss.pc.st == pstate::ready) {
-        bump(ctr_.malformed_frames);
-        pool_failed(ss);
-    }
+    plane_->state(b).live.store(true, std::memory_order_relaxed);
+    schedule_probe(ss);
+    pump(b);
 }
 
 void engine::pool_after_send(session& ss) {

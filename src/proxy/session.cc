@@ -82,10 +82,7 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
         ps_input(ss, p, n);
         release(bid);
         return;
-    case sstate::pool:
-        pool_data(ss, bid, n);
-        return;
-    default:
+    default:  // pool connections and pub/sub feeds read with recv_into, not into pool buffers
         release(bid);
         return;
     }

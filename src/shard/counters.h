@@ -70,6 +70,8 @@ namespace qgate::shard {
     X(backends_recovered)       \
     X(backend_health_queries)   \
     X(backend_health_fail)      \
+    X(reply_bytes_received_direct) \
+    X(reply_bytes_copied)       \
     X(pubsub_subscribers)       \
     X(pubsub_sub_calls)         \
     X(pubsub_updates_in)        \

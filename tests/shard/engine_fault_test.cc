@@ -3,7 +3,7 @@
 // under stress: -ENOBUFS, short sends, multishot recv ending without F_MORE, -ECANCELED,
 // connection refused, backend EOF with requests outstanding, malformed client frames.
 // Request mode too: pooled connection life cycle, ordering, disconnect, backoff, ejection.
-// No sockets carry data here; fds are real (socket()) only so that close() is harmless.
+// The fake backend and the completion helpers are in engine_rig.h.
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -21,6 +21,7 @@
 
 using namespace qgate;
 using namespace qgate::io;
+using namespace qgate::testing;
 using qgate::proxy::role;
 
 namespace {
@@ -66,14 +67,6 @@ struct fixture : engine_rig {
         return hs;
     }
 };
-
-// A sync request: header (little-endian, type 1, 16 bytes total) + char vector "hi".
-std::string sync_frame() {
-    return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16);
-}
-std::string response_frame() {
-    return std::string("\x01\x02\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00ok", 16);
-}
 
 }  // namespace
 
@@ -360,8 +353,7 @@ TEST_CASE("request engine: one call per pooled connection, replies in order, dis
     CHECK(f.sent(request_fixture::kCli) == response_frame());
     CHECK(f.sent(request_fixture::kPool) == sync_frame());  // now the second
     // The backend dies with it in flight: the client gets the disconnected error.
-    const rec* r = f.be.last(op::recv, request_fixture::kPool);
-    f.complete(r->ud, 0);
+    f.end_read(request_fixture::kPool, 0);
     CHECK(f.sent(request_fixture::kCli) == error_frame("qgate: backend b1 disconnected"));
     CHECK(f.ctr.backend_disconnect.load() == 1);
     CHECK(f.ctr.disconnect_errors.load() == 1);
@@ -432,7 +424,7 @@ TEST_CASE("request engine: health query on an idle connection; no answer fails i
     // The connection is shut down; once its recv ends it is closed and, after the backoff,
     // connected again.
     const size_t connects = f.be.count(op::connect, request_fixture::kPool);
-    f.complete(f.be.last(op::recv, request_fixture::kPool)->ud, -ECANCELED);
+    f.end_read(request_fixture::kPool, -ECANCELED);
     CHECK(f.be.closed.size() == 1);
     g_now += 200;
     f.turn();
@@ -572,7 +564,7 @@ TEST_CASE("fan-out engine: parts on each group's pool, raze as gathered sends (s
     f.recv(fan_fixture::kCli, frame(1, gw_call(kGH)));
     CHECK(f.sent(fan_fixture::kPoolG) == frame(1, kQuery));
     CHECK(f.sent(fan_fixture::kPoolH) == frame(1, kQuery));
-    f.complete(f.be.last(op::recv, fan_fixture::kPoolH)->ud, 0);
+    f.end_read(fan_fixture::kPoolH, 0);
     CHECK(f.sent(fan_fixture::kCli) ==
           error_frame("backend h server handling query closed the connection"));
     f.recv(fan_fixture::kPoolG, frame(2, longs({9})));

@@ -1,13 +1,16 @@
-// The engine fault-injection rig shared by the engine tests: a fake io backend that records
-// what the engine submits (8 pool buffers of 4 KiB), a fake clock, and engine_rig, which builds
-// an engine and fabricates its completions. No sockets carry data; fds are real (socket()) only
-// so that close() is harmless.
+// The engine test rig shared by the engine's unit tests (tests/shard/*_test.cc): a fake io
+// backend that records what the engine submits, and helpers that fabricate the completions a
+// kernel would deliver, including those it produces only under stress (-ENOBUFS, short sends
+// and reads, a multishot recv ending without F_MORE, -ECANCELED). No sockets carry data;
+// fds are real (socket()) only so that close() is harmless.
 #pragma once
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -16,16 +19,21 @@
 #include "proxy/engine.h"
 #include "proxy/request.h"
 
-namespace {
+namespace qgate::testing {
 
-using namespace qgate;
 using namespace qgate::io;
+using qgate::proxy::role;
 
 struct rec {
     op o;
     int fd;
     uint64_t ud;
-    std::string bytes;  // sends: the gathered payload
+    std::string bytes;       // sends: the gathered payload
+    const void* base = nullptr;  // sends: where the first iovec points (zero-copy checks)
+    uint8_t* buf = nullptr;  // recv_into: where the bytes go, how many at most, MSG_WAITALL
+    uint32_t len = 0;
+    bool all = false;
+    mutable bool done = false;  // recv_into: completed by the test
 };
 
 class fake_backend final : public io_backend {
@@ -35,8 +43,8 @@ class fake_backend final : public io_backend {
     const char* name() const override { return "fake"; }
     void accept_multishot(int fd, uint64_t ud) override { ops.push_back({op::accept, fd, ud, {}}); }
     void recv_multishot(int fd, uint64_t ud) override { ops.push_back({op::recv, fd, ud, {}}); }
-    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool) override {
-        ops.push_back({op::read, fd, ud, {}});
+    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) override {
+        ops.push_back({op::read, fd, ud, {}, nullptr, buf, len, all});
         into_buf = buf;
         into_len = len;
     }
@@ -47,7 +55,7 @@ class fake_backend final : public io_backend {
         for (size_t i = 0; i < m->msg_iovlen; ++i) {
             b.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
         }
-        ops.push_back({op::send, fd, ud, b});
+        ops.push_back({op::send, fd, ud, b, m->msg_iovlen > 0 ? m->msg_iov[0].iov_base : nullptr});
     }
     void connect(int fd, uint64_t ud, const sockaddr*, socklen_t) override {
         ops.push_back({op::connect, fd, ud, {}});
@@ -79,8 +87,8 @@ class fake_backend final : public io_backend {
     std::vector<int> closed;
 };
 
-uint64_t g_now = 1000;
-uint64_t fake_clock() { return g_now; }
+inline uint64_t g_now = 1000;
+inline uint64_t fake_clock() { return g_now; }
 
 /// What every fixture shares: the fake backend, the engine under test and the helpers that
 /// fabricate completions. A fixture fills `cfg` and calls start().
@@ -112,9 +120,15 @@ struct engine_rig {
     void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
         eng->on_completion({ud, res, flags});
     }
-    /// Delivers `data` as a recv completion into a fresh pool buffer.
+    /// Delivers `data` as a recv completion into a fresh pool buffer; to a socket that reads
+    /// with recv_into (a pool connection), as the reads it asks for (read()).
     void recv(uint32_t slot, const std::string& data, bool more = true) {
         const rec* r = be.last(op::recv, slot);
+        const rec* rd = be.last(op::read, slot);
+        if (rd != nullptr && (r == nullptr || rd > r)) {
+            read(slot, data);
+            return;
+        }
         REQUIRE(r != nullptr);
         int bid = be.pool().acquire();
         REQUIRE(bid >= 0);
@@ -122,6 +136,38 @@ struct engine_rig {
         std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
         complete(r->ud, static_cast<int32_t>(data.size()),
                  (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+    }
+    /// The recv_into armed on `slot`: there must be exactly one, not yet completed.
+    const rec& armed_read(uint32_t slot) {
+        const rec* r = be.last(op::read, slot);
+        REQUIRE(r != nullptr);
+        REQUIRE_FALSE(r->done);
+        return *r;
+    }
+    /// Completes `slot`'s recv_into with the first bytes of `data`: as many as it asked for,
+    /// at most `chunk` (a short read); again and again until all of `data` is delivered (the
+    /// engine must arm the next read each time). Returns the number of reads.
+    int read(uint32_t slot, const std::string& data, size_t chunk = SIZE_MAX) {
+        size_t off = 0;
+        int reads = 0;
+        while (off < data.size()) {
+            REQUIRE(reads < 100000);
+            const rec& r = armed_read(slot);
+            size_t n = data.size() - off < r.len ? data.size() - off : r.len;
+            n = n < chunk ? n : chunk;
+            std::memcpy(r.buf, data.data() + off, n);
+            r.done = true;
+            off += n;
+            ++reads;
+            complete(r.ud, static_cast<int32_t>(n));  // may submit: `r` is not used after this
+        }
+        return reads;
+    }
+    /// Ends `slot`'s armed recv_into with `res` (0: EOF, -errno).
+    void end_read(uint32_t slot, int32_t res) {
+        const rec& r = armed_read(slot);
+        r.done = true;
+        complete(r.ud, res);
     }
     /// Flushes sends and completes the last one on `slot` with `take` bytes (-1: in full);
     /// returns its bytes.
@@ -135,4 +181,12 @@ struct engine_rig {
     }
 };
 
-}  // namespace
+// A sync request: header (little-endian, type 1, 16 bytes total) + char vector "hi".
+inline std::string sync_frame() {
+    return std::string("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00hi", 16);
+}
+inline std::string response_frame() {
+    return std::string("\x01\x02\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00ok", 16);
+}
+
+}  // namespace qgate::testing

@@ -13,6 +13,7 @@
 using namespace qgate;
 using namespace qgate::io;
 using qgate::proxy::role;
+using namespace qgate::testing;
 
 namespace {
 
@@ -206,7 +207,7 @@ TEST_CASE("request lend: a backend lost while sending keeps the call until the s
     REQUIRE(s != nullptr);
     CHECK(s->bytes == a);
     const uint64_t send_ud = s->ud;
-    f.complete(f.be.last(op::recv, lend_fixture::kPool)->ud, 0);  // EOF with the send in flight
+    f.complete(f.armed_read(lend_fixture::kPool).ud, 0);  // EOF with the send in flight
     CHECK(f.ctr.backend_disconnect.load() == 1);
     f.turn();
     CHECK(f.be.count(op::send, lend_fixture::kCli) == 1);  // only the handshake reply: no error
@@ -284,7 +285,7 @@ TEST_CASE("request lend: fan-out parts share the parent's buffer, each with a re
     CHECK(f.held() == 1);
     // h's backend is lost: the first error answers the parent, which is freed once written,
     // while g's part is still at its backend: the buffer stays until that part comes back.
-    f.complete(f.be.last(op::recv, lend_fan_fixture::kPoolH)->ud, 0);
+    f.complete(f.armed_read(lend_fan_fixture::kPoolH).ud, 0);
     const std::string err = f.sent(lend_fan_fixture::kCli);
     REQUIRE(err.size() > 9);
     CHECK(static_cast<uint8_t>(err[8]) == 0x80);

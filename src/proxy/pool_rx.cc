@@ -1,0 +1,291 @@
+// Request mode, a pooled upstream connection's receive side: the backend's reply is received
+// into the buffer that is then handed to the client's shard, with no user-space copy.
+//
+// Design note. A pool connection (session in state `pool`, socket in s[1], home shard's
+// thread) does not use the shard's provided-buffer pool: it owns a receive buffer `rx` (a
+// frame_buf, the type of request::rep) and keeps exactly one recv_into armed while its socket
+// is open, so EOF or unsolicited data while idle are seen as they were with multishot recv.
+// The handshake reply byte is read alone (1 byte: nothing behind it can be over-read). Then,
+// per frame:
+//  1. recv_into(rx + have, room) without MSG_WAITALL: the frame's length is not known yet, so
+//     take whatever is there (a small reply usually arrives whole in this one read).
+//  2. Once 8 bytes are in, the header is validated (capability, message_bytes_max) and the
+//     frame classified (pool_conn::mode). An awaited reply longer than rx grows rx: the one
+//     copy on this path, of the bytes already read (reply_bytes_copied). It happens while
+//     buffers warm up, and for replies past kKeepBytesMax, whose buffers are not kept.
+//  3. recv_into exactly the rest of the frame with MSG_WAITALL: never past the frame's end, so
+//     nothing of the next message lands in this buffer. The epoll backend may complete short;
+//     the rest is asked for again.
+//  4. Whole: the awaited reply is std::swap'ed into cur->rep (a pointer swap) and the slot's
+//     previous buffer becomes rx (capacity reused: no allocation in steady state). Bytes read
+//     past the frame (only possible in step 1: a message right behind the reply) are moved to
+//     the new rx (counted as copied; rare) and parsed in turn.
+// Frames nobody waits for (a probe's answer, an abandoned call's late reply, strays, callbacks)
+// never grow rx: one longer than rx is read in rx-sized chunks and dropped.
+//
+// Lifetimes. rx belongs to the kernel while its read is armed; the engine touches it only in
+// that read's completion. A close (close_sock: shutdown + cancel) still delivers that
+// completion before the socket is freed (sock::ops), so a reconnect never arms a second read
+// into the same memory. Pool sessions are never freed, so neither is rx. A slot's buffer is
+// touched here only while the home shard holds the slot (hold::kHome, request.h).
+
+#include <cstring>
+#include <string_view>
+
+#include "proxy/engine.h"
+#include "qgate/qipc/frame.h"
+#include "qgate/qipc/writer.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+
+namespace {
+constexpr std::string_view kNoCallbacksText =
+    "qgate: request mode does not serve calls from backends";
+
+// The reply to a backend's sync call on a pooled connection, written once (sends point at it).
+struct callback_reply {
+    uint8_t frame[qipc::error_message_size(kNoCallbacksText)];
+    callback_reply() {
+        qipc::write_error_message(kNoCallbacksText, qipc::msg_type::response, frame);
+    }
+};
+const callback_reply kCallbackReply;
+
+// Smallest receive buffer: room for a typical reply in the first read. Buffers circulate
+// between connections and slots, so every slot that ever received a reply keeps at least
+// this much (slots x 4 KiB at worst, 64 MiB for 16384 slots); larger replies grow a buffer
+// once, while warming up.
+constexpr size_t kRxMin = 4096;
+// One read asks for at most this much (recv_into takes a 32-bit length; frames may be longer).
+constexpr uint64_t kReadMax = uint64_t{1} << 30;
+
+// Capacity for `n` bytes: a power of two up to kKeepBytesMax (slightly bigger replies later
+// fit without growing again), exact beyond (such a buffer is given back with its slot anyway).
+size_t rx_capacity(uint64_t n) {
+    if (n > kKeepBytesMax) return static_cast<size_t>(n);
+    size_t c = kRxMin;
+    while (c < n) c <<= 1;
+    return c;
+}
+
+// Makes `b` all room (its bytes are not kept), with at least `n` bytes. Allocates only when
+// its capacity is short: a buffer that never held a frame (a fresh slot's), or an unusually
+// long run of bytes behind a reply.
+void rx_reset(frame_buf& b, uint64_t n) {
+    if (b.capacity() < n || b.capacity() < kRxMin) {
+        b.clear();  // nothing to keep: reserve() must not copy
+        b.reserve(rx_capacity(n));
+    }
+    b.resize(b.capacity());  // default-initialised: no fill
+}
+}  // namespace
+
+// The only completion of a pool connection's recv_into (no kFlagMore).
+void engine::pool_on_read(uint32_t sid, const io::completion& c) {
+    session& ss = *sessions_[sid / 2];
+    sock& k = ss.s[sid & 1];
+    const role r = static_cast<role>(sid & 1);
+    k.rx = rx_state::idle;
+    --k.ops;
+    if (c.res > 0) bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+    if (k.closing || ss.st != sstate::pool) {
+        maybe_free(ss, r);
+        return;
+    }
+    if (c.res > 0) {
+        pool_read(ss, static_cast<uint32_t>(c.res));
+    } else {
+        on_eof(ss, r);  // EOF (0) or a socket error: pool_failed, then a reconnect
+    }
+    maybe_free(ss, r);
+}
+
+// Teardown (~engine): each pool connection has a recv_into armed into its rx, and each pub/sub
+// feed one into its header area or update buffer, freed with the session. Closing the fd does not end an io_uring request (the ring holds the file),
+// and its task work would still copy arriving bytes into the freed buffer, even while the
+// ring is being torn down. So cancel each one and wait for its completion; bounded (about a
+// second), and off the data plane.
+void engine::settle_reads() {
+    uint32_t armed = 0;
+    for (auto& sp : sessions_) {
+        for (uint32_t i = 0; i < 2; ++i) {
+            const sock& k = sp->s[i];
+            if (k.fd < 0 || k.rx != rx_state::armed || !(k.into || sp->st == sstate::pool)) {
+                continue;
+            }
+            be_.cancel(k.fd, ud(io::op::read, sp->index, static_cast<role>(i)));
+            ++armed;
+        }
+    }
+    io::completion cq[64];
+    for (int i = 0; armed > 0 && i < 100; ++i) {
+        const int n = be_.wait(cq, 64, 10);
+        for (int j = 0; j < n; ++j) {
+            if (io::ud_op(cq[j].user_data) != io::op::read) continue;
+            const uint32_t sid = io::ud_slot(cq[j].user_data);
+            sock& k = sessions_[sid / 2]->s[sid & 1];
+            if (k.rx != rx_state::armed) continue;
+            k.rx = rx_state::idle;
+            --armed;
+        }
+    }
+}
+
+bool engine::pool_reading(const session& ss) const {
+    const sock& k = ss.s[1];
+    return ss.st == sstate::pool && k.fd >= 0 && !k.closing &&
+           (ss.pc.st == pstate::handshake || ss.pc.st == pstate::ready);
+}
+
+// Arms the connection's one read for what comes next: the handshake byte, the rest of the
+// frame being read (exactly), a chunk of a frame being dropped, or the start of the next frame
+// (as much as fits).
+void engine::pool_arm_read(session& ss) {
+    sock& k = ss.s[1];
+    pool_conn& pc = ss.pc;
+    if (!pool_reading(ss) || k.rx != rx_state::idle) return;
+    uint64_t at = pc.have;
+    uint64_t len = pc.rx.size() - pc.have;
+    bool all = false;
+    if (pc.st == pstate::handshake) {  // a new connection: nothing of the last one is kept
+        if (pc.rx.capacity() > kKeepBytesMax) frame_buf().swap(pc.rx);
+        rx_reset(pc.rx, kRxMin);
+        pc.have = pc.need = pc.skip = pc.moved = 0;
+        at = 0;
+        len = 1;
+    } else if (pc.skip > 0) {
+        at = 0;
+        len = pc.skip < pc.rx.size() ? pc.skip : pc.rx.size();
+        all = true;
+    } else if (pc.need > 0) {
+        len = pc.need - pc.have;
+        all = true;
+    }
+    if (len > kReadMax) len = kReadMax;
+    be_.recv_into(k.fd, ud(io::op::read, ss.index, role::upstream), pc.rx.data() + at,
+                  static_cast<uint32_t>(len), all);
+    k.rx = rx_state::armed;
+    ++k.ops;
+}
+
+// `n` bytes arrived where the last pool_arm_read asked for them.
+void engine::pool_read(session& ss, uint32_t n) {
+    pool_conn& pc = ss.pc;
+    if (pc.st == pstate::handshake) {
+        pool_ready(ss, pc.rx[0]);
+    } else if (pc.skip > 0) {
+        pc.skip -= n;
+        if (pc.skip == 0) pool_frame_done(ss);
+    } else {
+        pc.have += n;
+        pool_frames(ss);
+    }
+    pool_arm_read(ss);
+}
+
+// Acts on each whole frame at the front of rx; what is left is the start of the next one.
+void engine::pool_frames(session& ss) {
+    pool_conn& pc = ss.pc;
+    while (pc.have >= qipc::kHeaderSize && pool_reading(ss)) {
+        if (pc.need == 0 && !pool_header(ss)) return;
+        if (pc.have < pc.need) {
+            if (pc.need > pc.rx.size()) {  // not an awaited reply (that grew rx): drop it
+                pc.skip = pc.need - pc.have;
+                pc.have = 0;
+            }
+            return;
+        }
+        pool_frame_done(ss);
+    }
+}
+
+// The header at rx[0] is in: validate, classify, make room for an awaited reply.
+bool engine::pool_header(session& ss) {
+    pool_conn& pc = ss.pc;
+    qipc::header_limits hl;
+    hl.capability = ss.cap;
+    hl.length_max = lim_.message_bytes_max;
+    qipc::frame_header h;
+    if (!qipc::parse_header({pc.rx.data(), qipc::kHeaderSize}, h, hl)) {
+        bump(ctr_.malformed_frames);
+        pool_failed(ss);  // the stream cannot be resynchronised
+        return false;
+    }
+    pc.need = h.length;
+    pc.mode = pool_conn::stray;
+    if (h.type == qipc::msg_type::response && pc.probing) {
+        pc.mode = pool_conn::probe;
+    } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && !pc.replied) {
+        pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
+    } else {
+        bump(ctr_.backend_unsolicited);
+        if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::callback;
+    }
+    if (pc.mode == pool_conn::reply && pc.need > pc.rx.size()) pool_rx_grow(pc);
+    return true;
+}
+
+// An awaited reply longer than rx: a bigger buffer, with the bytes already read copied over
+// (the one copy of a reply's bytes; warm-up only, or a reply past kKeepBytesMax).
+void engine::pool_rx_grow(pool_conn& pc) {
+    frame_buf bigger(rx_capacity(pc.need));  // default-initialised: no fill
+    std::memcpy(bigger.data(), pc.rx.data(), pc.have);
+    pc.rx.swap(bigger);
+    pc.moved = pc.have;  // every byte of the frame so far is now a copy
+    bump(ctr_.reply_bytes_copied, pc.have);
+}
+
+// The frame at rx[0, need) is whole (or was dropped in chunks): hand it over or act on it,
+// after moving whatever was read past it to the front of rx.
+void engine::pool_frame_done(session& ss) {
+    pool_conn& pc = ss.pc;
+    if (pc.mode == pool_conn::reply) {
+        pool_take_reply(ss);
+    } else {
+        const uint64_t extra = pc.have > pc.need ? pc.have - pc.need : 0;
+        if (extra > 0) {
+            std::memmove(pc.rx.data(), pc.rx.data() + pc.need, extra);
+            bump(ctr_.reply_bytes_copied, extra);
+        }
+        pc.have = pc.moved = extra;
+        pc.need = 0;
+    }
+    switch (pc.mode) {
+    case pool_conn::stray: return;
+    case pool_conn::callback:
+        push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
+        return;
+    case pool_conn::probe:
+        pc.probing = false;  // healthy: serve what waited, probe again later
+        schedule_probe(ss);
+        pump(pc.backend);
+        return;
+    case pool_conn::discard: bump(ctr_.request_late_replies); [[fallthrough]];
+    case pool_conn::reply:
+        pc.replied = true;
+        if (pc.sent) pool_complete(ss);
+        return;
+    }
+}
+
+// The awaited reply is whole at rx[0, need): the slot takes rx itself (a pointer swap) and
+// gives its previous buffer as the next rx.
+void engine::pool_take_reply(session& ss) {
+    pool_conn& pc = ss.pc;
+    frame_buf& rep = pc.cur->rep;
+    std::swap(pc.rx, rep);
+    const uint64_t extra = pc.have - pc.need;
+    rx_reset(pc.rx, extra);
+    if (extra > 0) {  // a message right behind the reply, read in the same first read
+        std::memcpy(pc.rx.data(), rep.data() + pc.need, extra);
+        bump(ctr_.reply_bytes_copied, extra);
+    }
+    bump(ctr_.reply_bytes_received_direct, pc.need - pc.moved);
+    rep.resize(pc.need);
+    pc.have = pc.moved = extra;
+    pc.need = 0;
+}
+
+}  // namespace qgate::proxy
