@@ -60,6 +60,10 @@ const callback_reply kCallbackReply;
 constexpr size_t kRxMin = 4096;
 // One read asks for at most this much (recv_into takes a 32-bit length; frames may be longer).
 constexpr uint64_t kReadMax = uint64_t{1} << 30;
+// The first read of a frame (length unknown) asks for at most this much, even when rx is
+// bigger: if the frame turns out longer than rx, what was read is copied to the grown buffer,
+// so this bounds that copy (a reply past kKeepBytesMax pays it every time: <= 64 KiB of it).
+constexpr uint64_t kFirstReadMax = uint64_t{64} << 10;
 
 // Capacity for `n` bytes: a power of two up to kKeepBytesMax (slightly bigger replies later
 // fit without growing again), exact beyond (such a buffer is given back with its slot anyway).
@@ -103,10 +107,10 @@ void engine::pool_on_read(uint32_t sid, const io::completion& c) {
 }
 
 // Teardown (~engine): each pool connection has a recv_into armed into its rx, and each pub/sub
-// feed one into its header area or update buffer, freed with the session. Closing the fd does not end an io_uring request (the ring holds the file),
-// and its task work would still copy arriving bytes into the freed buffer, even while the
-// ring is being torn down. So cancel each one and wait for its completion; bounded (about a
-// second), and off the data plane.
+// feed one into its header area or update buffer, freed with the session. Closing the fd does
+// not end an io_uring request (the ring holds the file), and its task work would still copy
+// arriving bytes into the freed buffer, even while the ring is being torn down. So cancel each
+// one and wait for its completion; bounded (about a second), and off the data plane.
 void engine::settle_reads() {
     uint32_t armed = 0;
     for (auto& sp : sessions_) {
@@ -162,6 +166,8 @@ void engine::pool_arm_read(session& ss) {
     } else if (pc.need > 0) {
         len = pc.need - pc.have;
         all = true;
+    } else if (len > kFirstReadMax) {
+        len = kFirstReadMax;
     }
     if (len > kReadMax) len = kReadMax;
     be_.recv_into(k.fd, ud(io::op::read, ss.index, role::upstream), pc.rx.data() + at,
