@@ -69,6 +69,18 @@ class fake_backend final : public io_backend {
     int wait(completion*, int, int) override { return 0; }
     void wake_peer(io_backend&) override {}
     void notify() override {}
+    /// Scripted synchronous reads: served from `queued` (what the socket holds now), -EAGAIN
+    /// when it is empty.
+    int32_t recv_now(int, uint8_t* buf, uint32_t len) override {
+        if (queued.empty()) return -EAGAIN;
+        const size_t n = len < queued.size() ? len : queued.size();
+        std::memcpy(buf, queued.data(), n);
+        queued.erase(0, n);
+        ++reads_now;
+        return static_cast<int32_t>(n);
+    }
+    std::string queued;
+    uint32_t reads_now = 0;
 
     /// The most recent submission of kind `o` on slot `slot` (sock id), or nullptr.
     const rec* last(op o, uint32_t slot) const {
@@ -81,6 +93,13 @@ class fake_backend final : public io_backend {
         size_t n = 0;
         for (const rec& r : ops) n += r.o == o && ud_slot(r.ud) == slot;
         return n;
+    }
+
+    bool was_closed(int fd) const {
+        for (int c : closed) {
+            if (c == fd) return true;
+        }
+        return false;
     }
 
     std::vector<rec> ops;
@@ -98,10 +117,12 @@ struct engine_rig {
     config_ptr cfg;
     proxy::upstream_table ups;
     proxy::route_plane plane;
+    std::unique_ptr<proxy::pubsub_plane> ps_plane;
     std::unique_ptr<proxy::engine> eng;
 
-    /// Builds the engine for `c`; request-mode configs also get a route plane.
-    void start(std::shared_ptr<config> c) {
+    /// Builds the engine for `c`; request-mode configs also get a route plane, pub/sub ones a
+    /// pub/sub plane of `shards` shards.
+    void start(std::shared_ptr<config> c, uint32_t shards = 1) {
         cfg = c;
         std::string err;
         REQUIRE(ups.build(*cfg, err));
@@ -111,6 +132,10 @@ struct engine_rig {
         if (c->listeners[0].mode == conn_mode::request) {
             REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
             o.plane = &plane;
+        }
+        if (c->listeners[0].mode == conn_mode::pubsub) {
+            ps_plane = std::make_unique<proxy::pubsub_plane>(shards, *cfg);
+            o.pubsub = ps_plane.get();
         }
         o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
         o.clock_ms = &fake_clock;
@@ -129,6 +154,11 @@ struct engine_rig {
             read(slot, data);
             return;
         }
+        recv_buffer(slot, data, more);
+    }
+    /// Delivers `data` as a completion of `slot`'s multishot recv, in a fresh pool buffer.
+    void recv_buffer(uint32_t slot, const std::string& data, bool more = true) {
+        const rec* r = be.last(op::recv, slot);
         REQUIRE(r != nullptr);
         int bid = be.pool().acquire();
         REQUIRE(bid >= 0);

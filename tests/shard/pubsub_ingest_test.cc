@@ -4,7 +4,7 @@
 // the cancelled multishot recv are copied and counted as such, a malformed header closes,
 // EOF and close wait for the read in flight, a paused feed arms no read until resumed, and the
 // upstream link reads its reply byte and frames the same way.
-// No sockets carry data here; fds are real (socket()) only so that close() is harmless.
+// The fake backend and clock are engine_rig.h's.
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -18,90 +18,17 @@
 #include <vector>
 
 #include "../pubsub/pubsub_test_util.h"
+#include "engine_rig.h"
 #include "proxy/engine.h"
 
 using namespace qgate;
 using namespace qgate::io;
 using qgate::proxy::role;
+using namespace qgate::testing;
 using qgate::pubsub::test::trades;
 using qgate::qipc::value;
 
 namespace {
-
-struct op_rec {
-    op o;
-    int fd;
-    uint64_t ud;
-    uint8_t* buf = nullptr;  // recv_into: target and length
-    uint32_t len = 0;
-    bool all = false;
-    std::string bytes;  // sends
-};
-
-class fake_io final : public io_backend {
-  public:
-    fake_io() { REQUIRE(pool_.init(8, 4096)); }
-    backend_kind kind() const override { return backend_kind::epoll; }
-    const char* name() const override { return "fake"; }
-    void accept_multishot(int fd, uint64_t ud) override { add(op::accept, fd, ud); }
-    void recv_multishot(int fd, uint64_t ud) override { add(op::recv, fd, ud); }
-    void recv_into(int fd, uint64_t ud, uint8_t* buf, uint32_t len, bool all) override {
-        ops.push_back({op::read, fd, ud, buf, len, all, {}});
-    }
-    void send_msg(int fd, uint64_t ud, const msghdr* m) override {
-        std::string b;
-        for (size_t i = 0; i < m->msg_iovlen; ++i) {
-            b.append(static_cast<const char*>(m->msg_iov[i].iov_base), m->msg_iov[i].iov_len);
-        }
-        ops.push_back({op::send, fd, ud, nullptr, 0, false, b});
-    }
-    void connect(int fd, uint64_t ud, const sockaddr*, socklen_t) override {
-        add(op::connect, fd, ud);
-    }
-    void cancel(int fd, uint64_t ud) override { add(op::cancel, fd, ud); }
-    void cancel_fd(int fd) override { add(op::cancel, fd, 0); }
-    void close_fd(int fd) override {
-        closed.push_back(fd);
-        ::close(fd);
-    }
-    int wait(completion*, int, int) override { return 0; }
-    void wake_peer(io_backend&) override {}
-    void notify() override {}
-    /// Scripted synchronous reads: served from `queued` (what the socket holds now), -EAGAIN
-    /// when it is empty.
-    int32_t recv_now(int, uint8_t* buf, uint32_t len) override {
-        if (queued.empty()) return -EAGAIN;
-        const size_t n = std::min<size_t>(len, queued.size());
-        std::memcpy(buf, queued.data(), n);
-        queued.erase(0, n);
-        ++reads_now;
-        return static_cast<int32_t>(n);
-    }
-    std::string queued;
-    uint32_t reads_now = 0;
-
-    void add(op o, int fd, uint64_t ud) { ops.push_back({o, fd, ud, nullptr, 0, false, {}}); }
-    const op_rec* last(op o, uint32_t slot) const {
-        for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
-            if (it->o == o && ud_slot(it->ud) == slot) return &*it;
-        }
-        return nullptr;
-    }
-    size_t count(op o, uint32_t slot) const {
-        return static_cast<size_t>(std::count_if(ops.begin(), ops.end(), [&](const op_rec& r) {
-            return r.o == o && ud_slot(r.ud) == slot;
-        }));
-    }
-    bool was_closed(int fd) const {
-        return std::find(closed.begin(), closed.end(), fd) != closed.end();
-    }
-
-    std::vector<op_rec> ops;
-    std::vector<int> closed;
-};
-
-uint64_t g_now = 1000;
-uint64_t fake_clock() { return g_now; }
 
 std::string msg(const value& v, qipc::msg_type t = qipc::msg_type::async) {
     const std::vector<uint8_t> m = qipc::encode_message(v, t);
@@ -119,14 +46,7 @@ std::string sub_msg() {
 }
 
 /// One shard (the hub) with one pubsub listener; optionally an upstream tickerplant.
-struct ps_rig {
-    fake_io be;
-    shard::counters ctr;
-    config_ptr cfg;
-    proxy::upstream_table ups;
-    std::unique_ptr<proxy::pubsub_plane> plane;
-    std::unique_ptr<proxy::engine> eng;
-
+struct ps_rig : engine_rig {
     explicit ps_rig(bool upstream = false, uint32_t shards = 1) {
         auto c = std::make_shared<config>();
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::pubsub, "g", {}});
@@ -135,42 +55,22 @@ struct ps_rig {
         c->limits.buf_ring_entries = 8;
         c->limits.conns_per_shard_max = 8;
         c->limits.message_bytes_max = 1 << 20;
-        cfg = c;
-        std::string err;
-        REQUIRE(ups.build(*cfg, err));
-        plane = std::make_unique<proxy::pubsub_plane>(shards, *cfg);
-        proxy::engine_options o;
-        o.cfg = cfg;
-        o.upstreams = &ups;
-        o.pubsub = plane.get();
-        o.listener_fds = {::socket(AF_INET, SOCK_STREAM, 0)};
-        o.clock_ms = &fake_clock;
-        eng = std::make_unique<proxy::engine>(be, ctr, o);
-    }
-    void turn() { eng->on_turn(g_now); }
-    void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
-        eng->on_completion({ud, res, flags});
+        start(c, shards);
     }
     /// Multishot recv completion carrying `data` in a pool buffer.
     void recv(uint32_t sid, const std::string& data, bool more = true) {
-        const op_rec* r = be.last(op::recv, sid);
-        REQUIRE(r != nullptr);
-        const int bid = be.pool().acquire();
-        REQUIRE(bid >= 0);
-        std::memcpy(be.pool().data(static_cast<uint16_t>(bid)), data.data(), data.size());
-        complete(r->ud, static_cast<int32_t>(data.size()),
-                 (more ? kFlagMore : 0) | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
+        recv_buffer(sid, data, more);
     }
     /// The read in flight on `sid` (exactly one must be outstanding).
-    const op_rec& reading(uint32_t sid) {
-        const op_rec* r = be.last(op::read, sid);
+    const rec& reading(uint32_t sid) {
+        const rec* r = be.last(op::read, sid);
         REQUIRE(r != nullptr);
         return *r;
     }
     /// "Receives" `data` where the last recv_into of `sid` aimed and completes it (a short
     /// read when data is shorter than asked).
     void read(uint32_t sid, const std::string& data) {
-        const op_rec r = reading(sid);
+        const rec r = reading(sid);
         REQUIRE(data.size() <= r.len);
         std::memcpy(r.buf, data.data(), data.size());
         complete(r.ud, static_cast<int32_t>(data.size()));
@@ -180,7 +80,7 @@ struct ps_rig {
     void stream(uint32_t sid, const std::string& data, size_t chunk) {
         size_t at = 0;
         while (at < data.size()) {
-            const op_rec& r = reading(sid);
+            const rec& r = reading(sid);
             const size_t n = std::min<size_t>({chunk, r.len, data.size() - at});
             read(sid, data.substr(at, n));
             at += n;
@@ -189,18 +89,18 @@ struct ps_rig {
     /// Accept + handshake (+ `extra` bytes in the same receive) on session `s`; the cancel of
     /// the multishot recv is completed, which arms the first read.
     void client(uint32_t s, const std::string& extra = {}) {
-        const op_rec* a = be.last(op::accept, 0);
+        const rec* a = be.last(op::accept, 0);
         REQUIRE(a != nullptr);
         complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
         const uint32_t sid = proxy::sock_id(s, role::client);
         recv(sid, std::string("u:p\x03", 4) + std::string(1, '\0') + extra);
-        const op_rec* c = be.last(op::cancel, sid);
+        const rec* c = be.last(op::cancel, sid);
         REQUIRE(c != nullptr);  // the multishot recv that read the handshake goes
         CHECK(ud_op(c->ud) == op::recv);
         CHECK(be.count(op::read, sid) == 0);  // not before its final completion
         complete(be.last(op::recv, sid)->ud, -ECANCELED);
         turn();
-        const op_rec* s1 = be.last(op::send, sid);
+        const rec* s1 = be.last(op::send, sid);
         REQUIRE(s1 != nullptr);
         CHECK(s1->bytes == std::string(1, '\x03'));
         complete(s1->ud, 1);
@@ -215,7 +115,7 @@ constexpr uint32_t kSub = proxy::sock_id(1, role::client);
 TEST_CASE("pubsub ingest: header and body by recv_into, short reads resumed, zero copies") {
     ps_rig t;
     t.client(0);
-    const op_rec h = t.reading(kPub);
+    const rec h = t.reading(kPub);
     CHECK(h.len == 8);
     CHECK(h.all);  // a header is read whole (MSG_WAITALL)
     const std::string u = upd_msg(3);
@@ -279,7 +179,7 @@ TEST_CASE("pubsub ingest: a subscriber gets the update read straight in; large f
     t.stream(kPub, first, 1 << 20);
     t.stream(kSub, sub_msg(), 1000);
     t.turn();
-    const op_rec* reply = t.be.last(op::send, kSub);
+    const rec* reply = t.be.last(op::send, kSub);
     REQUIRE(reply != nullptr);
     t.complete(reply->ud, static_cast<int32_t>(reply->bytes.size()));
     CHECK(t.ctr.pubsub_subscribers.load() == 1);
@@ -297,7 +197,7 @@ TEST_CASE("pubsub ingest: a subscriber gets the update read straight in; large f
     CHECK(t.ctr.pubsub_ingest_bytes_direct.load() ==
           first.size() - 8 + sub_msg().size() - 8 + big.size() - 8 + small.size() - 8);
     CHECK(t.ctr.pubsub_ingest_bytes_copied.load() == 0);
-    const op_rec* d = t.be.last(op::send, kSub);
+    const rec* d = t.be.last(op::send, kSub);
     REQUIRE(d != nullptr);
     // What the subscriber is sent decodes to both updates, rows intact.
     std::span<const uint8_t> rest(reinterpret_cast<const uint8_t*>(d->bytes.data()),
@@ -326,7 +226,7 @@ TEST_CASE("pubsub ingest: bytes with the handshake and in the cancelled recv are
     const std::string u2 = upd_msg(2, 2);
     const std::string u3 = upd_msg(2, 3);
     // handshake + u1 + 5 header bytes of u2 in the first receive buffer
-    const op_rec* a = t.be.last(op::accept, 0);
+    const rec* a = t.be.last(op::accept, 0);
     t.complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
     t.recv(kPub, std::string("u:p\x03", 4) + std::string(1, '\0') + u1 + u2.substr(0, 5));
     CHECK(t.ctr.pubsub_updates_in.load() == 1);
@@ -366,7 +266,7 @@ TEST_CASE("pubsub ingest: a malformed header closes; EOF and close wait for the 
         const std::string u = upd_msg(2);
         t.read(kPub, u.substr(0, 8));
         t.read(kPub, u.substr(8, 4));
-        const op_rec r = t.reading(kPub);
+        const rec r = t.reading(kPub);
         t.eng->start_drain(g_now);  // closes the idle session (nothing queued for it)
         CHECK(!t.be.was_closed(fd));
         CHECK(t.eng->sessions_open() == 1);
@@ -382,17 +282,17 @@ TEST_CASE("pubsub ingest: the upstream link reads its reply byte and frames by r
     ps_rig t(true);
     constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);  // ps_up_start took slot 0
     for (int round = 0; round < 2; ++round) {  // the second round is the re-subscribe
-        const op_rec* c = t.be.last(op::connect, kUp);
+        const rec* c = t.be.last(op::connect, kUp);
         REQUIRE(c != nullptr);
         t.complete(c->ud, 0);
         t.turn();
-        const op_rec* hs = t.be.last(op::send, kUp);
+        const rec* hs = t.be.last(op::send, kUp);
         REQUIRE(hs != nullptr);
         t.complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
         CHECK(t.reading(kUp).len == 1);  // the handshake reply byte
         t.read(kUp, "\x03");
         t.turn();
-        const op_rec* sub = t.be.last(op::send, kUp);
+        const rec* sub = t.be.last(op::send, kUp);
         REQUIRE(sub != nullptr);
         CHECK(sub->bytes.find(".u.sub[`;`]") != std::string::npos);
         t.complete(sub->ud, static_cast<int32_t>(sub->bytes.size()));
@@ -459,7 +359,7 @@ TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); r
     ps_rig t(false, 2);  // this engine is shard 0 (the hub); shard 1 exists only as a lane
     t.client(0);
     // Shard 1 is not draining its lane: fill it past the high mark, as a busy peer would.
-    proxy::ps_lane& lane = t.plane->lane(0, 1);
+    proxy::ps_lane& lane = t.ps_plane->lane(0, 1);
     for (uint32_t i = 0; i <= proxy::kPsLaneHigh; ++i) {
         REQUIRE(lane.claim() != nullptr);
         lane.commit();
@@ -487,7 +387,7 @@ TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); r
 
 TEST_CASE("pubsub ingest: the handshake's multishot ending in ENOBUFS does not wait for buffers") {
     ps_rig t;
-    const op_rec* a = t.be.last(op::accept, 0);
+    const rec* a = t.be.last(op::accept, 0);
     t.complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
     t.recv(kPub, std::string("u:p\x03", 4) + std::string(1, '\0'));
     for (int i = 0; i < 7; ++i) REQUIRE(t.be.pool().acquire() >= 0);  // 1 of 8 left
