@@ -214,3 +214,20 @@ itest('a remote client gets the joined reply compressed, as q would send it', as
   assertTrades(await local.k('.gw.syncexec', ['getTrades', '`IBM', 2000], TYPES), [...want, ...want]);
   assert.equal(counter(await stats(ctx, gw), 'fanout_compressed'), 1);
 });
+
+itest('.gw.syncexec: the parts run in parallel (two backends with 400 ms of work each)', async (t, ctx) => {
+  // qmock --work-ms: getTrades answers after 400 ms, as a -30! deferred response. Serial parts
+  // would take >= 800 ms; parallel ones take 400 ms plus the plumbing (bound: 700 ms).
+  const slow = BACKENDS.map((b) => ({ ...b, mock: { workMs: 400 } }));
+  const { gw, mocks } = await startStack(ctx, { listeners: [REQ], backends: slow });
+  const q = await qconnect(ctx, gw.port);
+  const t0 = Date.now();
+  const parts = await direct(ctx, mocks, 'AAPL', 5);
+  const serial = Date.now() - t0;
+  assert.ok(serial >= 800, `each backend works 400 ms (two direct calls took ${serial} ms)`);
+  const t1 = Date.now();
+  const got = await q.k('.gw.syncexec', QUERY, TYPES);
+  const fan = Date.now() - t1;
+  assertTrades(got, [...parts[0], ...parts[1]], 'syncexec');
+  assert.ok(fan >= 400 && fan < 700, `fan-out took ${fan} ms: parallel parts, not serial`);
+});

@@ -217,6 +217,7 @@ async function startQmock(ctx, opts = {}) {
   if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
   if (opts.compress) args.push('--compress', opts.compress);
   if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
+  if (opts.workMs !== undefined) args.push('--work-ms', String(opts.workMs));
   const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
   const port = await waitPortFile(portFile, proc, (text) => {
     const m = /^(\d+)\s*$/m.exec(text);

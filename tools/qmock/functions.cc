@@ -152,6 +152,11 @@ void fn_get_trades(call& ctx, std::span<const arg> args, reply& out) {
     // Each row costs 8 + 8 + 8 + (sym + NUL) bytes.
     if (static_cast<uint64_t>(n) * (25 + sym.size()) + 128 > ctx.srv.opts().message_bytes_max)
         return out.set_error("limit");
+    if (ctx.srv.opts().work_ms > 0 && ctx.type == msg_type::sync) {  // --work-ms: answer later
+        ctx.srv.defer_response(ctx.c, static_cast<uint64_t>(ctx.srv.opts().work_ms),
+                               encode_body(make_trades(sym, n)), false);
+        return;
+    }
     out.set_value(make_trades(sym, n));
 }
 

@@ -27,6 +27,9 @@ struct options {
     std::string users_file;
     compress_mode compress = compress_mode::auto_;
     int64_t rows = 10;
+    /// getTrades answers after this many ms, as a -30! deferred response (a query's work,
+    /// without blocking the process); 0 = at once.
+    int64_t work_ms = 0;
     uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
     bool verbose = false;
     tp_options tp;  ///< --tickerplant and its --tp-* settings
