@@ -223,7 +223,10 @@ bool engine::pool_header(session& ss) {
     pc.mode = pool_conn::stray;
     if (h.type == qipc::msg_type::response && pc.probing) {
         pc.mode = pool_conn::probe;
-    } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && !pc.replied) {
+    } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && pc.cur->sync &&
+               !pc.replied) {
+        // Only a sync call awaits a response: an async one completes when its send does, maybe
+        // while this frame is still being read, so a response then is a stray, not its reply.
         pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
     } else {
         bump(ctr_.backend_unsolicited);
@@ -288,7 +291,9 @@ void engine::pool_take_reply(session& ss) {
         std::memcpy(pc.rx.data(), rep.data() + pc.need, extra);
         bump(ctr_.reply_bytes_copied, extra);
     }
-    bump(ctr_.reply_bytes_received_direct, pc.need - pc.moved);
+    // `moved` may cover more than this frame (several messages read behind the last one).
+    const uint64_t copied = pc.moved < pc.need ? pc.moved : pc.need;
+    bump(ctr_.reply_bytes_received_direct, pc.need - copied);
     rep.resize(pc.need);
     pc.have = pc.moved = extra;
     pc.need = 0;

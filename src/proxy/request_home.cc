@@ -210,6 +210,7 @@ void engine::pool_failed(session& ss) {
         ++pc.attempt;
         ++hb.failures;
     }
+    request* lost = nullptr;
     if (pc.cur != nullptr) {
         request* r = pc.cur;
         pc.cur = nullptr;
@@ -218,13 +219,16 @@ void engine::pool_failed(session& ss) {
         if (ss.s[1].fd >= 0 && ss.s[1].send_inflight) {
             pc.parked = r;  // its bytes may still be read by the kernel: see pool_freed
         } else {
-            pool_lost(ss, *r);
+            lost = r;
         }
     }
     pc.st = pstate::down;
     pc.probing = false;
     ss.deadline_ms = 0;
     if (hb.up == 0 && !hb.ejected && hb.failures >= lim_.eject_after_failures) eject(b);
+    // Answered only now that the connection is down: answering can re-enter pump (the client
+    // is on this shard and framing more calls), which must not pick this connection.
+    if (lost != nullptr) pool_lost(ss, *lost);
     publish_load(b);
     if (ss.s[1].fd >= 0) {
         close_sock(ss, role::upstream);  // pool_freed runs when its operations are done

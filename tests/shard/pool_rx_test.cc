@@ -24,8 +24,9 @@ struct pool_fixture : engine_rig {
     static constexpr uint32_t kPool = proxy::sock_id(0, role::upstream);
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
-    pool_fixture() {
+    explicit pool_fixture(uint32_t per_client_max = 1024) {
         auto c = std::make_shared<config>();
+        c->limits.requests_per_client_max = per_client_max;
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
         c->limits.buf_ring_entries = 8;
@@ -248,4 +249,70 @@ TEST_CASE("pool rx: teardown cancels the armed read before its buffer is freed")
     bool cancelled = false;
     for (const rec& r : f.be.ops) cancelled |= r.o == op::cancel && r.ud == rd;
     CHECK(cancelled);
+}
+
+namespace {
+// sync_frame() with its last byte replaced: calls that can be told apart.
+std::string call_n(char n) {
+    std::string f = sync_frame();
+    f.back() = n;
+    return f;
+}
+}  // namespace
+
+TEST_CASE("pool rx: a backend lost with calls waiting hands none to the dying connection") {
+    pool_fixture f(2);  // a client may have 2 calls outstanding
+    f.pool_up();
+    f.client_up();
+    // One receive, three calls: 1 goes out, 2 waits in the backend's queue, 3 is held (quota).
+    f.recv(pool_fixture::kCli, call_n('1') + call_n('2') + call_n('3'));
+    CHECK(f.sent(pool_fixture::kPool) == call_n('1'));
+    // EOF: call 1 is answered with the error, which frees quota and frames call 3; neither it
+    // nor call 2 may be given to this connection, which is going down.
+    f.end_read(pool_fixture::kPool, 0);
+    CHECK(f.sent(pool_fixture::kCli).find("qgate: backend b1 disconnected") != std::string::npos);
+    g_now += 1000;
+    f.turn();
+    f.pool_up();
+    CHECK(f.sent(pool_fixture::kPool) == call_n('2'));  // on the new connection, in order
+    f.read(pool_fixture::kPool, response_frame());
+    CHECK(f.sent(pool_fixture::kCli) == response_frame());
+    CHECK(f.sent(pool_fixture::kPool) == call_n('3'));
+    f.read(pool_fixture::kPool, response_frame());
+    CHECK(f.sent(pool_fixture::kCli) == response_frame());
+    CHECK(f.plane.state(0).load_now() == 0);
+}
+
+TEST_CASE("pool rx: a response read while an async call completes is a stray, not its reply") {
+    pool_fixture f;
+    f.pool_up();
+    f.client_up();
+    f.recv(pool_fixture::kCli, kAsync);  // an async call: done when its send is
+    f.turn();
+    const rec* s = f.be.last(op::send, pool_fixture::kPool);
+    REQUIRE(s != nullptr);
+    CHECK(s->bytes == kAsync);
+    const std::string resp = reply_of(100);
+    f.read(pool_fixture::kPool, resp.substr(0, 10));  // a response begins
+    f.complete(s->ud, static_cast<int32_t>(kAsync.size()));  // the async call is done
+    f.read(pool_fixture::kPool, resp.substr(10));  // the rest: nobody's reply
+    CHECK(f.ctr.backend_unsolicited.load() == 1);
+    CHECK(f.direct() == 0);
+    f.call();  // the connection still serves calls
+    f.read(pool_fixture::kPool, response_frame());
+    CHECK(f.sent(pool_fixture::kCli) == response_frame());
+}
+
+TEST_CASE("pool rx: a reply read behind a message, with another behind it, counts no direct bytes") {
+    pool_fixture f;
+    f.pool_up();
+    f.client_up();
+    f.call();
+    // One read: an async message, the reply, another async message. The reply's bytes were all
+    // moved to the front of rx (copies), so none of them count as received in place.
+    f.read(pool_fixture::kPool, kAsync + response_frame() + kAsync);
+    CHECK(f.sent(pool_fixture::kCli) == response_frame());
+    CHECK(f.direct() == 0);
+    CHECK(f.copied() == 2 * kAsync.size() + response_frame().size());
+    CHECK(f.ctr.backend_unsolicited.load() == 2);
 }
