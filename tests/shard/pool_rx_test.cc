@@ -303,7 +303,7 @@ TEST_CASE("pool rx: a response read while an async call completes is a stray, no
     CHECK(f.sent(pool_fixture::kCli) == response_frame());
 }
 
-TEST_CASE("pool rx: a reply read behind a message, with another behind it, counts no direct bytes") {
+TEST_CASE("pool rx: a reply read between two messages counts no direct bytes (all were moved)") {
     pool_fixture f;
     f.pool_up();
     f.client_up();
