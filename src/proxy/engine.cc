@@ -189,7 +189,7 @@ void engine::arm_recv(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle) return;
     if (k.into) {
-        ps_arm(ss, r);  // the only recv_into user so far: pub/sub ingest
+        ps_arm(ss, r);  // pub/sub feeds; pool connections arm their reads in pool_rx.cc
         return;
     }
     be_.recv_multishot(k.fd, ud(io::op::recv, ss.index, r));
@@ -250,9 +250,9 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
     maybe_free(ss, r);
 }
 
-// Single-shot recv_into completions; the session's mode owns the memory the bytes landed in.
-// recv_into completions: pool connections (pool_rx.cc; a pool session stays `pool` for the
-// engine's life) and pub/sub feeds (pubsub_ingest.cc).
+// Single-shot recv_into completions; the session's mode owns the memory the bytes landed in:
+// pool connections (pool_rx.cc; a pool session stays `pool` for the engine's life) and pub/sub
+// feeds (pubsub_ingest.cc).
 void engine::on_read(uint32_t sid, const io::completion& c) {
     if (sessions_[sid / 2]->st == sstate::pool) {
         pool_on_read(sid, c);
