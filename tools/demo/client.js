@@ -67,8 +67,10 @@ async function main() {
   const open = [...await sessionMode(), ...await requestMode(), ...await pubsubMode()];
   const st = await connect(admin);
   const stats = await k(st, '.qgate.stats[]');
-  const pick = ['accepts', 'msgs_fwd', 'requests_routed', 'fanout_joined',
-                'fanout_column_bytes_copied', 'pubsub_updates_in', 'pubsub_deliveries', 'enters'];
+  const pick = ['accepts', 'msgs_fwd', 'requests_routed', 'request_bytes_lent',
+                'request_bytes_copied', 'reply_bytes_received_direct', 'fanout_joined',
+                'fanout_column_bytes_copied', 'pubsub_updates_in', 'pubsub_deliveries',
+                'pubsub_ingest_bytes_direct', 'pubsub_ingest_bytes_copied', 'enters'];
   console.log('\nadmin q).qgate.stats[] (excerpt):',
     Object.fromEntries(Object.entries(stats).filter(([n]) => pick.includes(n))));
   for (const c of [...open, st]) c.close(() => {});
