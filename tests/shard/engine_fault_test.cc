@@ -297,12 +297,8 @@ struct request_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
     explicit request_fixture(uint32_t health_ms = 0) {
-        auto c = std::make_shared<config>();
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
-        c->limits.requests_per_shard_max = 16;
         c->limits.reconnect_min_ms = 100;
         c->limits.eject_after_failures = 2;
         c->limits.health_interval_ms = health_ms;
@@ -310,18 +306,11 @@ struct request_fixture : engine_rig {
         start(c);
     }
     void pool_up() {
-        const rec* c = be.last(op::connect, kPool);
-        REQUIRE(c != nullptr);
-        complete(c->ud, 0);
-        CHECK(sent(kPool) == std::string("qgate\x03", 7));  // credentials + capability 3 + NUL
+        CHECK(pool_connect(kPool) == std::string("qgate\x03", 7));  // credentials + cap 3 + NUL
         recv(kPool, "\x03");
     }
     void client_up() {
-        const rec* a = be.last(op::accept, 0);
-        REQUIRE(a != nullptr);
-        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x06", 8) + std::string(1, '\0'));
-        CHECK(sent(kCli) == "\x03");  // answered by qgate itself: min(6, 3)
+        CHECK(accept_client(kCli, '\x06') == "\x03");  // answered by qgate itself: min(6, 3)
     }
 };
 
@@ -493,27 +482,18 @@ struct fan_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(2, role::client);
 
     fan_fixture() {
-        auto c = std::make_shared<config>();
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
         c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
-        c->limits.requests_per_shard_max = 16;
         c->limits.reconnect_min_ms = 100;
         c->fanout.contexts_max = 2;
         start(c);
     }
     void pool_up(uint32_t slot) {
-        complete(be.last(op::connect, slot)->ud, 0);
-        sent(slot);
+        pool_connect(slot);
         recv(slot, "\x03");
     }
-    void client_up() {
-        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x06", 8) + std::string(1, '\0'));
-        CHECK(sent(kCli) == "\x03");
-    }
+    void client_up() { CHECK(accept_client(kCli, '\x06') == "\x03"); }
 };
 
 std::string frame(uint8_t type, const std::string& body) {

@@ -141,6 +141,33 @@ struct engine_rig {
         o.clock_ms = &fake_clock;
         eng = std::make_unique<proxy::engine>(be, ctr, o);
     }
+    /// The request-mode config the request fixtures start from: one listener for group "g",
+    /// 8 receive buffers, 4 sessions and 16 request slots per shard; fixtures add backends.
+    static std::shared_ptr<config> request_config() {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 4;
+        c->limits.requests_per_shard_max = 16;
+        return c;
+    }
+    /// Completes the connect of pool connection `slot` and its handshake send; returns the
+    /// credentials sent. The caller delivers the backend's reply byte.
+    std::string pool_connect(uint32_t slot) {
+        const rec* c = be.last(op::connect, slot);
+        REQUIRE(c != nullptr);
+        complete(c->ud, 0);
+        return sent(slot);
+    }
+    /// Accepts a client into `slot` whose handshake asks for capability `cap`, with `early`
+    /// bytes in the same segment; returns qgate's handshake reply.
+    std::string accept_client(uint32_t slot, char cap, const std::string& early = "") {
+        const rec* a = be.last(op::accept, 0);
+        REQUIRE(a != nullptr);
+        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        recv(slot, std::string("user:pw") + cap + std::string(1, '\0') + early);
+        return sent(slot);
+    }
     void turn() { eng->on_turn(g_now); }
     void complete(uint64_t ud, int32_t res, uint32_t flags = 0) {
         eng->on_completion({ud, res, flags});

@@ -25,29 +25,20 @@ struct pool_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
     explicit pool_fixture(uint32_t per_client_max = 1024) {
-        auto c = std::make_shared<config>();
-        c->limits.requests_per_client_max = per_client_max;
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
-        c->limits.requests_per_shard_max = 16;
+        c->limits.requests_per_client_max = per_client_max;
         c->limits.reconnect_min_ms = 100;
         start(c);
     }
     void pool_up() {
-        complete(be.last(op::connect, kPool)->ud, 0);
-        CHECK(sent(kPool) == std::string("qgate\x03", 7));
+        CHECK(pool_connect(kPool) == std::string("qgate\x03", 7));
         const rec& hs = armed_read(kPool);
         CHECK(hs.len == 1);  // the handshake byte alone: nothing behind it is over-read
         CHECK_FALSE(hs.all);
         read(kPool, "\x03");
     }
-    void client_up() {
-        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x06", 8) + std::string(1, '\0'));
-        CHECK(sent(kCli) == "\x03");
-    }
+    void client_up() { CHECK(accept_client(kCli, '\x06') == "\x03"); }
     /// The client sends one sync call; it goes out on the pool connection.
     void call() {
         recv(kCli, sync_frame());

@@ -24,24 +24,13 @@ struct lend_fixture : engine_rig {
 
     /// `early`: bytes the client sends in the same segment as its handshake.
     explicit lend_fixture(const std::string& early = "", uint32_t quota = 1024) {
-        auto c = std::make_shared<config>();
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
-        c->limits.requests_per_shard_max = 16;
         c->limits.requests_per_client_max = quota;
         start(c);
-        const rec* cn = be.last(op::connect, kPool);
-        REQUIRE(cn != nullptr);
-        complete(cn->ud, 0);
-        sent(kPool);         // credentials
+        pool_connect(kPool);
         recv(kPool, "\x03");  // capability: ready
-        const rec* a = be.last(op::accept, 0);
-        REQUIRE(a != nullptr);
-        complete(a->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x03", 8) + std::string(1, '\0') + early);
-        REQUIRE(sent(kCli) == "\x03");
+        REQUIRE(accept_client(kCli, '\x03', early) == "\x03");
     }
     uint32_t held() { return be.pool().held(); }
     /// The backend answers the call in flight; the answer is written to the client in full.
@@ -241,26 +230,19 @@ struct lend_fan_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(2, role::client);
 
     lend_fan_fixture() {
-        auto c = std::make_shared<config>();
-        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "g", {}});
+        auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
         c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
         route_conf r;
         r.groups = {"g", "h"};
         c->routes.push_back(r);
-        c->limits.buf_ring_entries = 8;
-        c->limits.conns_per_shard_max = 4;
-        c->limits.requests_per_shard_max = 16;
         c->fanout.contexts_max = 2;
         start(c);
         for (uint32_t slot : {kPoolG, kPoolH}) {
-            complete(be.last(op::connect, slot)->ud, 0);
-            sent(slot);
+            pool_connect(slot);
             recv(slot, "\x03");
         }
-        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
-        recv(kCli, std::string("user:pw\x03", 8) + std::string(1, '\0'));
-        REQUIRE(sent(kCli) == "\x03");
+        REQUIRE(accept_client(kCli, '\x03') == "\x03");
     }
     uint32_t held() { return be.pool().held(); }
 };
