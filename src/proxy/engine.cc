@@ -350,6 +350,15 @@ bool engine::connect_upstream(session& ss, int backend) {
     return true;
 }
 
+void engine::send_upstream_handshake(session& ss, int backend, uint8_t cap) {
+    ss.up_hs = opt_.upstreams->at(backend).credentials;
+    if (cap != 0) ss.up_hs.push_back(static_cast<char>(cap));
+    ss.up_hs.push_back('\0');
+    push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
+         static_cast<uint32_t>(ss.up_hs.size()), -1, true);
+    set_timeout(ss, lim_.connect_timeout_ms);  // the reply byte is due promptly
+}
+
 uint64_t engine::backoff_ms(uint32_t attempt) {
     const uint32_t shift = attempt < 20 ? attempt : 20;
     uint64_t base = uint64_t{lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);

@@ -236,6 +236,10 @@ class engine final : public shard::shard_hooks {
     /// Opens the upstream socket of `ss` to `backend` and submits the connect, bounded by
     /// connect_timeout_ms; false (counted) when no socket could be made.
     bool connect_upstream(session& ss, int backend);
+    /// Sends `backend`'s credentials, capability `cap` (0: none, as a client that sent none)
+    /// and NUL on the upstream socket, alone in its send (q takes the first bytes as the
+    /// handshake), and gives the 1-byte reply connect_timeout_ms to come.
+    void send_upstream_handshake(session& ss, int backend, uint8_t cap);
     /// Reconnect delay after `attempt` failures: reconnect_min_ms doubling per failure, capped
     /// at reconnect_max_ms, drawn between half and all of that (jitter, so connections of
     /// several shards do not retry in lockstep).

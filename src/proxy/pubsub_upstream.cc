@@ -74,14 +74,9 @@ void engine::ps_up_connected(session& ss, const io::completion& c) {
         return;
     }
     net::set_nodelay(k.fd);
-    ss.up_hs = opt_.upstreams->at(opt_.pubsub->upstream).credentials;
-    ss.up_hs.push_back(static_cast<char>(kUpstreamCapability));
-    ss.up_hs.push_back('\0');
     ss.ps->ust = ps_conn::up::handshake;
-    push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
-         static_cast<uint32_t>(ss.up_hs.size()), -1, true);
+    send_upstream_handshake(ss, opt_.pubsub->upstream, kUpstreamCapability);
     ps_direct(ss, role::upstream);
-    set_timeout(ss, lim_.connect_timeout_ms);
 }
 
 void engine::ps_up_subscribe(session& ss) {

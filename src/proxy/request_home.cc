@@ -149,14 +149,9 @@ void engine::pool_connected(session& ss, const io::completion& c) {
         return;
     }
     net::set_nodelay(k.fd);
-    ss.up_hs = opt_.upstreams->at(static_cast<int>(ss.pc.backend)).credentials;
-    ss.up_hs.push_back(static_cast<char>(kPoolCapability));
-    ss.up_hs.push_back('\0');
     ss.pc.st = pstate::handshake;
-    push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
-         static_cast<uint32_t>(ss.up_hs.size()), -1, true);
+    send_upstream_handshake(ss, static_cast<int>(ss.pc.backend), kPoolCapability);
     pool_arm_read(ss);  // the reply byte, then frames (pool_rx.cc)
-    set_timeout(ss, lim_.connect_timeout_ms);
 }
 
 // The backend answered the handshake with its capability byte (pool_rx.cc read it): ready.

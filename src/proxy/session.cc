@@ -139,16 +139,10 @@ void engine::start_upstream(session& ss) {
 }
 
 void engine::on_upstream_connected(session& ss) {
-    const upstream& u = opt_.upstreams->at(ss.backend);
-    ss.up_hs = u.credentials;
-    if (ss.client_cap != 0)
-        ss.up_hs.push_back(static_cast<char>(qipc::negotiate_capability(ss.client_cap)));
-    ss.up_hs.push_back('\0');
     ss.st = sstate::up_handshake;
-    push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
-         static_cast<uint32_t>(ss.up_hs.size()), -1, true);
+    const uint8_t cap = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
+    send_upstream_handshake(ss, ss.backend, cap);
     arm_recv(ss, role::upstream);
-    set_timeout(ss, lim_.connect_timeout_ms);  // the reply byte is due promptly
 }
 
 void engine::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
