@@ -102,7 +102,7 @@ itest('node-q subscriber: every row in sequence, .u.end, unknown table error', a
   const gw = await startPubsubGate(ctx, { tp: tp.port, pubsub: { tables: ['trade'] } });
   await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
   const q = await qconnect(ctx, gw.port);
-  await assert.rejects(q.k('.u.sub[`nosuch;`]'), /nosuch/);
+  await assert.rejects(q.k('.u.sub[`nosuch;`]'), { message: 'nosuch' });  // q's 't
   const rows = [];
   const got = within(new Promise((resolve) => {
     q.con.on('upd', (table, data) => {
@@ -117,27 +117,34 @@ itest('node-q subscriber: every row in sequence, .u.end, unknown table error', a
   const ctl = await qconnect(ctx, tp.port);
   const endP = q.next();
   await ctl.k('.u.endofday[]');
-  const end = await within(endP, 5000, '.u.end');
+  const end = await within(endP, 10000, '.u.end');
   assert.equal(end[0], '.u.end');
 });
 
-itest('a compressed upstream (q compresses for remote peers): decompressed once', async (t, ctx) => {
-  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '200',
-    '--compress', 'always']);
-  const gw = await startPubsubGate(ctx, { tp: tp.port });
-  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
-  const a = await rawSubscriber(ctx, gw.port);
-  const b = await rawSubscriber(ctx, gw.port);
-  const ctl = await qconnect(ctx, tp.port);
-  assert.equal(await ctl.k('.u.pub[5]'), 5);
-  const fa = await readUpdates(a.raw, 5);
-  const fb = await readUpdates(b.raw, 5);
-  fa.forEach((f, i) => {
-    assert.equal(f[2], 0, 'sent uncompressed (loopback subscriber)');
-    assert.ok(f.equals(fb[i]), 'identical bytes');
-    assert.deepEqual(decode(f)[2].map((r) => r.seq), [...Array(200).keys()].map((k) => i * 200 + k));
+itest('a compressed upstream (q compresses for remote peers): decompressed once',
+  async (t, ctx) => {
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '200',
+      '--compress', 'always']);
+    const gw = await startPubsubGate(ctx, { tp: tp.port });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const a = await rawSubscriber(ctx, gw.port);
+    const b = await rawSubscriber(ctx, gw.port);
+    const ctl = await qconnect(ctx, tp.port);
+    assert.equal(await ctl.k('.u.pub[5]'), 5);
+    const fa = await readUpdates(a.raw, 5);
+    const fb = await readUpdates(b.raw, 5);
+    fa.forEach((f, i) => {
+      assert.equal(f[2], 0, 'sent uncompressed (loopback subscriber)');
+      assert.ok(f.equals(fb[i]), 'identical bytes');
+      assert.deepEqual(decode(f)[2].map((r) => r.seq),
+        [...Array(200).keys()].map((k) => i * 200 + k));
+    });
+    // once: the decompressed buffer itself went to both subscribers, nothing re-encoded or copied
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_as_received'), 5);
+    assert.equal(counter(s, 'pubsub_encodings'), 0);
+    assert.equal(counter(s, 'pubsub_payload_bytes_copied'), 0);
   });
-});
 
 itest('a subscriber that stops reading is disconnected; the others get everything',
   async (t, ctx) => {
@@ -167,26 +174,36 @@ itest('a subscriber that stops reading is disconnected; the others get everythin
     assert.equal(counter(s, 'pubsub_subscribers'), 1, 'the slow one was unsubscribed');
   });
 
-itest('conflate policy: a slow subscriber stays connected', async (t, ctx) => {
-  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '2000']);
-  const gw = await startPubsubGate(ctx, {
-    tp: tp.port, pubsub: { backlog_updates_max: 4, slow_subscriber: 'conflate' },
+itest('conflate policy: a slow subscriber stays connected and gets the newest update',
+  async (t, ctx) => {
+    const rowsPer = 2000;
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', String(rowsPer)]);
+    const gw = await startPubsubGate(ctx, {
+      tp: tp.port, pubsub: { backlog_updates_max: 4, slow_subscriber: 'conflate' },
+    });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const slow = await rawSubscriber(ctx, gw.port);
+    slow.raw.sock.pause();
+    const ctl = await qconnect(ctx, tp.port);
+    assert.equal(await ctl.k('.u.pub[300]'), 300);  // 22 MB: more than socket buffers hold
+    const s = await waitCounter(ctx, gw, 'pubsub_conflations', 1);
+    assert.equal(counter(s, 'pubsub_slow_disconnects'), 0);
+    slow.raw.sock.resume();
+    const newest = 299 * rowsPer;
+    const firsts = [];
+    for (let i = 0; i < 300 && firsts[firsts.length - 1] !== newest; i++) {
+      const rows = decode((await slow.raw.readFrame()).frame)[2];
+      assert.equal(rows.length, rowsPer, 'whole updates');
+      firsts.push(rows[0].seq);
+    }
+    assert.equal(firsts[firsts.length - 1], newest, 'the newest update arrives');
+    firsts.forEach((f, i) => assert.ok(i === 0 || f > firsts[i - 1], 'in order'));
+    assert.ok(firsts.length < 300, `rows lost to conflation: ${firsts.length} of 300 updates`);
+    // still connected: the next frame is the answer to a new call
+    const again = await slow.raw.call(syncText('.u.sub[`trade;`]'));
+    assert.equal(decode(again.frame)[0], 'trade');
+    assert.equal(counter(await stats(ctx, gw), 'pubsub_slow_disconnects'), 0);
   });
-  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
-  const slow = await rawSubscriber(ctx, gw.port);
-  slow.raw.sock.pause();
-  const ctl = await qconnect(ctx, tp.port);
-  assert.equal(await ctl.k('.u.pub[300]'), 300);  // 22 MB: more than socket buffers hold
-  const s = await waitCounter(ctx, gw, 'pubsub_conflations', 1);
-  assert.equal(counter(s, 'pubsub_slow_disconnects'), 0);
-  slow.raw.sock.resume();
-  const last = await pollUntil(async () => {
-    const f = (await slow.raw.readFrame()).frame;
-    const seq = decode(f)[2][0].seq;
-    return seq === 299 * 2000 ? seq : null;
-  }, { what: 'the newest update', timeoutMs: 10000, intervalMs: 0 });
-  assert.equal(last, 299 * 2000);
-});
 
 itest('upstream restart: qgate re-subscribes and updates flow again', async (t, ctx) => {
   const tp = await startTickerplant(ctx, ['--tp-rate', '0']);
@@ -195,7 +212,8 @@ itest('upstream restart: qgate re-subscribes and updates flow again', async (t, 
   const sub = await rawSubscriber(ctx, gw.port);
   let ctl = await qconnect(ctx, tp.port);
   assert.equal(await ctl.k('.u.pub[3]'), 3);
-  await readUpdates(sub.raw, 3);
+  const before = await readUpdates(sub.raw, 3);
+  assert.deepEqual(before.map((f) => decode(f)[2][0].seq), [0, 1, 2]);
   tp.proc.kill('SIGTERM');
   await pollUntil(() => !tp.proc.alive, { what: 'tickerplant exit' });
   const tp2 = await startTickerplant(ctx, ['--tp-rate', '0'], tp.port, 'qmock-tp2');
@@ -232,9 +250,10 @@ itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered'
     const all = await qconnect(ctx, gw.port);
     const ibm = await rawSubscriber(ctx, gw.port, '.u.sub[`trade;`IBM]');
     const rows = [];
+    const tables = [];
     const got = within(new Promise((resolve) => {
       all.con.on('upd', (table, data) => {
-        assert.equal(table, 'trade');
+        tables.push(table);
         rows.push(...data);
         if (rows.length >= 8) resolve();
       });
@@ -242,15 +261,17 @@ itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered'
     const reply = await all.k('.u.sub[`trade;`]');
     assert.equal(reply[0], 'trade');
     const bad = await feed.call(syncText('nosuch[]'));
-    assert.match(String(errorText(bad.frame)), /pubsub listener/);
+    assert.equal(errorText(bad.frame), 'qgate: pubsub listener: .u.sub and .u.upd only');
     // a column list (tabled with the learnt names) and a sync call (answered ::)
     await feed.write(qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
       qlist(qsyms(syms), qlongs([4, 5, 6, 7])))));
     const r = await feed.call(qmsg(MSG.sync, qlist(qstr('.u.upd'), qsym('trade'),
       qtable(['sym', 'seq'], [qsyms(syms), qlongs([8, 9, 10, 11])]))));
-    assert.equal(r.type, MSG.response);
+    assert.equal(r.frame.toString('hex'), '010200000a0000006500', 'answered :: (generic null)');
     await got;
-    assert.deepEqual(rows.map((x) => Number(x.seq)), [4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.deepEqual(tables, ['trade', 'trade']);
+    assert.deepEqual(rows.map((x) => Number(x.seq)), [4, 5, 6, 7, 8, 9, 10, 11],
+      'both updates published, the sync one too');
     const f = await readUpdates(ibm.raw, 2);
     assert.deepEqual(f.map((x) => decode(x)[2].map((row) => Number(row.seq))), [[4, 6], [8, 10]]);
     await all.close();
@@ -277,7 +298,7 @@ itest('pubinterval: a burst of updates is published merged, every row in order',
   await feed.write(Buffer.concat(burst));  // one write: one interval
   const seqs = [];
   let frames = 0;
-  while (seqs.length < 20) {
+  for (let i = 0; i < 20 && seqs.length < 20; i++) {
     const [fn, table, rows] = decode((await sub.raw.readFrame()).frame);
     assert.deepEqual([fn, table], ['upd', 'trade']);
     seqs.push(...rows.map((r) => Number(r.seq)));
@@ -286,7 +307,9 @@ itest('pubinterval: a burst of updates is published merged, every row in order',
   assert.deepEqual(seqs, [...Array(20).keys()], 'every row, in order');
   assert.ok(frames < 5, `merged: ${frames} messages for 5 updates`);
   const ibmRows = [];
-  while (ibmRows.length < 5) ibmRows.push(...decode((await ibm.raw.readFrame()).frame)[2]);
+  for (let i = 0; i < 5 && ibmRows.length < 5; i++) {
+    ibmRows.push(...decode((await ibm.raw.readFrame()).frame)[2]);
+  }
   assert.deepEqual(ibmRows.map((r) => Number(r.seq)), [2, 6, 10, 14, 18]);
 });
 
@@ -322,7 +345,7 @@ itest('ingest: payloads read straight into update buffers (split header, > 64 Ki
     await feed.write(Buffer.concat([big, ...small]));  // back to back in one write
     const want = [...Array(8044).keys()].slice(2);
     const seqs = [];
-    while (seqs.length < want.length) {
+    for (let i = 0; i < 23 && seqs.length < want.length; i++) {
       const [fn, table, rows] = decode((await sub.readFrame()).frame);
       assert.deepEqual([fn, table], ['upd', 'trade']);
       seqs.push(...rows.map((r) => Number(r.seq)));

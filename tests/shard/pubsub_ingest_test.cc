@@ -3,7 +3,8 @@
 // header and of the body resumed where they stopped), bytes that came with the handshake or in
 // the cancelled multishot recv are copied and counted as such, a malformed header closes,
 // EOF and close wait for the read in flight, a paused feed arms no read until resumed, and the
-// upstream link reads its reply byte and frames the same way.
+// upstream link reads its reply byte and frames the same way. At the end: the lanes out of the
+// hub when the peer shard lags (pubsub_lane_full, pubsub_lane_drops, pubsub_feed_pauses).
 // The fake backend and clock are engine_rig.h's.
 
 #include <doctest/doctest.h>
@@ -397,4 +398,231 @@ TEST_CASE("pubsub ingest: the handshake's multishot ending in ENOBUFS does not w
     t.stream(kPub, upd_msg(1), 1 << 20);
     t.turn();
     CHECK(t.ctr.pubsub_updates_in.load() == 1);
+}
+
+// ---- The lanes out of the hub (pubsub_hub.cc): pubsub_lane_full, pubsub_lane_drops and
+// pubsub_feed_pauses, each driven and checked against what the peer shard receives. Shard 1
+// is played by the test: it sends the hub `.u.sub`s on lane 1->0 and drains lane 0->1 only
+// when the test says so, as a busy peer would.
+
+namespace {
+
+/// Marks the messages the test itself puts on lane 0->1 to fill it.
+constexpr uint32_t kFiller = UINT32_MAX;
+
+struct shard1 {
+    ps_rig& t;
+    proxy::ps_lane& to_hub() { return t.ps_plane->lane(1, 0); }
+    proxy::ps_lane& from_hub() { return t.ps_plane->lane(0, 1); }
+    /// Queues `.u.sub[`trade;`]` from this shard's session `session` (false: lane full).
+    bool sub(uint32_t session) {
+        proxy::ps_msg* m = to_hub().claim();
+        if (m == nullptr) return false;
+        auto* o = new proxy::ps_sub_order;
+        o->shard = 1;
+        o->session = session;
+        o->gen = 1;
+        const std::string s = sub_msg();
+        o->body.assign(s.begin() + 8, s.end());
+        m->kind = proxy::ps_kind::sub;
+        m->order = o;
+        to_hub().commit();
+        return true;
+    }
+    /// Everything the hub has published on lane 0->1 so far, moved out.
+    std::vector<proxy::ps_msg> take() {
+        std::vector<proxy::ps_msg> out;
+        from_hub().drain([&](proxy::ps_msg& m) { out.push_back(std::move(m)); });
+        return out;
+    }
+    /// Puts filler messages on lane 0->1 until it holds `n` (or is full); returns how many.
+    uint32_t fill(uint32_t n = proxy::kPsLaneSlots) {
+        uint32_t added = 0;
+        for (; added < proxy::kPsLaneSlots && from_hub().used() < n; ++added) {
+            proxy::ps_msg* m = from_hub().claim();
+            if (m == nullptr) break;
+            m->kind = proxy::ps_kind::deliver;
+            m->n = 0;
+            m->table = kFiller;
+            from_hub().commit();
+        }
+        from_hub().publish();
+        return added;
+    }
+};
+
+/// Feeds update `u` on `sid`, header then body; true when the connection is read on after it
+/// (false: the feed was paused).
+bool feed(ps_rig& t, uint32_t sid, const std::string& u) {
+    t.read(sid, u.substr(0, 8));
+    const size_t reads = t.be.count(op::read, sid);
+    t.read(sid, u.substr(8));
+    return t.be.count(op::read, sid) > reads;
+}
+
+/// The seq of the first row of a delivered update.
+int64_t first_seq(const pubsub::update_ref& u) {
+    const value v = pubsub::test::decode_msg(u.bytes());
+    REQUIRE(v.items.size() == 3);
+    const value& seq = v.items[2].items[0].items[1].items[4];  // table -> dict -> column
+    REQUIRE(seq.raw.size() >= 8);
+    int64_t s = 0;
+    std::memcpy(&s, seq.raw.data(), 8);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("pubsub lanes: messages for a full lane wait in order (pubsub_lane_full)") {
+    ps_rig t(false, 2);
+    t.client(0);
+    t.client(1);  // a second publisher
+    constexpr uint32_t kPub2 = kSub;
+    shard1 s1{t};
+    CHECK(feed(t, kPub, upd_msg(1, 0)));  // the hub learns `trade`; nobody subscribed yet
+    REQUIRE(s1.sub(7));
+    s1.to_hub().publish();
+    t.turn();
+    std::vector<proxy::ps_msg> got = s1.take();
+    REQUIRE(got.size() == 1);
+    REQUIRE(got[0].kind == proxy::ps_kind::sub_done);
+    CHECK(got[0].order->subs.size() == 1);
+    delete got[0].order;
+
+    CHECK(s1.fill() == proxy::kPsLaneSlots);  // shard 1 stops draining: the lane is full
+    const uint64_t mailbox = t.ctr.pubsub_mailbox_msgs.load();
+    CHECK_FALSE(feed(t, kPub, upd_msg(1, 1)));  // its deliver waits; the feed is paused
+    CHECK(t.ctr.pubsub_lane_full.load() == 1);
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    // Shard 1 catches up before this shard's next turn: the lane has room, but a message is
+    // still waiting, so the second publisher's update must queue behind it, not overtake it.
+    CHECK(s1.take().size() == proxy::kPsLaneSlots);
+    CHECK_FALSE(feed(t, kPub2, upd_msg(1, 2)));  // paused too: a message is waiting
+    CHECK(t.ctr.pubsub_lane_full.load() == 2);
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 2);
+    CHECK(s1.from_hub().used() == 0);  // nothing went straight into the lane
+    CHECK(t.ctr.pubsub_mailbox_msgs.load() == mailbox);
+    const size_t reads = t.be.count(op::read, kPub);
+    const size_t reads2 = t.be.count(op::read, kPub2);
+    t.turn();  // the waiting messages move into the lane, then the feeds are read again
+    CHECK(t.ctr.pubsub_mailbox_msgs.load() == mailbox + 2);
+    CHECK(t.be.count(op::read, kPub) == reads + 1);
+    CHECK(t.be.count(op::read, kPub2) == reads2 + 1);
+    got = s1.take();
+    REQUIRE(got.size() == 2);
+    std::vector<int64_t> seqs;
+    for (const proxy::ps_msg& m : got) {
+        REQUIRE(m.kind == proxy::ps_kind::deliver);
+        REQUIRE(m.n == 1);
+        seqs.push_back(first_seq(m.bufs[0]));
+    }
+    CHECK(seqs == std::vector<int64_t>{1, 2});
+    CHECK(t.ctr.pubsub_lane_drops.load() == 0);
+    CHECK(t.ctr.pubsub_updates_in.load() == 3);
+}
+
+TEST_CASE("pubsub lanes: beyond kPsOverflowMax waiting, messages are dropped and counted") {
+    ps_rig t(false, 2);
+    t.client(0);
+    shard1 s1{t};
+    CHECK(feed(t, kPub, upd_msg(1, 0)));  // the hub learns `trade`
+    // Shard 1 sends .u.sub after .u.sub and drains nothing: the hub's answers fill the lane,
+    // then the overflow queue, and the last kExtra are dropped.
+    constexpr uint32_t kExtra = 3;
+    constexpr uint32_t kTotal = proxy::kPsLaneSlots + proxy::kPsOverflowMax + kExtra;
+    uint32_t sent = 0;
+    for (uint32_t round = 0; sent < kTotal; ++round) {
+        REQUIRE(round <= kTotal / proxy::kPsLaneSlots + 1);
+        while (sent < kTotal && s1.sub(sent)) ++sent;
+        s1.to_hub().publish();
+        t.turn();
+    }
+    CHECK(t.ctr.pubsub_lane_full.load() == proxy::kPsOverflowMax);
+    CHECK(t.ctr.pubsub_lane_drops.load() == kExtra);
+    // Shard 1 drains again: every kept answer arrives, in order, as the lane frees.
+    std::vector<uint32_t> sessions;
+    size_t not_answers = 0;
+    for (uint32_t round = 0; round <= kTotal / proxy::kPsLaneSlots + 1; ++round) {
+        for (proxy::ps_msg& m : s1.take()) {
+            if (m.kind != proxy::ps_kind::sub_done) {
+                ++not_answers;
+                continue;
+            }
+            sessions.push_back(m.order->session);
+            delete m.order;
+        }
+        t.turn();
+    }
+    CHECK(not_answers == 0);
+    CHECK(s1.take().empty());
+    REQUIRE(sessions.size() == proxy::kPsLaneSlots + proxy::kPsOverflowMax);
+    size_t out_of_order = 0;
+    for (uint32_t i = 0; i < sessions.size(); ++i) out_of_order += sessions[i] != i;
+    CHECK(out_of_order == 0);  // so the dropped ones are the last kExtra
+    CHECK(t.ctr.pubsub_lane_drops.load() == kExtra);
+    CHECK(t.ctr.pubsub_mailbox_msgs.load() == proxy::kPsLaneSlots + proxy::kPsOverflowMax);
+}
+
+TEST_CASE("pubsub lanes: a feed is paused only while a lane is over half full") {
+    ps_rig t(false, 2);
+    t.client(0);
+    shard1 s1{t};
+    CHECK(s1.fill(proxy::kPsLaneHigh) == proxy::kPsLaneHigh);
+    CHECK(feed(t, kPub, upd_msg(1, 0)));  // exactly half full: read on
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 0);
+    CHECK(s1.fill(proxy::kPsLaneHigh + 1) == 1);
+    CHECK_FALSE(feed(t, kPub, upd_msg(1, 1)));  // over half: paused
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    const size_t reads = t.be.count(op::read, kPub);
+    t.turn();
+    CHECK(t.be.count(op::read, kPub) == reads);  // still over: still paused
+    CHECK(s1.take().size() == proxy::kPsLaneHigh + 1);
+    CHECK(s1.fill(proxy::kPsLaneHigh) == proxy::kPsLaneHigh);  // half full again, not over
+    t.turn();
+    CHECK(t.be.count(op::read, kPub) == reads + 1);  // resumed
+    CHECK(feed(t, kPub, upd_msg(1, 2)));
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    CHECK(t.ctr.pubsub_updates_in.load() == 3);
+    CHECK(s1.take().size() == proxy::kPsLaneHigh);  // nobody subscribed: only the filler
+}
+
+TEST_CASE("pubsub lanes: the upstream link is not read while a lane is over half full") {
+    ps_rig t(true, 2);
+    constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);  // ps_up_start took slot 0
+    shard1 s1{t};
+    const rec* c = t.be.last(op::connect, kUp);
+    REQUIRE(c != nullptr);
+    t.complete(c->ud, 0);
+    t.turn();
+    const rec* hs = t.be.last(op::send, kUp);
+    REQUIRE(hs != nullptr);
+    t.complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
+    t.read(kUp, "\x03");
+    t.turn();
+    const rec* sub = t.be.last(op::send, kUp);
+    REQUIRE(sub != nullptr);
+    t.complete(sub->ud, static_cast<int32_t>(sub->bytes.size()));
+    t.stream(kUp, msg(value::list({value::list({value::symbol("trade"), trades({})})}),
+                      qipc::msg_type::response), 1 << 20);
+    REQUIRE(t.ctr.pubsub_upstream_connects.load() == 1);
+    auto upd = [](int64_t first) {
+        return msg(value::list({value::symbol("upd"), value::symbol("trade"),
+                                trades({"A", "B"}, first)}));
+    };
+    CHECK(feed(t, kUp, upd(0)));
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 0);
+    CHECK(s1.fill(proxy::kPsLaneHigh + 1) == proxy::kPsLaneHigh + 1);
+    CHECK_FALSE(feed(t, kUp, upd(2)));  // the link's update is taken, then it is not read
+    CHECK(t.ctr.pubsub_feed_pauses.load() == 1);
+    CHECK(t.ctr.pubsub_updates_in.load() == 2);
+    const size_t reads = t.be.count(op::read, kUp);
+    t.turn();
+    CHECK(t.be.count(op::read, kUp) == reads);
+    CHECK(s1.take().size() == proxy::kPsLaneHigh + 1);
+    t.turn();
+    REQUIRE(t.be.count(op::read, kUp) == reads + 1);  // resumed: the next header
+    CHECK(t.reading(kUp).len == 8);
+    CHECK(feed(t, kUp, upd(4)));
+    CHECK(t.ctr.pubsub_updates_in.load() == 3);
+    CHECK(t.ctr.pubsub_upstream_connects.load() == 1);  // the same link throughout
 }
