@@ -3,13 +3,28 @@
 // of each group and joins the replies (raze / list / first / a reducer's q join).
 
 const {
-  itest, assert, startStack, qconnect, stats, counter, waitCounter, assertTrades, expectedTrades,
+  itest, assert, startStack, startRecordingStack, recordedFrames, qconnect, stats, counter,
+  waitCounter, assertTrades, expectedTrades, decode, MSG,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
+// One connection each: a backend runs its calls in the order qgate sent them, so once a later
+// call is answered, every earlier one is in its record (qmock --record writes before handling).
 const BACKENDS = [
-  { name: 'rdb1', group: 'rdb' }, { name: 'hdb1', group: 'hdb' }, { name: 'red1', group: 'red' },
+  { name: 'rdb1', group: 'rdb', conns: 1 }, { name: 'hdb1', group: 'hdb', conns: 1 },
+  { name: 'red1', group: 'red', conns: 1 },
 ];
+
+/** The calls of `fn` a backend received, in order: [type, args...] (list form) or [type, text]. */
+function callsOf(mock, fn) {
+  const out = [];
+  for (const f of recordedFrames(mock.record)) {
+    const v = decode(f, { long2number: true });
+    if (Array.isArray(v) && v[0] === fn) out.push([f[1], ...v.slice(1)]);
+    else if (typeof v === 'string' && v.startsWith(fn)) out.push([f[1], v]);
+  }
+  return out;
+}
 
 const rejectsWith = (p, text) => assert.rejects(p, (e) => {
   assert.equal(e.message, text);
@@ -17,7 +32,7 @@ const rejectsWith = (p, text) => assert.rejects(p, (e) => {
 });
 
 itest('fan-out routes: raze, list, first, reducer join; other calls unchanged', async (t, ctx) => {
-  const { gw } = await startStack(ctx, {
+  const { gw, mocks } = await startRecordingStack(ctx, {
     listeners: [REQ],
     backends: BACKENDS,
     routes: [
@@ -45,8 +60,18 @@ itest('fan-out routes: raze, list, first, reducer join; other calls unchanged', 
   await q.ks('getTrades', '`IBM', 1);
   assertTrades(await q.k('getTrades', '`IBM', 2), [...expectedTrades('IBM', 2),
     ...expectedTrades('IBM', 2)], 'after an async fan-out');
+  // Each group's backend ran each getTrades exactly once, the async one as an async call; the
+  // reducer's group (not in the route) got none. The plain route went to rdb1 alone.
+  const sent = [[MSG.sync, 'AAPL', 3], [MSG.sync, 'getTrades[`AAPL;3]'], [MSG.async, 'IBM', 1],
+    [MSG.sync, 'IBM', 2]];
+  for (const name of ['rdb1', 'hdb1']) {
+    assert.deepEqual(callsOf(mocks[name], 'getTrades'), sent, `${name} getTrades calls`);
+  }
+  assert.deepEqual(callsOf(mocks.red1, 'getTrades'), [], 'red1 getTrades calls');
+  assert.deepEqual(callsOf(mocks.rdb1, 'whoami'), [[MSG.sync, 'whoami[]']]);
+  assert.deepEqual(callsOf(mocks.hdb1, 'whoami'), []);
   const s = await stats(ctx, gw);
-  assert.ok(counter(s, 'fanout_calls') >= 9);
+  assert.equal(counter(s, 'fanout_calls'), 9, 'each call above but whoami fanned out');
   assert.equal(counter(s, 'fanout_reducer_calls'), 1);
   assert.equal(counter(s, 'fanout_column_bytes_copied'), 0);
 });

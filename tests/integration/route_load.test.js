@@ -93,7 +93,7 @@ itest('SIGTERM in request mode: calls in flight on another shard finish, then ex
     listeners: [{ mode: 'request', group: 'b' }],
     backends: [{ name: 'a1', group: 'a' }, { name: 'b1', group: 'b' }],
     routes: [{ match: ['sleep'], group: 'a' }, { match: ['*'], group: 'b' }],
-    limits: { drain_timeout_ms: 5000 },
+    limits: { drain_timeout_ms: 20000 },  // far above the 400 ms calls: its end is unmistakable
   });
   const clients = [];
   for (let i = 0; i < 4; i++) clients.push(await qconnect(ctx, gw.port));
@@ -106,11 +106,12 @@ itest('SIGTERM in request mode: calls in flight on another shard finish, then ex
   await waitCounter(ctx, gw, 'requests_routed', routed0 + 4);
   await waitCounter(ctx, gw, 'backend_load_a1', 1);
   const t0 = Date.now();
-  const exit = gw.proc.stop('SIGTERM', 10000);
+  const exit = gw.proc.stop('SIGTERM', 40000);
   assert.deepEqual(await Promise.all(calls), [0, 400, 2, 400]);
   const e = await exit;
   assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null });
-  assert.ok(Date.now() - t0 < 4000, `drained in ${Date.now() - t0} ms, not at the timeout`);
+  const took = Date.now() - t0;
+  assert.ok(took < 20000, `exited ${took} ms after SIGTERM: at the drain timeout, not drained`);
   await idle.waitClosed(3000);
 });
 

@@ -3,9 +3,11 @@
 // down backend's keys), least-busy steers away from a busy backend, calls queue in FIFO order
 // when every backend is busy. Real qgate + qmock backends + node-q clients.
 
+const fs = require('node:fs');
+const path = require('node:path');
 const {
-  itest, assert, startStack, startQmock, startQgate, qconnect, RawClient, MSG, qmsg, qlist, qstr,
-  qlong, decode, errorText,
+  itest, assert, ROOT, startStack, startQmock, startQgate, startRecordingStack, recordedFrames,
+  qconnect, RawClient, MSG, header, qmsg, qlist, qstr, qlong, decode, errorText,
   stats, counter, waitCounter, pollUntil,
 } = require('./lib.js');
 
@@ -227,36 +229,79 @@ itest('a client pipelining past requests_per_client_max is paused, then served i
   assert.ok(counter(await stats(ctx, gw), 'client_quota_pauses') >= 1);
 });
 
-itest('a compressed call is classified (decompressed aside) and forwarded as sent', async (t, ctx) => {
-  const { spawnSync } = require('node:child_process');
-  const path = require('node:path');
-  const { BUILD } = require('./lib.js');
-  const { gw } = await startStack(ctx, {
-    listeners: [REQ],
-    backends: [{ name: 'rdb1' }, { name: 'rdb2' }, { name: 'rdb3' }],
-    routes: [{ match: ['tag'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 }],
+// Compressed calls made by q itself, from ../shared/qipc-vectors (never copied here).
+const VECTORS = path.resolve(ROOT, '..', 'shared', 'qipc-vectors');
+
+/** qPython's messages captured from kdb+ 3.x, each rebuilt as a sync compressed message. */
+function realQCompressed() {
+  const lines = fs.readFileSync(path.join(VECTORS, 'qpython-QCompressedExpressions3.out'), 'latin1')
+    .split('\n').filter((l) => l.trim() !== '');
+  const out = [];
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const rest = Buffer.from(lines[i + 1].trim(), 'hex');  // after the 8-byte header
+    const h = header(MSG.sync, 8 + rest.length, { compressed: 1 });
+    out.push({ expr: lines[i], msg: Buffer.concat([h, rest]) });
+  }
+  return out;
+}
+
+/** A javakdb-compress-cases.tsv row: { plain, packed } messages, made sync. */
+function compressCase(prefix) {
+  const row = fs.readFileSync(path.join(VECTORS, 'javakdb-compress-cases.tsv'), 'latin1')
+    .split('\n').find((l) => l.startsWith(prefix));
+  assert.ok(row, `vector ${prefix}`);
+  const [plain, packed] = row.split('\t').slice(1, 3).map((h) => Buffer.from(h.trim(), 'hex'));
+  plain[1] = MSG.sync;
+  packed[1] = MSG.sync;  // the type byte is in the header, outside the compressed stream
+  return { plain, packed };
+}
+
+itest('compressed calls are classified (decompressed aside) and forwarded as sent',
+  async (t, ctx) => {
+    // Backends record every message as read off the wire (qmock --record), so what qgate
+    // forwarded is compared byte for byte with what the client sent.
+    const { gw, mocks } = await startRecordingStack(ctx, {
+      listeners: [REQ],
+      backends: [
+        { name: 'rdb1' }, { name: 'rdb2' }, { name: 'rdb3' }, { name: 'hdb1', group: 'hdb' },
+      ],
+      routes: [
+        { match: ['the'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 },
+        { match: ['<other>'], group: 'hdb' },
+      ],
+    });
+    const raw = await RawClient.connect(ctx, gw.port);
+    // Three messages compressed by kdb+ (a symbol vector and two tables: not calls, so named
+    // <other>). qmock answers 'type for them, which it can only do after decompressing and
+    // walking them whole (a message that does not decompress closes the connection).
+    const real = realQCompressed();
+    assert.equal(real.length, 3);
+    for (const { expr, msg } of real) {
+      const r = await raw.call(msg);
+      assert.equal(errorText(r.frame), 'type', `${expr}: answered by qmock after decompressing`);
+    }
+    const hex = (frames) => frames.map((f) => f.toString('hex'));
+    assert.deepEqual(hex(recordedFrames(mocks.hdb1.record)), hex(real.map((v) => v.msg)),
+      'hdb1 received the three messages exactly as q compressed them');
+
+    // A text call compressed with q's algorithm (javakdb's compressor, which re-made kdb+'s
+    // compressed bytes exactly): "the quick brown fox ..." is named `the` only once decompressed
+    // (otherwise it would be <other>, for hdb1). It is hashed on its argument, so the plain
+    // form lands on the same backend.
+    const { plain, packed } = compressCase('2100-char string');
+    assert.equal(packed[2], 1, 'compressed');
+    assert.ok(packed.length < plain.length / 2);
+    const a = await raw.call(packed);
+    const b = await raw.call(plain);
+    // qmock cannot read `quick brown fox ...` as a literal argument: 'parse, its own answer.
+    assert.equal(errorText(a.frame), 'parse', 'the compressed call reached a backend');
+    assert.equal(errorText(b.frame), 'parse', 'the plain call reached a backend');
+    const got = ['rdb1', 'rdb2', 'rdb3'].filter((n) => recordedFrames(mocks[n].record).length > 0);
+    assert.equal(got.length, 1, `one backend got both forms: ${got}`);
+    assert.deepEqual(hex(recordedFrames(mocks[got[0]].record)), hex([packed, plain]),
+      `${got[0]} received the compressed call as sent, then the plain one`);
+    assert.equal(recordedFrames(mocks.hdb1.record).length, 3, 'nothing more for hdb1');
   });
-  // q's own compression of (`tag;3000#`AAPL) via the qipc tool, made a sync message; and the
-  // same call plain. Only a `tag` route exists: a call not classified would get "no route".
-  const qipc = (...args) => {
-    const r = spawnSync(path.join(BUILD, 'tools', 'qipc', 'qipc'), ['encode', ...args],
-      { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const f = Buffer.from(r.stdout.trim(), 'hex');
-    f[1] = MSG.sync;
-    return f;
-  };
-  const packed = qipc('--compress', '(`tag;3000#`AAPL)');
-  assert.equal(packed[2], 1, 'compressed');
-  const plain = qipc('(`tag;3000#`AAPL)');
-  assert.ok(packed.length < plain.length / 2);
-  const raw = await RawClient.connect(ctx, gw.port);
-  const a = decode((await raw.call(packed)).frame);
-  const b = decode((await raw.call(plain)).frame);
-  assert.equal(a[1].length, 3000);
-  assert.ok(a[1].every((s) => s === 'AAPL'), 'the backend got the whole call');
-  assert.equal(a[0], b[0], 'both forms hash to the same backend');
-});
 
 itest('out of request slots: clients wait (bytes held), nothing is lost or reordered', async (t, ctx) => {
   const { gw } = await startStack(ctx, {

@@ -129,6 +129,7 @@ bool server::process_frame(conn& c) {
         return false;
     }
     if (c.in.readable() < h.length) return false;
+    record({c.in.read_ptr(), static_cast<std::size_t>(h.length)});
     handle_message(c, {c.in.read_ptr(), static_cast<std::size_t>(h.length)});
     c.in.consume(static_cast<std::size_t>(h.length));
     if (c.out.bytes() > kOutHigh) {

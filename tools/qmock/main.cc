@@ -20,7 +20,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: qmock --port N [--host 127.0.0.1] [--port-file PATH] [--name NAME]\n"
     "             [--users FILE] [--compress auto|always|never] [--rows N]\n"
-    "             [--work-ms N] [--max-bytes N] [--verbose]\n"
+    "             [--work-ms N] [--max-bytes N] [--record FILE] [--verbose]\n"
     "             [--tickerplant [--tp-rate N] [--tp-rows N] [--tp-syms A,B,..]\n"
     "              [--tp-end-ms N] [--tp-max N]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
@@ -82,6 +82,7 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         else if (flag == "--port-file") opt.port_file = val;
         else if (flag == "--name") opt.name = val;
         else if (flag == "--users") opt.users_file = val;
+        else if (flag == "--record") opt.record_file = val;
         else if (flag == "--rows") ok = parse_number(val, 0, INT32_MAX, n), opt.rows = n;
         else if (flag == "--work-ms") ok = parse_number(val, 0, 3600000, n), opt.work_ms = n;
         else if (flag == "--max-bytes")

@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -79,6 +80,7 @@ server::~server() {
     for (auto& [fd, c] : conns_) close(fd);
     if (listen_fd_ >= 0) close(listen_fd_);
     if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (record_fd_ >= 0) close(record_fd_);
 }
 
 bool server::load_users(std::string& error) {
@@ -121,8 +123,34 @@ bool server::write_port_file(uint16_t port, std::string& error) {
     return true;
 }
 
+bool server::open_record(std::string& error) {
+    if (opt_.record_file.empty()) return true;
+    record_fd_ = open(opt_.record_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (record_fd_ < 0) error = "cannot open record file " + opt_.record_file + ": " +
+                                strerror(errno);
+    return record_fd_ >= 0;
+}
+
+// Written before the message is handled, so the bytes are in the file before any reply leaves:
+// a client that has its answer can read the record without waiting.
+void server::record(std::span<const uint8_t> msg) {
+    if (record_fd_ < 0) return;
+    std::size_t done = 0;
+    while (done < msg.size()) {
+        ssize_t n = write(record_fd_, msg.data() + done, msg.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            log_line("cannot write record file: %s", strerror(errno));
+            close(record_fd_);
+            record_fd_ = -1;  // a truncated record must not look whole: stop recording
+            return;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
 bool server::start(std::string& error) {
-    if (!load_users(error)) return false;
+    if (!load_users(error) || !open_record(error)) return false;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

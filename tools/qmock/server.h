@@ -32,6 +32,9 @@ struct options {
     int64_t work_ms = 0;
     uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
     bool verbose = false;
+    /// --record: every message received after a handshake is appended here as read off the
+    /// wire (still compressed, header included), so a test can see exactly what arrived.
+    std::string record_file;
     tp_options tp;  ///< --tickerplant and its --tp-* settings
 };
 
@@ -92,6 +95,8 @@ class server {
 
     bool load_users(std::string& error);
     bool write_port_file(uint16_t port, std::string& error);
+    bool open_record(std::string& error);
+    void record(std::span<const uint8_t> msg);
     void accept_all();
     void on_event(conn& c, uint32_t events);
     void on_readable(conn& c);
@@ -114,6 +119,7 @@ class server {
 
     options opt_;
     int listen_fd_ = -1;
+    int record_fd_ = -1;  ///< --record file, O_APPEND
     int epoll_fd_ = -1;
     uint64_t next_conn_id_ = 1;
     uint64_t timer_seq_ = 0;
