@@ -169,7 +169,12 @@ class Ctx {
  */
 function itest(name, opts, fn) {
   if (typeof opts === 'function') { fn = opts; opts = {}; }
-  return test(name, { timeout: 60000, ...opts }, async (t) => {
+  // A test that does not run qgate's io (qmock alone, --check-config) is declared under the
+  // first io backend only: tools/run-tests sets QGATE_IO_REPEAT=1 for the second, so it is
+  // neither run nor counted twice.
+  const { ioIndependent = false, ...testOpts } = opts;
+  if (ioIndependent && process.env.QGATE_IO_REPEAT === '1') return undefined;
+  return test(name, { timeout: 60000, ...testOpts }, async (t) => {
     const ctx = new Ctx(t);
     t.after(() => ctx.cleanup());
     try {
@@ -725,3 +730,211 @@ module.exports = {
   syncText, asyncText, syncCall, assertTrades, payloadPattern, decode, errorText,
   stats, counter, waitCounter, expectedTrades, rssBytes,
 };
+
+// ---------------------------------------------------------------- qmock --record
+
+/**
+ * startQmock plus `--record FILE` (tools/qmock/README.md): qmock appends every message it
+ * receives, exactly as read off the wire, to ctx.dir/NAME.rec before handling it.
+ * Returns { proc, port, name, record }.
+ */
+async function startRecordingQmock(ctx, opts = {}) {
+  const name = opts.name || 'qmock';
+  const portFile = path.join(ctx.dir, `${name}.port`);
+  const record = path.join(ctx.dir, `${name}.rec`);
+  const args = ['--port', '0', '--port-file', portFile, '--name', name, '--record', record];
+  if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
+  const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
+  const port = await waitPortFile(portFile, proc, (text) => {
+    const m = /^(\d+)\s*$/m.exec(text);
+    return m ? Number(m[1]) : null;
+  });
+  return { proc, port, name, record };
+}
+
+/** The whole frames of a qmock --record file, in arrival order; a torn tail is an error. */
+function recordedFrames(file) {
+  let data;
+  try { data = fs.readFileSync(file); } catch { return []; }
+  const frames = [];
+  for (let off = 0; off < data.length;) {
+    if (data.length - off < 8) throw new Error(`${file}: ${data.length - off} stray bytes at end`);
+    const le = data[off] === 1;
+    const len = (le ? data.readUInt32LE(off + 4) : data.readUInt32BE(off + 4)) +
+      data[off + 3] * 2 ** 32;
+    if (len < 8 || off + len > data.length) throw new Error(`${file}: bad frame at ${off}`);
+    frames.push(data.subarray(off, off + len));
+    off += len;
+  }
+  return frames;
+}
+
+/**
+ * startStack with recording qmocks (startRecordingQmock, users gw:pw): opts.backends are
+ * [{ name, group='rdb', conns }]; the rest goes to startQgate. Returns { gw, mocks } where
+ * mocks[name].record is that backend's record file.
+ */
+async function startRecordingStack(ctx, opts = {}) {
+  const mocks = {};
+  const backends = [];
+  for (const b of opts.backends || [{ name: 'rdb1' }]) {
+    mocks[b.name] = await startRecordingQmock(ctx, { name: b.name, users: ['gw:pw'] });
+    backends.push({ name: b.name, group: b.group || 'rdb', port: mocks[b.name].port,
+      credentials: 'gw:pw', conns: b.conns });
+  }
+  const gw = await startQgate(ctx, { ...opts, backends });
+  return { gw, mocks };
+}
+
+// ---------------------------------------------------------------- a non-local peer (netns)
+
+let netnsSeq = 0;
+const netnsLive = new Set();
+process.on('exit', () => {
+  for (const ns of netnsLive) spawnSync('ip', ['netns', 'del', ns], { timeout: 5000 });
+});
+
+function ipRun(args) {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10000 });
+  if (r.error || r.status !== 0) {
+    throw new Error(`ip ${args.join(' ')}: ${r.error ? r.error.message : r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * A network namespace joined to this host by a veth pair on a private /30 (10.213.x.y), so a
+ * process inside is a peer that is not on loopback. Torn down with ctx (also at process exit);
+ * throws a clear error when it cannot be made (root and iproute2 are needed).
+ * Returns { ns, hostAddr, peerAddr }.
+ */
+function netnsPeer(ctx) {
+  const ns = `qgt${process.pid % 100000}n${netnsSeq++}`;  // + 'h' / 'p': under IFNAMSIZ
+  const hostIf = `${ns}h`;
+  const used = spawnSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' }).stdout || '';
+  let net3 = null;
+  for (let i = 0; i < 50 && !net3; i++) {
+    const cand = `10.213.${Math.floor(Math.random() * 256)}.${4 * Math.floor(Math.random() * 64)}`;
+    const base = cand.split('.').map(Number);
+    if (!used.includes(` 10.213.${base[2]}.${base[3] + 1}/`)) net3 = base;
+  }
+  if (!net3) throw new Error('netnsPeer: no free 10.213.x.y/30 subnet');
+  const hostAddr = `10.213.${net3[2]}.${net3[3] + 1}`;
+  const peerAddr = `10.213.${net3[2]}.${net3[3] + 2}`;
+  const cleanup = () => {
+    spawnSync('ip', ['netns', 'del', ns], { timeout: 5000 });  // takes the veth pair with it
+    spawnSync('ip', ['link', 'del', hostIf], { timeout: 5000 });  // in case it was not moved
+    netnsLive.delete(ns);
+  };
+  ctx.defer(cleanup);
+  try {
+    ipRun(['netns', 'add', ns]);
+    netnsLive.add(ns);
+    ipRun(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', `${ns}p`]);
+    ipRun(['link', 'set', `${ns}p`, 'netns', ns]);
+    ipRun(['addr', 'add', `${hostAddr}/30`, 'dev', hostIf]);
+    ipRun(['link', 'set', hostIf, 'up']);
+    ipRun(['-n', ns, 'addr', 'add', `${peerAddr}/30`, 'dev', `${ns}p`]);
+    ipRun(['-n', ns, 'link', 'set', `${ns}p`, 'up']);
+    ipRun(['-n', ns, 'link', 'set', 'lo', 'up']);
+  } catch (e) {
+    cleanup();
+    throw new Error(`cannot make a network namespace with a veth pair (needs root and ` +
+                    `iproute2; QGATE_NO_NETNS=1 skips such tests): ${e.message}`);
+  }
+  return { ns, hostAddr, peerAddr };
+}
+
+// Runs in the namespace: handshake, one message, the first whole frame back into a file.
+const NETNS_CLIENT = `
+const net = require('net'); const fs = require('fs');
+const [host, port, hex, out] = process.argv.slice(1);
+const fail = (code, why) => {
+  process.stderr.write('netns client: ' + why + '\\n');
+  process.exit(code);
+};
+const timer = setTimeout(() => fail(3, 'no reply within 20 s'), 20000);
+const s = net.connect({ host, port: Number(port) });
+let buf = Buffer.alloc(0); let shook = false;
+s.on('connect', () => s.write(Buffer.from([...Buffer.from('anonymous'), 3, 0])));
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  if (!shook) { shook = true; buf = buf.subarray(1); s.write(Buffer.from(hex, 'hex')); }
+  if (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
+    fs.writeFileSync(out, buf.subarray(0, buf.readUInt32LE(4)));
+    clearTimeout(timer);
+    process.exit(0);
+  }
+});
+s.on('error', (e) => fail(4, e.message));
+s.on('close', () => fail(5, 'closed before a whole reply (' + buf.length + ' bytes)'));
+`;
+
+/**
+ * From inside the namespace of `peer` (netnsPeer): connects to host:port, handshakes with
+ * capability 3, sends `msg` and resolves with the first whole frame received (a Buffer).
+ */
+async function netnsCall(ctx, peer, host, port, msg) {
+  const out = path.join(ctx.dir, `netns-reply-${netnsSeq++}.bin`);
+  const proc = ctx.spawn(`netns-client-${netnsSeq}`, 'ip',
+    ['netns', 'exec', peer.ns, process.execPath, '-e', NETNS_CLIENT, host, String(port),
+      msg.toString('hex'), out]);
+  const e = await within(proc.exited, 30000, 'the client in the network namespace');
+  if (e.code !== 0) throw new Error(`netns client exited ${JSON.stringify(e)}: ${tail(proc.log)}`);
+  return fs.readFileSync(out);
+}
+
+Object.assign(module.exports, {
+  startRecordingQmock, startRecordingStack, recordedFrames, netnsPeer, netnsCall,
+});
+
+// ---------------------------------------------------------------- kernel socket state
+
+/**
+ * The kernel's queues of the established IPv4 TCP connections with an end on `port`, from
+ * /proc/net/tcp: [{ localPort, remotePort, txQueue, rxQueue }] (bytes not yet acknowledged by
+ * the peer / not yet read by the owner). Lets a test see that a peer stopped reading.
+ */
+function tcpQueues(port) {
+  const rows = [];
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5 || f[3] !== '01') continue;  // 01: TCP_ESTABLISHED
+    const localPort = parseInt(f[1].split(':')[1], 16);
+    const remotePort = parseInt(f[2].split(':')[1], 16);
+    if (localPort !== port && remotePort !== port) continue;
+    const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16));
+    rows.push({ localPort, remotePort, txQueue: tx, rxQueue: rx });
+  }
+  return rows;
+}
+
+module.exports.tcpQueues = tcpQueues;
+
+// ---------------------------------------------------------------- replies piled up in qgate
+
+/**
+ * For a RawClient `raw` of request-mode qgate `gw` that stopped reading (raw.sock.pause())
+ * after sending calls whose replies total `total` bytes: waits (bounded) until every reply
+ * has reached qgate and more than `minBytes` of them sit in qgate's own send queue, i.e. not
+ * in the kernel (either end of the connection, /proc/net/tcp) and not received by node.
+ */
+async function waitRepliesHeld(ctx, gw, raw, total, minBytes, timeoutMs = 20000) {
+  const me = raw.sock.localPort;
+  return pollUntil(async () => {
+    const s = await stats(ctx, gw);
+    const got = counter(s, 'reply_bytes_received_direct') + counter(s, 'reply_bytes_copied');
+    const kernel = tcpQueues(gw.port).filter((r) => r.localPort === me || r.remotePort === me)
+      .reduce((a, r) => a + r.txQueue + r.rxQueue, 0);
+    return got >= total && total - raw.received - kernel > minBytes;
+  }, { what: `more than ${minBytes} reply bytes held in qgate`, timeoutMs, intervalMs: 50 });
+}
+
+/** Waits (bounded) until qgate's end of `raw`'s connection holds exactly `n` unread bytes. */
+function waitUnreadByQgate(gw, raw, n, timeoutMs = 10000) {
+  const me = raw.sock.localPort;
+  return pollUntil(() => tcpQueues(gw.port).some((r) => r.remotePort === me && r.rxQueue === n),
+    { what: `${n} bytes unread in qgate's socket`, timeoutMs });
+}
+
+Object.assign(module.exports, { waitRepliesHeld, waitUnreadByQgate });
