@@ -6,7 +6,8 @@
 'use strict';
 
 const {
-  itest, assert, startStack, qconnect, RawClient, syncText, stats, counter, rssBytes, delay,
+  itest, assert, startStack, qconnect, RawClient, syncText, stats, counter, rssBytes, pollUntil,
+  tcpQueues,
 } = require('./lib');
 
 // The byte watermarks are set far above the pool (64 MiB against 512 x 16 KiB = 8 MiB), so
@@ -15,11 +16,15 @@ const {
 const ENTRIES = 512;
 const SHARE_PCT = 5;  // 25 buffers per direction
 
-itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay fast',
+// A round trip slower than this counts as a stall. It only tells "still answered" from "stalled
+// for good" (the failure without the share): how fast the others stay is for the benchmarks.
+const STALL_MS = 10000;
+
+itest('slow reader of many ~1 KB replies pins a bounded pool share; others keep being answered',
   { timeout: 120000 }, async (t, ctx) => {
     // One shard, so the slow and the fast client share one pool. Separate backends: qmock is
     // serial, and the slow reader's backend ends up blocked writing to qgate.
-    const { gw } = await startStack(ctx, {
+    const { gw, mocks } = await startStack(ctx, {
       shards: 1,
       limits: {
         buf_ring_entries: ENTRIES, buf_size: 16384, session_buf_share_pct: SHARE_PCT,
@@ -44,30 +49,56 @@ itest('slow reader of many ~1 KB replies pins a bounded pool share; others stay 
     const times = [];
     let s = null;
     const deadline = Date.now() + 30000;
-    for (let i = 0; Date.now() < deadline; i++) {
+    for (let i = 0; i < 100000 && Date.now() < deadline; i++) {
       const t0 = Date.now();
-      assert.equal(await fast.kt(5000, 'echo', i), i, `round trip ${i} answered`);
+      assert.equal(await fast.kt(STALL_MS, 'echo', i), i, `round trip ${i} answered`);
       times.push(Date.now() - t0);
       if (i % 20 === 19) {
         s = await stats(ctx, gw);
         if (i >= 100 && counter(s, 'buf_share_pauses') >= 1) break;
       }
     }
-    assert.ok(s && counter(s, 'buf_share_pauses') >= 1, 'the slow session was paused for its pool share');
-    // Give the stalled stream time to pile up as far as qgate lets it, then check the pool.
-    await delay(300);
-    for (let i = 0; i < 20; i++) assert.equal(await fast.kt(2000, 'echo', i), i);
+    assert.ok(s && counter(s, 'buf_share_pauses') >= 1,
+      'the slow session was paused for its pool share');
+    // Wait until the stream has piled up as far as qgate lets it, then check the pool. Piled
+    // up: on both hops of the slow stream (qmock to qgate, qgate to the slow client) the sender's
+    // send queue and the receiver's receive queue are non-empty, and a round trip on the same
+    // (single) shard leaves all four exactly as they were. A shard still reading from qmock or
+    // writing to the client would have moved bytes in that loop iteration, and full queues on
+    // both ends of a hop mean its window is shut: qgate can neither take nor hand on more.
+    const hop = (port) => {
+      const rows = tcpQueues(port);
+      const server = rows.filter((r) => r.localPort === port);
+      const client = rows.filter((r) => r.remotePort === port);
+      assert.ok(server.length === 1 && client.length === 1,
+        `one connection on port ${port}: ${JSON.stringify(rows)}`);
+      return [server[0], client[0]];
+    };
+    const queues = () => {
+      const [mock, gateUp] = hop(mocks.rdb1.port);      // qmock sends, qgate receives
+      const [gateDown, reader] = hop(gw.ports[0]);      // qgate sends, the slow client receives
+      return [mock.txQueue, gateUp.rxQueue, gateDown.txQueue, reader.rxQueue];
+    };
+    let k = 0;
+    const stalled = await pollUntil(async () => {
+      const a = queues();
+      assert.equal(await fast.kt(STALL_MS, 'echo', k), k);
+      k += 1;
+      const b = queues();
+      return a.every((q) => q > 0) && a.every((q, i) => b[i] === q) ? b : null;
+    }, { what: 'the slow stream stalled in the kernel', timeoutMs: 20000, intervalMs: 20 });
+    for (let i = 0; i < 20; i++) assert.equal(await fast.kt(STALL_MS, 'echo', i), i);
     s = await stats(ctx, gw);
     const peak = counter(s, 'bufs_held_peak');
-    t.diagnostic(`bufs_held_peak ${peak} of ${ENTRIES}, buf_share_pauses ${counter(s, 'buf_share_pauses')}, ` +
+    t.diagnostic(`bufs_held_peak ${peak} of ${ENTRIES}, ` +
+      `buf_share_pauses ${counter(s, 'buf_share_pauses')}, stalled with queues ` +
+      `${stalled.join(' ')} (qmock tx, qgate rx, qgate tx, client rx), ` +
       `worst round trip ${Math.max(...times)} ms over ${times.length}`);
     // The share plus what the kernel had already received for the socket when the pause
     // (a cancel of its multishot recv) took effect: well under half the pool.
     assert.ok(peak < ENTRIES / 2,
       `buffers held peaked at ${peak} of ${ENTRIES}: the slow reader stays near its share`);
     assert.equal(counter(s, 'rcv_enobufs'), 0, 'the pool never ran dry');
-    times.sort((a, b) => b - a);
-    assert.ok(times[0] < 2000, `round trips stay fast while a reader stalls (worst ${times[0]} ms)`);
     const rss1 = rssBytes(gw.proc.pid);
     assert.ok(rss1 - rss0 < 64 * 1024 * 1024,
       `qgate RSS grew by ${Math.round((rss1 - rss0) / 1048576)} MB while a reader stalled`);

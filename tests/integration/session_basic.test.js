@@ -150,8 +150,17 @@ itest('deferred sync: async defer[x] gets an async reply x on the same connectio
   // A deferred reply goes to the connection that asked, never to another client.
   await other.write(asyncText('defer[`mine]'));
   const o = await other.readFrame(5000);
+  assert.equal(o.type, MSG.async);
   assert.equal(decode(o.frame), 'mine');
-  assert.equal(raw.buffered, 0, 'nothing extra arrived on the first client');
+  // A reply misrouted to `raw` would have been queued there before `other` got its own, so
+  // before any answer to a request `raw` sends only now: the next frame on `raw` must be that
+  // answer, with nothing after it. The same the other way round for raw's defer[42].
+  for (const [c, v] of [[raw, 43], [other, 44]]) {
+    const r = await c.call(syncCall('echo', qlong(v)));
+    assert.equal(r.type, MSG.response, 'the next frame is the answer, not a stray reply');
+    assert.equal(decode(r.frame), v);
+    assert.equal(c.buffered, 0, 'nothing extra arrived');
+  }
 
   const q = await qconnect(ctx, gw.port);
   await q.ks('defer', '`x1');

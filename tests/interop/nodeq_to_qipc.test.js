@@ -2,11 +2,14 @@
 // node-q quirks this exercises (qipc-reference.md 7.1 and 8): NaN nulls written as fff8../ffc0..
 // (q writes 7ff8../7fc0..), a JS number is a float, a one-character JS string is a char
 // *vector*, a string starting with a backtick is a symbol, null is `::`.
+// Only qgate's codec (the qipc tool) is under test here. node-q's own limits are not checked
+// for their own sake: its list helpers refusing null items only explains listOf below, and its
+// writeInt8 for bytes only explains why the byte > 127 frame is patched by hand.
 "use strict";
 
 const test = require("node:test");
 const assert = require("node:assert");
-const { nodeq, nodeqCodec, Long, decodeDisplay, qipc } = require("./lib.js");
+const { nodeq, nodeqCodec, Long, decodeDisplay, encodeFrame, qipc } = require("./lib.js");
 // node-q's list helpers (nodeq.ints, nodeq.dates, ...) refuse null items; its Typed class
 // (not exported by the package) builds such lists directly.
 const { Typed } = require("node-q/lib/typed.js");
@@ -66,27 +69,51 @@ const cases = [
   ["dict of strings", { a: "xy", b: "zw" }, 'a| "xy"\nb| "zw"'],
 ];
 
+// Each case adds itself here only after all its assertions passed; the count test at the end
+// (node runs a file's top-level tests in order) fails if any case failed or never ran.
+let checked = 0;
 for (const [name, value, expected] of cases) {
   test(`node-q -> qipc decode: ${name}`, () => {
     const frame = nodeqCodec.serialize(value);
     assert.strictEqual(decodeDisplay(frame), expected);
     assert.strictEqual(qipc(["check", frame.toString("hex")]).trim(), "ok");
+    checked += 1;
   });
 }
 
-test("node-q writes NaN as fff8.., which qipc reads as the float null", () => {
-  const frame = nodeqCodec.serialize(nodeq.float(null));
-  assert.strictEqual(frame.subarray(9).toString("hex"), "000000000000f8ff");
+test("qipc decode: node-q's fff8.. / ffc0.. NaN nulls are nulls, like q's 7ff8.. / 7fc0..", () => {
+  // The same null in node-q's bytes and in q's bytes (qipc encode writes q's): the frames
+  // differ, the display must not.
+  for (const [value, literal, nodeqBits, qBits, display] of [
+    [nodeq.float(null), "0n", "000000000000f8ff", "000000000000f87f", "0n"],
+    [nodeq.real(null), "0Ne", "0000c0ff", "0000c07f", "0Ne"],
+    [nodeq.datetime(null), "0Nz", "000000000000f8ff", "000000000000f87f", "0Nz"],
+  ]) {
+    const mine = nodeqCodec.serialize(value);
+    const qs = encodeFrame(literal);
+    assert.strictEqual(mine.subarray(9).toString("hex"), nodeqBits, `node-q bytes of ${literal}`);
+    assert.strictEqual(qs.subarray(9).toString("hex"), qBits, `q bytes of ${literal}`);
+    assert.strictEqual(decodeDisplay(mine), display, `node-q's ${literal}`);
+    assert.strictEqual(decodeDisplay(qs), display, `q's ${literal}`);
+  }
+  // Inside a vector too: node-q's NaN item between real values.
+  const vec = nodeqCodec.serialize(listOf("float", [1.5, null, -2]));
+  assert.strictEqual(vec.subarray(22, 30).toString("hex"), "000000000000f8ff", "node-q NaN item");
+  assert.strictEqual(decodeDisplay(vec), "1.5 0n -2");
 });
 
-test("node-q list helpers refuse nulls", () => {
-  assert.throws(() => nodeq.ints([1, null]), { message: "number" });
-});
-
-test("node-q cannot write byte values above 127 (writeInt8)", () => {
-  assert.throws(() => nodeqCodec.serialize(nodeq.byte(200)), RangeError);
+test("qipc decode: byte values above 127 are unsigned (node-q cannot write them)", () => {
+  // node-q's frame for a byte atom and a byte vector, with one value patched to 0xc8.
+  const atom = nodeqCodec.serialize(nodeq.byte(42));
+  atom[atom.length - 1] = 0xc8;
+  assert.ok(atom.equals(encodeFrame("0xc8")), "the patched frame is q's frame of 0xc8");
+  assert.strictEqual(decodeDisplay(atom), "0xc8");
+  const vec = nodeqCodec.serialize(nodeq.bytes([1, 2, 127]));
+  vec[vec.length - 2] = 0xff;
+  assert.strictEqual(decodeDisplay(vec), "0x01ff7f");
 });
 
 test("at least 25 values checked in this direction", () => {
-  assert.ok(cases.length >= 25, `only ${cases.length} cases`);
+  assert.strictEqual(checked, cases.length, "every case ran and passed");
+  assert.ok(checked >= 25, `only ${checked} values checked`);
 });

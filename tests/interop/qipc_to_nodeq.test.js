@@ -69,9 +69,13 @@ const cases = [
   ["`s#`a`b!1 2", "func"],  // type 127: node-q's known misreading
 ];
 
+// Each case adds itself here only after its assertion passed; the count test at the end (node
+// runs a file's top-level tests in order) fails if any case failed or never ran.
+let checked = 0;
 for (const [literal, expected] of cases) {
   test(`qipc encode -> node-q: ${literal}`, () => {
     assert.deepStrictEqual(deser(encodeFrame(literal)), expected);
+    checked += 1;
   });
 }
 
@@ -108,5 +112,6 @@ test("qipc encode --compress -> node-q decompresses it", () => {
 });
 
 test("at least 25 values checked in this direction", () => {
-  assert.ok(cases.length >= 25, `only ${cases.length} cases`);
+  assert.strictEqual(checked, cases.length, "every case ran and passed");
+  assert.ok(checked >= 25, `only ${checked} values checked`);
 });
