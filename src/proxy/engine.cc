@@ -53,6 +53,7 @@ uint32_t item_capacity(const limits_conf& l) {
     return n > (1u << 22) ? (1u << 22) : static_cast<uint32_t>(n);
 }
 constexpr uint64_t kForcedGraceMs = 1000;
+constexpr uint64_t kDrainPollMs = 10;
 }  // namespace
 
 engine::engine(shard::shard& sh, engine_options o)
@@ -608,7 +609,7 @@ void engine::on_turn(uint64_t now_ms) {
 
 void engine::on_message(uint32_t, const shard::xmsg& m) {
     switch (m.kind) {
-    case shard::kXmsgDrain: start_drain(now_ms_); return;
+    case shard::kXmsgDrain: start_drain(); return;
     case kXmsgRequests: take_requests(reinterpret_cast<request*>(m.data)); return;
     case kXmsgPubsub: ps_drain(); return;
     default: return;
@@ -623,13 +624,16 @@ void engine::on_notify() {
             if (to != shard_->id()) shard_->send(to, shard::xmsg{shard::kXmsgDrain, 0, 0});
         }
     }
-    start_drain(now_ms_);
+    start_drain();
 }
 
-void engine::start_drain(uint64_t now_ms) {
+void engine::start_drain() {
     if (draining_) return;
     draining_ = true;
-    drain_deadline_ms_ = now_ms + lim_.drain_timeout_ms;
+    // The loop may have slept long before the signal (or the drain message) woke it, so the
+    // turn's now is stale: the timeout runs from the clock.
+    now_ms_ = opt_.clock_ms();
+    drain_deadline_ms_ = now_ms_ + lim_.drain_timeout_ms;
     for (auto& l : listeners_) {
         if (l.fd < 0) continue;
         l.closing = true;
@@ -669,6 +673,9 @@ int engine::sleep_budget_ms(uint64_t now_ms) {
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
         next = next < d ? next : d;
+        // finished() also reads other shards' state (clients still open, calls away), which
+        // changes with no wake to this shard: look again soon.
+        next = next < now_ms + kDrainPollMs ? next : now_ms + kDrainPollMs;
     }
     if (next == UINT64_MAX) return -1;
     return next <= now_ms ? 0 : static_cast<int>(next - now_ms < 60000 ? next - now_ms : 60000);

@@ -208,7 +208,7 @@ class engine final : public shard::shard_hooks {
     int sleep_budget_ms(uint64_t now_ms) override;
     bool finished() const override;
 
-    void start_drain(uint64_t now_ms);
+    void start_drain();
     uint32_t sessions_open() const { return sessions_open_; }
     session* session_at(uint32_t idx) {
         return idx < sessions_.size() ? sessions_[idx].get() : nullptr;

@@ -13,8 +13,9 @@
 //    its reply byte): qgate still completes the client handshake with capability
 //    min(client, 3), then answers every sync request with the q error
 //    'qgate: no backend available for group <G>' (a response frame, type -128 body) and
-//    ignores async messages. The client sees a normal q error it can trap, rather than a
-//    refused connection it cannot tell from bad credentials.
+//    drops async messages, counted in async_dropped as request mode counts the async calls
+//    it cannot route (q gives an async caller no error). The client sees a normal q error it
+//    can trap, rather than a refused connection it cannot tell from bad credentials.
 //  * Backend lost mid-session (EOF / reset): if the backend->client stream stands at a message
 //    boundary, the client gets one 'qgate: backend <name> disconnected' error per outstanding
 //    sync request (client sync frames minus backend responses), then is closed. Mid-message
@@ -257,6 +258,7 @@ void engine::no_backend_data(session& ss, const uint8_t* p, uint32_t n) {
         if (!push(ss, role::client, e, static_cast<uint32_t>(ss.err.size()), -1)) return;
     }
     bump(ctr_.no_backend_errors, fc.sync);
+    bump(ctr_.async_dropped, fc.async);  // the README promises they are counted, not just lost
     if (ss.s[0].sq.bytes() > lim_.out_bytes_high && !ss.s[0].paused) {
         bump(ctr_.slow_reader_pauses);
         pause_recv(ss, role::client);

@@ -268,7 +268,7 @@ TEST_CASE("pubsub ingest: a malformed header closes; EOF and close wait for the 
         t.read(kPub, u.substr(0, 8));
         t.read(kPub, u.substr(8, 4));
         const rec r = t.reading(kPub);
-        t.eng->start_drain(g_now);  // closes the idle session (nothing queued for it)
+        t.eng->start_drain();  // closes the idle session (nothing queued for it)
         CHECK(!t.be.was_closed(fd));
         CHECK(t.eng->sessions_open() == 1);
         std::memset(r.buf, 0, r.len);  // the kernel may still write there until it completes
