@@ -36,6 +36,7 @@ struct fanout {
     bool released = false;     ///< the parent let go: free when `away` reaches 0
     bool use_rep = false;      ///< the answer is the contiguous frame in parent->rep
     bool custom = false;
+    bool delivered = false;    ///< an async call every part reached: answered by no one, as q
     int64_t deadline_ms = -1;
     std::vector<uint8_t> body;       ///< the decompressed call, when it came compressed
     std::vector<uint8_t> join_obj;   ///< custom join: the encoded join object for the reducer

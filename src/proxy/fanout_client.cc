@@ -136,7 +136,7 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
     f->parent = &r;
     f->reducer = nullptr;
     f->stage = fan_stage::gathering;
-    f->released = f->use_rep = f->custom = false;
+    f->released = f->use_rep = f->custom = f->delivered = false;
     f->deadline_ms = -1;
     f->plan = join::reply_plan{};
     f->plan.sync = r.sync;
@@ -373,7 +373,10 @@ bool engine::fanout_reroute(fanout& f, request& ch) {
 // The gather decided (or the reducer answered): join, fail, or start the reducer.
 void engine::fanout_complete(fanout& f) {
     char text[kErrTextMax];
-    if (!f.plan.reply) return fanout_fail(f, "");
+    if (!f.plan.reply) {
+        f.delivered = true;  // not dropped: no one answers an async call
+        return fanout_fail(f, "");
+    }
     const join::gather_status st = f.g.status();
     if (st == join::gather_status::timed_out) {
         bump(ctr_.fanout_timeouts);
@@ -495,7 +498,7 @@ void engine::fanout_finish(fanout& f) {
         return;
     }
     if (!mine || empty) {
-        if (empty) bump(ctr_.async_dropped);
+        if (empty && !f.delivered) bump(ctr_.async_dropped);
         maybe_free_request(p);
         if (mine && ss->s[0].paused) request_unhold(*ss);
         return;

@@ -82,6 +82,9 @@ void engine::home_enqueue(request& r) {
 
 // An error qgate writes as the answer (rep belongs to the home shard until the hand-back).
 void engine::home_answer(request& r, std::string_view text) {
+    // An async call gets no answer (q tells an async caller nothing) but is counted: busy, its
+    // group gone after kBouncesMax re-routes, or its connection lost while sending it.
+    if (!r.sync) bump(ctr_.async_dropped);
     r.rep.resize(qipc::error_message_size(text));
     qipc::write_error_message(text, qipc::msg_type::response, {r.rep.data(), r.rep.size()});
     return_request(r, false);

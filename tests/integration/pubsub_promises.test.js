@@ -1,0 +1,392 @@
+'use strict';
+// README, Behaviour decisions, Pub/sub: promises no other test pins. An unknown table in .u.sub
+// is the error 't and subscribes nothing; the .u.sub reply precedes the first update even while
+// a feed publishes fast; updates reach subscribers as async messages; the upstream's .u.end is
+// forwarded byte for byte, once per subscriber; with pubinterval_ms the time column is not
+// added to short .u.upd rows; the counters pubsub_update_bytes_encoded, pubsub_deliveries and
+// pubsub_bytes_queued match what the subscribers received; pubsub.tables makes qgate send one
+// .u.sub[`t;`] per entry upstream (seen by qmock --record). Two promises do not hold yet; their
+// tests are marked todo (counted as skipped, visibly) until src/ is fixed.
+
+const path = require('node:path');
+const {
+  itest, assert, QMOCK, qconnect, waitPortFile, RawClient, MSG, syncText, decode, qmsg,
+  qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, recordedFrames,
+} = require('./lib.js');
+
+const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];  // qmock --tickerplant's default sym cycle
+
+/** qmock --tickerplant; `extra` are more flags. Returns { proc, port, record (or null) }. */
+async function startTickerplant(ctx, extra = [], { name = 'tp', record = false } = {}) {
+  const portFile = path.join(ctx.dir, `${name}.port`);
+  const rec = record ? path.join(ctx.dir, `${name}.rec`) : null;
+  const args = ['--port', '0', '--port-file', portFile, '--name', name, '--tickerplant', ...extra];
+  if (rec) args.push('--record', rec);
+  const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
+  const port = await waitPortFile(portFile, proc, (text) => {
+    const m = /^(\d+)\s*$/m.exec(text);
+    return m ? Number(m[1]) : null;
+  });
+  return { proc, port, record: rec };
+}
+
+/** qgate with one pubsub listener; `tp` = the upstream tickerplant's port (or none). */
+function startPubsubGate(ctx, { tp, pubsub = {}, procName } = {}) {
+  const lines = ['[pubsub]'];
+  if (tp) lines.push('upstream = "tp"');
+  for (const [k, v] of Object.entries(pubsub)) {
+    const val = Array.isArray(v) ? `[${v.map((x) => JSON.stringify(x)).join(', ')}]`
+      : typeof v === 'number' ? v : JSON.stringify(v);
+    lines.push(`${k} = ${val}`);
+  }
+  return startQgate(ctx, {
+    procName,
+    listeners: [{ group: 'tp', mode: 'pubsub' }],
+    backends: tp ? [{ name: 'tp', group: 'tp', port: tp }] : [],
+    limits: { reconnect_min_ms: 20, reconnect_max_ms: 200 },
+    extra: lines.join('\n'),
+  });
+}
+
+function qsyms(xs) {
+  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
+  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
+}
+/** A vector of 8-byte integers of q type `type` (7 long, 16 timespan). */
+function qlongs(xs, type = 7) {
+  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = type; b.writeUInt32LE(xs.length, 2);
+  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
+  return b;
+}
+function qtable(names, cols) {
+  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
+}
+/** .u.upd[`t; ([] sym; seq)], one row per seq, every row's sym `sym`. */
+function updTable(type, t, seqs, sym = 'IBM') {
+  const table = qtable(['sym', 'seq'], [qsyms(seqs.map(() => sym)), qlongs(seqs)]);
+  return qmsg(type, qlist(qstr('.u.upd'), qsym(t), table));
+}
+const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
+
+/** A second table, quote, on a qmock tickerplant (a table update for a new table adds it). */
+async function makeQuote(ctx, port) {
+  const pre = await RawClient.connect(ctx, port);
+  assert.equal((await pre.call(updTable(MSG.sync, 'quote', [0]))).type, MSG.response);
+  pre.destroy();
+}
+
+/** A raw subscriber: its .u.sub must be answered by a response, returned decoded. */
+async function subscribe(raw, call) {
+  const r = await raw.call(syncText(call));
+  assert.equal(r.type, MSG.response, `${call}: the first frame is the response`);
+  return decode(r.frame);
+}
+
+/** An update frame as subscribers must get it: little-endian, async, uncompressed, upd. */
+function assertAsyncUpd(f, table, what) {
+  assert.deepEqual([...f.frame.subarray(0, 4)], [1, MSG.async, 0, 0],
+    `${what}: header bytes 0-3 (little-endian, async, not compressed)`);
+  const [fn, t] = decode(f.frame);
+  assert.deepEqual([fn, t], ['upd', table], `${what}: (\`upd;\`${table};table)`);
+}
+
+itest('unknown table: .u.sub is the error \'t (its name) and subscribes nothing',
+  async (t, ctx) => {
+    const gw = await startPubsubGate(ctx);
+    const feed = await RawClient.connect(ctx, gw.port);
+    await feed.write(updTable(MSG.async, 'trade', [0]));  // trade's schema is learnt
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+    const sub = await RawClient.connect(ctx, gw.port);
+    const err = await sub.call(syncText('.u.sub[`nosuch;`]'));
+    assert.equal(err.type, MSG.response);
+    assert.equal(err.frame[8], 0x80, 'a q error (type -128)');
+    assert.equal(errorText(err.frame), 'nosuch', "q's 't: the table's name, exactly");
+    assert.equal(counter(await stats(ctx, gw), 'pubsub_subscribers'), 0, 'nobody subscribed');
+    // A control subscriber to trade, on a connection of its own.
+    const ctl = await RawClient.connect(ctx, gw.port);
+    assert.equal((await subscribe(ctl, '.u.sub[`trade;`]'))[0], 'trade');
+    // An update of another table, and then `nosuch` itself comes to exist (a publisher's
+    // first table update); a control subscriber to it gets the next one.
+    await feed.write(Buffer.concat([updTable(MSG.async, 'trade', [1]),
+      updTable(MSG.async, 'nosuch', [2])]));
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 3);
+    assert.deepEqual(seqsOf((await ctl.readFrame()).frame), [1], 'the trade update was sent');
+    const ctlN = await RawClient.connect(ctx, gw.port);
+    assert.equal((await subscribe(ctlN, '.u.sub[`nosuch;`]'))[0], 'nosuch');
+    await feed.write(Buffer.concat([updTable(MSG.async, 'trade', [3]),
+      updTable(MSG.async, 'nosuch', [4])]));
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 5);
+    assert.deepEqual(seqsOf((await ctl.readFrame()).frame), [3]);
+    assert.deepEqual(seqsOf((await ctlN.readFrame()).frame), [4], 'nosuch updates are sent');
+    // The hub handled those updates before this call (pubsub_updates_in), and its answer
+    // travels the same ordered lane as their deliveries: had the failed .u.sub subscribed
+    // anything, an update would come first.
+    const next = await sub.call(syncText('.u.sub[`trade;`IBM]'));
+    assert.equal(next.type, MSG.response, 'the next frame is the answer to the next call');
+    assert.equal(decode(next.frame)[0], 'trade');
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_subscribers'), 3, 'ctl, ctlN, and now sub');
+  });
+
+itest('the .u.sub reply precedes the first update while a feed publishes fast',
+  async (t, ctx) => {
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '1']);
+    const gw = await startPubsubGate(ctx, {
+      tp: tp.port, pubsub: { backlog_updates_max: 1000000, backlog_bytes_max: 1073741824 },
+    });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    // Subscribers already there keep qgate's lanes to both shards full of deliveries
+    // (SO_REUSEPORT spreads 6 connections over the 2 shards; all on one has odds of 2^-5).
+    for (let i = 0; i < 6; i++) {
+      await subscribe(await RawClient.connect(ctx, gw.port), '.u.sub[`trade;`]');
+    }
+    const ctl = await qconnect(ctx, tp.port);
+    const burst = 4000;
+    assert.equal(await ctl.k(`.u.pub[${burst}]`), burst);  // queued to qgate at once
+    const subs = await Promise.all([...Array(12)].map(async () => {
+      const raw = await RawClient.connect(ctx, gw.port);
+      const reply = await raw.call(syncText('.u.sub[`trade;`]'));
+      return { raw, reply };
+    }));
+    const tail = 20;
+    assert.equal(await ctl.k(`.u.pub[${tail}]`), tail);  // every subscriber gets some
+    const last = burst + tail - 1;
+    let midBurst = 0;
+    for (const [k, { raw, reply }] of subs.entries()) {
+      assert.equal(reply.type, MSG.response, `subscriber ${k}: the reply comes first`);
+      assert.equal(decode(reply.frame)[0], 'trade');
+      let first = null;
+      let seq = null;
+      for (let i = 0; i <= last && seq !== last; i++) {
+        const f = await raw.readFrame();
+        assert.equal(f.type, MSG.async, `subscriber ${k}, frame ${i + 1}: an async update`);
+        const [fn, table, rows] = decode(f.frame);
+        assert.deepEqual([fn, table], ['upd', 'trade']);
+        for (const r of rows) {
+          if (seq !== null) assert.equal(Number(r.seq), seq + 1, `subscriber ${k}: in sequence`);
+          seq = Number(r.seq);
+          if (first === null) first = seq;
+        }
+      }
+      assert.equal(seq, last, `subscriber ${k}: up to the last update`);
+      if (first > 0 && first < burst) midBurst++;
+    }
+    // The race was run: some subscribers joined while the burst was being delivered.
+    t.diagnostic(`${midBurst} of ${subs.length} subscribed mid-burst`);
+    assert.ok(midBurst > 0, 'some subscriber joined while the burst was being delivered');
+  });
+
+itest('updates reach subscribers async (type byte 0): as received, filtered, a sync .u.upd',
+  async (t, ctx) => {
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '4']);
+    const gw = await startPubsubGate(ctx, { tp: tp.port });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const all = await RawClient.connect(ctx, gw.port);
+    const ibm = await RawClient.connect(ctx, gw.port);
+    await subscribe(all, '.u.sub[`trade;`]');
+    await subscribe(ibm, '.u.sub[`trade;`IBM]');
+    const ctl = await qconnect(ctx, tp.port);
+    assert.equal(await ctl.k('.u.pub[3]'), 3);
+    for (let i = 0; i < 3; i++) {
+      assertAsyncUpd(await all.readFrame(), 'trade', `upstream update ${i}, as received`);
+      assertAsyncUpd(await ibm.readFrame(), 'trade', `upstream update ${i}, filtered`);
+    }
+    const s = await stats(ctx, gw);
+    assert.equal(counter(s, 'pubsub_as_received'), 3, 'both paths were taken');
+    assert.equal(counter(s, 'pubsub_encodings'), 3);
+    // A publisher on qgate: a sync .u.upd (answered ::) is published async all the same.
+    const feed = await RawClient.connect(ctx, gw.port);
+    await feed.write(updTable(MSG.async, 'quote', [0]));  // learnt
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 4);
+    await subscribe(all, '.u.sub[`quote;`]');
+    assert.equal((await feed.call(updTable(MSG.sync, 'quote', [1]))).type, MSG.response);
+    const f = await all.readFrame();
+    assertAsyncUpd(f, 'quote', 'a sync .u.upd, published');
+    assert.deepEqual(seqsOf(f.frame), [1]);
+  });
+
+// README promises async `(`upd;`t;table)` messages, but a sync `(`upd;t;table)` from a
+// publisher (is_update_call takes `upd as well as .u.upd) is forwarded as received, its sync
+// type byte included (publish_for's as_received path in src/pubsub/filter.cc).
+itest('a sync (`upd;t;table) from a publisher reaches subscribers async',
+  { todo: 'README promise broken: forwarded as received with type byte 1 (sync)' },
+  async (t, ctx) => {
+    const gw = await startPubsubGate(ctx);
+    const feed = await RawClient.connect(ctx, gw.port);
+    await feed.write(updTable(MSG.async, 'trade', [0]));
+    await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+    const sub = await RawClient.connect(ctx, gw.port);
+    await subscribe(sub, '.u.sub[`trade;`]');
+    const table = qtable(['sym', 'seq'], [qsyms(['IBM']), qlongs([1])]);
+    await feed.write(qmsg(MSG.sync, qlist(qsym('upd'), qsym('trade'), table)));
+    const f = await sub.readFrame();
+    assert.deepEqual(seqsOf(f.frame), [1]);
+    assertAsyncUpd(f, 'trade', 'a sync (`upd;`trade;table)');
+  });
+
+itest('upstream .u.end: forwarded byte for byte, once per subscriber', async (t, ctx) => {
+  const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '4']);
+  // a second table upstream, so one subscriber can hold two subscriptions
+  await makeQuote(ctx, tp.port);
+  const gw = await startPubsubGate(ctx, { tp: tp.port });
+  await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+  const both = await RawClient.connect(ctx, gw.port);
+  assert.deepEqual((await subscribe(both, '.u.sub[`;`]')).map((p) => p[0]).sort(),
+    ['quote', 'trade']);
+  const two = await RawClient.connect(ctx, gw.port);
+  await subscribe(two, '.u.sub[`trade;`IBM]');
+  await subscribe(two, '.u.sub[`quote;`]');
+  const idle = await RawClient.connect(ctx, gw.port);  // connected, subscribed to nothing
+  const direct = await RawClient.connect(ctx, tp.port);  // the upstream's own subscriber
+  await subscribe(direct, '.u.sub[`trade;`]');
+  const ctl = await qconnect(ctx, tp.port);
+  await ctl.k('.u.endofday[]');
+  const sent = (await direct.readFrame()).frame;
+  assert.equal(decode(sent)[0], '.u.end', 'what the upstream sends');
+  assert.equal(sent[1], MSG.async);
+  for (const [name, c] of [['both', both], ['two', two]]) {
+    const got = (await c.readFrame()).frame;
+    assert.equal(got.toString('hex'), sent.toString('hex'), `${name}: the upstream's bytes`);
+  }
+  await waitCounter(ctx, gw, 'pubsub_ends', 2);
+  // Once: the next frame each one gets is the next update.
+  assert.equal(await ctl.k('.u.pub[1]'), 1);
+  const after = [(await both.readFrame()).frame, (await two.readFrame()).frame].map(decode);
+  assert.deepEqual(after.map((m) => m[0]), ['upd', 'upd'], 'no second .u.end (two: 2 tables)');
+  assert.deepEqual(after[0][2].map((r) => Number(r.seq)), [0, 1, 2, 3], 'both: every row');
+  assert.deepEqual(after[1][2].map((r) => r.sym), ['IBM'], 'two: its IBM row');
+  // A connection with no subscription gets no .u.end: its next frame answers its call.
+  assert.equal(idle.received, 1, 'idle: nothing after the handshake byte');
+  const r = await idle.call(syncText('.u.sub[`trade;`]'));
+  assert.equal(r.type, MSG.response, 'idle: no .u.end came before the answer');
+  assert.equal(counter(await stats(ctx, gw), 'pubsub_ends'), 2, 'one per subscriber');
+});
+
+// Schema (time; sym; seq), then a .u.upd of (sym; seq): one column short.
+async function shortRowFeed(ctx, gw) {
+  const feed = await RawClient.connect(ctx, gw.port);
+  const first = qtable(['time', 'sym', 'seq'], [qlongs([5], 16), qsyms(['IBM']), qlongs([0])]);
+  await feed.write(qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'), first)));
+  await waitCounter(ctx, gw, 'pubsub_updates_in', 1);
+  const sub = await RawClient.connect(ctx, gw.port);
+  assert.equal((await subscribe(sub, '.u.sub[`trade;`]'))[0], 'trade');
+  const short = qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
+    qlist(qsyms(['IBM', 'MSFT']), qlongs([1, 2]))));
+  // then a whole row with its own time, as the end marker
+  const whole = qmsg(MSG.async, qlist(qstr('.u.upd'), qsym('trade'),
+    qlist(qlongs([7], 16), qsyms(['IBM']), qlongs([3]))));
+  await feed.write(short);
+  await waitCounter(ctx, gw, 'pubsub_updates_in', 2);
+  await feed.write(whole);
+  // Every row that arrives, up to the marker (seq 3), with its frame's column names.
+  const rows = [];
+  for (let i = 0; i < 3 && !rows.some((r) => r.seq === 3); i++) {
+    const f = await sub.readFrame();
+    assertAsyncUpd(f, 'trade', 'an update');
+    for (const r of decode(f.frame)[2]) rows.push({ seq: Number(r.seq), cols: Object.keys(r) });
+  }
+  return rows;
+}
+
+itest('pubinterval_ms: the time column is not added to short .u.upd rows', async (t, ctx) => {
+  // Without an interval tick.q's time column is added: the data is one column short.
+  const plain = await startPubsubGate(ctx, { procName: 'qgate-plain' });
+  const added = await shortRowFeed(ctx, plain);
+  assert.deepEqual(added.map((r) => r.seq), [1, 2, 3]);
+  added.forEach((r) => assert.deepEqual(r.cols, ['time', 'sym', 'seq'], `row ${r.seq}`));
+  const gw = await startPubsubGate(ctx, { pubsub: { pubinterval_ms: 50 } });
+  const rows = await shortRowFeed(ctx, gw);
+  assert.ok(rows.some((r) => r.seq === 3), 'the marker row arrived');
+  for (const r of rows.filter((x) => x.seq !== 3)) {
+    assert.ok(!r.cols.includes('time'), `row ${r.seq}: no time column added (${r.cols})`);
+  }
+});
+
+// README: later updates "may be a column list ..., which qgate publishes as a table". With an
+// interval the short rows are not published at all: the batch of (sym; seq) is flushed under
+// the schema's three column names and dropped as a bad message (pubsub_bad_msgs).
+itest('pubinterval_ms: short .u.upd rows are still published (without time)',
+  { todo: 'README promise broken: the short rows are dropped, counted in pubsub_bad_msgs' },
+  async (t, ctx) => {
+    const gw = await startPubsubGate(ctx, { pubsub: { pubinterval_ms: 50 } });
+    const rows = await shortRowFeed(ctx, gw);
+    assert.deepEqual(rows.map((r) => r.seq), [1, 2, 3], 'every row published');
+    assert.equal(counter(await stats(ctx, gw), 'pubsub_bad_msgs'), 0);
+  });
+
+itest('counters: update bytes encoded, deliveries and bytes queued match what was received',
+  async (t, ctx) => {
+    // 3 rows per update over a 4-sym cycle: an IBM filter selects one row of some updates
+    // and none of others; the 4-sym filter selects every row (no encoding).
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0', '--tp-rows', '3']);
+    const gw = await startPubsubGate(ctx, { tp: tp.port });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const calls = {
+      all1: '.u.sub[`trade;`]', all2: '.u.sub[`trade;`]',
+      ibm1: '.u.sub[`trade;`IBM]', ibm2: '.u.sub[`trade;`IBM]',
+      every: '.u.sub[`trade;`AAPL`MSFT`IBM`GOOG]', none: '.u.sub[`trade;`NONE]',
+    };
+    const subs = {};
+    for (const [name, call] of Object.entries(calls)) {
+      subs[name] = await RawClient.connect(ctx, gw.port);
+      await subscribe(subs[name], call);
+    }
+    const s0 = await stats(ctx, gw);
+    const got0 = Object.fromEntries(Object.entries(subs).map(([k, c]) => [k, c.received]));
+    const n = 8;
+    const ctl = await qconnect(ctx, tp.port);
+    assert.equal(await ctl.k(`.u.pub[${n}]`), n);
+    const ibmIn = [];  // updates with an IBM row: row k of the feed has sym SYMS[k % 4]
+    for (let i = 0; i < n; i++) {
+      if ([0, 1, 2].some((j) => SYMS[(3 * i + j) % 4] === 'IBM')) ibmIn.push(i);
+    }
+    assert.ok(ibmIn.length > 0 && ibmIn.length < n, `IBM in ${ibmIn.length} of ${n} updates`);
+    const want = { all1: n, all2: n, ibm1: ibmIn.length, ibm2: ibmIn.length, every: n, none: 0 };
+    const frames = {};
+    for (const [name, c] of Object.entries(subs)) {
+      frames[name] = [];
+      for (let i = 0; i < want[name]; i++) frames[name].push((await c.readFrame()).frame);
+    }
+    frames.ibm1.forEach((f, i) => {
+      const rows = [0, 1, 2].map((j) => 3 * ibmIn[i] + j).filter((k) => SYMS[k % 4] === 'IBM');
+      assert.deepEqual(seqsOf(f), rows, `IBM update ${i}: its IBM row`);
+      assert.ok(f.equals(frames.ibm2[i]), 'one encoding for both IBM subscribers');
+    });
+    frames.every.forEach((f, i) => assert.ok(f.equals(frames.all1[i]), 'every: as received'));
+    const bytesOf = (fs) => fs.reduce((a, f) => a + f.length, 0);
+    const encoded = bytesOf(frames.ibm1);  // the one buffer per update for the IBM filter
+    const deliveries = Object.values(want).reduce((a, b) => a + b, 0);
+    const queued = Object.values(frames).reduce((a, fs) => a + bytesOf(fs), 0);
+    for (const [name, c] of Object.entries(subs)) {
+      assert.equal(c.received - got0[name], bytesOf(frames[name]), `${name}: nothing else came`);
+    }
+    const d = (s, k) => counter(s, k) - counter(s0, k);
+    const s = await waitCounter(ctx, gw, 'pubsub_bytes_queued',
+      counter(s0, 'pubsub_bytes_queued') + queued);
+    assert.equal(d(s, 'pubsub_update_bytes_encoded'), encoded, 'bytes of the IBM encodings');
+    assert.equal(d(s, 'pubsub_encodings'), ibmIn.length, 'one per update selecting some rows');
+    assert.equal(d(s, 'pubsub_as_received'), 2 * n, 'the all-sym and the every-sym filters');
+    assert.equal(d(s, 'pubsub_deliveries'), deliveries,
+      'updates x subscribers whose filter selected rows');
+    assert.equal(d(s, 'pubsub_bytes_queued'), queued, 'every byte the subscribers received');
+  });
+
+itest('pubsub.tables: qgate sends one .u.sub[`t;`] per entry upstream, in order',
+  async (t, ctx) => {
+    const tp = await startTickerplant(ctx, ['--tp-rate', '0'], { record: true });
+    await makeQuote(ctx, tp.port);  // a second table upstream
+    const before = recordedFrames(tp.record).length;
+    assert.equal(before, 1, 'the .u.upd that made quote');
+    const gw = await startPubsubGate(ctx, { tp: tp.port, pubsub: { tables: ['quote', 'trade'] } });
+    await waitCounter(ctx, gw, 'pubsub_upstream_connects', 1);
+    const sent = recordedFrames(tp.record).slice(before).map((f) => f.toString('hex'));
+    assert.deepEqual(sent, ['.u.sub[`quote;`]', '.u.sub[`trade;`]']
+      .map((c) => syncText(c).toString('hex')), 'exactly these frames, in this order');
+    const sub = await RawClient.connect(ctx, gw.port);
+    assert.deepEqual((await subscribe(sub, '.u.sub[`;`]')).map((p) => p[0]), ['quote', 'trade']);
+    // Without tables: the one .u.sub[`;`] (what the record would show if tables were ignored).
+    const gw2 = await startPubsubGate(ctx, { tp: tp.port, procName: 'qgate-all' });
+    await waitCounter(ctx, gw2, 'pubsub_upstream_connects', 1);
+    const sent2 = recordedFrames(tp.record).slice(before + 2).map((f) => f.toString('hex'));
+    assert.deepEqual(sent2, [syncText('.u.sub[`;`]').toString('hex')]);
+  });
