@@ -2,6 +2,7 @@
 // .qgate.stats[] in both call forms, unknown and malformed queries.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -202,7 +203,7 @@ TEST_CASE("admin: a hostile frame closes that client only") {
     check_stats(good.call(value::string(".qgate.stats[]")));
 }
 
-TEST_CASE("admin: start fails with a reason, stop is idempotent") {
+TEST_CASE("admin: start fails with a reason") {
     admin_server first;
     std::string error;
     REQUIRE(first.start(admin_config(false), fake_stats, error));
@@ -213,8 +214,32 @@ TEST_CASE("admin: start fails with a reason, stop is idempotent") {
     CHECK(error.find("admin: cannot listen on 127.0.0.1:") == 0);
     CHECK_FALSE(first.start(admin_config(false), fake_stats, error));
     CHECK(error == "admin: already started");
-    first.stop();
-    first.stop();
+}
+
+TEST_CASE("admin: stop closes the port and every client; a second stop closes nothing") {
+    admin_server server;
+    std::string error;
+    REQUIRE(server.start(admin_config(false), fake_stats, error));
+    const uint16_t port = server.port();
+    client c(port);
+    REQUIRE(c.handshake("", 3) == 3);
+    server.stop();  // returns only once the thread has closed its sockets and been joined
+    CHECK(c.closed());
+    client late(port);
+    CHECK_FALSE(late.connected());  // the listener is gone: refused
+    // The fds the first stop freed are handed out again at once (lowest free number first).
+    // Pipes take all of them; a second stop that closed its old fds again would close these.
+    int pipes[8][2];
+    for (auto& p : pipes) REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    server.stop();  // the thread is not joined twice either: that would throw
+    int still_open = 0;
+    for (auto& p : pipes) {
+        still_open += ::fcntl(p[0], F_GETFD) != -1;
+        still_open += ::fcntl(p[1], F_GETFD) != -1;
+        ::close(p[0]);
+        ::close(p[1]);
+    }
+    CHECK(still_open == 16);
 }
 
 TEST_CASE("admin_reply: malformed body") {

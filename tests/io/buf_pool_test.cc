@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "io/buf_pool.h"
@@ -23,6 +24,7 @@ TEST_CASE("buf_pool: stack mode acquire/release accounting") {
     CHECK(p.available() == 0);
     CHECK(p.held() == 8);
     for (int b : got) CHECK(b >= 0);
+    CHECK(std::set<int>(got.begin(), got.end()).size() == 8);  // no buffer handed out twice
     p.release(static_cast<uint16_t>(got[3]));
     CHECK(p.available() == 1);
     CHECK(p.acquire() == got[3]);

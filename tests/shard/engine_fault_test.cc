@@ -30,8 +30,10 @@ struct fixture : engine_rig {
     static constexpr uint32_t kClient = proxy::sock_id(0, role::client);
     static constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);
 
-    explicit fixture(uint64_t high = 1 << 20, uint64_t low = 1 << 10) {
+    explicit fixture(uint64_t high = 1 << 20, uint64_t low = 1 << 10,
+                     std::vector<user_entry> users = {}) {
         auto c = std::make_shared<config>();
+        c->users = std::move(users);  // empty: anyone may connect, as q without -u
         c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "g", {}});
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, ""});
         c->backends.push_back({"b2", "g", {"127.0.0.1", 2}, "u:p"});
@@ -245,8 +247,12 @@ TEST_CASE("engine: refused connect tries the next backend, then answers no-backe
            sync_frame() + std::string("\x01\x00\x00\x00\x0a\x00\x00\x00\x65\x00", 10));
     f.turn();
     s = f.be.last(op::send, fixture::kClient);
-    CHECK(s->bytes.find("qgate: no backend available for group g") != std::string::npos);
-    CHECK(f.ctr.no_backend_errors.load() == 1);  // the async one is ignored
+    REQUIRE(s != nullptr);
+    const std::string text = "qgate: no backend available for group g";
+    CHECK(s->bytes.size() == 8 + 1 + text.size() + 1);  // one error frame: the sync call's
+    CHECK(s->bytes.find(text) != std::string::npos);
+    CHECK(f.ctr.no_backend_errors.load() == 1);
+    CHECK(f.ctr.async_dropped.load() == 1);  // the async one is dropped and counted (README)
 }
 
 TEST_CASE("engine: malformed client frame closes client and upstream") {
@@ -257,28 +263,195 @@ TEST_CASE("engine: malformed client frame closes client and upstream") {
     CHECK(f.ctr.malformed_frames.load() == 1);
     CHECK(f.be.pool().held() == 0);
     const int up_fd = f.be.last(op::recv, fixture::kUp)->fd;
-    bool cancelled = false;
-    for (const rec& r : f.be.ops) cancelled |= r.o == op::cancel && r.fd == up_fd;
-    CHECK(cancelled);
+    const int cli_fd = f.be.last(op::recv, fixture::kClient)->fd;
+    bool up_cancelled = false;
+    bool cli_cancelled = false;
+    for (const rec& r : f.be.ops) {
+        up_cancelled |= r.o == op::cancel && r.fd == up_fd;
+        cli_cancelled |= r.o == op::cancel && r.fd == cli_fd;
+    }
+    CHECK(up_cancelled);
+    CHECK(cli_cancelled);
+    CHECK(f.be.count(op::send, fixture::kUp) == 1);  // the handshake only: nothing forwarded
 }
 
-TEST_CASE("engine: bad credentials close without a byte; handshake timeout") {
+namespace {
+
+const std::vector<user_entry> kOpsUser = {{"ops", user_entry::hash::plain, "pw"}};
+
+// A client handshake: credentials, capability 3, NUL.
+std::string client_hs(const std::string& credentials) {
+    return credentials + std::string("\x03", 1) + std::string(1, '\0');
+}
+
+// Completes the accept and returns the fd the engine got for the new client (fixture::kClient).
+int accept_fd(fixture& f) {
+    f.accept();
+    const rec* r = f.be.last(op::recv, fixture::kClient);
+    REQUIRE(r != nullptr);
+    return r->fd;
+}
+
+// The client was shut down by the engine: its recv is cancelled; once that recv ends (EOF) the
+// fd is closed and the session freed.
+bool cancelled(const fixture& f, int fd) {
+    for (const rec& r : f.be.ops) {
+        if (r.o == op::cancel && r.fd == fd) return true;
+    }
+    return false;
+}
+
+void check_client_closed(fixture& f, int fd) {
+    CHECK(cancelled(f, fd));
+    f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
+    CHECK(f.be.was_closed(fd));
+    CHECK(f.eng->sessions_open() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("engine: bad credentials close without a byte") {
+    for (const std::string credentials : {"ops:wrong", "nobody:pw", "ops:", "ops"}) {
+        CAPTURE(credentials);
+        fixture f(1 << 20, 1 << 10, kOpsUser);
+        const int fd = accept_fd(f);
+        f.recv(fixture::kClient, client_hs(credentials));
+        f.turn();
+        CHECK(f.ctr.auth_fail.load() == 1);
+        CHECK(f.ctr.handshake_fail.load() == 0);  // well-formed: refused for its credentials
+        CHECK(f.be.count(op::send, fixture::kClient) == 0);      // not a byte, as q ('access)
+        CHECK(f.be.last(op::connect, fixture::kUp) == nullptr);  // no backend was troubled
+        CHECK(f.be.pool().held() == 0);
+        check_client_closed(f, fd);
+        CHECK(f.be.count(op::send, fixture::kClient) == 0);
+    }
+}
+
+TEST_CASE("engine: the right credentials pass the same users table") {
+    fixture f(1 << 20, 1 << 10, kOpsUser);  // the control for the test above
+    f.accept();
+    f.recv(fixture::kClient, client_hs("ops:pw"));
+    CHECK(f.ctr.auth_fail.load() == 0);
+    CHECK(f.be.last(op::connect, fixture::kUp) != nullptr);
+    CHECK(f.eng->sessions_open() == 1);
+}
+
+TEST_CASE("engine: a handshake with no NUL within handshake_bytes_max closes without a byte") {
     fixture f;
-    f.accept();
-    f.recv(fixture::kClient, std::string(2000, 'x'));  // no NUL within handshake_bytes_max
-    CHECK(f.ctr.handshake_fail.load() == 1);
-    CHECK(f.be.last(op::send, fixture::kClient) == nullptr);
-    f.accept();
-    g_now += 10000;
+    const int fd = accept_fd(f);
+    f.recv(fixture::kClient, std::string(2000, 'x'));  // limit 1024
     f.turn();
-    CHECK(f.ctr.handshake_fail.load() == 2);
+    CHECK(f.ctr.handshake_fail.load() == 1);
+    CHECK(f.ctr.auth_fail.load() == 0);
+    CHECK(f.be.count(op::send, fixture::kClient) == 0);
+    CHECK(f.be.last(op::connect, fixture::kUp) == nullptr);
+    check_client_closed(f, fd);
+}
+
+TEST_CASE("engine: a client that never finishes its handshake is closed at the timeout") {
+    fixture f;
+    const int fd = accept_fd(f);
+    f.recv(fixture::kClient, "ops:pw");  // no NUL yet
+    f.turn();
+    g_now += 4900;  // handshake_timeout_ms is 5000
+    f.turn();
+    CHECK(f.ctr.handshake_fail.load() == 0);
+    CHECK_FALSE(cancelled(f, fd));  // still waiting for the NUL
+    g_now += 200;
+    f.turn();
+    CHECK(f.ctr.handshake_fail.load() == 1);
+    CHECK(f.be.count(op::send, fixture::kClient) == 0);
+    check_client_closed(f, fd);
+}
+
+namespace {
+
+// Header byte 2 is the compressed flag: 0 plain, 1 compressed (qipc-reference.md §1.2). Any
+// other value is malformed (q's 'badmsg): the README promises the connection is closed and
+// counted in malformed_frames.
+const uint8_t kBadFlags[] = {2, 3, 0x80, 0xff};
+
+std::string flagged_frame(uint8_t flag) {
+    std::string fr = sync_frame();
+    fr[2] = static_cast<char>(flag);
+    return fr;
+}
+
+int recv_fd(const fixture& f, uint32_t slot) {
+    const rec* r = f.be.last(op::recv, slot);
+    REQUIRE(r != nullptr);
+    return r->fd;
+}
+
+}  // namespace
+
+TEST_CASE("engine: a bad compressed-flag byte closes the session and is counted") {
+    for (const uint8_t flag : kBadFlags) {
+        CAPTURE(int(flag));
+        fixture f;
+        f.establish();
+        const int cfd = recv_fd(f, fixture::kClient);
+        const int ufd = recv_fd(f, fixture::kUp);
+        const size_t up_sends = f.be.count(op::send, fixture::kUp);
+        const size_t client_sends = f.be.count(op::send, fixture::kClient);
+        f.recv(fixture::kClient, flagged_frame(flag));
+        f.turn();
+        CHECK(f.ctr.malformed_frames.load() == 1);
+        CHECK(f.ctr.sync_requests.load() == 0);
+        CHECK(f.be.count(op::send, fixture::kUp) == up_sends);  // nothing reached the backend
+        CHECK(f.be.count(op::send, fixture::kClient) == client_sends);
+        CHECK(f.be.pool().held() == 0);
+        CHECK(cancelled(f, cfd));
+        CHECK(cancelled(f, ufd));
+        f.complete(f.be.last(op::recv, fixture::kUp)->ud, 0);
+        f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
+        CHECK(f.be.was_closed(cfd));
+        CHECK(f.be.was_closed(ufd));
+        CHECK(f.eng->sessions_open() == 0);
+    }
+}
+
+TEST_CASE("engine: compressed flags 0 and 1 are forwarded as sent") {
+    for (const uint8_t flag : {uint8_t{0}, uint8_t{1}}) {  // the control for the test above
+        CAPTURE(int(flag));
+        fixture f;
+        f.establish();
+        f.recv(fixture::kClient, flagged_frame(flag));
+        f.turn();
+        const rec* s = f.be.last(op::send, fixture::kUp);
+        REQUIRE(s != nullptr);
+        CHECK(s->bytes == flagged_frame(flag));
+        CHECK(f.ctr.malformed_frames.load() == 0);
+        CHECK(f.ctr.sync_requests.load() == 1);
+    }
+}
+
+TEST_CASE("engine: no backend: a bad compressed-flag byte closes without an error reply") {
+    for (const uint8_t flag : kBadFlags) {
+        CAPTURE(int(flag));
+        fixture f;
+        const int fd = accept_fd(f);
+        f.recv(fixture::kClient, client_hs("u:p"));
+        for (int i = 0; i < 2; ++i) {  // both backends of the group refuse
+            f.complete(f.be.last(op::connect, fixture::kUp)->ud, -ECONNREFUSED);
+        }
+        REQUIRE(f.ctr.no_backend_sessions.load() == 1);
+        CHECK(f.sent(fixture::kClient) == std::string(1, '\x03'));
+        const size_t sends = f.be.count(op::send, fixture::kClient);
+        f.recv(fixture::kClient, flagged_frame(flag));
+        f.turn();
+        CHECK(f.ctr.malformed_frames.load() == 1);
+        CHECK(f.ctr.no_backend_errors.load() == 0);
+        CHECK(f.be.count(op::send, fixture::kClient) == sends);
+        check_client_closed(f, fd);
+    }
 }
 
 TEST_CASE("engine: drain closes idle sessions and finishes") {
     fixture f;
     f.establish();
     CHECK_FALSE(f.eng->finished());
-    f.eng->start_drain(g_now);
+    f.eng->start_drain();
     CHECK(f.ctr.drain_closed.load() == 1);
     f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
     f.complete(f.be.last(op::recv, fixture::kUp)->ud, 0);
@@ -418,6 +591,39 @@ TEST_CASE("request engine: health query on an idle connection; no answer fails i
     g_now += 200;
     f.turn();
     CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
+}
+
+TEST_CASE("request engine: a bad compressed-flag byte closes that client, not the pool") {
+    for (const uint8_t flag : kBadFlags) {
+        CAPTURE(int(flag));
+        request_fixture f;
+        f.pool_up();
+        f.client_up();
+        const rec* pr = f.be.last(op::read, request_fixture::kPool);
+        REQUIRE(pr != nullptr);
+        const int pool_fd = pr->fd;
+        const int cli_fd = f.be.last(op::recv, request_fixture::kCli)->fd;
+        const size_t pool_sends = f.be.count(op::send, request_fixture::kPool);
+        const size_t cli_sends = f.be.count(op::send, request_fixture::kCli);
+        f.recv(request_fixture::kCli, flagged_frame(flag));
+        f.turn();
+        CHECK(f.ctr.malformed_frames.load() == 1);
+        CHECK(f.be.count(op::send, request_fixture::kPool) == pool_sends);  // not forwarded
+        CHECK(f.be.count(op::send, request_fixture::kCli) == cli_sends);    // no reply either
+        CHECK(f.be.pool().held() == 0);
+        bool cli_cancelled = false;
+        bool pool_cancelled = false;
+        for (const rec& r : f.be.ops) {
+            cli_cancelled |= r.o == op::cancel && r.fd == cli_fd;
+            pool_cancelled |= r.o == op::cancel && r.fd == pool_fd;
+        }
+        CHECK(cli_cancelled);
+        CHECK_FALSE(pool_cancelled);
+        f.complete(f.be.last(op::recv, request_fixture::kCli)->ud, 0);
+        CHECK(f.be.was_closed(cli_fd));
+        CHECK_FALSE(f.be.was_closed(pool_fd));
+        CHECK(f.eng->sessions_open() == 0);
+    }
 }
 
 TEST_CASE("request_fifo: priority insert keeps FIFO within a priority") {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -68,33 +69,73 @@ TEST_CASE("mailbox_mesh: a batch that push() published by itself still wakes a s
     CHECK(mesh.drain(1, [](uint32_t, const xmsg&) {}) == kMailboxBatch);
 }
 
+namespace {
+
+// A lost message or wake must fail the test, not hang the suite: every wait below gives up
+// after kSpinMax rounds or at the deadline, whichever comes first. The run itself takes well
+// under a second; 10 s leaves room for a loaded 2-core box.
+constexpr uint64_t kSpinMax = uint64_t{1} << 28;
+constexpr auto kStressBudget = std::chrono::seconds(10);
+
+// One bounded wait: true while it may go on. The clock is read every 1024 rounds only.
+struct spin_bound {
+    std::chrono::steady_clock::time_point deadline;
+    uint64_t rounds = 0;
+    bool go_on() {
+        ++rounds;
+        if (rounds >= kSpinMax) return false;
+        return rounds % 1024 != 0 || std::chrono::steady_clock::now() < deadline;
+    }
+};
+
+}  // namespace
+
 TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost wake") {
     mailbox_mesh mesh(2);
     constexpr uint32_t kCount = 200000;
+    const auto deadline = std::chrono::steady_clock::now() + kStressBudget;
     std::atomic<uint32_t> wakes{0};
     std::atomic<bool> wake_token{false};  // stands in for the MSG_RING CQE / eventfd
+    std::atomic<bool> give_up{false};     // either side timed out: the other stops too
+    // Written by the consumer, read here after join(): doctest assertions are not thread-safe,
+    // so the consumer records and the main thread asserts.
+    uint32_t received = 0;
+    uint32_t out_of_order = 0;
+    bool wake_lost = false;
     std::thread consumer([&] {
-        uint32_t expect = 0;
-        while (expect < kCount) {
+        spin_bound run{deadline};  // the whole run, however it loops
+        while (received < kCount && !give_up.load()) {
             mesh.drain(1, [&](uint32_t, const xmsg& m) {
-                CHECK(m.data == expect);
-                ++expect;
+                out_of_order += m.data == received ? 0 : 1;
+                ++received;
             });
-            if (expect == kCount) break;
+            if (received == kCount) break;
+            if (!run.go_on()) {
+                give_up = true;
+                break;
+            }
             if (mesh.prepare_sleep(1)) {
                 // "Block in the kernel" until the wake token arrives (bounded spin).
-                for (uint64_t i = 0; !wake_token.exchange(false); ++i) {
-                    REQUIRE(i < (uint64_t{1} << 34));
+                spin_bound wait{deadline};
+                while (!wake_token.exchange(false) && !give_up.load()) {
+                    if (!wait.go_on()) {
+                        wake_lost = true;
+                        give_up = true;
+                        break;
+                    }
                     std::this_thread::yield();
                 }
                 mesh.woke(1);
             }
         }
     });
-    for (uint32_t i = 0; i < kCount;) {
-        if (mesh.queue(0, 1).push({kXmsgPing, 0, i})) {
-            ++i;
-            if (i % 7 == 0 || i == kCount) {
+    spin_bound full{deadline};
+    uint32_t sent = 0;
+    bool stalled = false;
+    while (sent < kCount && !give_up.load()) {
+        if (mesh.queue(0, 1).push({kXmsgPing, 0, sent})) {
+            ++sent;
+            if (sent % 7 == 0 || sent == kCount) {
                 if (mesh.flush(0, 1)) {
                     ++wakes;
                     wake_token.store(true);
@@ -103,11 +144,21 @@ TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost w
         } else if (mesh.flush(0, 1)) {
             ++wakes;
             wake_token.store(true);
+        } else if (!full.go_on()) {
+            stalled = true;  // the queue stayed full: the consumer stopped draining
+            give_up = true;
         } else {
             std::this_thread::yield();
         }
     }
     consumer.join();
+    CHECK_MESSAGE(!wake_lost, "consumer slept through a published batch: a wake was lost");
+    CHECK_MESSAGE(!stalled,
+                  "the queue stayed full until the deadline: the consumer slept "
+                  "through it (a lost wake) or stopped draining");
+    CHECK(sent == kCount);
+    CHECK(received == kCount);
+    CHECK(out_of_order == 0);
     MESSAGE("wakes sent: " << wakes.load() << " for " << kCount << " messages");
     CHECK(wakes.load() < kCount);
 }

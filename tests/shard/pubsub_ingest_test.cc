@@ -83,6 +83,7 @@ struct ps_rig : engine_rig {
         while (at < data.size()) {
             const rec& r = reading(sid);
             const size_t n = std::min<size_t>({chunk, r.len, data.size() - at});
+            REQUIRE(n > 0);  // a read armed for 0 bytes would loop here for ever
             read(sid, data.substr(at, n));
             at += n;
         }
