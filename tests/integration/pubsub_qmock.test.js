@@ -35,6 +35,7 @@ function collectRows(q, n, ms = 10000) {
   }), ms, `${n} rows`);
 }
 
+// io-independent file: tools/run-tests runs it under the first io backend only.
 // qgate does not run here: declared once, not once per io backend (lib.js itest's ioIndependent).
 const itest1 = (name, fn) => itest(name, { ioIndependent: true }, fn);
 
