@@ -103,6 +103,13 @@ void engine::ps_end_frame(session& ss) {
     ps_conn& pc = *ss.ps;
     const qipc::frame_header h = pc.cut.h;
     pc.fill->shrink(h.length);
+    // This buffer is what subscribers get, and they must only get async messages (a q
+    // subscriber would have to answer a sync one): marked async once, while it is ours alone.
+    // `h` keeps the type as sent (a sync .u.upd is still answered ::); a compressed frame's
+    // type byte is carried into the plain buffer by the decompressor.
+    if (h.type == qipc::msg_type::sync) {
+        pc.fill->data()[1] = static_cast<uint8_t>(qipc::msg_type::async);
+    }
     pubsub::update_ref msg = std::move(*pc.fill).freeze();
     pc.fill.reset();
     if (ss.st == sstate::pubsub) {

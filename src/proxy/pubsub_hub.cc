@@ -70,6 +70,25 @@ int64_t time_of_day_ns() {
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t{ts.tv_sec} % 86400) * 1'000'000'000 + ts.tv_nsec;
 }
+
+// pubinterval: tick.q's batch-mode upd adds the time column before it holds the rows, as its
+// .u.upd does without an interval, so a short .u.upd is held as the table it would be
+// published as: encoded once (all rows, time added) and `u` re-parsed from that buffer, which
+// replaces `msg`. False when that fails (the update is dropped and counted).
+bool with_time(pubsub::update_view& u, pubsub::update_ref& msg,
+               const pubsub::schema_store& schemas, uint32_t tid, pubsub::row_selection& scratch) {
+    pubsub::publish_ctx ctx;
+    ctx.update = &u;
+    ctx.names = schemas.column_names(tid);
+    ctx.scratch = &scratch;
+    ctx.add_time = true;
+    ctx.time_ns = time_of_day_ns();
+    pubsub::publish_kind kind{};
+    pubsub::update_ref timed;
+    if (!pubsub::publish_for(ctx, pubsub::sym_filter::all(), kind, timed) || !timed) return false;
+    msg = std::move(timed);  // `u` pointed into the old buffer: parsed again below
+    return pubsub::parse_update(msg.bytes().subspan(qipc::kHeaderSize), true, u, &schemas).ok();
+}
 }  // namespace
 
 void engine::ps_send(uint32_t to, ps_msg&& m) {
@@ -252,7 +271,16 @@ void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
         return;
     }
     if (ps_->dir.filters(u.table).empty()) return;
-    if (opt_.pubsub->pubinterval_ms != 0 && hub_batch(static_cast<uint32_t>(tid), u, msg)) return;
+    if (opt_.pubsub->pubinterval_ms != 0) {
+        if (u.time_missing && u.little_endian) {
+            if (u.rows == 0) return;  // no row: nothing to hold (q's pub sends no empty update)
+            if (!with_time(u, msg, ps_->schemas, static_cast<uint32_t>(tid), ps_->scratch)) {
+                bump(ctr_.pubsub_bad_msgs);
+                return;
+            }
+        }
+        if (hub_batch(static_cast<uint32_t>(tid), u, msg)) return;
+    }
     pubsub::publish_ctx ctx;
     ctx.update = &u;
     ctx.received = std::move(msg);
