@@ -938,3 +938,75 @@ function waitUnreadByQgate(gw, raw, n, timeoutMs = 10000) {
 }
 
 Object.assign(module.exports, { waitRepliesHeld, waitUnreadByQgate });
+
+// ---------------------------------------------------------------- a backend that answers on cue
+
+/**
+ * A q backend inside the test process that answers only when told, so a test decides exactly
+ * when each pooled call completes (qmock answers at once, or not at all under SIGSTOP).
+ * Each connection's handshake (bytes up to the first NUL) is kept and answered with `cap`;
+ * every later frame is kept in arrival order. answer(body) sends a response with `body` to
+ * the oldest sync frame not answered yet. Returns { port, handshakes, frames, answer,
+ * waitFrames(n), inKernel() } where inKernel() is the bytes sent to it that it has not read
+ * yet (kernel queues of both ends, /proc/net/tcp).
+ */
+async function startFakeBackend(ctx, { cap = 3 } = {}) {
+  const fake = { handshakes: [], frames: [], owed: [] };
+  const srv = net.createServer((sock) => {
+    ctx.defer(() => sock.destroy());
+    let buf = Buffer.alloc(0);
+    let shook = false;
+    sock.on('error', () => {});
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!shook) {
+        const nul = buf.indexOf(0);
+        if (nul < 0) return;
+        fake.handshakes.push(buf.subarray(0, nul + 1));
+        buf = buf.subarray(nul + 1);
+        shook = true;
+        sock.write(Buffer.from([cap]));
+      }
+      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {  // qgate writes LE
+        const frame = buf.subarray(0, buf.readUInt32LE(4));
+        buf = buf.subarray(frame.length);
+        fake.frames.push(frame);
+        if (frame[1] === MSG.sync) fake.owed.push(sock);
+      }
+    });
+  });
+  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
+  ctx.defer(() => new Promise((res) => srv.close(() => res())));
+  fake.port = srv.address().port;
+  fake.answer = (body) => {
+    const sock = fake.owed.shift();
+    assert.ok(sock, 'the fake backend owes no answer');
+    sock.write(qmsg(MSG.response, body));
+  };
+  fake.waitFrames = (n, timeoutMs = 10000) => pollUntil(() => fake.frames.length >= n,
+    { what: `${n} frames at the fake backend (have ${fake.frames.length})`, timeoutMs });
+  fake.inKernel = () => tcpQueues(fake.port).reduce((a, r) => a + r.txQueue + r.rxQueue, 0);
+  return fake;
+}
+
+/**
+ * The reply bytes request-mode qgate `gw` holds in its own send queue for RawClient `raw`, when
+ * `total` bytes are owed to it in all (the handshake byte and `replyTotal` bytes of backend
+ * replies): what neither node (received, or buffered in the paused stream) nor the kernel (the
+ * client's receive queue, qgate's unacknowledged send queue) holds. Null while some of the
+ * replies have not reached qgate (its reply_bytes_* counters).
+ */
+async function qgateHeldBytes(ctx, gw, raw, total, replyTotal) {
+  const s = await stats(ctx, gw);
+  const got = counter(s, 'reply_bytes_received_direct') + counter(s, 'reply_bytes_copied');
+  if (got < replyTotal) return null;
+  const me = raw.sock.localPort;
+  let kernel = 0;
+  for (const r of tcpQueues(gw.port)) {
+    if (r.localPort === me) kernel += r.rxQueue;  // the client's end
+    else if (r.remotePort === me) kernel += r.txQueue;  // qgate's end (its rx: unread calls)
+  }
+  return total - raw.received - raw.sock.readableLength - kernel;
+}
+
+Object.assign(module.exports, { startFakeBackend, qgateHeldBytes });

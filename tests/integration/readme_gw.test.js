@@ -143,4 +143,6 @@ itest('an async call on a fan-out route reaches every group and is answered by n
       assert.deepEqual(tagsOf(mocks[name]), [[MSG.async, 'a'], [MSG.sync, 'b']],
         `${name} received the async call, then the sync one`);
     }
+    // Delivered to every group, answered by no one as q: not a dropped call.
+    assert.equal(counter(await stats(ctx, gw), 'async_dropped'), 0);
   });
