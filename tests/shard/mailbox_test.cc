@@ -10,8 +10,11 @@
 
 #include "shard/mailbox.h"
 #include "shard/timer_heap.h"
+#include "spin_bound.h"
 
 using namespace qgate::shard;
+using qgate::test::kSpinBudget;
+using qgate::test::spin_bound;
 
 TEST_CASE("spsc_queue: FIFO order, full queue, batching") {
     spsc_queue q(8);
@@ -69,31 +72,10 @@ TEST_CASE("mailbox_mesh: a batch that push() published by itself still wakes a s
     CHECK(mesh.drain(1, [](uint32_t, const xmsg&) {}) == kMailboxBatch);
 }
 
-namespace {
-
-// A lost message or wake must fail the test, not hang the suite: every wait below gives up
-// after kSpinMax rounds or at the deadline, whichever comes first. The run itself takes well
-// under a second; 10 s leaves room for a loaded 2-core box.
-constexpr uint64_t kSpinMax = uint64_t{1} << 28;
-constexpr auto kStressBudget = std::chrono::seconds(10);
-
-// One bounded wait: true while it may go on. The clock is read every 1024 rounds only.
-struct spin_bound {
-    std::chrono::steady_clock::time_point deadline;
-    uint64_t rounds = 0;
-    bool go_on() {
-        ++rounds;
-        if (rounds >= kSpinMax) return false;
-        return rounds % 1024 != 0 || std::chrono::steady_clock::now() < deadline;
-    }
-};
-
-}  // namespace
-
 TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost wake") {
     mailbox_mesh mesh(2);
     constexpr uint32_t kCount = 200000;
-    const auto deadline = std::chrono::steady_clock::now() + kStressBudget;
+    const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
     std::atomic<uint32_t> wakes{0};
     std::atomic<bool> wake_token{false};  // stands in for the MSG_RING CQE / eventfd
     std::atomic<bool> give_up{false};     // either side timed out: the other stops too

@@ -7,12 +7,15 @@
 #include <thread>
 
 #include "proxy/pubsub_state.h"
+#include "spin_bound.h"
 
 using qgate::proxy::kPsLaneSlots;
 using qgate::proxy::ps_kind;
 using qgate::proxy::ps_lane;
 using qgate::proxy::ps_msg;
 using qgate::pubsub::update_ref;
+using qgate::test::kSpinBudget;
+using qgate::test::spin_bound;
 
 TEST_CASE("ps_lane: capacity, order, publish makes messages visible") {
     auto lane = std::make_unique<ps_lane>();
@@ -35,38 +38,18 @@ TEST_CASE("ps_lane: capacity, order, publish makes messages visible") {
     CHECK(lane->claim() != nullptr);
 }
 
-namespace {
-
-// A lost message must fail the test, not hang the suite: both loops below stop after
-// kRoundsMax rounds or at the deadline (the run takes well under a second; 10 s leaves room
-// for a loaded 2-core box). The clock is read every 1024 rounds only.
-constexpr uint64_t kRoundsMax = uint64_t{1} << 28;
-constexpr auto kBudget = std::chrono::seconds(10);
-
-struct round_bound {
-    std::chrono::steady_clock::time_point deadline;
-    uint64_t rounds = 0;
-    bool go_on() {
-        ++rounds;
-        if (rounds >= kRoundsMax) return false;
-        return rounds % 1024 != 0 || std::chrono::steady_clock::now() < deadline;
-    }
-};
-
-}  // namespace
-
 TEST_CASE("ps_lane: references cross threads in order; the last drop frees") {
     auto lane = std::make_unique<ps_lane>();
     const uint8_t bytes[16] = {1, 0, 0, 0, 16};
     const update_ref shared = update_ref::copy_of(bytes);
     constexpr uint32_t kCount = 200000;
-    const auto deadline = std::chrono::steady_clock::now() + kBudget;
+    const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
     std::atomic<bool> give_up{false};  // either side timed out: the other stops too
     // Written by the consumer, checked after join: doctest assertions stay on this thread.
     uint32_t bad = 0;
     uint32_t received = 0;
     std::thread consumer([&] {
-        round_bound bound{deadline};
+        spin_bound bound{deadline};
         while (received < kCount && !give_up.load()) {
             lane->drain([&](ps_msg& m) {
                 const bool ok =
@@ -78,7 +61,7 @@ TEST_CASE("ps_lane: references cross threads in order; the last drop frees") {
             if (received < kCount && !bound.go_on()) give_up = true;
         }
     });
-    round_bound bound{deadline};
+    spin_bound bound{deadline};
     uint32_t sent = 0;
     while (sent < kCount && !give_up.load()) {
         ps_msg* m = lane->claim();
