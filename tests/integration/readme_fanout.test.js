@@ -3,43 +3,15 @@
 // dropped (no backend sees it, no answer) and counted (async_dropped), as q tells an async
 // caller nothing. Each backend is a qmock that records every message it receives.
 
-const fs = require('node:fs');
-const path = require('node:path');
 const nodeq = require('node-q');
 const {
-  itest, assert, QMOCK, startQgate, waitPortFile, qconnect, stats, counter, decode,
+  itest, assert, startQgate, startRecordingQmock, recordedFrames, qconnect, stats, counter, decode,
 } = require('./lib.js');
-
-async function recordingQmock(ctx, name) {
-  const portFile = path.join(ctx.dir, `${name}.port`);
-  const record = path.join(ctx.dir, `${name}.rec`);
-  const proc = ctx.spawn(`qmock-${name}`, QMOCK,
-    ['--port', '0', '--port-file', portFile, '--name', name, '--record', record]);
-  const port = await waitPortFile(portFile, proc, (text) => {
-    const m = /^(\d+)\s*$/m.exec(text);
-    return m ? Number(m[1]) : null;
-  });
-  return { port, record };
-}
-
-/** The frames of a --record file (whole frames back to back, little-endian headers). */
-function recordedFrames(file) {
-  let buf;
-  try { buf = fs.readFileSync(file); } catch { return []; }
-  const out = [];
-  for (let off = 0; off + 8 <= buf.length;) {
-    const len = buf.readUInt32LE(off + 4);
-    assert.ok(len >= 8 && off + len <= buf.length, `whole frame at ${off} in ${file}`);
-    out.push(buf.subarray(off, off + len));
-    off += len;
-  }
-  return out;
-}
 
 itest('an async .gw.syncexec is dropped: no backend receives it, async_dropped counts it',
   async (t, ctx) => {
-    const rdb = await recordingQmock(ctx, 'rdb1');
-    const hdb = await recordingQmock(ctx, 'hdb1');
+    const rdb = await startRecordingQmock(ctx, { name: 'rdb1' });
+    const hdb = await startRecordingQmock(ctx, { name: 'hdb1' });
     const gw = await startQgate(ctx, {
       listeners: [{ group: 'rdb', mode: 'request' }],
       backends: [{ name: 'rdb1', group: 'rdb', port: rdb.port },
