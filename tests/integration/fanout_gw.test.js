@@ -5,7 +5,7 @@
 const nodeq = require('node-q');
 const {
   itest, assert, startStack, qconnect, stats, counter, waitCounter, assertTrades, expectedTrades,
-  RawClient, MSG, qmsg, qlist, qstr, qsym, qlong, decode, netnsPeer, netnsCall,
+  RawClient, MSG, qmsg, qlist, qstr, qsym, qlong, decode, netnsPeer, netnsCall, qsyms,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
@@ -204,13 +204,6 @@ itest('many parts: a reply of more iovecs than one sendmsg takes; compressed par
   assert.equal(counter(await stats(ctx, gw), 'fanout_column_bytes_copied'), 0);
 });
 
-/** A symbol vector body. */
-function qsyms(list) {
-  const h = Buffer.alloc(6);
-  h[0] = 11;
-  h.writeUInt32LE(list.length, 2);
-  return Buffer.concat([h, ...list.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
-}
 
 itest('a remote client gets the joined reply compressed, as q would send it', async (t, ctx) => {
   // The remote client runs in a network namespace of its own, across a veth pair: qgate sees a

@@ -1010,3 +1010,20 @@ async function qgateHeldBytes(ctx, gw, raw, total, replyTotal) {
 }
 
 Object.assign(module.exports, { startFakeBackend, qgateHeldBytes });
+
+// ---------------------------------------------------------------- more raw q-IPC bodies
+
+/** Symbol vector body. */
+function qsyms(xs) {
+  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
+  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
+}
+/** A vector body of 8-byte integers of q type `type` (7 long, 16 timespan). */
+function qlongs(xs, type = 7) {
+  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = type; b.writeUInt32LE(xs.length, 2);
+  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
+  return b;
+}
+
+Object.assign(module.exports, { qsyms, qlongs });
+

@@ -8,7 +8,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
-  decode, qmsg, qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText,
+  decode, qmsg, qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, qsyms, qlongs,
 } = require('./lib.js');
 
 const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
@@ -226,15 +226,6 @@ itest('upstream restart: qgate re-subscribes and updates flow again', async (t, 
 
 // ---- publishers calling .u.upd on qgate (no upstream)
 
-function qsyms(xs) {
-  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
-  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
-}
-function qlongs(xs) {
-  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = 7; b.writeUInt32LE(xs.length, 2);
-  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
-  return b;
-}
 function qtable(names, cols) {
   return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
 }

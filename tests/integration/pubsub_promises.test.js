@@ -11,7 +11,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, RawClient, MSG, syncText, decode, qmsg,
-  qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, recordedFrames, BUILD,
+  qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, recordedFrames, BUILD, qsyms, qlongs,
 } = require('./lib.js');
 const { spawnSync } = require('node:child_process');
 
@@ -49,16 +49,6 @@ function startPubsubGate(ctx, { tp, pubsub = {}, procName } = {}) {
   });
 }
 
-function qsyms(xs) {
-  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
-  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
-}
-/** A vector of 8-byte integers of q type `type` (7 long, 16 timespan). */
-function qlongs(xs, type = 7) {
-  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = type; b.writeUInt32LE(xs.length, 2);
-  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
-  return b;
-}
 function qtable(names, cols) {
   return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
 }

@@ -6,7 +6,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
-  decode, qmsg, qlist, qstr, qsym, qlong, errorText,
+  decode, qmsg, qlist, qstr, qsym, qlong, errorText, qsyms,
 } = require('./lib.js');
 
 const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
@@ -142,10 +142,6 @@ function qvec(type, width, values, put) {
 const qlongs = (xs) => qvec(7, 8, xs, (b, o, v) => b.writeBigInt64LE(BigInt(v), o));
 const qtimestamps = (xs) => qvec(12, 8, xs, (b, o, v) => b.writeBigInt64LE(BigInt(v), o));
 const qfloats = (xs) => qvec(9, 8, xs, (b, o, v) => b.writeDoubleLE(v, o));
-function qsyms(xs) {
-  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
-  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
-}
 
 itest1('a feed calling .u.upd: subscribers get its rows as a table, filtered', async (t, ctx) => {
   const tp = await startTickerplant(ctx, ['--tp-rate', '0']);

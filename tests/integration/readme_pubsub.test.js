@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const {
   itest, assert, ROOT, RawClient, MSG, qmsg, qlist, qstr, qsym, qlong, syncText, asyncText,
-  decode, errorText, startQgate, stats, counter, waitCounter,
+  decode, errorText, startQgate, stats, counter, waitCounter, qsyms, qlongs,
 } = require('./lib.js');
 
 const ONLY = 'qgate: pubsub listener: .u.sub and .u.upd only';
@@ -21,15 +21,6 @@ function startPubsubGate(ctx) {
   return startQgate(ctx, { listeners: [{ group: 'tp', mode: 'pubsub' }], extra: '[pubsub]' });
 }
 
-function qsyms(xs) {
-  const h = Buffer.alloc(6); h[0] = 11; h.writeUInt32LE(xs.length, 2);
-  return Buffer.concat([h, ...xs.map((s) => Buffer.from(`${s}\0`, 'latin1'))]);
-}
-function qlongs(xs) {
-  const b = Buffer.alloc(6 + 8 * xs.length); b[0] = 7; b.writeUInt32LE(xs.length, 2);
-  xs.forEach((v, i) => b.writeBigInt64LE(BigInt(v), 6 + 8 * i));
-  return b;
-}
 /** .u.upd[`t; ([] sym; seq)] with one row per seq. */
 function upd(type, seqs, t = 'trade') {
   const table = Buffer.concat([Buffer.from([98, 0, 99]), qsyms(['sym', 'seq']),
