@@ -7,8 +7,9 @@
 //   each response is loaded into the schema store (by name, so table ids stay stable across
 //   reconnects); after the last one --> live.
 //   any failure (refused, EOF, timeout, malformed frame) --> socket closed --> down, and the
-//   next connect waits reconnect_min_ms * 2^attempt (capped at reconnect_max_ms), half of it
-//   jittered, so a restarted tickerplant is re-subscribed within one backoff step.
+//   next connect waits reconnect_min_ms, doubling per failed attempt after it (capped at
+//   reconnect_max_ms), half of it jittered, so a restarted tickerplant is re-subscribed
+//   within one backoff step.
 // Every byte is read by recv_into (pubsub_ingest.cc): the reply byte, then each frame's
 // header into ps_conn::cut and its body straight into the frame's own buffer, which is kept
 // until the read's completion even when the link fails meanwhile (reset in ps_up_freed).
@@ -146,6 +147,7 @@ void engine::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_
 void engine::ps_up_failed(session& ss) {
     ps_conn& pc = *ss.ps;
     if (pc.ust == ps_conn::up::live) {
+        pc.attempt = 1;  // reconnect after min, then double per failure (backoff_ms)
         bump(ctr_.backend_disconnect);
         QGATE_LOG_WARN("pubsub: upstream tickerplant connection lost; reconnecting");
     } else if (pc.ust != ps_conn::up::down) {
@@ -161,7 +163,7 @@ void engine::ps_up_failed(session& ss) {
     }
 }
 
-// The socket is gone: back off (min * 2^attempt, capped, half jittered), then reconnect.
+// The socket is gone: back off (min * 2^(attempt-1), capped, half jittered), then reconnect.
 void engine::ps_up_freed(session& ss) {
     ss.ps->cut = frame_cut{};  // no read is in flight any more: its buffer can go
     ss.ps->fill.reset();

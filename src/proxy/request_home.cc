@@ -202,6 +202,7 @@ void engine::pool_failed(session& ss) {
     home_backend& hb = homes_[b];
     if (pc.st == pstate::ready) {
         --hb.up;
+        pc.attempt = 1;  // reconnect after min, then double per failure (backoff_ms)
         bump(ctr_.backend_disconnect);
         QGATE_LOG_DEBUG("backend %s: connection lost", plane_->name(b).c_str());
     } else if (pc.st != pstate::down) {
@@ -245,7 +246,7 @@ void engine::pool_lost(session& ss, request& r) {
     home_answer(r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
 }
 
-// The socket is gone: wait min * 2^attempt ms (capped), half of it jittered, then reconnect.
+// The socket is gone: wait min * 2^(attempt-1) ms (capped), half of it jittered, then reconnect.
 // Every operation of the socket has completed, so a parked call's bytes are no longer read:
 // only now may its slot go back to the origin (which may free it and recycle a lent buffer).
 void engine::pool_freed(session& ss) {

@@ -527,8 +527,12 @@ TEST_CASE("request engine: one call per pooled connection, replies in order, dis
     g_now += 100;
     f.turn();
     CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
-    // Refused twice: ejected; a call now gets the no-backend error at once.
+    // Refused: the delay doubles (100..200 ms), so nothing before 100 ms.
     f.complete(f.be.last(op::connect, request_fixture::kPool)->ud, -ECONNREFUSED);
+    g_now += 99;
+    f.turn();
+    CHECK(f.be.count(op::connect, request_fixture::kPool) == connects + 1);
+    // Refused twice: ejected; a call now gets the no-backend error at once.
     g_now += 1000;
     f.turn();
     f.complete(f.be.last(op::connect, request_fixture::kPool)->ud, -ECONNREFUSED);
