@@ -12,7 +12,8 @@
 //   * a `.u.upd[t;x]` / `(`upd;t;x)` is handed to the hub as the received buffer (a sync one
 //     is answered `::` at once, as tick.q's .u.upd returns nothing);
 //   * anything else: a sync call is answered 'qgate: pubsub listener: .u.sub and .u.upd only,
-//     async calls and responses are dropped (pubsub_bad_msgs).
+//     async calls are dropped and counted (pubsub_bad_msgs); responses (a client answering
+//     nothing qgate asked) are dropped uncounted.
 // Delivery: a deliver message names a table and (filter key, buffer) pairs; each subscriber of
 // the matching local group gets a reference pushed on its backlog (bounded; disconnect or
 // conflate when full), and at most kPsOutMax references sit in its socket's send queue, the
