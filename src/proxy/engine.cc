@@ -53,7 +53,6 @@ uint32_t item_capacity(const limits_conf& l) {
     return n > (1u << 22) ? (1u << 22) : static_cast<uint32_t>(n);
 }
 constexpr uint64_t kForcedGraceMs = 1000;
-constexpr uint64_t kDrainPollMs = 10;
 }  // namespace
 
 engine::engine(shard::shard& sh, engine_options o)
@@ -619,12 +618,17 @@ void engine::on_message(uint32_t, const shard::xmsg& m) {
 void engine::on_notify() {
     if (opt_.stop == nullptr || !opt_.stop->load(std::memory_order_acquire) || draining_) return;
     // Shard 0 hears about the signal first and broadcasts the drain over the mailboxes.
-    if (shard_ != nullptr) {
-        for (uint32_t to = 0; to < shard_->mesh().shards(); ++to) {
-            if (to != shard_->id()) shard_->send(to, shard::xmsg{shard::kXmsgDrain, 0, 0});
-        }
-    }
+    tell_peers_drain();
     start_drain();
+}
+
+// kXmsgDrain to every other shard: it starts the drain, or, once draining, only wakes the
+// peer to look at finished() again (start_drain is idempotent).
+void engine::tell_peers_drain() {
+    if (shard_ == nullptr) return;
+    for (uint32_t to = 0; to < shard_->mesh().shards(); ++to) {
+        if (to != shard_->id()) shard_->send(to, shard::xmsg{shard::kXmsgDrain, 0, 0});
+    }
 }
 
 void engine::start_drain() {
@@ -673,9 +677,6 @@ int engine::sleep_budget_ms(uint64_t now_ms) {
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
         next = next < d ? next : d;
-        // finished() also reads other shards' state (clients still open, calls away), which
-        // changes with no wake to this shard: look again soon.
-        next = next < now_ms + kDrainPollMs ? next : now_ms + kDrainPollMs;
     }
     if (next == UINT64_MAX) return -1;
     return next <= now_ms ? 0 : static_cast<int>(next - now_ms < 60000 ? next - now_ms : 60000);

@@ -218,6 +218,7 @@ class engine final : public shard::shard_hooks {
   private:
     // engine.cc: io plumbing
     void arm_listeners();
+    void tell_peers_drain();
     void on_accept(uint32_t l, const io::completion& c);
     void on_recv(uint32_t sid, const io::completion& c);
     void on_send(uint32_t sid, const io::completion& c);

@@ -360,7 +360,11 @@ void engine::request_sent(uint32_t index) {
 
 // Client gone: queued calls are skipped by their backend, in-flight replies discarded.
 void engine::request_close(session& ss) {
-    plane_->clients_open().fetch_sub(1, std::memory_order_relaxed);
+    // A draining home shard with no client of its own waits for this count (home_idle), and
+    // nothing else tells it: the last client gone wakes the other shards.
+    if (plane_->clients_open().fetch_sub(1, std::memory_order_relaxed) == 1 && draining_) {
+        tell_peers_drain();
+    }
     for (request* r = ss.rq.head; r != nullptr;) {
         request* next = r->onext;
         r->onext = nullptr;
