@@ -264,14 +264,8 @@ TEST_CASE("engine: malformed client frame closes client and upstream") {
     CHECK(f.be.pool().held() == 0);
     const int up_fd = f.be.last(op::recv, fixture::kUp)->fd;
     const int cli_fd = f.be.last(op::recv, fixture::kClient)->fd;
-    bool up_cancelled = false;
-    bool cli_cancelled = false;
-    for (const rec& r : f.be.ops) {
-        up_cancelled |= r.o == op::cancel && r.fd == up_fd;
-        cli_cancelled |= r.o == op::cancel && r.fd == cli_fd;
-    }
-    CHECK(up_cancelled);
-    CHECK(cli_cancelled);
+    CHECK(f.be.was_cancelled(up_fd));
+    CHECK(f.be.was_cancelled(cli_fd));
     CHECK(f.be.count(op::send, fixture::kUp) == 1);  // the handshake only: nothing forwarded
 }
 
@@ -294,15 +288,8 @@ int accept_fd(fixture& f) {
 
 // The client was shut down by the engine: its recv is cancelled; once that recv ends (EOF) the
 // fd is closed and the session freed.
-bool cancelled(const fixture& f, int fd) {
-    for (const rec& r : f.be.ops) {
-        if (r.o == op::cancel && r.fd == fd) return true;
-    }
-    return false;
-}
-
 void check_client_closed(fixture& f, int fd) {
-    CHECK(cancelled(f, fd));
+    CHECK(f.be.was_cancelled(fd));
     f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
     CHECK(f.be.was_closed(fd));
     CHECK(f.eng->sessions_open() == 0);
@@ -356,7 +343,7 @@ TEST_CASE("engine: a client that never finishes its handshake is closed at the t
     g_now += 4900;  // handshake_timeout_ms is 5000
     f.turn();
     CHECK(f.ctr.handshake_fail.load() == 0);
-    CHECK_FALSE(cancelled(f, fd));  // still waiting for the NUL
+    CHECK_FALSE(f.be.was_cancelled(fd));  // still waiting for the NUL
     g_now += 200;
     f.turn();
     CHECK(f.ctr.handshake_fail.load() == 1);
@@ -401,8 +388,8 @@ TEST_CASE("engine: a bad compressed-flag byte closes the session and is counted"
         CHECK(f.be.count(op::send, fixture::kUp) == up_sends);  // nothing reached the backend
         CHECK(f.be.count(op::send, fixture::kClient) == client_sends);
         CHECK(f.be.pool().held() == 0);
-        CHECK(cancelled(f, cfd));
-        CHECK(cancelled(f, ufd));
+        CHECK(f.be.was_cancelled(cfd));
+        CHECK(f.be.was_cancelled(ufd));
         f.complete(f.be.last(op::recv, fixture::kUp)->ud, 0);
         f.complete(f.be.last(op::recv, fixture::kClient)->ud, 0);
         CHECK(f.be.was_closed(cfd));
@@ -615,14 +602,8 @@ TEST_CASE("request engine: a bad compressed-flag byte closes that client, not th
         CHECK(f.be.count(op::send, request_fixture::kPool) == pool_sends);  // not forwarded
         CHECK(f.be.count(op::send, request_fixture::kCli) == cli_sends);    // no reply either
         CHECK(f.be.pool().held() == 0);
-        bool cli_cancelled = false;
-        bool pool_cancelled = false;
-        for (const rec& r : f.be.ops) {
-            cli_cancelled |= r.o == op::cancel && r.fd == cli_fd;
-            pool_cancelled |= r.o == op::cancel && r.fd == pool_fd;
-        }
-        CHECK(cli_cancelled);
-        CHECK_FALSE(pool_cancelled);
+        CHECK(f.be.was_cancelled(cli_fd));
+        CHECK_FALSE(f.be.was_cancelled(pool_fd));
         f.complete(f.be.last(op::recv, request_fixture::kCli)->ud, 0);
         CHECK(f.be.was_closed(cli_fd));
         CHECK_FALSE(f.be.was_closed(pool_fd));

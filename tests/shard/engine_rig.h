@@ -95,6 +95,14 @@ class fake_backend final : public io_backend {
         return n;
     }
 
+    /// A cancel was submitted for `fd` (the engine shut that socket down).
+    bool was_cancelled(int fd) const {
+        for (const rec& r : ops) {
+            if (r.o == op::cancel && r.fd == fd) return true;
+        }
+        return false;
+    }
+
     bool was_closed(int fd) const {
         for (int c : closed) {
             if (c == fd) return true;

@@ -107,6 +107,20 @@ struct ps_rig : engine_rig {
         CHECK(s1->bytes == std::string(1, '\x03'));
         complete(s1->ud, 1);
     }
+    /// The upstream link on `up` (its sock id) connects and sends its handshake; the reply
+    /// byte is read alone, by a 1-byte read.
+    void upstream_handshake(uint32_t up) {
+        const rec* c = be.last(op::connect, up);
+        REQUIRE(c != nullptr);
+        complete(c->ud, 0);
+        turn();
+        const rec* hs = be.last(op::send, up);
+        REQUIRE(hs != nullptr);
+        complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
+        CHECK(reading(up).len == 1);  // the handshake reply byte
+        read(up, "\x03");
+        turn();
+    }
 };
 
 constexpr uint32_t kPub = proxy::sock_id(0, role::client);
@@ -284,16 +298,7 @@ TEST_CASE("pubsub ingest: the upstream link reads its reply byte and frames by r
     ps_rig t(true);
     constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);  // ps_up_start took slot 0
     for (int round = 0; round < 2; ++round) {  // the second round is the re-subscribe
-        const rec* c = t.be.last(op::connect, kUp);
-        REQUIRE(c != nullptr);
-        t.complete(c->ud, 0);
-        t.turn();
-        const rec* hs = t.be.last(op::send, kUp);
-        REQUIRE(hs != nullptr);
-        t.complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
-        CHECK(t.reading(kUp).len == 1);  // the handshake reply byte
-        t.read(kUp, "\x03");
-        t.turn();
+        t.upstream_handshake(kUp);
         const rec* sub = t.be.last(op::send, kUp);
         REQUIRE(sub != nullptr);
         CHECK(sub->bytes.find(".u.sub[`;`]") != std::string::npos);
@@ -591,15 +596,7 @@ TEST_CASE("pubsub lanes: the upstream link is not read while a lane is over half
     ps_rig t(true, 2);
     constexpr uint32_t kUp = proxy::sock_id(0, role::upstream);  // ps_up_start took slot 0
     shard1 s1{t};
-    const rec* c = t.be.last(op::connect, kUp);
-    REQUIRE(c != nullptr);
-    t.complete(c->ud, 0);
-    t.turn();
-    const rec* hs = t.be.last(op::send, kUp);
-    REQUIRE(hs != nullptr);
-    t.complete(hs->ud, static_cast<int32_t>(hs->bytes.size()));
-    t.read(kUp, "\x03");
-    t.turn();
+    t.upstream_handshake(kUp);
     const rec* sub = t.be.last(op::send, kUp);
     REQUIRE(sub != nullptr);
     t.complete(sub->ud, static_cast<int32_t>(sub->bytes.size()));
