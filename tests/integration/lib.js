@@ -212,7 +212,9 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
 // ---------------------------------------------------------------- qmock
 
 /**
- * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, port (0).
+ * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, port (0), record
+ * (true: `--record ctx.dir/NAME.rec`, tools/qmock/README.md: every message qmock receives,
+ * exactly as read off the wire, appended before it is handled; see recordedFrames).
  * Returns { proc, port, name }.
  */
 async function startQmock(ctx, opts = {}) {
@@ -223,12 +225,14 @@ async function startQmock(ctx, opts = {}) {
   if (opts.compress) args.push('--compress', opts.compress);
   if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
   if (opts.workMs !== undefined) args.push('--work-ms', String(opts.workMs));
+  const record = opts.record ? path.join(ctx.dir, `${name}.rec`) : undefined;
+  if (record) args.push('--record', record);
   const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
   const port = await waitPortFile(portFile, proc, (text) => {
     const m = /^(\d+)\s*$/m.exec(text);
     return m ? Number(m[1]) : null;
   });
-  return { proc, port, name };
+  return { proc, port, name, record };
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
@@ -486,7 +490,9 @@ function qlist(...items) {
 function syncText(text) { return qmsg(MSG.sync, qstr(text)); }
 function asyncText(text) { return qmsg(MSG.async, qstr(text)); }
 /** A sync call as a general list ("name"; args...), each arg an encoded body (qlong, qstr...). */
-function syncCall(name, ...args) { return qmsg(MSG.sync, qlist(qstr(name), ...args)); }
+/** A call of message type `type` as a general list ("name"; args...), each arg an encoded body. */
+function qcall(type, name, ...args) { return qmsg(type, qlist(qstr(name), ...args)); }
+function syncCall(name, ...args) { return qcall(MSG.sync, name, ...args); }
 
 /** The byte pattern of qmock's payload[n]: byte i = i mod 251. */
 function payloadPattern(n) {
@@ -496,6 +502,12 @@ function payloadPattern(n) {
   for (let off = 0; off < n; off += 251) block.copy(b, off, 0, Math.min(251, n - off));
   return b;
 }
+
+/** The length of the response to qmock's payload[n]: header, byte-vector header, n bytes. */
+function payloadReplyLen(n) { return 8 + 6 + n; }
+
+/** A promise that always resolves: { v } with the value, or { e } with the rejection. */
+function settled(p) { return p.then((v) => ({ v }), (e) => ({ e })); }
 
 /** Decodes a whole message with node-q (decompresses too). Throws for -128 replies. */
 function decode(frame, opts = {}) {
@@ -727,30 +739,12 @@ module.exports = {
   delay, pollUntil, within, waitPortFile,
   startQmock, startQgate, startStack, qgateConfigText, runQgateSync, deadPort,
   qconnect, QConn, RawClient, MSG, header, qmsg, qstr, qsym, qlong, qbytesHeader, qlist,
-  syncText, asyncText, syncCall, assertTrades, payloadPattern, decode, errorText,
+  syncText, asyncText, qcall, syncCall, assertTrades, payloadPattern, payloadReplyLen, decode,
+  errorText, settled,
   stats, counter, waitCounter, expectedTrades, rssBytes,
 };
 
 // ---------------------------------------------------------------- qmock --record
-
-/**
- * startQmock plus `--record FILE` (tools/qmock/README.md): qmock appends every message it
- * receives, exactly as read off the wire, to ctx.dir/NAME.rec before handling it.
- * Returns { proc, port, name, record }.
- */
-async function startRecordingQmock(ctx, opts = {}) {
-  const name = opts.name || 'qmock';
-  const portFile = path.join(ctx.dir, `${name}.port`);
-  const record = path.join(ctx.dir, `${name}.rec`);
-  const args = ['--port', '0', '--port-file', portFile, '--name', name, '--record', record];
-  if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
-  const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
-  const port = await waitPortFile(portFile, proc, (text) => {
-    const m = /^(\d+)\s*$/m.exec(text);
-    return m ? Number(m[1]) : null;
-  });
-  return { proc, port, name, record };
-}
 
 /** The whole frames of a qmock --record file, in arrival order; a torn tail is an error. */
 function recordedFrames(file) {
@@ -769,21 +763,11 @@ function recordedFrames(file) {
   return frames;
 }
 
-/**
- * startStack with recording qmocks (startRecordingQmock, users gw:pw): opts.backends are
- * [{ name, group='rdb', conns }]; the rest goes to startQgate. Returns { gw, mocks } where
- * mocks[name].record is that backend's record file.
- */
-async function startRecordingStack(ctx, opts = {}) {
-  const mocks = {};
-  const backends = [];
-  for (const b of opts.backends || [{ name: 'rdb1' }]) {
-    mocks[b.name] = await startRecordingQmock(ctx, { name: b.name, users: ['gw:pw'] });
-    backends.push({ name: b.name, group: b.group || 'rdb', port: mocks[b.name].port,
-      credentials: 'gw:pw', conns: b.conns });
-  }
-  const gw = await startQgate(ctx, { ...opts, backends });
-  return { gw, mocks };
+/** startStack whose qmocks record what they receive: mocks[name].record (startQmock). */
+function startRecordingStack(ctx, opts = {}) {
+  const backends = (opts.backends || [{ name: 'rdb1' }])
+    .map((b) => ({ ...b, mock: { ...b.mock, record: true } }));
+  return startStack(ctx, { ...opts, backends });
 }
 
 // ---------------------------------------------------------------- a non-local peer (netns)
@@ -885,7 +869,7 @@ async function netnsCall(ctx, peer, host, port, msg) {
 }
 
 Object.assign(module.exports, {
-  startRecordingQmock, startRecordingStack, recordedFrames, netnsPeer, netnsCall,
+  startRecordingStack, recordedFrames, netnsPeer, netnsCall,
 });
 
 // ---------------------------------------------------------------- kernel socket state
@@ -920,13 +904,9 @@ module.exports.tcpQueues = tcpQueues;
  * in the kernel (either end of the connection, /proc/net/tcp) and not received by node.
  */
 async function waitRepliesHeld(ctx, gw, raw, total, minBytes, timeoutMs = 20000) {
-  const me = raw.sock.localPort;
   return pollUntil(async () => {
-    const s = await stats(ctx, gw);
-    const got = counter(s, 'reply_bytes_received_direct') + counter(s, 'reply_bytes_copied');
-    const kernel = tcpQueues(gw.port).filter((r) => r.localPort === me || r.remotePort === me)
-      .reduce((a, r) => a + r.txQueue + r.rxQueue, 0);
-    return got >= total && total - raw.received - kernel > minBytes;
+    const held = await qgateHeldBytes(ctx, gw, raw, 1 + total, total);  // + the handshake byte
+    return held !== null && held > minBytes;
   }, { what: `more than ${minBytes} reply bytes held in qgate`, timeoutMs, intervalMs: 50 });
 }
 
@@ -1025,5 +1005,12 @@ function qlongs(xs, type = 7) {
   return b;
 }
 
-Object.assign(module.exports, { qsyms, qlongs });
+/** Table body ([] names...) with column bodies `cols`. */
+function qtable(names, cols) {
+  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
+}
+/** The seq column of a pub/sub update frame (`upd;t;table), as numbers. */
+const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
+
+Object.assign(module.exports, { qsyms, qlongs, qtable, seqsOf });
 

@@ -8,7 +8,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, pollUntil, within, RawClient, MSG, syncText,
-  decode, qmsg, qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, qsyms, qlongs,
+  decode, qmsg, qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, qsyms, qlongs, qtable,
 } = require('./lib.js');
 
 const SYMS = ['AAPL', 'MSFT', 'IBM', 'GOOG'];
@@ -226,9 +226,6 @@ itest('upstream restart: qgate re-subscribes and updates flow again', async (t, 
 
 // ---- publishers calling .u.upd on qgate (no upstream)
 
-function qtable(names, cols) {
-  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
-}
 
 itest('publishers call .u.upd on qgate: schema learnt, rows delivered, filtered',
   async (t, ctx) => {

@@ -11,7 +11,7 @@
 const path = require('node:path');
 const {
   itest, assert, QMOCK, qconnect, waitPortFile, RawClient, MSG, syncText, decode, qmsg,
-  qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, recordedFrames, BUILD, qsyms, qlongs,
+  qlist, qstr, qsym, startQgate, stats, counter, waitCounter, errorText, recordedFrames, BUILD, qsyms, qlongs, qtable, seqsOf,
 } = require('./lib.js');
 const { spawnSync } = require('node:child_process');
 
@@ -49,15 +49,11 @@ function startPubsubGate(ctx, { tp, pubsub = {}, procName } = {}) {
   });
 }
 
-function qtable(names, cols) {
-  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
-}
 /** .u.upd[`t; ([] sym; seq)], one row per seq, every row's sym `sym`. */
 function updTable(type, t, seqs, sym = 'IBM') {
   const table = qtable(['sym', 'seq'], [qsyms(seqs.map(() => sym)), qlongs(seqs)]);
   return qmsg(type, qlist(qstr('.u.upd'), qsym(t), table));
 }
-const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
 
 /** A second table, quote, on a qmock tickerplant (a table update for a new table adds it). */
 async function makeQuote(ctx, port) {

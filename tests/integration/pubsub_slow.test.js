@@ -19,7 +19,7 @@ const net = require('node:net');
 const { performance } = require('node:perf_hooks');
 const {
   itest, assert, HOST, RawClient, MSG, syncText, decode, qmsg, qlist, qstr, qsym, startQgate,
-  stats, counter, waitCounter, pollUntil, within, tcpQueues, qsyms,
+  stats, counter, waitCounter, pollUntil, within, tcpQueues, qsyms, qtable, seqsOf,
 } = require('./lib.js');
 
 const OUT_MAX = 16;         // README: "the 16 updates its socket's send queue may reference"
@@ -33,9 +33,6 @@ function q8s(xs, type = 7) {
     if (type === 9) b.writeDoubleLE(v, 6 + 8 * i); else b.writeBigInt64LE(BigInt(v), 6 + 8 * i);
   });
   return b;
-}
-function qtable(names, cols) {
-  return Buffer.concat([Buffer.from([98, 0, 99]), qsyms(names), qlist(...cols)]);
 }
 const updOf = (t, table) => qmsg(MSG.async, qlist(qstr('.u.upd'), qsym(t), table));
 /** Async .u.upd[`t; ([] sym:`IBM...; seq)]. */
@@ -51,7 +48,6 @@ function huge(t) {
   const seqs = Buffer.alloc(6 + 8 * HUGE_ROWS); seqs[0] = 7; seqs.writeUInt32LE(HUGE_ROWS, 2);
   return updOf(t, qtable(['sym', 'seq'], [syms, seqs]));
 }
-const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
 
 function startPubsubGate(ctx, { pubsub = {}, shards, procName, backends, limits } = {}) {
   const lines = ['[pubsub]'];

@@ -5,13 +5,13 @@
 
 const nodeq = require('node-q');
 const {
-  itest, assert, startQgate, startRecordingQmock, recordedFrames, qconnect, stats, counter, decode,
+  itest, assert, startQgate, startQmock, recordedFrames, qconnect, stats, counter, decode,
 } = require('./lib.js');
 
 itest('an async .gw.syncexec is dropped: no backend receives it, async_dropped counts it',
   async (t, ctx) => {
-    const rdb = await startRecordingQmock(ctx, { name: 'rdb1' });
-    const hdb = await startRecordingQmock(ctx, { name: 'hdb1' });
+    const rdb = await startQmock(ctx, { name: 'rdb1', record: true });
+    const hdb = await startQmock(ctx, { name: 'hdb1', record: true });
     const gw = await startQgate(ctx, {
       listeners: [{ group: 'rdb', mode: 'request' }],
       backends: [{ name: 'rdb1', group: 'rdb', port: rdb.port },

@@ -11,7 +11,7 @@
 
 const nodeq = require('node-q');
 const {
-  itest, assert, startQgate, startRecordingQmock, startRecordingStack, recordedFrames, deadPort,
+  itest, assert, startQgate, startQmock, startRecordingStack, recordedFrames, deadPort,
   qconnect, RawClient, MSG, qmsg, qlist, qstr, qsym, decode, stats, counter, waitCounter,
   pollUntil,
 } = require('./lib.js');
@@ -80,7 +80,7 @@ itest('.gw.* picks by the policy of the route matching its name, else least-busy
 
 itest('.gw.* server type whose group has no live backend: TorQ\'s missing text, nothing sent',
   async (t, ctx) => {
-    const rdb1 = await startRecordingQmock(ctx, { name: 'rdb1', users: ['gw:pw'] });
+    const rdb1 = await startQmock(ctx, { name: 'rdb1', users: ['gw:pw'], record: true });
     const gw = await startQgate(ctx, {
       listeners: [REQ],
       backends: [{ name: 'rdb1', group: 'rdb', port: rdb1.port, credentials: 'gw:pw' },

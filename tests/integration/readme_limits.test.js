@@ -16,12 +16,10 @@ const {
   itest, assert, startStack, startQgate, startQmock, startRecordingStack, recordedFrames,
   startFakeBackend, qgateHeldBytes, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong,
   syncText, decode, errorText, stats, counter, waitCounter, within, pollUntil, tcpQueues,
-  waitRepliesHeld, waitUnreadByQgate, payloadPattern,
+  waitRepliesHeld, waitUnreadByQgate, payloadPattern, qcall, settled, payloadReplyLen,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
-const call = (type, name, ...args) => qmsg(type, qlist(qstr(name), ...args));
-const settled = (p) => p.then((v) => ({ v }), (e) => ({ e }));
 const exitOf = (e) => ({ code: e.code, signal: e.signal });
 
 // ---------------------------------------------------------------- signals
@@ -111,9 +109,9 @@ itest('request mode handshake: capability min(client, 3); none offered gets 0', 
     if (cap === 0) continue;
     const i = calls++;
     // The connection serves calls at that capability (the fake answers on cue).
-    await c.write(call(MSG.sync, 'echo', qlong(i)));
+    await c.write(qcall(MSG.sync, 'echo', qlong(i)));
     await fake.waitFrames(i + 1);
-    assert.deepEqual(fake.frames[i], call(MSG.sync, 'echo', qlong(i)), `call ${i} forwarded`);
+    assert.deepEqual(fake.frames[i], qcall(MSG.sync, 'echo', qlong(i)), `call ${i} forwarded`);
     fake.answer(qlong(i));
     const r = await c.readFrame(10000);
     assert.deepEqual(r.body, qlong(i), `client offering ${cap}: answered`);
@@ -132,13 +130,13 @@ itest('async calls with no route are dropped and counted; the client gets no fra
       listeners: [REQ], routes: [{ match: ['echo'], group: 'rdb' }],
     });
     const raw = await RawClient.connect(ctx, gw.port);
-    await raw.write(Buffer.concat([call(MSG.async, 'nosuch', qlong(1)),
-      qmsg(MSG.async, qstr('1+1')), call(MSG.async, '.foo.bar', qlong(3))]));
-    const r = await raw.call(call(MSG.sync, 'echo', qlong(4)));
+    await raw.write(Buffer.concat([qcall(MSG.async, 'nosuch', qlong(1)),
+      qmsg(MSG.async, qstr('1+1')), qcall(MSG.async, '.foo.bar', qlong(3))]));
+    const r = await raw.call(qcall(MSG.sync, 'echo', qlong(4)));
     assert.equal(r.type, MSG.response);
     assert.deepEqual(r.body, qlong(4), 'the first frame answers the sync call');
     // A second sync call: once its answer is in, any frame sent before it is too.
-    const r2 = await raw.call(call(MSG.sync, 'echo', qlong(5)));
+    const r2 = await raw.call(qcall(MSG.sync, 'echo', qlong(5)));
     assert.deepEqual(r2.body, qlong(5));
     assert.equal(raw.received, 1 + r.length + r2.length, 'the two answers are all it got');
     const s = await waitCounter(ctx, gw, 'async_dropped', 3);
@@ -175,7 +173,7 @@ itest('timeout in flight: answered at once; the connection stays busy until the 
       routes: [{ match: ['slow'], group: 'rdb', timeout_ms: TIMEOUT }],
     });
     const raw = await RawClient.connect(ctx, gw.port);
-    const x = call(MSG.sync, 'slow', qlong(1));
+    const x = qcall(MSG.sync, 'slow', qlong(1));
     const t0 = Date.now();
     await raw.write(x);
     await fake.waitFrames(1);
@@ -190,7 +188,7 @@ itest('timeout in flight: answered at once; the connection stays busy until the 
     assert.equal(counter(s, 'request_late_replies'), 0, 'the backend has not answered');
     // The next call is routed to the same backend but not sent: its one connection is busy.
     const routed = counter(s, 'requests_routed');
-    const y = call(MSG.sync, 'echo', qlong(2));
+    const y = qcall(MSG.sync, 'echo', qlong(2));
     await raw.write(y);
     await waitCounter(ctx, gw, 'requests_routed', routed + 1);
     await barrier();
@@ -221,7 +219,7 @@ itest('requests_per_client_max: a paused client is read again once half its call
     // Calls routed: the client's, and one per barrier (auxq's).
     const routed = async () => counter(await stats(ctx, gw), 'requests_routed') - barriers();
     const raw = await RawClient.connect(ctx, gw.port);
-    const echo = (i) => call(MSG.sync, 'echo', qlong(i));
+    const echo = (i) => qcall(MSG.sync, 'echo', qlong(i));
     await raw.write(Buffer.concat(Array.from({ length: QUOTA }, (_, i) => echo(i))));
     await waitCounter(ctx, gw, 'requests_routed', QUOTA);
     await fake.waitFrames(1);
@@ -263,7 +261,6 @@ itest('requests_per_client_max: a paused client is read again once half its call
 
 const KIB = 1024;
 const MIB = 1 << 20;
-const replyLen = (n) => 8 + 6 + n;  // header + byte-vector header + n bytes
 
 itest('out_bytes_low: a client paused at out_bytes_high is read only once below out_bytes_low',
   async (t, ctx) => {
@@ -281,14 +278,14 @@ itest('out_bytes_low: a client paused at out_bytes_high is read only once below 
     const raw = await RawClient.connect(ctx, gw.port);
     raw.sock.pause();
     await raw.write(Buffer.concat(Array.from({ length: N },
-      () => call(MSG.sync, 'payload', qlong(R)))));
-    await waitRepliesHeld(ctx, gw, raw, N * replyLen(R), HIGH + MIB, 30000);
-    await raw.write(call(MSG.sync, 'echo', qlong(1)));  // read and routed, then the pause
+      () => qcall(MSG.sync, 'payload', qlong(R)))));
+    await waitRepliesHeld(ctx, gw, raw, N * payloadReplyLen(R), HIGH + MIB, 30000);
+    await raw.write(qcall(MSG.sync, 'echo', qlong(1)));  // read and routed, then the pause
     await waitCounter(ctx, gw, 'slow_reader_pauses', 1);
-    const late = call(MSG.sync, 'echo', qlong(2));
+    const late = qcall(MSG.sync, 'echo', qlong(2));
     await raw.write(late);
     await waitUnreadByQgate(gw, raw, late.length);
-    const replyTotal = N * replyLen(R) + 17;  // the payloads and echo 1's long reply
+    const replyTotal = N * payloadReplyLen(R) + 17;  // the payloads and echo 1's long reply
     const total = 1 + replyTotal;  // and the handshake byte
     const routed = () => stats(ctx, gw).then((s) => counter(s, 'requests_routed'));
     assert.equal(await routed(), N + 1);
@@ -334,7 +331,7 @@ itest('out_bytes_low: a client paused at out_bytes_high is read only once below 
     const want = payloadPattern(R);
     for (let i = 0; i < N; i++) {
       const f = await raw.readFrame(30000);
-      assert.equal(f.length, replyLen(R), `payload ${i}: length`);
+      assert.equal(f.length, payloadReplyLen(R), `payload ${i}: length`);
       assert.ok(f.body.subarray(6).equals(want), `payload ${i}: bytes intact`);
     }
     for (const v of [1, 2]) {

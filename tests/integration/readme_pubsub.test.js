@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const {
   itest, assert, ROOT, RawClient, MSG, qmsg, qlist, qstr, qsym, qlong, syncText, asyncText,
-  decode, errorText, startQgate, stats, counter, waitCounter, qsyms, qlongs,
+  decode, errorText, startQgate, stats, counter, waitCounter, qsyms, qlongs, seqsOf,
 } = require('./lib.js');
 
 const ONLY = 'qgate: pubsub listener: .u.sub and .u.upd only';
@@ -27,7 +27,6 @@ function upd(type, seqs, t = 'trade') {
     qlist(qsyms(seqs.map(() => 'IBM')), qlongs(seqs))]);
   return qmsg(type, qlist(qstr('.u.upd'), qsym(t), table));
 }
-const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
 
 /** q's compression of a whole message with literal items only: a stream q's decoder takes. */
 function compressLiterals(m) {

@@ -12,12 +12,10 @@
 const {
   itest, assert, startStack, qconnect, RawClient, MSG, qmsg, qlist, qstr, qlong, decode,
   errorText, payloadPattern, stats, counter, waitCounter, pollUntil, waitRepliesHeld,
-  waitUnreadByQgate,
+  waitUnreadByQgate, qcall, settled, payloadReplyLen,
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
-const call = (type, name, ...args) => qmsg(type, qlist(qstr(name), ...args));
-const settled = (p) => p.then((v) => ({ v }), (e) => ({ e }));
 
 /** Polls until `want(loads)` holds; loads = { name: backend_load_name }. */
 function waitLoads(ctx, gw, names, want, what) {
@@ -81,13 +79,13 @@ itest('async calls with no live backend are dropped and counted; the client gets
     await pollUntil(async () => counter(await stats(ctx, gw), 'backend_live_rdb1') === 0,
       { what: 'rdb1 ejected', timeoutMs: 10000, intervalMs: 30 });
     const raw = await RawClient.connect(ctx, gw.port);
-    await raw.write(Buffer.concat([1, 2, 3].map((i) => call(MSG.async, 'echo', qlong(i)))));
-    const r = await raw.call(call(MSG.sync, 'echo', qlong(4)));
+    await raw.write(Buffer.concat([1, 2, 3].map((i) => qcall(MSG.async, 'echo', qlong(i)))));
+    const r = await raw.call(qcall(MSG.sync, 'echo', qlong(4)));
     assert.equal(r.type, MSG.response);
     assert.equal(errorText(r.frame), 'qgate: no backend available for group rdb',
       'the first frame answers the sync call: nothing was sent for the 3 async ones');
     // A second sync call: once its answer is in, any frame sent before it is too.
-    const r2 = await raw.call(call(MSG.sync, 'echo', qlong(5)));
+    const r2 = await raw.call(qcall(MSG.sync, 'echo', qlong(5)));
     assert.equal(errorText(r2.frame), 'qgate: no backend available for group rdb');
     assert.equal(raw.received, 1 + r.length + r2.length, 'the two answers are all it got');
     const s = await waitCounter(ctx, gw, 'async_dropped', 3);
@@ -110,12 +108,12 @@ itest('async calls to a busy backend (queue at queue_max) are dropped and counte
     const queued = settled(b.kt(30000, 'echo', 3));
     await waitCounter(ctx, gw, 'backend_load_rdb1', 2);  // queue full: 1 queued, 1 in flight
     const raw = await RawClient.connect(ctx, gw.port);
-    await raw.write(Buffer.concat([call(MSG.async, 'echo', qlong(4)),
-      call(MSG.async, 'echo', qlong(5))]));
-    const r = await raw.call(call(MSG.sync, 'echo', qlong(6)));
+    await raw.write(Buffer.concat([qcall(MSG.async, 'echo', qlong(4)),
+      qcall(MSG.async, 'echo', qlong(5))]));
+    const r = await raw.call(qcall(MSG.sync, 'echo', qlong(6)));
     assert.equal(errorText(r.frame), 'qgate: busy',
       'the first frame answers the sync call: nothing was sent for the 2 async ones');
-    const r2 = await raw.call(call(MSG.sync, 'echo', qlong(7)));
+    const r2 = await raw.call(qcall(MSG.sync, 'echo', qlong(7)));
     assert.equal(errorText(r2.frame), 'qgate: busy');
     assert.equal(raw.received, 1 + r.length + r2.length, 'the two answers are all it got');
     const s = await stats(ctx, gw);
@@ -126,8 +124,7 @@ itest('async calls to a busy backend (queue at queue_max) are dropped and counte
   });
 
 const MIB = 1 << 20;
-const payloadCall = (n) => call(MSG.sync, 'payload', qlong(n));
-const replyLen = (n) => 8 + 6 + n;  // header + byte-vector header + n bytes
+const payloadCall = (n) => qcall(MSG.sync, 'payload', qlong(n));
 
 /** Reads `n` payload replies of `len` bytes each and checks their bytes. */
 async function readPayloads(raw, count, n, what) {
@@ -135,7 +132,7 @@ async function readPayloads(raw, count, n, what) {
   for (let i = 0; i < count; i++) {
     const f = await raw.readFrame(30000);
     assert.equal(f.type, MSG.response, `${what} ${i}: a response`);
-    assert.equal(f.length, replyLen(n), `${what} ${i}: length`);
+    assert.equal(f.length, payloadReplyLen(n), `${what} ${i}: length`);
     assert.ok(f.body.subarray(6).equals(want), `${what} ${i}: bytes intact`);
   }
 }
@@ -152,12 +149,12 @@ itest('out_bytes_high: a client whose replies pile up is not read until they dra
     raw.sock.pause();  // the client stops reading its replies
     await raw.write(Buffer.concat(Array.from({ length: N }, () => payloadCall(MIB))));
     // qgate holds more than HIGH of the replies itself (the kernel buffers are full).
-    await waitRepliesHeld(ctx, gw, raw, N * replyLen(MIB), 2 * HIGH);
+    await waitRepliesHeld(ctx, gw, raw, N * payloadReplyLen(MIB), 2 * HIGH);
     assert.equal(counter(await stats(ctx, gw), 'slow_reader_pauses'), 0, 'not paused yet');
     // The next call is read (and routed); qgate then stops reading this client.
-    await raw.write(call(MSG.sync, 'echo', qlong(1)));
+    await raw.write(qcall(MSG.sync, 'echo', qlong(1)));
     await waitCounter(ctx, gw, 'slow_reader_pauses', 1);
-    const late = call(MSG.sync, 'echo', qlong(2));
+    const late = qcall(MSG.sync, 'echo', qlong(2));
     await raw.write(late);
     await waitUnreadByQgate(gw, raw, late.length);  // it stays in qgate's socket, unread
     let s = await stats(ctx, gw);
@@ -188,7 +185,8 @@ itest('replies over 1 MiB: only their first read (at most 64 KiB) is copied', as
     const s1 = await stats(ctx, gw);
     const d = (name) => counter(s1, name) - counter(s0, name);
     const copied = d('reply_bytes_copied');
-    assert.equal(copied + d('reply_bytes_received_direct'), replyLen(n), `reply ${i}: all counted`);
+    assert.equal(copied + d('reply_bytes_received_direct'), payloadReplyLen(n),
+      `reply ${i}: all counted`);
     assert.ok(copied >= 8 && copied <= 64 * 1024,
       `reply ${i}: its first read copied (${copied} bytes: the header at least, <= 64 KiB)`);
     s0 = s1;

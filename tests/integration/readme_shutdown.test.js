@@ -16,11 +16,9 @@
 const {
   itest, assert, startStack, startRecordingStack, recordedFrames, qconnect, RawClient, MSG,
   qmsg, qlist, qstr, qlong, decode, payloadPattern, counter, stats, waitCounter, within,
-  waitRepliesHeld, waitUnreadByQgate,
+  waitRepliesHeld, waitUnreadByQgate, qcall, settled, payloadReplyLen,
 } = require('./lib.js');
 
-const call = (type, name, ...args) => qmsg(type, qlist(qstr(name), ...args));
-const settled = (p) => p.then((v) => ({ v }), (e) => ({ e }));
 
 /**
  * Connects to `port` and offers a handshake: resolves { refused } when the connect fails,
@@ -77,7 +75,6 @@ for (const mode of ['session', 'request']) {
 }
 
 const MIB = 1 << 20;
-const replyLen = (n) => 8 + 6 + n;
 
 itest('SIGTERM: a call qgate has not read yet is not served (paused slow reader)',
   async (t, ctx) => {
@@ -92,11 +89,11 @@ itest('SIGTERM: a call qgate has not read yet is not served (paused slow reader)
     const raw = await RawClient.connect(ctx, gw.port);
     raw.sock.pause();
     await raw.write(Buffer.concat(Array.from({ length: N },
-      () => call(MSG.sync, 'payload', qlong(MIB)))));
-    await waitRepliesHeld(ctx, gw, raw, N * replyLen(MIB), 2 * HIGH);
-    await raw.write(call(MSG.sync, 'echo', qlong(1)));  // read and routed, then the pause
+      () => qcall(MSG.sync, 'payload', qlong(MIB)))));
+    await waitRepliesHeld(ctx, gw, raw, N * payloadReplyLen(MIB), 2 * HIGH);
+    await raw.write(qcall(MSG.sync, 'echo', qlong(1)));  // read and routed, then the pause
     await waitCounter(ctx, gw, 'slow_reader_pauses', 1);
-    const late = call(MSG.sync, 'echo', qlong(2));
+    const late = qcall(MSG.sync, 'echo', qlong(2));
     await raw.write(late);
     await waitUnreadByQgate(gw, raw, late.length);
     assert.equal(counter(await stats(ctx, gw), 'requests_routed'), N + 1);
@@ -113,7 +110,7 @@ itest('SIGTERM: a call qgate has not read yet is not served (paused slow reader)
         if (e.code === 'EOF') break;
         throw e;
       }
-      if (f.length === replyLen(MIB)) {
+      if (f.length === payloadReplyLen(MIB)) {
         assert.ok(f.body.subarray(6).equals(want), `payload ${i} intact`);
         got.push('payload');
       } else {
