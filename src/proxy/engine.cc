@@ -1,6 +1,6 @@
 // Session engine, io plumbing half: completion dispatch, receive arming and back-pressure,
 // batched sends, socket and session life cycle, timers and drain. The q protocol half is in
-// session.cc.
+// session_clients.cc.
 //
 // Design note. One engine per shard, on the shard's thread; nothing here is shared. Sessions
 // live in a slot table that grows in place up to limits.conns_per_shard_max (allocation only
@@ -28,7 +28,7 @@
 //    An ENOBUFS recv waits until half the pool is back (pitfall 1), not counting the buffers
 //    pinned by paused sessions, which only come back when their reader reads.
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 
 #include <sys/socket.h>
 
@@ -53,6 +53,11 @@ uint32_t item_capacity(const limits_conf& l) {
     return n > (1u << 22) ? (1u << 22) : static_cast<uint32_t>(n);
 }
 constexpr uint64_t kForcedGraceMs = 1000;
+// Backoff jitter differs per shard, so the links of several shards do not retry in lockstep.
+uint64_t link_seed(const shard::shard* sh) {
+    const uint64_t id = sh != nullptr ? sh->id() : 0;
+    return 0x9e3779b97f4a7c15ull ^ (id + 1) * 0xbf58476d1ce4e5b9ull;
+}
 }  // namespace
 
 engine::engine(shard::shard& sh, engine_options o)
@@ -61,11 +66,16 @@ engine::engine(shard::shard& sh, engine_options o)
 engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard::shard* sh)
     : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(opt_.cfg->limits),
       items_(item_capacity(opt_.cfg->limits)), timers_(opt_.cfg->limits.conns_per_shard_max * 2u),
-      plane_(opt_.plane), rq_timers_(opt_.plane != nullptr ? opt_.plane->slots_per_shard() : 0) {
+      plane_(opt_.plane), plain_(be),
+      link_(*this, link_seed(sh)),
+      sc_(std::make_unique<session_clients>(*this)),
+      rq_(std::make_unique<request_clients>(*this)), fan_(std::make_unique<fanouts>(*this)),
+      pool_(std::make_unique<pool_links>(*this)), subs_(std::make_unique<subscribers>(*this)),
+      psr_(std::make_unique<ps_reader>(*this)), hub_(std::make_unique<pubsub_hub>(*this)),
+      feed_(std::make_unique<feed_link>(*this)) {
     if (opt_.clock_ms == nullptr) opt_.clock_ms = &shard::shard::now_ms;
     dirty_.reserve(1024);
     starved_.reserve(1024);
-    slot_waiters_.reserve(opt_.cfg->limits.conns_per_shard_max);
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
@@ -73,7 +83,13 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     bufs_high_ = share < 2 ? 2 : static_cast<uint32_t>(share);
     bufs_low_ = bufs_high_ / 2;
     if (plane_ != nullptr) init_request_mode();
-    if (opt_.pubsub != nullptr) ps_init();
+    if (opt_.pubsub != nullptr) subs_->ps_init();
+    listener_kind_.resize(listeners_.size(), sc_.get());
+    for (size_t i = 0; i < listeners_.size() && i < opt_.cfg->listeners.size(); ++i) {
+        const conn_mode m = opt_.cfg->listeners[i].mode;
+        if (m == conn_mode::request && plane_ != nullptr) listener_kind_[i] = rq_.get();
+        if (m == conn_mode::pubsub && opt_.pubsub != nullptr) listener_kind_[i] = subs_.get();
+    }
     arm_listeners();
 }
 
@@ -83,22 +99,21 @@ void engine::init_request_mode() {
     me_ = shard_ != nullptr ? shard_->id() : 0;
     request* slots = plane_->slots(me_);
     for (uint32_t i = plane_->slots_per_shard(); i-- > 0;) {
-        slots[i].onext = slot_free_;
-        slot_free_ = &slots[i];
+        slots[i].onext = rq_->slot_free_;
+        rq_->slot_free_ = &slots[i];
     }
-    cursors_.resize(plane_->groups().size());
-    outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
-    rng_ ^= uint64_t{me_ + 1} * 0xbf58476d1ce4e5b9ull;
-    init_lending();
-    init_fanout();
-    start_pools();
+    rq_->cursors_.resize(plane_->groups().size());
+    rq_->outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
+    rq_->init_lending();
+    fan_->init_fanout();
+    pool_->start_pools();
 }
 
 void engine::release_item(int32_t bid) {
     if (bid >= 0) {
-        buf_unref(static_cast<uint16_t>(bid));  // back to the pool unless a slot borrows it
+        rq_->buf_unref(static_cast<uint16_t>(bid));  // back to the pool unless a slot borrows it
     } else if (bid <= -2 && bid != kPsTag) {  // kPsTag: the session's ps_conn owns the bytes
-        request_sent(static_cast<uint32_t>(-2 - bid));
+        rq_->request_sent(static_cast<uint32_t>(-2 - bid));
     }
 }
 
@@ -106,7 +121,7 @@ engine::~engine() {
     for (auto& l : listeners_) {
         if (l.fd >= 0) be_.close_fd(l.fd);
     }
-    settle_reads();  // pool_rx.cc: no recv_into may outlive the buffer it writes into
+    pool_->settle_reads();  // pool_rx.cc: no recv_into may outlive the buffer it writes into
     for (auto& sp : sessions_) {
         for (sock& k : sp->s) {
             if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us
@@ -165,8 +180,10 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
         } else {
             net::set_nodelay(c.res);
             ss->st = sstate::handshake;
+            ss->h = listener_kind_[l];
             ss->listener = l;
             ss->s[0].fd = c.res;
+            ss->s[0].xp = &plain_;  // per listener once TLS listeners exist
             bump(ctr_.accepts);
             bump(ctr_.conns_open);
             ++sessions_open_;
@@ -189,10 +206,10 @@ void engine::arm_recv(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle) return;
     if (k.into) {
-        ps_arm(ss, r);  // pub/sub feeds; pool connections arm their reads in pool_rx.cc
+        ss.h->arm_read(ss, r);  // the kind reads into its own memory (recv_into)
         return;
     }
-    be_.recv_multishot(k.fd, ud(io::op::recv, ss.index, r));
+    k.xp->recv(k.fd, ud(io::op::recv, ss.index, r));
     k.rx = rx_state::armed;
     ++k.ops;
 }
@@ -202,7 +219,7 @@ void engine::pause_recv(session& ss, role r) {
     if (k.paused) return;
     k.paused = true;
     if (k.rx == rx_state::armed && !k.into) {  // a recv_into is not cancelled: it ends by itself
-        be_.cancel(k.fd, ud(io::op::recv, ss.index, r));
+        k.xp->cancel(k.fd, ud(io::op::recv, ss.index, r));
         k.rx = rx_state::cancelling;
     }
 }
@@ -250,15 +267,11 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
     maybe_free(ss, r);
 }
 
-// Single-shot recv_into completions; the session's mode owns the memory the bytes landed in:
-// pool connections (pool_rx.cc; a pool session stays `pool` for the engine's life) and pub/sub
-// feeds (pubsub_ingest.cc).
+// Single-shot recv_into completions: the connection's kind owns the memory the bytes landed in
+// (pool links: pool_rx.cc; pub/sub feeds: ps_reader.cc).
 void engine::on_read(uint32_t sid, const io::completion& c) {
-    if (sessions_[sid / 2]->st == sstate::pool) {
-        pool_on_read(sid, c);
-        return;
-    }
-    ps_read(*sessions_[sid / 2], static_cast<role>(sid & 1), c);
+    session& ss = *sessions_[sid / 2];
+    ss.h->on_read(ss, static_cast<role>(sid & 1), c);
 }
 
 void engine::on_send(uint32_t sid, const io::completion& c) {
@@ -281,14 +294,13 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     bump(ctr_.bytes_out, n);
     k.sq.consume(items_, n, [this, &ss](int32_t bid) {
         if (bid == kPsTag) {
-            ps_sent(ss);
+            ss.h->on_tag_sent(ss);
         } else {
             release_item(bid);
         }
     });
-    if (ss.st == sstate::pubsub) ps_pump(ss);
     if (!k.sq.empty()) mark_dirty(ss, r);
-    after_send(ss, r);
+    ss.h->on_sent(ss, r);
 }
 
 // Called after bytes were queued on `dst` from `from`: pause `from` while dst's queue is over
@@ -305,94 +317,29 @@ void engine::check_high(session& ss, role from, const sock& dst) {
     pause_recv(ss, from);
 }
 
-void engine::after_send(session& ss, role r) {
-    if (ss.st == sstate::pool) {
-        pool_after_send(ss);
-        return;
-    }
-    sock& k = ss.s[static_cast<int>(r)];
-    if (k.sq.bytes() <= lim_.out_bytes_low && k.sq.bufs() <= bufs_low_) {
-        // The feeder of this queue is the other socket, or the client itself in no_backend
-        // and request mode.
-        const bool self = ss.st == sstate::no_backend || ss.st == sstate::request ||
-                          ss.st == sstate::pubsub;
-        const role feeder = self ? role::client : static_cast<role>(1 - static_cast<int>(r));
-        if (ss.st == sstate::request) {
-            request_unhold(ss);  // resumes reading only within the client's quota
-        } else if (!ss.close_after_flush) {
-            resume_recv(ss, feeder);
-        }
-    }
-    if (k.sq.empty() && !k.send_inflight) {
-        if (ss.close_after_flush && r == role::client) {
-            close_session(ss);
-            return;
-        }
-        if (draining_ && idle(ss)) {
-            bump(ctr_.drain_closed);
-            close_session(ss);
-        }
-    }
+// Below both low watermarks (bytes, and buffers of the receive pool): the feeder may read again.
+bool engine::queue_low(const session& ss, role r) const {
+    const sock& k = ss.s[static_cast<int>(r)];
+    return k.sq.bytes() <= lim_.out_bytes_low && k.sq.bufs() <= bufs_low_;
 }
 
-bool engine::connect_upstream(session& ss, int backend) {
-    const upstream& u = opt_.upstreams->at(backend);
-    const int fd = net::stream_socket(u.addr.family());
-    if (fd < 0) {
-        bump(ctr_.backend_connect_fail);
-        return false;
+// A client connection's queue on `r` is empty: close it if it was only flushing its last bytes,
+// or if a drain is waiting for it to be idle.
+void engine::close_if_flushed(session& ss, role r) {
+    const sock& k = ss.s[static_cast<int>(r)];
+    if (!k.sq.empty() || k.send_inflight) return;
+    if (ss.close_after_flush && r == role::client) {
+        close_session(ss);
+    } else if (draining_ && idle(ss)) {
+        bump(ctr_.drain_closed);
+        close_session(ss);
     }
-    sock& k = ss.s[static_cast<int>(role::upstream)];
-    k.fd = fd;
-    be_.connect(fd, ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
-    ++k.ops;
-    set_timeout(ss, lim_.connect_timeout_ms);
-    return true;
-}
-
-void engine::send_upstream_handshake(session& ss, int backend, uint8_t cap) {
-    ss.up_hs = opt_.upstreams->at(backend).credentials;
-    if (cap != 0) ss.up_hs.push_back(static_cast<char>(cap));
-    ss.up_hs.push_back('\0');
-    push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
-         static_cast<uint32_t>(ss.up_hs.size()), -1, true);
-    set_timeout(ss, lim_.connect_timeout_ms);  // the reply byte is due promptly
-}
-
-uint64_t engine::backoff_ms(uint32_t attempt) {
-    const uint32_t shift = attempt < 20 ? attempt : 20;
-    uint64_t base = uint64_t{lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
-    if (base > lim_.reconnect_max_ms) base = lim_.reconnect_max_ms;
-    rng_ ^= rng_ << 13;  // xorshift64: cheap, per shard, no lock
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
-    return base / 2 + rng_ % (base / 2 + 1);
 }
 
 void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
-    sock& k = ss.s[1];
-    --k.ops;
-    if (ss.st == sstate::pool) {
-        pool_connected(ss, c);
-        return;
-    }
-    if (ss.st == sstate::ps_up) {
-        ps_up_connected(ss, c);
-        return;
-    }
-    if (k.closing || ss.st != sstate::connecting) {
-        maybe_free(ss, role::upstream);
-        return;
-    }
-    if (c.res < 0) {
-        bump(ctr_.backend_connect_fail);
-        QGATE_LOG_DEBUG("connect to %s failed: %d", opt_.upstreams->at(ss.backend).name.c_str(),
-                        c.res);
-        on_upstream_failed(ss);
-        return;
-    }
-    on_upstream_connected(ss);
+    --ss.s[1].ops;
+    ss.h->on_connected(ss, c);
 }
 
 bool engine::push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo) {
@@ -425,7 +372,7 @@ void engine::flush_sends() {
         k.msg = msghdr{};
         k.msg.msg_iov = k.iov;
         k.msg.msg_iovlen = static_cast<size_t>(n);
-        be_.send_msg(k.fd, ud(io::op::send, sid / 2, static_cast<role>(sid & 1)), &k.msg);
+        k.xp->send(k.fd, ud(io::op::send, sid / 2, static_cast<role>(sid & 1)), &k.msg);
         k.send_inflight = true;
         ++k.ops;
         bump(ctr_.sends);
@@ -439,8 +386,8 @@ void engine::close_sock(session& ss, role r) {
     k.closing = true;
     // shutdown() ends a pending multishot recv (EOF) and fails a pending send at once; the
     // cancel covers a connect in flight. The fd itself is closed once every op has completed.
-    ::shutdown(k.fd, SHUT_RDWR);
-    if (k.ops > 0) be_.cancel_fd(k.fd);
+    k.xp->shutdown(k.fd);
+    if (k.ops > 0) k.xp->cancel_all(k.fd);
     maybe_free(ss, r);
 }
 
@@ -448,26 +395,14 @@ void engine::maybe_free(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd >= 0 && k.closing && k.ops == 0) {
         k.sq.clear(items_, [this](int32_t bid) { release_item(bid); });
-        be_.close_fd(k.fd);
+        k.xp->close(k.fd);
         k.fd = -1;
         ++k.gen;
         k.closing = k.paused = k.starved = k.send_inflight = k.into = false;
         k.rx = rx_state::idle;
         k.inflight_bytes = 0;
         k.fr = net::framer{};
-        if (ss.st == sstate::pool) {
-            pool_freed(ss);
-            return;
-        }
-        if (ss.st == sstate::ps_up) {
-            ps_up_freed(ss);
-            return;
-        }
-        if (r == role::upstream && ss.retry && ss.st != sstate::closing) {
-            ss.retry = false;
-            start_upstream(ss);
-            return;
-        }
+        if (ss.h->on_sock_freed(ss, r)) return;  // the kind reconnects or retries on it
     }
     if (ss.st == sstate::closing && ss.s[0].fd < 0 && ss.s[1].fd < 0) {
         const uint32_t idx = ss.index;
@@ -477,11 +412,12 @@ void engine::maybe_free(session& ss, role r) {
         ss.up_hs.clear();
         ss.err.clear();
         ss.deadline_ms = 0;
+        ss.link = link_state{};
         ss.outstanding = 0;
         ss.tried = 0;
         ss.retry = ss.close_after_flush = false;
-        ss.rq = rq_client{};
-        if (ss.ps != nullptr) ps_reset(ss);
+        ss.h->on_slot_freed(ss);
+        ss.h = nullptr;
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;
@@ -491,22 +427,9 @@ void engine::maybe_free(session& ss, role r) {
 
 void engine::close_session(session& ss) {
     if (ss.st == sstate::closing || ss.st == sstate::free) return;
-    if (ss.st == sstate::pool) {
-        pool_failed(ss);  // a pooled connection is reconnected, never freed
-        return;
-    }
-    if (ss.st == sstate::ps_up) {
-        ps_up_failed(ss);  // so is the upstream tickerplant link
-        return;
-    }
-    if (ss.st == sstate::request) request_close(ss);
-    if (ss.st == sstate::pubsub) ps_close(ss);
+    if (!ss.h->on_close(ss)) return;  // a pool link or the feed reconnects instead
     ss.st = sstate::closing;
     ss.deadline_ms = 0;
-    if (ss.backend >= 0) {
-        opt_.upstreams->release(ss.backend);
-        ss.backend = -1;
-    }
     close_sock(ss, role::upstream);
     close_sock(ss, role::client);
     maybe_free(ss, role::client);
@@ -537,7 +460,7 @@ void engine::expire_timers(uint64_t now_ms) {
 // lend_max_, request_lend.cc).
 // O(sessions), and runs only while a socket is starved and the pool is below half.
 uint32_t engine::pinned_bufs() const {
-    uint32_t pinned = bufs_lent_;
+    uint32_t pinned = rq_->bufs_lent_;
     for (const auto& sp : sessions_) {
         if (sp->st == sstate::free) continue;
         if (sp->s[1].paused) pinned += sp->s[0].sq.bufs();
@@ -568,40 +491,43 @@ void engine::rearm_starved() {
 }
 
 bool engine::idle(const session& ss) const {
+    if (ss.st == sstate::handshake) return true;
+    if (ss.st == sstate::free || ss.st == sstate::closing) return false;
+    return ss.h->idle(ss);
+}
+
+// Nothing queued or being sent on either socket.
+bool engine::quiet(const session& ss) {
     const sock& c = ss.s[0];
     const sock& u = ss.s[1];
-    const bool quiet = c.sq.empty() && !c.send_inflight && u.sq.empty() && !u.send_inflight;
-    switch (ss.st) {
-    case sstate::handshake: return true;
-    case sstate::streaming: return quiet && ss.outstanding == 0;
-    case sstate::no_backend: return quiet;
-    case sstate::request:
-        return quiet && ss.rq.head == nullptr && ss.rq.held.empty() && ss.rq.cut.at_boundary();
-    case sstate::pubsub: return quiet && ss.ps->queue.empty();
-    default: return false;
-    }
+    return c.sq.empty() && !c.send_inflight && u.sq.empty() && !u.send_inflight;
+}
+
+// A client connection (not free, not closing, not one of our own links).
+bool engine::is_client(const session& ss) {
+    return ss.st != sstate::free && ss.st != sstate::closing && ss.h->is_client();
 }
 
 void engine::on_turn(uint64_t now_ms) {
     now_ms_ = now_ms;
     expire_timers(now_ms);
     if (plane_ != nullptr) {
-        expire_requests(now_ms);
-        wake_slot_waiters();
-        flush_outbox();
+        rq_->expire_requests(now_ms);
+        rq_->wake_slot_waiters();
+        rq_->flush_outbox();
     }
-    if (ps_ != nullptr) {
-        ps_drain();
-        hub_flush_batches(now_ms);
-        ps_flush_lanes();
-        ps_unthrottle();
+    if (hub_->ps_ != nullptr) {
+        hub_->ps_drain();
+        hub_->hub_flush_batches(now_ms);
+        hub_->ps_flush_lanes();
+        hub_->ps_unthrottle();
     }
     rearm_starved();
     flush_sends();
     if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {
         forced_ = true;
         for (auto& sp : sessions_) {
-            if (sp->st != sstate::pool && sp->st != sstate::ps_up) close_session(*sp);
+            if (is_client(*sp)) close_session(*sp);
         }
     }
 }
@@ -609,8 +535,8 @@ void engine::on_turn(uint64_t now_ms) {
 void engine::on_message(uint32_t, const shard::xmsg& m) {
     switch (m.kind) {
     case shard::kXmsgDrain: start_drain(); return;
-    case kXmsgRequests: take_requests(reinterpret_cast<request*>(m.data)); return;
-    case kXmsgPubsub: ps_drain(); return;
+    case kXmsgRequests: rq_->take_requests(reinterpret_cast<request*>(m.data)); return;
+    case kXmsgPubsub: hub_->ps_drain(); return;
     default: return;
     }
 }
@@ -649,9 +575,7 @@ void engine::start_drain() {
         }
     }
     for (auto& sp : sessions_) {
-        const bool client = sp->st != sstate::free && sp->st != sstate::closing &&
-                            sp->st != sstate::pool && sp->st != sstate::ps_up;
-        if (client && idle(*sp)) {
+        if (is_client(*sp) && idle(*sp)) {
             bump(ctr_.drain_closed);
             close_session(*sp);
         }
@@ -662,17 +586,18 @@ int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
     // A full lane or a paused feed waits for the peer to drain a lane, which sends no wake
     // back: poll every ms while that lasts.
-    if (ps_ != nullptr && (ps_->overflowing != 0 || !ps_->paused.empty())) return 1;
+    const ps_shard* ps = hub_->ps_.get();
+    if (ps != nullptr && (ps->overflowing != 0 || !ps->paused.empty())) return 1;
 
     uint64_t next = timers_.next();
     if (plane_ != nullptr) {
-        for (const request_fifo& o : outbox_) {
+        for (const request_fifo& o : rq_->outbox_) {
             if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
         }
-        next = next < rq_timers_.next() ? next : rq_timers_.next();
+        next = next < rq_->rq_timers_.next() ? next : rq_->rq_timers_.next();
     }
-    if (ps_ != nullptr && ps_->batch_due_ms != 0 && ps_->batch_due_ms < next) {
-        next = ps_->batch_due_ms;  // pubinterval flush
+    if (hub_->ps_ != nullptr && hub_->ps_->batch_due_ms != 0 && hub_->ps_->batch_due_ms < next) {
+        next = hub_->ps_->batch_due_ms;  // pubinterval flush
     }
     if (draining_) {
         const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
@@ -690,7 +615,7 @@ bool engine::finished() const {
         if (l.fd >= 0) return false;
     }
     // A home shard serves the other shards' clients until they are all gone.
-    return plane_ == nullptr || home_idle();
+    return plane_ == nullptr || pool_->home_idle();
 }
 
 }  // namespace qgate::proxy

@@ -16,10 +16,13 @@
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/conn_handler.h"
 #include "proxy/fanout.h"
 #include "proxy/frame_cut.h"
 #include "proxy/pubsub_state.h"
 #include "proxy/request.h"
+#include "proxy/transport.h"
+#include "proxy/upstream_link.h"
 #include "proxy/upstreams.h"
 #include "qgate/config.h"
 #include "shard/counters.h"
@@ -28,7 +31,19 @@
 
 namespace qgate::proxy {
 
+class session_clients;
+class request_clients;
+class fanouts;
+class pool_links;
+class subscribers;
+class ps_reader;
+class pubsub_hub;
+class feed_link;
+
 enum class role : uint8_t { client = 0, upstream = 1 };
+
+/// Bytes a client may send after its handshake but before qgate's reply (it should send none).
+inline constexpr size_t kEarlyBytesMax = 65536;
 
 /// Receive arm state of a socket's multishot recv.
 ///   idle --arm--> armed --(final CQE: EOF, error, ENOBUFS, no F_MORE)--> idle
@@ -44,6 +59,7 @@ enum class rx_state : uint8_t { idle, armed, cancelling };
 
 struct sock {
     int fd = -1;
+    transport* xp = nullptr;     ///< how its bytes move (transport.h); set with fd
     uint32_t gen = 1;            ///< bumped when the fd is closed; stale user_data is ignored
     rx_state rx = rx_state::idle;
     bool paused = false;
@@ -74,27 +90,22 @@ struct sock {
 /// Request mode adds two states: `request` (a client whose calls are routed one by one; s[1]
 /// unused) and `pool` (one pooled upstream connection of a backend whose home is this shard;
 /// s[0] unused, never counted as a client, kept for the engine's lifetime).
-/// Pub/sub adds `pubsub` (a subscriber or publisher on a pubsub listener, pubsub_client.cc)
+/// Pub/sub adds `pubsub` (a subscriber or publisher on a pubsub listener, subscribers.cc)
 /// and `ps_up` (the hub's upstream tickerplant link in s[1], like `pool`: never freed).
 enum class sstate : uint8_t {
     free, handshake, connecting, up_handshake, streaming, no_backend, closing, request, pool,
     pubsub, ps_up
 };
 
-/// A pooled upstream connection (request mode):
-///   down --timer (backoff) or start--> connecting --connected--> handshake --reply byte-->
-///   ready; any failure --> socket closed --> down (backoff with jitter, then again).
-/// While ready it carries at most one request (`cur`): it is done when its bytes are sent and,
-/// for a sync call, the backend's response frame has arrived.
+/// A pool link (request mode): an upstream link (upstream_link.h: the slot's `link` goes
+/// down -> connecting -> handshake -> ready, and back down on any failure, reconnecting with
+/// backoff). While ready it carries at most one request (`cur`): it is done when its bytes are
+/// sent and, for a sync call, the backend's response frame has arrived.
 /// Receiving (pool_rx.cc) does not use the shard's provided buffers: while the socket is open
 /// exactly one recv_into into `rx` is armed (the handshake byte, then frames), and a whole
 /// reply is handed to its slot by swapping `rx` with `cur->rep`.
-enum class pstate : uint8_t { down, connecting, handshake, ready };
-
 struct pool_conn {
     uint32_t backend = 0;
-    pstate st = pstate::down;
-    uint32_t attempt = 0;  ///< consecutive failures of this connection (backoff exponent)
     request* cur = nullptr;
     /// The call of a connection that failed with its send in flight: the kernel may still read
     /// its bytes (lent from a client's receive buffer, or the slot's own), so it is answered
@@ -162,6 +173,8 @@ struct session {
     std::string up_hs;            ///< upstream handshake
     std::string err;              ///< the q error frame this session answers with
     std::string user;             ///< handshake user (request-mode routes match on it)
+    conn_handler* h = nullptr;    ///< the kind that owns this slot (conn_handler.h)
+    link_state link;              ///< its upstream socket's link (upstream_link.h)
     rq_client rq;                 ///< st == request
     pool_conn pc;                 ///< st == pool
     std::unique_ptr<ps_conn> ps;  ///< st == pubsub / ps_up (kept for the slot's next use)
@@ -216,7 +229,16 @@ class engine final : public shard::shard_hooks {
     uint64_t ud(io::op o, uint32_t sess, role r) const;
 
   private:
-    // engine.cc: io plumbing
+    friend class session_clients;
+    friend class request_clients;
+    friend class fanouts;
+    friend class pool_links;
+    friend class subscribers;
+    friend class ps_reader;
+    friend class pubsub_hub;
+    friend class feed_link;
+    friend class upstream_link;
+
     void arm_listeners();
     void tell_peers_drain();
     void on_accept(uint32_t l, const io::completion& c);
@@ -234,187 +256,23 @@ class engine final : public shard::shard_hooks {
     void maybe_free(session& ss, role r);
     void close_session(session& ss);
     void set_timeout(session& ss, uint32_t delay_ms);
-    /// Opens the upstream socket of `ss` to `backend` and submits the connect, bounded by
-    /// connect_timeout_ms; false (counted) when no socket could be made.
-    bool connect_upstream(session& ss, int backend);
-    /// Sends `backend`'s credentials, capability `cap` (0: none, as a client that sent none)
-    /// and NUL on the upstream socket, alone in its send (q takes the first bytes as the
-    /// handshake), and gives the 1-byte reply connect_timeout_ms to come.
-    void send_upstream_handshake(session& ss, int backend, uint8_t cap);
-    /// Reconnect delay after `attempt` failures: reconnect_min_ms doubling per failure, capped
-    /// at reconnect_max_ms, drawn between half and all of that (jitter, so connections of
-    /// several shards do not retry in lockstep).
-    uint64_t backoff_ms(uint32_t attempt);
     void rearm_starved();
     uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);
     void release(uint16_t bid) { be_.pool().release(bid); }
-    void after_send(session& ss, role r);
+    bool queue_low(const session& ss, role r) const;
+    void close_if_flushed(session& ss, role r);
+    static bool quiet(const session& ss);
+    static bool is_client(const session& ss);
     void check_high(session& ss, role from, const sock& dst);
     bool idle(const session& ss) const;
     void expire_timers(uint64_t now_ms);
-
-    // session.cc: the q protocol
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
-    void start_upstream(session& ss);
-    void on_upstream_connected(session& ss);
-    void on_upstream_reply(session& ss, uint16_t bid, uint32_t n);
-    void forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n);
-    void forward_copy(session& ss, role from, const uint8_t* p, uint32_t n);
-    void enter_no_backend(session& ss);
-    void no_backend_data(session& ss, const uint8_t* p, uint32_t n);
     void on_eof(session& ss, role r);
-    void on_upstream_failed(session& ss);
     void on_timeout(session& ss);
-    void set_error(session& ss, const std::string& text);
     void release_item(int32_t bid);
-
-    // request_client.cc: request mode, the client's shard
     void init_request_mode();
-    void enter_request(session& ss);
-    void request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
-    int64_t request_data(session& ss, int32_t bid, const uint8_t* p, uint32_t n);
-    void request_unhold(session& ss);
-    bool over_quota(const session& ss) const;
-    void wait_for_slot(session& ss);
-    void wake_slot_waiters();
-    bool request_header(session& ss, const qipc::frame_header& h);
-    void dispatch(session& ss, request& r);
-    void enlist(session& ss, request& r);
-    void route_call(session& ss, request& r);
-    std::span<const uint8_t> inflate(std::span<const uint8_t> msg);
-    void answer_error(session& ss, request& r, std::string_view text);
-    void flush_answers(session& ss);
-    bool client_quota_ok(const session& ss) const;
-    void request_done(request& r);
-    void request_sent(uint32_t index);
-    void request_close(session& ss);
-    void expire_requests(uint64_t now_ms);
-    void compact_request_timers();
-    request* alloc_request();
-    void maybe_free_request(request& r);
-    void submit(request& r);
-    void post(uint32_t to, uint32_t kind, request& r);
-    void flush_outbox();
-    void take_requests(request* chain);
-
-    // request_lend.cc: a call's bytes lent from the receive buffer it arrived in, or copied
-    void init_lending();
-    void request_body(session& ss, const uint8_t* p, uint32_t n);
-    bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);
-    void copy_call(session& ss, request& r);
-    void share_call(request& child, const request& parent);
-    void drop_call(request& r);
-    void buf_unref(uint16_t bid);
-
-    // fanout_client.cc: request mode, fan-out calls and joins on the client's shard
-    void init_fanout();
-    bool fanout_call(session& ss, request& r, const route::call_info& call,
-                     const route::route_rule* rule, bool compressed);
-    void fanout_gw(session& ss, request& r, fanout& f, const route::call_info& c,
-                   const route::route_rule* rule);
-    void fanout_route(session& ss, request& r, fanout& f, const route::call_info& c,
-                      const route::route_rule& rule);
-    bool fanout_children(fanout& f, const route::route_rule& rule, const route::call_info& c,
-                         uint32_t timeout_ms);
-    void fanout_drop_children(fanout& f);
-    void fanout_submit(fanout& f);
-    void fanout_back(request& child);
-    bool fanout_reroute(fanout& f, request& child);
-    void fanout_complete(fanout& f);
-    void fanout_reduce(fanout& f);
-    void fanout_fail(fanout& f, std::string_view text);
-    void fanout_finish(fanout& f);
-    bool fanout_push(session& ss, request& parent);
-    void fanout_release(request& parent);
-    void free_fanout(fanout& f);
-    void fanout_expired(request& parent, uint64_t now_ms);
-
-    // request_home.cc: request mode, the backend's home shard
-    void start_pools();
-    void home_enqueue(request& r);
-    void home_answer(request& r, std::string_view text);
-    void return_request(request& r, bool bounce);
-    void pump(uint32_t b);
-    void publish_load(uint32_t b);
-    void pool_connect(session& ss);
-    void pool_connected(session& ss, const io::completion& c);
-    void pool_ready(session& ss, uint8_t cap);
-    void pool_after_send(session& ss);
-    void pool_complete(session& ss);
-    void pool_failed(session& ss);
-    void pool_freed(session& ss);
-    void pool_lost(session& ss, request& r);
-    void pool_timeout(session& ss);
-    void eject(uint32_t b);
-    // pool_rx.cc: a pool connection's receive side (recv_into, zero-copy reply hand-off)
-    void pool_on_read(uint32_t sid, const io::completion& c);
-    void pool_arm_read(session& ss);
-    void pool_read(session& ss, uint32_t n);
-    void pool_frames(session& ss);
-    bool pool_header(session& ss);
-    void pool_frame_done(session& ss);
-    void pool_take_reply(session& ss);
-    void pool_rx_grow(pool_conn& pc);
-    bool pool_reading(const session& ss) const;
-    void settle_reads();  ///< teardown: every armed recv_into cancelled and completed
-    void probe_due(session& ss);
-    void schedule_probe(session& ss);
-    bool home_idle() const;
-
-    // pubsub_client.cc / pubsub_hub.cc / pubsub_upstream.cc: pub/sub (pubsub_state.h)
-    void ps_init();
-    void enter_pubsub(session& ss);
-    void ps_input(session& ss, const uint8_t* p, uint32_t n);
-    bool ps_begin_frame(ps_conn& pc);
-    void ps_end_frame(session& ss);
-    // pubsub_ingest.cc: frames read straight into their update buffers (recv_into)
-    void ps_direct(session& ss, role r);
-    void ps_arm(session& ss, role r);
-    void ps_read(session& ss, role r, const io::completion& c);
-    void ps_pull(session& ss, role r);
-    void ps_took(session& ss, uint32_t n);
-    bool ps_header(session& ss);
-    qipc::header_limits ps_header_limits(const session& ss) const;
-    bool ps_reading(const session& ss) const;
-    void ps_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
-    void ps_answer_error(session& ss, std::string_view text);
-    void ps_answer_null(session& ss);
-    void ps_enqueue(session& ss, uint32_t table, const pubsub::update_ref& u);
-    void ps_pump(session& ss);
-    void ps_sent(session& ss);
-    void ps_close(session& ss);
-    void ps_reset(session& ss);
-    void ps_send(uint32_t to, ps_msg&& m);
-    void ps_on_msg(uint32_t from, ps_msg& m);
-    void ps_drain();
-    void ps_flush_lanes();
-    void ps_refill();
-    void ps_throttle(session& ss, role r);
-    void ps_unthrottle();
-    bool ps_busy() const;
-    void ps_deliver(ps_msg& m);
-    void ps_end(const pubsub::update_ref& u);
-    void ps_sub_done(ps_sub_order* o);
-    void ps_local_sub(session& ss, uint32_t table, uint64_t key);
-    void ps_local_unsub(session& ss);
-    void hub_sub(ps_sub_order* o);
-    void hub_unsub(uint32_t shard, uint32_t session, uint32_t gen);
-    void hub_publish(pubsub::update_ref msg, bool little_endian);
-    bool hub_batch(uint32_t table, const pubsub::update_view& u, const pubsub::update_ref& msg);
-    void hub_flush_batches(uint64_t now_ms);
-    void hub_fanout(pubsub::publish_ctx& ctx, uint32_t table);
-    void hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub::update_ref& u);
-    void hub_flush_pending();
-    void ps_up_start();
-    void ps_up_connect(session& ss);
-    void ps_up_connected(session& ss, const io::completion& c);
-    void ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h);
-    void ps_up_subscribe(session& ss);
-    void ps_up_failed(session& ss);
-    void ps_up_freed(session& ss);
-    void ps_up_timeout(session& ss);
 
     io::io_backend& be_;
     shard::counters& ctr_;
@@ -435,30 +293,20 @@ class engine final : public shard::shard_hooks {
     bool draining_ = false;
     uint64_t drain_deadline_ms_ = 0;
     bool forced_ = false;
-
-    // request mode
     route_plane* plane_ = nullptr;
     uint32_t me_ = 0;  ///< this shard's id
-    request* slot_free_ = nullptr;
-    shard::timer_heap rq_timers_;
-    std::vector<route::pick_cursor> cursors_;  ///< per group
-    std::vector<home_backend> homes_;          ///< per global backend id
-    std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
-    std::vector<uint32_t> slot_waiters_;       ///< clients paused for want of a request slot
-    uint32_t away_ = 0;                        ///< my slots held by other shards
-    uint64_t rng_ = 0x9e3779b97f4a7c15ull;
-    std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
-    /// Per receive buffer: request slots whose lent call points into it, plus kInputGone once
-    /// the input (request_input / held) let go of it. Origin shard only: no atomics.
-    std::vector<uint32_t> buf_refs_;
-    uint32_t bufs_lent_ = 0;  ///< buffers with at least one slot reference
-    uint32_t lend_max_ = 0;   ///< lend only below this many buffers (kLendSharePct of the pool)
 
-    // pub/sub
-    std::unique_ptr<ps_shard> ps_;
-    std::unique_ptr<fanout[]> fans_;  ///< fan-out contexts (fanout.contexts_max)
-    fanout* fan_free_ = nullptr;
-    int32_t reducer_group_ = -1;      ///< fanout.reducer's group id; -1 none
+    plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
+    upstream_link link_;     ///< connect, handshake, backoff of every upstream socket
+    std::vector<conn_handler*> listener_kind_;  ///< per listener: the kind of its clients
+    std::unique_ptr<session_clients> sc_;
+    std::unique_ptr<request_clients> rq_;
+    std::unique_ptr<fanouts> fan_;
+    std::unique_ptr<pool_links> pool_;
+    std::unique_ptr<subscribers> subs_;
+    std::unique_ptr<ps_reader> psr_;
+    std::unique_ptr<pubsub_hub> hub_;
+    std::unique_ptr<feed_link> feed_;
 };
 
 /// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose

@@ -32,7 +32,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 #include "qgate/qipc/frame.h"
 #include "qgate/qipc/writer.h"
 
@@ -87,23 +87,23 @@ void rx_reset(frame_buf& b, uint64_t n) {
 }  // namespace
 
 // The only completion of a pool connection's recv_into (no kFlagMore).
-void engine::pool_on_read(uint32_t sid, const io::completion& c) {
-    session& ss = *sessions_[sid / 2];
+void pool_links::pool_on_read(uint32_t sid, const io::completion& c) {
+    session& ss = *e_.sessions_[sid / 2];
     sock& k = ss.s[sid & 1];
     const role r = static_cast<role>(sid & 1);
     k.rx = rx_state::idle;
     --k.ops;
-    if (c.res > 0) bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+    if (c.res > 0) bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
     if (k.closing || ss.st != sstate::pool) {
-        maybe_free(ss, r);
+        e_.maybe_free(ss, r);
         return;
     }
     if (c.res > 0) {
         pool_read(ss, static_cast<uint32_t>(c.res));
     } else {
-        on_eof(ss, r);  // EOF (0) or a socket error: pool_failed, then a reconnect
+        e_.on_eof(ss, r);  // EOF (0) or a socket error: pool_failed, then a reconnect
     }
-    maybe_free(ss, r);
+    e_.maybe_free(ss, r);
 }
 
 // Teardown (~engine): each pool connection has a recv_into armed into its rx, and each pub/sub
@@ -111,25 +111,25 @@ void engine::pool_on_read(uint32_t sid, const io::completion& c) {
 // not end an io_uring request (the ring holds the file), and its task work would still copy
 // arriving bytes into the freed buffer, even while the ring is being torn down. So cancel each
 // one and wait for its completion; bounded (about a second), and off the data plane.
-void engine::settle_reads() {
+void pool_links::settle_reads() {
     uint32_t armed = 0;
-    for (auto& sp : sessions_) {
+    for (auto& sp : e_.sessions_) {
         for (uint32_t i = 0; i < 2; ++i) {
             const sock& k = sp->s[i];
             if (k.fd < 0 || k.rx != rx_state::armed || !(k.into || sp->st == sstate::pool)) {
                 continue;
             }
-            be_.cancel(k.fd, ud(io::op::read, sp->index, static_cast<role>(i)));
+            k.xp->cancel(k.fd, e_.ud(io::op::read, sp->index, static_cast<role>(i)));
             ++armed;
         }
     }
     io::completion cq[64];
     for (int i = 0; armed > 0 && i < 100; ++i) {
-        const int n = be_.wait(cq, 64, 10);
+        const int n = e_.be_.wait(cq, 64, 10);
         for (int j = 0; j < n; ++j) {
             if (io::ud_op(cq[j].user_data) != io::op::read) continue;
             const uint32_t sid = io::ud_slot(cq[j].user_data);
-            sock& k = sessions_[sid / 2]->s[sid & 1];
+            sock& k = e_.sessions_[sid / 2]->s[sid & 1];
             if (k.rx != rx_state::armed) continue;
             k.rx = rx_state::idle;
             --armed;
@@ -137,23 +137,23 @@ void engine::settle_reads() {
     }
 }
 
-bool engine::pool_reading(const session& ss) const {
+bool pool_links::pool_reading(const session& ss) const {
     const sock& k = ss.s[1];
     return ss.st == sstate::pool && k.fd >= 0 && !k.closing &&
-           (ss.pc.st == pstate::handshake || ss.pc.st == pstate::ready);
+           (ss.link.phase == link_phase::handshake || ss.link.phase == link_phase::ready);
 }
 
 // Arms the connection's one read for what comes next: the handshake byte, the rest of the
 // frame being read (exactly), a chunk of a frame being dropped, or the start of the next frame
 // (as much as fits).
-void engine::pool_arm_read(session& ss) {
+void pool_links::pool_arm_read(session& ss) {
     sock& k = ss.s[1];
     pool_conn& pc = ss.pc;
     if (!pool_reading(ss) || k.rx != rx_state::idle) return;
     uint64_t at = pc.have;
     uint64_t len = pc.rx.size() - pc.have;
     bool all = false;
-    if (pc.st == pstate::handshake) {  // a new connection: nothing of the last one is kept
+    if (ss.link.phase == link_phase::handshake) {  // a new connection: keep nothing of the last
         if (pc.rx.capacity() > kKeepBytesMax) frame_buf().swap(pc.rx);
         rx_reset(pc.rx, kRxMin);
         pc.have = pc.need = pc.skip = pc.moved = 0;
@@ -170,16 +170,16 @@ void engine::pool_arm_read(session& ss) {
         len = kFirstReadMax;
     }
     if (len > kReadMax) len = kReadMax;
-    be_.recv_into(k.fd, ud(io::op::read, ss.index, role::upstream), pc.rx.data() + at,
+    k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, role::upstream), pc.rx.data() + at,
                   static_cast<uint32_t>(len), all);
     k.rx = rx_state::armed;
     ++k.ops;
 }
 
 // `n` bytes arrived where the last pool_arm_read asked for them.
-void engine::pool_read(session& ss, uint32_t n) {
+void pool_links::pool_read(session& ss, uint32_t n) {
     pool_conn& pc = ss.pc;
-    if (pc.st == pstate::handshake) {
+    if (ss.link.phase == link_phase::handshake) {
         pool_ready(ss, pc.rx[0]);
     } else if (pc.skip > 0) {
         pc.skip -= n;
@@ -192,7 +192,7 @@ void engine::pool_read(session& ss, uint32_t n) {
 }
 
 // Acts on each whole frame at the front of rx; what is left is the start of the next one.
-void engine::pool_frames(session& ss) {
+void pool_links::pool_frames(session& ss) {
     pool_conn& pc = ss.pc;
     while (pc.have >= qipc::kHeaderSize && pool_reading(ss)) {
         if (pc.need == 0 && !pool_header(ss)) return;
@@ -208,14 +208,14 @@ void engine::pool_frames(session& ss) {
 }
 
 // The header at rx[0] is in: validate, classify, make room for an awaited reply.
-bool engine::pool_header(session& ss) {
+bool pool_links::pool_header(session& ss) {
     pool_conn& pc = ss.pc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = lim_.message_bytes_max;
+    hl.length_max = e_.lim_.message_bytes_max;
     qipc::frame_header h;
     if (!qipc::parse_header({pc.rx.data(), qipc::kHeaderSize}, h, hl)) {
-        bump(ctr_.malformed_frames);
+        bump(e_.ctr_.malformed_frames);
         pool_failed(ss);  // the stream cannot be resynchronised
         return false;
     }
@@ -229,7 +229,7 @@ bool engine::pool_header(session& ss) {
         // while this frame is still being read, so a response then is a stray, not its reply.
         pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
     } else {
-        bump(ctr_.backend_unsolicited);
+        bump(e_.ctr_.backend_unsolicited);
         if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::callback;
     }
     if (pc.mode == pool_conn::reply && pc.need > pc.rx.size()) pool_rx_grow(pc);
@@ -238,17 +238,17 @@ bool engine::pool_header(session& ss) {
 
 // An awaited reply longer than rx: a bigger buffer, with the bytes already read copied over
 // (the one copy of a reply's bytes; warm-up only, or a reply past kKeepBytesMax).
-void engine::pool_rx_grow(pool_conn& pc) {
+void pool_links::pool_rx_grow(pool_conn& pc) {
     frame_buf bigger(rx_capacity(pc.need));  // default-initialised: no fill
     std::memcpy(bigger.data(), pc.rx.data(), pc.have);
     pc.rx.swap(bigger);
     pc.moved = pc.have;  // every byte of the frame so far is now a copy
-    bump(ctr_.reply_bytes_copied, pc.have);
+    bump(e_.ctr_.reply_bytes_copied, pc.have);
 }
 
 // The frame at rx[0, need) is whole (or was dropped in chunks): hand it over or act on it,
 // after moving whatever was read past it to the front of rx.
-void engine::pool_frame_done(session& ss) {
+void pool_links::pool_frame_done(session& ss) {
     pool_conn& pc = ss.pc;
     if (pc.mode == pool_conn::reply) {
         pool_take_reply(ss);
@@ -256,7 +256,7 @@ void engine::pool_frame_done(session& ss) {
         const uint64_t extra = pc.have > pc.need ? pc.have - pc.need : 0;
         if (extra > 0) {
             std::memmove(pc.rx.data(), pc.rx.data() + pc.need, extra);
-            bump(ctr_.reply_bytes_copied, extra);
+            bump(e_.ctr_.reply_bytes_copied, extra);
         }
         pc.have = pc.moved = extra;
         pc.need = 0;
@@ -264,14 +264,14 @@ void engine::pool_frame_done(session& ss) {
     switch (pc.mode) {
     case pool_conn::stray: return;
     case pool_conn::callback:
-        push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
+        e_.push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
         return;
     case pool_conn::probe:
         pc.probing = false;  // healthy: serve what waited, probe again later
         schedule_probe(ss);
         pump(pc.backend);
         return;
-    case pool_conn::discard: bump(ctr_.request_late_replies); [[fallthrough]];
+    case pool_conn::discard: bump(e_.ctr_.request_late_replies); [[fallthrough]];
     case pool_conn::reply:
         pc.replied = true;
         if (pc.sent) pool_complete(ss);
@@ -281,7 +281,7 @@ void engine::pool_frame_done(session& ss) {
 
 // The awaited reply is whole at rx[0, need): the slot takes rx itself (a pointer swap) and
 // gives its previous buffer as the next rx.
-void engine::pool_take_reply(session& ss) {
+void pool_links::pool_take_reply(session& ss) {
     pool_conn& pc = ss.pc;
     frame_buf& rep = pc.cur->rep;
     std::swap(pc.rx, rep);
@@ -289,11 +289,11 @@ void engine::pool_take_reply(session& ss) {
     rx_reset(pc.rx, extra);
     if (extra > 0) {  // a message right behind the reply, read in the same first read
         std::memcpy(pc.rx.data(), rep.data() + pc.need, extra);
-        bump(ctr_.reply_bytes_copied, extra);
+        bump(e_.ctr_.reply_bytes_copied, extra);
     }
     // `moved` may cover more than this frame (several messages read behind the last one).
     const uint64_t copied = pc.moved < pc.need ? pc.moved : pc.need;
-    bump(ctr_.reply_bytes_received_direct, pc.need - copied);
+    bump(e_.ctr_.reply_bytes_received_direct, pc.need - copied);
     rep.resize(pc.need);
     pc.have = pc.moved = extra;
     pc.need = 0;

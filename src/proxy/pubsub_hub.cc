@@ -15,7 +15,7 @@
 
 #include <cstring>
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
 
@@ -91,39 +91,39 @@ bool with_time(pubsub::update_view& u, pubsub::update_ref& msg,
 }
 }  // namespace
 
-void engine::ps_send(uint32_t to, ps_msg&& m) {
-    if (to == me_ && m.kind == ps_kind::unsub) {
+void pubsub_hub::ps_send(uint32_t to, ps_msg&& m) {
+    if (to == e_.me_ && m.kind == ps_kind::unsub) {
         ps_->self_unsubs.emplace_back(m.session, m.gen);
         return;
     }
-    if (to == me_) {
-        ps_on_msg(me_, m);
+    if (to == e_.me_) {
+        ps_on_msg(e_.me_, m);
         return;
     }
     std::deque<ps_msg>& waiting = ps_->overflow[to];
-    ps_msg* slot = waiting.empty() ? opt_.pubsub->lane(me_, to).claim() : nullptr;
+    ps_msg* slot = waiting.empty() ? e_.opt_.pubsub->lane(e_.me_, to).claim() : nullptr;
     if (slot == nullptr) {
         if (waiting.size() >= kPsOverflowMax) {
-            bump(ctr_.pubsub_lane_drops);
+            bump(e_.ctr_.pubsub_lane_drops);
             delete m.order;  // a lost .u.sub gets no answer; counted
             return;
         }
-        bump(ctr_.pubsub_lane_full);
+        bump(e_.ctr_.pubsub_lane_full);
         waiting.push_back(std::move(m));
         ++ps_->overflowing;
         return;
     }
     *slot = std::move(m);
-    opt_.pubsub->lane(me_, to).commit();
+    e_.opt_.pubsub->lane(e_.me_, to).commit();
     ps_->dirty_lanes |= uint64_t{1} << to;
-    bump(ctr_.pubsub_mailbox_msgs);
+    bump(e_.ctr_.pubsub_mailbox_msgs);
 }
 
 // Moves waiting messages into lanes that have room again, in order.
-void engine::ps_refill() {
+void pubsub_hub::ps_refill() {
     for (uint32_t to = 0; to < ps_->overflow.size() && ps_->overflowing != 0; ++to) {
         std::deque<ps_msg>& waiting = ps_->overflow[to];
-        ps_lane& lane = opt_.pubsub->lane(me_, to);
+        ps_lane& lane = e_.opt_.pubsub->lane(e_.me_, to);
         while (!waiting.empty()) {
             ps_msg* slot = lane.claim();
             if (slot == nullptr) break;
@@ -132,68 +132,68 @@ void engine::ps_refill() {
             --ps_->overflowing;
             lane.commit();
             ps_->dirty_lanes |= uint64_t{1} << to;
-            bump(ctr_.pubsub_mailbox_msgs);
+            bump(e_.ctr_.pubsub_mailbox_msgs);
         }
     }
 }
 
 // End of turn: make this turn's messages visible, one wake per peer.
-void engine::ps_flush_lanes() {
+void pubsub_hub::ps_flush_lanes() {
     ps_refill();
     while (ps_->dirty_lanes != 0) {
         const uint32_t to = static_cast<uint32_t>(__builtin_ctzll(ps_->dirty_lanes));
         ps_->dirty_lanes &= ps_->dirty_lanes - 1;
-        if (opt_.pubsub->lane(me_, to).publish() && shard_ != nullptr) {
-            shard_->send(to, shard::xmsg{kXmsgPubsub, 0, 0});  // full mailbox: it is awake
+        if (e_.opt_.pubsub->lane(e_.me_, to).publish() && e_.shard_ != nullptr) {
+            e_.shard_->send(to, shard::xmsg{kXmsgPubsub, 0, 0});  // full mailbox: it is awake
         }
     }
 }
 
-bool engine::ps_busy() const {
-    for (uint32_t to = 0; to < opt_.pubsub->shards(); ++to) {
-        if (to != me_ && opt_.pubsub->lane(me_, to).used() > kPsLaneHigh) return true;
+bool pubsub_hub::ps_busy() const {
+    for (uint32_t to = 0; to < e_.opt_.pubsub->shards(); ++to) {
+        if (to != e_.me_ && e_.opt_.pubsub->lane(e_.me_, to).used() > kPsLaneHigh) return true;
     }
     return ps_->overflowing != 0;
 }
 
 // Back-pressure on feeds: a publisher (or the upstream link) is not read while a lane out of
 // this shard is over kPsLaneHigh, so a burst waits in the kernel, not in dropped messages.
-void engine::ps_throttle(session& ss, role r) {
+void pubsub_hub::ps_throttle(session& ss, role r) {
     if (!ps_busy() || ss.s[static_cast<int>(r)].paused) return;
-    bump(ctr_.pubsub_feed_pauses);
-    pause_recv(ss, r);
+    bump(e_.ctr_.pubsub_feed_pauses);
+    e_.pause_recv(ss, r);
     ps_->paused.emplace_back(ss.index, ss.gen);
 }
 
-void engine::ps_unthrottle() {
+void pubsub_hub::ps_unthrottle() {
     if (ps_->paused.empty() || ps_busy()) return;
     for (const auto& [idx, gen] : ps_->paused) {
-        session& ss = *sessions_[idx];
+        session& ss = *e_.sessions_[idx];
         if (ss.gen != gen) continue;
-        if (ss.st == sstate::pubsub) resume_recv(ss, role::client);
-        if (ss.st == sstate::ps_up) resume_recv(ss, role::upstream);
+        if (ss.st == sstate::pubsub) e_.resume_recv(ss, role::client);
+        if (ss.st == sstate::ps_up) e_.resume_recv(ss, role::upstream);
     }
     ps_->paused.clear();
 }
 
-void engine::ps_drain() {
-    for (const auto& [session, gen] : ps_->self_unsubs) hub_unsub(me_, session, gen);
+void pubsub_hub::ps_drain() {
+    for (const auto& [session, gen] : ps_->self_unsubs) hub_unsub(e_.me_, session, gen);
     ps_->self_unsubs.clear();
-    for (uint32_t from = 0; from < opt_.pubsub->shards(); ++from) {
-        if (from == me_) continue;
-        opt_.pubsub->lane(from, me_).drain([&](ps_msg& m) { ps_on_msg(from, m); });
+    for (uint32_t from = 0; from < e_.opt_.pubsub->shards(); ++from) {
+        if (from == e_.me_) continue;
+        e_.opt_.pubsub->lane(from, e_.me_).drain([&](ps_msg& m) { ps_on_msg(from, m); });
     }
 }
 
-void engine::ps_on_msg(uint32_t from, ps_msg& m) {
+void pubsub_hub::ps_on_msg(uint32_t from, ps_msg& m) {
     switch (m.kind) {
-    case ps_kind::deliver: ps_deliver(m); return;
+    case ps_kind::deliver: e_.subs_->ps_deliver(m); return;
     case ps_kind::end:
-        ps_end(m.bufs[0]);
+        e_.subs_->ps_end(m.bufs[0]);
         m.bufs[0].reset();
         return;
     case ps_kind::sub: hub_sub(std::exchange(m.order, nullptr)); return;
-    case ps_kind::sub_done: ps_sub_done(std::exchange(m.order, nullptr)); return;
+    case ps_kind::sub_done: e_.subs_->ps_sub_done(std::exchange(m.order, nullptr)); return;
     case ps_kind::unsub: hub_unsub(from, m.session, m.gen); return;
     case ps_kind::publish: hub_publish(std::move(m.bufs[0]), m.n == 1); return;
     }
@@ -201,7 +201,7 @@ void engine::ps_on_msg(uint32_t from, ps_msg& m) {
 
 // A .u.sub (control plane: may allocate): the reply from the schema store, then the
 // directory and the subscriber's filters; answered on the lane its updates will take.
-void engine::hub_sub(ps_sub_order* o) {
+void pubsub_hub::hub_sub(ps_sub_order* o) {
     pubsub::sub_request r;
     pubsub::parse_sub(o->body, o->little_endian, o->type, r);  // validated by the client shard
     std::vector<uint8_t> reply;
@@ -245,7 +245,7 @@ void engine::hub_sub(ps_sub_order* o) {
     ps_send(o->shard, std::move(m));
 }
 
-void engine::hub_unsub(uint32_t shard, uint32_t session, uint32_t gen) {
+void pubsub_hub::hub_unsub(uint32_t shard, uint32_t session, uint32_t gen) {
     auto it = ps_->subscribers.find(sub_key(shard, session, gen));
     if (it == ps_->subscribers.end()) return;
     for (const auto& [t, f] : it->second) ps_->dir.remove(shard, ps_->schemas.name(t), f);
@@ -253,29 +253,29 @@ void engine::hub_unsub(uint32_t shard, uint32_t session, uint32_t gen) {
 }
 
 // One update: parse once, one buffer per distinct filter, one deliver message per shard.
-void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
+void pubsub_hub::hub_publish(pubsub::update_ref msg, bool little_endian) {
     const std::span<const uint8_t> body = msg.bytes().subspan(qipc::kHeaderSize);
     pubsub::update_view u;
     if (!pubsub::parse_update(body, little_endian, u, &ps_->schemas)) {
-        bump(ctr_.pubsub_bad_msgs);
+        bump(e_.ctr_.pubsub_bad_msgs);
         return;
     }
-    bump(ctr_.pubsub_updates_in);
+    bump(e_.ctr_.pubsub_updates_in);
     int32_t tid = ps_->schemas.find(u.table);
     if (tid < 0 && u.kind == pubsub::upd_kind::u_upd) {
         ps_->schemas.learn(u);  // a publisher's first table update (control plane, rare)
         tid = ps_->schemas.find(u.table);
     }
     if (tid < 0) {
-        bump(ctr_.pubsub_bad_msgs);  // no schema: nobody can have subscribed to it
+        bump(e_.ctr_.pubsub_bad_msgs);  // no schema: nobody can have subscribed to it
         return;
     }
     if (ps_->dir.filters(u.table).empty()) return;
-    if (opt_.pubsub->pubinterval_ms != 0) {
+    if (e_.opt_.pubsub->pubinterval_ms != 0) {
         if (u.time_missing && u.little_endian) {
             if (u.rows == 0) return;  // no row: nothing to hold (q's pub sends no empty update)
             if (!with_time(u, msg, ps_->schemas, static_cast<uint32_t>(tid), ps_->scratch)) {
-                bump(ctr_.pubsub_bad_msgs);
+                bump(e_.ctr_.pubsub_bad_msgs);
                 return;
             }
         }
@@ -294,20 +294,20 @@ void engine::hub_publish(pubsub::update_ref msg, bool little_endian) {
 }
 
 // One buffer per distinct filter of the table, then one deliver message per shard.
-void engine::hub_fanout(pubsub::publish_ctx& ctx, uint32_t table) {
+void pubsub_hub::hub_fanout(pubsub::publish_ctx& ctx, uint32_t table) {
     for (const auto& e : ps_->dir.filters(ctx.update->table)) {
         pubsub::publish_kind kind{};
         pubsub::update_ref out;
         if (!pubsub::publish_for(ctx, e.filter, kind, out)) {
-            bump(ctr_.pubsub_bad_msgs);
+            bump(e_.ctr_.pubsub_bad_msgs);
             continue;
         }
         if (kind == pubsub::publish_kind::none) continue;
         if (kind == pubsub::publish_kind::encoded) {
-            bump(ctr_.pubsub_encodings);
-            bump(ctr_.pubsub_update_bytes_encoded, out.size());
+            bump(e_.ctr_.pubsub_encodings);
+            bump(e_.ctr_.pubsub_update_bytes_encoded, out.size());
         } else {
-            bump(ctr_.pubsub_as_received);
+            bump(e_.ctr_.pubsub_as_received);
         }
         for (uint64_t mask = e.shard_mask; mask != 0; mask &= mask - 1) {
             hub_add(static_cast<uint32_t>(__builtin_ctzll(mask)), table, e.filter.key(), out);
@@ -318,7 +318,7 @@ void engine::hub_fanout(pubsub::publish_ctx& ctx, uint32_t table) {
 
 // pubinterval: holds the update (by reference) for the table's next merged update. False when
 // it must go on its own now (big-endian, or a batcher that cannot take it).
-bool engine::hub_batch(uint32_t table, const pubsub::update_view& u,
+bool pubsub_hub::hub_batch(uint32_t table, const pubsub::update_view& u,
                        const pubsub::update_ref& msg) {
     if (ps_->batchers.size() <= table) ps_->batchers.resize(table + 1);
     pubsub::batcher& b = ps_->batchers[table];
@@ -328,25 +328,27 @@ bool engine::hub_batch(uint32_t table, const pubsub::update_view& u,
         st = b.add(u, msg);
     }
     if (!st) return false;
-    if (ps_->batch_due_ms == 0) ps_->batch_due_ms = opt_.clock_ms() + opt_.pubsub->pubinterval_ms;
+    if (ps_->batch_due_ms == 0) {
+        ps_->batch_due_ms = e_.opt_.clock_ms() + e_.opt_.pubsub->pubinterval_ms;
+    }
     return true;
 }
 
 // At the interval: one merged update per table, parsed and fanned out like any other.
-void engine::hub_flush_batches(uint64_t now_ms) {
+void pubsub_hub::hub_flush_batches(uint64_t now_ms) {
     if (ps_->batch_due_ms == 0 || now_ms < ps_->batch_due_ms) return;
     ps_->batch_due_ms = 0;
     for (uint32_t t = 0; t < ps_->batchers.size(); ++t) {
         if (ps_->batchers[t].empty()) continue;
         pubsub::update_ref merged;
         if (!ps_->batchers[t].flush(merged, ps_->schemas.column_names(t)) || !merged) {
-            bump(ctr_.pubsub_bad_msgs);
+            bump(e_.ctr_.pubsub_bad_msgs);
             continue;
         }
         pubsub::update_view u;
         const auto body = merged.bytes().subspan(qipc::kHeaderSize);
         if (!pubsub::parse_update(body, true, u, &ps_->schemas)) {
-            bump(ctr_.pubsub_bad_msgs);
+            bump(e_.ctr_.pubsub_bad_msgs);
             continue;
         }
         pubsub::publish_ctx ctx;
@@ -357,7 +359,8 @@ void engine::hub_flush_batches(uint64_t now_ms) {
     }
 }
 
-void engine::hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub::update_ref& u) {
+void pubsub_hub::hub_add(uint32_t shard, uint32_t table, uint64_t key,
+                         const pubsub::update_ref& u) {
     ps_msg& p = ps_->pending[shard];
     if (p.n == kPsFiltersPerMsg) {
         ps_msg full = std::move(p);
@@ -371,7 +374,7 @@ void engine::hub_add(uint32_t shard, uint32_t table, uint64_t key, const pubsub:
     ++p.n;
 }
 
-void engine::hub_flush_pending() {
+void pubsub_hub::hub_flush_pending() {
     for (uint32_t s = 0; s < ps_->pending.size(); ++s) {
         ps_msg& p = ps_->pending[s];
         if (p.n == 0) continue;

@@ -145,8 +145,9 @@ struct ps_conn {
     uint32_t out_count = 0;
     std::vector<std::pair<uint32_t, uint64_t>> subs;  ///< (table id, filter key), local index
     // upstream link only
-    enum class up : uint8_t { down, connecting, handshake, subscribing, live } ust = up::down;
-    uint32_t attempt = 0;
+    // The link itself is the slot's (session::link, upstream_link.h): the handshake phase
+    // lasts until every .u.sub is answered, ready is live.
+    bool subscribing = false;  ///< handshake answered, .u.sub replies due
     uint32_t replies_due = 0;
 };
 

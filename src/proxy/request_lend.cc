@@ -30,7 +30,7 @@
 
 #include <cstring>
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 
 namespace qgate::proxy {
 
@@ -44,15 +44,15 @@ constexpr uint32_t kLendSharePct = 25;
 constexpr uint32_t kInputGone = uint32_t{1} << 31;
 }  // namespace
 
-void engine::init_lending() {
-    const uint32_t entries = be_.pool().entries();
+void request_clients::init_lending() {
+    const uint32_t entries = e_.be_.pool().entries();
     buf_refs_.assign(entries, 0);
     const uint32_t share = static_cast<uint32_t>(uint64_t{entries} * kLendSharePct / 100);
     lend_max_ = share == 0 ? 1 : share;
 }
 
 // Body bytes of the call being cut: the first decide lend or copy.
-void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
+void request_clients::request_body(session& ss, const uint8_t* p, uint32_t n) {
     if (ss.st != sstate::request || ss.rq.skip || ss.rq.oversize || ss.rq.fill == nullptr) {
         return;
     }
@@ -67,7 +67,7 @@ void engine::request_body(session& ss, const uint8_t* p, uint32_t n) {
 // included, lies in this input chunk of a receive buffer. The cutter consumes a chunk in
 // order, so the header is the 8 bytes just before `body` when at least 8 bytes of the chunk
 // precede it; otherwise the header (or part of it) came from an earlier chunk.
-bool engine::lend_call(session& ss, request& r, const uint8_t* body, uint32_t n) {
+bool request_clients::lend_call(session& ss, request& r, const uint8_t* body, uint32_t n) {
     const qipc::frame_header& h = ss.rq.cut.h;
     const int32_t bid = ss.rq.in_bid;
     if (bid < 0 || n != h.body_length() ||
@@ -77,7 +77,7 @@ bool engine::lend_call(session& ss, request& r, const uint8_t* body, uint32_t n)
     uint32_t& refs = buf_refs_[static_cast<uint32_t>(bid)];
     if ((refs & ~kInputGone) == 0) {
         if (bufs_lent_ >= lend_max_) {
-            bump(ctr_.request_lend_pressure);
+            bump(e_.ctr_.request_lend_pressure);
             return false;
         }
         ++bufs_lent_;
@@ -88,23 +88,23 @@ bool engine::lend_call(session& ss, request& r, const uint8_t* body, uint32_t n)
     r.lent_bid = bid;
     ss.rq.undecided = false;
     ss.rq.off = h.length;
-    bump(ctr_.request_bytes_lent, h.length);
+    bump(e_.ctr_.request_bytes_lent, h.length);
     return true;
 }
 
 // The copy: header now (the cutter keeps it), body bytes as they come (request_body).
-void engine::copy_call(session& ss, request& r) {
+void request_clients::copy_call(session& ss, request& r) {
     const qipc::frame_header& h = ss.rq.cut.h;
     r.req.resize(h.length);
     std::memcpy(r.req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
     ss.rq.undecided = false;
     ss.rq.off = qipc::kHeaderSize;
-    bump(ctr_.request_bytes_copied, h.length);
+    bump(e_.ctr_.request_bytes_copied, h.length);
 }
 
 // A fan-out child carries its parent's call: the same view with a reference of its own, or a
 // copy of a copied call.
-void engine::share_call(request& child, const request& parent) {
+void request_clients::share_call(request& child, const request& parent) {
     if (parent.view == nullptr) {
         child.req = parent.req;
         return;
@@ -116,7 +116,7 @@ void engine::share_call(request& child, const request& parent) {
 }
 
 // The slot is being freed (on the origin): its view's reference goes.
-void engine::drop_call(request& r) {
+void request_clients::drop_call(request& r) {
     const int32_t bid = r.lent_bid;
     r.view = nullptr;
     r.view_len = 0;
@@ -128,16 +128,16 @@ void engine::drop_call(request& r) {
     --bufs_lent_;
     if ((refs & kInputGone) == 0) return;  // the input still reads it
     refs = 0;
-    release(static_cast<uint16_t>(bid));
+    e_.release(static_cast<uint16_t>(bid));
 }
 
 // The input (or a send queue) is done with a buffer: back to the pool unless slots borrow it.
-void engine::buf_unref(uint16_t bid) {
+void request_clients::buf_unref(uint16_t bid) {
     if (bid < buf_refs_.size() && (buf_refs_[bid] & ~kInputGone) != 0) {
         buf_refs_[bid] |= kInputGone;
         return;
     }
-    release(bid);
+    e_.release(bid);
 }
 
 }  // namespace qgate::proxy

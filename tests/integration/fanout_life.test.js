@@ -17,7 +17,7 @@ const NAMES = ['rdb1', 'hdb1'];
 /**
  * Waits until neither backend has a part queued or in flight. With one shard a part's reply
  * reaches its fan-out (which frees the context with its last part) before the backend's load
- * is published (request_home.cc pool_complete), so load 0 means the contexts are back.
+ * is published (pool_links.cc pool_complete), so load 0 means the contexts are back.
  */
 async function partsBack(ctx, gw) {
   await pollUntil(async () => {

@@ -1,4 +1,4 @@
-// Pub/sub ingest (src/proxy/pubsub_ingest.cc) driven by a fake io backend: every frame of a
+// Pub/sub ingest (src/proxy/ps_reader.cc) driven by a fake io backend: every frame of a
 // pub/sub connection is read by recv_into straight into its update buffer (short reads of the
 // header and of the body resumed where they stopped), bytes that came with the handshake or in
 // the cancelled multishot recv are copied and counted as such, a malformed header closes,

@@ -28,7 +28,7 @@
 #include <cstring>
 
 #include "net/socket_util.h"
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
 #include "qgate/qipc/handshake.h"
@@ -43,14 +43,19 @@ constexpr uint8_t kRequestCapability = 3;
 
 }  // namespace
 
-void engine::enter_request(session& ss) {
+request_clients::request_clients(engine& e)
+    : e_(e), rq_timers_(e.plane_ != nullptr ? e.plane_->slots_per_shard() : 0) {
+    slot_waiters_.reserve(e.lim_.conns_per_shard_max);
+}
+
+void request_clients::enter_request(session& ss) {
     ss.st = sstate::request;
     ss.cap = qipc::negotiate_capability(ss.client_cap, kRequestCapability);
     ss.reply = ss.cap;
     ss.rq.peer_local = net::peer_is_local(ss.s[0].fd);  // fanout: compress as q would
-    plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
-    if (!push(ss, role::client, &ss.reply, 1, -1, true)) return;
-    arm_recv(ss, role::client);
+    e_.plane_->clients_open().fetch_add(1, std::memory_order_relaxed);
+    if (!e_.push(ss, role::client, &ss.reply, 1, -1, true)) return;
+    e_.arm_recv(ss, role::client);
     if (ss.hs.size() > ss.hs_len) {  // ss.hs is not touched again: safe to hold
         request_input(ss, -1, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                       static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
@@ -59,46 +64,46 @@ void engine::enter_request(session& ss) {
 
 // Client bytes in (a receive buffer `bid`, or -1 for bytes the session owns). What cannot be
 // framed now (quota reached) stays in its buffer on `held`, behind anything held before.
-void engine::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
+void request_clients::request_input(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
     int64_t used = 0;
     if (ss.rq.held.empty()) {
         used = request_data(ss, bid, p, n);
         if (used < 0 || ss.st != sstate::request) {
-            release_item(bid);
+            e_.release_item(bid);
             return;
         }
     }
     if (static_cast<uint64_t>(used) == n) {
-        release_item(bid);
-    } else if (!ss.rq.held.push(items_, p + used, static_cast<uint32_t>(n - used), bid)) {
-        bump(ctr_.send_items_exhausted);
-        release_item(bid);
-        close_session(ss);
+        e_.release_item(bid);
+    } else if (!ss.rq.held.push(e_.items_, p + used, static_cast<uint32_t>(n - used), bid)) {
+        bump(e_.ctr_.send_items_exhausted);
+        e_.release_item(bid);
+        e_.close_session(ss);
         return;
     }
     if (!ss.rq.held.empty() && slot_free_ == nullptr) wait_for_slot(ss);
     if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
-        bump(ctr_.client_quota_pauses);  // it calls faster than its backends answer
-        pause_recv(ss, role::client);
-    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > lim_.out_bytes_high) {
-        bump(ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
-        pause_recv(ss, role::client);
+        bump(e_.ctr_.client_quota_pauses);  // it calls faster than its backends answer
+        e_.pause_recv(ss, role::client);
+    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > e_.lim_.out_bytes_high) {
+        bump(e_.ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
+        e_.pause_recv(ss, role::client);
     }
 }
 
 // Out of request slots: the client stays paused with its bytes held; wake_slot_waiters (each
 // turn, once slots are free again) frames them. Counted once per wait.
-void engine::wait_for_slot(session& ss) {
+void request_clients::wait_for_slot(session& ss) {
     if (ss.rq.slot_wait) return;
     ss.rq.slot_wait = true;
-    bump(ctr_.request_slots_exhausted);
+    bump(e_.ctr_.request_slots_exhausted);
     slot_waiters_.push_back(ss.index);
 }
 
-void engine::wake_slot_waiters() {
+void request_clients::wake_slot_waiters() {
     if (slot_waiters_.empty() || slot_free_ == nullptr) return;
     for (size_t i = 0; i < slot_waiters_.size() && slot_free_ != nullptr; ++i) {
-        session& ss = *sessions_[slot_waiters_[i]];
+        session& ss = *e_.sessions_[slot_waiters_[i]];
         if (!ss.rq.slot_wait) continue;  // closed (and maybe reused) since
         ss.rq.slot_wait = false;
         slot_waiters_[i] = UINT32_MAX;
@@ -107,33 +112,33 @@ void engine::wake_slot_waiters() {
     // Keep the ones still waiting (request_unhold may have re-added some at the end).
     size_t k = 0;
     for (uint32_t idx : slot_waiters_) {
-        if (idx != UINT32_MAX && sessions_[idx]->rq.slot_wait) slot_waiters_[k++] = idx;
+        if (idx != UINT32_MAX && e_.sessions_[idx]->rq.slot_wait) slot_waiters_[k++] = idx;
     }
     slot_waiters_.resize(k);
 }
 
-bool engine::over_quota(const session& ss) const {
-    return ss.rq.pending + ss.rq.async_out >= lim_.requests_per_client_max;
+bool request_clients::over_quota(const session& ss) const {
+    return ss.rq.pending + ss.rq.async_out >= e_.lim_.requests_per_client_max;
 }
 
 // Whether a paused client may be read again: nothing held, outstanding calls down to half the
 // quota (hysteresis: a pipelining client is not paused and resumed per call), replies drained.
-bool engine::client_quota_ok(const session& ss) const {
+bool request_clients::client_quota_ok(const session& ss) const {
     return ss.rq.held.empty() &&
-           ss.rq.pending + ss.rq.async_out <= lim_.requests_per_client_max / 2 &&
-           ss.s[0].sq.bytes() <= lim_.out_bytes_low;
+           ss.rq.pending + ss.rq.async_out <= e_.lim_.requests_per_client_max / 2 &&
+           ss.s[0].sq.bytes() <= e_.lim_.out_bytes_low;
 }
 
 // Frames calls until the input ends or the client reaches its quota; returns the bytes used
 // (the rest waits on `held`), or kCutFailed after closing the client on a malformed frame.
-int64_t engine::request_data(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
+int64_t request_clients::request_data(session& ss, int32_t bid, const uint8_t* p, uint32_t n) {
     const int32_t outer_bid = ss.rq.in_bid;  // a nested call (answers re-entering) restores it
     const uint8_t* outer_p = ss.rq.in_p;
     ss.rq.in_bid = bid;
     ss.rq.in_p = p;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = lim_.message_bytes_max;
+    hl.length_max = e_.lim_.message_bytes_max;
     const int64_t used = cut_frames(
         ss.rq.cut, p, n, hl,
         [&] { return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr; },
@@ -150,7 +155,7 @@ int64_t engine::request_data(session& ss, int32_t bid, const uint8_t* p, uint32_
             if (ss.rq.undecided) copy_call(ss, *r);  // a frame without body bytes
             if (ss.rq.oversize) {
                 ss.rq.oversize = false;
-                bump(ctr_.request_too_large);
+                bump(e_.ctr_.request_too_large);
                 if (r->sync) enlist(ss, *r);
                 answer_error(ss, *r, "qgate: request too large");
                 return;
@@ -160,31 +165,31 @@ int64_t engine::request_data(session& ss, int32_t bid, const uint8_t* p, uint32_
     ss.rq.in_bid = outer_bid;
     ss.rq.in_p = outer_p;
     if (used < 0 && ss.st == sstate::request) {
-        bump(ctr_.malformed_frames);
-        close_session(ss);
+        bump(e_.ctr_.malformed_frames);
+        e_.close_session(ss);
     }
     return used;
 }
 
 // Calls completed: frame what was held back, and read the socket again once nothing is held,
 // the client is below half its quota (hysteresis) and its replies have drained.
-void engine::request_unhold(session& ss) {
+void request_clients::request_unhold(session& ss) {
     // A call framed here may be answered at once (no route, busy, ...), and answering comes
     // back here: the outer call owns the held buffer it is reading, so the inner one returns.
     if (ss.rq.unholding) return;
     ss.rq.unholding = true;
-    const uint32_t resume_at = lim_.requests_per_client_max / 2;
+    const uint32_t resume_at = e_.lim_.requests_per_client_max / 2;
     while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
            ss.rq.pending + ss.rq.async_out <= resume_at) {
         iovec iov[1];
         uint64_t bytes = 0;
-        ss.rq.held.gather(items_, iov, 1, bytes);
-        const int64_t used = request_data(ss, ss.rq.held.head_bid(items_),
+        ss.rq.held.gather(e_.items_, iov, 1, bytes);
+        const int64_t used = request_data(ss, ss.rq.held.head_bid(e_.items_),
                                           static_cast<const uint8_t*>(iov[0].iov_base),
                                           static_cast<uint32_t>(iov[0].iov_len));
         if (used < 0 || ss.st != sstate::request) break;
-        ss.rq.held.consume(items_, static_cast<uint64_t>(used),
-                           [this](int32_t b) { release_item(b); });
+        ss.rq.held.consume(e_.items_, static_cast<uint64_t>(used),
+                           [this](int32_t b) { e_.release_item(b); });
         if (static_cast<size_t>(used) < iov[0].iov_len) break;  // quota reached again
     }
     ss.rq.unholding = false;
@@ -192,11 +197,11 @@ void engine::request_unhold(session& ss) {
         wait_for_slot(ss);
     }
     if (ss.st == sstate::request && ss.s[0].paused && client_quota_ok(ss)) {
-        resume_recv(ss, role::client);
+        e_.resume_recv(ss, role::client);
     }
 }
 
-bool engine::request_header(session& ss, const qipc::frame_header& h) {
+bool request_clients::request_header(session& ss, const qipc::frame_header& h) {
     if (ss.st != sstate::request) return false;
     if (h.type == qipc::msg_type::response) {
         ss.rq.skip = true;  // nothing asked the client anything: ignore, as q does
@@ -204,8 +209,8 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     }
     request* r = alloc_request();
     if (r == nullptr) {
-        bump(ctr_.request_slots_exhausted);
-        close_session(ss);
+        bump(e_.ctr_.request_slots_exhausted);
+        e_.close_session(ss);
         return false;
     }
     r->session = ss.index;
@@ -213,7 +218,7 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     r->sync = h.type == qipc::msg_type::sync;
     // A call is taken whole (lent or copied at its first body byte: request_lend.cc); one
     // over the limit is read past and answered with an error.
-    ss.rq.oversize = h.length > lim_.request_bytes_max;
+    ss.rq.oversize = h.length > e_.lim_.request_bytes_max;
     ss.rq.undecided = !ss.rq.oversize;
     if (ss.rq.oversize) {
         r->req.resize(qipc::kHeaderSize);
@@ -224,14 +229,14 @@ bool engine::request_header(session& ss, const qipc::frame_header& h) {
     return true;
 }
 
-void engine::dispatch(session& ss, request& r) {
-    bump(r.sync ? ctr_.sync_requests : ctr_.async_requests);
+void request_clients::dispatch(session& ss, request& r) {
+    bump(r.sync ? e_.ctr_.sync_requests : e_.ctr_.async_requests);
     if (r.sync) enlist(ss, r);
     route_call(ss, r);
 }
 
 // Into the order list first, so every answer (errors included) keeps the call order.
-void engine::enlist(session& ss, request& r) {
+void request_clients::enlist(session& ss, request& r) {
     r.holds |= hold::kOrder;
     r.onext = nullptr;
     if (ss.rq.tail != nullptr) ss.rq.tail->onext = &r; else ss.rq.head = &r;
@@ -239,27 +244,27 @@ void engine::enlist(session& ss, request& r) {
     ++ss.rq.pending;
 }
 
-void engine::route_call(session& ss, request& r) {
+void request_clients::route_call(session& ss, request& r) {
     const std::span<const uint8_t> all = r.call();
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
     const auto body = h.compressed ? inflate(all) : all.subspan(qipc::kHeaderSize);
     const route::call_info call = route::classify(body, h.little_endian, h.type);
-    const route::route_rule* rule = plane_->table().size() == 0
-                                        ? plane_->fallback(ss.listener)
-                                        : route::match_call(plane_->table(), call, ss.user);
+    const route::route_rule* rule = e_.plane_->table().size() == 0
+                                        ? e_.plane_->fallback(ss.listener)
+                                        : route::match_call(e_.plane_->table(), call, ss.user);
     char text[kErrTextMax];
     if (rule == nullptr && call.gw == route::gw_kind::none) {
-        bump(ctr_.request_no_route);
+        bump(e_.ctr_.request_no_route);
         answer_error(ss, r, route::no_route_text(call.name, text));
         return;
     }
-    if (fanout_call(ss, r, call, rule, h.compressed)) return;  // fanout_client.cc
+    if (e_.fan_->fanout_call(ss, r, call, rule, h.compressed)) return;  // fanouts.cc
     const uint16_t gid = rule->groups[0];
-    const route::backend_group& g = plane_->groups()[gid];
-    const int32_t b = route::pick_for_call(*rule, g, plane_->state(), cursors_[gid], call);
+    const route::backend_group& g = e_.plane_->groups()[gid];
+    const int32_t b = route::pick_for_call(*rule, g, e_.plane_->state(), cursors_[gid], call);
     if (b == route::kNoBackend) {
-        bump(ctr_.request_no_backend);
+        bump(e_.ctr_.request_no_backend);
         const int len =
             std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
                           static_cast<int>(g.name().size()), g.name().data());
@@ -267,34 +272,34 @@ void engine::route_call(session& ss, request& r) {
         return;
     }
     r.backend = static_cast<uint32_t>(b);
-    r.queue_max = rule->queue_max != 0 ? rule->queue_max : lim_.queue_max;
+    r.queue_max = rule->queue_max != 0 ? rule->queue_max : e_.lim_.queue_max;
     r.priority = rule->priority;
     if (!r.sync) ++ss.rq.async_out;
     if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
-        now_ms_ = opt_.clock_ms();
-        r.deadline_ms = now_ms_ + rule->timeout_ms;
+        e_.now_ms_ = e_.opt_.clock_ms();
+        r.deadline_ms = e_.now_ms_ + rule->timeout_ms;
         r.timeout_ms = rule->timeout_ms;
-        if (rq_timers_.size() >= plane_->slots_per_shard()) compact_request_timers();
+        if (rq_timers_.size() >= e_.plane_->slots_per_shard()) compact_request_timers();
         rq_timers_.add(r.deadline_ms, r.index, r.gen);
     }
-    bump(ctr_.requests_routed);
+    bump(e_.ctr_.requests_routed);
     submit(r);
 }
 
 // The body of a compressed call, in the shard's scratch buffer (valid until the next call);
 // empty when it does not decompress (it then classifies as "<other>").
-std::span<const uint8_t> engine::inflate(std::span<const uint8_t> msg) {
+std::span<const uint8_t> request_clients::inflate(std::span<const uint8_t> msg) {
     uint64_t ulen = 0;
-    if (!qipc::uncompressed_length(msg, lim_.request_bytes_max, ulen)) return {};
+    if (!qipc::uncompressed_length(msg, e_.lim_.request_bytes_max, ulen)) return {};
     scratch_.resize(ulen);
     if (!qipc::decompress(msg, scratch_)) return {};
     return std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
 }
 
 // The answer is written into the slot (no allocation); async calls have no one to tell.
-void engine::answer_error(session& ss, request& r, std::string_view text) {
+void request_clients::answer_error(session& ss, request& r, std::string_view text) {
     if (!r.sync) {
-        bump(ctr_.async_dropped);
+        bump(e_.ctr_.async_dropped);
         maybe_free_request(r);
         return;
     }
@@ -307,7 +312,7 @@ void engine::answer_error(session& ss, request& r, std::string_view text) {
 }
 
 // Sends every answer at the front of the order list; stops at the first unanswered call.
-void engine::flush_answers(session& ss) {
+void request_clients::flush_answers(session& ss) {
     while (ss.rq.head != nullptr && ss.rq.head->answered && ss.st == sstate::request) {
         request& r = *ss.rq.head;
         ss.rq.head = r.onext;
@@ -315,30 +320,30 @@ void engine::flush_answers(session& ss) {
         r.onext = nullptr;
         --ss.rq.pending;
         r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
-        if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanout_client.cc)
-            if (!fanout_push(ss, r)) return;
+        if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanouts.cc)
+            if (!e_.fan_->fanout_push(ss, r)) return;
             continue;
         }
         const uint8_t* p = r.use_err ? r.err : r.rep.data();
         const size_t n = r.use_err ? r.err_len : r.rep.size();
-        if (!push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
+        if (!e_.push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
     }
     if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);
-    if (draining_ && ss.st == sstate::request && idle(ss)) close_session(ss);
+    if (e_.draining_ && ss.st == sstate::request && e_.idle(ss)) e_.close_session(ss);
 }
 
 // Back from the home shard (or from home_enqueue directly): `rep` holds the answer.
-void engine::request_done(request& r) {
+void request_clients::request_done(request& r) {
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kHome);
-    if (plane_->home(r.backend) != r.origin) --away_;
-    if (r.fan_child) return fanout_back(r);
-    session* ss = r.session < sessions_.size() ? sessions_[r.session].get() : nullptr;
+    if (e_.plane_->home(r.backend) != r.origin) --away_;
+    if (r.fan_child) return e_.fan_->fanout_back(r);
+    session* ss = r.session < e_.sessions_.size() ? e_.sessions_[r.session].get() : nullptr;
     const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
     if (!r.sync && mine) --ss->rq.async_out;  // sent (or back to be routed again)
     if (r.bounce && mine && !r.answered && !r.is_abandoned()) {
         r.bounce = false;
         ++r.bounces;
-        bump(ctr_.requests_rerouted);
+        bump(e_.ctr_.requests_rerouted);
         route_call(*ss, r);  // its backend was ejected: pick again among the live ones
         return;
     }
@@ -352,18 +357,18 @@ void engine::request_done(request& r) {
     flush_answers(*ss);
 }
 
-void engine::request_sent(uint32_t index) {
-    request& r = plane_->slots(me_)[index];
+void request_clients::request_sent(uint32_t index) {
+    request& r = e_.plane_->slots(e_.me_)[index];
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
     maybe_free_request(r);
 }
 
 // Client gone: queued calls are skipped by their backend, in-flight replies discarded.
-void engine::request_close(session& ss) {
+void request_clients::request_close(session& ss) {
     // A draining home shard with no client of its own waits for this count (home_idle), and
     // nothing else tells it: the last client gone wakes the other shards.
-    if (plane_->clients_open().fetch_sub(1, std::memory_order_relaxed) == 1 && draining_) {
-        tell_peers_drain();
+    if (e_.plane_->clients_open().fetch_sub(1, std::memory_order_relaxed) == 1 && e_.draining_) {
+        e_.tell_peers_drain();
     }
     for (request* r = ss.rq.head; r != nullptr;) {
         request* next = r->onext;
@@ -371,14 +376,14 @@ void engine::request_close(session& ss) {
         r->holds = static_cast<uint8_t>(r->holds & ~hold::kOrder);
         if ((r->holds & hold::kHome) != 0) {
             r->abandoned.store(true, std::memory_order_relaxed);
-            bump(ctr_.requests_abandoned);
+            bump(e_.ctr_.requests_abandoned);
         }
         maybe_free_request(*r);
         r = next;
     }
     ss.rq.head = ss.rq.tail = nullptr;
     ss.rq.pending = 0;
-    ss.rq.held.clear(items_, [this](int32_t b) { release_item(b); });
+    ss.rq.held.clear(e_.items_, [this](int32_t b) { e_.release_item(b); });
     if (ss.rq.fill != nullptr) {
         request* f = ss.rq.fill;
         ss.rq.fill = nullptr;
@@ -386,14 +391,14 @@ void engine::request_close(session& ss) {
     }
 }
 
-void engine::expire_requests(uint64_t now_ms) {
+void request_clients::expire_requests(uint64_t now_ms) {
     rq_timers_.expire(now_ms, [this, now_ms](const shard::timer_entry& e) {
-        request& r = plane_->slots(me_)[e.slot];
+        request& r = e_.plane_->slots(e_.me_)[e.slot];
         if (r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered) return;
-        if (r.fan != nullptr) return fanout_expired(r, now_ms);
-        session* ss = sessions_[r.session].get();
+        if (r.fan != nullptr) return e_.fan_->fanout_expired(r, now_ms);
+        session* ss = e_.sessions_[r.session].get();
         if (ss->gen != r.session_gen || ss->st != sstate::request) return;
-        bump(ctr_.request_timeouts);
+        bump(e_.ctr_.request_timeouts);
         r.abandoned.store(true, std::memory_order_relaxed);
         char text[64];
         const int len = std::snprintf(text, sizeof text, "qgate: timeout after %ums",
@@ -402,7 +407,7 @@ void engine::expire_requests(uint64_t now_ms) {
     });
 }
 
-request* engine::alloc_request() {
+request* request_clients::alloc_request() {
     request* r = slot_free_;
     if (r == nullptr) return nullptr;
     slot_free_ = r->onext;
@@ -422,17 +427,17 @@ request* engine::alloc_request() {
 
 // Entries of answered or freed slots are dropped lazily; at most one per slot is live, so
 // compacting at the pool size keeps the heap within its reserved capacity.
-void engine::compact_request_timers() {
-    request* slots = plane_->slots(me_);
+void request_clients::compact_request_timers() {
+    request* slots = e_.plane_->slots(e_.me_);
     rq_timers_.compact([slots](const shard::timer_entry& e) {
         const request& r = slots[e.slot];
         return r.gen != e.gen || r.deadline_ms != e.deadline_ms || r.answered;
     });
 }
 
-void engine::maybe_free_request(request& r) {
+void request_clients::maybe_free_request(request& r) {
     if (r.holds != 0) return;
-    if (r.fan != nullptr && !r.fan_child) fanout_release(r);
+    if (r.fan != nullptr && !r.fan_child) e_.fan_->fanout_release(r);
     r.fan = nullptr;
     r.fan_child = false;
     drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
@@ -444,11 +449,11 @@ void engine::maybe_free_request(request& r) {
     slot_free_ = &r;
 }
 
-void engine::submit(request& r) {
+void request_clients::submit(request& r) {
     r.holds |= hold::kHome;
-    const uint32_t home = plane_->home(r.backend);
+    const uint32_t home = e_.plane_->home(r.backend);
     if (home == r.origin) {
-        home_enqueue(r);
+        e_.pool_->home_enqueue(r);
         return;
     }
     ++away_;
@@ -456,35 +461,65 @@ void engine::submit(request& r) {
 }
 
 // Slots for another shard wait in its outbox until the end of the turn (flush_outbox).
-void engine::post(uint32_t to, uint32_t kind, request& r) {
+void request_clients::post(uint32_t to, uint32_t kind, request& r) {
     r.post_kind = kind;
     outbox_[to].push(&r);
-    bump(ctr_.xshard_requests);
+    bump(e_.ctr_.xshard_requests);
 }
 
 // One message per destination carries the whole chain. When the peer's mailbox is full the
 // chain stays (and grows, in order) until a later turn.
-void engine::flush_outbox() {
+void request_clients::flush_outbox() {
     for (uint32_t to = 0; to < outbox_.size(); ++to) {
         request_fifo& o = outbox_[to];
         if (o.empty()) continue;
         const shard::xmsg m{kXmsgRequests, o.count, reinterpret_cast<uint64_t>(o.head)};
-        if (shard_->send(to, m)) o = request_fifo{};
+        if (e_.shard_->send(to, m)) o = request_fifo{};
     }
 }
 
 // A chain from another shard: read each link before the slot joins a list of ours.
-void engine::take_requests(request* r) {
+void request_clients::take_requests(request* r) {
     while (r != nullptr) {
         request* next = r->qnext;
         r->qnext = nullptr;
         if (r->post_kind == kPostSubmit) {
-            home_enqueue(*r);
+            e_.pool_->home_enqueue(*r);
         } else {
             request_done(*r);
         }
         r = next;
     }
+}
+
+// ---- conn_handler: the engine's events for a request-mode client
+
+void request_clients::on_data(session& ss, role, uint16_t bid, uint32_t n) {
+    request_input(ss, static_cast<int32_t>(bid), e_.be_.pool().data(bid), n);
+}
+
+void request_clients::on_eof(session& ss, role) { e_.close_session(ss); }
+
+// Replies drained below the low watermarks: read the client again, within its quota.
+void request_clients::on_sent(session& ss, role r) {
+    if (e_.queue_low(ss, r)) {
+        if (ss.st == sstate::request) {
+            request_unhold(ss);
+        } else if (!ss.close_after_flush) {
+            e_.resume_recv(ss, role::client);
+        }
+    }
+    e_.close_if_flushed(ss, r);
+}
+
+bool request_clients::on_close(session& ss) {
+    if (ss.st == sstate::request) request_close(ss);
+    return true;
+}
+
+bool request_clients::idle(const session& ss) const {
+    return ss.st == sstate::request && engine::quiet(ss) && ss.rq.head == nullptr &&
+           ss.rq.held.empty() && ss.rq.cut.at_boundary();
 }
 
 }  // namespace qgate::proxy

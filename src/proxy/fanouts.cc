@@ -25,7 +25,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 #include "proxy/fanout.h"
 #include "qgate/log.h"
 #include "qgate/qipc/writer.h"
@@ -94,28 +94,28 @@ std::string_view lost_text(const request& ch, std::string_view group, bool torq,
 
 }  // namespace
 
-void engine::init_fanout() {
-    const uint32_t n = opt_.cfg->fanout.contexts_max;
+void fanouts::init_fanout() {
+    const uint32_t n = e_.opt_.cfg->fanout.contexts_max;
     fans_ = std::make_unique<fanout[]>(n);
     for (uint32_t i = n; i-- > 0;) {
         fans_[i].next_free = fan_free_;
         fan_free_ = &fans_[i];
     }
-    reducer_group_ = opt_.cfg->fanout.reducer.empty()
+    reducer_group_ = e_.opt_.cfg->fanout.reducer.empty()
                          ? -1
-                         : plane_->groups().find(opt_.cfg->fanout.reducer);
+                         : e_.plane_->groups().find(e_.opt_.cfg->fanout.reducer);
 }
 
 // Takes the call when it is a fan-out; false leaves it to the single-backend path.
-bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
+bool fanouts::fanout_call(session& ss, request& r, const route::call_info& call,
                          const route::route_rule* rule, bool compressed) {
     const bool gw = call.gw != route::gw_kind::none;
     if (!gw && (rule == nullptr || !rule->fan_out())) return false;
     fanout* f = fan_free_;
     if (f == nullptr) {
-        bump(ctr_.fanout_busy);
+        bump(e_.ctr_.fanout_busy);
         if (r.sync || !gw) {
-            answer_error(ss, r, "qgate: busy");
+            e_.rq_->answer_error(ss, r, "qgate: busy");
             return true;
         }
         // An async .gw.* caller waits for an answer: TorQ's `error: ` string (no postback:
@@ -123,10 +123,10 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
         r.rep.resize(64);
         r.rep.resize(join::write_error_reply("qgate: busy", false, {}, r.rep));
         r.holds |= hold::kSend;
-        if (!push(ss, role::client, r.rep.data(), static_cast<uint32_t>(r.rep.size()),
+        if (!e_.push(ss, role::client, r.rep.data(), static_cast<uint32_t>(r.rep.size()),
                   request_tag(r.index))) {
             r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
-            maybe_free_request(r);
+            e_.rq_->maybe_free_request(r);
         }
         return true;
     }
@@ -145,7 +145,7 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
     r.fan = f;
     r.holds |= hold::kFan;
     if (!r.sync) ++ss.rq.async_out;  // counts against the client's quota until answered
-    bump(ctr_.fanout_calls);
+    bump(e_.ctr_.fanout_calls);
 
     route::call_info c = call;
     if (compressed) {  // the shard's scratch is reused by the next call: keep our own copy
@@ -160,7 +160,7 @@ bool engine::fanout_call(session& ss, request& r, const route::call_info& call,
     return true;
 }
 
-void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_info& c,
+void fanouts::fanout_gw(session& ss, request& r, fanout& f, const route::call_info& c,
                        const route::route_rule* rule) {
     (void)ss;
     char text[kErrTextMax];
@@ -181,12 +181,12 @@ void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_inf
     if (!names.valid()) return fanout_fail(f, "type");
     std::string_view name;
     while (names.next(name)) {
-        const int32_t gid = plane_->groups().find(name);
+        const int32_t gid = e_.plane_->groups().find(name);
         bool live = false;
         if (gid >= 0) {
-            for (const uint32_t m : plane_->groups()[static_cast<uint16_t>(gid)].members()) {
-                live = live || (m < plane_->backends() &&
-                                plane_->state()[m].live.load(std::memory_order_relaxed));
+            for (const uint32_t m : e_.plane_->groups()[static_cast<uint16_t>(gid)].members()) {
+                live = live || (m < e_.plane_->backends() &&
+                                e_.plane_->state()[m].live.load(std::memory_order_relaxed));
             }
         }
         if (!live) {
@@ -197,7 +197,7 @@ void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_inf
         f.groups[f.n++] = static_cast<uint16_t>(gid);
     }
     if (nmissing != 0) {
-        bump(ctr_.fanout_missing_types);
+        bump(e_.ctr_.fanout_missing_types);
         return fanout_fail(f, join::missing_types_text({missing.data(), nmissing}, text));
     }
     if (f.n == 0) return fanout_fail(f, "qgate: no server types");
@@ -221,7 +221,7 @@ void engine::fanout_gw(session& ss, request& r, fanout& f, const route::call_inf
     fanout_submit(f);
 }
 
-void engine::fanout_route(session& ss, request& r, fanout& f, const route::call_info& c,
+void fanouts::fanout_route(session& ss, request& r, fanout& f, const route::call_info& c,
                           const route::route_rule& rule) {
     (void)ss;
     f.plan = join::plan_route(rule.join, r.sync ? qipc::msg_type::sync : qipc::msg_type::async);
@@ -237,21 +237,22 @@ void engine::fanout_route(session& ss, request& r, fanout& f, const route::call_
         f.join_obj.back() = 0;
     }
     if (!fanout_children(f, rule, c, rule.timeout_ms)) return;
-    for (uint32_t i = 0; i < f.n; ++i) share_call(*f.parts[i], r);  // the call as received
+    for (uint32_t i = 0; i < f.n; ++i) e_.rq_->share_call(*f.parts[i], r);  // the call as received
     fanout_submit(f);
 }
 
 // One child per group, each with its backend picked; false (answered) when a group has no
 // live backend or the shard has no slot left.
-bool engine::fanout_children(fanout& f, const route::route_rule& rule,
+bool fanouts::fanout_children(fanout& f, const route::route_rule& rule,
                              const route::call_info& c, uint32_t timeout_ms) {
     request& p = *f.parent;
     char text[kErrTextMax];
     for (uint32_t i = 0; i < f.n; ++i) {
-        const route::backend_group& g = plane_->groups()[f.groups[i]];
-        const int32_t b = route::pick_for_call(rule, g, plane_->state(), cursors_[f.groups[i]], c);
+        const route::backend_group& g = e_.plane_->groups()[f.groups[i]];
+        route::pick_cursor& cur = e_.rq_->cursors_[f.groups[i]];
+        const int32_t b = route::pick_for_call(rule, g, e_.plane_->state(), cur, c);
         if (b == route::kNoBackend) {
-            bump(ctr_.request_no_backend);
+            bump(e_.ctr_.request_no_backend);
             const std::string_view name = g.name();
             if (f.plan.torq) {
                 f.n = i;
@@ -265,9 +266,9 @@ bool engine::fanout_children(fanout& f, const route::route_rule& rule,
             fanout_drop_children(f);
             return fanout_fail(f, fmt(text, sizeof text, n)), false;
         }
-        request* ch = alloc_request();
+        request* ch = e_.rq_->alloc_request();
         if (ch == nullptr) {
-            bump(ctr_.request_slots_exhausted);
+            bump(e_.ctr_.request_slots_exhausted);
             f.n = i;
             fanout_drop_children(f);
             return fanout_fail(f, "qgate: busy"), false;
@@ -280,45 +281,47 @@ bool engine::fanout_children(fanout& f, const route::route_rule& rule,
         ch->part = static_cast<uint8_t>(i);
         ch->holds = hold::kFan;
         ch->backend = static_cast<uint32_t>(b);
-        ch->queue_max = rule.queue_max != 0 ? rule.queue_max : lim_.queue_max;
+        ch->queue_max = rule.queue_max != 0 ? rule.queue_max : e_.lim_.queue_max;
         ch->priority = rule.priority;
         f.parts[i] = ch;
     }
-    now_ms_ = opt_.clock_ms();
+    e_.now_ms_ = e_.opt_.clock_ms();
     if (timeout_ms != 0) {
-        f.deadline_ms = static_cast<int64_t>(now_ms_ + timeout_ms);
-        p.deadline_ms = now_ms_ + timeout_ms;
+        f.deadline_ms = static_cast<int64_t>(e_.now_ms_ + timeout_ms);
+        p.deadline_ms = e_.now_ms_ + timeout_ms;
         p.timeout_ms = timeout_ms;
-        if (rq_timers_.size() >= plane_->slots_per_shard()) compact_request_timers();
-        rq_timers_.add(p.deadline_ms, p.index, p.gen);
+        if (e_.rq_->rq_timers_.size() >= e_.plane_->slots_per_shard()) {
+            e_.rq_->compact_request_timers();
+        }
+        e_.rq_->rq_timers_.add(p.deadline_ms, p.index, p.gen);
     }
     f.g.start(f.n, f.deadline_ms);
     return true;
 }
 
 // Children not yet submitted (arrival failed part-way): back to the free list.
-void engine::fanout_drop_children(fanout& f) {
+void fanouts::fanout_drop_children(fanout& f) {
     for (uint32_t i = 0; i < f.n; ++i) {
         f.parts[i]->holds = 0;
-        maybe_free_request(*f.parts[i]);
+        e_.rq_->maybe_free_request(*f.parts[i]);
     }
     f.n = 0;
 }
 
-void engine::fanout_submit(fanout& f) {
+void fanouts::fanout_submit(fanout& f) {
     // All marked away first: a child answered at once (busy) must not see the others free.
     for (uint32_t i = 0; i < f.n; ++i) f.parts[i]->holds |= hold::kHome;
     f.away = f.n;
-    bump(ctr_.fanout_parts, f.n);
-    bump(ctr_.requests_routed, f.n);
+    bump(e_.ctr_.fanout_parts, f.n);
+    bump(e_.ctr_.requests_routed, f.n);
     const uint32_t n = f.n;
     request* parts[join::kPartsMax];
     for (uint32_t i = 0; i < n; ++i) parts[i] = f.parts[i];
-    for (uint32_t i = 0; i < n; ++i) submit(*parts[i]);
+    for (uint32_t i = 0; i < n; ++i) e_.rq_->submit(*parts[i]);
 }
 
 // A child is back from its home shard (request_done): deliver its reply to the gather.
-void engine::fanout_back(request& ch) {
+void fanouts::fanout_back(request& ch) {
     fanout& f = *ch.fan;
     if (ch.bounce && fanout_reroute(f, ch)) return;
     const bool lost = ch.bounce || ch.lost;
@@ -331,7 +334,7 @@ void engine::fanout_back(request& ch) {
                 if (f.away == 1) fanout_complete(f);  // a plain async fan-out: nothing to join
             } else if (lost) {
                 const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[i];
-                f.g.lost(i, lost_text(ch, plane_->groups()[gid].name(), f.plan.torq, text));
+                f.g.lost(i, lost_text(ch, e_.plane_->groups()[gid].name(), f.plan.torq, text));
             } else {
                 f.g.deliver(i, ch.rep);
             }
@@ -343,7 +346,7 @@ void engine::fanout_back(request& ch) {
     if (f.released) {
         if ((ch.holds & hold::kFan) != 0) {
             ch.holds = static_cast<uint8_t>(ch.holds & ~hold::kFan);
-            maybe_free_request(ch);
+            e_.rq_->maybe_free_request(ch);
         }
         if (f.away == 0) free_fanout(f);
     }
@@ -351,27 +354,27 @@ void engine::fanout_back(request& ch) {
 
 // A part whose backend was ejected before it ran goes to another live member of its group
 // (return_request bounds the bounces); false when there is none or the part is not wanted.
-bool engine::fanout_reroute(fanout& f, request& ch) {
+bool fanouts::fanout_reroute(fanout& f, request& ch) {
     if (ch.is_abandoned() || f.stage == fan_stage::answered) return false;
     const bool reducer = &ch == f.reducer;
     if (!reducer && f.stage != fan_stage::gathering) return false;
     const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[ch.part];
     static const route::route_rule kDefault{};
     const route::call_info none{};
-    const int32_t b = route::pick_for_call(kDefault, plane_->groups()[gid], plane_->state(),
-                                           cursors_[gid], none);
+    const int32_t b = route::pick_for_call(kDefault, e_.plane_->groups()[gid], e_.plane_->state(),
+                                           e_.rq_->cursors_[gid], none);
     if (b == route::kNoBackend) return false;
     ch.bounce = false;
     ++ch.bounces;
     ch.backend = static_cast<uint32_t>(b);
     ch.holds |= hold::kHome;
-    bump(ctr_.requests_rerouted);
-    submit(ch);  // still counted in f.away
+    bump(e_.ctr_.requests_rerouted);
+    e_.rq_->submit(ch);  // still counted in f.away
     return true;
 }
 
 // The gather decided (or the reducer answered): join, fail, or start the reducer.
-void engine::fanout_complete(fanout& f) {
+void fanouts::fanout_complete(fanout& f) {
     char text[kErrTextMax];
     if (!f.plan.reply) {
         f.delivered = true;  // not dropped: no one answers an async call
@@ -379,7 +382,7 @@ void engine::fanout_complete(fanout& f) {
     }
     const join::gather_status st = f.g.status();
     if (st == join::gather_status::timed_out) {
-        bump(ctr_.fanout_timeouts);
+        bump(e_.ctr_.fanout_timeouts);
         return fanout_fail(f, join::failure_text(f.g, f.plan, {}, text));
     }
     if (st == join::gather_status::failed && f.stage == fan_stage::reducing &&
@@ -391,7 +394,8 @@ void engine::fanout_complete(fanout& f) {
         const uint32_t i = f.g.failed_part();
         const uint16_t gid = f.stage == fan_stage::reducing ? static_cast<uint16_t>(reducer_group_)
                                                            : f.groups[i < f.n ? i : 0];
-        return fanout_fail(f, join::failure_text(f.g, f.plan, plane_->groups()[gid].name(), text));
+        const std::string_view name = e_.plane_->groups()[gid].name();
+        return fanout_fail(f, join::failure_text(f.g, f.plan, name, text));
     }
     if (f.stage == fan_stage::gathering && f.custom) return fanout_reduce(f);
     const join::join_kind kind =
@@ -401,15 +405,15 @@ void engine::fanout_complete(fanout& f) {
     const join::join_error e = join::run_join(kind, f.g.bodies(), f.plan.options(), f.out);
     if (e != join::join_error::ok) return fanout_fail(f, join::join_failure_text(e, f.plan, text));
     const request& p = *f.parent;
-    const session* ss = p.session < sessions_.size() ? sessions_[p.session].get() : nullptr;
+    const session* ss = p.session < e_.sessions_.size() ? e_.sessions_[p.session].get() : nullptr;
     if (ss != nullptr && ss->gen == p.session_gen && !ss->rq.peer_local && ss->cap != 0 &&
         join::compress_if_q_would(f.out, false)) {  // the one copying path (counted below)
-        bump(ctr_.fanout_compressed);
+        bump(e_.ctr_.fanout_compressed);
     }
-    bump(ctr_.fanout_joined);
-    bump(ctr_.fanout_joined_bytes, f.out.total_bytes);
-    bump(ctr_.fanout_referenced_bytes, f.out.referenced_bytes);
-    bump(ctr_.fanout_column_bytes_copied, f.out.column_bytes_copied);
+    bump(e_.ctr_.fanout_joined);
+    bump(e_.ctr_.fanout_joined_bytes, f.out.total_bytes);
+    bump(e_.ctr_.fanout_referenced_bytes, f.out.referenced_bytes);
+    bump(e_.ctr_.fanout_column_bytes_copied, f.out.column_bytes_copied);
     f.use_rep = false;
     fanout_finish(f);
 }
@@ -417,18 +421,18 @@ void engine::fanout_complete(fanout& f) {
 // Custom join: (join; results) to a backend of the reducer group. The reducer's request is
 // one contiguous frame (a pool connection sends one buffer): the results are copied once
 // into it, counted in fanout_reducer_bytes.
-void engine::fanout_reduce(fanout& f) {
+void fanouts::fanout_reduce(fanout& f) {
     const join::join_error e = join::reducer_request(f.join_obj, f.g.bodies(), f.out);
     char text[kErrTextMax];
     if (e != join::join_error::ok) return fanout_fail(f, join::join_failure_text(e, f.plan, text));
     const uint16_t gid = static_cast<uint16_t>(reducer_group_);
     static const route::route_rule kDefault{};
     const route::call_info none{};
-    const int32_t b = route::pick_for_call(kDefault, plane_->groups()[gid], plane_->state(),
-                                           cursors_[gid], none);
-    request* ch = b == route::kNoBackend ? nullptr : alloc_request();
+    const int32_t b = route::pick_for_call(kDefault, e_.plane_->groups()[gid], e_.plane_->state(),
+                                           e_.rq_->cursors_[gid], none);
+    request* ch = b == route::kNoBackend ? nullptr : e_.rq_->alloc_request();
     if (ch == nullptr) {
-        const std::string_view name = plane_->groups()[gid].name();
+        const std::string_view name = e_.plane_->groups()[gid].name();
         const int n = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
                                     static_cast<int>(name.size()), name.data());
         return fanout_fail(f, fmt(text, sizeof text, n));
@@ -439,8 +443,8 @@ void engine::fanout_reduce(fanout& f) {
         std::memcpy(ch->req.data() + off, v.iov_base, v.iov_len);
         off += v.iov_len;
     }
-    bump(ctr_.fanout_reducer_calls);
-    bump(ctr_.fanout_reducer_bytes, f.out.referenced_bytes);
+    bump(e_.ctr_.fanout_reducer_calls);
+    bump(e_.ctr_.fanout_reducer_bytes, f.out.referenced_bytes);
     ch->session = f.parent->session;
     ch->session_gen = f.parent->session_gen;
     ch->sync = true;
@@ -449,20 +453,20 @@ void engine::fanout_reduce(fanout& f) {
     ch->part = static_cast<uint8_t>(join::kPartsMax);
     ch->holds = hold::kFan | hold::kHome;
     ch->backend = static_cast<uint32_t>(b);
-    ch->queue_max = lim_.queue_max;
+    ch->queue_max = e_.lim_.queue_max;
     ch->priority = 0;
     f.reducer = ch;
     f.stage = fan_stage::reducing;
     f.g.start(1, f.deadline_ms);
     ++f.away;
-    submit(*ch);
+    e_.rq_->submit(*ch);
 }
 
 // Answers with an error per the plan (empty text: no answer at all).
-void engine::fanout_fail(fanout& f, std::string_view text) {
+void fanouts::fanout_fail(fanout& f, std::string_view text) {
     request& p = *f.parent;
     if (!text.empty() && f.plan.reply) {
-        bump(ctr_.fanout_errors);
+        bump(e_.ctr_.fanout_errors);
         uint64_t need = text.size() + 64;
         for (const auto& e : f.plan.envelope_items()) need += e.size();
         p.rep.resize(need);
@@ -474,12 +478,12 @@ void engine::fanout_fail(fanout& f, std::string_view text) {
     fanout_finish(f);
 }
 
-void engine::fanout_finish(fanout& f) {
+void fanouts::fanout_finish(fanout& f) {
     f.stage = fan_stage::answered;
     request& p = *f.parent;
     p.holds = static_cast<uint8_t>(p.holds & ~hold::kFan);
     p.deadline_ms = 0;
-    session* ss = p.session < sessions_.size() ? sessions_[p.session].get() : nullptr;
+    session* ss = p.session < e_.sessions_.size() ? e_.sessions_[p.session].get() : nullptr;
     const bool mine = ss != nullptr && ss->gen == p.session_gen && ss->st == sstate::request;
     const bool empty = f.use_rep && p.rep.empty();
     if (!p.sync && mine) --ss->rq.async_out;
@@ -491,39 +495,41 @@ void engine::fanout_finish(fanout& f) {
         }
         p.answered = true;
         if (mine && (p.holds & hold::kOrder) != 0) {
-            flush_answers(*ss);
+            e_.rq_->flush_answers(*ss);
         } else {
-            maybe_free_request(p);
+            e_.rq_->maybe_free_request(p);
         }
         return;
     }
     if (!mine || empty) {
-        if (empty && !f.delivered) bump(ctr_.async_dropped);
-        maybe_free_request(p);
-        if (mine && ss->s[0].paused) request_unhold(*ss);
+        if (empty && !f.delivered) bump(e_.ctr_.async_dropped);
+        e_.rq_->maybe_free_request(p);
+        if (mine && ss->s[0].paused) e_.rq_->request_unhold(*ss);
         return;
     }
     p.holds |= hold::kSend;
-    if (fanout_push(*ss, p) && ss->st == sstate::request && ss->s[0].paused) request_unhold(*ss);
+    if (fanout_push(*ss, p) && ss->st == sstate::request && ss->s[0].paused) {
+        e_.rq_->request_unhold(*ss);
+    }
 }
 
 // Queues the answer on the client's socket: the error frame, or the joined reply's iovecs
 // (the last one tagged with the parent slot, freed once sent). The send queue gathers up to
 // io::kIovMax pieces per sendmsg, so a reply of more pieces goes out in several sends.
-bool engine::fanout_push(session& ss, request& p) {
+bool fanouts::fanout_push(session& ss, request& p) {
     const fanout& f = *p.fan;
     const int32_t tag = request_tag(p.index);
     if (f.use_rep)
-        return push(ss, role::client, p.rep.data(), static_cast<uint32_t>(p.rep.size()), tag);
+        return e_.push(ss, role::client, p.rep.data(), static_cast<uint32_t>(p.rep.size()), tag);
     size_t last = f.out.iov.size();
     while (last > 0 && f.out.iov[last - 1].iov_len == 0) --last;
     for (size_t i = 0; i < last; ++i) {
         const iovec& v = f.out.iov[i];
         if (v.iov_len == 0) continue;
-        if (!push(ss, role::client, static_cast<const uint8_t*>(v.iov_base),
+        if (!e_.push(ss, role::client, static_cast<const uint8_t*>(v.iov_base),
                   static_cast<uint32_t>(v.iov_len), i + 1 == last ? tag : -1)) {
             p.holds = static_cast<uint8_t>(p.holds & ~hold::kSend);
-            maybe_free_request(p);
+            e_.rq_->maybe_free_request(p);
             return false;
         }
     }
@@ -532,7 +538,7 @@ bool engine::fanout_push(session& ss, request& p) {
 
 // The parent let go (its answer sent, or its client gone): release the children that are
 // back, abandon those still away; the context is freed when the last one is back.
-void engine::fanout_release(request& p) {
+void fanouts::fanout_release(request& p) {
     fanout& f = *p.fan;
     p.fan = nullptr;
     f.released = true;
@@ -542,7 +548,7 @@ void engine::fanout_release(request& p) {
             ch->abandoned.store(true, std::memory_order_relaxed);
         } else if ((ch->holds & hold::kFan) != 0) {
             ch->holds = static_cast<uint8_t>(ch->holds & ~hold::kFan);
-            maybe_free_request(*ch);
+            e_.rq_->maybe_free_request(*ch);
         }
     };
     for (uint32_t i = 0; i < f.n; ++i) drop(f.parts[i]);
@@ -550,7 +556,7 @@ void engine::fanout_release(request& p) {
     if (f.away == 0) free_fanout(f);
 }
 
-void engine::free_fanout(fanout& f) {
+void fanouts::free_fanout(fanout& f) {
     if (f.out.meta.capacity() > (size_t{1} << 16)) std::vector<uint8_t>().swap(f.out.meta);
     f.parent = nullptr;
     f.reducer = nullptr;
@@ -559,11 +565,11 @@ void engine::free_fanout(fanout& f) {
     fan_free_ = &f;
 }
 
-void engine::fanout_expired(request& p, uint64_t now_ms) {
+void fanouts::fanout_expired(request& p, uint64_t now_ms) {
     fanout& f = *p.fan;
     if (f.stage == fan_stage::answered) return;
     if (f.g.tick(static_cast<int64_t>(now_ms)) == join::gather_status::timed_out) {
-        bump(ctr_.request_timeouts);
+        bump(e_.ctr_.request_timeouts);
         fanout_complete(f);
     }
 }

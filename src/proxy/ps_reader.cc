@@ -37,7 +37,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "proxy/engine.h"
+#include "proxy/kinds.h"
 
 namespace qgate::proxy {
 
@@ -57,10 +57,15 @@ struct read_target {
     bool all;  ///< MSG_WAITALL
 };
 
+// The feed link's next byte is the backend's handshake reply.
+bool awaits_handshake(const session& ss) {
+    return ss.link.phase == link_phase::handshake && !ss.ps->subscribing;
+}
+
 // Where the next bytes of `ss` go, from its frame cut (see the design note).
 read_target target_of(session& ss) {
     proxy::ps_conn& pc = *ss.ps;
-    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) return {pc.cut.hdr, 1, true};
+    if (awaits_handshake(ss)) return {pc.cut.hdr, 1, true};
     if (pc.cut.left == 0) {
         return {pc.cut.hdr + pc.cut.have,
                 static_cast<uint32_t>(qipc::kHeaderSize - pc.cut.have), true};
@@ -77,71 +82,71 @@ read_target target_of(session& ss) {
 // From now on `r` of `ss` receives by recv_into. A multishot recv still armed (the one that
 // read a client's handshake) is cancelled first: whatever it already read arrives through
 // on_recv and is copied (ps_input), and its final completion arms the first read.
-void engine::ps_direct(session& ss, role r) {
+void ps_reader::ps_direct(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd < 0 || k.closing) return;
     k.into = true;
     if (k.rx == rx_state::armed) {
-        be_.cancel(k.fd, ud(io::op::recv, ss.index, r));
+        k.xp->cancel(k.fd, e_.ud(io::op::recv, ss.index, r));
         k.rx = rx_state::cancelling;
         return;
     }
-    arm_recv(ss, r);
+    e_.arm_recv(ss, r);
 }
 
 // Called by arm_recv (socket open, not paused, nothing in flight): the next read, where the
 // frame cut stands.
-void engine::ps_arm(session& ss, role r) {
+void ps_reader::ps_arm(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     const read_target t = target_of(ss);
-    be_.recv_into(k.fd, ud(io::op::read, ss.index, r), t.at, t.len, t.all);
+    k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, r), t.at, t.len, t.all);
     k.rx = rx_state::armed;
     ++k.ops;
 }
 
-void engine::ps_read(session& ss, role r, const io::completion& c) {
+void ps_reader::ps_read(session& ss, role r, const io::completion& c) {
     sock& k = ss.s[static_cast<int>(r)];
     k.rx = rx_state::idle;
     --k.ops;
     if (k.closing) {
-        maybe_free(ss, r);  // the last use of the read's memory is over: it may go now
+        e_.maybe_free(ss, r);  // the last use of the read's memory is over: it may go now
         return;
     }
     if (c.res > 0) {
-        bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
-        bump(ctr_.pubsub_ingest_reads);
+        bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        bump(e_.ctr_.pubsub_ingest_reads);
         ps_took(ss, static_cast<uint32_t>(c.res));
         ps_pull(ss, r);
     } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
-        arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
+        e_.arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
     } else {
-        on_eof(ss, r);  // EOF (0) or a socket error
+        e_.on_eof(ss, r);  // EOF (0) or a socket error
     }
-    maybe_free(ss, r);
+    e_.maybe_free(ss, r);
 }
 
 // Reads on now while the socket has bytes (see the design note), then arms the next
 // recv_into unless a frame paused the feed or closed the connection.
-void engine::ps_pull(session& ss, role r) {
+void ps_reader::ps_pull(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
     for (uint32_t i = 0; i < kPullReadsMax; ++i) {
         if (k.fd < 0 || k.closing || k.paused || !ps_reading(ss)) return;
         const read_target t = target_of(ss);
-        const int32_t n = be_.recv_now(k.fd, t.at, t.len);
+        const int32_t n = k.xp->recv_now(k.fd, t.at, t.len);
         if (n <= 0) break;  // nothing yet; EOF and errors are the async read's to report
-        bump(ctr_.bytes_in, static_cast<uint64_t>(n));
-        bump(ctr_.pubsub_ingest_reads_now);
+        bump(e_.ctr_.bytes_in, static_cast<uint64_t>(n));
+        bump(e_.ctr_.pubsub_ingest_reads_now);
         ps_took(ss, static_cast<uint32_t>(n));
     }
-    arm_recv(ss, r);
+    e_.arm_recv(ss, r);
 }
 
 // `n` bytes landed where target_of aimed.
-void engine::ps_took(session& ss, uint32_t n) {
+void ps_reader::ps_took(session& ss, uint32_t n) {
     ps_conn& pc = *ss.ps;
-    if (ss.st == sstate::ps_up && pc.ust == ps_conn::up::handshake) {
+    if (awaits_handshake(ss)) {
         ss.cap = pc.cut.hdr[0];
-        ps_up_subscribe(ss);
+        e_.feed_->ps_up_subscribe(ss);
         return;
     }
     if (pc.cut.left == 0) {
@@ -150,26 +155,26 @@ void engine::ps_took(session& ss, uint32_t n) {
         const uint32_t body = n < pc.cut.left ? n : static_cast<uint32_t>(pc.cut.left);
         pc.off += body;
         pc.cut.left -= body;
-        bump(ctr_.pubsub_ingest_bytes_direct, body);
+        bump(e_.ctr_.pubsub_ingest_bytes_direct, body);
         if (pc.cut.left > 0) return;
         // Read ahead past the body: the next frame's first header bytes (not payload).
         pc.cut.have = static_cast<uint8_t>(n - body);
         std::memcpy(pc.cut.hdr, pc.fill->data().data() + pc.off, pc.cut.have);
-        ps_end_frame(ss);
+        e_.subs_->ps_end_frame(ss);
         if (!ps_reading(ss)) return;  // the frame closed the connection or failed the link
     }
     if (pc.cut.have < qipc::kHeaderSize || !ps_header(ss) || pc.cut.left > 0) return;
-    ps_end_frame(ss);  // a frame with no body is complete with its header
+    e_.subs_->ps_end_frame(ss);  // a frame with no body is complete with its header
 }
 
 // The 8 header bytes are in: check them and start the frame's buffer (false: closed).
-bool engine::ps_header(session& ss) {
+bool ps_reader::ps_header(session& ss) {
     ps_conn& pc = *ss.ps;
     pc.cut.have = 0;
     if (!qipc::parse_header({pc.cut.hdr, qipc::kHeaderSize}, pc.cut.h, ps_header_limits(ss)) ||
-        !ps_begin_frame(pc)) {
-        bump(ctr_.pubsub_bad_msgs);
-        close_session(ss);
+        !e_.subs_->ps_begin_frame(pc)) {
+        bump(e_.ctr_.pubsub_bad_msgs);
+        e_.close_session(ss);
         return false;
     }
     pc.cut.left = pc.cut.h.body_length();
@@ -177,14 +182,14 @@ bool engine::ps_header(session& ss) {
 }
 
 // Still reading frames: neither closed nor (the upstream link) failed.
-bool engine::ps_reading(const session& ss) const {
+bool ps_reader::ps_reading(const session& ss) const {
     return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
-           (ss.st == sstate::ps_up && ss.ps->ust != ps_conn::up::down);
+           (ss.st == sstate::ps_up && ss.link.phase != link_phase::down);
 }
 
-qipc::header_limits engine::ps_header_limits(const session& ss) const {
+qipc::header_limits ps_reader::ps_header_limits(const session& ss) const {
     qipc::header_limits hl;
-    hl.length_max = lim_.message_bytes_max;
+    hl.length_max = e_.lim_.message_bytes_max;
     hl.capability = ss.cap;
     return hl;
 }

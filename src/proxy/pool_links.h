@@ -1,0 +1,72 @@
+// Request mode, the backend's home shard (kind: pool link): a queue per backend whose home is
+// this shard and its pool of upstream links, connected, handshaken, health-probed, ejected and
+// reconnected here (pool_links.cc); replies are read straight into the slot's buffer
+// (pool_rx.cc). Owner: the home shard's thread. Lifetime: pool links are opened at start and
+// kept (reconnected, never freed) for the engine's life.
+#pragma once
+
+#include "proxy/conn_handler.h"
+#include "proxy/engine.h"
+
+namespace qgate::proxy {
+
+class pool_links final : public conn_handler {
+  public:
+    explicit pool_links(engine& e) : e_(e) {}
+    engine& e_;
+
+    // conn_handler: a pool link is ours, never a client; it is reconnected, never freed.
+    void on_authenticated(session&) override {}
+    void on_data(session&, role, uint16_t bid, uint32_t) override { e_.release(bid); }
+    void on_read(session& ss, role r, const io::completion& c) override {
+        pool_on_read(sock_id(ss.index, r), c);
+    }
+    void on_connected(session& ss, const io::completion& c) override { pool_connected(ss, c); }
+    void on_eof(session& ss, role) override { pool_failed(ss); }
+    void on_timeout(session& ss) override { pool_timeout(ss); }
+    void on_sent(session& ss, role) override { pool_after_send(ss); }
+    bool on_close(session& ss) override {
+        pool_failed(ss);
+        return false;
+    }
+    bool on_sock_freed(session& ss, role) override {
+        pool_freed(ss);
+        return true;
+    }
+    bool idle(const session&) const override { return false; }
+    bool is_client() const override { return false; }
+
+    void start_pools();
+    void home_enqueue(request& r);
+    void home_answer(request& r, std::string_view text);
+    void return_request(request& r, bool bounce);
+    void pump(uint32_t b);
+    void publish_load(uint32_t b);
+    void pool_connect(session& ss);
+    void pool_connected(session& ss, const io::completion& c);
+    void pool_ready(session& ss, uint8_t cap);
+    void pool_after_send(session& ss);
+    void pool_complete(session& ss);
+    void pool_failed(session& ss);
+    void pool_freed(session& ss);
+    void pool_lost(session& ss, request& r);
+    void pool_timeout(session& ss);
+    void eject(uint32_t b);
+    void pool_on_read(uint32_t sid, const io::completion& c);
+    void pool_arm_read(session& ss);
+    void pool_read(session& ss, uint32_t n);
+    void pool_frames(session& ss);
+    bool pool_header(session& ss);
+    void pool_frame_done(session& ss);
+    void pool_take_reply(session& ss);
+    void pool_rx_grow(pool_conn& pc);
+    bool pool_reading(const session& ss) const;
+    void settle_reads();  ///< teardown: every armed recv_into cancelled and completed
+    void probe_due(session& ss);
+    void schedule_probe(session& ss);
+    bool home_idle() const;
+
+    std::vector<home_backend> homes_;          ///< per global backend id
+};
+
+}  // namespace qgate::proxy

@@ -1,0 +1,40 @@
+// Session mode (kind: session client + its upstream): a client of a session listener gets its own
+// upstream connection to one backend of the listener's group, on the same shard, and bytes are
+// forwarded cut-through both ways (session_clients.cc). Owner: the shard's thread; one handler
+// per engine; a connection's state lives in its slot (`session`, both sockets) from accept to
+// close; the backend is picked through the listener's policy (upstreams.h).
+#pragma once
+
+#include "proxy/conn_handler.h"
+#include "proxy/engine.h"
+
+namespace qgate::proxy {
+
+class session_clients final : public conn_handler {
+  public:
+    explicit session_clients(engine& e) : e_(e) {}
+    engine& e_;
+
+    void on_authenticated(session& ss) override;
+    void on_data(session& ss, role r, uint16_t bid, uint32_t n) override;
+    void on_connected(session& ss, const io::completion& c) override;
+    void on_eof(session& ss, role r) override;
+    void on_timeout(session& ss) override;
+    void on_sent(session& ss, role r) override;
+    bool on_close(session& ss) override;
+    bool on_sock_freed(session& ss, role r) override;
+    bool idle(const session& ss) const override;
+
+    void start_upstream(session& ss);
+    void backend_lost(session& ss);
+    void on_upstream_reply(session& ss, uint16_t bid, uint32_t n);
+    void forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n);
+    void forward_copy(session& ss, role from, const uint8_t* p, uint32_t n);
+    void enter_no_backend(session& ss);
+    void no_backend_data(session& ss, const uint8_t* p, uint32_t n);
+    void on_upstream_failed(session& ss);
+    void set_error(session& ss, const std::string& text);
+
+};
+
+}  // namespace qgate::proxy
