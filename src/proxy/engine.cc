@@ -67,7 +67,7 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(opt_.cfg->limits),
       items_(item_capacity(opt_.cfg->limits)), timers_(opt_.cfg->limits.conns_per_shard_max * 2u),
       plane_(opt_.plane), plain_(be),
-      link_(*this, link_seed(sh)),
+      link_(*this, link_seed(sh)), frames_(*this),
       sc_(std::make_unique<session_clients>(*this)),
       rq_(std::make_unique<request_clients>(*this)), fan_(std::make_unique<fanouts>(*this)),
       pool_(std::make_unique<pool_links>(*this)), subs_(std::make_unique<subscribers>(*this)),
@@ -121,7 +121,7 @@ engine::~engine() {
     for (auto& l : listeners_) {
         if (l.fd >= 0) be_.close_fd(l.fd);
     }
-    pool_->settle_reads();  // pool_rx.cc: no recv_into may outlive the buffer it writes into
+    frames_.settle();  // frame_reader.cc: no recv_into may outlive the buffer it writes into
     for (auto& sp : sessions_) {
         for (sock& k : sp->s) {
             if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us

@@ -21,6 +21,7 @@
 #include "proxy/frame_cut.h"
 #include "proxy/pubsub_state.h"
 #include "proxy/request.h"
+#include "proxy/frame_reader.h"
 #include "proxy/transport.h"
 #include "proxy/upstream_link.h"
 #include "proxy/upstreams.h"
@@ -238,6 +239,7 @@ class engine final : public shard::shard_hooks {
     friend class pubsub_hub;
     friend class feed_link;
     friend class upstream_link;
+    friend class frame_reader;
 
     void arm_listeners();
     void tell_peers_drain();
@@ -298,6 +300,7 @@ class engine final : public shard::shard_hooks {
 
     plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
     upstream_link link_;     ///< connect, handshake, backoff of every upstream socket
+    frame_reader frames_;    ///< recv_into reads of pool links and pub/sub feeds
     std::vector<conn_handler*> listener_kind_;  ///< per listener: the kind of its clients
     std::unique_ptr<session_clients> sc_;
     std::unique_ptr<request_clients> rq_;

@@ -67,7 +67,7 @@ void feed_link::ps_up_connected(session& ss, const io::completion& c) {
     switch (e_.link_.connected(ss, c, e_.opt_.pubsub->upstream, kUpstreamCapability)) {
     case upstream_link::step::stale: return;
     case upstream_link::step::failed: ps_up_failed(ss); return;
-    case upstream_link::step::handshake: e_.psr_->ps_direct(ss, role::upstream); return;
+    case upstream_link::step::handshake: e_.frames_.start(ss, role::upstream); return;
     }
 }
 
@@ -162,10 +162,10 @@ void feed_link::ps_up_timeout(session& ss) {
     }
 }
 
-void feed_link::arm_read(session& ss, role r) { e_.psr_->ps_arm(ss, r); }
+void feed_link::arm_read(session& ss, role r) { e_.frames_.arm(ss, r, *e_.psr_); }
 
 void feed_link::on_read(session& ss, role r, const io::completion& c) {
-    e_.psr_->ps_read(ss, r, c);
+    e_.frames_.on_read(ss, r, c, *e_.psr_);
 }
 
 void feed_link::on_tag_sent(session& ss) { e_.subs_->ps_sent(ss); }

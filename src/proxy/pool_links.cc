@@ -145,7 +145,7 @@ void pool_links::pool_connected(session& ss, const io::completion& c) {
     switch (e_.link_.connected(ss, c, b, kPoolCapability)) {
     case upstream_link::step::stale: return;
     case upstream_link::step::failed: pool_failed(ss); return;
-    case upstream_link::step::handshake: pool_arm_read(ss); return;  // the reply byte (pool_rx)
+    case upstream_link::step::handshake: e_.frames_.start(ss, role::upstream); return;
     }
 }
 

@@ -10,7 +10,7 @@
 
 namespace qgate::proxy {
 
-class pool_links final : public conn_handler {
+class pool_links final : public conn_handler, public frame_sink {
   public:
     explicit pool_links(engine& e) : e_(e) {}
     engine& e_;
@@ -18,9 +18,15 @@ class pool_links final : public conn_handler {
     // conn_handler: a pool link is ours, never a client; it is reconnected, never freed.
     void on_authenticated(session&) override {}
     void on_data(session&, role, uint16_t bid, uint32_t) override { e_.release(bid); }
+    void arm_read(session& ss, role r) override { e_.frames_.arm(ss, r, *this); }
     void on_read(session& ss, role r, const io::completion& c) override {
-        pool_on_read(sock_id(ss.index, r), c);
+        e_.frames_.on_read(ss, r, c, *this);
     }
+    // frame_sink (pool_rx.cc): replies read straight into the buffer their slot takes.
+    bool reading(const session& ss) const override { return pool_reading(ss); }
+    read_target target(session& ss) override;
+    void took(session& ss, uint32_t n, bool now) override;
+    uint32_t pull_max() const override { return 0; }  // one reply per completion is plenty
     void on_connected(session& ss, const io::completion& c) override { pool_connected(ss, c); }
     void on_eof(session& ss, role) override { pool_failed(ss); }
     void on_timeout(session& ss) override { pool_timeout(ss); }
@@ -52,16 +58,12 @@ class pool_links final : public conn_handler {
     void pool_lost(session& ss, request& r);
     void pool_timeout(session& ss);
     void eject(uint32_t b);
-    void pool_on_read(uint32_t sid, const io::completion& c);
-    void pool_arm_read(session& ss);
-    void pool_read(session& ss, uint32_t n);
     void pool_frames(session& ss);
     bool pool_header(session& ss);
     void pool_frame_done(session& ss);
     void pool_take_reply(session& ss);
     void pool_rx_grow(pool_conn& pc);
     bool pool_reading(const session& ss) const;
-    void settle_reads();  ///< teardown: every armed recv_into cancelled and completed
     void probe_due(session& ss);
     void schedule_probe(session& ss);
     bool home_idle() const;

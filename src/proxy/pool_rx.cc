@@ -86,57 +86,6 @@ void rx_reset(frame_buf& b, uint64_t n) {
 }
 }  // namespace
 
-// The only completion of a pool connection's recv_into (no kFlagMore).
-void pool_links::pool_on_read(uint32_t sid, const io::completion& c) {
-    session& ss = *e_.sessions_[sid / 2];
-    sock& k = ss.s[sid & 1];
-    const role r = static_cast<role>(sid & 1);
-    k.rx = rx_state::idle;
-    --k.ops;
-    if (c.res > 0) bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
-    if (k.closing || ss.st != sstate::pool) {
-        e_.maybe_free(ss, r);
-        return;
-    }
-    if (c.res > 0) {
-        pool_read(ss, static_cast<uint32_t>(c.res));
-    } else {
-        e_.on_eof(ss, r);  // EOF (0) or a socket error: pool_failed, then a reconnect
-    }
-    e_.maybe_free(ss, r);
-}
-
-// Teardown (~engine): each pool connection has a recv_into armed into its rx, and each pub/sub
-// feed one into its header area or update buffer, freed with the session. Closing the fd does
-// not end an io_uring request (the ring holds the file), and its task work would still copy
-// arriving bytes into the freed buffer, even while the ring is being torn down. So cancel each
-// one and wait for its completion; bounded (about a second), and off the data plane.
-void pool_links::settle_reads() {
-    uint32_t armed = 0;
-    for (auto& sp : e_.sessions_) {
-        for (uint32_t i = 0; i < 2; ++i) {
-            const sock& k = sp->s[i];
-            if (k.fd < 0 || k.rx != rx_state::armed || !(k.into || sp->st == sstate::pool)) {
-                continue;
-            }
-            k.xp->cancel(k.fd, e_.ud(io::op::read, sp->index, static_cast<role>(i)));
-            ++armed;
-        }
-    }
-    io::completion cq[64];
-    for (int i = 0; armed > 0 && i < 100; ++i) {
-        const int n = e_.be_.wait(cq, 64, 10);
-        for (int j = 0; j < n; ++j) {
-            if (io::ud_op(cq[j].user_data) != io::op::read) continue;
-            const uint32_t sid = io::ud_slot(cq[j].user_data);
-            sock& k = e_.sessions_[sid / 2]->s[sid & 1];
-            if (k.rx != rx_state::armed) continue;
-            k.rx = rx_state::idle;
-            --armed;
-        }
-    }
-}
-
 bool pool_links::pool_reading(const session& ss) const {
     const sock& k = ss.s[1];
     return ss.st == sstate::pool && k.fd >= 0 && !k.closing &&
@@ -146,10 +95,8 @@ bool pool_links::pool_reading(const session& ss) const {
 // Arms the connection's one read for what comes next: the handshake byte, the rest of the
 // frame being read (exactly), a chunk of a frame being dropped, or the start of the next frame
 // (as much as fits).
-void pool_links::pool_arm_read(session& ss) {
-    sock& k = ss.s[1];
+read_target pool_links::target(session& ss) {
     pool_conn& pc = ss.pc;
-    if (!pool_reading(ss) || k.rx != rx_state::idle) return;
     uint64_t at = pc.have;
     uint64_t len = pc.rx.size() - pc.have;
     bool all = false;
@@ -170,14 +117,11 @@ void pool_links::pool_arm_read(session& ss) {
         len = kFirstReadMax;
     }
     if (len > kReadMax) len = kReadMax;
-    k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, role::upstream), pc.rx.data() + at,
-                  static_cast<uint32_t>(len), all);
-    k.rx = rx_state::armed;
-    ++k.ops;
+    return {pc.rx.data() + at, static_cast<uint32_t>(len), all};
 }
 
-// `n` bytes arrived where the last pool_arm_read asked for them.
-void pool_links::pool_read(session& ss, uint32_t n) {
+// `n` bytes arrived where target() asked for them; the frame reader arms the next read.
+void pool_links::took(session& ss, uint32_t n, bool) {
     pool_conn& pc = ss.pc;
     if (ss.link.phase == link_phase::handshake) {
         pool_ready(ss, pc.rx[0]);
@@ -188,7 +132,6 @@ void pool_links::pool_read(session& ss, uint32_t n) {
         pc.have += n;
         pool_frames(ss);
     }
-    pool_arm_read(ss);
 }
 
 // Acts on each whole frame at the front of rx; what is left is the start of the next one.

@@ -29,7 +29,7 @@
 // update); with it a turn takes in a burst as the multishot recv did, for one syscall per
 // frame. Counted: pubsub_ingest_reads (recv_into completions), pubsub_ingest_reads_now.
 // Back-pressure: a paused socket simply gets no next read (there is no multishot to cancel);
-// resume_recv -> arm_recv -> ps_arm arms it again. Close: shutdown() ends the read in flight,
+// resume_recv -> arm_recv -> the kind's arm_read -> frame_reader::arm arms it again. Close: shutdown() ends the read in flight,
 // and the memory it writes (ps_conn) is reset only once that final completion has arrived
 // (maybe_free at ops == 0 -> ps_reset / ps_up_freed).
 // Thread: the owning shard only. No allocation beyond the frame's own buffer.
@@ -49,13 +49,7 @@ constexpr uint64_t kReadBytesMax = uint64_t{1} << 30;
 // Bodies up to this are read together with the next header (see the design note).
 constexpr uint64_t kReadAheadBodyMax = 64 * 1024;
 // Synchronous reads after a completion (fairness: other sockets wait for the turn to end).
-constexpr uint32_t kPullReadsMax = 16;
-
-struct read_target {
-    uint8_t* at;
-    uint32_t len;
-    bool all;  ///< MSG_WAITALL
-};
+constexpr uint32_t kPullReadsMax = 16;  // frame_sink::pull_max
 
 // The feed link's next byte is the backend's handshake reply.
 bool awaits_handshake(const session& ss) {
@@ -79,66 +73,17 @@ read_target target_of(session& ss) {
 }
 }  // namespace
 
-// From now on `r` of `ss` receives by recv_into. A multishot recv still armed (the one that
-// read a client's handshake) is cancelled first: whatever it already read arrives through
-// on_recv and is copied (ps_input), and its final completion arms the first read.
-void ps_reader::ps_direct(session& ss, role r) {
-    sock& k = ss.s[static_cast<int>(r)];
-    if (k.fd < 0 || k.closing) return;
-    k.into = true;
-    if (k.rx == rx_state::armed) {
-        k.xp->cancel(k.fd, e_.ud(io::op::recv, ss.index, r));
-        k.rx = rx_state::cancelling;
-        return;
-    }
-    e_.arm_recv(ss, r);
-}
+// ---- frame_sink: the frame reader (frame_reader.cc) asks where to read and hands the bytes
 
-// Called by arm_recv (socket open, not paused, nothing in flight): the next read, where the
-// frame cut stands.
-void ps_reader::ps_arm(session& ss, role r) {
-    sock& k = ss.s[static_cast<int>(r)];
-    const read_target t = target_of(ss);
-    k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, r), t.at, t.len, t.all);
-    k.rx = rx_state::armed;
-    ++k.ops;
-}
+bool ps_reader::reading(const session& ss) const { return ps_reading(ss); }
 
-void ps_reader::ps_read(session& ss, role r, const io::completion& c) {
-    sock& k = ss.s[static_cast<int>(r)];
-    k.rx = rx_state::idle;
-    --k.ops;
-    if (k.closing) {
-        e_.maybe_free(ss, r);  // the last use of the read's memory is over: it may go now
-        return;
-    }
-    if (c.res > 0) {
-        bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
-        bump(e_.ctr_.pubsub_ingest_reads);
-        ps_took(ss, static_cast<uint32_t>(c.res));
-        ps_pull(ss, r);
-    } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
-        e_.arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
-    } else {
-        e_.on_eof(ss, r);  // EOF (0) or a socket error
-    }
-    e_.maybe_free(ss, r);
-}
+read_target ps_reader::target(session& ss) { return target_of(ss); }
 
-// Reads on now while the socket has bytes (see the design note), then arms the next
-// recv_into unless a frame paused the feed or closed the connection.
-void ps_reader::ps_pull(session& ss, role r) {
-    sock& k = ss.s[static_cast<int>(r)];
-    for (uint32_t i = 0; i < kPullReadsMax; ++i) {
-        if (k.fd < 0 || k.closing || k.paused || !ps_reading(ss)) return;
-        const read_target t = target_of(ss);
-        const int32_t n = k.xp->recv_now(k.fd, t.at, t.len);
-        if (n <= 0) break;  // nothing yet; EOF and errors are the async read's to report
-        bump(e_.ctr_.bytes_in, static_cast<uint64_t>(n));
-        bump(e_.ctr_.pubsub_ingest_reads_now);
-        ps_took(ss, static_cast<uint32_t>(n));
-    }
-    e_.arm_recv(ss, r);
+uint32_t ps_reader::pull_max() const { return kPullReadsMax; }
+
+void ps_reader::took(session& ss, uint32_t n, bool now) {
+    bump(now ? e_.ctr_.pubsub_ingest_reads_now : e_.ctr_.pubsub_ingest_reads);
+    ps_took(ss, n);
 }
 
 // `n` bytes landed where target_of aimed.

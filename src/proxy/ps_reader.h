@@ -9,15 +9,17 @@
 
 namespace qgate::proxy {
 
-class ps_reader final {
+class ps_reader final : public frame_sink {
   public:
     explicit ps_reader(engine& e) : e_(e) {}
     engine& e_;
 
-    void ps_direct(session& ss, role r);
-    void ps_arm(session& ss, role r);
-    void ps_read(session& ss, role r, const io::completion& c);
-    void ps_pull(session& ss, role r);
+    bool reading(const session& ss) const override;
+    read_target target(session& ss) override;
+    void took(session& ss, uint32_t n, bool now) override;
+    uint32_t pull_max() const override;
+
+
     void ps_took(session& ss, uint32_t n);
     bool ps_header(session& ss);
     qipc::header_limits ps_header_limits(const session& ss) const;

@@ -60,7 +60,7 @@ void subscribers::enter_pubsub(session& ss) {
         ps_input(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                  static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
     }
-    e_.psr_->ps_direct(ss, role::client);
+    e_.frames_.start(ss, role::client);
 }
 
 // Bytes that are already in user space (the handshake's leftovers, receive buffers of the
@@ -322,10 +322,10 @@ void subscribers::on_data(session& ss, role, uint16_t bid, uint32_t n) {
     e_.release(bid);
 }
 
-void subscribers::arm_read(session& ss, role r) { e_.psr_->ps_arm(ss, r); }
+void subscribers::arm_read(session& ss, role r) { e_.frames_.arm(ss, r, *e_.psr_); }
 
 void subscribers::on_read(session& ss, role r, const io::completion& c) {
-    e_.psr_->ps_read(ss, r, c);
+    e_.frames_.on_read(ss, r, c, *e_.psr_);
 }
 
 void subscribers::on_eof(session& ss, role) { e_.close_session(ss); }
