@@ -468,8 +468,7 @@ void engine::flush_outbox() {
     for (uint32_t to = 0; to < outbox_.size(); ++to) {
         request_fifo& o = outbox_[to];
         if (o.empty()) continue;
-        const shard::xmsg m{kXmsgRequests, o.count, reinterpret_cast<uint64_t>(o.head)};
-        if (shard_->send(to, m)) o = request_fifo{};
+        if (shard_->send(to, shard::requests_msg{o.head})) o = request_fifo{};
     }
 }
 
