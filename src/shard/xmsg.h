@@ -54,5 +54,7 @@ static_assert(std::is_trivially_copyable_v<xmsg>, "a push is a plain copy of the
 template <typename... F> struct overloaded : F... {
     using F::operator()...;
 };
+/// Spelled out: clang before 17 (clang-tidy, the fuzz build) has no CTAD for aggregates.
+template <typename... F> overloaded(F...) -> overloaded<F...>;
 
 }  // namespace qgate::shard
