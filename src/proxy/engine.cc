@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <variant>
 
 #include "net/socket_util.h"
 #include "qgate/log.h"
@@ -532,13 +533,15 @@ void engine::on_turn(uint64_t now_ms) {
     }
 }
 
+// One lambda per message type (shard/xmsg.h): a type left out does not compile.
 void engine::on_message(uint32_t, const shard::xmsg& m) {
-    switch (m.kind) {
-    case shard::kXmsgDrain: start_drain(); return;
-    case kXmsgRequests: rq_->take_requests(reinterpret_cast<request*>(m.data)); return;
-    case kXmsgPubsub: hub_->ps_drain(); return;
-    default: return;
-    }
+    std::visit(shard::overloaded{
+                   [this](const shard::drain_msg&) { start_drain(); },
+                   [this](const shard::requests_msg& r) { rq_->take_requests(r.head); },
+                   [this](const shard::pubsub_wake_msg&) { hub_->ps_drain(); },
+                   [](const shard::ping_msg&) {},
+               },
+               m);
 }
 
 void engine::on_notify() {
@@ -548,12 +551,12 @@ void engine::on_notify() {
     start_drain();
 }
 
-// kXmsgDrain to every other shard: it starts the drain, or, once draining, only wakes the
+// drain_msg to every other shard: it starts the drain, or, once draining, only wakes the
 // peer to look at finished() again (start_drain is idempotent).
 void engine::tell_peers_drain() {
     if (shard_ == nullptr) return;
     for (uint32_t to = 0; to < shard_->mesh().shards(); ++to) {
-        if (to != shard_->id()) shard_->send(to, shard::xmsg{shard::kXmsgDrain, 0, 0});
+        if (to != shard_->id()) shard_->send(to, shard::drain_msg{});
     }
 }
 

@@ -29,9 +29,11 @@
 // update); with it a turn takes in a burst as the multishot recv did, for one syscall per
 // frame. Counted: pubsub_ingest_reads (recv_into completions), pubsub_ingest_reads_now.
 // Back-pressure: a paused socket simply gets no next read (there is no multishot to cancel);
-// resume_recv -> arm_recv -> the kind's arm_read -> frame_reader::arm arms it again. Close: shutdown() ends the read in flight,
-// and the memory it writes (ps_conn) is reset only once that final completion has arrived
-// (maybe_free at ops == 0 -> ps_reset / ps_up_freed).
+// resume_recv -> arm_recv -> the kind's arm_read -> frame_reader::arm arms it again. Close:
+// shutdown() ends the read in flight, and the memory it writes (ps_conn) is reset only once that
+// final completion has arrived (maybe_free at ops == 0 -> ps_reset / ps_up_freed).
+// The read loop itself (arming, completions, reading on) is frame_reader.cc's; this file is
+// its sink for pub/sub frames (frame_sink: target, took).
 // Thread: the owning shard only. No allocation beyond the frame's own buffer.
 
 #include <cerrno>

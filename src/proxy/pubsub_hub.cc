@@ -24,7 +24,11 @@ namespace qgate::proxy {
 using shard::bump;
 
 pubsub_plane::pubsub_plane(uint32_t shards, const config& cfg)
-    : shards_(shards), lanes_(new ps_lane[size_t{shards} * shards]) {
+    : shards_(shards) {
+    lanes_.reserve(size_t{shards} * shards);
+    for (size_t i = 0; i < size_t{shards} * shards; ++i) {
+        lanes_.push_back(std::make_unique<ps_lane>(kPsLaneSlots, 0));  // ps_flush_lanes publishes
+    }
     limits.updates_max = cfg.pubsub.backlog_updates_max;
     limits.bytes_max = cfg.pubsub.backlog_bytes_max;
     limits.policy = static_cast<pubsub::slow_policy>(cfg.pubsub.slow_subscriber);
@@ -101,8 +105,8 @@ void pubsub_hub::ps_send(uint32_t to, ps_msg&& m) {
         return;
     }
     std::deque<ps_msg>& waiting = ps_->overflow[to];
-    ps_msg* slot = waiting.empty() ? e_.opt_.pubsub->lane(e_.me_, to).claim() : nullptr;
-    if (slot == nullptr) {
+    ps_lane& lane = e_.opt_.pubsub->lane(e_.me_, to);
+    if (!waiting.empty() || !lane.has_room()) {
         if (waiting.size() >= kPsOverflowMax) {
             bump(e_.ctr_.pubsub_lane_drops);
             delete m.order;  // a lost .u.sub gets no answer; counted
@@ -113,8 +117,7 @@ void pubsub_hub::ps_send(uint32_t to, ps_msg&& m) {
         ++ps_->overflowing;
         return;
     }
-    *slot = std::move(m);
-    e_.opt_.pubsub->lane(e_.me_, to).commit();
+    lane.push(std::move(m));  // has room
     ps_->dirty_lanes |= uint64_t{1} << to;
     bump(e_.ctr_.pubsub_mailbox_msgs);
 }
@@ -124,13 +127,9 @@ void pubsub_hub::ps_refill() {
     for (uint32_t to = 0; to < ps_->overflow.size() && ps_->overflowing != 0; ++to) {
         std::deque<ps_msg>& waiting = ps_->overflow[to];
         ps_lane& lane = e_.opt_.pubsub->lane(e_.me_, to);
-        while (!waiting.empty()) {
-            ps_msg* slot = lane.claim();
-            if (slot == nullptr) break;
-            *slot = std::move(waiting.front());
+        while (!waiting.empty() && lane.push(std::move(waiting.front()))) {
             waiting.pop_front();
             --ps_->overflowing;
-            lane.commit();
             ps_->dirty_lanes |= uint64_t{1} << to;
             bump(e_.ctr_.pubsub_mailbox_msgs);
         }
@@ -144,7 +143,7 @@ void pubsub_hub::ps_flush_lanes() {
         const uint32_t to = static_cast<uint32_t>(__builtin_ctzll(ps_->dirty_lanes));
         ps_->dirty_lanes &= ps_->dirty_lanes - 1;
         if (e_.opt_.pubsub->lane(e_.me_, to).publish() && e_.shard_ != nullptr) {
-            e_.shard_->send(to, shard::xmsg{kXmsgPubsub, 0, 0});  // full mailbox: it is awake
+            e_.shard_->send(to, shard::pubsub_wake_msg{});  // full mailbox: it is awake
         }
     }
 }

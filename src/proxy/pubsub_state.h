@@ -4,19 +4,19 @@
 // Ownership and threads. One shard is the *hub* (shard 0): it alone owns the schema store,
 // the filter directory (which shard has which distinct filter of which table), each
 // subscriber's filters, and the upstream tickerplant connection. Every other shard only keeps
-// its own subscribers grouped by (table id, filter key). Shards talk through `ps_lane`s:
+// its own subscribers grouped by (table id, filter key). Shards talk through lanes
+// (`ps_lane`: the one SPSC ring, shard/spsc_ring.h, of ps_msg):
 //   client shard -> hub : sub (a .u.sub body to answer), unsub (a subscriber is gone),
 //                         publish (a publisher's .u.upd message, one refcounted buffer)
 //   hub -> client shard : sub_done (the reply + the (table, filter key) pairs to register),
 //                         deliver (one update: up to kPsFiltersPerMsg (filter key, buffer)
 //                         pairs, one message per shard per update), end (.u.end bytes)
-// A lane is an SPSC ring of these messages, published once per turn with one release store
-// and signalled with at most one mailbox wake (kXmsgPubsub) per peer per turn. Because sub_done
-// and deliver travel on the same ordered lane, a subscriber's `.u.sub` reply always precedes
-// its first update. Buffers move through the lanes as update_refs (a pointer swap, no copy).
+// A lane is published once per turn with one release store and signalled with at most one
+// mailbox wake (shard::pubsub_wake_msg) per peer per turn. Because sub_done and deliver travel
+// on the same ordered lane, a subscriber's `.u.sub` reply always precedes its first update.
+// Buffers move through the lanes as update_refs (a pointer swap, no copy).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -28,11 +28,10 @@
 #include "proxy/frame_cut.h"
 #include "qgate/config.h"
 #include "qgate/pubsub.h"
+#include "shard/spsc_ring.h"
 
 namespace qgate::proxy {
 
-/// Mailbox kind: "your pub/sub lanes have messages" (data, arg unused).
-inline constexpr uint32_t kXmsgPubsub = 17;
 /// Filters carried by one deliver message; an update with more distinct filters for one
 /// shard takes several messages (counted in pubsub_mailbox_msgs like any other).
 inline constexpr uint32_t kPsFiltersPerMsg = 8;
@@ -76,52 +75,18 @@ struct ps_msg {
     pubsub::update_ref bufs[kPsFiltersPerMsg];  ///< deliver: per key; end / publish: [0]
 };
 
-/// SPSC ring of ps_msg between two shards. The producer fills claim()ed slots and commits;
-/// publish() makes them visible (release); the consumer drains (acquire) and must move the
-/// references out of each slot (the slot is reused as it is).
-class ps_lane {
-  public:
-    ps_lane() : slots_(kPsLaneSlots) {}
-    ps_msg* claim() {
-        if (tail_local_ - head_cache_ >= kPsLaneSlots) {
-            head_cache_ = head_.load(std::memory_order_acquire);
-            if (tail_local_ - head_cache_ >= kPsLaneSlots) return nullptr;
-        }
-        return &slots_[tail_local_ % kPsLaneSlots];
-    }
-    void commit() { ++tail_local_; }
-    /// Messages committed and not yet taken by the consumer (producer side).
-    uint32_t used() const { return tail_local_ - head_.load(std::memory_order_acquire); }
-    bool publish() {
-        if (tail_local_ == tail_published_) return false;
-        tail_published_ = tail_local_;
-        tail_.store(tail_local_, std::memory_order_release);
-        return true;
-    }
-    template <typename F> void drain(F&& f) {
-        const uint32_t tail = tail_.load(std::memory_order_acquire);
-        uint32_t h = head_local_;
-        for (; h != tail; ++h) f(slots_[h % kPsLaneSlots]);
-        if (h != head_local_) head_.store(h, std::memory_order_release);
-        head_local_ = h;
-    }
-
-  private:
-    std::vector<ps_msg> slots_;
-    alignas(64) std::atomic<uint32_t> tail_{0};
-    uint32_t tail_local_ = 0;
-    uint32_t tail_published_ = 0;
-    uint32_t head_cache_ = 0;
-    alignas(64) std::atomic<uint32_t> head_{0};
-    uint32_t head_local_ = 0;
-};
+/// The lane from one shard to another: push()ed during the turn, publish()ed once at its end
+/// (publish_every 0: ps_flush_lanes wakes the peer only when publish() reports something new).
+/// The consumer must move the references out of each slot it drains (the slot is reused as it
+/// is, spsc_ring.h).
+using ps_lane = shard::spsc_ring<ps_msg>;
 
 /// Shared by every shard, built once by run_gateway when a listener is in pubsub mode.
 class pubsub_plane {
   public:
     pubsub_plane(uint32_t shards, const config& cfg);
-    ps_lane& lane(uint32_t from, uint32_t to) { return lanes_[from * shards_ + to]; }
-    const ps_lane& lane(uint32_t from, uint32_t to) const { return lanes_[from * shards_ + to]; }
+    ps_lane& lane(uint32_t from, uint32_t to) { return *lanes_[from * shards_ + to]; }
+    const ps_lane& lane(uint32_t from, uint32_t to) const { return *lanes_[from * shards_ + to]; }
     uint32_t shards() const { return shards_; }
     static constexpr uint32_t hub() { return 0; }
     int upstream = -1;  ///< backend index of the upstream tickerplant, -1 = none
@@ -130,7 +95,7 @@ class pubsub_plane {
 
   private:
     uint32_t shards_;
-    std::unique_ptr<ps_lane[]> lanes_;
+    std::vector<std::unique_ptr<ps_lane>> lanes_;
 };
 
 /// Per pub/sub connection (a subscriber / publisher client, or the hub's upstream link).

@@ -40,12 +40,7 @@ inline constexpr uint8_t kSend = 1 << 2;   ///< its answer is in the client's se
 inline constexpr uint8_t kFan = 1 << 3;    ///< a fan-out context refers to it (fanout.h)
 }  // namespace hold
 
-/// Mailbox kind of request mode: data = the first slot of a chain (linked by `qnext`) handed
-/// to the receiving shard, arg = its length. Each slot says what it is (`post_kind`). One
-/// message per destination per turn, however many slots: the mailbox stays far from full
-/// under load, and the receiver takes a whole batch with one acquire.
-inline constexpr uint32_t kXmsgRequests = 16;
-/// What a handed-over slot is (request::post_kind).
+/// What a slot handed over in a shard::requests_msg is (request::post_kind).
 inline constexpr uint32_t kPostSubmit = 1;  ///< origin -> home: queue this request
 inline constexpr uint32_t kPostDone = 2;    ///< home -> origin: answered (or to re-route)
 

@@ -473,8 +473,7 @@ void request_clients::flush_outbox() {
     for (uint32_t to = 0; to < outbox_.size(); ++to) {
         request_fifo& o = outbox_[to];
         if (o.empty()) continue;
-        const shard::xmsg m{kXmsgRequests, o.count, reinterpret_cast<uint64_t>(o.head)};
-        if (e_.shard_->send(to, m)) o = request_fifo{};
+        if (e_.shard_->send(to, shard::requests_msg{o.head})) o = request_fifo{};
     }
 }
 

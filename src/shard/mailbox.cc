@@ -8,15 +8,15 @@ namespace qgate::shard {
 mailbox_mesh::mailbox_mesh(uint32_t shards) : n_(shards), flags_(new flag[shards]) {
     queues_.reserve(size_t{shards} * shards);
     for (uint32_t i = 0; i < shards * shards; ++i)
-        queues_.push_back(std::make_unique<spsc_queue>());
+        queues_.push_back(std::make_unique<mailbox_ring>(kMailboxCapacity, kMailboxBatch));
 }
 
 bool mailbox_mesh::flush(uint32_t from, uint32_t to) {
     // push() publishes by itself every kMailboxBatch messages without looking at the peer,
     // and the peer may have gone to sleep after such a publication: so the question is not
     // "did this flush publish" but "was anything published since the last wake check".
-    spsc_queue& q = queue(from, to);
-    q.flush();
+    mailbox_ring& q = queue(from, to);
+    q.publish();
     if (!q.take_unsignalled()) return false;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // Cheap check first: most of the time the peer is awake and we skip the RMW.

@@ -1,10 +1,9 @@
 // Cross-shard messaging: a bounded SPSC queue for every ordered pair of shards, plus the
 // sleep/wake handshake that lets an idle shard block in the kernel without losing a message.
 //
-// Queue: a power-of-two ring of fixed-size messages. The producer writes slots and advances a
-// private tail; flush() publishes it with one release store (batching: one publication, and
-// at most one wake, per batch). The consumer reads up to the published tail and publishes its
-// head once per drain. Producer and consumer indices live on separate cache lines.
+// Queue: an spsc_ring<xmsg> (spsc_ring.h) per ordered pair of shards, publishing by itself
+// every kMailboxBatch pushes; the end-of-turn flush publishes the rest (batching: one
+// publication, and at most one wake, per batch). The messages are typed (xmsg.h).
 //
 // Wake protocol (Dekker style, seq_cst on both sides):
 //   consumer: sleeping = true; fence; if any inbound queue is non-empty -> sleeping = false,
@@ -19,86 +18,22 @@
 #include <memory>
 #include <vector>
 
+#include "shard/spsc_ring.h"
+#include "shard/xmsg.h"
+
 namespace qgate::shard {
-
-struct xmsg {
-    uint32_t kind = 0;
-    uint32_t arg = 0;
-    uint64_t data = 0;
-};
-
-enum xmsg_kind : uint32_t {
-    kXmsgDrain = 1,  ///< stop accepting and drain (broadcast by shard 0 on SIGTERM/SIGINT)
-    kXmsgPing = 2,   ///< tests / liveness
-};
 
 inline constexpr uint32_t kMailboxCapacity = 128;
 inline constexpr uint32_t kMailboxBatch = 16;  ///< producer publishes at least every 16 pushes
 
-class spsc_queue {
-  public:
-    explicit spsc_queue(uint32_t capacity = kMailboxCapacity)
-        : slots_(capacity), mask_(capacity - 1) {}
-
-    /// Producer. False when full (counting unpublished slots); nothing is written then.
-    bool push(const xmsg& m) {
-        if (tail_local_ - head_cache_ > mask_) {
-            head_cache_ = head_.load(std::memory_order_acquire);
-            if (tail_local_ - head_cache_ > mask_) return false;
-        }
-        slots_[tail_local_ & mask_] = m;
-        ++tail_local_;
-        if (tail_local_ - tail_published_ >= kMailboxBatch) flush();
-        return true;
-    }
-    /// Producer: publishes pushed messages. True when anything new was published.
-    bool flush() {
-        if (tail_local_ == tail_published_) return false;
-        tail_published_ = tail_local_;
-        tail_.store(tail_local_, std::memory_order_release);
-        unsignalled_ = true;
-        return true;
-    }
-    /// Producer: whether anything was published since the last call (the wake check).
-    bool take_unsignalled() {
-        const bool u = unsignalled_;
-        unsignalled_ = false;
-        return u;
-    }
-    /// Consumer: calls f(msg) for every published message, then frees their slots.
-    template <typename F> uint32_t drain(F&& f) {
-        const uint32_t tail = tail_.load(std::memory_order_acquire);
-        uint32_t head = head_local_;
-        for (; head != tail; ++head) f(slots_[head & mask_]);
-        const uint32_t n = head - head_local_;
-        head_local_ = head;
-        if (n != 0) head_.store(head, std::memory_order_release);
-        return n;
-    }
-    /// Either side: whether published messages are waiting.
-    bool has_published() const {
-        return tail_.load(std::memory_order_seq_cst) != head_.load(std::memory_order_relaxed);
-    }
-    uint32_t capacity() const { return mask_ + 1; }
-
-  private:
-    std::vector<xmsg> slots_;
-    const uint32_t mask_;
-    alignas(64) std::atomic<uint32_t> tail_{0};  // written by producer
-    uint32_t tail_local_ = 0;
-    uint32_t tail_published_ = 0;
-    uint32_t head_cache_ = 0;
-    bool unsignalled_ = false;  ///< published since the last take_unsignalled()
-    alignas(64) std::atomic<uint32_t> head_{0};  // written by consumer
-    uint32_t head_local_ = 0;
-};
+using mailbox_ring = spsc_ring<xmsg>;
 
 /// The N x N mesh of queues and the per-shard sleeping flags.
 class mailbox_mesh {
   public:
     explicit mailbox_mesh(uint32_t shards);
     uint32_t shards() const { return n_; }
-    spsc_queue& queue(uint32_t from, uint32_t to) { return *queues_[from * n_ + to]; }
+    mailbox_ring& queue(uint32_t from, uint32_t to) { return *queues_[from * n_ + to]; }
 
     /// Producer side of a flush: publishes from->to and returns true when `to` was asleep and
     /// this caller won the right to wake it (send exactly one wake).
@@ -123,7 +58,7 @@ class mailbox_mesh {
         std::atomic<bool> sleeping{false};
     };
     uint32_t n_;
-    std::vector<std::unique_ptr<spsc_queue>> queues_;
+    std::vector<std::unique_ptr<mailbox_ring>> queues_;
     std::unique_ptr<flag[]> flags_;
 };
 

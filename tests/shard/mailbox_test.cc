@@ -1,11 +1,14 @@
-// The SPSC mailbox and its wake protocol: ordering, full queue, batching, wake only when the
-// consumer sleeps (exactly once), and a two-thread stress run. Plus the timer heap.
+// The mailbox (an spsc_ring of typed xmsg) and its wake protocol: ordering, full queue,
+// batching, each message kind received as its type, wake only when the consumer sleeps
+// (exactly once), and a two-thread stress run. Plus the timer heap.
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "shard/mailbox.h"
@@ -16,32 +19,60 @@ using namespace qgate::shard;
 using qgate::test::kSpinBudget;
 using qgate::test::spin_bound;
 
-TEST_CASE("spsc_queue: FIFO order, full queue, batching") {
-    spsc_queue q(8);
-    for (uint32_t i = 0; i < 8; ++i) REQUIRE(q.push({1, i, i * 10}));
-    CHECK_FALSE(q.push({1, 99, 0}));  // full, counting unpublished slots
-    CHECK_FALSE(q.has_published());   // fewer than kMailboxBatch pushes: nothing visible yet
-    std::vector<uint32_t> seen;
-    CHECK(q.drain([&](const xmsg& m) { seen.push_back(m.arg); }) == 0);
-    CHECK(q.flush());
-    CHECK_FALSE(q.flush());           // nothing new
-    CHECK(q.drain([&](const xmsg& m) { seen.push_back(m.arg); }) == 8);
-    CHECK(seen == std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7});
-    REQUIRE(q.push({1, 8, 0}));       // slots freed by the drain
-    q.flush();
-    CHECK(q.drain([&](const xmsg& m) { CHECK(m.arg == 8); }) == 1);
+namespace {
+uint64_t seq_of(const xmsg& m) { return std::get<ping_msg>(m).seq; }
+}  // namespace
+
+TEST_CASE("mailbox ring: FIFO order, full queue, batching") {
+    mailbox_ring q(8, kMailboxBatch);
+    for (uint32_t i = 0; i < 8; ++i) REQUIRE(q.push(ping_msg{i}));
+    CHECK_FALSE(q.push(ping_msg{99}));  // full, counting unpublished slots
+    CHECK_FALSE(q.has_published());     // fewer than kMailboxBatch pushes: nothing visible yet
+    std::vector<uint64_t> seen;
+    CHECK(q.drain([&](const xmsg& m) { seen.push_back(seq_of(m)); }) == 0);
+    CHECK(q.publish());
+    CHECK_FALSE(q.publish());           // nothing new
+    CHECK(q.drain([&](const xmsg& m) { seen.push_back(seq_of(m)); }) == 8);
+    CHECK(seen == std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+    REQUIRE(q.push(ping_msg{8}));       // slots freed by the drain
+    q.publish();
+    CHECK(q.drain([&](const xmsg& m) { CHECK(seq_of(m) == 8); }) == 1);
 }
 
-TEST_CASE("spsc_queue: a full batch publishes by itself") {
-    spsc_queue q(64);
-    for (uint32_t i = 0; i < kMailboxBatch; ++i) REQUIRE(q.push({1, i, 0}));
+TEST_CASE("mailbox ring: a full batch publishes by itself") {
+    mailbox_ring q(64, kMailboxBatch);
+    for (uint32_t i = 0; i + 1 < kMailboxBatch; ++i) REQUIRE(q.push(ping_msg{i}));
+    CHECK_FALSE(q.has_published());
+    REQUIRE(q.push(ping_msg{kMailboxBatch}));
     CHECK(q.has_published());
+}
+
+TEST_CASE("xmsg: each kind arrives as its own type, with its fields") {
+    mailbox_mesh mesh(2);
+    REQUIRE(mesh.queue(0, 1).push(drain_msg{}));
+    REQUIRE(mesh.queue(0, 1).push(requests_msg{nullptr}));
+    REQUIRE(mesh.queue(0, 1).push(pubsub_wake_msg{}));
+    REQUIRE(mesh.queue(0, 1).push(ping_msg{42}));
+    mesh.flush(0, 1);
+    std::vector<std::string> seen;
+    mesh.drain(1, [&](uint32_t, const xmsg& m) {
+        std::visit(overloaded{
+                       [&](const drain_msg&) { seen.emplace_back("drain"); },
+                       [&](const requests_msg& r) {
+                           seen.emplace_back(r.head == nullptr ? "requests" : "requests?");
+                       },
+                       [&](const pubsub_wake_msg&) { seen.emplace_back("pubsub"); },
+                       [&](const ping_msg& p) { seen.push_back("ping" + std::to_string(p.seq)); },
+                   },
+                   m);
+    });
+    CHECK(seen == std::vector<std::string>{"drain", "requests", "pubsub", "ping42"});
 }
 
 TEST_CASE("mailbox_mesh: wake only a sleeping peer, and only once") {
     mailbox_mesh mesh(3);
     // Awake consumer: no wake needed.
-    REQUIRE(mesh.queue(0, 1).push({kXmsgPing, 0, 0}));
+    REQUIRE(mesh.queue(0, 1).push(ping_msg{0}));
     CHECK_FALSE(mesh.flush(0, 1));
     // Consumer with a message waiting refuses to sleep.
     CHECK_FALSE(mesh.prepare_sleep(1));
@@ -49,8 +80,8 @@ TEST_CASE("mailbox_mesh: wake only a sleeping peer, and only once") {
     CHECK(mesh.drain(1, [](uint32_t from, const xmsg&) { CHECK(from == 0); }) == 1);
     // Empty inbox: it sleeps; the first producer to publish wakes it, the second does not.
     CHECK(mesh.prepare_sleep(1));
-    REQUIRE(mesh.queue(0, 1).push({kXmsgPing, 1, 0}));
-    REQUIRE(mesh.queue(2, 1).push({kXmsgPing, 2, 0}));
+    REQUIRE(mesh.queue(0, 1).push(ping_msg{1}));
+    REQUIRE(mesh.queue(2, 1).push(ping_msg{2}));
     CHECK(mesh.flush(0, 1));
     CHECK_FALSE(mesh.flush(2, 1));
     mesh.woke(1);
@@ -65,7 +96,7 @@ TEST_CASE("mailbox_mesh: a batch that push() published by itself still wakes a s
     mailbox_mesh mesh(2);
     CHECK(mesh.prepare_sleep(1));  // consumer found nothing and sleeps
     // The 16th push publishes the batch with no wake check of its own ...
-    for (uint32_t i = 0; i < kMailboxBatch; ++i) REQUIRE(mesh.queue(0, 1).push({kXmsgPing, i, 0}));
+    for (uint32_t i = 0; i < kMailboxBatch; ++i) REQUIRE(mesh.queue(0, 1).push(ping_msg{i}));
     // ... so the end-of-turn flush, which publishes nothing new, must still wake the sleeper.
     CHECK(mesh.flush(0, 1));
     mesh.woke(1);
@@ -88,7 +119,7 @@ TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost w
         spin_bound run{deadline};  // the whole run, however it loops
         while (received < kCount && !give_up.load()) {
             mesh.drain(1, [&](uint32_t, const xmsg& m) {
-                out_of_order += m.data == received ? 0 : 1;
+                out_of_order += seq_of(m) == received ? 0 : 1;
                 ++received;
             });
             if (received == kCount) break;
@@ -115,7 +146,7 @@ TEST_CASE("mailbox_mesh: two threads, every message once and in order, no lost w
     uint32_t sent = 0;
     bool stalled = false;
     while (sent < kCount && !give_up.load()) {
-        if (mesh.queue(0, 1).push({kXmsgPing, 0, sent})) {
+        if (mesh.queue(0, 1).push(ping_msg{sent})) {
             ++sent;
             if (sent % 7 == 0 || sent == kCount) {
                 if (mesh.flush(0, 1)) {

@@ -367,10 +367,7 @@ TEST_CASE("pubsub ingest: a paused feed gets no next read (nothing cancelled); r
     t.client(0);
     // Shard 1 is not draining its lane: fill it past the high mark, as a busy peer would.
     proxy::ps_lane& lane = t.ps_plane->lane(0, 1);
-    for (uint32_t i = 0; i <= proxy::kPsLaneHigh; ++i) {
-        REQUIRE(lane.claim() != nullptr);
-        lane.commit();
-    }
+    for (uint32_t i = 0; i <= proxy::kPsLaneHigh; ++i) REQUIRE(lane.push(proxy::ps_msg{}));
     lane.publish();
     const std::string u = upd_msg(2);
     t.read(kPub, u.substr(0, 8));
@@ -422,18 +419,17 @@ struct shard1 {
     proxy::ps_lane& from_hub() { return t.ps_plane->lane(0, 1); }
     /// Queues `.u.sub[`trade;`]` from this shard's session `session` (false: lane full).
     bool sub(uint32_t session) {
-        proxy::ps_msg* m = to_hub().claim();
-        if (m == nullptr) return false;
+        if (!to_hub().has_room()) return false;
         auto* o = new proxy::ps_sub_order;
         o->shard = 1;
         o->session = session;
         o->gen = 1;
         const std::string s = sub_msg();
         o->body.assign(s.begin() + 8, s.end());
-        m->kind = proxy::ps_kind::sub;
-        m->order = o;
-        to_hub().commit();
-        return true;
+        proxy::ps_msg m;
+        m.kind = proxy::ps_kind::sub;
+        m.order = o;
+        return to_hub().push(std::move(m));
     }
     /// Everything the hub has published on lane 0->1 so far, moved out.
     std::vector<proxy::ps_msg> take() {
@@ -445,12 +441,11 @@ struct shard1 {
     uint32_t fill(uint32_t n = proxy::kPsLaneSlots) {
         uint32_t added = 0;
         for (; added < proxy::kPsLaneSlots && from_hub().used() < n; ++added) {
-            proxy::ps_msg* m = from_hub().claim();
-            if (m == nullptr) break;
-            m->kind = proxy::ps_kind::deliver;
-            m->n = 0;
-            m->table = kFiller;
-            from_hub().commit();
+            proxy::ps_msg m;
+            m.kind = proxy::ps_kind::deliver;
+            m.n = 0;
+            m.table = kFiller;
+            if (!from_hub().push(std::move(m))) break;
         }
         from_hub().publish();
         return added;

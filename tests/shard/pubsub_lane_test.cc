@@ -1,5 +1,5 @@
-// The pub/sub lanes between shards (src/proxy/pubsub_state.h): SPSC order, capacity, and
-// update references handed across threads without copies or leaks.
+// The pub/sub lanes between shards (src/proxy/pubsub_state.h, an spsc_ring<ps_msg>): SPSC
+// order, capacity, and update references handed across threads without copies or leaks.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -18,14 +18,18 @@ using qgate::test::kSpinBudget;
 using qgate::test::spin_bound;
 
 TEST_CASE("ps_lane: capacity, order, publish makes messages visible") {
-    auto lane = std::make_unique<ps_lane>();
+    auto lane = std::make_unique<ps_lane>(kPsLaneSlots, 0);
     for (uint32_t i = 0; i < kPsLaneSlots; ++i) {
-        ps_msg* m = lane->claim();
-        REQUIRE(m != nullptr);
-        m->table = i;
-        lane->commit();
+        ps_msg m;
+        m.table = i;
+        REQUIRE(lane->push(std::move(m)));
     }
-    CHECK(lane->claim() == nullptr);  // full
+    CHECK_FALSE(lane->has_room());  // full
+    const uint8_t bytes[16] = {1, 0, 0, 0, 16};
+    ps_msg extra;
+    extra.bufs[0] = update_ref::copy_of(bytes);
+    CHECK_FALSE(lane->push(std::move(extra)));
+    CHECK(extra.bufs[0]);  // a refused message stays the caller's (for the overflow queue)
     CHECK(lane->used() == kPsLaneSlots);
     uint32_t seen = 0;
     lane->drain([&](ps_msg&) { ++seen; });
@@ -35,11 +39,11 @@ TEST_CASE("ps_lane: capacity, order, publish makes messages visible") {
     lane->drain([&](ps_msg& m) { CHECK(m.table == next++); });
     CHECK(next == kPsLaneSlots);
     CHECK(lane->used() == 0);
-    CHECK(lane->claim() != nullptr);
+    CHECK(lane->has_room());
 }
 
 TEST_CASE("ps_lane: references cross threads in order; the last drop frees") {
-    auto lane = std::make_unique<ps_lane>();
+    auto lane = std::make_unique<ps_lane>(kPsLaneSlots, 0);
     const uint8_t bytes[16] = {1, 0, 0, 0, 16};
     const update_ref shared = update_ref::copy_of(bytes);
     constexpr uint32_t kCount = 200000;
@@ -64,17 +68,17 @@ TEST_CASE("ps_lane: references cross threads in order; the last drop frees") {
     spin_bound bound{deadline};
     uint32_t sent = 0;
     while (sent < kCount && !give_up.load()) {
-        ps_msg* m = lane->claim();
-        if (m == nullptr) {
+        ps_msg m;
+        m.kind = ps_kind::deliver;
+        m.table = sent;
+        m.n = 1;
+        m.bufs[0] = shared;
+        if (!lane->push(std::move(m))) {
             lane->publish();
             if (!bound.go_on()) give_up = true;  // the lane stayed full: the consumer stopped
             continue;
         }
-        m->kind = ps_kind::deliver;
-        m->table = sent++;
-        m->n = 1;
-        m->bufs[0] = shared;
-        lane->commit();
+        ++sent;
         if (sent % 64 == 0) lane->publish();
     }
     lane->publish();
