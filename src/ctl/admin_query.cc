@@ -60,9 +60,9 @@ std::vector<uint8_t> stats_reply(const std::function<stat_list()>& stats) {
     std::vector<int64_t> counts;
     names.reserve(list.size());
     counts.reserve(list.size());
-    for (const auto& [name, count] : list) {
-        names.push_back(name);
-        counts.push_back(static_cast<int64_t>(count));
+    for (const stat_sample& s : list) {
+        names.push_back(s.flat_name());
+        counts.push_back(static_cast<int64_t>(s.value));
     }
     const value dict = value::dict(value::symbols(std::move(names)), value::longs(counts));
     return qipc::encode_message(dict, qipc::msg_type::response);
