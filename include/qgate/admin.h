@@ -6,14 +6,14 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "qgate/config.h"
+#include "qgate/stats.h"
 
 namespace qgate::ctl {
 
-using stat_list = std::vector<std::pair<std::string, uint64_t>>;
+/// A snapshot of the stats table (qgate/stats.h): what .qgate.stats[] reports.
+using stat_list = qgate::stat_list;
 
 class admin_server {
   public:

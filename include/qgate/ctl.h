@@ -6,12 +6,14 @@
 
 #include <sys/socket.h>
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "qgate/config.h"
+#include "qgate/stats.h"
 
 namespace qgate::ctl {
 
@@ -47,6 +49,7 @@ struct cli_options {
     bool check_config = false;    ///< --check-config: validate and exit
     bool help = false;            ///< -h / --help
     bool print_example = false;   ///< --print-example-config
+    bool list_stats = false;      ///< --list-stats
     /// Knob overrides in command-line order: (knob name, value text), e.g. ("server.shards", "4").
     std::vector<std::pair<std::string, std::string>> overrides;
 };
@@ -64,5 +67,9 @@ std::string help_text();
 /// The annotated example configuration (conf/qgate.example.toml), generated from the knob
 /// table; `qgate --print-example-config` prints it.
 std::string example_config();
+
+/// STATS.md: a markdown table of `table` (name, kind, unit, labels, help) with how to read
+/// .qgate.stats[]; `qgate --list-stats` prints it for the stats table (src/shard/counters.h).
+std::string stats_markdown(std::span<const stat_desc> table);
 
 }  // namespace qgate::ctl

@@ -1,7 +1,9 @@
 // DESIGN: the `qgate` program. Parses the command line and the TOML file into an immutable
 // qgate::config (src/ctl), applies command-line overrides, and either reports on the config
 // (--check-config, like `haproxy -c`) or hands the snapshot to the data plane (run_gateway),
-// whose return value is the exit code. Runs on the main thread before any other exists.
+// whose return value is the exit code. --help, --print-example-config and --list-stats print a
+// text generated from a table and exit before any config is read. Runs on the main thread
+// before any other exists.
 // Exit codes: 0 OK, 1 configuration error, 2 usage error.
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "qgate/gateway.h"
 #include "qgate/log.h"
 #include "net/socket_util.h"
+#include "shard/counters.h"
 
 namespace {
 
@@ -43,6 +46,10 @@ int main(int argc, char** argv) {
     }
     if (opts.print_example) {
         std::fputs(qgate::ctl::example_config().c_str(), stdout);
+        return 0;
+    }
+    if (opts.list_stats) {
+        std::fputs(qgate::ctl::stats_markdown(qgate::shard::kStatTable).c_str(), stdout);
         return 0;
     }
     if (opts.config_path.empty()) return usage_error("-c FILE is required (see --help)");

@@ -1,12 +1,15 @@
 // DESIGN: answers one admin request. Decodes the body into an owning qipc::value (admin
 // requests are tiny and rare, so the allocation is fine here, never on the data plane),
-// recognises a call of .qgate.stats in either form q clients send (a string, or a general
-// list whose first item is the function's symbol or name), and encodes the reply with the
-// codec. Pure; runs on the admin thread.
+// parses it once into a call (name, arguments) in either form q clients send (a string, or a
+// general list whose first item is the function's symbol or name), looks the name up in the
+// table of admin functions and encodes that function's reply with the codec. A name not in
+// the table, or a query that is no call, gets the same "unknown admin query" error. Pure; runs
+// on the admin thread.
 #include "ctl/admin_query.h"
 
+#include <string>
+
 #include "qgate/qipc/display.h"
-#include "qgate/qipc/value.h"
 #include "qgate/qipc/writer.h"
 
 namespace qgate::ctl {
@@ -17,14 +20,11 @@ namespace qtype = qipc::qtype;
 
 constexpr std::size_t kShownMax = 200;  // longest query text echoed back in an error
 
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
-                          s.back() == ';')) {
-        s.remove_suffix(1);
-    }
+    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && (is_blank(s.back()) || s.back() == ';')) s.remove_suffix(1);
     return s;
 }
 
@@ -32,21 +32,36 @@ std::string_view chars_of(const value& v) {
     return {reinterpret_cast<const char*>(v.raw.data()), v.raw.size()};
 }
 
-// ".qgate.stats[]", ".qgate.stats[::]", ".qgate.stats" (arguments are ignored).
-bool is_stats_text(std::string_view text) {
+// "name", "name[args]" (blanks between them allowed).
+std::optional<admin_call> parse_text_call(std::string_view text) {
     text = trim(text);
-    if (text.substr(0, kStatsQuery.size()) != kStatsQuery) return false;
-    std::string_view rest = trim(text.substr(kStatsQuery.size()));
-    return rest.empty() || (rest.front() == '[' && rest.back() == ']');
+    std::size_t end = 0;
+    while (end < text.size() && text[end] != '[' && !is_blank(text[end])) ++end;
+    admin_call call{text.substr(0, end), {}};
+    const std::string_view rest = trim(text.substr(end));
+    if (rest.empty()) return call;
+    if (rest.front() != '[' || rest.back() != ']' || rest.size() < 2) return std::nullopt;
+    call.args.text = rest.substr(1, rest.size() - 2);
+    return call;
 }
 
-bool is_stats_call(const value& v) {
-    if (v.type == qtype::kChar) return is_stats_text(chars_of(v));
-    if (v.type != qtype::kList || v.items.empty()) return false;
-    const value& f = v.items.front();
-    if (f.type == -qtype::kSymbol) return !f.syms.empty() && f.syms.front() == kStatsQuery;
-    return f.type == qtype::kChar && chars_of(f) == kStatsQuery;
+// The stats dictionary: each sample's flat name ! its value.
+value stats_fn(const admin_args&, const admin_context& ctx) {
+    const stat_list list = ctx.stats ? ctx.stats() : stat_list{};
+    std::vector<std::string> names;
+    std::vector<int64_t> counts;
+    names.reserve(list.size());
+    counts.reserve(list.size());
+    for (const stat_sample& s : list) {
+        names.push_back(s.flat_name());
+        counts.push_back(static_cast<int64_t>(s.value));
+    }
+    return value::dict(value::symbols(std::move(names)), value::longs(counts));
 }
+
+constexpr admin_function kAdminFunctions[] = {
+    {kStatsQuery, stats_fn},
+};
 
 std::vector<uint8_t> error_reply(std::string_view text) {
     std::vector<uint8_t> out(qipc::error_message_size(text));
@@ -54,21 +69,32 @@ std::vector<uint8_t> error_reply(std::string_view text) {
     return out;
 }
 
-std::vector<uint8_t> stats_reply(const std::function<stat_list()>& stats) {
-    const stat_list list = stats ? stats() : stat_list{};
-    std::vector<std::string> names;
-    std::vector<int64_t> counts;
-    names.reserve(list.size());
-    counts.reserve(list.size());
-    for (const auto& [name, count] : list) {
-        names.push_back(name);
-        counts.push_back(static_cast<int64_t>(count));
+}  // namespace
+
+std::span<const admin_function> admin_functions() { return kAdminFunctions; }
+
+const admin_function* find_admin_function(std::string_view name) {
+    for (const admin_function& f : kAdminFunctions) {
+        if (f.name == name) return &f;
     }
-    const value dict = value::dict(value::symbols(std::move(names)), value::longs(counts));
-    return qipc::encode_message(dict, qipc::msg_type::response);
+    return nullptr;
 }
 
-}  // namespace
+std::optional<admin_call> parse_admin_call(const value& query) {
+    if (query.type == qtype::kChar) return parse_text_call(chars_of(query));
+    if (query.type != qtype::kList || query.items.empty()) return std::nullopt;
+    const value& f = query.items.front();
+    admin_call call;
+    if (f.type == -qtype::kSymbol && !f.syms.empty()) {
+        call.name = f.syms.front();
+    } else if (f.type == qtype::kChar) {
+        call.name = chars_of(f);
+    } else {
+        return std::nullopt;
+    }
+    call.args.items = std::span<const value>(query.items).subspan(1);
+    return call;
+}
 
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
                                  const std::function<stat_list()>& stats) {
@@ -78,7 +104,12 @@ std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endi
         return error_reply(std::string("qgate: malformed admin query: ") +
                            qipc::errc_name(st.code));
     }
-    if (is_stats_call(query)) return stats_reply(stats);
+    const std::optional<admin_call> call = parse_admin_call(query);
+    const admin_function* fn = call ? find_admin_function(call->name) : nullptr;
+    if (fn != nullptr) {
+        const admin_context ctx{stats};
+        return qipc::encode_message(fn->handler(call->args, ctx), qipc::msg_type::response);
+    }
     std::string shown = query.type == qtype::kChar ? std::string(chars_of(query))
                                                    : qipc::show(query);
     if (shown.size() > kShownMax) shown = shown.substr(0, kShownMax) + "...";

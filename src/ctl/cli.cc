@@ -1,6 +1,7 @@
 // DESIGN: the `qgate` command line. Fixed actions (-c, --check-config, --help,
-// --print-example-config) are parsed here; every other --name=value is a knob override whose
-// name comes from the knob table's `cli` column, checked exactly as the file's values are.
+// --print-example-config, --list-stats) are parsed here; every other --name=value is a knob
+// override whose name comes from the knob table's `cli` column, checked exactly as the file's
+// values are.
 // Pure; control plane only.
 #include "ctl/knobs.h"
 #include "qgate/ctl.h"
@@ -46,6 +47,8 @@ bool parse_cli(int argc, const char* const* argv, cli_options& out, std::string&
             out.help = true;
         } else if (arg == "--print-example-config") {
             out.print_example = true;
+        } else if (arg == "--list-stats") {
+            out.list_stats = true;
         } else if (is_option(arg, "-c") || is_option(arg, "--config")) {
             const std::string_view name = arg.substr(0, arg.find('='));
             if (!take_value(argc, argv, i, arg, name, out.config_path, error)) return false;

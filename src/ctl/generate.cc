@@ -1,11 +1,13 @@
-// DESIGN: text generated from the knob table: `qgate --help` and the annotated example file
-// conf/qgate.example.toml (`qgate --print-example-config`). Nothing here is written by hand
-// per knob, so a knob added to the table shows up in both. Pure; control plane only.
+// DESIGN: text generated from the tables: `qgate --help` and the annotated example file
+// conf/qgate.example.toml (`qgate --print-example-config`) from the knob table, STATS.md
+// (`qgate --list-stats`) from the stats table. Nothing here is written by hand per knob or
+// stat, so one added to its table shows up in every text. Pure; control plane only.
 #include <algorithm>
 #include <string>
 
 #include "ctl/knobs.h"
 #include "qgate/ctl.h"
+#include "qgate/stats.h"
 
 namespace qgate::ctl {
 namespace {
@@ -71,6 +73,7 @@ std::string help_text() {
     out += option_line("    --check-config",
                        "validate FILE and its users file, print a summary, exit 0 / 1");
     out += option_line("    --print-example-config", "print the annotated example config");
+    out += option_line("    --list-stats", "print every stat .qgate.stats[] reports (markdown)");
     out += option_line("-h, --help", "print this help");
     for (const knob& k : knob_table()) {
         if (k.cli.empty()) continue;
@@ -109,6 +112,33 @@ std::string example_config() {
             out += "\n" + wrap(k.help, "# ") + wrap(facts(k), "# ");
             out += std::string(k.key()) + " = " + std::string(k.def) + "\n";
         }
+    }
+    return out;
+}
+
+std::string stats_markdown(std::span<const stat_desc> table) {
+    std::string out =
+        "# qgate stats\n"
+        "\n"
+        "<!-- GENERATED from the stats table in src/shard/counters.h; do not edit. Regenerate\n"
+        "with `qgate --list-stats > STATS.md` (the unit tests fail while this file and the\n"
+        "table disagree). -->\n"
+        "\n"
+        "The admin port (`[admin]` in the config) answers `h\".qgate.stats[]\"` with a\n"
+        "dictionary, symbol ! long: one entry per stat, in the order below. A stat with a\n"
+        "label has one entry per label value, named `<name>_<value>` (`backend_load_rdb1`).\n"
+        "A counter only grows from 0 at start-up; a gauge is a level now. Per-shard stats\n"
+        "(every stat above `cqes_per_enter_x1000`) are summed over the shards.\n"
+        "\n"
+        "| name | kind | unit | labels | help |\n"
+        "|---|---|---|---|---|\n";
+    for (const stat_desc& d : table) {
+        std::string labels;
+        for (std::size_t i = 0; i < d.label_count(); ++i) {
+            labels += (i == 0 ? "`" : ", `") + std::string(d.labels[i]) + "`";
+        }
+        out += "| `" + std::string(d.name) + "` | " + std::string(kind_name(d.kind)) + " | " +
+               std::string(d.unit) + " | " + labels + " | " + std::string(d.help) + " |\n";
     }
     return out;
 }

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include "qgate/admin.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "shard/counters.h"
 #include "shard/mailbox.h"
 #include "shard/shard.h"
 
@@ -112,31 +114,37 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
     return ok && rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// One snapshot of kStatTable (admin thread): each shard counter summed over the shards, then
+// the gateway's stats. The order and the flat names are what .qgate.stats[] has always shown.
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane) {
-    ctl::stat_list out;
+    using shard::stat_id;
+    std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
-        size_t i = 0;
-        shard::for_each_counter(sh->stats(), [&](const char* name, uint64_t v) {
-            if (out.size() <= i) out.emplace_back(name, 0);
-            out[i++].second += v;
+        shard::for_each_counter(sh->stats(), [&](stat_id id, uint64_t v) {
+            sums[static_cast<size_t>(id)] += v;
         });
     }
-    uint64_t enters = 0, cqes = 0;
-    for (const auto& [name, v] : out) {
-        if (name == "enters") enters = v;
-        if (name == "cqes") cqes = v;
+    ctl::stat_list out;
+    for (size_t i = 0; i < sums.size(); ++i) {
+        out.push_back(shard::make_sample(static_cast<stat_id>(i), sums[i]));
     }
-    out.emplace_back("cqes_per_enter_x1000", enters == 0 ? 0 : cqes * 1000 / enters);
-    out.emplace_back("shards", shards.size());
+    const uint64_t enters = sums[static_cast<size_t>(stat_id::enters)];
+    const uint64_t cqes = sums[static_cast<size_t>(stat_id::cqes)];
+    out.push_back(shard::make_sample(stat_id::cqes_per_enter_x1000,
+                                     enters == 0 ? 0 : cqes * 1000 / enters));
+    out.push_back(shard::make_sample(stat_id::shards, shards.size()));
     for (size_t b = 0; b < ups.size(); ++b) {
-        out.emplace_back("backend_conns_" + ups.at(static_cast<int>(b)).name,
-                         ups.at(static_cast<int>(b)).conns.load(std::memory_order_relaxed));
+        const proxy::upstream& u = ups.at(static_cast<int>(b));
+        out.push_back(shard::make_sample(stat_id::backend_conns,
+                                         u.conns.load(std::memory_order_relaxed), {u.name}));
     }
     // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
     for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {
-        out.emplace_back("backend_load_" + plane->name(b), plane->state(b).load_now());
-        out.emplace_back("backend_live_" + plane->name(b), plane->state(b).is_live() ? 1 : 0);
+        out.push_back(shard::make_sample(stat_id::backend_load, plane->state(b).load_now(),
+                                         {plane->name(b)}));
+        out.push_back(shard::make_sample(stat_id::backend_live,
+                                         plane->state(b).is_live() ? 1 : 0, {plane->name(b)}));
     }
     return out;
 }

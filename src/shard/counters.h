@@ -1,116 +1,263 @@
-// Per-shard counters, declared once. Written only by the owning shard with relaxed
-// load+store (no locked instruction on the hot path), read by the admin thread with relaxed
-// loads: a reader may see a slightly stale value, never a torn one.
+// The stats table: every stat qgate reports, declared once, with its kind, unit and help.
+// Per-shard counters are fields of `counters`, written only by the owning shard with relaxed
+// load+store (no locked instruction on the hot path) and read by the admin thread with relaxed
+// loads: a reader may see a slightly stale value, never a torn one. Gateway-wide stats are
+// computed by the admin thread. kStatTable (both, in .qgate.stats[] order) is what the admin
+// port, `qgate --list-stats` (STATS.md) and the coming Prometheus endpoint read; to add a stat,
+// add its X line here, count it, and regenerate STATS.md (the unit tests check the rest).
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qgate/stats.h"
 
 namespace qgate::shard {
 
-// X(name): every counter the admin endpoint reports, in order. Gauges (conns_open,
-// bufs_held: receive buffers user space holds now) go up and down; bufs_held_peak is the
-// highest bufs_held seen at the end of a loop turn; everything else only grows.
-#define QGATE_SHARD_COUNTERS(X) \
-    X(accepts)                  \
-    X(accept_errors)            \
-    X(conns_open)               \
-    X(conns_rejected)           \
-    X(handshake_fail)           \
-    X(auth_fail)                \
-    X(malformed_frames)         \
-    X(bytes_in)                 \
-    X(bytes_out)                \
-    X(msgs_fwd)                 \
-    X(sync_requests)            \
-    X(enters)                   \
-    X(cqes)                     \
-    X(cq_overflow)              \
-    X(sq_full)                  \
-    X(rcv_enobufs)              \
-    X(snd_short)                \
-    X(sends)                    \
-    X(multishot_rearm)          \
-    X(xshard_msgs)              \
-    X(xshard_full)              \
-    X(xshard_wakes)             \
-    X(xshard_requests)          \
-    X(backend_connect_fail)     \
-    X(backend_connect_timeout)  \
-    X(backend_disconnect)       \
-    X(no_backend_sessions)      \
-    X(no_backend_errors)        \
-    X(disconnect_errors)        \
-    X(slow_reader_pauses)       \
-    X(buf_share_pauses)         \
-    X(bufs_held)                \
-    X(bufs_held_peak)           \
-    X(send_items_exhausted)     \
-    X(drain_closed)             \
-    X(async_requests)           \
-    X(requests_routed)          \
-    X(requests_rerouted)        \
-    X(request_no_route)         \
-    X(request_no_backend)       \
-    X(request_busy)             \
-    X(request_timeouts)         \
-    X(request_late_replies)     \
-    X(request_slots_exhausted)  \
-    X(request_too_large)        \
-    X(request_bytes_lent)       \
-    X(request_bytes_copied)     \
-    X(request_lend_pressure)    \
-    X(client_quota_pauses)      \
-    X(requests_abandoned)       \
-    X(requests_skipped)         \
-    X(async_dropped)            \
-    X(backend_unsolicited)      \
-    X(backend_reconnects)       \
-    X(backends_ejected)         \
-    X(backends_recovered)       \
-    X(backend_health_queries)   \
-    X(backend_health_fail)      \
-    X(reply_bytes_received_direct) \
-    X(reply_bytes_copied)       \
-    X(pubsub_subscribers)       \
-    X(pubsub_sub_calls)         \
-    X(pubsub_updates_in)        \
-    X(pubsub_update_bytes_encoded) \
-    X(pubsub_encodings)         \
-    X(pubsub_as_received)       \
-    X(pubsub_deliveries)        \
-    X(pubsub_payload_bytes_copied) \
-    X(pubsub_ingest_bytes_direct) \
-    X(pubsub_ingest_bytes_copied) \
-    X(pubsub_ingest_reads)      \
-    X(pubsub_ingest_reads_now)  \
-    X(pubsub_bytes_queued)      \
-    X(pubsub_slow_disconnects)  \
-    X(pubsub_conflations)       \
-    X(pubsub_mailbox_msgs)      \
-    X(pubsub_lane_full)         \
-    X(pubsub_lane_drops)        \
-    X(pubsub_feed_pauses)       \
-    X(pubsub_bad_msgs)          \
-    X(pubsub_ends)              \
-    X(pubsub_upstream_connects) \
-    X(pubsub_upstream_reconnects) \
-    X(fanout_calls)             \
-    X(fanout_parts)             \
-    X(fanout_joined)            \
-    X(fanout_errors)            \
-    X(fanout_timeouts)          \
-    X(fanout_missing_types)     \
-    X(fanout_busy)              \
-    X(fanout_reducer_calls)     \
-    X(fanout_reducer_bytes)     \
-    X(fanout_joined_bytes)      \
-    X(fanout_referenced_bytes)  \
-    X(fanout_column_bytes_copied) \
-    X(fanout_compressed)
+// X(name, kind, unit, help): per-shard stats, in order; the admin thread sums each over the
+// shards. A counter only grows (bump); a gauge is a level (bump and drop, or set). enters,
+// cqes, cq_overflow and sq_full are `set` from the io backend's own running totals, so they
+// still only grow: counters. bufs_held_peak is a high-water mark: a gauge.
+#define QGATE_SHARD_COUNTERS(X)                                                                    \
+    X(accepts, counter, "connections", "client connections accepted, on every listener")           \
+    X(accept_errors, counter, "errors",                                                            \
+      "accept completions that failed (cancellation at shutdown excluded)")                        \
+    X(conns_open, gauge, "connections",                                                            \
+      "client connections open now: accepted and not yet closed")                                  \
+    X(conns_rejected, counter, "connections",                                                      \
+      "connections closed at accept: the shard had conns_per_shard_max sessions")                  \
+    X(handshake_fail, counter, "connections",                                                      \
+      "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
+    X(auth_fail, counter, "connections",                                                           \
+      "clients refused for bad credentials (closed without a byte, as q does)")                    \
+    X(malformed_frames, counter, "frames",                                                         \
+      "frames with a bad header from a client, publisher or pooled backend (connection closed)")   \
+    X(bytes_in, counter, "bytes",                                                                  \
+      "bytes received on every socket: clients, backends, publishers, the upstream feed")          \
+    X(bytes_out, counter, "bytes", "bytes sent on every socket (completed sends)")                 \
+    X(msgs_fwd, counter, "messages",                                                               \
+      "session mode: q messages forwarded between clients and their backends, both directions")    \
+    X(sync_requests, counter, "calls",                                                             \
+      "sync calls from clients: forwarded (session mode) or dispatched (request mode)")            \
+    X(enters, counter, "syscalls",                                                                 \
+      "io_uring_enter / epoll_wait calls of the shards' io backends")                              \
+    X(cqes, counter, "completions",                                                                \
+      "completions the io backends delivered (io_uring CQEs; epoll: events made completions)")     \
+    X(cq_overflow, counter, "events",                                                              \
+      "times the io_uring completion queue overflowed or submit answered EBUSY")                   \
+    X(sq_full, counter, "events",                                                                  \
+      "times io_uring had no free submission entry and submitted early")                           \
+    X(rcv_enobufs, counter, "events",                                                              \
+      "receives ended by ENOBUFS: the provided-buffer ring was empty (re-armed on return)")        \
+    X(snd_short, counter, "sends",                                                                 \
+      "sends that completed short (the rest is sent from the next byte)")                          \
+    X(sends, counter, "sends", "gathered sendmsg operations submitted")                            \
+    X(multishot_rearm, counter, "operations",                                                      \
+      "multishot accepts and receives armed again after the kernel ended them")                    \
+    X(xshard_msgs, counter, "messages", "messages put in another shard's mailbox")                 \
+    X(xshard_full, counter, "messages",                                                            \
+      "mailbox sends refused because the peer's mailbox was full (kept and retried)")              \
+    X(xshard_wakes, counter, "wakes",                                                              \
+      "wake-ups sent to a sleeping shard after messages were put in its mailbox")                  \
+    X(xshard_requests, counter, "calls",                                                           \
+      "request slots handed to another shard: a call to its backend's home, or its answer")        \
+    X(backend_connect_fail, counter, "connects",                                                   \
+      "upstream connects failed: refused, socket error, closed or refused in the handshake")       \
+    X(backend_connect_timeout, counter, "connects",                                                \
+      "upstream connects or handshakes not done within connect_timeout_ms")                        \
+    X(backend_disconnect, counter, "connections",                                                  \
+      "established upstream connections lost (session upstream, pool link, pub/sub feed)")         \
+    X(no_backend_sessions, counter, "connections",                                                 \
+      "session-mode clients whose group had no reachable backend (their sync calls get errors)")   \
+    X(no_backend_errors, counter, "calls",                                                         \
+      "session mode: sync calls answered 'qgate: no backend available for group G'")               \
+    X(disconnect_errors, counter, "calls",                                                         \
+      "sync calls answered 'qgate: backend B disconnected' (session and request mode)")            \
+    X(slow_reader_pauses, counter, "pauses",                                                       \
+      "times a peer was not read: the socket it feeds had over out_bytes_high queued")             \
+    X(buf_share_pauses, counter, "pauses",                                                         \
+      "times a peer was not read: the socket it feeds held over its share of receive buffers")     \
+    X(bufs_held, gauge, "buffers",                                                                 \
+      "receive buffers user space holds now (queued for sending, lent to calls, being parsed)")    \
+    X(bufs_held_peak, gauge, "buffers",                                                            \
+      "highest bufs_held seen at the end of a loop turn (each shard's own peak, summed)")          \
+    X(send_items_exhausted, counter, "connections",                                                \
+      "connections closed because the shard's send-queue items ran out")                           \
+    X(drain_closed, counter, "connections",                                                        \
+      "idle client connections closed by the shutdown drain")                                      \
+    X(async_requests, counter, "calls",                                                            \
+      "request mode: async calls from clients framed and dispatched")                              \
+    X(requests_routed, counter, "calls",                                                           \
+      "request mode: calls routed to a backend (each fan-out child counts once)")                  \
+    X(requests_rerouted, counter, "calls",                                                         \
+      "request-mode calls routed again because their backend was ejected")                         \
+    X(request_no_route, counter, "calls",                                                          \
+      "calls that matched no route ('qgate: no route for F')")                                     \
+    X(request_no_backend, counter, "calls",                                                        \
+      "request mode: calls whose group had no live backend ('qgate: no backend ...')")             \
+    X(request_busy, counter, "calls",                                                              \
+      "calls refused because the backend's queue was at queue_max ('qgate: busy')")                \
+    X(request_timeouts, counter, "calls",                                                          \
+      "calls and fan-outs that reached their route's timeout_ms ('qgate: timeout after Nms')")     \
+    X(request_late_replies, counter, "replies",                                                    \
+      "backend replies discarded because their call had timed out or its client had gone")         \
+    X(request_slots_exhausted, counter, "events",                                                  \
+      "times a call found every request slot of its shard in use (requests_per_shard_max)")        \
+    X(request_too_large, counter, "calls",                                                         \
+      "calls longer than request_bytes_max, read past and answered 'qgate: request too large'")    \
+    X(request_bytes_lent, counter, "bytes",                                                        \
+      "call bytes handed to the backend's home shard as a view of their receive buffer")           \
+    X(request_bytes_copied, counter, "bytes",                                                      \
+      "call bytes copied into their slot (split over buffers, with the handshake, pressure)")      \
+    X(request_lend_pressure, counter, "calls",                                                     \
+      "calls copied instead of lent because a quarter of the shard's receive buffers were lent")   \
+    X(client_quota_pauses, counter, "pauses",                                                      \
+      "times a request client was not read: requests_per_client_max calls outstanding")            \
+    X(requests_abandoned, counter, "calls",                                                        \
+      "calls still at their backend's home shard when their client disconnected")                  \
+    X(requests_skipped, counter, "calls",                                                          \
+      "queued calls dropped unsent because they had timed out or their client had gone")           \
+    X(async_dropped, counter, "calls",                                                             \
+      "async calls dropped (no backend, no route, busy, failed fan-out): q tells them nothing")    \
+    X(backend_unsolicited, counter, "messages",                                                    \
+      "messages on a pooled connection that answer no call (async dropped, sync refused)")         \
+    X(backend_reconnects, counter, "connects",                                                     \
+      "request mode: pool connection reconnects scheduled after a failure (with backoff)")         \
+    X(backends_ejected, counter, "events",                                                         \
+      "request mode: backends ejected after eject_after_failures failed connects")                 \
+    X(backends_recovered, counter, "events",                                                       \
+      "request mode: ejected backends back after a successful handshake")                          \
+    X(backend_health_queries, counter, "queries",                                                  \
+      "health queries (sync \"\") sent on idle pool connections every health_interval_ms")         \
+    X(backend_health_fail, counter, "queries",                                                     \
+      "health queries not answered within connect_timeout_ms (the connection is failed)")          \
+    X(reply_bytes_received_direct, counter, "bytes",                                               \
+      "request mode: reply bytes read straight into the buffer handed to the client's shard")      \
+    X(reply_bytes_copied, counter, "bytes",                                                        \
+      "request mode: reply bytes copied (buffer growth, messages read behind a reply)")            \
+    X(pubsub_subscribers, gauge, "connections",                                                    \
+      "pub/sub clients with at least one subscription now")                                        \
+    X(pubsub_sub_calls, counter, "calls", ".u.sub calls received, valid or not")                   \
+    X(pubsub_updates_in, counter, "messages",                                                      \
+      "updates parsed at the hub, from publishers and the upstream tickerplant")                   \
+    X(pubsub_update_bytes_encoded, counter, "bytes", "bytes of updates encoded for a sym filter")  \
+    X(pubsub_encodings, counter, "messages",                                                       \
+      "updates encoded for a sym filter that selects some but not all rows")                       \
+    X(pubsub_as_received, counter, "messages",                                                     \
+      "updates published in the bytes they arrived in (the filter selects every row)")             \
+    X(pubsub_deliveries, counter, "messages",                                                      \
+      "messages queued to subscribers: updates, .u.sub replies and .u.end")                        \
+    X(pubsub_payload_bytes_copied, counter, "bytes",                                               \
+      "update bytes copied for a subscriber: stays 0, sends reference the shared buffers")         \
+    X(pubsub_ingest_bytes_direct, counter, "bytes",                                                \
+      "update body bytes read from a feed straight into their shared buffer")                      \
+    X(pubsub_ingest_bytes_copied, counter, "bytes",                                                \
+      "feed bytes copied into a shared buffer (those read with the handshake)")                    \
+    X(pubsub_ingest_reads, counter, "reads",                                                       \
+      "read completions on pub/sub feeds (publishers, the upstream link)")                         \
+    X(pubsub_ingest_reads_now, counter, "reads",                                                   \
+      "immediate reads on pub/sub feeds while their socket had bytes (no completion waited for)")  \
+    X(pubsub_bytes_queued, counter, "bytes",                                                       \
+      "bytes queued on subscribers' sockets (references into shared buffers)")                     \
+    X(pubsub_slow_disconnects, counter, "connections",                                             \
+      "subscribers closed because their backlog was full (slow_subscriber = disconnect)")          \
+    X(pubsub_conflations, counter, "messages",                                                     \
+      "updates replaced by a newer one of their table in a full backlog (conflate)")               \
+    X(pubsub_mailbox_msgs, counter, "messages", "pub/sub messages put on a lane to a shard")       \
+    X(pubsub_lane_full, counter, "messages",                                                       \
+      "pub/sub messages that waited for lane space (sent later, in order)")                        \
+    X(pubsub_lane_drops, counter, "messages",                                                      \
+      "pub/sub messages dropped because a lane and its overflow queue were full")                  \
+    X(pubsub_feed_pauses, counter, "pauses",                                                       \
+      "times a feed was not read while a lane out of its shard was over half full")                \
+    X(pubsub_bad_msgs, counter, "messages",                                                        \
+      "pub/sub messages refused: bad update or frame, unknown table, not .u.sub or .u.upd")        \
+    X(pubsub_ends, counter, "messages", ".u.end messages queued to subscribers")                   \
+    X(pubsub_upstream_connects, counter, "connects",                                               \
+      "times the upstream tickerplant link became live (subscribed, schemas loaded)")              \
+    X(pubsub_upstream_reconnects, counter, "connects",                                             \
+      "upstream tickerplant reconnects scheduled after the link went down or failed")              \
+    X(fanout_calls, counter, "calls", "fan-out calls started (.gw.* and routes with groups)")      \
+    X(fanout_parts, counter, "calls", "child calls sent by fan-outs, one per group")               \
+    X(fanout_joined, counter, "calls", "fan-outs answered with a joined reply")                    \
+    X(fanout_errors, counter, "calls", "fan-outs answered with an error")                          \
+    X(fanout_timeouts, counter, "calls", "fan-outs that timed out")                                \
+    X(fanout_missing_types, counter, "calls",                                                      \
+      "fan-outs failed at once: a server type unknown or without a live backend")                  \
+    X(fanout_busy, counter, "calls",                                                               \
+      "fan-outs refused because the shard had fanout.contexts_max in progress")                    \
+    X(fanout_reducer_calls, counter, "calls",                                                      \
+      "custom joins sent to the reducer group as (join; results)")                                 \
+    X(fanout_reducer_bytes, counter, "bytes", "result bytes copied into reducer calls")            \
+    X(fanout_joined_bytes, counter, "bytes", "bytes of joined replies (frame lengths)")            \
+    X(fanout_referenced_bytes, counter, "bytes",                                                   \
+      "bytes of partial replies that joined replies reference without a copy")                     \
+    X(fanout_column_bytes_copied, counter, "bytes",                                                \
+      "partial-reply bytes copied in user space (only to compress a joined reply)")                \
+    X(fanout_compressed, counter, "replies", "joined replies compressed because q would have")
+
+// X(name, kind, unit, label, help): gateway-wide stats, computed by the admin thread from every
+// shard and the backend tables (aggregate, src/proxy/gateway.cc) and reported after the
+// shards' stats. `label` is "" or the name of the one label the stat is split by: one sample
+// per backend, reported as "<name>_<backend>".
+#define QGATE_GATEWAY_STATS(X)                                                                     \
+    X(cqes_per_enter_x1000, gauge, "completions per 1000 enters", "",                              \
+      "cqes * 1000 / enters over every shard since start: how well completions are batched")       \
+    X(shards, gauge, "shards", "", "shard threads running")                                        \
+    X(backend_conns, gauge, "connections", "backend",                                              \
+      "session mode: client sessions assigned to the backend now (connecting or connected)")       \
+    X(backend_load, gauge, "calls", "backend",                                                     \
+      "request mode: calls queued plus in flight at the backend (its home shard's view)")          \
+    X(backend_live, gauge, "boolean", "backend",                                                   \
+      "request mode: 1 while the backend is in service, 0 once ejected")
+
+/// Every stat, by name: its index in kStatTable.
+enum class stat_id : uint16_t {
+#define QGATE_SHARD_ID(name, kind, unit, help) name,
+#define QGATE_GATEWAY_ID(name, kind, unit, label, help) name,
+    QGATE_SHARD_COUNTERS(QGATE_SHARD_ID) QGATE_GATEWAY_STATS(QGATE_GATEWAY_ID)
+#undef QGATE_GATEWAY_ID
+#undef QGATE_SHARD_ID
+};
+
+/// The stats table, in .qgate.stats[] order: the shard counters, then the gateway's stats.
+inline constexpr stat_desc kStatTable[] = {
+#define QGATE_SHARD_DESC(name, kind, unit, help) stat_desc{#name, stat_kind::kind, unit, help, {}},
+#define QGATE_GATEWAY_DESC(name, kind, unit, label, help) \
+    stat_desc{#name, stat_kind::kind, unit, help, {label}},
+    QGATE_SHARD_COUNTERS(QGATE_SHARD_DESC) QGATE_GATEWAY_STATS(QGATE_GATEWAY_DESC)
+#undef QGATE_GATEWAY_DESC
+#undef QGATE_SHARD_DESC
+};
+
+/// The first kShardStatCount rows of kStatTable are the fields of `counters`.
+inline constexpr std::size_t kShardStatCount = 0
+#define QGATE_COUNT_ONE(name, kind, unit, help) +1
+    QGATE_SHARD_COUNTERS(QGATE_COUNT_ONE);
+#undef QGATE_COUNT_ONE
+
+constexpr const stat_desc& desc_of(stat_id id) { return kStatTable[static_cast<size_t>(id)]; }
+
+constexpr bool declares_histogram() {
+    for (const stat_desc& d : kStatTable) {
+        if (d.kind == stat_kind::histogram) return true;
+    }
+    return false;
+}
+static_assert(!declares_histogram(), "a histogram needs buckets in stat_sample (qgate/stats.h)");
+
+/// A snapshot value of `id` (admin thread); `label_values` one per label of its row.
+inline stat_sample make_sample(stat_id id, uint64_t value,
+                               std::vector<std::string> label_values = {}) {
+    return stat_sample{desc_of(id), std::move(label_values), value};
+}
 
 struct counters {
-#define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
+#define QGATE_DECLARE_COUNTER(name, kind, unit, help) std::atomic<uint64_t> name{0};
     QGATE_SHARD_COUNTERS(QGATE_DECLARE_COUNTER)
 #undef QGATE_DECLARE_COUNTER
 };
@@ -124,9 +271,10 @@ inline void drop(std::atomic<uint64_t>& c, uint64_t n = 1) {
 }
 inline void set(std::atomic<uint64_t>& c, uint64_t v) { c.store(v, std::memory_order_relaxed); }
 
-/// Calls f(name, value) for each counter (admin thread).
+/// Calls f(id, value) for each per-shard counter, in table order (admin thread).
 template <typename F> void for_each_counter(const counters& c, F&& f) {
-#define QGATE_VISIT_COUNTER(name) f(#name, c.name.load(std::memory_order_relaxed));
+#define QGATE_VISIT_COUNTER(name, kind, unit, help) \
+    f(stat_id::name, c.name.load(std::memory_order_relaxed));
     QGATE_SHARD_COUNTERS(QGATE_VISIT_COUNTER)
 #undef QGATE_VISIT_COUNTER
 }

@@ -25,9 +25,12 @@ namespace {
 
 std::atomic<int> g_stats_calls{0};
 
+constexpr stat_desc kAccepted{"conns_accepted", stat_kind::counter, "connections", "x", {}};
+constexpr stat_desc kForwarded{"msgs_forwarded", stat_kind::counter, "messages", "y", {}};
+
 stat_list fake_stats() {
     ++g_stats_calls;
-    return {{"conns_accepted", 3}, {"msgs_forwarded", 42}};
+    return {{kAccepted, {}, 3}, {kForwarded, {}, 42}};
 }
 
 // A blocking q-IPC client with a receive timeout, so a broken server fails the test, not hangs.

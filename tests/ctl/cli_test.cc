@@ -36,6 +36,11 @@ TEST_CASE("parse_cli: actions and the config path") {
     CHECK(o2.config_path == "x.toml");
     CHECK(o2.help);
     CHECK(o2.print_example);
+    CHECK_FALSE(o2.list_stats);
+    cli_options o4;
+    REQUIRE(parse({"--list-stats"}, o4, error));
+    CHECK(o4.list_stats);
+    CHECK(o4.config_path.empty());
     cli_options o3;
     REQUIRE(parse({"--config", "y.toml", "-h"}, o3, error));
     CHECK(o3.config_path == "y.toml");

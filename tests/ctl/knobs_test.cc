@@ -202,8 +202,8 @@ TEST_CASE("check_knob: messages name the bound, the choices, the reason") {
 TEST_CASE("--help lists every option and knob with its default and bounds") {
     const std::string help = help_text();
     for (const char* opt : {"-c, --config=FILE", "--check-config", "--print-example-config",
-                            "--help", "--io=auto|uring|epoll", "--shards=N", "--port-file=PATH",
-                            "--log-level=debug|info|warn|error"}) {
+                            "--list-stats", "--help", "--io=auto|uring|epoll", "--shards=N",
+                            "--port-file=PATH", "--log-level=debug|info|warn|error"}) {
         CHECK_MESSAGE(help.find(opt) != std::string::npos, opt);
     }
     for (const knob& k : knob_table()) {
