@@ -1,4 +1,4 @@
-// The engine test rig shared by the engine's unit tests (tests/shard/*_test.cc): a fake io
+// The engine test rig shared by the engine's unit tests (tests/proxy/*_test.cc): a fake io
 // backend that records what the engine submits, and helpers that fabricate the completions a
 // kernel would deliver, including those it produces only under stress (-ENOBUFS, short sends
 // and reads, a multishot recv ending without F_MORE, -ECANCELED). No sockets carry data;

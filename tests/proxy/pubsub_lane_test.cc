@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "proxy/pubsub_state.h"
-#include "spin_bound.h"
+#include "../shard/spin_bound.h"
 
 using qgate::proxy::kPsLaneSlots;
 using qgate::proxy::ps_kind;
