@@ -131,7 +131,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.emplace_back("shards", shards.size());
     for (size_t b = 0; b < ups.size(); ++b) {
         out.emplace_back("backend_conns_" + ups.at(static_cast<int>(b)).name,
-                         ups.at(static_cast<int>(b)).conns.load(std::memory_order_relaxed));
+                         ups.sessions(static_cast<int>(b)));
     }
     // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
     for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {

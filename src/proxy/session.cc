@@ -124,7 +124,7 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
 
 void engine::start_upstream(session& ss) {
     for (;;) {
-        const int b = opt_.upstreams->pick(ss.listener, ss.tried);
+        const int b = opt_.upstreams->pick(ss.listener, ss.tried, ss.user);
         if (b < 0) {
             enter_no_backend(ss);
             return;
