@@ -11,7 +11,10 @@ namespace qgate {
 
 enum class io_mode : uint8_t { auto_, uring, epoll };
 enum class conn_mode : uint8_t { session, request, pubsub };
-enum class session_policy : uint8_t { least_connections, round_robin };
+/// How a backend of a group is picked: per call by a [[route]] (request mode), per session by
+/// a session listener. One family for both (src/route/policy.cc); order of the "route.policy"
+/// and "listener.policy" choices. Session mode's consistent_hash keys on the handshake user.
+enum class route_policy : uint8_t { least_busy, round_robin, first_available, consistent_hash };
 
 struct endpoint {
     std::string host;  ///< numeric IPv4/IPv6 or "localhost"
@@ -23,7 +26,8 @@ struct listener_conf {
     endpoint addr;
     conn_mode mode = conn_mode::session;
     std::string group;  ///< backend group serving this listener (session mode)
-    session_policy policy = session_policy::least_connections;
+    /// Session mode: how a session picks its backend ("least-connections" is least_busy).
+    route_policy policy = route_policy::least_busy;
 };
 
 struct backend_conf {
@@ -34,8 +38,6 @@ struct backend_conf {
     uint32_t conns = 1;  ///< request mode: pooled upstream connections (1 request in flight each)
 };
 
-/// Request mode: how a route picks a backend of its group (order of the "route.policy" choices).
-enum class route_policy : uint8_t { least_busy, round_robin, first_available, consistent_hash };
 /// Message types a route accepts (order of the "route.type" choices).
 enum class route_type : uint8_t { any, sync, async };
 

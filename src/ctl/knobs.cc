@@ -53,6 +53,28 @@ int64_t choice_index(std::string_view choices, std::string_view name) {
     }
 }
 
+// Old spellings a choice knob still accepts, so existing config files keep working; the
+// getter, --help's domain and errors show the canonical names only (the knob's help text
+// mentions the old one).
+struct choice_alias {
+    std::string_view knob;
+    std::string_view alias;
+    std::string_view canonical;
+};
+constexpr choice_alias kChoiceAliases[] = {
+    // Session mode's policy before it joined request mode's family.
+    {"listener.policy", "least-connections", "least-busy"},
+};
+
+int64_t choice_or_alias_index(const knob& k, std::string_view name) {
+    const int64_t i = choice_index(k.choices, name);
+    if (i >= 0) return i;
+    for (const choice_alias& a : kChoiceAliases) {
+        if (a.knob == k.name && a.alias == name) return choice_index(k.choices, a.canonical);
+    }
+    return -1;
+}
+
 knob_value choice_value(std::string_view choices, int64_t index) {
     knob_value v;
     v.integer = index;
@@ -125,8 +147,7 @@ knob_value get_backend_text(const config& c, std::size_t i) {
 constexpr std::string_view kIoChoices = "auto|uring|epoll";  // order of qgate::io_mode
 constexpr std::string_view kLogChoices = "debug|info|warn|error";
 constexpr std::string_view kModeChoices = "session|request|pubsub";  // order of qgate::conn_mode
-constexpr std::string_view kPolicyChoices = "least-connections|round-robin";  // session_policy
-// Order of qgate::route_policy and qgate::route_type.
+// Order of qgate::route_policy (route.policy and listener.policy) and qgate::route_type.
 constexpr std::string_view kRoutePolicyChoices =
     "least-busy|round-robin|first-available|consistent-hash";
 constexpr std::string_view kRouteTypeChoices = "any|sync|async";
@@ -280,13 +301,18 @@ const knob kKnobs[] = {
      "Backend group serving this listener; at least one [[backend]] must belong to it.",
      [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).group = v.text; },
      [](const config& c, std::size_t i) { return text_value(c.listeners.at(i).group); }},
-    {"listener.policy", knob_type::choice, kArray, "\"least-connections\"", 0, 0,
-     kPolicyChoices, 0, {}, "How a session picks its backend in the group.",
+    {"listener.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices,
+     0, {},
+     "Session mode: how a session picks its backend in the group, once at connect: fewest open "
+     "sessions (all shards; \"least-connections\" is accepted for it), rotation, config order "
+     "(failover), or xxHash3 of the client's user name on a ring (the same user always lands on "
+     "the same backend while it is up). A backend that fails the connect is skipped and the "
+     "policy picks again (consistent-hash: the next one on the ring).",
      [](config& c, std::size_t i, const knob_value& v) {
-         listener_at(c, i).policy = session_policy(v.integer);
+         listener_at(c, i).policy = route_policy(v.integer);
      },
      [](const config& c, std::size_t i) {
-         return choice_value(kPolicyChoices, int64_t(c.listeners.at(i).policy));
+         return choice_value(kRoutePolicyChoices, int64_t(c.listeners.at(i).policy));
      }},
 
     {"backend.name", knob_type::string, kArray, "\"rdb1\"", 0, 0, {}, kRequired | kReloadable,
@@ -522,7 +548,7 @@ bool check_knob(const knob& k, knob_value& v, std::string_view what, std::string
     case knob_type::string:
         return true;
     case knob_type::choice: {
-        v.integer = choice_index(k.choices, v.text);
+        v.integer = choice_or_alias_index(k, v.text);
         if (v.integer >= 0) return true;
         error = std::string(what) + " = \"" + v.text + "\" is not one of " +
                 describe_knob_domain(k);

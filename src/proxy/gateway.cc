@@ -136,8 +136,8 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::shards, shards.size()));
     for (size_t b = 0; b < ups.size(); ++b) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
-        out.push_back(shard::make_sample(stat_id::backend_conns,
-                                         u.conns.load(std::memory_order_relaxed), {u.name}));
+        out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),
+                                         {u.name}));
     }
     // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
     for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {

@@ -1,25 +1,18 @@
 // The routing plane: compiled once by run_gateway (control-plane thread, allocation allowed)
 // from the config snapshot, then read by every shard without locks. Slot pools are allocated
 // here, before any shard starts, so a slot handed to another shard never outlives its memory
-// (the plane outlives every shard thread).
+// (the plane outlives every shard thread). Groups and policies come from the backend model
+// session mode shares (group_specs, to_route_policy in upstreams.cc); the load cells are
+// request mode's own (queued + in flight).
 
 #include <cstdio>
 
 #include "proxy/request.h"
+#include "proxy/upstreams.h"
 
 namespace qgate::proxy {
 
 namespace {
-
-route::policy to_policy(route_policy p) {
-    switch (p) {
-    case route_policy::round_robin: return route::policy::round_robin;
-    case route_policy::first_available: return route::policy::first_available;
-    case route_policy::consistent_hash: return route::policy::consistent_hash;
-    case route_policy::least_busy: break;
-    }
-    return route::policy::least_busy;
-}
 
 route::type_match to_type(route_type t) {
     switch (t) {
@@ -28,23 +21,6 @@ route::type_match to_type(route_type t) {
     case route_type::any: break;
     }
     return route::type_match::any;
-}
-
-std::vector<route::group_spec> group_specs(const config& cfg) {
-    std::vector<route::group_spec> out;
-    for (uint32_t b = 0; b < cfg.backends.size(); ++b) {
-        const backend_conf& bc = cfg.backends[b];
-        route::group_spec* g = nullptr;
-        for (auto& s : out) {
-            if (s.name == bc.group) g = &s;
-        }
-        if (g == nullptr) {
-            out.push_back({bc.group, {}});
-            g = &out.back();
-        }
-        g->members.push_back({b, bc.name});
-    }
-    return out;
 }
 
 }  // namespace
@@ -61,7 +37,7 @@ bool route_plane::build(const config& cfg, uint32_t shards, std::string& error) 
         s.type = to_type(rc.type);
         s.groups = rc.groups.empty() ? std::vector<std::string>{rc.group} : rc.groups;
         s.join = rc.join;
-        s.pol = to_policy(rc.policy);
+        s.pol = to_route_policy(rc.policy);
         s.hash_arg = rc.hash_arg;
         s.timeout_ms = rc.timeout_ms;
         s.queue_max = rc.queue_max;

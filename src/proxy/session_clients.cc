@@ -50,7 +50,7 @@ constexpr uint8_t kSelfCapability = 3;
 
 void session_clients::start_upstream(session& ss) {
     for (;;) {
-        const int b = e_.opt_.upstreams->pick(ss.listener, ss.tried);
+        const int b = e_.opt_.upstreams->pick(ss.listener, ss.tried, ss.user);
         if (b < 0) {
             enter_no_backend(ss);
             return;

@@ -1,17 +1,23 @@
-// The backends of the process, shared read-mostly by every shard: resolved addresses, the
-// upstream handshake text, and one atomic connection count per backend for the
-// least-connections policy (written by whichever shard opens or closes a session on it,
-// with relaxed RMWs: an approximate global count is all load balancing needs).
+// The backends of the process, shared read-mostly by every shard: resolved addresses and the
+// upstream handshake text (both modes and the pub/sub feed connect through these), and session
+// mode's picking. Session mode uses request mode's backend model and policy family
+// (src/route): the same backend_group per config group (members in config order, the
+// consistent-hash ring) and backend_state load cells, here counting each backend's open
+// sessions, picked by the same route::pick functions.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/socket_util.h"
 #include "qgate/config.h"
+#include "qgate/route/group.h"
+#include "qgate/route/route_types.h"
 
 namespace qgate::proxy {
 
@@ -20,31 +26,50 @@ struct upstream {
     std::string group;
     net::sock_addr addr;
     std::string credentials;  ///< sent upstream ("qgate" when the config leaves it empty)
-    std::atomic<uint32_t> conns{0};
 };
+
+/// The groups of `cfg` as the routing core takes them: one per distinct backend.group, in
+/// order of first appearance, members in config order (route_plane builds the same groups).
+std::vector<route::group_spec> group_specs(const config& cfg);
+/// The config's policy as the routing core's enum.
+route::policy to_route_policy(route_policy p);
 
 class upstream_table {
   public:
-    /// Resolves every backend and maps each listener to its group. Startup only.
+    /// Resolves every backend and maps each listener to its group and policy. Startup only.
     bool build(const config& cfg, std::string& error);
 
-    /// Next backend for a session of listener `l`, skipping those in `tried` (bit = position in
-    /// the listener's group, first 64 only). -1 when none is left. Increments its count.
-    int pick(uint32_t l, uint64_t& tried);
+    /// The backend for a session of listener `l` by the listener's policy, passing over the
+    /// members whose route::member_bit is set in `tried` (the backends this session already
+    /// failed on), and sets the pick's bit. `user` is the consistent-hash key (an empty user
+    /// has no key: least-busy). -1 when every member is tried. Counts a session on the pick.
+    int pick(uint32_t l, uint64_t& tried, std::string_view user);
     void release(int b) {
-        all_[static_cast<size_t>(b)].conns.fetch_sub(1, std::memory_order_relaxed);
+        state_[static_cast<size_t>(b)].load.fetch_sub(1, std::memory_order_relaxed);
     }
+    /// Sessions open on backend `b` (all shards).
+    uint32_t sessions(int b) const { return state_[static_cast<size_t>(b)].load_now(); }
     const upstream& at(int b) const { return all_[static_cast<size_t>(b)]; }
     size_t size() const { return count_; }
-    const std::string& group_of(uint32_t l) const { return groups_[l]; }
+    const std::string& group_of(uint32_t l) const { return listeners_[l].group_name; }
 
   private:
+    struct listener_pick {
+        std::string group_name;
+        int32_t group = -1;  ///< in groups_; -1 when no backend serves it (pubsub listeners)
+        route::policy pol = route::policy::least_busy;
+    };
+
     std::unique_ptr<upstream[]> all_;
     size_t count_ = 0;
-    std::vector<std::vector<int>> members_;  ///< per listener
-    std::vector<std::string> groups_;        ///< per listener
-    std::vector<session_policy> policy_;     ///< per listener
-    std::unique_ptr<std::atomic<uint32_t>[]> rr_;
+    route::group_set groups_;
+    /// Per backend: load = open sessions, written by whichever shard opens or closes one
+    /// (relaxed RMWs: an approximate global count is all balancing needs); live stays true.
+    std::unique_ptr<route::backend_state[]> state_;
+    std::vector<uint32_t> pos_;  ///< per backend: its position in its group (its tried bit)
+    std::vector<listener_pick> listeners_;
+    /// Per listener: a ticket per pick, the start of the rotation (round-robin, least-busy ties).
+    std::unique_ptr<std::atomic<uint32_t>[]> tickets_;
 };
 
 }  // namespace qgate::proxy

@@ -6,7 +6,8 @@
 // names: rebuilding on reload, or reordering the config, moves no key; adding or removing one
 // member moves only the arcs that member gains or loses (~1/N of keys). A down member is
 // skipped by walking clockwise, so its keys spread over the survivors and return exactly when
-// it comes back, while keys of live members never move.
+// it comes back, while keys of live members never move. A skipped member (session mode: one
+// this session already failed on) is passed over the same way.
 
 #include <algorithm>
 #include <utility>
@@ -23,9 +24,10 @@ backend_group::backend_group(std::string name, std::span<const member_spec> memb
     ids_.reserve(members.size());
     ring_.reserve(members.size() * vnodes);
     for (const member_spec& m : members) {
+        const auto pos = static_cast<uint32_t>(ids_.size());
         ids_.push_back(m.id);
         for (uint32_t v = 0; v < vnodes; ++v) {
-            ring_.push_back({XXH3_64bits_withSeed(m.name.data(), m.name.size(), v), m.id});
+            ring_.push_back({XXH3_64bits_withSeed(m.name.data(), m.name.size(), v), m.id, pos});
         }
     }
     // Ties (a 64-bit collision) break on id so the order is still deterministic.
@@ -34,17 +36,22 @@ backend_group::backend_group(std::string name, std::span<const member_spec> memb
     });
 }
 
-int32_t backend_group::ring_pick(uint64_t hash, std::span<const backend_state> state) const {
-    auto live = [&state](uint32_t id) { return id < state.size() && state[id].is_live(); };
-    // Check for a live member first so the walk below ends within one lap in practice.
-    if (std::none_of(ids_.begin(), ids_.end(), live)) return kNoBackend;
+int32_t backend_group::ring_pick(uint64_t hash, std::span<const backend_state> state,
+                                 uint64_t skip) const {
+    auto eligible = [&state, skip](uint32_t id, uint32_t pos) {
+        return (skip & member_bit(pos)) == 0 && id < state.size() && state[id].is_live();
+    };
+    // Check for an eligible member first so the walk below ends within one lap in practice.
+    bool any = false;
+    for (uint32_t pos = 0; pos < ids_.size() && !any; ++pos) any = eligible(ids_[pos], pos);
+    if (!any) return kNoBackend;
     const size_t n = ring_.size();
     size_t i = std::lower_bound(ring_.begin(), ring_.end(), hash,
                                 [](const ring_point& p, uint64_t h) { return p.hash < h; }) -
                ring_.begin();
     for (size_t step = 0; step < n; ++step, ++i) {
         if (i == n) i = 0;
-        if (live(ring_[i].id)) return static_cast<int32_t>(ring_[i].id);
+        if (eligible(ring_[i].id, ring_[i].pos)) return static_cast<int32_t>(ring_[i].id);
     }
     return kNoBackend;  // every member went down while we walked
 }

@@ -1,7 +1,11 @@
-// Backend picking policies (DESIGN §5.3). Called on the client's shard for every request, so
-// each is one pass over the group's members (a handful) with relaxed loads of state written
-// by the backends' home shards. The cursor is the caller's own (per shard and group): shards
-// rotate independently, which is as fair as a shared counter without the contended line.
+// Backend picking policies (DESIGN §5.3), shared by both modes. Request mode calls them on
+// the client's shard for every request, so each is one pass over the group's members (a
+// handful) with relaxed loads of state written by the backends' home shards; its cursor is
+// per shard and group (shards rotate independently, as fair as a shared counter without the
+// contended line). Session mode calls them once per connect attempt with its own state array
+// (open sessions) and a cursor taken from a per-listener ticket (src/proxy/upstreams.cc).
+// A member is eligible when it is live and its member_bit is clear in `skip`: the skip mask
+// is how a session passes over backends it already failed on, under every policy.
 
 #include <limits>
 
@@ -12,8 +16,9 @@
 namespace qgate::route {
 namespace {
 
-bool live(std::span<const backend_state> state, uint32_t id) {
-    return id < state.size() && state[id].is_live();
+bool eligible(std::span<const backend_state> state, uint32_t id, size_t pos, uint64_t skip) {
+    return (skip & member_bit(static_cast<uint32_t>(pos))) == 0 && id < state.size() &&
+           state[id].is_live();
 }
 
 }  // namespace
@@ -21,7 +26,7 @@ bool live(std::span<const backend_state> state, uint32_t id) {
 uint64_t key_hash(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 int32_t pick_least_busy(const backend_group& g, std::span<const backend_state> state,
-                        pick_cursor& cursor) {
+                        pick_cursor& cursor, uint64_t skip) {
     const std::span<const uint32_t> ids = g.members();
     const size_t n = ids.size();
     if (n == 0) return kNoBackend;
@@ -32,7 +37,7 @@ int32_t pick_least_busy(const backend_group& g, std::span<const backend_state> s
     // past it, so tied backends take turns.
     for (size_t step = 0; step < n; ++step, ++pos) {
         if (pos == n) pos = 0;
-        if (!live(state, ids[pos])) continue;
+        if (!eligible(state, ids[pos], pos, skip)) continue;
         const uint32_t load = state[ids[pos]].load_now();
         if (best_pos == n || load < best_load) {
             best_pos = pos;
@@ -46,13 +51,13 @@ int32_t pick_least_busy(const backend_group& g, std::span<const backend_state> s
 }
 
 int32_t pick_round_robin(const backend_group& g, std::span<const backend_state> state,
-                         pick_cursor& cursor) {
+                         pick_cursor& cursor, uint64_t skip) {
     const std::span<const uint32_t> ids = g.members();
     const size_t n = ids.size();
     size_t pos = cursor.next < n ? cursor.next : 0;
     for (size_t step = 0; step < n; ++step, ++pos) {
         if (pos == n) pos = 0;
-        if (live(state, ids[pos])) {
+        if (eligible(state, ids[pos], pos, skip)) {
             cursor.next = static_cast<uint32_t>(pos + 1);
             return static_cast<int32_t>(ids[pos]);
         }
@@ -60,25 +65,27 @@ int32_t pick_round_robin(const backend_group& g, std::span<const backend_state> 
     return kNoBackend;
 }
 
-int32_t pick_first_available(const backend_group& g, std::span<const backend_state> state) {
-    for (uint32_t id : g.members()) {
-        if (live(state, id)) return static_cast<int32_t>(id);
+int32_t pick_first_available(const backend_group& g, std::span<const backend_state> state,
+                             uint64_t skip) {
+    const std::span<const uint32_t> ids = g.members();
+    for (size_t pos = 0; pos < ids.size(); ++pos) {
+        if (eligible(state, ids[pos], pos, skip)) return static_cast<int32_t>(ids[pos]);
     }
     return kNoBackend;
 }
 
 int32_t pick_consistent(const backend_group& g, std::span<const backend_state> state,
-                        uint64_t hash) {
-    return g.ring_pick(hash, state);
+                        uint64_t hash, uint64_t skip) {
+    return g.ring_pick(hash, state, skip);
 }
 
 int32_t pick(policy p, const backend_group& g, std::span<const backend_state> state,
-             pick_cursor& cursor, uint64_t hash) {
+             pick_cursor& cursor, uint64_t hash, uint64_t skip) {
     switch (p) {
-    case policy::least_busy: return pick_least_busy(g, state, cursor);
-    case policy::round_robin: return pick_round_robin(g, state, cursor);
-    case policy::first_available: return pick_first_available(g, state);
-    case policy::consistent_hash: return pick_consistent(g, state, hash);
+    case policy::least_busy: return pick_least_busy(g, state, cursor, skip);
+    case policy::round_robin: return pick_round_robin(g, state, cursor, skip);
+    case policy::first_available: return pick_first_available(g, state, skip);
+    case policy::consistent_hash: return pick_consistent(g, state, hash, skip);
     }
     return kNoBackend;
 }

@@ -60,9 +60,9 @@ TEST_CASE("a full file lands in the snapshot") {
     CHECK(cfg.admin.port == 5019);
     REQUIRE(cfg.listeners.size() == 2);
     CHECK(cfg.listeners[0].mode == conn_mode::session);
-    CHECK(cfg.listeners[0].policy == session_policy::least_connections);
+    CHECK(cfg.listeners[0].policy == route_policy::least_busy);
     CHECK(cfg.listeners[1].mode == conn_mode::request);
-    CHECK(cfg.listeners[1].policy == session_policy::round_robin);
+    CHECK(cfg.listeners[1].policy == route_policy::round_robin);
     CHECK(cfg.listeners[1].addr.host == "0.0.0.0");
     REQUIRE(cfg.backends.size() == 2);
     CHECK(cfg.backends[0].credentials.empty());
@@ -279,4 +279,30 @@ TEST_CASE("[[route]] errors name the line") {
     CHECK(error_of(std::string(kFarm) + "[[route]]\ngroup = \"rdb\"\npolicy = \"random\"\n") ==
           "t.toml:10: route[0].policy = \"random\" is not one of least-busy | round-robin | "
           "first-available | consistent-hash");
+}
+
+TEST_CASE("listener.policy: request mode's four policies, and least-connections as least-busy") {
+    const auto policy_of = [](std::string_view value) {
+        const std::string text = "[[listener]]\nlisten = \"127.0.0.1:0\"\ngroup = \"rdb\"\n"
+                                 "policy = \"" + std::string(value) + "\"\n" +
+                                 std::string(kFarm.substr(kFarm.find("[[backend]]")));
+        config cfg;
+        std::string error;
+        REQUIRE_MESSAGE(load_config_string(text, "t.toml", cfg, error), error);
+        return cfg.listeners.at(0).policy;
+    };
+    CHECK(policy_of("least-busy") == route_policy::least_busy);
+    CHECK(policy_of("least-connections") == route_policy::least_busy);  // existing files
+    CHECK(policy_of("round-robin") == route_policy::round_robin);
+    CHECK(policy_of("first-available") == route_policy::first_available);
+    CHECK(policy_of("consistent-hash") == route_policy::consistent_hash);
+    CHECK(error_of(std::string(kFarm) + "[[listener]]\nlisten = \"127.0.0.1:0\"\n" +
+                   "group = \"rdb\"\npolicy = \"random\"\n") ==
+          "t.toml:11: listener[1].policy = \"random\" is not one of least-busy | round-robin | "
+          "first-available | consistent-hash");
+    // The alias belongs to the listener's knob only: a route keeps its own spelling.
+    CHECK(error_of(std::string(kFarm) +
+                   "[[route]]\ngroup = \"rdb\"\npolicy = \"least-connections\"\n") ==
+          "t.toml:10: route[0].policy = \"least-connections\" is not one of least-busy | "
+          "round-robin | first-available | consistent-hash");
 }

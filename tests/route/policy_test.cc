@@ -1,5 +1,6 @@
 // Picking policies over a group: least-busy (avoids load, round-robins ties), round-robin,
-// first-available (failover order), and pick_for_call's key handling for consistent hash.
+// first-available (failover order), and pick_for_call's key handling for consistent hash;
+// the skip mask (session mode's tried backends) under every policy.
 
 #include <doctest/doctest.h>
 
@@ -94,6 +95,66 @@ TEST_CASE("a cursor from a larger group or a stale state span is harmless") {
     // Backend ids beyond the state array count as down.
     CHECK(pick_first_available(w.g(), std::span<const backend_state>(w.state).first(1)) == 0);
     CHECK(pick_round_robin(w.g(), std::span<const backend_state>(), w.cursor) == kNoBackend);
+}
+
+TEST_CASE("skip: every policy passes over skipped members as if they were down") {
+    world w(4);
+    const uint64_t skip = member_bit(0) | member_bit(2);  // members b0 and b2
+    for (policy p : {policy::least_busy, policy::round_robin, policy::first_available,
+                     policy::consistent_hash}) {
+        INFO(static_cast<int>(p));
+        for (int i = 0; i < 8; ++i) {
+            const int32_t b = pick(p, w.g(), w.state, w.cursor, key_hash(std::to_string(i)),
+                                   skip);
+            CHECK((b == 1 || b == 3));
+        }
+        // Skipping every member leaves nothing, as all down does.
+        CHECK(pick(p, w.g(), w.state, w.cursor, 7, 0xf) == kNoBackend);
+        // Skipped and down together: only b3 is left.
+        w.set(1, 0, false);
+        CHECK(pick(p, w.g(), w.state, w.cursor, 7, skip) == 3);
+        w.set(1, 0, true);
+    }
+    // Least-busy prefers a busier member to a skipped idle one; first-available fails over.
+    w.set(1, 5);
+    w.set(3, 9);
+    CHECK(pick(policy::least_busy, w.g(), w.state, w.cursor, 0, skip) == 1);
+    CHECK(pick(policy::first_available, w.g(), w.state, w.cursor, 0, member_bit(0)) == 1);
+}
+
+TEST_CASE("skip: a consistent-hash key goes where it would go with its owner down") {
+    world w(5);
+    for (int k = 0; k < 200; ++k) {
+        const uint64_t h = key_hash("user" + std::to_string(k));
+        const int32_t owner = pick_consistent(w.g(), w.state, h);
+        REQUIRE(owner >= 0);
+        const int32_t skipped = pick_consistent(w.g(), w.state, h,
+                                                member_bit(static_cast<uint32_t>(owner)));
+        w.set(static_cast<uint32_t>(owner), 0, false);
+        CHECK(skipped == pick_consistent(w.g(), w.state, h));
+        CHECK(skipped != owner);
+        w.set(static_cast<uint32_t>(owner), 0, true);
+        // Skipping another member moves nothing: the owner is still eligible.
+        const auto other = static_cast<uint32_t>((owner + 1) % 5);
+        CHECK(pick_consistent(w.g(), w.state, h, member_bit(other)) == owner);
+    }
+}
+
+TEST_CASE("member_bit: one bit per position; position 63 on share the last bit") {
+    CHECK(member_bit(0) == 1);
+    CHECK(member_bit(5) == uint64_t{1} << 5);
+    CHECK(member_bit(63) == uint64_t{1} << 63);
+    CHECK(member_bit(64) == uint64_t{1} << 63);
+    CHECK(member_bit(1000) == uint64_t{1} << 63);
+    // So a 70-member group skipped member by member runs out within 64 picks.
+    world w(70);
+    uint64_t skip = 0;
+    int picks = 0;
+    for (int32_t b; (b = pick(policy::round_robin, w.g(), w.state, w.cursor, 0, skip)) >= 0;) {
+        skip |= member_bit(static_cast<uint32_t>(b));
+        REQUIRE(++picks <= 64);
+    }
+    CHECK(picks == 64);  // members 0..62, then 63 whose bit also covers 64..69
 }
 
 TEST_CASE("pick_for_call: consistent hash on argument k, same backend for all call forms") {

@@ -36,13 +36,16 @@ class backend_group {
     std::span<const uint32_t> members() const { return ids_; }
     /// Virtual-node count on the ring (members * vnodes).
     size_t ring_size() const { return ring_.size(); }
-    /// The first live member clockwise from `hash`; kNoBackend when every member is down.
-    int32_t ring_pick(uint64_t hash, std::span<const backend_state> state) const;
+    /// The first live member clockwise from `hash` whose member_bit is clear in `skip`;
+    /// kNoBackend when every member is down or skipped.
+    int32_t ring_pick(uint64_t hash, std::span<const backend_state> state,
+                      uint64_t skip = 0) const;
 
   private:
     struct ring_point {
         uint64_t hash;
-        uint32_t id;  ///< global backend id
+        uint32_t id;   ///< global backend id
+        uint32_t pos;  ///< position in members() (its skip bit); fills the padding, 16 bytes
     };
 
     std::string name_;

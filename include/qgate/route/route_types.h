@@ -7,12 +7,14 @@
 
 namespace qgate::route {
 
-/// How one backend of a group is chosen (DESIGN §5.3).
+/// How one backend of a group is chosen (DESIGN §5.3), in request mode per call and in
+/// session mode per session (the same functions, src/route/policy.cc).
 enum class policy : uint8_t {
-    least_busy = 0,   ///< fewest queued + in-flight; ties broken round-robin (the default)
+    least_busy = 0,   ///< lowest load (see backend_state); ties broken round-robin (the default)
     round_robin,      ///< rotate over live backends
     first_available,  ///< config order, skipping down backends (failover)
-    consistent_hash,  ///< xxHash3 of argument `hash_arg` on a ring of virtual nodes
+    consistent_hash,  ///< xxHash3 of a key on a ring of virtual nodes: request mode argument
+                      ///< `hash_arg`, session mode the handshake user
 };
 
 /// Which message types a rule accepts.
@@ -24,17 +26,26 @@ inline constexpr int32_t kNoBackend = -1;
 /// share within ~10% of 1/N, so adding or removing one backend moves close to 1/N of keys.
 inline constexpr uint32_t kVirtualNodes = 160;
 
-/// Shared state of one backend, indexed by its global id. Written by the backend's home shard
-/// (load on enqueue / reply, live on connect / disconnect), read by every shard with relaxed
+/// Shared state of one backend, indexed by its global id, read by every shard with relaxed
 /// loads: a slightly stale value only makes a pick a little less balanced, never wrong.
-/// One cache line each so two home shards never write the same line.
+/// One cache line each so two writers never share a line. Each mode keeps its own array:
+/// request mode's load counts queued + in-flight requests and is written by the backend's
+/// home shard (live on connect / eject); session mode's counts open sessions, written with
+/// relaxed RMWs by whichever shard opens or closes one (live stays true: a session skips the
+/// backends it failed on through its own skip mask instead).
 struct alignas(64) backend_state {
-    std::atomic<uint32_t> load{0};  ///< queued + in-flight requests
-    std::atomic<bool> live{false};  ///< connected and not ejected
+    std::atomic<uint32_t> load{0};  ///< requests (request mode) or sessions (session mode)
+    std::atomic<bool> live{false};  ///< connected and not ejected (request mode)
 
     uint32_t load_now() const { return load.load(std::memory_order_relaxed); }
     bool is_live() const { return live.load(std::memory_order_relaxed); }
 };
+
+/// A member's bit in a caller's `skip` mask (session mode: the backends a session already
+/// failed on): bit i for the member at position i of the group (config order). Members from
+/// position 63 on share bit 63, so the mask stays one word and a caller that skips each pick
+/// after it fails still runs out of members within 64 picks.
+inline constexpr uint64_t member_bit(uint32_t pos) { return uint64_t{1} << (pos < 63 ? pos : 63); }
 
 /// Per-caller (per shard, per group) rotation point for round-robin and least-busy ties.
 /// Plain integer: each shard owns its own, so no atomics.
