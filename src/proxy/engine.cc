@@ -1,6 +1,7 @@
-// Session engine, io plumbing half: completion dispatch, receive arming and back-pressure,
-// batched sends, socket and session life cycle, timers and drain. The q protocol half is in
-// session_clients.cc.
+// The engine's sockets: completion dispatch to the slot's kind (conn_handler.h), receive
+// arming and back-pressure, batched sends, socket and slot life cycle, timers. The loop turn
+// and drain are in engine_turn.cc, the client handshake in handshake.cc; what a connection
+// means is its kind's (src/proxy/README.md).
 //
 // Design note. One engine per shard, on the shard's thread; nothing here is shared. Sessions
 // live in a slot table that grows in place up to limits.conns_per_shard_max (allocation only
@@ -53,7 +54,6 @@ uint32_t item_capacity(const limits_conf& l) {
     uint64_t n = uint64_t{l.buf_ring_entries} * 2 + uint64_t{l.conns_per_shard_max} * 8 + 4096;
     return n > (1u << 22) ? (1u << 22) : static_cast<uint32_t>(n);
 }
-constexpr uint64_t kForcedGraceMs = 1000;
 // Backoff jitter differs per shard, so the links of several shards do not retry in lockstep.
 uint64_t link_seed(const shard::shard* sh) {
     const uint64_t id = sh != nullptr ? sh->id() : 0;
@@ -444,15 +444,6 @@ void engine::set_timeout(session& ss, uint32_t delay_ms) {
     timers_.add(ss.deadline_ms, ss.index, ss.gen);
 }
 
-void engine::expire_timers(uint64_t now_ms) {
-    timers_.expire(now_ms, [this](const shard::timer_entry& e) {
-        session& ss = *sessions_[e.slot];
-        if (ss.gen != e.gen || ss.deadline_ms != e.deadline_ms) return;  // stale entry
-        ss.deadline_ms = 0;
-        on_timeout(ss);
-    });
-}
-
 // Buffers queued towards a reader whose feeder is paused (a slow reader) stay pinned until that
 // reader reads, however long: counting them as "coming back" would let a few slow readers hold
 // the re-arm threshold out of reach and starve every other socket of the shard for good.
@@ -507,118 +498,6 @@ bool engine::quiet(const session& ss) {
 // A client connection (not free, not closing, not one of our own links).
 bool engine::is_client(const session& ss) {
     return ss.st != sstate::free && ss.st != sstate::closing && ss.h->is_client();
-}
-
-void engine::on_turn(uint64_t now_ms) {
-    now_ms_ = now_ms;
-    expire_timers(now_ms);
-    if (plane_ != nullptr) {
-        rq_->expire_requests(now_ms);
-        rq_->wake_slot_waiters();
-        rq_->flush_outbox();
-    }
-    if (hub_->ps_ != nullptr) {
-        hub_->ps_drain();
-        hub_->hub_flush_batches(now_ms);
-        hub_->ps_flush_lanes();
-        hub_->ps_unthrottle();
-    }
-    rearm_starved();
-    flush_sends();
-    if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {
-        forced_ = true;
-        for (auto& sp : sessions_) {
-            if (is_client(*sp)) close_session(*sp);
-        }
-    }
-}
-
-// One lambda per message type (shard/xmsg.h): a type left out does not compile.
-void engine::on_message(uint32_t, const shard::xmsg& m) {
-    std::visit(shard::overloaded{
-                   [this](const shard::drain_msg&) { start_drain(); },
-                   [this](const shard::requests_msg& r) { rq_->take_requests(r.head); },
-                   [this](const shard::pubsub_wake_msg&) { hub_->ps_drain(); },
-                   [](const shard::ping_msg&) {},
-               },
-               m);
-}
-
-void engine::on_notify() {
-    if (opt_.stop == nullptr || !opt_.stop->load(std::memory_order_acquire) || draining_) return;
-    // Shard 0 hears about the signal first and broadcasts the drain over the mailboxes.
-    tell_peers_drain();
-    start_drain();
-}
-
-// drain_msg to every other shard: it starts the drain, or, once draining, only wakes the
-// peer to look at finished() again (start_drain is idempotent).
-void engine::tell_peers_drain() {
-    if (shard_ == nullptr) return;
-    for (uint32_t to = 0; to < shard_->mesh().shards(); ++to) {
-        if (to != shard_->id()) shard_->send(to, shard::drain_msg{});
-    }
-}
-
-void engine::start_drain() {
-    if (draining_) return;
-    draining_ = true;
-    // The loop may have slept long before the signal (or the drain message) woke it, so the
-    // turn's now is stale: the timeout runs from the clock.
-    now_ms_ = opt_.clock_ms();
-    drain_deadline_ms_ = now_ms_ + lim_.drain_timeout_ms;
-    for (auto& l : listeners_) {
-        if (l.fd < 0) continue;
-        l.closing = true;
-        if (l.armed) {
-            be_.cancel_fd(l.fd);
-        } else {
-            be_.close_fd(l.fd);
-            l.fd = -1;
-        }
-    }
-    for (auto& sp : sessions_) {
-        if (is_client(*sp) && idle(*sp)) {
-            bump(ctr_.drain_closed);
-            close_session(*sp);
-        }
-    }
-}
-
-int engine::sleep_budget_ms(uint64_t now_ms) {
-    if (!dirty_.empty()) return 0;
-    // A full lane or a paused feed waits for the peer to drain a lane, which sends no wake
-    // back: poll every ms while that lasts.
-    const ps_shard* ps = hub_->ps_.get();
-    if (ps != nullptr && (ps->overflowing != 0 || !ps->paused.empty())) return 1;
-
-    uint64_t next = timers_.next();
-    if (plane_ != nullptr) {
-        for (const request_fifo& o : rq_->outbox_) {
-            if (!o.empty()) return 0;  // the peer's mailbox was full: retry next turn
-        }
-        next = next < rq_->rq_timers_.next() ? next : rq_->rq_timers_.next();
-    }
-    if (hub_->ps_ != nullptr && hub_->ps_->batch_due_ms != 0 && hub_->ps_->batch_due_ms < next) {
-        next = hub_->ps_->batch_due_ms;  // pubinterval flush
-    }
-    if (draining_) {
-        const uint64_t d = forced_ ? drain_deadline_ms_ + kForcedGraceMs : drain_deadline_ms_;
-        next = next < d ? next : d;
-    }
-    if (next == UINT64_MAX) return -1;
-    return next <= now_ms ? 0 : static_cast<int>(next - now_ms < 60000 ? next - now_ms : 60000);
-}
-
-bool engine::finished() const {
-    if (!draining_) return false;
-    if (forced_ && now_ms_ >= drain_deadline_ms_ + kForcedGraceMs) return true;
-    if (sessions_open_ != 0) return false;
-    for (const auto& l : listeners_) {
-        if (l.fd >= 0) return false;
-    }
-    // A home shard serves the other shards' clients until they are all gone.
-    return plane_ == nullptr || pool_->home_idle();
 }
 
 }  // namespace qgate::proxy

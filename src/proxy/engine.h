@@ -1,7 +1,8 @@
-// The per-shard session-mode engine: owns the shard's listeners, client connections and their
-// dedicated upstream connections, and turns io completions into q-IPC session behaviour.
-// Runs only on its shard's thread (shard_hooks). The io backend is an interface, so tests
-// drive the engine with a fake backend and fabricated completions (fault injection).
+// The per-shard engine: owns the shard's listeners, the slot table of connections, their
+// sockets (receive arming, back-pressure, batched sends, timers) and drain; what a connection
+// means is its kind's (conn_handler.h; the map of kinds is src/proxy/README.md). Runs only on
+// its shard's thread (shard_hooks). The io backend is an interface, so tests drive the engine
+// with a fake backend and fabricated completions (fault injection).
 #pragma once
 
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include "io/send_queue.h"
 #include "net/framer.h"
 #include "proxy/conn_handler.h"
+#include "proxy/conn_types.h"
 #include "proxy/fanout.h"
 #include "proxy/frame_cut.h"
 #include "proxy/pubsub_state.h"
@@ -41,156 +43,7 @@ class ps_reader;
 class pubsub_hub;
 class feed_link;
 
-enum class role : uint8_t { client = 0, upstream = 1 };
 
-/// Bytes a client may send after its handshake but before qgate's reply (it should send none).
-inline constexpr size_t kEarlyBytesMax = 65536;
-
-/// Receive arm state of a socket's multishot recv.
-///   idle --arm--> armed --(final CQE: EOF, error, ENOBUFS, no F_MORE)--> idle
-///   armed --pause (cancel)--> cancelling --(final CQE, -ECANCELED)--> idle
-/// A socket re-arms from idle unless it is closing, paused (peer queue above the high
-/// watermark) or starved (ENOBUFS: waits until half the buffer pool is back).
-/// A socket with `into` set reads with single-shot recv_into instead (pub/sub ingest, straight
-/// into the frame's update buffer): armed = one read in flight, back to idle on its completion;
-/// a pause cancels nothing, it only keeps the next read from being armed.
-/// A pool connection's socket reads with recv_into too (pool_rx.cc): idle --arm--> armed
-/// --(its one CQE)--> idle; never paused or starved (it uses no pool buffers).
-enum class rx_state : uint8_t { idle, armed, cancelling };
-
-struct sock {
-    int fd = -1;
-    transport* xp = nullptr;     ///< how its bytes move (transport.h); set with fd
-    uint32_t gen = 1;            ///< bumped when the fd is closed; stale user_data is ignored
-    rx_state rx = rx_state::idle;
-    bool paused = false;
-    bool starved = false;
-    bool closing = false;        ///< shut down; freed when `ops` reaches 0
-    bool into = false;           ///< receives by recv_into (op::read), not multishot recv
-    bool send_inflight = false;
-    bool dirty = false;          ///< on the engine's flush list
-    uint16_t ops = 0;            ///< submitted operations whose final completion is pending
-    uint64_t inflight_bytes = 0;
-    io::send_queue sq;
-    net::framer fr;              ///< frames of the bytes this socket receives
-    msghdr msg{};
-    iovec iov[io::kIovMax];
-};
-
-/// Session life cycle (one client connection and at most one upstream connection):
-///   handshake     reading the client's credentials (timer: handshake_timeout_ms)
-///   connecting    upstream connect in flight (timer: connect_timeout_ms)
-///   up_handshake  upstream credentials sent, waiting for its 1-byte reply (same timer)
-///   streaming     bytes forwarded both ways, framed, outstanding sync requests counted
-///   no_backend    every backend of the group failed: the client handshake is completed with
-///                 capability min(client, 3) and every sync request is answered with
-///                 'qgate: no backend available for group <G>' (async ones are dropped)
-///   closing       both sockets shut down; the slot is freed when their operations finish
-/// connecting/up_handshake failures (refused, timeout, EOF before the reply byte) try the next
-/// backend of the group; when none is left the session goes to no_backend.
-/// Request mode adds two states: `request` (a client whose calls are routed one by one; s[1]
-/// unused) and `pool` (one pooled upstream connection of a backend whose home is this shard;
-/// s[0] unused, never counted as a client, kept for the engine's lifetime).
-/// Pub/sub adds `pubsub` (a subscriber or publisher on a pubsub listener, subscribers.cc)
-/// and `ps_up` (the hub's upstream tickerplant link in s[1], like `pool`: never freed).
-enum class sstate : uint8_t {
-    free, handshake, connecting, up_handshake, streaming, no_backend, closing, request, pool,
-    pubsub, ps_up
-};
-
-/// A pool link (request mode): an upstream link (upstream_link.h: the slot's `link` goes
-/// down -> connecting -> handshake -> ready, and back down on any failure, reconnecting with
-/// backoff). While ready it carries at most one request (`cur`): it is done when its bytes are
-/// sent and, for a sync call, the backend's response frame has arrived.
-/// Receiving (pool_rx.cc) does not use the shard's provided buffers: while the socket is open
-/// exactly one recv_into into `rx` is armed (the handshake byte, then frames), and a whole
-/// reply is handed to its slot by swapping `rx` with `cur->rep`.
-struct pool_conn {
-    uint32_t backend = 0;
-    request* cur = nullptr;
-    /// The call of a connection that failed with its send in flight: the kernel may still read
-    /// its bytes (lent from a client's receive buffer, or the slot's own), so it is answered
-    /// only when the socket's operations are done (pool_freed), not by pool_failed.
-    request* parked = nullptr;
-    bool probing = false;  ///< the health query is outstanding (no request is attached)
-    bool sent = false;
-    bool replied = false;
-    /// What the frame being read is: the awaited response (swapped into cur->rep), the awaited
-    /// response of an abandoned call (discarded), a sync call from the backend (answered with
-    /// an error), or anything else unsolicited (dropped).
-    enum : uint8_t { stray, reply, discard, callback, probe } mode = stray;
-    /// Receive buffer. size() == capacity(): all of it is room for recv_into. The frame being
-    /// read starts at rx[0]; rx[0, have) has arrived. Owned by the kernel while a read is armed
-    /// (touched only from that read's completion, which always comes, even after a close).
-    frame_buf rx;
-    uint64_t have = 0;   ///< bytes of rx received
-    uint64_t need = 0;   ///< length of the frame at rx[0] once its header is in; 0 = unknown
-    uint64_t skip = 0;   ///< bytes of an unwanted frame too long for rx still to read and drop
-    uint64_t moved = 0;  ///< bytes of the current frame copied (rx growth, a move to the front)
-};
-
-/// A client of a request-mode listener.
-struct rq_client {
-    request* head = nullptr;  ///< sync calls in the order sent, answered from the front
-    request* tail = nullptr;
-    request* fill = nullptr;  ///< the frame being read
-    uint64_t off = 0;         ///< bytes of `fill->req` written
-    bool skip = false;        ///< discarding the current frame (a response from the client)
-    bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
-    bool undecided = false;   ///< `fill` has its header only: lend or copy at its first body byte
-    /// The input chunk being framed (request_data): its receive buffer (-1: bytes the session
-    /// owns) and first byte, so a frame lying whole in it can be lent (request_lend.cc).
-    int32_t in_bid = -1;
-    const uint8_t* in_p = nullptr;
-    uint32_t pending = 0;     ///< entries of the order list
-    uint32_t async_out = 0;   ///< async calls handed to a backend, not yet sent
-    /// Bytes received but not yet framed because the client is over its quota (kept in their
-    /// receive buffers, in order); read again as calls complete.
-    io::send_queue held;
-    bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
-    bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
-    bool peer_local = true;  ///< loopback / Unix peer: joined replies are not compressed (q's rule)
-    frame_cut cut;
-};
-
-struct session {
-    uint32_t gen = 1;
-    sstate st = sstate::free;
-    uint32_t listener = 0;
-    uint32_t index = 0;           ///< slot in the engine's table
-    uint32_t next_free = 0;       ///< free-list link while free
-    sock s[2];
-    uint8_t client_cap = 0;
-    uint8_t cap = 0;              ///< negotiated capability (frame limits)
-    uint8_t reply = 0;            ///< the 1-byte handshake reply (sent from here)
-    bool retry = false;           ///< when the upstream socket is freed, try the next backend
-    bool close_after_flush = false;
-    int backend = -1;
-    uint64_t tried = 0;
-    uint64_t outstanding = 0;     ///< client sync requests not yet answered by the backend
-    uint64_t deadline_ms = 0;     ///< 0 = no timer
-    uint32_t hs_len = 0;          ///< bytes of `hs` that were the handshake itself
-    std::string hs;               ///< client handshake (+ any bytes sent before the reply)
-    std::string up_hs;            ///< upstream handshake
-    std::string err;              ///< the q error frame this session answers with
-    std::string user;             ///< handshake user (request-mode routes match on it)
-    conn_handler* h = nullptr;    ///< the kind that owns this slot (conn_handler.h)
-    link_state link;              ///< its upstream socket's link (upstream_link.h)
-    rq_client rq;                 ///< st == request
-    pool_conn pc;                 ///< st == pool
-    std::unique_ptr<ps_conn> ps;  ///< st == pubsub / ps_up (kept for the slot's next use)
-};
-
-/// Home-shard state of one backend (request mode): its FIFO of waiting requests and its pool.
-struct home_backend {
-    bool mine = false;
-    request_fifo queue;
-    uint32_t inflight = 0;
-    uint32_t up = 0;        ///< pool connections in `ready`
-    uint32_t failures = 0;  ///< consecutive failed connects (any connection)
-    bool ejected = false;
-    std::vector<uint32_t> conns;  ///< session slots of its pool connections
-};
 
 struct engine_listener {
     int fd = -1;
@@ -311,12 +164,5 @@ class engine final : public shard::shard_hooks {
     std::unique_ptr<pubsub_hub> hub_;
     std::unique_ptr<feed_link> feed_;
 };
-
-/// send_queue item tags: bid >= 0 is a pool buffer, -1 nothing, <= -2 a request slot whose
-/// answer bytes the item points at (freed when sent).
-constexpr int32_t request_tag(uint32_t index) { return -2 - static_cast<int32_t>(index); }
-
-/// Sock id <-> (session, role) for user_data slots.
-constexpr uint32_t sock_id(uint32_t sess, role r) { return sess * 2 + static_cast<uint32_t>(r); }
 
 }  // namespace qgate::proxy

@@ -174,6 +174,54 @@ int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
     }
 }
 
+// Request mode's routing plane (groups, routes, load cells, request slots) and pub/sub's lanes,
+// shared by every shard; each stays null when no listener needs it. False: logged.
+bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_plane>& plane,
+                  std::unique_ptr<proxy::pubsub_plane>& pubsub) {
+    std::string err;
+    for (const listener_conf& lc : cfg.listeners) {
+        if (lc.mode == conn_mode::request && plane == nullptr) {
+            plane = std::make_unique<proxy::route_plane>();
+            if (!plane->build(cfg, n, err)) {
+                QGATE_LOG_ERROR("routes: %s", err.c_str());
+                return false;
+            }
+            QGATE_LOG_INFO("request mode: %u route(s), %u group(s)", plane->table().size(),
+                           plane->groups().size());
+        }
+        if (lc.mode == conn_mode::pubsub && pubsub == nullptr) {
+            pubsub = std::make_unique<proxy::pubsub_plane>(n, cfg);
+            QGATE_LOG_INFO("pubsub: upstream %s, hub shard 0",
+                           cfg.pubsub.upstream.empty() ? "none (publishers)"
+                                                       : cfg.pubsub.upstream.c_str());
+        }
+    }
+    return true;
+}
+
+// Starts each shard's engine on its thread. On a failure the shards already running are
+// stopped the normal way (stop flag, then shard 0 broadcasts the drain) and joined.
+bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::engine_options eo,
+                  const std::vector<std::vector<int>>& lfds, std::atomic<bool>& stop) {
+    std::string err;
+    for (uint32_t s = 0; s < shards.size(); ++s) {
+        eo.listener_fds.clear();
+        for (const auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
+        auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {
+            return std::make_unique<proxy::engine>(sh, eo);
+        };
+        if (!shards[s]->start(factory, err)) {
+            QGATE_LOG_ERROR("%s", err.c_str());
+            stop.store(true);
+            for (uint32_t t = 0; t < s; ++t) shards[t]->notify();
+            if (s > 0) shards[0]->notify();
+            for (auto& sh : shards) sh->join();
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 int run_gateway(config_ptr cfg) {
@@ -192,29 +240,9 @@ int run_gateway(config_ptr cfg) {
         QGATE_LOG_ERROR("%s", err.c_str());
         return 1;
     }
-    // Request mode: groups, routes, load cells and request slots, shared by every shard.
     std::unique_ptr<proxy::route_plane> plane;
-    for (const listener_conf& lc : cfg->listeners) {
-        if (lc.mode == conn_mode::request && plane == nullptr) {
-            plane = std::make_unique<proxy::route_plane>();
-            if (!plane->build(*cfg, n, err)) {
-                QGATE_LOG_ERROR("routes: %s", err.c_str());
-                return 1;
-            }
-            QGATE_LOG_INFO("request mode: %u route(s), %u group(s)", plane->table().size(),
-                           plane->groups().size());
-        }
-    }
-    // Pub/sub: the lanes between shards and the hub's settings (pubsub_state.h).
     std::unique_ptr<proxy::pubsub_plane> pubsub;
-    for (const listener_conf& lc : cfg->listeners) {
-        if (lc.mode == conn_mode::pubsub && pubsub == nullptr) {
-            pubsub = std::make_unique<proxy::pubsub_plane>(n, *cfg);
-            QGATE_LOG_INFO("pubsub: upstream %s, hub shard 0",
-                           cfg->pubsub.upstream.empty() ? "none (publishers)"
-                                                        : cfg->pubsub.upstream.c_str());
-        }
-    }
+    if (!build_planes(*cfg, n, plane, pubsub)) return 1;
     std::vector<std::vector<int>> lfds;
     std::vector<uint16_t> ports;
     if (!bind_listeners(*cfg, n, lfds, ports)) return 1;
@@ -251,27 +279,13 @@ int run_gateway(config_ptr cfg) {
     }
 
     std::atomic<bool> stop{false};
-    for (uint32_t s = 0; s < n; ++s) {
-        proxy::engine_options eo;
-        eo.cfg = cfg;
-        eo.upstreams = ups.get();
-        eo.plane = plane.get();
-        eo.pubsub = pubsub.get();
-        eo.stop = &stop;
-        for (auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
-        auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {
-            return std::make_unique<proxy::engine>(sh, eo);
-        };
-        if (!shards[s]->start(factory, err)) {
-            QGATE_LOG_ERROR("%s", err.c_str());
-            stop.store(true);
-            for (uint32_t t = 0; t < s; ++t) shards[t]->notify();
-            // Shards already running are stopped the normal way.
-            if (s > 0) shards[0]->notify();
-            for (auto& sh : shards) sh->join();
-            return 1;
-        }
-    }
+    proxy::engine_options eo;
+    eo.cfg = cfg;
+    eo.upstreams = ups.get();
+    eo.plane = plane.get();
+    eo.pubsub = pubsub.get();
+    eo.stop = &stop;
+    if (!start_shards(shards, eo, lfds, stop)) return 1;
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
