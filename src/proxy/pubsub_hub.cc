@@ -161,16 +161,14 @@ void pubsub_hub::ps_throttle(session& ss, role r) {
     if (!ps_busy() || ss.s[static_cast<int>(r)].paused) return;
     bump(e_.ctr_.pubsub_feed_pauses);
     e_.pause_recv(ss, r);
-    ps_->paused.emplace_back(ss.index, ss.gen);
+    ps_->paused.push_back({ss.index, ss.gen, r});
 }
 
 void pubsub_hub::ps_unthrottle() {
     if (ps_->paused.empty() || ps_busy()) return;
-    for (const auto& [idx, gen] : ps_->paused) {
-        session& ss = *e_.sessions_[idx];
-        if (ss.gen != gen) continue;
-        if (ss.st == sstate::pubsub) e_.resume_recv(ss, role::client);
-        if (ss.st == sstate::ps_up) e_.resume_recv(ss, role::upstream);
+    for (const ps_shard::paused_feed& f : ps_->paused) {
+        session& ss = *e_.sessions_[f.session];
+        if (ss.gen == f.gen && ss.st != sstate::closing) e_.resume_recv(ss, f.r);
     }
     ps_->paused.clear();
 }

@@ -32,6 +32,8 @@
 
 namespace qgate::proxy {
 
+enum class role : uint8_t;  // conn_types.h (a fixed underlying type: complete here)
+
 /// Filters carried by one deliver message; an update with more distinct filters for one
 /// shard takes several messages (counted in pubsub_mailbox_msgs like any other).
 inline constexpr uint32_t kPsFiltersPerMsg = 8;
@@ -137,7 +139,14 @@ struct ps_shard {
     std::vector<std::vector<ps_group>> tables;  ///< by table id: local groups
     std::vector<ps_msg> pending;                ///< per destination shard: deliver being built
     uint64_t dirty_lanes = 0;                   ///< bit s: lane me->s has unpublished messages
-    std::vector<std::pair<uint32_t, uint32_t>> paused;  ///< feeds (session, gen) not read
+    /// A feed not read while the lanes are busy: the slot, its generation and the socket that
+    /// carries its updates (a publisher's client socket, the feed link's upstream one).
+    struct paused_feed {
+        uint32_t session;
+        uint32_t gen;
+        role r;
+    };
+    std::vector<paused_feed> paused;
     /// Hub only: its own subscribers' unsubs, applied at the next drain, never while a fan-out
     /// walks the directory (a slow subscriber can be closed in the middle of one).
     std::vector<std::pair<uint32_t, uint32_t>> self_unsubs;
