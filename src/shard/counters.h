@@ -110,6 +110,7 @@ namespace qgate::shard {
     X(fanout_compressed)
 
 struct counters {
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `name` is a declarator, not an expression.
 #define QGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
     QGATE_SHARD_COUNTERS(QGATE_DECLARE_COUNTER)
 #undef QGATE_DECLARE_COUNTER
