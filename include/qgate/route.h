@@ -28,11 +28,4 @@ int32_t pick_for_call(const route_rule& rule, const backend_group& g,
                       std::span<const backend_state> state, pick_cursor& cursor,
                       const call_info& call);
 
-/// Resolves the server types of a `.gw.*` call to group ids in `out`. Returns how many were
-/// written; -1 when a name is unknown (`missing` = the first such name, for TorQ's "not all of
-/// the requested server types are available; missing X"), -2 when they are not symbols or do
-/// not fit in `out`.
-int32_t resolve_server_types(const gw_call& call, const group_set& groups,
-                             std::span<uint16_t> out, std::string_view& missing);
-
 }  // namespace qgate::route

@@ -57,7 +57,7 @@ bool parse_endpoint(std::string_view text, endpoint& out, std::string& error) {
     } else {
         std::size_t colon = text.rfind(':');
         if (colon == std::string_view::npos) {
-            error = "expected \"host:port\" (IPv6 as \"[::1]:port\")";
+            error = R"(expected "host:port" (IPv6 as "[::1]:port"))";
             return false;
         }
         host = std::string(text.substr(0, colon));

@@ -33,7 +33,7 @@ namespace {
 constexpr uint8_t kAdminCapability = 3;        // no >2 GB messages on the admin port
 constexpr uint64_t kAdminMessageMax = 1 << 20; // admin queries are one-liners
 constexpr std::size_t kClientsMax = 64;        // more are accepted and closed at once
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 constexpr int kSendTimeoutS = 2;
 
 struct admin_client {
@@ -67,9 +67,10 @@ struct admin_server::impl {
 
     void run();
     void accept_one();
-    bool serve(admin_client& c);  // false: close the client
-    bool handshake(admin_client& c);
-    bool answer(admin_client& c, std::span<const uint8_t> msg, const qipc::frame_header& h);
+    bool serve(admin_client& c) const;  // false: close the client
+    bool handshake(admin_client& c) const;
+    bool answer(admin_client& c, std::span<const uint8_t> msg,
+                const qipc::frame_header& h) const;
     void close_fds();
 };
 
@@ -109,7 +110,7 @@ void admin_server::impl::accept_one() {
     clients.push_back(admin_client{fd, false, 0, {}});
 }
 
-bool admin_server::impl::serve(admin_client& c) {
+bool admin_server::impl::serve(admin_client& c) const {
     const std::size_t old = c.in.size();
     c.in.resize(old + kReadChunk);
     const ssize_t n = ::recv(c.fd, c.in.data() + old, kReadChunk, 0);
@@ -127,7 +128,7 @@ bool admin_server::impl::serve(admin_client& c) {
     return true;
 }
 
-bool admin_server::impl::handshake(admin_client& c) {
+bool admin_server::impl::handshake(admin_client& c) const {
     qipc::handshake hs;
     const qipc::status st = qipc::parse_handshake(c.in, hs, auth.limits.handshake_bytes_max);
     if (st.code == qipc::errc::truncated) return true;  // wait for the NUL
@@ -145,7 +146,7 @@ bool admin_server::impl::handshake(admin_client& c) {
 }
 
 bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
-                                const qipc::frame_header& h) {
+                                const qipc::frame_header& h) const {
     if (h.type != qipc::msg_type::sync) return true;  // async and stray responses: ignored
     std::vector<uint8_t> plain;
     if (h.compressed) {

@@ -53,7 +53,7 @@ std::size_t hex_digest(hash kind, std::string_view text, char* out) {
     unsigned int n = 0;
     if (EVP_Digest(text.data(), text.size(), md, &n, md_of(kind), nullptr) != 1) return 0;
     static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         out[2 * i] = kHex[md[i] >> 4];
         out[2 * i + 1] = kHex[md[i] & 15];
     }
@@ -115,6 +115,7 @@ bool load_users(const std::string& path, std::vector<user_entry>& out, std::stri
         user_entry e;
         std::string why;
         if (!parse_line(line, e, why)) {
+            // NOLINTNEXTLINE(performance-inefficient-string-concatenation): once, on the way out
             error = path + ":" + std::to_string(number) + ": " + why;
             return false;
         }

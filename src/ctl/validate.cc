@@ -132,7 +132,7 @@ bool check_cross(const config& cfg, const source_lines* lines, std::string& erro
         }
     }
     if (cfg.limits.out_bytes_low >= cfg.limits.out_bytes_high) {
-        const char* key = lines != nullptr && lines->keys.count("limits.out_bytes_low") != 0
+        const char* key = lines != nullptr && lines->keys.contains("limits.out_bytes_low")
                               ? "limits.out_bytes_low"
                               : "limits.out_bytes_high";
         error = where_key(lines, key) + "limits.out_bytes_low (" +

@@ -59,6 +59,9 @@ struct fd_state {
 
 class epoll_backend final : public io_backend {
   public:
+    epoll_backend() = default;
+    epoll_backend(const epoll_backend&) = delete;  // owns the epoll fd, eventfd and buffers
+    epoll_backend& operator=(const epoll_backend&) = delete;
     ~epoll_backend() override;
     bool init(const backend_options& o, std::string& error);
 
@@ -333,7 +336,7 @@ int epoll_backend::wait(completion* out, int cap, int timeout_ms) {
     int n = epoll_wait(epfd_, evs, kEvents, busy ? 0 : timeout_ms);
     for (int i = 0; i < n; ++i) {
         if (evs[i].data.u64 == kEventfdTag) {
-            uint64_t v;
+            uint64_t v = 0;
             ssize_t r = ::read(efd_, &v, sizeof v);
             (void)r;
             post(pack_ud(op::notify, 0, 0), 0, 0);

@@ -34,6 +34,9 @@ constexpr int kBufGroup = 0;
 
 class uring_backend final : public io_backend {
   public:
+    uring_backend() = default;
+    uring_backend(const uring_backend&) = delete;  // owns the ring and its buffer ring
+    uring_backend& operator=(const uring_backend&) = delete;
     ~uring_backend() override;
     bool init(const backend_options& o, std::string& error);
 
@@ -238,7 +241,8 @@ void uring_backend::cancel_fd(int fd) {
 }
 
 void uring_backend::wake_peer(io_backend& peer) {
-    auto& p = static_cast<uring_backend&>(peer);
+    // Every shard of a process runs the same backend kind (io_backend::wake_peer).
+    auto& p = static_cast<uring_backend&>(peer);  // NOLINT(*-static-cast-downcast)
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_msg_ring(sqe, p.ring_.ring_fd, 0, pack_ud(op::wake, 0, 0), 0);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -268,8 +272,8 @@ int uring_backend::enter(int timeout_ms) {
 int uring_backend::drain(completion* out, int cap) {
     int n = 0;
     unsigned seen = 0;
-    unsigned head;
-    io_uring_cqe* cqe;
+    unsigned head = 0;  // both set by io_uring_for_each_cqe
+    io_uring_cqe* cqe = nullptr;
     io_uring_for_each_cqe(&ring_, head, cqe) {
         if (n == cap) break;
         ++seen;

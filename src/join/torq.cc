@@ -37,12 +37,12 @@ bool is_name(std::string_view s) {
 
 }  // namespace
 
-bool has_postback(const route::arg_view& pb) {
-    if (pb.is_text) {
-        const std::string_view t = trim(pb.text);
+bool has_postback(const route::arg_view& postback) {
+    if (postback.is_text) {
+        const std::string_view t = trim(postback.text);
         return !(t.empty() || t == "()" || t == "`" || t == "::");
     }
-    const qipc::object_view& o = pb.object;
+    const qipc::object_view& o = postback.object;
     return !(o.bytes.empty() || (o.type == qt::kList && o.count == 0) ||
              (o.type == -qt::kSymbol && o.bytes.size() == 2) || o.type == qt::kUnary);
 }

@@ -97,7 +97,7 @@ bool valid_name_text(std::string_view t, uint32_t& count) {
 
 uint32_t name_args::count() const {
     switch (k) {
-    case kind::sym_atom: return 1;
+    case kind::sym_atom:
     case kind::chars: return 1;
     case kind::sym_vector:
     case kind::sym_list: return static_cast<uint32_t>(object.count);

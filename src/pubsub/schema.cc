@@ -65,14 +65,15 @@ void write_pair(qipc::body_writer& w, const schema_store& s, uint32_t id) {
 
 }  // namespace
 
-status schema_store::add(std::string_view name, std::span<const uint8_t> obj, bool le) {
-    if (!le) return fail(errc::big_endian);
-    const qipc::walker w(obj, le);
+status schema_store::add(std::string_view name, std::span<const uint8_t> table_object,
+                         bool little_endian) {
+    if (!little_endian) return fail(errc::big_endian);
+    const qipc::walker w(table_object, little_endian);
     object_view top;
     const qipc::status qs = w.validate(&top);
     if (!qs) return status{errc::malformed, qs.code, qs.offset};
     if (top.type != qt::kTable && top.type != qt::kDict) return fail(errc::bad_data);
-    table t{std::string(name), std::vector<uint8_t>(obj.begin(), obj.end())};
+    table t{std::string(name), std::vector<uint8_t>(table_object.begin(), table_object.end())};
     if (top.type == qt::kTable) {
         object_view dict, names;
         qipc::child_cursor tc(w, top);
@@ -100,9 +101,9 @@ status schema_store::load_pair(const qipc::walker& w, const object_view& pair) {
     return add(qipc::symbol_text(n), schema.bytes, w.little_endian());
 }
 
-status schema_store::load_sub_reply(std::span<const uint8_t> body, bool le) {
+status schema_store::load_sub_reply(std::span<const uint8_t> body, bool little_endian) {
     tables_.clear();
-    const qipc::walker w(body, le);
+    const qipc::walker w(body, little_endian);
     object_view top, a, b, b0;
     const qipc::status qs = w.validate(&top);
     if (!qs) return status{errc::malformed, qs.code, qs.offset};
@@ -188,8 +189,8 @@ uint64_t write_end_message(int32_t date, std::span<uint8_t> out) {
     return w.ok() ? kEndMessageSize : 0;
 }
 
-status parse_end(std::span<const uint8_t> body, bool le, int32_t& date) {
-    const qipc::walker w(body, le);
+status parse_end(std::span<const uint8_t> body, bool little_endian, int32_t& date) {
+    const qipc::walker w(body, little_endian);
     object_view top, f, d;
     const qipc::status qs = w.validate(&top);
     if (!qs) return status{errc::malformed, qs.code, qs.offset};
@@ -200,7 +201,7 @@ status parse_end(std::span<const uint8_t> body, bool le, int32_t& date) {
     if (top.count != 2) return fail(errc::rank, top.offset);
     cur.next(d);
     if (d.type != -qt::kDate) return fail(errc::bad_data, d.offset);
-    date = static_cast<int32_t>(qipc::load_u32(d.bytes.data() + 1, le));
+    date = static_cast<int32_t>(qipc::load_u32(d.bytes.data() + 1, little_endian));
     return {};
 }
 

@@ -164,11 +164,11 @@ bool is_update_call(std::span<const uint8_t> body, bool little_endian) {
     return name == "upd" || name == ".u.upd";
 }
 
-status parse_update(std::span<const uint8_t> body, bool little_endian, update_view& u,
+status parse_update(std::span<const uint8_t> body, bool little_endian, update_view& out,
                     const schema_store* schemas) {
-    u = update_view{};
-    u.body = body;
-    u.little_endian = little_endian;
+    out = update_view{};
+    out.body = body;
+    out.little_endian = little_endian;
     const qipc::walker w(body, little_endian);
     object_view top, f;
     const qipc::status qs = w.validate(&top);
@@ -179,17 +179,17 @@ status parse_update(std::span<const uint8_t> body, bool little_endian, update_vi
     const std::string_view name = callee(f);
     if (name != "upd" && name != ".u.upd") return fail(errc::wrong_function, f.offset);
     if (top.count != 3) return fail(errc::rank, top.offset);
-    u.kind = name == "upd" ? upd_kind::upd : upd_kind::u_upd;
-    cur.next(u.table_sym);
-    u.data = trusted_tail(w, end_of(u.table_sym), end_of(top));
-    if (u.table_sym.type != -qt::kSymbol || qipc::symbol_text(u.table_sym).empty()) {
-        return fail(errc::bad_table_arg, u.table_sym.offset);
+    out.kind = name == "upd" ? upd_kind::upd : upd_kind::u_upd;
+    cur.next(out.table_sym);
+    out.data = trusted_tail(w, end_of(out.table_sym), end_of(top));
+    if (out.table_sym.type != -qt::kSymbol || qipc::symbol_text(out.table_sym).empty()) {
+        return fail(errc::bad_table_arg, out.table_sym.offset);
     }
-    u.table = qipc::symbol_text(u.table_sym);
-    status st = parse_data(w, u, schemas);
+    out.table = qipc::symbol_text(out.table_sym);
+    status st = parse_data(w, out, schemas);
     if (!st) return st;
-    u.forwardable = u.shape == data_shape::table && f.type == -qt::kSymbol &&
-                    u.kind == upd_kind::upd;
+    out.forwardable = out.shape == data_shape::table && f.type == -qt::kSymbol &&
+                      out.kind == upd_kind::upd;
     return {};
 }
 

@@ -35,10 +35,10 @@ constexpr std::size_t kItemsMax = 500;      // display: items of one vector or l
 constexpr std::size_t kRowsMax = 50;        // display: rows of one table or dict
 constexpr std::size_t kCharsMax = 1 << 16;  // display: total output, then ".."
 
-const char* kTypeNames[] = {"",         "boolean",  "guid",      "",       "byte",
-                            "short",    "int",      "long",      "real",   "float",
-                            "char",     "symbol",   "timestamp", "month",  "date",
-                            "datetime", "timespan", "minute",    "second", "time"};
+const char* const kTypeNames[] = {"",         "boolean",  "guid",      "",       "byte",
+                                  "short",    "int",      "long",      "real",   "float",
+                                  "char",     "symbol",   "timestamp", "month",  "date",
+                                  "datetime", "timespan", "minute",    "second", "time"};
 
 class renderer {
   public:
@@ -62,13 +62,13 @@ class renderer {
     void table_line(const value& v);
     void columns_line(const value& names, const value& cols);
     void function(const value& v);
-    std::string cell(const value& col, std::size_t i);
+    static std::string cell(const value& col, std::size_t i);
     void grid(const std::vector<std::vector<std::string>>& cols, std::size_t key_cols,
               std::size_t rows, bool cut);
-    void add_columns(const value& table, std::vector<std::vector<std::string>>& cols,
-                     std::size_t rows);
-    void add_cells(const value& col, std::string header, std::vector<std::vector<std::string>>& out,
-                   std::size_t rows);
+    static void add_columns(const value& table, std::vector<std::vector<std::string>>& out,
+                            std::size_t rows);
+    static void add_cells(const value& col, std::string header,
+                          std::vector<std::vector<std::string>>& out, std::size_t rows);
 
     mode mode_;
     std::string out_;
@@ -140,7 +140,7 @@ void renderer::guid_item(const value& v, std::size_t i) {
     if (elem_is_null(v, i))
         out_ += "0Ng";
     else
-        out_ += "\"G\"$\"" + guid_text(v, i) + "\"";
+        out_ += R"("G"$")" + guid_text(v, i) + "\"";
 }
 
 void renderer::empty_vector(const value& v) {
@@ -302,7 +302,7 @@ void renderer::table_line(const value& v) {
 void renderer::function(const value& v) {
     const int t = v.type;
     if (t == qtype::kLambda) {
-        const value* src = v.items.empty() ? nullptr : &v.items[0];
+        const value* src = v.items.empty() ? nullptr : v.items.data();
         if (src && src->type == qtype::kChar) out_.append(src->raw.begin(), src->raw.end());
         return;
     }

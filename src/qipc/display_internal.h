@@ -18,6 +18,7 @@ inline constexpr const char* kIterators[] = {"'", "/", "\\", "':", "/:", "\\:"};
 
 // printf of one integer into a std::string.
 std::string fmt(const char* f, long long a);
+std::string fmt_u(const char* f, unsigned long long a);
 // One element of a fixed-width vector or atom, without the type suffix; nulls are "0N"
 // (floats "0n") and infinities "0W"/"-0W" (floats "0w"/"-0w").
 std::string elem_text(const value& v, std::size_t i, mode m);

@@ -57,15 +57,16 @@ std::string clock_text(int64_t units, int64_t per_second, int frac_digits) {
     std::string out = units < 0 ? "-" : "";
     const uint64_t u = units < 0 ? 0 - uint64_t(units) : uint64_t(units);
     const uint64_t secs = u / uint64_t(per_second), frac = u % uint64_t(per_second);
-    out += fmt("%02lld", secs / 3600) + fmt(":%02lld", secs / 60 % 60) + fmt(":%02lld", secs % 60);
-    if (frac_digits == 3) out += fmt(".%03lld", frac);
-    if (frac_digits == 9) out += fmt(".%09lld", frac);
+    out += fmt_u("%02llu", secs / 3600) + fmt_u(":%02llu", secs / 60 % 60) +
+           fmt_u(":%02llu", secs % 60);
+    if (frac_digits == 3) out += fmt_u(".%03llu", frac);
+    if (frac_digits == 9) out += fmt_u(".%09llu", frac);
     return out;
 }
 
 std::string timespan_text(int64_t ns) {
     const uint64_t u = ns < 0 ? 0 - uint64_t(ns) : uint64_t(ns);
-    return (ns < 0 ? "-" : "") + fmt("%lld", u / uint64_t(kNsPerDay)) + "D" +
+    return (ns < 0 ? "-" : "") + fmt_u("%llu", u / uint64_t(kNsPerDay)) + "D" +
            clock_text(int64_t(u % uint64_t(kNsPerDay)), 1'000'000'000, 9);
 }
 
@@ -124,13 +125,13 @@ bool plain_name(const std::string& s) {
 }
 
 // k's primitive tables: type 101 (unary) and 102 (binary) carry an index into these.
-const char* kVerbs = ":+-*%&|^=<>$,#_~!?@.";
-const char* kUnaryWords[] = {"0::", "1::", "2::",  "avg",    "last", "sum",  "prd",
-                             "min", "max", "exit", "getenv", "abs",  "sqrt", "log",
-                             "exp", "sin", "asin", "cos",    "acos", "tan",  "atan"};
-const char* kBinaryWords[] = {"0:",   "1:",     "2:",     "in",   "within", "like",
-                              "bin",  "ss",     "insert", "wsum", "wavg",   "div",
-                              "xexp", "setenv", "binr",   "cov",  "cor"};
+const char* const kVerbs = ":+-*%&|^=<>$,#_~!?@.";
+const char* const kUnaryWords[] = {"0::", "1::", "2::",  "avg",    "last", "sum",  "prd",
+                                   "min", "max", "exit", "getenv", "abs",  "sqrt", "log",
+                                   "exp", "sin", "asin", "cos",    "acos", "tan",  "atan"};
+const char* const kBinaryWords[] = {"0:",   "1:",     "2:",     "in",   "within", "like",
+                                    "bin",  "ss",     "insert", "wsum", "wavg",   "div",
+                                    "xexp", "setenv", "binr",   "cov",  "cor"};
 
 }  // namespace
 
@@ -140,8 +141,14 @@ std::string fmt(const char* f, long long a) {
     return buf;
 }
 
+std::string fmt_u(const char* f, unsigned long long a) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, f, a);
+    return buf;
+}
+
 std::string guid_text(const value& v, std::size_t i) {
-    static const char* kHex = "0123456789abcdef";
+    static const char* const kHex = "0123456789abcdef";
     std::string out;
     for (int k = 0; k < 16; ++k) {
         if (k == 4 || k == 6 || k == 8 || k == 10) out += '-';
@@ -172,7 +179,7 @@ std::string elem_text(const value& v, std::size_t i, mode m) {
     }
     if (t == qtype::kTimestamp || t == qtype::kTimespan) {
         const int64_t x = load<int64_t>(v, i);
-        const std::string s = int_text(x);
+        std::string s = int_text(x);  // not const: returned by move
         if (is_special(s)) return s;
         return t == qtype::kTimestamp ? timestamp_text(x) : timespan_text(x);
     }
@@ -183,14 +190,14 @@ std::string elem_text(const value& v, std::size_t i, mode m) {
         return datetime_text(x);
     }
     const int32_t x = load<int32_t>(v, i);
-    const std::string s = int_text(x);
+    std::string s = int_text(x);
     if (is_special(s)) return s;
     switch (t) {
         case qtype::kMonth: return month_text(x);
         case qtype::kDate: return date_text(x);
         case qtype::kMinute: {
             const uint64_t u = x < 0 ? 0 - uint64_t(int64_t(x)) : uint64_t(x);
-            return (x < 0 ? "-" : "") + fmt("%02lld", u / 60) + fmt(":%02lld", u % 60);
+            return (x < 0 ? "-" : "") + fmt_u("%02llu", u / 60) + fmt_u(":%02llu", u % 60);
         }
         case qtype::kSecond: return clock_text(x, 1, 0);
         default: return clock_text(x, 1000, 3);  // time

@@ -47,8 +47,8 @@ class parser {
     value symbols();
     value error_lit();
     value numbers();
-    value vector_of(const std::vector<num_token>& toks);
-    value bits_or_bytes(std::string_view text, std::size_t pos);
+    static value vector_of(const std::vector<num_token>& toks);
+    static value bits_or_bytes(std::string_view text, std::size_t pos);
     num_token token(std::size_t start, std::size_t end);
     std::string read_string();
     bool number_start(std::size_t i) const;
@@ -98,6 +98,8 @@ value parser::expr() {
     struct guard {
         int& d;
         explicit guard(int& x) : d(x) { ++d; }
+        guard(const guard&) = delete;
+        guard& operator=(const guard&) = delete;
         ~guard() { --d; }
     } g(depth_);
     if (depth_ > kDepthMax) fail("nested too deeply");
@@ -217,7 +219,7 @@ value parser::lambda() {
     value f = value::generic_null();
     f.type = qtype::kLambda;
     f.raw.clear();
-    f.syms.push_back("");
+    f.syms.emplace_back("");
     f.items.push_back(value::string(s_.substr(start, i_ - start)));
     return f;
 }

@@ -43,7 +43,9 @@ void put(std::vector<uint8_t>& out, T x) {
 
 // One numeric token of a vector, split into its form and its optional type letter.
 struct num_token {
-    enum form_t { integer, decimal, date, stamp, datetime, span, clock, null, inf } form;
+    enum class form_t { integer, decimal, date, stamp, datetime, span, clock, null, inf };
+    using enum form_t;  // num_token::integer, ...
+    form_t form;
     std::string_view body;  // text without sign and letter
     bool neg = false;
     char letter = 0;          // explicit type letter, 0 if none

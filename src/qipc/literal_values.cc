@@ -163,6 +163,7 @@ std::optional<value> collapse(const std::vector<value>& items) {
     }
     if (t == -qtype::kSymbol) {
         std::vector<std::string> s;
+        s.reserve(items.size());
         for (const auto& x : items) s.push_back(x.syms.at(0));
         return value::symbols(std::move(s));
     }
@@ -219,9 +220,11 @@ value make_table(std::vector<std::pair<std::string, value>> cols, std::size_t po
     }
     std::vector<std::string> names;
     std::vector<value> values;
-    for (auto& [name, v] : cols) {
-        names.push_back(name);
-        values.push_back(is_atom(v) ? take_items(v, int64_t(any_list ? n : 1)) : std::move(v));
+    for (auto& col : cols) {  // consumes cols: list columns are moved, not copied
+        names.push_back(col.first);
+        const value& v = col.second;
+        values.push_back(is_atom(v) ? take_items(v, int64_t(any_list ? n : 1))
+                                    : std::move(col.second));
     }
     return value::table(std::move(names), std::move(values));
 }

@@ -17,7 +17,7 @@ std::string_view bytes_text(std::span<const uint8_t> b) {
 /// A q symbol literal "`AAPL" → "AAPL"; a string literal "\"AAPL\"" without escapes → "AAPL";
 /// anything else unchanged. Makes string calls hash like the list form's atoms.
 std::string_view literal_text(std::string_view t) {
-    if (t.size() >= 1 && t[0] == '`') {
+    if (!t.empty() && t[0] == '`') {
         const std::string_view sym = t.substr(1);
         for (char c : sym) {
             if (!(text::is_ident_char(c) || c == ':' || c == '/')) return t;

@@ -134,7 +134,7 @@ void route_table::build_index(const std::vector<std::vector<std::string>>& exact
 }
 
 bool route_table::accepts(const compiled& c, bool exact_hit, std::string_view name,
-                          std::string_view user, qipc::msg_type type) const {
+                          std::string_view user, qipc::msg_type type) {
     if (!type_ok(c.type, type)) return false;
     if (!exact_hit && !any_glob(c.globs, name)) return false;
     return c.users.empty() || any_glob(c.users, user);

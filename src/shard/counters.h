@@ -257,6 +257,7 @@ inline stat_sample make_sample(stat_id id, uint64_t value,
 }
 
 struct counters {
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `name` is a declarator, not an expression.
 #define QGATE_DECLARE_COUNTER(name, kind, unit, help) std::atomic<uint64_t> name{0};
     QGATE_SHARD_COUNTERS(QGATE_DECLARE_COUNTER)
 #undef QGATE_DECLARE_COUNTER

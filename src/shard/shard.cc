@@ -11,7 +11,7 @@
 
 #include "shard/shard.h"
 
-#include <time.h>
+#include <ctime>
 
 #include "qgate/log.h"
 
@@ -33,7 +33,7 @@ uint64_t shard::now_ms() {
 }
 
 bool shard::start(hooks_factory factory, std::string& error) {
-    thread_ = std::thread([this, f = std::move(factory)]() mutable { run(std::move(f)); });
+    thread_ = std::thread([this, f = std::move(factory)] { run(f); });
     while (started_.load(std::memory_order_acquire) == 0) std::this_thread::yield();
     if (started_.load(std::memory_order_acquire) < 0) {
         error = start_error_;
@@ -51,7 +51,7 @@ void shard::notify() {
     if (started_.load(std::memory_order_acquire) > 0) backend_->notify();
 }
 
-void shard::run(hooks_factory factory) {
+void shard::run(const hooks_factory& factory) {
     std::string err;
     backend_ = kind_ == io::backend_kind::uring ? io::make_uring_backend(opts_, err)
                                                 : io::make_epoll_backend(opts_, err);

@@ -64,7 +64,7 @@ class shard {
     static uint64_t now_ms();
 
   private:
-    void run(hooks_factory factory);
+    void run(const hooks_factory& factory);
     void loop();
     void flush_outbound();
 

@@ -156,28 +156,5 @@ TEST_CASE("malformed .gw calls are rejected") {
     CHECK(classify(b6, true, msg_type::sync).gw == gw_kind::none);
 }
 
-TEST_CASE("server types resolve to groups; a missing one is named") {
-    group_set groups;
-    std::string err;
-    const std::vector<group_spec> specs = {test::make_group("rdb", 2),
-                                           test::make_group("hdb", 2, 2)};
-    REQUIRE(group_set::build(specs, groups, err));
-    uint16_t ids[4];
-    std::string_view missing;
-    gw_call g;
-    const auto b1 = body(value::list({value::symbol(".gw.syncexec"), f2(),
-                                      value::symbols({"hdb", "rdb"})}));
-    REQUIRE(parse_gw(classify(b1, true, msg_type::sync), g));
-    REQUIRE(resolve_server_types(g, groups, ids, missing) == 2);
-    CHECK(ids[0] == 1);
-    CHECK(ids[1] == 0);
-    const auto b2 = body(value::list({value::symbol(".gw.syncexec"), f2(),
-                                      value::symbols({"hdb", "rdb", "other"})}));
-    REQUIRE(parse_gw(classify(b2, true, msg_type::sync), g));
-    CHECK(resolve_server_types(g, groups, ids, missing) == -1);
-    CHECK(missing == "other");
-    CHECK(resolve_server_types(g, groups, std::span<uint16_t>(ids, 1), missing) == -2);
-}
-
 }  // namespace
 }  // namespace qgate::route

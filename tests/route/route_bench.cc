@@ -123,11 +123,13 @@ void bm_gw_syncexec(benchmark::State& st) {
         const call_info c = classify(b, true, msg_type::sync);
         gw_call g;
         parse_gw(c, g);
-        uint16_t ids[4];
-        std::string_view missing;
-        const int32_t n = resolve_server_types(g, s.groups, ids, missing);
-        for (int32_t i = 0; i < n; ++i) {
-            benchmark::DoNotOptimize(pick_least_busy(s.groups[ids[i]], s.state, cursors[ids[i]]));
+        // Server types -> groups as the fan-out client does it (src/proxy/fanout_client.cc).
+        name_list names(g.servertypes);
+        for (std::string_view name; names.next(name);) {
+            const int32_t id = s.groups.find(name);
+            if (id < 0) continue;
+            const auto gid = static_cast<uint16_t>(id);
+            benchmark::DoNotOptimize(pick_least_busy(s.groups[gid], s.state, cursors[gid]));
         }
     }
 }

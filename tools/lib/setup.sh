@@ -10,7 +10,7 @@ export QGATE_ROOT QGATE_BUILD
 qgate_packages=(
   g++ meson ninja-build pkg-config cmake
   liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
-  libssl-dev clang libclang-rt-14-dev haproxy nodejs npm iproute2
+  libssl-dev clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
 )
 
 qgate_log() { printf '[setup] %s\n' "$*" >&2; }

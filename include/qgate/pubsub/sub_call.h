@@ -36,6 +36,7 @@ class name_iter {
     explicit name_iter(const name_args& a);
     name_iter(const name_iter&) = delete;  // the cursor points at this object's walker
     name_iter& operator=(const name_iter&) = delete;
+    ~name_iter() = default;
     /// False at the end.
     bool next(std::string_view& name);
 

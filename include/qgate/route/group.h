@@ -61,6 +61,7 @@ class group_set {
     group_set& operator=(const group_set&) = delete;
     group_set(group_set&&) = default;
     group_set& operator=(group_set&&) = default;
+    ~group_set() = default;
 
     /// Builds every group; false (with a message) on a duplicate or empty name, an empty group,
     /// or more than 65535 groups.

@@ -53,6 +53,7 @@ class route_table {
     route_table& operator=(const route_table&) = delete;
     route_table(route_table&&) = default;
     route_table& operator=(route_table&&) = default;
+    ~route_table() = default;
 
     /// Compiles `specs` against `groups`; false (with a message naming the rule) on an unknown
     /// or missing group, an empty pattern, hash_arg 0 with consistent_hash, or > 65535 rules.
@@ -86,8 +87,8 @@ class route_table {
 
     bool add_rule(size_t i, const route_spec& s, const group_set& groups,
                   std::vector<std::string>& exact, std::string& error);
-    bool accepts(const compiled& c, bool exact_hit, std::string_view name, std::string_view user,
-                 qipc::msg_type type) const;
+    static bool accepts(const compiled& c, bool exact_hit, std::string_view name,
+                        std::string_view user, qipc::msg_type type);
     void build_index(const std::vector<std::vector<std::string>>& exact);
 
     std::vector<compiled> rules_;
