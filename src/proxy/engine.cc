@@ -364,8 +364,12 @@ void engine::close_if_flushed(session& ss, role r) {
 
 void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
-    // Ops count: a connect completion with nothing counted is a duplicate (see on_recv).
-    if (!QGATE_CHECK(ctr_, ss.s[1].ops > 0)) return drop_completion(ss, c);
+    // Ops count: a connect completes once, while its link is connecting (or the socket is
+    // closing: cancelled); another is a duplicate, which would wrap `ops` (see on_recv).
+    const sock& k = ss.s[1];
+    if (!QGATE_CHECK(ctr_, k.ops > 0 && (k.closing || ss.link.phase == link_phase::connecting))) {
+        return drop_completion(ss, c);
+    }
     --ss.s[1].ops;
     ss.h->on_connected(ss, c);
 }

@@ -401,3 +401,41 @@ TEST_CASE("checks: an order list whose head is not counted closes only that clie
     CHECK(f.bugs() == 1);
     CHECK(log.check_lines("request_clients.cc") == 1);
 }
+
+TEST_CASE("checks: a duplicate final recv completion closes only that client") {
+    checks_fixture f;
+    stderr_capture log;
+    const int a_fd = f.fd(checks_fixture::kA);
+    const uint64_t ud = f.be.last(op::recv, checks_fixture::kA)->ud;
+    f.complete(ud, -ENOBUFS);  // the multishot ends: A waits for buffers, nothing armed
+    CHECK(f.bugs() == 0);
+    f.complete(ud, -ENOBUFS);  // again: no recv is armed
+    CHECK(f.bugs() == 1);
+    CHECK(f.be.was_closed(a_fd));  // nothing in flight: closed at once
+    CHECK(f.ctr.conns_open.load() == 1);
+    f.round_trip(checks_fixture::kB, 'b');
+    CHECK(f.bugs() == 1);
+    CHECK(log.check_lines("engine.cc") == 1);
+}
+
+TEST_CASE("checks: a duplicate connect completion fails only that pool link") {
+    checks_fixture f(false);
+    stderr_capture log;
+    const int pool_fd = f.fd(checks_fixture::kPool);
+    const uint64_t ud = f.be.last(op::connect, checks_fixture::kPool)->ud;
+    f.complete(ud, 0);  // connected: the handshake is queued
+    CHECK(f.bugs() == 0);
+    f.complete(ud, 0);  // again: no connect is in flight (the handshake's read is)
+    CHECK(f.bugs() == 1);
+    CHECK(f.be.was_cancelled(pool_fd));
+    f.end_read(checks_fixture::kPool, -ECANCELED);  // its one operation ends: freed
+    CHECK(f.be.was_closed(pool_fd));
+    CHECK_FALSE(f.be.was_closed(f.fd(checks_fixture::kA)));
+    g_now += 1000;
+    f.turn();  // reconnect
+    f.pool_up();
+    f.round_trip(checks_fixture::kA, 'a');
+    f.round_trip(checks_fixture::kB, 'b');
+    CHECK(f.bugs() == 1);
+    CHECK(log.check_lines("engine.cc") == 1);
+}
