@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 
+#include "../pubsub/pubsub_test_util.h"
 #include "engine_rig.h"
 #include "io/buf_pool.h"
 #include "qgate/check.h"
@@ -438,4 +439,68 @@ TEST_CASE("checks: a duplicate connect completion fails only that pool link") {
     f.round_trip(checks_fixture::kB, 'b');
     CHECK(f.bugs() == 1);
     CHECK(log.check_lines("engine.cc") == 1);
+}
+
+namespace {
+
+// One pubsub listener; publishers read by recv_into (ps_reader.cc).
+struct ps_checks : engine_rig {
+    ps_checks() {
+        auto c = std::make_shared<config>();
+        c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::pubsub, "g", {}});
+        c->backends.push_back({"tp", "g", {"127.0.0.1", 1}, ""});
+        c->limits.buf_ring_entries = 8;
+        c->limits.conns_per_shard_max = 8;
+        start(c);
+    }
+    /// Accept + handshake on slot `s`; its multishot recv is replaced by the first read.
+    void publisher(uint32_t s) {
+        complete(be.last(op::accept, 0)->ud, ::socket(AF_INET, SOCK_STREAM, 0), kFlagMore);
+        const uint32_t sid = proxy::sock_id(s, role::client);
+        recv_buffer(sid, std::string("u:p\x03", 4) + std::string(1, '\0'));
+        complete(be.last(op::recv, sid)->ud, -ECANCELED);
+        CHECK(sent(sid) == std::string(1, '\x03'));
+    }
+    /// Completes the read armed on `sid` with `data` (no more than it asked for).
+    void feed(uint32_t sid, const std::string& data) {
+        const rec r = *be.last(op::read, sid);
+        REQUIRE(data.size() <= r.len);
+        std::memcpy(r.buf, data.data(), data.size());
+        complete(r.ud, static_cast<int32_t>(data.size()));
+    }
+};
+
+std::string upd(int64_t first) {
+    const std::vector<uint8_t> m = qipc::encode_message(
+        qipc::value::list({qipc::value::symbol(".u.upd"), qipc::value::symbol("trade"),
+                           qgate::pubsub::test::trades({"A", "B"}, first)}),
+        qipc::msg_type::async);
+    return {m.begin(), m.end()};
+}
+
+}  // namespace
+
+TEST_CASE("checks: a publisher's read longer than its frame cut asked for closes only that "
+          "publisher") {
+    ps_checks t;
+    stderr_capture log;
+    constexpr uint32_t kP1 = proxy::sock_id(0, role::client);
+    constexpr uint32_t kP2 = proxy::sock_id(1, role::client);
+    t.publisher(0);
+    t.publisher(1);
+    const int p1_fd = t.be.last(op::read, kP1)->fd;
+    const std::string u = upd(0);
+    t.feed(kP1, u.substr(0, 5));  // 5 header bytes in: the next read asks for 3
+    const rec r = *t.be.last(op::read, kP1);
+    REQUIRE(r.len == 3);
+    t.complete(r.ud, 8);  // forged: 5 bytes past the header's end
+    CHECK(t.ctr.bugs.load() == 1);
+    CHECK(t.be.was_closed(p1_fd));
+    t.feed(kP2, u.substr(0, 8));  // the other publisher's update goes in whole
+    t.feed(kP2, u.substr(8));
+    CHECK(t.ctr.pubsub_updates_in.load() == 1);
+    CHECK(t.ctr.pubsub_bad_msgs.load() == 0);
+    CHECK(t.ctr.bugs.load() == 1);
+    // The pool link's case above is the same site: logged there, if it ran first.
+    CHECK(log.check_lines("frame_reader.cc") <= 1);
 }
