@@ -26,6 +26,7 @@ bool buf_pool::init(uint32_t entries, uint32_t size) {
     entries_ = entries;
     size_ = size;
     free_.reserve(entries);
+    taken_.assign(entries, 0);
     for (uint32_t i = entries; i > 0; --i) free_.push_back(static_cast<uint16_t>(i - 1));
     return true;
 }
@@ -46,19 +47,26 @@ int buf_pool::acquire() {
     uint16_t bid = free_.back();
     free_.pop_back();
     ++held_;
+    taken_[bid] = 1;
     return bid;
 }
 
-void buf_pool::note_taken(uint16_t) { ++held_; }
+void buf_pool::note_taken(uint16_t bid) {
+    ++held_;
+    if (bid < entries_) taken_[bid] = 1;
+}
 
-void buf_pool::release(uint16_t bid) {
+bool buf_pool::release(uint16_t bid) {
+    if (bid >= entries_ || taken_[bid] == 0) return false;
+    taken_[bid] = 0;
     --held_;
     if (ring_ == nullptr) {
         free_.push_back(bid);
-        return;
+        return true;
     }
     io_uring_buf_ring_add(ring_, data(bid), size_, bid, static_cast<int>(entries_ - 1),
                           static_cast<int>(unpublished_++));
+    return true;
 }
 
 void buf_pool::publish() {

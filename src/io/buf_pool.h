@@ -6,6 +6,8 @@
 //
 // Ownership: a buffer id is owned by exactly one place at a time: the pool, the kernel (ring
 // mode, between publish and the recv CQE that names it) or one send queue item. Single thread.
+// The pool knows which ids user space holds (one byte each), so a second release of the same
+// id is refused instead of handing one buffer to two owners (release returns false).
 #pragma once
 
 #include <cstddef>
@@ -40,8 +42,10 @@ class buf_pool {
     int acquire();
     /// Ring mode: the kernel handed `bid` to us in a recv CQE.
     void note_taken(uint16_t bid);
-    /// Gives `bid` back (stack push, or ring add; the ring tail moves at publish()).
-    void release(uint16_t bid);
+    /// Gives `bid` back (stack push, or ring add; the ring tail moves at publish()). False,
+    /// and nothing done, when user space does not hold `bid` (released twice, or never taken):
+    /// handing it out twice would let two connections share its bytes. The caller counts it.
+    bool release(uint16_t bid);
     /// Ring mode: makes released buffers visible to the kernel with one release-store.
     void publish();
 
@@ -51,6 +55,7 @@ class buf_pool {
     uint32_t entries_ = 0;
     uint32_t held_ = 0;
     std::vector<uint16_t> free_;
+    std::vector<uint8_t> taken_;  ///< per buffer: 1 while user space holds it
     io_uring_buf_ring* ring_ = nullptr;
     uint32_t unpublished_ = 0;
 };

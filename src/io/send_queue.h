@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "qgate/check.h"
+
 namespace qgate::io {
 
 /// IOV_MAX is 1024 on Linux; 64 keeps the iovec array per socket at 1 KiB and is already far
@@ -53,7 +55,8 @@ class send_queue {
     bool push(item_pool& pool, const uint8_t* data, uint32_t len, int32_t bid, bool solo = false);
     /// Fills `iov` (at most `max` entries) from the head; returns the count, `total` = bytes.
     int gather(const item_pool& pool, iovec* iov, int max, uint64_t& total) const;
-    /// Drops `n` sent bytes from the head; `release(bid)` for each finished pool buffer.
+    /// Drops `n` sent bytes from the head; `release(bid)` for each finished pool buffer. `n` is
+    /// at most bytes(): the caller checks a send's count against what it gathered.
     template <typename F> void consume(item_pool& pool, uint64_t n, F&& release);
     /// Drops everything (connection closing).
     template <typename F> void clear(item_pool& pool, F&& release);
@@ -92,6 +95,9 @@ template <typename F> void send_queue::pop_head(item_pool& pool, F& release) {
 }
 
 template <typename F> void send_queue::consume(item_pool& pool, uint64_t n, F&& release) {
+    // More than queued would wrap bytes_ (and the watermarks read it); no connection to close
+    // here: the engine's on_send refuses such a count first (QGATE_CHECK).
+    QGATE_ASSERT(n <= bytes_);
     bytes_ -= n;
     while (n > 0 && head_ != kNil) {
         const uint32_t left = pool[head_].len - head_off_;

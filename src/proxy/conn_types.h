@@ -52,6 +52,7 @@ struct sock {
     bool send_inflight = false;
     bool dirty = false;          ///< on the engine's flush list
     uint16_t ops = 0;            ///< submitted operations whose final completion is pending
+    uint32_t asked = 0;          ///< recv_into: bytes the read in flight may bring at most
     uint64_t inflight_bytes = 0;
     io::send_queue sq;
     net::framer fr;              ///< frames of the bytes this socket receives

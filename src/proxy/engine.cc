@@ -39,6 +39,7 @@
 #include <variant>
 
 #include "net/socket_util.h"
+#include "qgate/check.h"
 #include "qgate/log.h"
 
 namespace qgate::proxy {
@@ -100,6 +101,7 @@ void engine::init_request_mode() {
     me_ = shard_ != nullptr ? shard_->id() : 0;
     request* slots = plane_->slots(me_);
     for (uint32_t i = plane_->slots_per_shard(); i-- > 0;) {
+        slots[i].holds = hold::kFree;
         slots[i].onext = rq_->slot_free_;
         rq_->slot_free_ = &slots[i];
     }
@@ -144,7 +146,18 @@ void engine::arm_listeners() {
 
 void engine::on_completion(const io::completion& c) {
     const uint32_t slot = io::ud_slot(c.user_data);
-    switch (io::ud_op(c.user_data)) {
+    const io::op o = io::ud_op(c.user_data);
+    const bool on_sock = o == io::op::recv || o == io::op::send || o == io::op::connect ||
+                         o == io::op::read;
+    // Slot generation: a socket is freed (gen bumped) only after its last completion, so one
+    // for a freed or reused socket would act on, or hand bytes to, another connection. Dropped.
+    if (on_sock && !QGATE_CHECK(ctr_, slot / 2 < sessions_.size() &&
+                                          io::ud_gen(c.user_data) ==
+                                              (sessions_[slot / 2]->s[slot & 1].gen & 0xffffffu))) {
+        if (c.res > 0 && c.has_buffer()) release(c.buffer_id());
+        return;
+    }
+    switch (o) {
     case io::op::accept: on_accept(slot, c); return;
     case io::op::recv: on_recv(slot, c); return;
     case io::op::send: on_send(slot, c); return;
@@ -238,6 +251,10 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[idx];
     sock& k = ss.s[sid & 1];
     if (!c.more()) {
+        // Ops count: a final completion with no recv armed (a duplicate) would wrap `ops`, and
+        // the socket could be freed while an operation still uses it.
+        const bool armed = k.rx == rx_state::cancelling || (k.rx == rx_state::armed && !k.into);
+        if (!QGATE_CHECK(ctr_, armed && k.ops > 0)) return drop_completion(ss, c);
         k.rx = rx_state::idle;
         --k.ops;
     }
@@ -279,6 +296,8 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
     const role r = static_cast<role>(sid & 1);
     sock& k = ss.s[sid & 1];
+    // Ops count: the one sendmsg in flight; a duplicate would wrap `ops` (see on_recv).
+    if (!QGATE_CHECK(ctr_, k.send_inflight && k.ops > 0)) return drop_completion(ss, c);
     --k.ops;
     k.send_inflight = false;
     if (k.closing) {
@@ -291,6 +310,12 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
         return;
     }
     const uint64_t n = static_cast<uint64_t>(c.res);
+    // Sent bytes: more than the sendmsg gathered would release queued items not yet sent.
+    if (!QGATE_CHECK(ctr_, n <= k.inflight_bytes)) {
+        close_session(ss);
+        maybe_free(ss, r);
+        return;
+    }
     if (n < k.inflight_bytes) bump(ctr_.snd_short);  // resumed from the exact byte below
     bump(ctr_.bytes_out, n);
     k.sq.consume(items_, n, [this, &ss](int32_t bid) {
@@ -339,8 +364,21 @@ void engine::close_if_flushed(session& ss, role r) {
 
 void engine::on_connect(uint32_t sid, const io::completion& c) {
     session& ss = *sessions_[sid / 2];
+    // Ops count: a connect completes once, while its link is connecting (or the socket is
+    // closing: cancelled); another is a duplicate, which would wrap `ops` (see on_recv).
+    const sock& k = ss.s[1];
+    if (!QGATE_CHECK(ctr_, k.ops > 0 && (k.closing || ss.link.phase == link_phase::connecting))) {
+        return drop_completion(ss, c);
+    }
     --ss.s[1].ops;
     ss.h->on_connected(ss, c);
+}
+
+// A completion that matches no operation of its socket (a QGATE_CHECK failed): its buffer goes
+// back to the pool and its connection is closed; nothing else is touched.
+void engine::drop_completion(session& ss, const io::completion& c) {
+    if (c.res > 0 && c.has_buffer()) release(c.buffer_id());
+    close_session(ss);
 }
 
 bool engine::push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo) {

@@ -27,6 +27,7 @@
 #include "proxy/transport.h"
 #include "proxy/upstream_link.h"
 #include "proxy/upstreams.h"
+#include "qgate/check.h"
 #include "qgate/config.h"
 #include "shard/counters.h"
 #include "shard/shard.h"
@@ -101,6 +102,7 @@ class engine final : public shard::shard_hooks {
     void on_send(uint32_t sid, const io::completion& c);
     void on_connect(uint32_t sid, const io::completion& c);
     void on_read(uint32_t sid, const io::completion& c);
+    void drop_completion(session& ss, const io::completion& c);
     session* alloc_session();
     void arm_recv(session& ss, role r);
     void pause_recv(session& ss, role r);
@@ -114,7 +116,9 @@ class engine final : public shard::shard_hooks {
     void rearm_starved();
     uint32_t pinned_bufs() const;
     bool push(session& ss, role to, const uint8_t* p, uint32_t n, int32_t bid, bool solo = false);
-    void release(uint16_t bid) { be_.pool().release(bid); }
+    /// Buffer ownership: a buffer given back twice would be handed to two sockets at once; the
+    /// pool refuses the second release, which is counted (the wrong holder is unknown here).
+    void release(uint16_t bid) { (void)QGATE_CHECK(ctr_, be_.pool().release(bid)); }
     bool queue_low(const session& ss, role r) const;
     void close_if_flushed(session& ss, role r);
     static bool quiet(const session& ss);

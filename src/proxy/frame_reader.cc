@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "proxy/engine.h"
+#include "qgate/check.h"
 
 namespace qgate::proxy {
 
@@ -33,15 +34,27 @@ void frame_reader::arm(session& ss, role r, frame_sink& s) {
     const read_target t = s.target(ss);
     k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, r), t.at, t.len, t.all);
     k.rx = rx_state::armed;
+    k.asked = t.len;
     ++k.ops;
 }
 
 void frame_reader::on_read(session& ss, role r, const io::completion& c, frame_sink& s) {
     sock& k = ss.s[static_cast<int>(r)];
+    // Ops count: the one read armed; a duplicate would wrap `ops` and free its memory early.
+    if (!QGATE_CHECK(e_.ctr_, k.into && k.rx == rx_state::armed && k.ops > 0)) {
+        e_.close_session(ss);
+        return;
+    }
     k.rx = rx_state::idle;
     --k.ops;
     if (k.closing) {
         e_.maybe_free(ss, r);  // the last use of the read's memory is over: it may go now
+        return;
+    }
+    // Frame lengths: a sink counts what it asked for; more would run its frame past its end.
+    if (c.res > 0 && !QGATE_CHECK(e_.ctr_, static_cast<uint32_t>(c.res) <= k.asked)) {
+        e_.close_session(ss);
+        e_.maybe_free(ss, r);
         return;
     }
     if (c.res > 0) {
@@ -65,6 +78,8 @@ void frame_reader::pull(session& ss, role r, frame_sink& s) {
         const read_target t = s.target(ss);
         const int32_t n = k.xp->recv_now(k.fd, t.at, t.len);
         if (n <= 0) break;  // nothing yet; EOF and errors are the armed read's to report
+        // Frame lengths, as in on_read: no more than the sink asked for.
+        if (!QGATE_CHECK(e_.ctr_, static_cast<uint32_t>(n) <= t.len)) return e_.close_session(ss);
         bump(e_.ctr_.bytes_in, static_cast<uint64_t>(n));
         s.took(ss, static_cast<uint32_t>(n), true);
     }

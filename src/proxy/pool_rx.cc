@@ -33,6 +33,7 @@
 #include <string_view>
 
 #include "proxy/kinds.h"
+#include "qgate/check.h"
 #include "qgate/qipc/frame.h"
 #include "qgate/qipc/writer.h"
 
@@ -194,6 +195,11 @@ void pool_links::pool_rx_grow(pool_conn& pc) {
 void pool_links::pool_frame_done(session& ss) {
     pool_conn& pc = ss.pc;
     if (pc.mode == pool_conn::reply) {
+        // Frame lengths: only a whole reply goes to the call's slot; a torn one would reach
+        // the client as its answer. This link fails instead (its call: 'disconnected).
+        if (!QGATE_CHECK(e_.ctr_, pc.cur != nullptr && pc.have >= pc.need && pc.skip == 0)) {
+            return pool_failed(ss);
+        }
         pool_take_reply(ss);
     } else {
         const uint64_t extra = pc.have > pc.need ? pc.have - pc.need : 0;

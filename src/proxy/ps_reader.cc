@@ -40,6 +40,7 @@
 #include <cstring>
 
 #include "proxy/kinds.h"
+#include "qgate/check.h"
 
 namespace qgate::proxy {
 
@@ -97,6 +98,8 @@ void ps_reader::ps_took(session& ss, uint32_t n) {
         return;
     }
     if (pc.cut.left == 0) {
+        // The header read asks for what is missing of the 8 bytes (frame_reader checks n).
+        QGATE_ASSERT(pc.cut.have + n <= qipc::kHeaderSize);
         pc.cut.have = static_cast<uint8_t>(pc.cut.have + n);
     } else {
         const uint32_t body = n < pc.cut.left ? n : static_cast<uint32_t>(pc.cut.left);

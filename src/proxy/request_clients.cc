@@ -29,6 +29,7 @@
 
 #include "net/socket_util.h"
 #include "proxy/kinds.h"
+#include "qgate/check.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
 #include "qgate/qipc/handshake.h"
@@ -315,6 +316,11 @@ void request_clients::answer_error(session& ss, request& r, std::string_view tex
 void request_clients::flush_answers(session& ss) {
     while (ss.rq.head != nullptr && ss.rq.head->answered && ss.st == sstate::request) {
         request& r = *ss.rq.head;
+        // Order list: its head is an enlisted call counted in `pending`; anything else there
+        // would send a reply in another call's place. Only this client is closed.
+        if (!QGATE_CHECK(e_.ctr_, ss.rq.pending > 0 && (r.holds & hold::kOrder) != 0)) {
+            return e_.close_session(ss);
+        }
         ss.rq.head = r.onext;
         if (ss.rq.head == nullptr) ss.rq.tail = nullptr;
         r.onext = nullptr;
@@ -334,6 +340,9 @@ void request_clients::flush_answers(session& ss) {
 
 // Back from the home shard (or from home_enqueue directly): `rep` holds the answer.
 void request_clients::request_done(request& r) {
+    // Slot hand-back: only a slot that is away comes back, once. A second hand-back (or one of
+    // a free slot) would answer a call twice or another client's call: dropped.
+    if (!QGATE_CHECK(e_.ctr_, (r.holds & (hold::kHome | hold::kFree)) == hold::kHome)) return;
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kHome);
     if (e_.plane_->home(r.backend) != r.origin) --away_;
     if (r.fan_child) return e_.fan_->fanout_back(r);
@@ -359,6 +368,9 @@ void request_clients::request_done(request& r) {
 
 void request_clients::request_sent(uint32_t index) {
     request& r = e_.plane_->slots(e_.me_)[index];
+    // Slot hand-back: its answer was queued once; a second "sent" would free it under a reply
+    // still queued (or free a free slot). Dropped.
+    if (!QGATE_CHECK(e_.ctr_, (r.holds & (hold::kSend | hold::kFree)) == hold::kSend)) return;
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kSend);
     maybe_free_request(r);
 }
@@ -411,6 +423,7 @@ request* request_clients::alloc_request() {
     request* r = slot_free_;
     if (r == nullptr) return nullptr;
     slot_free_ = r->onext;
+    QGATE_ASSERT(r->holds == hold::kFree);  // maybe_free_request keeps held slots off the list
     r->onext = nullptr;
     r->holds = 0;
     r->answered = r->use_err = false;
@@ -436,7 +449,12 @@ void request_clients::compact_request_timers() {
 }
 
 void request_clients::maybe_free_request(request& r) {
-    if (r.holds != 0) return;
+    if (r.holds != 0) {
+        // Slot generation: a free slot freed again would be on the free list twice and taken
+        // by two calls at once. Dropped.
+        (void)QGATE_CHECK(e_.ctr_, (r.holds & hold::kFree) == 0);
+        return;
+    }
     if (r.fan != nullptr && !r.fan_child) e_.fan_->fanout_release(r);
     r.fan = nullptr;
     r.fan_child = false;
@@ -445,6 +463,7 @@ void request_clients::maybe_free_request(request& r) {
     if (r.rep.capacity() > kKeepBytesMax) frame_buf().swap(r.rep);
     ++r.gen;
     r.deadline_ms = 0;
+    r.holds = hold::kFree;
     r.onext = slot_free_;
     slot_free_ = &r;
 }

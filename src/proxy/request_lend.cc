@@ -31,6 +31,7 @@
 #include <cstring>
 
 #include "proxy/kinds.h"
+#include "qgate/check.h"
 
 namespace qgate::proxy {
 
@@ -123,6 +124,9 @@ void request_clients::drop_call(request& r) {
     r.lent_bid = -1;
     if (bid < 0) return;
     uint32_t& refs = buf_refs_[static_cast<uint32_t>(bid)];
+    // Buffer reference count: a reference dropped that no slot took would underflow it and
+    // give back a buffer other slots (or the input) still read. Kept instead (a leak, counted).
+    if (!QGATE_CHECK(e_.ctr_, (refs & ~kInputGone) != 0)) return;
     --refs;
     if ((refs & ~kInputGone) != 0) return;
     --bufs_lent_;
@@ -134,6 +138,9 @@ void request_clients::drop_call(request& r) {
 // The input (or a send queue) is done with a buffer: back to the pool unless slots borrow it.
 void request_clients::buf_unref(uint16_t bid) {
     if (bid < buf_refs_.size() && (buf_refs_[bid] & ~kInputGone) != 0) {
+        // Buffer ownership: the input lets go once; a second time is dropped (the slots'
+        // references still hold the buffer).
+        (void)QGATE_CHECK(e_.ctr_, (buf_refs_[bid] & kInputGone) == 0);
         buf_refs_[bid] |= kInputGone;
         return;
     }

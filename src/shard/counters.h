@@ -89,6 +89,8 @@ namespace qgate::shard {
       "connections closed because the shard's send-queue items ran out")                           \
     X(drain_closed, counter, "connections",                                                        \
       "idle client connections closed by the shutdown drain")                                      \
+    X(bugs, counter, "events",                                                                     \
+      "broken invariants caught by QGATE_CHECK (qgate bugs): connection closed or item dropped")   \
     X(async_requests, counter, "calls",                                                            \
       "request mode: async calls from clients framed and dispatched")                              \
     X(requests_routed, counter, "calls",                                                           \
