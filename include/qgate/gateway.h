@@ -8,6 +8,6 @@ namespace qgate {
 /// Starts the shards (one thread each), serves until SIGTERM/SIGINT, drains (stop accepting,
 /// let in-flight traffic finish up to limits.drain_timeout_ms) and returns the exit code.
 /// Implemented by src/proxy.
-int run_gateway(config_ptr cfg);
+int run_gateway(const config_ptr& cfg);
 
 }  // namespace qgate

@@ -57,7 +57,7 @@ struct sock {
     io::send_queue sq;
     net::framer fr;              ///< frames of the bytes this socket receives
     msghdr msg{};
-    iovec iov[io::kIovMax];
+    iovec iov[io::kIovMax]{};
 };
 
 /// Session life cycle (one client connection and at most one upstream connection):

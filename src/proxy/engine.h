@@ -65,6 +65,10 @@ struct engine_options {
 class engine final : public shard::shard_hooks {
   public:
     engine(shard::shard& sh, engine_options o);
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+    engine(engine&&) = delete;
+    engine& operator=(engine&&) = delete;
     /// For tests: run against any backend and counter block, no shard thread.
     engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard::shard* sh = nullptr);
     ~engine() override;
@@ -124,11 +128,11 @@ class engine final : public shard::shard_hooks {
     static bool quiet(const session& ss);
     static bool is_client(const session& ss);
     void check_high(session& ss, role from, const sock& dst);
-    bool idle(const session& ss) const;
+    static bool idle(const session& ss);
     void expire_timers(uint64_t now_ms);
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
-    void on_eof(session& ss, role r);
+    static void on_eof(session& ss, role r);
     void on_timeout(session& ss);
     void release_item(int32_t bid);
     void init_request_mode();

@@ -108,7 +108,7 @@ void feed_link::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::fra
         }
         if (--pc.replies_due == 0) {
             pc.subscribing = false;
-            e_.link_.ready(ss);  // live
+            upstream_link::ready(ss);  // live
             bump(e_.ctr_.pubsub_upstream_connects);
             QGATE_LOG_INFO("pubsub: subscribed to %s, %u table(s)",
                            e_.opt_.upstreams->at(e_.opt_.pubsub->upstream).name.c_str(),
@@ -136,7 +136,7 @@ void feed_link::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::fra
 
 void feed_link::ps_up_failed(session& ss) {
     ps_conn& pc = *ss.ps;
-    if (e_.link_.fail(ss)) {
+    if (upstream_link::fail(ss)) {
         bump(e_.ctr_.backend_disconnect);
         QGATE_LOG_WARN("pubsub: upstream tickerplant connection lost; reconnecting");
     }

@@ -64,7 +64,7 @@ void frame_reader::on_read(session& ss, role r, const io::completion& c, frame_s
     } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
         e_.arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
     } else {
-        e_.on_eof(ss, r);  // EOF (0) or a socket error
+        engine::on_eof(ss, r);  // EOF (0) or a socket error
     }
     e_.maybe_free(ss, r);
 }

@@ -41,8 +41,7 @@ class frame_sink {
     /// recv_now reads allowed after an armed read brought data (0: none).
     virtual uint32_t pull_max() const = 0;
 
-  protected:
-    ~frame_sink() = default;
+    virtual ~frame_sink() = default;
 };
 
 class frame_reader {

@@ -13,7 +13,7 @@
 //      accepting, closes idle sessions at once and the rest as they go idle, and gives up at
 //      limits.drain_timeout_ms. Exit code 0 after a drain, 1 on a start-up failure.
 
-#include <signal.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <array>
@@ -159,7 +159,7 @@ io::backend_options backend_opts(const limits_conf& l) {
 int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
                     std::atomic<bool>& stop, const sigset_t& set) {
     for (;;) {
-        timespec ts{0, 200 * 1000 * 1000};
+        timespec ts{0, 200L * 1000 * 1000};
         const int sig = sigtimedwait(&set, nullptr, &ts);
         if (sig == SIGTERM || sig == SIGINT) {
             QGATE_LOG_INFO("signal %d: draining (up to the drain timeout)", sig);
@@ -224,7 +224,7 @@ bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::eng
 
 }  // namespace
 
-int run_gateway(config_ptr cfg) {
+int run_gateway(const config_ptr& cfg) {
     uint32_t n = cfg->shards != 0 ? cfg->shards : std::thread::hardware_concurrency();
     n = n == 0 ? 1 : (n > kShardsMax ? kShardsMax : n);
     if (cfg->listeners.empty()) {
@@ -262,6 +262,7 @@ int run_gateway(config_ptr cfg) {
         shards.push_back(std::make_unique<shard::shard>(s, mesh, kind, backend_opts(cfg->limits)));
     }
     std::vector<shard::shard*> peers;
+    peers.reserve(shards.size());
     for (auto& s : shards) peers.push_back(s.get());
     for (auto& s : shards) s->set_peers(peers.data());
 

@@ -32,7 +32,8 @@ struct pool_conn {
     /// What the frame being read is: the awaited response (swapped into cur->rep), the awaited
     /// response of an abandoned call (discarded), a sync call from the backend (answered with
     /// an error), or anything else unsolicited (dropped).
-    enum : uint8_t { stray, reply, discard, callback, probe } mode = stray;
+    enum class rx_mode : uint8_t { stray, reply, discard, callback, probe };
+    rx_mode mode = rx_mode::stray;
     /// Receive buffer. size() == capacity(): all of it is room for recv_into. The frame being
     /// read starts at rx[0]; rx[0, have) has arrived. Owned by the kernel while a read is armed
     /// (touched only from that read's completion, which always comes, even after a close).

@@ -154,7 +154,7 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
     const uint32_t b = ss.pc.backend;
     home_backend& hb = homes_[b];
     ss.cap = cap;
-    e_.link_.ready(ss);
+    upstream_link::ready(ss);
     hb.failures = 0;
     ++hb.up;
     if (hb.ejected) {
@@ -191,7 +191,7 @@ void pool_links::pool_failed(session& ss) {
     const uint32_t b = pc.backend;
     home_backend& hb = homes_[b];
     const bool attempted = ss.link.phase != link_phase::down;
-    if (e_.link_.fail(ss)) {
+    if (upstream_link::fail(ss)) {
         --hb.up;
         bump(e_.ctr_.backend_disconnect);
         QGATE_LOG_DEBUG("backend %s: connection lost", e_.plane_->name(b).c_str());

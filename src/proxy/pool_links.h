@@ -63,7 +63,7 @@ class pool_links final : public conn_handler, public frame_sink {
     void pool_frame_done(session& ss);
     void pool_take_reply(session& ss);
     void pool_rx_grow(pool_conn& pc);
-    bool pool_reading(const session& ss) const;
+    static bool pool_reading(const session& ss);
     void probe_due(session& ss);
     void schedule_probe(session& ss);
     bool home_idle() const;

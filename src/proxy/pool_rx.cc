@@ -47,7 +47,7 @@ constexpr std::string_view kNoCallbacksText =
 
 // The reply to a backend's sync call on a pooled connection, written once (sends point at it).
 struct callback_reply {
-    uint8_t frame[qipc::error_message_size(kNoCallbacksText)];
+    uint8_t frame[qipc::error_message_size(kNoCallbacksText)]{};
     callback_reply() {
         qipc::write_error_message(kNoCallbacksText, qipc::msg_type::response, frame);
     }
@@ -87,7 +87,7 @@ void rx_reset(frame_buf& b, uint64_t n) {
 }
 }  // namespace
 
-bool pool_links::pool_reading(const session& ss) const {
+bool pool_links::pool_reading(const session& ss) {
     const sock& k = ss.s[1];
     return ss.st == sstate::pool && k.fd >= 0 && !k.closing &&
            (ss.link.phase == link_phase::handshake || ss.link.phase == link_phase::ready);
@@ -164,19 +164,19 @@ bool pool_links::pool_header(session& ss) {
         return false;
     }
     pc.need = h.length;
-    pc.mode = pool_conn::stray;
+    pc.mode = pool_conn::rx_mode::stray;
     if (h.type == qipc::msg_type::response && pc.probing) {
-        pc.mode = pool_conn::probe;
+        pc.mode = pool_conn::rx_mode::probe;
     } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && pc.cur->sync &&
                !pc.replied) {
         // Only a sync call awaits a response: an async one completes when its send does, maybe
         // while this frame is still being read, so a response then is a stray, not its reply.
-        pc.mode = pc.cur->is_abandoned() ? pool_conn::discard : pool_conn::reply;
+        pc.mode = pc.cur->is_abandoned() ? pool_conn::rx_mode::discard : pool_conn::rx_mode::reply;
     } else {
         bump(e_.ctr_.backend_unsolicited);
-        if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::callback;
+        if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::rx_mode::callback;
     }
-    if (pc.mode == pool_conn::reply && pc.need > pc.rx.size()) pool_rx_grow(pc);
+    if (pc.mode == pool_conn::rx_mode::reply && pc.need > pc.rx.size()) pool_rx_grow(pc);
     return true;
 }
 
@@ -194,7 +194,7 @@ void pool_links::pool_rx_grow(pool_conn& pc) {
 // after moving whatever was read past it to the front of rx.
 void pool_links::pool_frame_done(session& ss) {
     pool_conn& pc = ss.pc;
-    if (pc.mode == pool_conn::reply) {
+    if (pc.mode == pool_conn::rx_mode::reply) {
         // Frame lengths: only a whole reply goes to the call's slot; a torn one would reach
         // the client as its answer. This link fails instead (its call: 'disconnected).
         if (!QGATE_CHECK(e_.ctr_, pc.cur != nullptr && pc.have >= pc.need && pc.skip == 0)) {
@@ -211,17 +211,17 @@ void pool_links::pool_frame_done(session& ss) {
         pc.need = 0;
     }
     switch (pc.mode) {
-    case pool_conn::stray: return;
-    case pool_conn::callback:
+    case pool_conn::rx_mode::stray: return;
+    case pool_conn::rx_mode::callback:
         e_.push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
         return;
-    case pool_conn::probe:
+    case pool_conn::rx_mode::probe:
         pc.probing = false;  // healthy: serve what waited, probe again later
         schedule_probe(ss);
         pump(pc.backend);
         return;
-    case pool_conn::discard: bump(e_.ctr_.request_late_replies); [[fallthrough]];
-    case pool_conn::reply:
+    case pool_conn::rx_mode::discard: bump(e_.ctr_.request_late_replies); [[fallthrough]];
+    case pool_conn::rx_mode::reply:
         pc.replied = true;
         if (pc.sent) pool_complete(ss);
         return;

@@ -50,7 +50,7 @@ namespace {
 // One read's length is a uint32; a longer body (message_bytes_max may allow it) takes several.
 constexpr uint64_t kReadBytesMax = uint64_t{1} << 30;
 // Bodies up to this are read together with the next header (see the design note).
-constexpr uint64_t kReadAheadBodyMax = 64 * 1024;
+constexpr uint64_t kReadAheadBodyMax = uint64_t{64} * 1024;
 // Synchronous reads after a completion (fairness: other sockets wait for the turn to end).
 constexpr uint32_t kPullReadsMax = 16;  // frame_sink::pull_max
 
@@ -132,7 +132,7 @@ bool ps_reader::ps_header(session& ss) {
 }
 
 // Still reading frames: neither closed nor (the upstream link) failed.
-bool ps_reader::ps_reading(const session& ss) const {
+bool ps_reader::ps_reading(const session& ss) {
     return (ss.st == sstate::pubsub && !ss.s[0].closing) ||
            (ss.st == sstate::ps_up && ss.link.phase != link_phase::down);
 }

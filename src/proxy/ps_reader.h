@@ -23,7 +23,7 @@ class ps_reader final : public frame_sink {
     void ps_took(session& ss, uint32_t n);
     bool ps_header(session& ss);
     qipc::header_limits ps_header_limits(const session& ss) const;
-    bool ps_reading(const session& ss) const;
+    static bool ps_reading(const session& ss);
 
 };
 

@@ -11,7 +11,7 @@
 // Errors in updates (pubsub::parse_update, publish_for) are counted in pubsub_bad_msgs and the
 // update is dropped; a publisher is never disconnected for one.
 
-#include <time.h>
+#include <ctime>
 
 #include <cstring>
 
@@ -242,6 +242,7 @@ void pubsub_hub::hub_sub(ps_sub_order* o) {
     ps_send(o->shard, std::move(m));
 }
 
+// NOLINTNEXTLINE(readability-make-member-function-const): it changes the hub's state.
 void pubsub_hub::hub_unsub(uint32_t shard, uint32_t session, uint32_t gen) {
     auto it = ps_->subscribers.find(sub_key(shard, session, gen));
     if (it == ps_->subscribers.end()) return;
@@ -361,7 +362,7 @@ void pubsub_hub::hub_add(uint32_t shard, uint32_t table, uint64_t key,
     ps_msg& p = ps_->pending[shard];
     if (p.n == kPsFiltersPerMsg) {
         ps_msg full = std::move(p);
-        p.n = 0;
+        p = ps_msg{};
         ps_send(shard, std::move(full));
     }
     p.kind = ps_kind::deliver;
@@ -376,7 +377,7 @@ void pubsub_hub::hub_flush_pending() {
         ps_msg& p = ps_->pending[s];
         if (p.n == 0) continue;
         ps_msg m = std::move(p);
-        p.n = 0;
+        p = ps_msg{};
         ps_send(s, std::move(m));
     }
 }

@@ -66,7 +66,7 @@ struct request {
     uint64_t deadline_ms = 0;
     uint32_t timeout_ms = 0;
     request* onext = nullptr;  ///< client order list / slot free list
-    uint8_t err[kErrTextMax + 16];
+    uint8_t err[kErrTextMax + 16]{};
     fanout* fan = nullptr;  ///< fan-out parent or child (fanout.h); origin only
     bool fan_child = false;
     uint8_t part = 0;       ///< child: its part index (kPartsMax = reducer)

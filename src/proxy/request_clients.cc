@@ -335,7 +335,7 @@ void request_clients::flush_answers(session& ss) {
         if (!e_.push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
     }
     if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);
-    if (e_.draining_ && ss.st == sstate::request && e_.idle(ss)) e_.close_session(ss);
+    if (e_.draining_ && ss.st == sstate::request && engine::idle(ss)) e_.close_session(ss);
 }
 
 // Back from the home shard (or from home_enqueue directly): `rep` holds the answer.

@@ -32,7 +32,7 @@ class request_clients final : public conn_handler {
     void wake_slot_waiters();
     bool request_header(session& ss, const qipc::frame_header& h);
     void dispatch(session& ss, request& r);
-    void enlist(session& ss, request& r);
+    static void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
     std::span<const uint8_t> inflate(std::span<const uint8_t> msg);
     void answer_error(session& ss, request& r, std::string_view text);
@@ -48,7 +48,7 @@ class request_clients final : public conn_handler {
     void submit(request& r);
     void post(uint32_t to, uint32_t kind, request& r);
     void flush_outbox();
-    void take_requests(request* chain);
+    void take_requests(request* r);
     void init_lending();
     void request_body(session& ss, const uint8_t* p, uint32_t n);
     bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);

@@ -71,7 +71,7 @@ void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
     ss.reply = p[0];
     ss.cap = p[0];
     ss.st = sstate::streaming;
-    e_.link_.ready(ss);
+    upstream_link::ready(ss);
     if (!e_.push(ss, role::client, &ss.reply, 1, -1, true)) {
         e_.release(bid);
         return;
@@ -86,7 +86,7 @@ void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
         forward_copy(ss, role::client, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                      static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
     }
-    if (e_.draining_ && e_.idle(ss)) e_.close_session(ss);
+    if (e_.draining_ && engine::idle(ss)) e_.close_session(ss);
 }
 
 void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n) {

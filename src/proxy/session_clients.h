@@ -33,7 +33,7 @@ class session_clients final : public conn_handler {
     void enter_no_backend(session& ss);
     void no_backend_data(session& ss, const uint8_t* p, uint32_t n);
     void on_upstream_failed(session& ss);
-    void set_error(session& ss, const std::string& text);
+    static void set_error(session& ss, const std::string& text);
 
 };
 

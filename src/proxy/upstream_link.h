@@ -48,11 +48,11 @@ class upstream_link {
     /// Sends the handshake on the upstream socket (also the phase change to handshake).
     void send_handshake(session& ss, int backend, uint8_t cap);
     /// The backend's reply byte arrived: ready, consecutive failures forgotten.
-    void ready(session& ss);
+    static void ready(session& ss);
     /// Any failure: the phase goes down and the backoff exponent moves on (a lost ready link
     /// reconnects after reconnect_min_ms, each failed attempt doubles). True when a ready
     /// link was lost (the caller counts and logs that its own way).
-    bool fail(session& ss);
+    static bool fail(session& ss);
     /// Closes the upstream socket; false when there is none (the caller runs its freed step
     /// now instead of from on_sock_freed).
     bool close(session& ss);

@@ -55,7 +55,7 @@ bool upstream_table::build(const config& cfg, std::string& error) {
         u.group = b.group;
         u.credentials = b.credentials.empty() ? "qgate" : b.credentials;
         if (!net::resolve(b.addr, u.addr, error)) {
-            error = "backend " + b.name + ": " + error;
+            error.insert(0, "backend " + b.name + ": ");
             return false;
         }
     }

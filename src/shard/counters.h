@@ -238,6 +238,7 @@ inline constexpr stat_desc kStatTable[] = {
 
 /// The first kShardStatCount rows of kStatTable are the fields of `counters`.
 inline constexpr std::size_t kShardStatCount = 0
+// NOLINTNEXTLINE(bugprone-macro-parentheses): a term of the sum above, not an expression.
 #define QGATE_COUNT_ONE(name, kind, unit, help) +1
     QGATE_SHARD_COUNTERS(QGATE_COUNT_ONE);
 #undef QGATE_COUNT_ONE

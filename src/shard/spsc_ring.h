@@ -38,8 +38,11 @@ template <typename T> class spsc_ring {
         : slots_(capacity), mask_(capacity - 1), publish_every_(publish_every) {
         assert(capacity != 0 && (capacity & (capacity - 1)) == 0);
     }
+    ~spsc_ring() = default;
     spsc_ring(const spsc_ring&) = delete;
     spsc_ring& operator=(const spsc_ring&) = delete;
+    spsc_ring(spsc_ring&&) = delete;
+    spsc_ring& operator=(spsc_ring&&) = delete;
 
     /// Producer: a push would succeed. The consumer's head is re-read only when the cached
     /// one says full, so a producer with room touches only its own cache line.

@@ -64,7 +64,10 @@ for (const mode of ['session', 'request']) {
       gw.proc.kill('SIGTERM');
       await idle.waitClosed(10000);  // the drain has started
       const late = await tryConnect(ctx, gw.port);
-      assert.ok(late.refused === 'ECONNREFUSED' || late.closedAfter === 0,
+      // Refused (the listener is gone), or reset / closed without a byte: a connect that was
+      // already in the kernel's accept queue when the listener closed is reset by the kernel,
+      // and one qgate accepts while draining is closed unread. None gets a handshake reply.
+      assert.ok(['ECONNREFUSED', 'ECONNRESET'].includes(late.refused) || late.closedAfter === 0,
         `the new connection is refused or closed without a byte (${JSON.stringify(late)})`);
       assert.ok(gw.proc.alive, 'qgate was still draining (the busy client kept it alive)');
       mocks.rdb1.proc.kill('SIGCONT');
