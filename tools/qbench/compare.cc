@@ -1,9 +1,10 @@
 // qbench --compare driver: sets up the processes (qmock echo backend; qgate with io_uring and
-// with epoll; HAProxy `mode tcp`, nbthread 1), all on 127.0.0.1 in a private work directory,
-// then runs every scenario against every target, interleaved: each round runs each scenario
-// once per target, the target order rotating from round to round, so slow drift of this
-// shared VM spreads over all targets alike. Everything started here is stopped on return, on
-// error and on SIGINT/SIGTERM (proc.cc).
+// with epoll; with --baseline a second qgate binary, the "before" build, started exactly like
+// the first as qgate-base; HAProxy `mode tcp`, nbthread 1), all on 127.0.0.1 in a private work
+// directory, then runs every scenario against every target, interleaved: each round runs each
+// scenario once per target, the target order rotating from round to round, so slow drift of
+// this shared VM spreads over all targets alike (and over before and after alike). Everything
+// started here is stopped on return, on error and on SIGINT/SIGTERM (proc.cc).
 #include <limits.h>
 #include <stdlib.h>
 #include "net/socket_util.h"
@@ -70,7 +71,9 @@ class environment {
 
   private:
     bool start_qmock(std::string& error);
-    void start_qgate(const std::string& io, std::vector<std::string>& notes);
+    bool start_gates(std::vector<std::string>& notes, std::string& error);
+    bool start_qgate(const std::string& name, const std::string& binary, const std::string& io,
+                     std::string& why);
     void start_haproxy(std::vector<std::string>& notes);
 
     const compare_options& opt_;
@@ -101,13 +104,11 @@ std::string pool_conns(const std::string& mode) {
     return mode == "request" ? "conns = 32\n" : "";
 }
 
-void environment::start_qgate(const std::string& io, std::vector<std::string>& notes) {
-    std::string name = io == "uring" ? "qgate" : "qgate-" + io;
-    std::string qgate = find_qgate(opt_);
-    if (!fs::exists(qgate)) {
-        if (io == "uring") notes.push_back("qgate not found at " + qgate + ": qgate runs skipped");
-        return;
-    }
+/// Starts `binary` as target `name` with a config of its own generated from the options alone,
+/// so qgate and qgate-base (--baseline) get the same one. False with the reason in `why` (its
+/// first line, then the log's tail) when it did not come up.
+bool environment::start_qgate(const std::string& name, const std::string& binary,
+                              const std::string& io, std::string& why) {
     std::string conf = dir_ + "/" + name + ".toml", ports = dir_ + "/" + name + ".ports";
     std::string log = dir_ + "/" + name + ".log";
     write_text(conf, "[server]\nshards = 1\nio = \"" + io + "\"\nport_file = \"" + ports +
@@ -118,18 +119,39 @@ void environment::start_qgate(const std::string& io, std::vector<std::string>& n
                          "[[backend]]\nname = \"echo1\"\ngroup = \"echo\"\naddress = \"127.0.0.1:" +
                          std::to_string(backend_port_) + "\"\n" + pool_conns(opt_.mode));
     std::string error;
-    int pid = spawn({qgate, "-c", conf, "--io=" + io}, log, error);
-    if (pid < 0) return notes.push_back(name + ": " + error + ": skipped");
+    int pid = spawn({binary, "-c", conf, "--io=" + io}, log, error);
+    if (pid < 0) return why = name + ": " + error, false;
     pids_.push_back(pid);
     std::string text = wait_for_file(ports, {"listener 0 ", "admin "}, pid, 10000);
     uint16_t port = port_after(text, "listener 0 ");
-    if (port == 0) {
-        notes.push_back(name + " did not start (no listener in " + ports + "): skipped\n" +
-                        tail_file(log));
-        return;
-    }
+    if (port == 0)
+        return why = name + " did not start (no listener in " + ports + ")\n" + tail_file(log),
+               false;
     targets.push_back(target{name, port, pid, port_after(text, "admin "), true, log});
-    if (io == "uring") notes.push_back("qgate binary: " + qgate);
+    return true;
+}
+
+/// A start failure as a note: the run goes on without that target.
+std::string skipped(const std::string& why) {
+    std::size_t nl = why.find('\n');
+    if (nl == std::string::npos) return why + ": skipped";
+    return why.substr(0, nl) + ": skipped" + why.substr(nl);
+}
+
+/// qgate (io_uring), then the --baseline build beside it. A qgate that does not start is a
+/// note (direct vs HAProxy still run); a baseline that does not start is an error, since the
+/// run was asked for to compare the two.
+bool environment::start_gates(std::vector<std::string>& notes, std::string& error) {
+    std::string qgate = find_qgate(opt_), why;
+    if (!fs::exists(qgate)) notes.push_back("qgate not found at " + qgate + ": qgate runs skipped");
+    else if (start_qgate("qgate", qgate, "uring", why)) notes.push_back("qgate binary: " + qgate);
+    else notes.push_back(skipped(why));
+    if (opt_.baseline.empty()) return true;
+    if (!fs::exists(opt_.baseline)) return error = "--baseline: no file " + opt_.baseline, false;
+    if (!start_qgate("qgate-base", opt_.baseline, "uring", why))
+        return error = "--baseline: " + why, false;
+    notes.push_back("qgate-base binary (--baseline, the before build): " + opt_.baseline);
+    return true;
 }
 
 void environment::start_haproxy(std::vector<std::string>& notes) {
@@ -156,27 +178,35 @@ bool environment::start(std::vector<std::string>& notes, std::string& error) {
     if (!opt_.keep) remove_on_signal(dir_);
     for (const char* f : {"qmock.port", "qmock.log", "qgate.toml", "qgate.ports", "qgate.log",
                           "qgate-epoll.toml", "qgate-epoll.ports", "qgate-epoll.log",
+                          "qgate-base.toml", "qgate-base.ports", "qgate-base.log",
                           "haproxy.cfg", "haproxy.log"})
         if (!opt_.keep) remove_on_signal(dir_ + "/" + f);
     if (opt_.keep) notes.push_back("work directory kept: " + dir_);
-    if (!start_qmock(error)) return false;
-    start_qgate("uring", notes);
+    if (!start_qmock(error) || !start_gates(notes, error)) return false;
     start_haproxy(notes);
-    start_qgate("epoll", notes);
+    std::string qgate = find_qgate(opt_), why;
+    if (fs::exists(qgate) && !start_qgate("qgate-epoll", qgate, "epoll", why))
+        notes.push_back(skipped(why));
     return true;
 }
 
 std::vector<scenario> make_scenarios(const compare_options& opt) {
     std::vector<scenario> all = {
-        {"G1", "1 conn x 1, 64 B", 1, 1, 64, {"direct", "qgate", "haproxy"}},
-        {"G2", "32 conns x 1, 64 B", 32, 1, 64, {"direct", "qgate", "haproxy", "qgate-epoll"}},
-        {"G4", "8 conns x 16 pipelined, 64 B", 8, 16, 64, {"direct", "qgate", "haproxy"}},
-        {"G5", "4 conns x 1, 1 MiB", 4, 1, 1 << 20, {"direct", "qgate", "haproxy"}},
+        {"G1", "1 conn x 1, 64 B", "1x1, 64 B", 1, 1, 64, {"direct", "qgate", "haproxy"}},
+        {"G2", "32 conns x 1, 64 B", "32x1", 32, 1, 64,
+         {"direct", "qgate", "haproxy", "qgate-epoll"}},
+        {"G4", "8 conns x 16 pipelined, 64 B", "8x16", 8, 16, 64, {"direct", "qgate", "haproxy"}},
+        {"G5", "4 conns x 1, 1 MiB", "4x1 MiB", 4, 1, 1 << 20, {"direct", "qgate", "haproxy"}},
     };
     std::vector<scenario> out;
-    for (auto& s : all)
-        if (opt.only.empty() || ("," + opt.only + ",").find("," + s.id + ",") != std::string::npos)
-            out.push_back(s);
+    for (auto& s : all) {
+        if (!opt.only.empty() && ("," + opt.only + ",").find("," + s.id + ",") == std::string::npos)
+            continue;
+        // The before build right after qgate in the list: the rotation below then gives both
+        // every position in turn, like every other target.
+        if (!opt.baseline.empty()) s.variants.insert(s.variants.begin() + 2, "qgate-base");
+        out.push_back(s);
+    }
     return out;
 }
 
@@ -215,7 +245,7 @@ void run_idle_probes(compare_report& rep, const std::vector<target>& targets) {
     bool wanted = rep.opt.only.empty() ||
                   ("," + rep.opt.only + ",").find(",G8,") != std::string::npos;
     if (!wanted) return;
-    for (const char* name : {"qgate", "haproxy"}) {
+    for (const char* name : {"qgate", "qgate-base", "haproxy"}) {  // qgate-base: --baseline
         const target* t = find_target(targets, name);
         if (!t) continue;
         if (!rep.opt.json)

@@ -26,12 +26,13 @@ struct compare_options {
     bool quick = false;
     bool keep = false;            ///< keep the work directory (configs, logs)
     std::string mode = "session"; ///< qgate's listener mode: session or request (routed calls)
+    std::string baseline;         ///< --baseline: a "before" qgate, run as target qgate-base
     std::string command_line;
 };
 
 /// One process behind a port: the backend itself (direct) or a proxy in front of it.
 struct target {
-    std::string name;        ///< direct, qgate, haproxy, qgate-epoll
+    std::string name;        ///< direct, qgate, haproxy, qgate-epoll, qgate-base (--baseline)
     uint16_t port = 0;
     int pid = 0;             ///< proxy pid (CPU accounting); 0 for direct
     uint16_t admin_port = 0; ///< qgate's admin endpoint (counters); 0 = none
@@ -53,7 +54,8 @@ struct run_stats {
 
 struct scenario {
     std::string id;      ///< G1, G2, G4, G5
-    std::string label;   ///< "1x1 64 B"
+    std::string label;   ///< "1 conn x 1, 64 B"
+    std::string tag;     ///< "1x1, 64 B": the short form in metric names
     uint32_t conns = 1;
     uint32_t depth = 1;
     uint64_t size = 64;
@@ -75,11 +77,12 @@ struct idle_stats {
 struct metric {
     std::string id;          ///< G1 … G9
     std::string what;
-    std::string op;          ///< "<=", ">=" or "" (information only)
+    std::string op;          ///< "<=", ">=", "" (information only) or "~" (after/before, ~1)
     double target = 0;
     std::vector<double> values;  ///< one per round with complete data
     double median = 0, lo = 0, hi = 0;
-    std::string verdict;     ///< PASS, FAIL, n/a
+    std::string verdict;     ///< PASS, FAIL, info, n/a; for "~": noise, better, WORSE
+    bool lower_is_better = false;  ///< "~" only: a CPU ratio, where below 1 is the gain
 };
 
 struct machine_info {

@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "       qbench --compare [--qgate PATH] [--qmock PATH] [--haproxy PATH] [--rounds N]\n"
     "              [--seconds S] [--warmup S] [--idle-conns N] [--idle-seconds S]\n"
     "              [--only G1,G2,G4,G5,G8] [--threads T] [--quick] [--keep] [--json|--markdown]\n"
-    "              [--mode session|request]\n"
+    "              [--mode session|request] [--baseline PATH]\n"
     "See tools/qbench/README.md.\n";
 
 struct cli {
@@ -76,6 +76,7 @@ bool apply(cli& c, std::string_view f, std::string_view v) {
     if (f == "--idle-seconds") return number(v, 0.1, 3600, x) && (o.idle_seconds = x, true);
     if (f == "--only") return o.only = v, true;
     if (f == "--mode") return o.mode = v, v == "session" || v == "request";
+    if (f == "--baseline") return o.baseline = v, !v.empty();
     return false;
 }
 

@@ -2,6 +2,9 @@
 // minutes apart at most (the VM drifts, so only same-round numbers are compared), then
 // summarised as median and min–max over the rounds. A verdict compares the median with the
 // target; a round missing any run a ratio needs is left out of that ratio.
+// With --baseline the "before" build (target qgate-base) gets every ratio qgate gets, each line
+// right after qgate's, and each scenario gets after/before lines (qgate / qgate-base, per
+// round): their verdict says whether every round fell on the same side of 1.
 #include <algorithm>
 #include <cmath>
 
@@ -56,6 +59,20 @@ double added(double a, double b, double direct) {
     return b - direct > 0 ? (a - direct) / (b - direct) : nan();
 }
 
+/// Rounds an after/before ratio needs before its verdict says more than "info": with every one
+/// of 5 rounds on the same side of 1 by chance alone in 2 of 32 cases (a sign test), a
+/// direction seen in fewer rounds is not evidence.
+constexpr std::size_t kAfterBeforeRounds = 5;
+
+/// An after/before ratio: "noise" when the rounds' spread includes 1, else the direction all
+/// rounds agree on (for a CPU ratio below 1 is better).
+std::string after_before_verdict(const metric& m) {
+    if (m.values.size() < kAfterBeforeRounds) return "info";
+    if (m.lo <= 1 && m.hi >= 1) return "noise";
+    bool above = m.lo > 1;
+    return above != m.lower_is_better ? "better" : "WORSE";
+}
+
 void summarise(metric& m) {
     if (m.values.empty()) {
         m.verdict = "n/a";
@@ -65,8 +82,76 @@ void summarise(metric& m) {
     m.lo = *std::min_element(m.values.begin(), m.values.end());
     m.hi = *std::max_element(m.values.begin(), m.values.end());
     if (m.op.empty()) m.verdict = "info";
+    else if (m.op == "~") m.verdict = after_before_verdict(m);
     else if (m.op == "<=") m.verdict = m.median <= m.target ? "PASS" : "FAIL";
     else m.verdict = m.median >= m.target ? "PASS" : "FAIL";
+}
+
+double cpu_ratio(const run_stats& a, const run_stats& b, const run_stats*) {
+    return a.cpu_us_per_rt > 0 && b.cpu_us_per_rt > 0 ? a.cpu_us_per_rt / b.cpu_us_per_rt : nan();
+}
+double rt_ratio(const run_stats& a, const run_stats& b, const run_stats*) {
+    return a.rt_per_s / b.rt_per_s;
+}
+double bytes_ratio(const run_stats& a, const run_stats& b, const run_stats*) {
+    return a.bytes_per_s / b.bytes_per_s;
+}
+
+/// G1–G8 for one qgate target: "qgate", or "qgate-base" (the --baseline build), whose lines
+/// read the same with its name in them.
+std::vector<metric> gate_metrics(const compare_report& r, const std::string& q) {
+    std::vector<metric> out;
+    const std::string h = "haproxy", d = "direct";
+    out.push_back(ratio(r, "G1", "added p50 latency, " + q + " / HAProxy (1x1, 64 B)", "<=", 0.9,
+                        "G1", q, h, d, [](const run_stats& a, const run_stats& b,
+                                          const run_stats* c) {
+                            return added(a.p50_us, b.p50_us, c->p50_us);
+                        }));
+    out.push_back(ratio(r, "G1", "added p99 latency, " + q + " / HAProxy (1x1, 64 B)", "<=", 1.0,
+                        "G1", q, h, d, [](const run_stats& a, const run_stats& b,
+                                          const run_stats* c) {
+                            return added(a.p99_us, b.p99_us, c->p99_us);
+                        }));
+    out.push_back(ratio(r, "G2", "proxy CPU-us per rt, " + q + " / HAProxy (32x1)", "<=", 0.7,
+                        "G2", q, h, "", cpu_ratio));
+    out.push_back(ratio(r, "G3", "rt/s, " + q + " / HAProxy (32x1)", ">=", 1.2, "G2", q, h, "",
+                        rt_ratio));
+    out.push_back(ratio(r, "G3", "rt/s, " + q + " / direct (32x1)", ">=", 0.45, "G2", q, d, "",
+                        rt_ratio));
+    out.push_back(ratio(r, "G4", "msgs/s, " + q + " / HAProxy (8x16)", ">=", 2.0, "G4", q, h, "",
+                        rt_ratio));
+    out.push_back(ratio(r, "G4", "msgs/s, " + q + " / direct (8x16)", ">=", 0.66, "G4", q, d, "",
+                        rt_ratio));
+    out.push_back(ratio(r, "G5", "bytes/s, " + q + " / direct (4x1 MiB)", ">=", 0.5, "G5", q, d,
+                        "", bytes_ratio));
+    out.push_back(ratio(r, "G5", "bytes/s, " + q + " / HAProxy (4x1 MiB)", "", 0, "G5", q, h, "",
+                        bytes_ratio));
+    auto enters = [](const run_stats& a) { return a.enters_per_msg; };
+    std::string who = q == "qgate" ? "" : ", " + q;  // qgate's lines read as they always have
+    out.push_back(single(r, "G7", "io_uring_enter per msg" + who + ", pipelined (8x16)", "<=",
+                         0.25, "G4", q, enters));
+    out.push_back(single(r, "G7", "io_uring_enter per msg" + who + ", closed loop (32x1)", "<=",
+                         1.0, "G2", q, enters));
+    metric idle{"G8", q + " CPU % with idle connections (1 shard)", "<=", 1.0, {}, 0, 0, 0, ""};
+    if (auto it = r.idle.find(q); it != r.idle.end() && it->second.ok)
+        idle.values.push_back(it->second.cpu_percent);
+    out.push_back(idle);
+    return out;
+}
+
+/// Per scenario: throughput and proxy CPU per round trip, qgate / qgate-base, round by round.
+void after_before(const compare_report& r, std::vector<metric>& out) {
+    const std::string a = "qgate", b = "qgate-base";
+    for (const scenario& s : r.scenarios) {
+        bool big = s.size >= 4096;  // 1 MiB: the bytes are the point, as in G5
+        std::string rate = big ? "bytes/s" : s.depth > 1 ? "msgs/s" : "rt/s";
+        std::string who = " after/before, " + a + " / " + b + " (" + s.tag + ")";
+        out.push_back(ratio(r, s.id, rate + who, "~", 1, s.id, a, b, "",
+                            big ? bytes_ratio : rt_ratio));
+        metric cpu = ratio(r, s.id, "CPU-us per rt" + who, "~", 1, s.id, a, b, "", cpu_ratio);
+        cpu.lower_is_better = true;
+        out.push_back(cpu);
+    }
 }
 
 }  // namespace
@@ -80,50 +165,22 @@ double median_of(std::vector<double> v) {
 
 std::vector<metric> compute_metrics(const compare_report& r) {
     std::vector<metric> out;
-    const std::string q = "qgate", h = "haproxy", d = "direct", e = "qgate-epoll";
-    out.push_back(ratio(r, "G1", "added p50 latency, qgate / HAProxy (1x1, 64 B)", "<=", 0.9,
-                        "G1", q, h, d, [](const run_stats& a, const run_stats& b,
-                                          const run_stats* c) {
-                            return added(a.p50_us, b.p50_us, c->p50_us);
-                        }));
-    out.push_back(ratio(r, "G1", "added p99 latency, qgate / HAProxy (1x1, 64 B)", "<=", 1.0,
-                        "G1", q, h, d, [](const run_stats& a, const run_stats& b,
-                                          const run_stats* c) {
-                            return added(a.p99_us, b.p99_us, c->p99_us);
-                        }));
-    auto cpu = [](const run_stats& a, const run_stats& b, const run_stats*) {
-        return a.cpu_us_per_rt > 0 && b.cpu_us_per_rt > 0 ? a.cpu_us_per_rt / b.cpu_us_per_rt
-                                                           : nan();
-    };
-    auto rt = [](const run_stats& a, const run_stats& b, const run_stats*) {
-        return a.rt_per_s / b.rt_per_s;
-    };
-    auto bytes = [](const run_stats& a, const run_stats& b, const run_stats*) {
-        return a.bytes_per_s / b.bytes_per_s;
-    };
-    out.push_back(ratio(r, "G2", "proxy CPU-us per rt, qgate / HAProxy (32x1)", "<=", 0.7, "G2",
-                        q, h, "", cpu));
-    out.push_back(ratio(r, "G3", "rt/s, qgate / HAProxy (32x1)", ">=", 1.2, "G2", q, h, "", rt));
-    out.push_back(ratio(r, "G3", "rt/s, qgate / direct (32x1)", ">=", 0.45, "G2", q, d, "", rt));
-    out.push_back(ratio(r, "G4", "msgs/s, qgate / HAProxy (8x16)", ">=", 2.0, "G4", q, h, "", rt));
-    out.push_back(ratio(r, "G4", "msgs/s, qgate / direct (8x16)", ">=", 0.66, "G4", q, d, "", rt));
-    out.push_back(ratio(r, "G5", "bytes/s, qgate / direct (4x1 MiB)", ">=", 0.5, "G5", q, d, "",
-                        bytes));
-    out.push_back(ratio(r, "G5", "bytes/s, qgate / HAProxy (4x1 MiB)", "", 0, "G5", q, h, "",
-                        bytes));
-    auto enters = [](const run_stats& a) { return a.enters_per_msg; };
-    out.push_back(single(r, "G7", "io_uring_enter per msg, pipelined (8x16)", "<=", 0.25, "G4", q,
-                         enters));
-    out.push_back(single(r, "G7", "io_uring_enter per msg, closed loop (32x1)", "<=", 1.0, "G2",
-                         q, enters));
-    metric idle{"G8", "qgate CPU % with idle connections (1 shard)", "<=", 1.0, {}, 0, 0, 0, ""};
-    if (auto it = r.idle.find(q); it != r.idle.end() && it->second.ok)
-        idle.values.push_back(it->second.cpu_percent);
-    out.push_back(idle);
+    const std::string q = "qgate", e = "qgate-epoll";
+    std::vector<metric> after = gate_metrics(r, q);
+    if (r.opt.baseline.empty()) {
+        out = after;
+    } else {
+        std::vector<metric> before = gate_metrics(r, "qgate-base");
+        for (std::size_t i = 0; i < after.size(); ++i) {
+            out.push_back(after[i]);
+            out.push_back(before[i]);
+        }
+    }
     out.push_back(ratio(r, "G9", "rt/s, qgate epoll / io_uring (32x1)", ">=", 0.8, "G2", e, q, "",
-                        rt));
+                        rt_ratio));
     out.push_back(ratio(r, "G9", "CPU efficiency, epoll vs io_uring: cpu(uring)/cpu(epoll)", ">=",
-                        0.8, "G2", q, e, "", cpu));
+                        0.8, "G2", q, e, "", cpu_ratio));
+    if (!r.opt.baseline.empty()) after_before(r, out);
     for (metric& m : out) summarise(m);
     return out;
 }

@@ -1,5 +1,6 @@
 // Output of qbench --compare: a text report (per-target medians, then the G1–G9 table), the
-// same table as Markdown for bench/RESULTS.md, or JSON with every run for machines.
+// same table as Markdown for bench/RESULTS.md, or JSON with every run for machines. With
+// --baseline, qgate-base is one more target everywhere and its lines sit among qgate's.
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,7 +70,7 @@ void for_each_target(const compare_report& r, Fn fn) {
 
 std::string target_text(const metric& m) {
     if (m.op.empty()) return "info";
-    return m.op + " " + num(m.target, 2);
+    return m.op + " " + num(m.target, 2);  // "~ 1.00": an after/before ratio (--baseline)
 }
 
 std::string range_text(const metric& m, int prec) {
@@ -78,7 +79,8 @@ std::string range_text(const metric& m, int prec) {
     return num(m.median, prec) + " (" + num(m.lo, prec) + "-" + num(m.hi, prec) + ")";
 }
 
-int precision(const metric& m) { return m.id == "G8" ? 3 : 2; }
+/// G8's small percentages and after/before ratios (a few % matter) get a third digit.
+int precision(const metric& m) { return m.id == "G8" || m.op == "~" ? 3 : 2; }
 
 void print_header(const compare_report& r, FILE* out) {
     const auto& m = r.machine;
