@@ -1,5 +1,7 @@
-// Session engine, q protocol half: client handshake and authentication, upstream selection,
-// connect and handshake, cut-through forwarding with framing, and the q errors qgate writes.
+// Session mode (session_clients, a conn_handler): after the engine's handshake (handshake.cc),
+// upstream selection through the listener's policy, connect and handshake (upstream_link),
+// cut-through forwarding with framing, and the q errors qgate writes. Thread: the client's
+// shard; state: the slot's `session` (both sockets) from accept to close.
 //
 // Design note (decisions a kdb+ user can observe):
 //  * The client's handshake is answered only after the upstream handshake, with exactly the

@@ -123,7 +123,7 @@ void bm_gw_syncexec(benchmark::State& st) {
         const call_info c = classify(b, true, msg_type::sync);
         gw_call g;
         parse_gw(c, g);
-        // Server types -> groups as the fan-out client does it (src/proxy/fanout_client.cc).
+        // Server types -> groups as the fan-out client does it (src/proxy/fanouts.cc).
         name_list names(g.servertypes);
         for (std::string_view name; names.next(name);) {
             const int32_t id = s.groups.find(name);
