@@ -22,11 +22,6 @@ class pool_links final : public conn_handler, public frame_sink {
     void on_read(session& ss, role r, const io::completion& c) override {
         e_.frames_.on_read(ss, r, c, *this);
     }
-    // frame_sink (pool_rx.cc): replies read straight into the buffer their slot takes.
-    bool reading(const session& ss) const override { return pool_reading(ss); }
-    read_target target(session& ss) override;
-    void took(session& ss, uint32_t n, bool now) override;
-    uint32_t pull_max() const override { return 0; }  // one reply per completion is plenty
     void on_connected(session& ss, const io::completion& c) override { pool_connected(ss, c); }
     void on_eof(session& ss, role) override { pool_failed(ss); }
     void on_timeout(session& ss) override { pool_timeout(ss); }
@@ -41,6 +36,12 @@ class pool_links final : public conn_handler, public frame_sink {
     }
     bool idle(const session&) const override { return false; }
     bool is_client() const override { return false; }
+
+    // frame_sink (pool_rx.cc): replies read straight into the buffer their slot takes.
+    bool reading(const session& ss) const override { return pool_reading(ss); }
+    read_target target(session& ss) override;
+    void took(session& ss, uint32_t n, bool now) override;
+    uint32_t pull_max() const override { return 0; }  // one reply per completion is plenty
 
     void start_pools();
     void home_enqueue(request& r);
