@@ -175,6 +175,15 @@ struct checks_fixture : engine_rig {
         pool_connect(kPool);
         read(kPool, "\x03");
     }
+    /// After the pool link failed: its reconnect timer fires, the link comes back, and both
+    /// clients are served again (nothing else was closed).
+    void relink_and_serve_both() {
+        g_now += 1000;
+        turn();
+        pool_up();
+        round_trip(kA, 'a');
+        round_trip(kB, 'b');
+    }
     int fd(uint32_t sid) { return eng->session_at(sid / 2)->s[sid & 1].fd; }
     uint64_t bugs() const { return ctr.bugs.load(); }
     /// `sid` sends a call; the backend answers; the answer is written to it in full.
@@ -321,11 +330,7 @@ TEST_CASE("checks: a recv_into completion longer than the read asked for fails o
     CHECK(f.ctr.backend_disconnect.load() == 1);
     const std::string err = f.sent(checks_fixture::kA);  // A is answered, not closed
     CHECK(err.find("qgate: backend b1 disconnected") != std::string::npos);
-    g_now += 1000;
-    f.turn();
-    f.pool_up();
-    f.round_trip(checks_fixture::kA, 'a');
-    f.round_trip(checks_fixture::kB, 'b');
+    f.relink_and_serve_both();
     CHECK(f.bugs() == 1);
     CHECK(log.check_lines("frame_reader.cc") == 1);
 }
@@ -376,11 +381,7 @@ TEST_CASE("checks: a reply not whole is not handed to its slot; the link fails, 
     CHECK(f.bugs() == 1);
     CHECK(f.ctr.backend_disconnect.load() == 1);
     CHECK(f.sent(checks_fixture::kA).find("qgate: backend b1 disconnected") != std::string::npos);
-    g_now += 1000;
-    f.turn();
-    f.pool_up();
-    f.round_trip(checks_fixture::kA, 'a');
-    f.round_trip(checks_fixture::kB, 'b');
+    f.relink_and_serve_both();
     CHECK(f.bugs() == 1);
     CHECK(log.check_lines("pool_rx.cc") == 1);
 }
@@ -432,11 +433,7 @@ TEST_CASE("checks: a duplicate connect completion fails only that pool link") {
     f.end_read(checks_fixture::kPool, -ECANCELED);  // its one operation ends: freed
     CHECK(f.be.was_closed(pool_fd));
     CHECK_FALSE(f.be.was_closed(f.fd(checks_fixture::kA)));
-    g_now += 1000;
-    f.turn();  // reconnect
-    f.pool_up();
-    f.round_trip(checks_fixture::kA, 'a');
-    f.round_trip(checks_fixture::kB, 'b');
+    f.relink_and_serve_both();
     CHECK(f.bugs() == 1);
     CHECK(log.check_lines("engine.cc") == 1);
 }
