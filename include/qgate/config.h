@@ -30,12 +30,19 @@ struct listener_conf {
     route_policy policy = route_policy::least_busy;
 };
 
+/// Request mode pipelining of a backend (order of the "backend.pipeline" choices).
+/// automatic: asked at each connect (DESIGN: a q process without .z.pg answers in order).
+enum class pipeline_mode : uint8_t { automatic, on, off };
+
 struct backend_conf {
     std::string name;
     std::string group;
     endpoint addr;
     std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password
-    uint32_t conns = 1;  ///< request mode: pooled upstream connections (1 request in flight each)
+    uint32_t conns = 4;  ///< request mode: pooled upstream connections
+    /// Request mode: may several calls be in flight on one pooled connection? Only a backend
+    /// that answers in order may (plain q; not a .z.pg deferring with -30!).
+    pipeline_mode pipeline = pipeline_mode::automatic;
 };
 
 /// Message types a route accepts (order of the "route.type" choices).
@@ -83,6 +90,7 @@ struct limits_conf {
     uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
     uint32_t reconnect_max_ms = 5000;     ///< backoff cap
     uint32_t eject_after_failures = 3;    ///< consecutive failed connects before ejection
+    uint32_t pipeline_depth = 16;         ///< request mode: calls in flight per pooled connection
     uint32_t health_interval_ms = 0;      ///< idle pooled connections are probed; 0 = never
 };
 

@@ -151,6 +151,7 @@ constexpr std::string_view kModeChoices = "session|request|pubsub";  // order of
 constexpr std::string_view kRoutePolicyChoices =
     "least-busy|round-robin|first-available|consistent-hash";
 constexpr std::string_view kRouteTypeChoices = "any|sync|async";
+constexpr std::string_view kPipelineChoices = "auto|on|off";  // order of qgate::pipeline_mode
 constexpr std::string_view kSlowChoices = "disconnect|conflate";  // order of pubsub::slow_policy
 
 using knob_flag::kIfSection;
@@ -267,6 +268,11 @@ const knob kKnobs[] = {
      "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
      "(reconnect, and ejection after repeated failures). 0 = no health query.",
      set_limit<&limits_conf::health_interval_ms>, get_limit<&limits_conf::health_interval_ms>},
+    {"limits.pipeline_depth", knob_type::integer, kTable, "16", 1, 1024, {}, 0, {},
+     "Request mode: calls in flight on one pipelined connection (backend.pipeline). Enough to "
+     "hide the round trip to a fast backend; a call committed to a connection cannot move to "
+     "another backend, so more only lengthens what a failure loses.",
+     set_limit<&limits_conf::pipeline_depth>, get_limit<&limits_conf::pipeline_depth>},
     {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, 0, {},
      "Request mode: consecutive failed connects after which a backend is ejected (no longer "
      "picked; its queue is failed) until a reconnect succeeds.",
@@ -329,13 +335,27 @@ const knob kKnobs[] = {
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
      "password.",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
-    {"backend.conns", knob_type::integer, kArray, "1", 1, 256, {}, 0, {},
-     "Request mode: upstream connections qgate keeps to this backend, each with at most one "
-     "request outstanding (a q process is serial; more help only -30! backends).",
+    {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, 0, {},
+     "Request mode: upstream connections qgate keeps to this backend. Each carries one call at "
+     "a time, or up to limits.pipeline_depth when pipelining; calls go to the fullest "
+     "connection that has room, so extra ones are used under load (and by -30! backends, "
+     "which cannot be pipelined).",
      [](config& c, std::size_t i, const knob_value& v) {
          backend_at(c, i).conns = uint32_t(v.integer);
      },
      [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
+
+    {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices, 0, {},
+     "Request mode: send a call on a pooled connection while earlier ones still wait for their "
+     "answer (up to limits.pipeline_depth). Only for a backend that answers in order: plain q "
+     "does; a .z.pg that defers with -30! may not. auto: at each connect qgate asks the "
+     "backend whether .z.pg is defined (@[get;`.z.pg;`]~`) and pipelines only if it is not.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         backend_at(c, i).pipeline = pipeline_mode(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return choice_value(kPipelineChoices, int64_t(c.backends.at(i).pipeline));
+     }},
 
     // ---- [fanout]: fan-out and joins (request mode)
     {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},

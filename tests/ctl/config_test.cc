@@ -264,7 +264,8 @@ TEST_CASE("[[route]] entries land in the snapshot with their defaults") {
     CHECK(d.users.empty());
     CHECK(d.policy == route_policy::least_busy);
     CHECK(d.timeout_ms == 0);
-    CHECK(cfg.backends[0].conns == 1);
+    CHECK(cfg.backends[0].conns == 4);
+    CHECK(cfg.backends[0].pipeline == pipeline_mode::automatic);
 }
 
 TEST_CASE("[[route]] errors name the line") {
