@@ -14,32 +14,43 @@ namespace qgate::proxy {
 
 /// A pool link (request mode): an upstream link (upstream_link.h: the slot's `link` goes
 /// down -> connecting -> handshake -> ready, and back down on any failure, reconnecting with
-/// backoff). While ready it carries at most one request (`cur`): it is done when its bytes are
-/// sent and, for a sync call, the backend's response frame has arrived.
+/// backoff). While ready it carries up to `depth` calls (`fly`, in the order sent): a call is
+/// done when its bytes are sent and, for a sync call, its response has arrived. Responses come
+/// in the order of the sync calls, so each one answers `await`, the first unanswered sync call.
 /// Receiving (pool_rx.cc) does not use the shard's provided buffers: while the socket is open
-/// exactly one recv_into into `rx` is armed (the handshake byte, then frames), and a whole
-/// reply is handed to its slot by swapping `rx` with `cur->rep`.
+/// exactly one recv_into into `rx` is armed (the handshake byte, then frames); a reply that
+/// is all the read brought is handed to its slot by swapping `rx` with its `rep`, one with more
+/// behind it (pipelined replies read together) is copied out.
 struct pool_conn {
     uint32_t backend = 0;
-    request* cur = nullptr;
-    /// The call of a connection that failed with its send in flight: the kernel may still read
-    /// its bytes (lent from a client's receive buffer, or the slot's own), so it is answered
-    /// only when the socket's operations are done (pool_freed), not by pool_failed.
-    request* parked = nullptr;
-    bool probing = false;  ///< the health query is outstanding (no request is attached)
-    bool sent = false;
-    bool replied = false;
-    /// What the frame being read is: the awaited response (swapped into cur->rep), the awaited
-    /// response of an abandoned call (discarded), a sync call from the backend (answered with
-    /// an error), or anything else unsolicited (dropped).
+    /// Calls allowed in flight: 1, or limits.pipeline_depth once pipelining is known safe.
+    uint32_t depth = 1;
+    request_fifo fly;          ///< calls on the connection, in the order pushed (qnext)
+    request* await = nullptr;  ///< first sync call of `fly` with no response yet
+    /// Bytes pushed on the socket since it connected (calls, probes, callback answers): with
+    /// the bytes still queued this tells which calls the kernel has taken (request::wire_end).
+    uint64_t pushed = 0;
+    /// The calls of a connection that failed with a send in flight: the kernel may still read
+    /// their bytes (lent from a client's receive buffer, or the slot's own), so they are
+    /// answered only when the socket's operations are done (pool_freed), not by pool_failed.
+    request_fifo parked;
+    /// The query outstanding instead of calls: the health query (sync "", q answers ::), or
+    /// the order query of backend.pipeline = auto, asked once per connect.
+    enum class probe_kind : uint8_t { none, health, order };
+    probe_kind probing = probe_kind::none;
+    /// What the frame being read is: the awaited response (into await->rep), the awaited
+    /// response of an abandoned call (discarded), a probe's answer, a sync call from the
+    /// backend (answered with an error), or anything else unsolicited (dropped).
     enum class rx_mode : uint8_t { stray, reply, discard, callback, probe };
     rx_mode mode = rx_mode::stray;
     /// Receive buffer. size() == capacity(): all of it is room for recv_into. The frame being
-    /// read starts at rx[0]; rx[0, have) has arrived. Owned by the kernel while a read is armed
-    /// (touched only from that read's completion, which always comes, even after a close).
+    /// read starts at rx[at] (0 whenever a read is armed); rx[0, have) has arrived. Owned by
+    /// the kernel while a read is armed (touched only from that read's completion, which
+    /// always comes, even after a close).
     frame_buf rx;
+    uint64_t at = 0;     ///< start of the frame being parsed (several replies in one read)
     uint64_t have = 0;   ///< bytes of rx received
-    uint64_t need = 0;   ///< length of the frame at rx[0] once its header is in; 0 = unknown
+    uint64_t need = 0;   ///< length of the frame at rx[at] once its header is in; 0 = unknown
     uint64_t skip = 0;   ///< bytes of an unwanted frame too long for rx still to read and drop
     uint64_t moved = 0;  ///< bytes of the current frame copied (rx growth, a move to the front)
 };

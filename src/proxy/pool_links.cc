@@ -1,7 +1,7 @@
 // Request mode, the backend's home shard: per-backend FIFO of waiting requests, a pool of
-// upstream connections with at most one request outstanding each, health (reconnect with
-// exponential backoff and jitter, ejection after repeated failures, recovery), and the
-// per-backend load cell every shard's least-busy policy reads.
+// upstream connections carrying one call each or, pipelined, up to limits.pipeline_depth,
+// health (reconnect with exponential backoff and jitter, ejection after repeated failures,
+// recovery), and the per-backend load cell every shard's least-busy policy reads.
 //
 // Design note. Backend b lives on shard b % shards; only that shard touches its queue, its
 // connections and writes its backend_state (load = queued + in flight, live = not ejected),
@@ -10,6 +10,20 @@
 // gathered sendmsg in flight, generation-checked user_data, close and cancel) with session
 // mode; they receive differently: straight into the buffer the reply is handed back in, one
 // recv_into at a time (pool_rx.cc), with no copy.
+//
+// Keeping a backend busy. A q process is serial, but it reads its next message the moment it
+// has answered; a gateway that waits for each answer before sending the next call leaves it
+// idle for a round trip per call. So calls are pipelined: sent on a connection while earlier
+// ones still wait, their responses taken in order (q answers the sync messages of one handle in
+// the order it read them). Only a .z.pg that defers with -30! can answer out of order, so
+// backend.pipeline = auto asks each new connection whether .z.pg is defined and pipelines only
+// when it is not (the order query, below); a -30! backend then gets its calls one per
+// connection, over `conns` connections. Calls fill the fullest connection that has room first:
+// which connection carries a call does not change when a serial backend runs it, and calls
+// sharing a connection leave in one send and come back in one read. A connection whose next
+// response belongs to an abandoned call (it timed out: the backend is likely still running
+// it) takes no more calls while it waits; the call stays counted in the backend's load until
+// its late response is read, so least-busy routes around the backend meanwhile.
 //
 // Decisions a kdb+ user can observe:
 //  * Full queue (limits.queue_max, or the route's queue_max): 'qgate: busy.
@@ -25,6 +39,9 @@
 //    does not block forever (pool_rx.cc).
 
 #include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "net/socket_util.h"
 #include "proxy/kinds.h"
@@ -39,6 +56,32 @@ using shard::bump;
 namespace {
 constexpr uint8_t kPoolCapability = 3;
 constexpr uint8_t kBouncesMax = 3;
+
+// The health query: sync "" (q answers ::).
+constexpr uint8_t kHealthQuery[] = {1, 1, 0, 0, 14, 0, 0, 0, 10, 0, 0, 0, 0, 0};
+
+// The order query (backend.pipeline = auto): 1b when .z.pg is not defined. -30! defers only
+// the response of a sync message .z.pg handles, so a process without it answers in order.
+constexpr std::string_view kOrderQueryText = "@[get;`.z.pg;`]~`";
+
+struct order_query {
+    uint8_t frame[qipc::kHeaderSize + 6 + kOrderQueryText.size()]{};
+    order_query() {
+        const uint32_t n = sizeof frame;
+        const uint32_t chars = kOrderQueryText.size();
+        const uint8_t head[] = {1, 1, 0, 0, uint8_t(n), uint8_t(n >> 8), 0, 0, 10, 0,
+                                uint8_t(chars), 0, 0, 0};
+        std::memcpy(frame, head, sizeof head);
+        std::memcpy(frame + sizeof head, kOrderQueryText.data(), chars);
+    }
+};
+const order_query kOrderQuery;
+
+// The first sync call at or after `r` in a connection's list (the next response's owner).
+request* next_sync(request* r) {
+    while (r != nullptr && !r->sync) r = r->qnext;
+    return r;
+}
 }  // namespace
 
 void pool_links::start_pools() {
@@ -108,32 +151,95 @@ void pool_links::return_request(request& r, bool bounce) {
     }
 }
 
-// Gives each idle ready connection the next live request of the queue.
+// Gives queued calls to the connections that have room, the fullest first (see the top).
 void pool_links::pump(uint32_t b) {
     home_backend& hb = homes_[b];
-    for (uint32_t idx : hb.conns) {
-        if (hb.queue.empty()) break;
-        session& ss = *e_.sessions_[idx];
-        if (ss.link.phase != link_phase::ready || ss.pc.cur != nullptr || ss.pc.probing ||
-            ss.s[1].closing) {
-            continue;
-        }
-        request* r = hb.queue.pop();
-        while (r != nullptr && r->is_abandoned()) {
-            bump(e_.ctr_.requests_skipped);
-            return_request(*r, false);
-            r = hb.queue.pop();
-        }
+    while (!hb.queue.empty()) {
+        session* ss = pick_conn(hb);
+        if (ss == nullptr) break;
+        request* r = next_live(hb);
         if (r == nullptr) break;
-        ss.pc.cur = r;
-        ss.pc.sent = ss.pc.replied = false;
-        ++hb.inflight;
-        const std::span<const uint8_t> call = r->call();  // lent or copied: the origin's bytes
-        if (!e_.push(ss, role::upstream, call.data(), static_cast<uint32_t>(call.size()), -1)) {
-            break;  // push failed the connection (pool_failed answered the request)
-        }
+        if (!send_call(*ss, *r)) break;  // the push failed the connection (pool_failed answered)
     }
     publish_load(b);
+}
+
+// The ready connection with the most calls in flight that still has room; nullptr if none.
+// One whose next response belongs to an abandoned call waits for it alone (see the top).
+session* pool_links::pick_conn(const home_backend& hb) {
+    session* best = nullptr;
+    for (uint32_t idx : hb.conns) {
+        session& ss = *e_.sessions_[idx];
+        const pool_conn& pc = ss.pc;
+        if (ss.link.phase != link_phase::ready || ss.s[1].closing ||
+            pc.probing != pool_conn::probe_kind::none || pc.fly.count >= pc.depth ||
+            (pc.await != nullptr && pc.await->is_abandoned())) {
+            continue;
+        }
+        if (best == nullptr || pc.fly.count > best->pc.fly.count) best = &ss;
+    }
+    return best;
+}
+
+// The next queued call nobody gave up on (abandoned ones go back to be freed).
+request* pool_links::next_live(home_backend& hb) {
+    request* r = hb.queue.pop();
+    while (r != nullptr && r->is_abandoned()) {
+        bump(e_.ctr_.requests_skipped);
+        return_request(*r, false);
+        r = hb.queue.pop();
+    }
+    return r;
+}
+
+// Onto the connection's list first: if the push fails the connection, pool_failed answers it.
+bool pool_links::send_call(session& ss, request& r) {
+    pool_conn& pc = ss.pc;
+    const std::span<const uint8_t> call = r.call();  // lent or copied: the origin's bytes
+    r.replied = false;
+    r.wire_end = pc.pushed + call.size();
+    pc.fly.push(&r);
+    ++homes_[pc.backend].inflight;
+    if (r.sync && pc.await == nullptr) pc.await = &r;
+    return pool_push(ss, call.data(), call.size());
+}
+
+// Every byte a pool connection sends goes through here, so `pushed` can tell what was sent.
+bool pool_links::pool_push(session& ss, const uint8_t* p, size_t n) {
+    ss.pc.pushed += n;
+    return e_.push(ss, role::upstream, p, static_cast<uint32_t>(n), -1);
+}
+
+// Bytes of `pushed` the kernel has taken. Handshake bytes queued by the link are not in
+// `pushed`: while any is still queued this is an underestimate (a call completes a turn later).
+uint64_t pool_links::sent_bytes(const session& ss) {
+    const uint64_t queued = ss.s[1].sq.bytes();
+    return ss.pc.pushed > queued ? ss.pc.pushed - queued : 0;
+}
+
+// Completes calls from the front of the list while they are done: every byte up to theirs
+// taken by the kernel and, for a sync call, its response read. Their room goes to the queue.
+void pool_links::pool_settle(session& ss) {
+    pool_conn& pc = ss.pc;
+    const uint64_t sent = sent_bytes(ss);
+    bool done = false;
+    while (request* r = pc.fly.head) {
+        if (r->wire_end > sent || (r->sync && !r->replied)) break;
+        pc.fly.pop();
+        --homes_[pc.backend].inflight;
+        return_request(*r, false);
+        done = true;
+    }
+    if (done) pump(pc.backend);
+}
+
+// The response of `await` is read (taken into its slot, or discarded if it was abandoned).
+void pool_links::pool_answered(session& ss) {
+    pool_conn& pc = ss.pc;
+    request* r = pc.await;
+    r->replied = true;
+    pc.await = next_sync(r->qnext);
+    pool_settle(ss);
 }
 
 void pool_links::pool_connect(session& ss) {
@@ -163,29 +269,21 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
         QGATE_LOG_INFO("backend %s: recovered", e_.plane_->name(b).c_str());
     }
     e_.plane_->state(b).live.store(true, std::memory_order_relaxed);
+    const pipeline_mode m = e_.opt_.cfg->backends[b].pipeline;
+    ss.pc.depth = m == pipeline_mode::on ? e_.lim_.pipeline_depth : 1;
+    if (m == pipeline_mode::automatic) {
+        start_probe(ss, pool_conn::probe_kind::order);
+        return;
+    }
     schedule_probe(ss);
     pump(b);
 }
 
 void pool_links::pool_after_send(session& ss) {
-    pool_conn& pc = ss.pc;
-    const sock& k = ss.s[1];
-    if (pc.cur == nullptr || pc.sent || !k.sq.empty() || k.send_inflight) return;
-    pc.sent = true;
-    if (!pc.cur->sync || pc.replied) pool_complete(ss);
+    if (!ss.pc.fly.empty()) pool_settle(ss);
 }
 
-void pool_links::pool_complete(session& ss) {
-    const uint32_t b = ss.pc.backend;
-    request* r = ss.pc.cur;
-    ss.pc.cur = nullptr;
-    --homes_[b].inflight;
-    return_request(*r, false);
-    pump(b);
-    publish_load(b);
-}
-
-// Any failure of a pool connection: answer its call, count, close; pool_freed reconnects.
+// Any failure of a pool connection: answer its calls, count, close; pool_freed reconnects.
 void pool_links::pool_failed(session& ss) {
     pool_conn& pc = ss.pc;
     const uint32_t b = pc.backend;
@@ -198,31 +296,40 @@ void pool_links::pool_failed(session& ss) {
     } else if (attempted) {
         ++hb.failures;
     }
-    request* lost = nullptr;
-    if (pc.cur != nullptr) {
-        request* r = pc.cur;
-        pc.cur = nullptr;
-        if (r->sync && !r->is_abandoned()) bump(e_.ctr_.disconnect_errors);
-        r->lost = true;
-        if (ss.s[1].fd >= 0 && ss.s[1].send_inflight) {
-            pc.parked = r;  // its bytes may still be read by the kernel: see pool_freed
-        } else {
-            lost = r;
-        }
+    request_fifo gone = std::exchange(pc.fly, request_fifo{});
+    pc.await = nullptr;
+    mark_lost(ss, gone);
+    if (ss.s[1].fd >= 0 && ss.s[1].send_inflight) {
+        pc.parked.splice(gone);  // their bytes may still be read by the kernel: see pool_freed
     }
-    pc.probing = false;
+    pc.probing = pool_conn::probe_kind::none;
     if (hb.up == 0 && !hb.ejected && hb.failures >= e_.lim_.eject_after_failures) eject(b);
     // Answered only now that the connection is down: answering can re-enter pump (the client
     // is on this shard and framing more calls), which must not pick this connection.
-    if (lost != nullptr) pool_lost(ss, *lost);
+    while (request* r = gone.pop()) pool_gone(ss, *r);
     publish_load(b);
     if (!e_.link_.close(ss)) pool_freed(ss);  // else on_sock_freed -> pool_freed
 }
 
-// 'qgate: backend B disconnected for the call a failed connection carried (in flight until
-// now: the backend's load counts it while its connection may still be sending it).
-void pool_links::pool_lost(session& ss, request& r) {
+// Which calls of a failed connection are lost: a sync call with no response yet, an async one
+// the kernel had not taken whole. The rest are done (their answer stands).
+void pool_links::mark_lost(session& ss, const request_fifo& gone) {
+    const uint64_t sent = sent_bytes(ss);
+    for (request* r = gone.head; r != nullptr; r = r->qnext) {
+        r->lost = r->sync ? !r->replied : r->wire_end > sent;
+        if (r->lost && r->sync && !r->is_abandoned()) bump(e_.ctr_.disconnect_errors);
+    }
+}
+
+// A call of a failed connection: its answer if it has one, else 'qgate: backend B
+// disconnected (it may have run, so it is never re-sent). It was in flight until now: the
+// backend's load counts it while its connection may still be sending it.
+void pool_links::pool_gone(session& ss, request& r) {
     --homes_[ss.pc.backend].inflight;
+    if (!r.lost) {
+        return_request(r, false);
+        return;
+    }
     char text[kErrTextMax];
     const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
                                 e_.plane_->name(ss.pc.backend).c_str());
@@ -233,10 +340,9 @@ void pool_links::pool_lost(session& ss, request& r) {
 // Every operation of the socket has completed, so a parked call's bytes are no longer read:
 // only now may its slot go back to the origin (which may free it and recycle a lent buffer).
 void pool_links::pool_freed(session& ss) {
-    if (ss.pc.parked != nullptr) {
-        request* r = ss.pc.parked;
-        ss.pc.parked = nullptr;
-        pool_lost(ss, *r);
+    if (!ss.pc.parked.empty()) {
+        request_fifo parked = std::exchange(ss.pc.parked, request_fifo{});
+        while (request* r = parked.pop()) pool_gone(ss, *r);
         publish_load(ss.pc.backend);
     }
     if (e_.draining_) return;
@@ -259,23 +365,43 @@ void pool_links::schedule_probe(session& ss) {
 }
 
 void pool_links::probe_due(session& ss) {
-    static constexpr uint8_t kProbe[] = {1, 1, 0, 0, 14, 0, 0, 0, 10, 0, 0, 0, 0, 0};  // sync ""
     pool_conn& pc = ss.pc;
-    if (pc.probing) {
+    if (pc.probing != pool_conn::probe_kind::none) {
         bump(e_.ctr_.backend_health_fail);
-        QGATE_LOG_WARN("backend %s: no answer to the health query",
-                       e_.plane_->name(pc.backend).c_str());
+        QGATE_LOG_WARN("backend %s: no answer to the %s query", e_.plane_->name(pc.backend).c_str(),
+                       pc.probing == pool_conn::probe_kind::order ? "order" : "health");
         pool_failed(ss);
         return;
     }
-    if (pc.cur != nullptr || homes_[pc.backend].inflight != 0) {
+    if (!pc.fly.empty() || homes_[pc.backend].inflight != 0) {
         schedule_probe(ss);  // busy is alive enough; look again later
         return;
     }
-    pc.probing = true;
     bump(e_.ctr_.backend_health_queries);
-    if (!e_.push(ss, role::upstream, kProbe, sizeof kProbe, -1)) return;
+    start_probe(ss, pool_conn::probe_kind::health);
+}
+
+// A query of qgate's own on an idle connection, which takes no call until it is answered
+// (within connect_timeout_ms, or the connection fails).
+void pool_links::start_probe(session& ss, pool_conn::probe_kind k) {
+    ss.pc.probing = k;
+    const bool order = k == pool_conn::probe_kind::order;
+    const uint8_t* q = order ? kOrderQuery.frame : kHealthQuery;
+    if (!pool_push(ss, q, order ? sizeof kOrderQuery.frame : sizeof kHealthQuery)) return;
     e_.set_timeout(ss, e_.lim_.connect_timeout_ms);
+}
+
+// The probe's answer is read: `in_order` when it was the order query's 1b. Then calls may go.
+void pool_links::probe_answered(session& ss, bool in_order) {
+    pool_conn& pc = ss.pc;
+    if (pc.probing == pool_conn::probe_kind::order) {
+        pc.depth = in_order ? e_.lim_.pipeline_depth : 1;
+        QGATE_LOG_DEBUG("backend %s: %s", e_.plane_->name(pc.backend).c_str(),
+                        in_order ? "answers in order: pipelined" : "may defer: not pipelined");
+    }
+    pc.probing = pool_conn::probe_kind::none;
+    schedule_probe(ss);
+    pump(pc.backend);
 }
 
 // No connection and too many failures: stop picking it and send its queue back for re-routing.

@@ -1,25 +1,26 @@
 // Request mode, a pooled upstream connection's receive side: the backend's reply is received
-// into the buffer that is then handed to the client's shard, with no user-space copy.
+// into the buffer that is then handed to the client's shard, with no user-space copy when it
+// arrives alone, and with one small copy each when pipelined replies arrive together.
 //
 // Design note. A pool connection (session in state `pool`, socket in s[1], home shard's
 // thread) does not use the shard's provided-buffer pool: it owns a receive buffer `rx` (a
 // frame_buf, the type of request::rep) and keeps exactly one recv_into armed while its socket
 // is open, so EOF or unsolicited data while idle are seen as they were with multishot recv.
-// The handshake reply byte is read alone (1 byte: nothing behind it can be over-read). Then,
-// per frame:
+// The handshake reply byte is read alone (1 byte: nothing behind it can be over-read). Then:
 //  1. recv_into(rx + have, room) without MSG_WAITALL: the frame's length is not known yet, so
-//     take whatever is there (a small reply usually arrives whole in this one read).
-//  2. Once 8 bytes are in, the header is validated (capability, message_bytes_max) and the
-//     frame classified (pool_conn::mode). An awaited reply longer than rx grows rx: the one
-//     copy on this path, of the bytes already read (reply_bytes_copied). It happens while
-//     buffers warm up, and for replies past kKeepBytesMax, whose buffers are not kept.
-//  3. recv_into exactly the rest of the frame with MSG_WAITALL: never past the frame's end, so
-//     nothing of the next message lands in this buffer. The epoll backend may complete short;
-//     the rest is asked for again.
-//  4. Whole: the awaited reply is std::swap'ed into cur->rep (a pointer swap) and the slot's
-//     previous buffer becomes rx (capacity reused: no allocation in steady state). Bytes read
-//     past the frame (only possible in step 1: a message right behind the reply) are moved to
-//     the new rx (counted as copied; rare) and parsed in turn.
+//     take whatever is there (small replies usually arrive whole, several at once when calls
+//     are pipelined: all of them are acted on in this one pass).
+//  2. Once a frame's 8 header bytes are in, the header is validated (capability,
+//     message_bytes_max) and the frame classified (pool_conn::mode).
+//  3. A frame that is whole in rx is acted on. The awaited reply that is all the read brought
+//     is std::swap'ed into its slot's rep (a pointer swap; the slot's previous buffer becomes
+//     rx: no allocation in steady state); one with bytes behind it is copied into rep (it is
+//     small: several replies fitted in one read), and parsing goes on at the next frame.
+//  4. What is left is the start of a frame: moved to the front of rx (counted as copied; at
+//     most one read's worth), then, for an awaited reply longer than rx, rx grows (the bytes
+//     read so far copied once: warm-up, or a reply past kKeepBytesMax), and the rest is read
+//     with recv_into of exactly the frame's remainder, MSG_WAITALL: never past its end. The
+//     epoll backend may complete short; the rest is asked for again.
 // Frames nobody waits for (a probe's answer, an abandoned call's late reply, strays, callbacks)
 // never grow rx: one longer than rx is read in rx-sized chunks and dropped.
 //
@@ -95,19 +96,20 @@ bool pool_links::pool_reading(const session& ss) {
 
 // Arms the connection's one read for what comes next: the handshake byte, the rest of the
 // frame being read (exactly), a chunk of a frame being dropped, or the start of the next frame
-// (as much as fits).
+// (as much as fits). A read is armed only with the frame at rx[0] (pool_make_room).
 read_target pool_links::target(session& ss) {
     pool_conn& pc = ss.pc;
-    uint64_t at = pc.have;
-    uint64_t len = pc.rx.size() - pc.have;
-    bool all = false;
     if (ss.link.phase == link_phase::handshake) {  // a new connection: keep nothing of the last
         if (pc.rx.capacity() > kKeepBytesMax) frame_buf().swap(pc.rx);
         rx_reset(pc.rx, kRxMin);
-        pc.have = pc.need = pc.skip = pc.moved = 0;
-        at = 0;
-        len = 1;
-    } else if (pc.skip > 0) {
+        pc.at = pc.have = pc.need = pc.skip = pc.moved = pc.pushed = 0;
+        return {pc.rx.data(), 1, false};
+    }
+    QGATE_ASSERT(pc.at == 0);
+    uint64_t at = pc.have;
+    uint64_t len = pc.rx.size() - pc.have;
+    bool all = false;
+    if (pc.skip > 0) {
         at = 0;
         len = pc.skip < pc.rx.size() ? pc.skip : pc.rx.size();
         all = true;
@@ -135,49 +137,66 @@ void pool_links::took(session& ss, uint32_t n, bool) {
     }
 }
 
-// Acts on each whole frame at the front of rx; what is left is the start of the next one.
+// Acts on each whole frame in rx, then readies rx for the rest of the one that is not.
 void pool_links::pool_frames(session& ss) {
     pool_conn& pc = ss.pc;
-    while (pc.have >= qipc::kHeaderSize && pool_reading(ss)) {
+    while (pool_reading(ss) && pc.have - pc.at >= qipc::kHeaderSize) {
         if (pc.need == 0 && !pool_header(ss)) return;
-        if (pc.have < pc.need) {
-            if (pc.need > pc.rx.size()) {  // not an awaited reply (that grew rx): drop it
-                pc.skip = pc.need - pc.have;
-                pc.have = 0;
-            }
-            return;
-        }
+        if (pc.have - pc.at < pc.need) break;
         pool_frame_done(ss);
     }
+    if (pool_reading(ss)) pool_make_room(pc);
 }
 
-// The header at rx[0] is in: validate, classify, make room for an awaited reply.
+// The header at rx[at] is in: validate and classify.
 bool pool_links::pool_header(session& ss) {
     pool_conn& pc = ss.pc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = e_.lim_.message_bytes_max;
     qipc::frame_header h;
-    if (!qipc::parse_header({pc.rx.data(), qipc::kHeaderSize}, h, hl)) {
+    if (!qipc::parse_header({pc.rx.data() + pc.at, qipc::kHeaderSize}, h, hl)) {
         bump(e_.ctr_.malformed_frames);
         pool_failed(ss);  // the stream cannot be resynchronised
         return false;
     }
     pc.need = h.length;
     pc.mode = pool_conn::rx_mode::stray;
-    if (h.type == qipc::msg_type::response && pc.probing) {
+    if (h.type == qipc::msg_type::response && pc.probing != pool_conn::probe_kind::none) {
         pc.mode = pool_conn::rx_mode::probe;
-    } else if (h.type == qipc::msg_type::response && pc.cur != nullptr && pc.cur->sync &&
-               !pc.replied) {
-        // Only a sync call awaits a response: an async one completes when its send does, maybe
-        // while this frame is still being read, so a response then is a stray, not its reply.
-        pc.mode = pc.cur->is_abandoned() ? pool_conn::rx_mode::discard : pool_conn::rx_mode::reply;
+    } else if (h.type == qipc::msg_type::response && pc.await != nullptr) {
+        // Only a sync call awaits a response (an async one is done once sent): a response
+        // with no sync call waiting is a stray.
+        pc.mode = pc.await->is_abandoned() ? pool_conn::rx_mode::discard
+                                           : pool_conn::rx_mode::reply;
     } else {
         bump(e_.ctr_.backend_unsolicited);
         if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::rx_mode::callback;
     }
-    if (pc.mode == pool_conn::rx_mode::reply && pc.need > pc.rx.size()) pool_rx_grow(pc);
     return true;
+}
+
+// The start of a frame is left at rx[at, have): move it to the front (the next read lands
+// behind it), then make room for the whole of an awaited reply, or drop any other frame too
+// long for rx in chunks.
+void pool_links::pool_make_room(pool_conn& pc) {
+    if (pc.at > 0) {
+        const uint64_t left = pc.have - pc.at;
+        if (left > 0) {
+            std::memmove(pc.rx.data(), pc.rx.data() + pc.at, left);
+            bump(e_.ctr_.reply_bytes_copied, left);
+            pc.moved = left;
+        }
+        pc.at = 0;
+        pc.have = left;
+    }
+    if (pc.need <= pc.rx.size()) return;
+    if (pc.mode == pool_conn::rx_mode::reply) {
+        pool_rx_grow(pc);
+    } else {
+        pc.skip = pc.need - pc.have;
+        pc.have = 0;
+    }
 }
 
 // An awaited reply longer than rx: a bigger buffer, with the bytes already read copied over
@@ -190,62 +209,76 @@ void pool_links::pool_rx_grow(pool_conn& pc) {
     bump(e_.ctr_.reply_bytes_copied, pc.have);
 }
 
-// The frame at rx[0, need) is whole (or was dropped in chunks): hand it over or act on it,
-// after moving whatever was read past it to the front of rx.
+// The frame at rx[at, at + need) is whole, or was read past in chunks: hand it over or act
+// on it.
 void pool_links::pool_frame_done(session& ss) {
     pool_conn& pc = ss.pc;
+    const bool in_rx = pc.skip == 0 && pc.have - pc.at >= pc.need;
     if (pc.mode == pool_conn::rx_mode::reply) {
         // Frame lengths: only a whole reply goes to the call's slot; a torn one would reach
-        // the client as its answer. This link fails instead (its call: 'disconnected).
-        if (!QGATE_CHECK(e_.ctr_, pc.cur != nullptr && pc.have >= pc.need && pc.skip == 0)) {
-            return pool_failed(ss);
-        }
+        // the client as its answer. This link fails instead (its calls: 'disconnected).
+        if (!QGATE_CHECK(e_.ctr_, pc.await != nullptr && in_rx)) return pool_failed(ss);
         pool_take_reply(ss);
-    } else {
-        const uint64_t extra = pc.have > pc.need ? pc.have - pc.need : 0;
-        if (extra > 0) {
-            std::memmove(pc.rx.data(), pc.rx.data() + pc.need, extra);
-            bump(e_.ctr_.reply_bytes_copied, extra);
-        }
-        pc.have = pc.moved = extra;
-        pc.need = 0;
+        pool_act(ss, false);
+        return;
     }
+    // The order query's answer: the boolean atom 1b (type -1, then the byte).
+    const uint8_t* f = pc.rx.data() + pc.at;
+    const bool in_order = in_rx && pc.need == qipc::kHeaderSize + 2 && f[8] == 0xff && f[9] == 1;
+    if (in_rx) {
+        pool_next_frame(pc);
+    } else {
+        pc.need = pc.moved = 0;  // dropped: nothing of it is in rx
+    }
+    pool_act(ss, in_order);
+}
+
+// What a frame means, once it is out of the way (taken, read past, or dropped).
+void pool_links::pool_act(session& ss, bool in_order) {
+    pool_conn& pc = ss.pc;
     switch (pc.mode) {
     case pool_conn::rx_mode::stray: return;
     case pool_conn::rx_mode::callback:
-        e_.push(ss, role::upstream, kCallbackReply.frame, sizeof kCallbackReply.frame, -1);
+        pool_push(ss, kCallbackReply.frame, sizeof kCallbackReply.frame);
         return;
-    case pool_conn::rx_mode::probe:
-        pc.probing = false;  // healthy: serve what waited, probe again later
-        schedule_probe(ss);
-        pump(pc.backend);
-        return;
+    case pool_conn::rx_mode::probe: probe_answered(ss, in_order); return;
     case pool_conn::rx_mode::discard: bump(e_.ctr_.request_late_replies); [[fallthrough]];
-    case pool_conn::rx_mode::reply:
-        pc.replied = true;
-        if (pc.sent) pool_complete(ss);
-        return;
+    case pool_conn::rx_mode::reply: pool_answered(ss); return;
     }
 }
 
-// The awaited reply is whole at rx[0, need): the slot takes rx itself (a pointer swap) and
-// gives its previous buffer as the next rx.
+// Parsing moves on to the frame behind this one; an empty rx starts again at its front.
+void pool_links::pool_next_frame(pool_conn& pc) {
+    pc.at += pc.need;
+    pc.need = 0;
+    pc.moved = 0;
+    if (pc.at == pc.have) pc.at = pc.have = 0;
+}
+
+// The awaited reply is whole at rx[at, at + need). All the read brought: the slot takes rx
+// itself (a pointer swap) and gives its previous buffer as the next rx. More behind it: it is
+// copied into the slot's buffer (capacity reused) and parsing goes on in rx.
 void pool_links::pool_take_reply(session& ss) {
     pool_conn& pc = ss.pc;
-    frame_buf& rep = pc.cur->rep;
-    std::swap(pc.rx, rep);
-    const uint64_t extra = pc.have - pc.need;
-    rx_reset(pc.rx, extra);
-    if (extra > 0) {  // a message right behind the reply, read in the same first read
-        std::memcpy(pc.rx.data(), rep.data() + pc.need, extra);
-        bump(e_.ctr_.reply_bytes_copied, extra);
+    frame_buf& rep = pc.await->rep;
+    if (pc.at == 0 && pc.have == pc.need) {
+        std::swap(pc.rx, rep);
+        rx_reset(pc.rx, kRxMin);
+        // `moved` may cover more than this frame (several messages read behind the last one).
+        const uint64_t copied = pc.moved < pc.need ? pc.moved : pc.need;
+        bump(e_.ctr_.reply_bytes_received_direct, pc.need - copied);
+        rep.resize(pc.need);
+        pc.at = pc.have = pc.need = pc.moved = 0;
+        return;
     }
-    // `moved` may cover more than this frame (several messages read behind the last one).
-    const uint64_t copied = pc.moved < pc.need ? pc.moved : pc.need;
-    bump(e_.ctr_.reply_bytes_received_direct, pc.need - copied);
+    if (rep.capacity() < pc.need) {
+        rep.clear();  // nothing to keep: reserve() must not copy
+        rep.reserve(rx_capacity(pc.need));
+    }
     rep.resize(pc.need);
-    pc.have = pc.moved = extra;
-    pc.need = 0;
+    std::memcpy(rep.data(), pc.rx.data() + pc.at, pc.need);
+    bump(e_.ctr_.reply_bytes_copied, pc.need);
+    pool_next_frame(pc);
 }
 
 }  // namespace qgate::proxy

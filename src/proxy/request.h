@@ -87,10 +87,12 @@ struct request {
     /// The answer frame (capacity reused). A backend's reply is received straight into a pool
     /// connection's buffer, which is then swapped in here (pool_rx.cc): no copy.
     frame_buf rep;
-    request* qnext = nullptr;  ///< backend FIFO / mailbox overflow list
+    request* qnext = nullptr;  ///< backend FIFO / pool connection's calls / mailbox list
     uint32_t post_kind = 0;    ///< kPostSubmit / kPostDone while handed to another shard
     bool bounce = false;       ///< handed back unanswered: route it again (backend ejected)
     bool lost = false;         ///< answered with 'backend B disconnected (fan-out: TorQ's text)
+    bool replied = false;      ///< on a pool connection: its response has arrived
+    uint64_t wire_end = 0;     ///< on a pool connection: pool_conn::pushed once it was queued
     // ---- shared
     std::atomic<bool> abandoned{false};
 
@@ -102,7 +104,8 @@ struct request {
     }
 };
 
-/// An intrusive FIFO of slots through `qnext` (home queues, mailbox overflow).
+/// An intrusive FIFO of slots through `qnext` (home queues, a pool connection's calls,
+/// mailbox overflow).
 struct request_fifo {
     request* head = nullptr;
     request* tail = nullptr;
@@ -135,6 +138,14 @@ struct request_fifo {
         return r;
     }
     bool empty() const { return head == nullptr; }
+    /// Moves every slot of `o` behind ours, in order; `o` is left empty.
+    void splice(request_fifo& o) {
+        if (o.head == nullptr) return;
+        if (tail != nullptr) tail->qnext = o.head; else head = o.head;
+        tail = o.tail;
+        count += o.count;
+        o = request_fifo{};
+    }
 };
 
 /// Everything request mode shares between shards. Built once by run_gateway before the shards

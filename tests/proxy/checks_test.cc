@@ -164,7 +164,7 @@ struct checks_fixture : engine_rig {
 
     explicit checks_fixture(bool pool_ready = true) {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
         c->limits.reconnect_min_ms = 100;
         start(c);
         if (pool_ready) pool_up();

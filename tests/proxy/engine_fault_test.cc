@@ -458,7 +458,7 @@ struct request_fixture : engine_rig {
 
     explicit request_fixture(uint32_t health_ms = 0) {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
         c->limits.reconnect_min_ms = 100;
         c->limits.eject_after_failures = 2;
         c->limits.health_interval_ms = health_ms;
@@ -674,8 +674,8 @@ struct fan_fixture : engine_rig {
 
     fan_fixture() {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
-        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
+        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1, pipeline_mode::off});
         c->limits.reconnect_min_ms = 100;
         c->fanout.contexts_max = 2;
         start(c);

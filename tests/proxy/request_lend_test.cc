@@ -25,7 +25,7 @@ struct lend_fixture : engine_rig {
     /// `early`: bytes the client sends in the same segment as its handshake.
     explicit lend_fixture(const std::string& early = "", uint32_t quota = 1024) {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
         c->limits.requests_per_client_max = quota;
         start(c);
         pool_connect(kPool);
@@ -231,8 +231,8 @@ struct lend_fan_fixture : engine_rig {
 
     lend_fan_fixture() {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
-        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
+        c->backends.push_back({"b2", "h", {"127.0.0.1", 2}, "", 1, pipeline_mode::off});
         route_conf r;
         r.groups = {"g", "h"};
         c->routes.push_back(r);
