@@ -7,7 +7,8 @@
 // (fanout_column_bytes_copied must be 0). Run:
 //   QGATE_BUILD=$PWD/build node bench/fanout_e2e.js [rows=36000] [iter=60] [work_ms=0]
 // work_ms > 0: each backend's getTrades answers after that many ms (qmock --work-ms, a query's
-// work), for the case where the backends' work, not moving the bytes, dominates.
+// work, deferred with -30! under --zpg defer so the backend is not blocked), for the case where
+// the backends' work, not moving the bytes, dominates.
 const path = require('node:path');
 const lib = require(path.join(__dirname, '..', 'tests', 'integration', 'lib.js'));
 const { Ctx, startStack, RawClient, MSG, qmsg, qstr, qsym, qlong, qlist, stats, counter } = lib;
@@ -39,8 +40,8 @@ async function timeCalls(c, frame) {
     const { gw, mocks } = await startStack(ctx, {
       listeners: [{ mode: 'request', group: 'rdb' }, { mode: 'request', group: 'hdb' }],
       backends: [
-        { name: 'rdb1', group: 'rdb', mock: { compress: 'never', workMs: WORK_MS } },
-        { name: 'hdb1', group: 'hdb', mock: { compress: 'never', workMs: WORK_MS } },
+        { name: 'rdb1', group: 'rdb', mock: { compress: 'never', workMs: WORK_MS, zpg: 'defer' } },
+        { name: 'hdb1', group: 'hdb', mock: { compress: 'never', workMs: WORK_MS, zpg: 'defer' } },
       ],
     });
     const call = qmsg(MSG.sync, qlist(qstr('getTrades'), qsym('AAPL'), qlong(ROWS)));

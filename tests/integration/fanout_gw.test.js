@@ -237,11 +237,12 @@ itest('a remote client gets the joined reply compressed, as q would send it', as
 });
 
 itest('.gw.syncexec: the parts run in parallel (two backends, 1500 ms of work each)', async (t, ctx) => {
-  // qmock --work-ms: getTrades answers after W ms, as a -30! deferred response. Parts sent one
+  // qmock --work-ms --zpg defer: getTrades answers after W ms, as a -30! deferred response
+  // (so the backend stays free for qgate's health and probe queries). Parts sent one
   // after the other would take at least 2W; parallel ones take W plus the plumbing. The bound
   // is the configured 2W, not a guess at how fast this machine is.
   const W = 1500;
-  const slow = BACKENDS.map((b) => ({ ...b, mock: { workMs: W } }));
+  const slow = BACKENDS.map((b) => ({ ...b, mock: { workMs: W, zpg: 'defer' } }));
   const { gw, mocks } = await startStack(ctx, { listeners: [REQ], backends: slow });
   const q = await qconnect(ctx, gw.port);
   const t0 = Date.now();

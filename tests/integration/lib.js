@@ -212,7 +212,9 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
 // ---------------------------------------------------------------- qmock
 
 /**
- * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, port (0), record
+ * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, workMs, zpg
+ * ('none' | 'defer': a q without .z.pg, answering in order, or a .z.pg deferring with -30!, whose
+ * deferred/deferredFail/workMs answer later and out of order; qmock's default is none), port (0), record
  * (true: `--record ctx.dir/NAME.rec`, tools/qmock/README.md: every message qmock receives,
  * exactly as read off the wire, appended before it is handled; see recordedFrames).
  * Returns { proc, port, name }.
@@ -225,6 +227,7 @@ async function startQmock(ctx, opts = {}) {
   if (opts.compress) args.push('--compress', opts.compress);
   if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
   if (opts.workMs !== undefined) args.push('--work-ms', String(opts.workMs));
+  if (opts.zpg !== undefined) args.push('--zpg', opts.zpg);
   const record = opts.record ? path.join(ctx.dir, `${name}.rec`) : undefined;
   if (record) args.push('--record', record);
   const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
@@ -251,7 +254,7 @@ function tomlString(s) { return JSON.stringify(String(s)); }
 /**
  * Renders a qgate config. opts:
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
- *   backends:  [{ name, group, port, credentials?, conns? }]
+ *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off') }]
  *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
  *   shards (2), portFile, usersFile, limits: { key: value }, admin (true), extra (raw TOML)
  */
@@ -293,6 +296,7 @@ function qgateConfigText(opts) {
     lines.push(`address = ${tomlString(b.address || `127.0.0.1:${b.port}`)}`);
     if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
     if (b.conns !== undefined) lines.push(`conns = ${b.conns}`);
+    if (b.pipeline !== undefined) lines.push(`pipeline = ${tomlString(b.pipeline)}`);
     lines.push('');
   }
   for (const r of opts.routes || []) {
@@ -351,9 +355,11 @@ function runQgateSync(args, timeoutMs = 10000) {
 
 /**
  * Starts one qmock per backend and a qgate in front of them. opts:
- *   backends: [{ name, group='rdb', credentials='gw:pw', mock: { users, compress, rows } | false }]
+ *   backends: [{ name, group='rdb', credentials='gw:pw', conns, pipeline,
+ *                mock: { users, compress, rows, workMs, zpg } | false }]
  *     (mock users default to [credentials] so the backend checks what qgate sends upstream;
  *      mock false = nothing listens on the backend's address)
+ *   zpg: every mock's --zpg unless its mock says otherwise (startQmock)
  *   everything else goes to startQgate (listeners, users, limits, shards, ...).
  * Returns { gw, mocks: { name: { port, proc } } }.
  */
@@ -368,10 +374,13 @@ async function startStack(ctx, opts = {}) {
     } else {
       const m = b.mock || {};
       const users = m.users === undefined ? (credentials ? [credentials] : undefined) : m.users;
-      mocks[b.name] = await startQmock(ctx, { name: b.name, ...m, users });
+      const zpg = m.zpg === undefined ? opts.zpg : m.zpg;
+      mocks[b.name] = await startQmock(ctx, { name: b.name, ...m, users, zpg });
       port = mocks[b.name].port;
     }
-    backends.push({ name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns });
+    backends.push({
+      name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns, pipeline: b.pipeline,
+    });
   }
   const gw = await startQgate(ctx, { ...opts, backends });
   return { gw, mocks };

@@ -168,7 +168,7 @@ itest('deferred sync: async defer[x] gets an async reply x on the same connectio
 });
 
 itest('deferred response (-30! style): sync deferred[ms;x] answered later', async (t, ctx) => {
-  const { gw } = await startStack(ctx);
+  const { gw } = await startStack(ctx, { zpg: 'defer' });
   const q = await qconnect(ctx, gw.port);
   const t0 = Date.now();
   assert.equal(await q.k('deferred[300;77]'), 77);

@@ -123,15 +123,24 @@ void fn_seq(call&, std::span<const arg> args, reply& out) {
     out.set_owned(pair_of(n, args[0]));
 }
 
+/// Blocks the whole process for `ms`, as a busy q does; replies already made go out first.
+void block_ms(server& srv, int64_t ms) {
+    srv.flush_all();
+    timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/// Under --zpg none (a plain q process, no .z.pg) nothing can be answered later: work that
+/// a -30! backend defers is done in place instead, blocking the process.
+bool can_defer(const call& ctx) { return ctx.srv.opts().zpg == zpg_mode::defer; }
+
 void fn_sleep(call& ctx, std::span<const arg> args, reply& out) {
     int64_t ms = 0;
     if (!want_args(args, 1, 1, out)) return;
     if (!as_long(args[0], ms)) return out.set_error("type");
     if (ms < 0) return out.set_error("domain");
-    ctx.srv.flush_all();  // replies already made go out before the process blocks
-    timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    block_ms(ctx.srv, ms);
     out.set_value(args[0]);
 }
 
@@ -152,11 +161,13 @@ void fn_get_trades(call& ctx, std::span<const arg> args, reply& out) {
     // Each row costs 8 + 8 + 8 + (sym + NUL) bytes.
     if (static_cast<uint64_t>(n) * (25 + sym.size()) + 128 > ctx.srv.opts().message_bytes_max)
         return out.set_error("limit");
-    if (ctx.srv.opts().work_ms > 0 && ctx.type == msg_type::sync) {  // --work-ms: answer later
-        ctx.srv.defer_response(ctx.c, static_cast<uint64_t>(ctx.srv.opts().work_ms),
+    const int64_t work_ms = ctx.srv.opts().work_ms;
+    if (work_ms > 0 && can_defer(ctx) && ctx.type == msg_type::sync) {  // answer later
+        ctx.srv.defer_response(ctx.c, static_cast<uint64_t>(work_ms),
                                encode_body(make_trades(sym, n)), false);
         return;
     }
+    if (work_ms > 0 && !can_defer(ctx)) block_ms(ctx.srv, work_ms);  // the work, in place
     out.set_value(make_trades(sym, n));
 }
 
@@ -193,6 +204,7 @@ void fn_defer(call& ctx, std::span<const arg> args, reply& out) {
 }
 
 /// deferred[ms;x] and deferredFail[ms;text]: -30!(::) now, -30!(.z.w;isError;x) after ms.
+/// Under --zpg none they block for ms, then answer, as the same work would in a plain q.
 void defer_common(call& ctx, std::span<const arg> args, reply& out, bool is_error) {
     int64_t ms = 0;
     std::string text;
@@ -200,6 +212,11 @@ void defer_common(call& ctx, std::span<const arg> args, reply& out, bool is_erro
     if (!as_long(args[0], ms)) return out.set_error("type");
     if (ms < 0) return out.set_error("domain");
     if (is_error && !as_text(args[1], text)) return out.set_error("type");
+    if (!can_defer(ctx)) {
+        block_ms(ctx.srv, ms);
+        if (is_error) return out.set_error(text);
+        return out.set_value(args[1]);
+    }
     if (ctx.type != msg_type::sync) return;  // -30! on an async call: nobody is waiting
     std::vector<uint8_t> body = is_error ? std::vector<uint8_t>(text.begin(), text.end())
                                          : std::vector<uint8_t>(args[1].begin(), args[1].end());

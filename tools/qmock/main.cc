@@ -20,7 +20,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: qmock --port N [--host 127.0.0.1] [--port-file PATH] [--name NAME]\n"
     "             [--users FILE] [--compress auto|always|never] [--rows N]\n"
-    "             [--work-ms N] [--max-bytes N] [--record FILE] [--verbose]\n"
+    "             [--work-ms N] [--zpg none|defer] [--max-bytes N] [--record FILE]\n"
+    "             [--verbose]\n"
     "             [--tickerplant [--tp-rate N] [--tp-rows N] [--tp-syms A,B,..]\n"
     "              [--tp-end-ms N] [--tp-max N]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
@@ -95,6 +96,10 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
             if (val == "auto") opt.compress = qmock::compress_mode::auto_;
             else if (val == "always") opt.compress = qmock::compress_mode::always;
             else if (val == "never") opt.compress = qmock::compress_mode::never;
+            else ok = false;
+        } else if (flag == "--zpg") {
+            if (val == "none") opt.zpg = qmock::zpg_mode::none;
+            else if (val == "defer") opt.zpg = qmock::zpg_mode::defer;
             else ok = false;
         } else {
             return fprintf(stderr, "qmock: unknown flag %s\n%s", argv[i], kUsage), false;

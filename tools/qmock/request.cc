@@ -15,6 +15,7 @@
 #include "qgate/qipc/display.h"
 #include "qgate/qipc/walker.h"
 #include "qgate/qipc/writer.h"
+#include "server.h"
 
 namespace qmock {
 namespace {
@@ -25,6 +26,9 @@ namespace qipc = qgate::qipc;
 constexpr std::size_t kArgsMax = 8;
 /// `::` encoded: unary primitive 0.
 constexpr uint8_t kGenericNull[] = {0x65, 0x00};
+/// The one q expression qmock evaluates: a gateway's question "is .z.pg undefined?" (q
+/// answers 1b without .z.pg; with one, `get` returns the lambda, which is not `).
+constexpr std::string_view kZpgProbe = "@[get;`.z.pg;`]~`";
 
 bool is_name_start(char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '.'; }
 bool is_name_char(char ch) {
@@ -120,6 +124,8 @@ void call_with_texts(call& ctx, std::string_view name, const std::vector<std::st
 void run_text(call& ctx, std::string_view text, reply& out) {
     text = trim(text);
     if (text.empty()) return out.set_value(kGenericNull);
+    if (text == kZpgProbe)  // true when .z.pg is not defined (README.md, --zpg)
+        return out.set_value(qipc::value::boolean(ctx.srv.opts().zpg == zpg_mode::none));
     if (!is_name_start(text.front())) {  // a bare literal: q's `value` gives it back
         std::vector<uint8_t> bytes;
         std::string error;

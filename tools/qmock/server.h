@@ -19,6 +19,13 @@ namespace qmock {
 
 enum class compress_mode : uint8_t { auto_, always, never };
 
+/// --zpg: whether the process acts as if it defined `.z.pg`. `none` is a plain q process: it
+/// answers sync calls in the order they arrive, so `deferred` and `--work-ms` block instead of
+/// answering later (only a .z.pg can defer with -30!). `defer` is a .z.pg that defers with
+/// -30!: responses may leave out of request order. A gateway tells them apart with the probe
+/// `@[get;`.z.pg;`]~`` (1b: none, 0b: defer).
+enum class zpg_mode : uint8_t { none, defer };
+
 struct options {
     std::string host = "127.0.0.1";
     int port = -1;
@@ -27,9 +34,10 @@ struct options {
     std::string users_file;
     compress_mode compress = compress_mode::auto_;
     int64_t rows = 10;
-    /// getTrades answers after this many ms, as a -30! deferred response (a query's work,
-    /// without blocking the process); 0 = at once.
+    /// getTrades answers after this many ms: blocking the process under zpg none, as a -30!
+    /// deferred response (without blocking) under zpg defer; 0 = at once.
     int64_t work_ms = 0;
+    zpg_mode zpg = zpg_mode::none;
     uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
     bool verbose = false;
     /// --record: every message received after a handshake is appended here as read off the
