@@ -97,7 +97,8 @@ itest('a part queued on a backend that gets ejected is re-routed within its grou
     listeners: [REQ],
     backends: [
       { name: 'rdb1', group: 'rdb' },
-      { name: 'hdb1', group: 'hdb', mock: false },  // nothing listens: ejected after 2 connects
+      // Nothing listens: ejected after 2 connects (one connection: not at once).
+      { name: 'hdb1', group: 'hdb', mock: false, conns: 1 },
       { name: 'hdb2', group: 'hdb' },
     ],
     routes: [{ match: ['*'], groups: ['rdb', 'hdb'] }],

@@ -755,7 +755,16 @@ module.exports = {
 
 // ---------------------------------------------------------------- qmock --record
 
-/** The whole frames of a qmock --record file, in arrival order; a torn tail is an error. */
+/** The sync query qgate sends first on each pooled connection of a backend with
+ *  pipeline = "auto" (src/proxy/pool_links.cc): qgate's own, not a client's call. */
+const ORDER_QUERY = '@[get;`.z.pg;`]~`';
+function isOrderQuery(f) {
+  return f.length === 14 + ORDER_QUERY.length && f[1] === MSG.sync &&
+    f.subarray(14).toString('latin1') === ORDER_QUERY;
+}
+
+/** The whole frames of a qmock --record file, in arrival order, without qgate's own order
+ *  queries (isOrderQuery); a torn tail is an error. */
 function recordedFrames(file) {
   let data;
   try { data = fs.readFileSync(file); } catch { return []; }
@@ -766,7 +775,8 @@ function recordedFrames(file) {
     const len = (le ? data.readUInt32LE(off + 4) : data.readUInt32BE(off + 4)) +
       data[off + 3] * 2 ** 32;
     if (len < 8 || off + len > data.length) throw new Error(`${file}: bad frame at ${off}`);
-    frames.push(data.subarray(off, off + len));
+    const f = data.subarray(off, off + len);
+    if (!isOrderQuery(f)) frames.push(f);
     off += len;
   }
   return frames;
@@ -959,6 +969,12 @@ async function startFakeBackend(ctx, { cap = 3 } = {}) {
       while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {  // qgate writes LE
         const frame = buf.subarray(0, buf.readUInt32LE(4));
         buf = buf.subarray(frame.length);
+        // qgate's order query is answered at once, 0b (as by a q whose .z.pg may defer): the
+        // fake answers by hand, so each connection carries one call at a time.
+        if (isOrderQuery(frame)) {
+          sock.write(Buffer.from([1, 2, 0, 0, 10, 0, 0, 0, 0xff, 0]));
+          continue;
+        }
         fake.frames.push(frame);
         if (frame[1] === MSG.sync) fake.owed.push(sock);
       }

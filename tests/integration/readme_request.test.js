@@ -96,7 +96,9 @@ itest('async calls with no live backend are dropped and counted; the client gets
 itest('async calls to a busy backend (queue at queue_max) are dropped and counted, no frame',
   async (t, ctx) => {
     const { gw, mocks } = await startStack(ctx, {
-      listeners: [REQ], backends: [{ name: 'rdb1', conns: 1 }], limits: { queue_max: 1 },
+      // One call at a time on one connection: the second call waits in the queue.
+      listeners: [REQ], backends: [{ name: 'rdb1', conns: 1, pipeline: 'off' }],
+      limits: { queue_max: 1 },
     });
     const a = await qconnect(ctx, gw.port);
     const b = await qconnect(ctx, gw.port);
