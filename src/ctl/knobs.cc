@@ -273,6 +273,12 @@ const knob kKnobs[] = {
      "hide the round trip to a fast backend; a call committed to a connection cannot move to "
      "another backend, so more only lengthens what a failure loses.",
      set_limit<&limits_conf::pipeline_depth>, get_limit<&limits_conf::pipeline_depth>},
+    {"limits.pipeline_hold_ms", knob_type::integer, kTable, "2", 0, 3'600'000, {}, 0, {},
+     "Request mode: a pipelined backend (one that answers in order, so a serial q) whose oldest "
+     "unanswered call has run this long is busy on a long query: new calls wait in its queue, "
+     "where priorities, timeouts, a client's disconnect and ejection still apply, instead of "
+     "being sent behind it on any of its connections. 0 = always pipeline up to the depth.",
+     set_limit<&limits_conf::pipeline_hold_ms>, get_limit<&limits_conf::pipeline_hold_ms>},
     {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, 0, {},
      "Request mode: consecutive failed connects after which a backend is ejected (no longer "
      "picked; its queue is failed) until a reconnect succeeds.",

@@ -27,6 +27,9 @@ struct pool_conn {
     uint32_t depth = 1;
     request_fifo fly;          ///< calls on the connection, in the order pushed (qnext)
     request* await = nullptr;  ///< first sync call of `fly` with no response yet
+    /// When the last response was read (monotonic ms): a serial backend started on `await`
+    /// then, or when it was sent, whichever is later (pool_links::stalled).
+    uint64_t answered_ms = 0;
     /// Bytes pushed on the socket since it connected (calls, probes, callback answers): with
     /// the bytes still queued this tells which calls the kernel has taken (request::wire_end).
     uint64_t pushed = 0;

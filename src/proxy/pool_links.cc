@@ -20,7 +20,9 @@
 // when it is not (the order query, below); a -30! backend then gets its calls one per
 // connection, over `conns` connections. Calls fill the fullest connection that has room first:
 // which connection carries a call does not change when a serial backend runs it, and calls
-// sharing a connection leave in one send and come back in one read. A connection whose next
+// sharing a connection leave in one send and come back in one read. A pipelined backend busy
+// on a long call (pipeline_hold_ms) takes no more calls until it answers (stalled()), so
+// calls are not committed behind it: they wait in the queue. A connection whose next
 // response belongs to an abandoned call (it timed out: the backend is likely still running
 // it) takes no more calls while it waits; the call stays counted in the backend's load until
 // its late response is read, so least-busy routes around the backend meanwhile.
@@ -38,6 +40,7 @@
 //    with the q error 'qgate: request mode does not serve calls from backends, so the backend
 //    does not block forever (pool_rx.cc).
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -154,14 +157,32 @@ void pool_links::return_request(request& r, bool bounce) {
 // Gives queued calls to the connections that have room, the fullest first (see the top).
 void pool_links::pump(uint32_t b) {
     home_backend& hb = homes_[b];
-    while (!hb.queue.empty()) {
+    const uint64_t now = hb.queue.empty() ? 0 : e_.opt_.clock_ms();
+    while (!hb.queue.empty() && !stalled(hb, now)) {
         session* ss = pick_conn(hb);
         if (ss == nullptr) break;
         request* r = next_live(hb);
         if (r == nullptr) break;
+        r->sent_ms = now;
         if (!send_call(*ss, *r)) break;  // the push failed the connection (pool_failed answered)
     }
     publish_load(b);
+}
+
+// A pipelined backend answers in order, so it is serial: once its oldest unanswered call has
+// run for pipeline_hold_ms (since it was sent, or since the response before it was read) it is busy on a long query, and a call sent now, on any of its
+// connections, would only wait behind it. Calls then wait in its queue, where priorities,
+// timeouts, a client's disconnect and ejection still apply to them.
+bool pool_links::stalled(const home_backend& hb, uint64_t now) const {
+    const uint32_t hold = e_.lim_.pipeline_hold_ms;
+    if (hold == 0) return false;
+    for (uint32_t idx : hb.conns) {
+        const pool_conn& pc = e_.sessions_[idx]->pc;
+        if (pc.depth == 1 || pc.await == nullptr) continue;
+        const uint64_t began = std::max(pc.await->sent_ms, pc.answered_ms);
+        if (now >= began + hold) return true;
+    }
+    return false;
 }
 
 // The ready connection with the most calls in flight that still has room; nullptr if none.
@@ -238,6 +259,7 @@ void pool_links::pool_answered(session& ss) {
     pool_conn& pc = ss.pc;
     request* r = pc.await;
     r->replied = true;
+    pc.answered_ms = e_.opt_.clock_ms();
     pc.await = next_sync(r->qnext);
     pool_settle(ss);
 }

@@ -48,6 +48,7 @@ class pool_links final : public conn_handler, public frame_sink {
     void home_answer(request& r, std::string_view text);
     void return_request(request& r, bool bounce);
     void pump(uint32_t b);
+    bool stalled(const home_backend& hb, uint64_t now) const;
     session* pick_conn(const home_backend& hb);
     request* next_live(home_backend& hb);
     bool send_call(session& ss, request& r);

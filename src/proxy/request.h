@@ -93,6 +93,7 @@ struct request {
     bool lost = false;         ///< answered with 'backend B disconnected (fan-out: TorQ's text)
     bool replied = false;      ///< on a pool connection: its response has arrived
     uint64_t wire_end = 0;     ///< on a pool connection: pool_conn::pushed once it was queued
+    uint64_t sent_ms = 0;      ///< on a pool connection: when it was queued (monotonic ms)
     // ---- shared
     std::atomic<bool> abandoned{false};
 

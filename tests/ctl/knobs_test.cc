@@ -52,6 +52,7 @@ const char* const kSchema[] = {
     "limits.reconnect_max_ms",
     "limits.eject_after_failures",
     "limits.pipeline_depth",
+    "limits.pipeline_hold_ms",
     "fanout.reducer",
     "fanout.contexts_max",
     "route.match",

@@ -9,6 +9,8 @@ const {
 } = require('./lib.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
+// Tests of the backend's queue use one connection carrying one call at a time (pipeline off):
+// later calls then wait in the queue, where busy, skipping and re-routing apply.
 const FAST_HEALTH = { reconnect_min_ms: 20, reconnect_max_ms: 200, eject_after_failures: 2 };
 
 const rejectsWith = (p, text) => assert.rejects(p, (e) => {
@@ -56,7 +58,7 @@ itest('no backend available: a group whose backends are all down', async (t, ctx
 itest('busy: a full queue rejects at once; timeout: answered, late reply discarded', async (t, ctx) => {
   const { gw } = await startStack(ctx, {
     listeners: [REQ],
-    backends: [{ name: 'rdb1', conns: 1 }],
+    backends: [{ name: 'rdb1', conns: 1, pipeline: 'off' }],
     routes: [
       { match: ['sleep'], group: 'rdb', queue_max: 1 },
       { match: ['slowly'], group: 'rdb', timeout_ms: 200 },
@@ -111,7 +113,7 @@ itest('timeout while in flight: the late reply is discarded, the next call gets 
 itest('backend killed mid-query: disconnected error; queued calls re-routed; recovery', async (t, ctx) => {
   const { gw, mocks } = await startStack(ctx, {
     listeners: [REQ],
-    backends: [{ name: 'rdb1', conns: 1 }, { name: 'rdb2', conns: 1 }],
+    backends: [{ name: 'rdb1', conns: 1, pipeline: 'off' }, { name: 'rdb2', conns: 1, pipeline: 'off' }],
     routes: [{ match: ['*'], group: 'rdb', policy: 'first-available' }],
     limits: FAST_HEALTH,
   });
@@ -147,7 +149,7 @@ itest('backend killed mid-query: disconnected error; queued calls re-routed; rec
 itest('a client that disconnects loses its queued calls; others are unaffected', async (t, ctx) => {
   const { gw } = await startStack(ctx, {
     listeners: [REQ],
-    backends: [{ name: 'rdb1', conns: 1 }],
+    backends: [{ name: 'rdb1', conns: 1, pipeline: 'off' }],
   });
   const a = await qconnect(ctx, gw.port);
   const gone = await RawClient.connect(ctx, gw.port);

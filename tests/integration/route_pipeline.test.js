@@ -219,7 +219,9 @@ itest('a backend killed with calls in flight on several connections: one answer 
     listeners: [REQ],
     backends: [{ name: 'v1', group: 'v', conns: 4, pipeline: 'on' }, { name: 'r1' }, { name: 'r2' }],
     routes: [{ match: ['sleep', 'seq'], group: 'v' }, { match: ['*'], group: 'rdb' }],
-    limits: FAST_HEALTH,
+    // No hold: calls pile up on v1's connections behind the sleep (with the hold, they would
+    // wait in its queue and be re-routed when it is ejected).
+    limits: { ...FAST_HEALTH, pipeline_hold_ms: 0 },
   });
   const before = await stats(ctx, gw);
   const sleeper = await RawClient.connect(ctx, gw.port);
@@ -386,6 +388,9 @@ itest('a timed-out call on a pipelined connection: the next call takes the other
       listeners: [REQ],
       backends: [{ name: 'd1', conns: 2, pipeline: 'on' }],
       routes: [{ match: ['deferred'], group: 'rdb', timeout_ms: 100 }],
+      // No hold (pipeline_hold_ms): only the abandoned-reply rule keeps the call off the
+      // connection (with the hold, it would wait in the queue until the late reply).
+      limits: { pipeline_hold_ms: 0 },
     });
     const raw = await RawClient.connect(ctx, gw.port);
     const [f] = await roundTrip(raw, [qmsg(MSG.sync, qstr('deferred[1000;1]'))]);
@@ -401,3 +406,30 @@ itest('a timed-out call on a pipelined connection: the next call takes the other
     assert.equal(counter(s, 'request_timeouts'), 1);
     assert.equal(counter(s, 'request_late_replies'), 1);
   });
+
+itest('a pipelined backend busy on a long call takes no more: later calls wait in its queue, ' +
+      'skipped when their client leaves', async (t, ctx) => {
+  // The defaults: qmock answers the order query as a plain q (1b), so v1 is pipelined, 4
+  // connections; limits.pipeline_hold_ms = 2.
+  const { gw } = await startStack(ctx, { listeners: [REQ], backends: [{ name: 'rdb1' }] });
+  const a = await RawClient.connect(ctx, gw.port);
+  const gone = await RawClient.connect(ctx, gw.port);
+  const t0 = Date.now();
+  const block = a.call(qmsg(MSG.sync, qlist(qstr('sleep'), qlong(600))));
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
+  // The hold is about time: the sleep must have run 2 ms before the next calls come.
+  await pollUntil(() => Date.now() - t0 >= 20, { what: 'the sleep running 20 ms', intervalMs: 5 });
+  const sleeps = [];
+  for (let i = 0; i < 5; i++) sleeps.push(qmsg(MSG.sync, qlist(qstr('sleep'), qlong(10000))));
+  await gone.write(Buffer.concat(sleeps));
+  await waitCounter(ctx, gw, 'backend_load_rdb1', 6);
+  gone.destroy();
+  await waitCounter(ctx, gw, 'requests_abandoned', 5);
+  assert.equal(Number(decode((await block).frame, { long2number: true })), 600);
+  const t1 = Date.now();
+  const r = await a.call(qmsg(MSG.sync, qlist(qstr('echo'), qlong(1))));
+  assert.equal(Number(decode(r.frame, { long2number: true })), 1);
+  assert.ok(Date.now() - t1 < 10000, 'no abandoned 10 s sleep ran: they never left the queue');
+  const s = await waitCounter(ctx, gw, 'requests_skipped', 5);
+  assert.equal(counter(s, 'backend_load_rdb1'), 0);
+});

@@ -185,7 +185,8 @@ itest('consistent-hash: adding or removing one of N backends moves <= 1.5/N of 1
 itest('priority by user: a vip call queued last runs first; equal priorities stay FIFO', async (t, ctx) => {
   const { gw } = await startStack(ctx, {
     listeners: [REQ],
-    backends: [{ name: 'rdb1', conns: 1 }],
+    // One call at a time (pipeline off): the later calls wait in the queue, in priority order.
+    backends: [{ name: 'rdb1', conns: 1, pipeline: 'off' }],
     routes: [{ match: ['*'], users: ['vip'], group: 'rdb', priority: 10 }, { match: ['*'], group: 'rdb' }],
   });
   const blocker = await qconnect(ctx, gw.port);

@@ -33,11 +33,13 @@ const std::string kFalse("\x01\x02\x00\x00\x0a\x00\x00\x00\xff\x00", 10);
 // One shard, one backend with `conns` pooled connections (slots 0..conns-1), two clients.
 struct pipe_fixture : engine_rig {
     uint32_t conns;
-    explicit pipe_fixture(uint32_t n, pipeline_mode m, uint32_t depth, uint32_t timeout_ms = 0)
+    explicit pipe_fixture(uint32_t n, pipeline_mode m, uint32_t depth, uint32_t timeout_ms = 0,
+                          uint32_t hold_ms = 2)
         : conns(n) {
         auto c = request_config();
         c->limits.conns_per_shard_max = n + 2;
         c->limits.pipeline_depth = depth;
+        c->limits.pipeline_hold_ms = hold_ms;
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", n, m});
         if (timeout_ms != 0) {
             route_conf r;
@@ -161,7 +163,7 @@ TEST_CASE("pipeline: a connection lost with calls in flight answers each once: '
 
 TEST_CASE("pipeline: a connection whose next reply is an abandoned call's takes no new call "
           "while another has room; the late reply is dropped") {
-    pipe_fixture f(2, pipeline_mode::on, 4, 100);
+    pipe_fixture f(2, pipeline_mode::on, 4, 100, 0);  // no hold: the abandoned call alone
     f.link_up(0);
     f.link_up(1);
     f.clients_up();
@@ -177,4 +179,29 @@ TEST_CASE("pipeline: a connection whose next reply is an abandoned call's takes 
     CHECK(f.ctr.request_late_replies.load() == 1);
     f.read(pipe_fixture::pool(1), reply("c2"));
     CHECK(f.sent(a) == reply("c2"));
+}
+
+TEST_CASE("pipeline: a backend whose oldest call has run pipeline_hold_ms takes no more; the "
+          "calls wait in its queue (skipped if their client leaves) until it answers") {
+    pipe_fixture f(2, pipeline_mode::on, 4);
+    f.link_up(0);
+    f.link_up(1);
+    f.clients_up();
+    const uint32_t a = f.cli(0);
+    f.recv(a, call("c1") + call("c2"));
+    CHECK(f.sent(pipe_fixture::pool(0)) == call("c1") + call("c2"));  // within the hold
+    g_now += 2;
+    f.turn();
+    f.recv(a, call("c3"));
+    f.recv(f.cli(1), call("b1"));
+    f.turn();
+    CHECK(f.sends(pipe_fixture::pool(0)) == 2);  // not behind c1 on its connection
+    CHECK(f.sends(pipe_fixture::pool(1)) == 1);  // nor on the idle one: the backend is serial
+    f.complete(f.be.last(op::recv, f.cli(1))->ud, 0);  // b1's client leaves: b1 is skipped
+    f.read(pipe_fixture::pool(0), reply("c1"));  // answered: the queue moves again
+    CHECK(f.sent(a) == reply("c1"));
+    CHECK(f.sent(pipe_fixture::pool(0)) == call("c3"));
+    CHECK(f.ctr.requests_skipped.load() == 1);
+    f.read(pipe_fixture::pool(0), reply("c2") + reply("c3"));
+    CHECK(f.sent(a) == reply("c2") + reply("c3"));
 }
