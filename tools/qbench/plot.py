@@ -99,8 +99,9 @@ def draw_bars(ax, data, names):
     ax.set_xticklabels([f"{s['id']}\n{s['label']}" for s in data['scenarios']], fontsize=9)
     ax.set_ylabel('throughput / direct\n(1 MiB: bytes/s, else rt/s)', fontsize=9)
     whiskers = f", min-max whiskers" if data['rounds'] > 1 else ''
-    ax.set_title(f"throughput / direct: median of {data['rounds']} rounds{whiskers}, "
-                 'absolute median on the bar', fontsize=10, loc='left')
+    rounds = f"median of {data['rounds']} rounds" if data['rounds'] > 1 else '1 round'
+    ax.set_title(f"throughput / direct: {rounds}{whiskers}, "
+                 'absolute value on the bar', fontsize=10, loc='left')
     # Above the axes, right of the title: no bar or label can run into it there.
     handles = [ax.bar(0, 0, color=colour_of(n, names), label=n) for n in names]
     ax.legend(handles=handles, loc='lower right', bbox_to_anchor=(1.0, 1.0), ncol=len(names),
