@@ -7,7 +7,12 @@
 // target qgate-base, gets its own row and its own G-lines, and after/before lines per scenario;
 // without --baseline none of that appears. Runs are --quick (1 round of 0.5 s) and G1 only, and
 // HAProxy is left out (a path that does not exist), so the whole file takes a few seconds.
+//
+// --plot: the figure qbench draws through tools/qbench/plot.py (Debian's python3-matplotlib) is
+// a real PNG of a plausible size, or an SVG whose text names every scenario and target; without
+// matplotlib the table is still printed and qbench exits 1 saying what to install.
 
+const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { itest, assert, BUILD, QGATE } = require('./lib.js');
@@ -15,9 +20,9 @@ const { itest, assert, BUILD, QGATE } = require('./lib.js');
 const QBENCH = path.join(BUILD, 'tools', 'qbench', 'qbench');
 const itest1 = (name, fn) => itest(name, { ioIndependent: true }, fn);
 
-function qbench(args) {
+function qbench(args, env = process.env) {
   const r = spawnSync(QBENCH, ['--compare', '--quick', '--only', 'G1', '--haproxy',
-    '/nonexistent/haproxy', '--qgate', QGATE, ...args], { encoding: 'utf8', timeout: 50000 });
+    '/nonexistent/haproxy', '--qgate', QGATE, ...args], { encoding: 'utf8', timeout: 50000, env });
   return { code: r.status, stdout: r.stdout || '', stderr: r.stderr || '', error: r.error };
 }
 
@@ -67,5 +72,75 @@ itest1('--baseline that does not exist: exit 1 with the reason, no report', asyn
   const r = qbench(['--baseline', '/nonexistent/qgate']);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /--baseline: no file \/nonexistent\/qgate/);
+  assert.equal(r.stdout, '');
+});
+
+// ---------------------------------------------------------------- --plot
+
+/** The <text> elements' contents of an SVG (matplotlib writes one per label with text kept as
+ *  text, svg.fonttype none), with the XML entities qbench's names could contain decoded. */
+function svgTexts(svg) {
+  return [...svg.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&'));
+}
+
+itest1('--plot out.png: a PNG with a plausible size, beside the usual table', async (t, ctx) => {
+  const png = path.join(ctx.dir, 'out.png');
+  const r = qbench(['--plot', png]);
+  assert.equal(r.code, 0, `${r.error || ''}\n${r.stderr}`);
+  assert.deepEqual(targetRows(r.stdout).map((x) => x.target), ['direct', 'qgate'], r.stdout);
+  const b = fs.readFileSync(png);
+  assert.ok(b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+    'PNG signature');
+  // The first chunk is IHDR (length 13): width and height, big-endian, at bytes 16 and 20.
+  assert.equal(b.readUInt32BE(8), 13);
+  assert.equal(b.toString('latin1', 12, 16), 'IHDR');
+  const width = b.readUInt32BE(16), height = b.readUInt32BE(20);
+  assert.ok(width >= 800 && width <= 4000, `width ${width}`);
+  assert.ok(height >= 600 && height <= 4000, `height ${height}`);
+  // 1 scenario drawn is ~80 KB; the same figure with empty axes (titles, frames) ~20 KB.
+  assert.ok(b.length > 40000, `${b.length} bytes: a figure with bars and curves, not a blank`);
+});
+
+itest1('--plot out.svg: its text names every scenario and every target', async (t, ctx) => {
+  const svg = path.join(ctx.dir, 'out.svg');
+  const r = qbench(['--only', 'G1,G4', '--baseline', QGATE, '--plot', svg]);
+  assert.equal(r.code, 0, `${r.error || ''}\n${r.stderr}`);
+  const rows = targetRows(r.stdout);
+  const scenarios = [...new Set(rows.map((x) => x.scenario))];
+  const targets = [...new Set(rows.map((x) => x.target))];
+  assert.deepEqual(scenarios, ['G1', 'G4'], r.stdout);
+  assert.deepEqual(targets, ['direct', 'qgate', 'qgate-base'], r.stdout);
+  const text = fs.readFileSync(svg, 'utf8');
+  assert.match(text, /^(<\?xml[^>]*>\s*)?(<!DOCTYPE[^>]*>\s*)?<svg\b/);
+  const texts = svgTexts(text);
+  // Each target is a legend entry of its own (exactly its name: "qgate" inside "qgate-base"
+  // would not count); each scenario titles its latency panel with id and label.
+  for (const name of targets) assert.ok(texts.includes(name), `${name} in ${texts.join(' | ')}`);
+  for (const title of ['G1  1 conn x 1, 64 B', 'G4  8 conns x 16 pipelined, 64 B'])
+    assert.ok(texts.includes(title), `${title} in ${texts.join(' | ')}`);
+});
+
+itest1('--plot without matplotlib: the table still, then a clear error and exit 1',
+  async (t, ctx) => {
+    // A matplotlib package earlier on PYTHONPATH that fails to import, as a missing one does.
+    const fake = path.join(ctx.dir, 'pythonpath', 'matplotlib');
+    fs.mkdirSync(fake, { recursive: true });
+    fs.writeFileSync(path.join(fake, '__init__.py'),
+      'raise ImportError("No module named \'matplotlib\'")\n');
+    const png = path.join(ctx.dir, 'out.png');
+    const r = qbench(['--plot', png], { ...process.env, PYTHONPATH: path.dirname(fake) });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.deepEqual(targetRows(r.stdout).map((x) => x.target), ['direct', 'qgate'], r.stdout);
+    assert.match(r.stderr, /qbench: --plot \S+out\.png will fail: matplotlib is missing/);
+    assert.match(r.stderr, /matplotlib is not installed .*apt-get install python3-matplotlib/);
+    assert.match(r.stderr, /qbench: --plot \S+out\.png: not drawn: matplotlib is missing/);
+    assert.ok(!fs.existsSync(png));
+  });
+
+itest1('--plot needs a .png or .svg name: exit 2 before any run', async (t, ctx) => {
+  const r = qbench(['--plot', path.join(ctx.dir, 'out.pdf')]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /bad flag or value: .*out\.pdf/);
   assert.equal(r.stdout, '');
 });

@@ -19,7 +19,6 @@
 #include "proc.h"
 
 namespace qbench {
-namespace {
 
 namespace fs = std::filesystem;
 
@@ -30,6 +29,8 @@ std::string self_dir() {
     buf[n] = 0;
     return fs::path(buf).parent_path().string();
 }
+
+namespace {
 
 std::string find_qgate(const compare_options& opt) {
     if (!opt.qgate.empty()) return opt.qgate;
@@ -67,6 +68,7 @@ class environment {
     }
 
     bool start(std::vector<std::string>& notes, std::string& error);
+    const std::string& dir() const { return dir_; }
     std::vector<target> targets;
 
   private:
@@ -179,7 +181,7 @@ bool environment::start(std::vector<std::string>& notes, std::string& error) {
     for (const char* f : {"qmock.port", "qmock.log", "qgate.toml", "qgate.ports", "qgate.log",
                           "qgate-epoll.toml", "qgate-epoll.ports", "qgate-epoll.log",
                           "qgate-base.toml", "qgate-base.ports", "qgate-base.log",
-                          "haproxy.cfg", "haproxy.log"})
+                          "haproxy.cfg", "haproxy.log", "plot.json"})
         if (!opt_.keep) remove_on_signal(dir_ + "/" + f);
     if (opt_.keep) notes.push_back("work directory kept: " + dir_);
     if (!start_qmock(error) || !start_gates(notes, error)) return false;
@@ -227,7 +229,7 @@ void run_rounds(compare_report& rep, const std::vector<target>& targets) {
                 if (!rep.opt.json)
                     fprintf(stderr, "round %u/%u  %-3s %-30s %-12s", round + 1, rep.opt.rounds,
                             s.id.c_str(), s.label.c_str(), v.c_str());
-                run_stats st = run_one(s, *t, rep.opt);
+                run_stats st = run_one(s, *t, rep.opt, rep.latency[s.id][v]);
                 if (!rep.opt.json) {
                     if (st.ok) fprintf(stderr, "%10.0f rt/s  p50 %7.1f us  p99 %7.1f us\n",
                                        st.rt_per_s, st.p50_us, st.p99_us);
@@ -269,6 +271,12 @@ int run_compare(const compare_options& opt) {
     rep.opt = opt;
     rep.machine = probe_machine(opt.haproxy);
     rep.scenarios = make_scenarios(opt);
+    // Minutes of runs before finding out the plot cannot be drawn would be a waste: say so now
+    // (the runs still go on; the table is printed and qbench exits 1 at the end).
+    if (!opt.plot.empty())
+        if (std::string why = plot_preflight(); !why.empty())
+            fprintf(stderr, "qbench: --plot %s will fail: %s\n", opt.plot.c_str(),
+                    why.c_str());
     environment env(opt);
     std::string error;
     if (!env.start(rep.notes, error)) {
@@ -285,6 +293,8 @@ int run_compare(const compare_options& opt) {
     if (opt.json) print_json(rep);
     else if (opt.markdown) print_markdown(rep);
     else print_text(rep);
+    fflush(stdout);  // the table first, whatever the plot does
+    if (!opt.plot.empty() && !draw_plot(rep, env.dir())) return 1;
     return 0;
 }
 

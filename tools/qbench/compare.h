@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "histogram.h"
+
 namespace qbench {
 
 struct compare_options {
@@ -27,6 +29,7 @@ struct compare_options {
     bool keep = false;            ///< keep the work directory (configs, logs)
     std::string mode = "session"; ///< qgate's listener mode: session or request (routed calls)
     std::string baseline;         ///< --baseline: a "before" qgate, run as target qgate-base
+    std::string plot;             ///< --plot: a .png or .svg to draw (plot.cc); empty = none
     std::string command_line;
 };
 
@@ -65,6 +68,10 @@ struct scenario {
 /// results[scenario id][variant][round]
 using result_table = std::map<std::string, std::map<std::string, std::vector<run_stats>>>;
 
+/// latency[scenario id][variant]: the latency histograms (ns) of the successful runs, merged
+/// over the rounds; --plot draws their CDFs.
+using latency_table = std::map<std::string, std::map<std::string, histogram>>;
+
 /// G8: CPU of a proxy holding idle connections.
 struct idle_stats {
     bool ok = false;
@@ -96,14 +103,19 @@ struct compare_report {
     std::vector<std::string> notes;
     std::vector<scenario> scenarios;
     result_table results;
+    latency_table latency;
     std::map<std::string, idle_stats> idle;  ///< by variant
     std::vector<metric> metrics;
 };
 
 int run_compare(const compare_options& opt);
+/// The directory of the qbench binary (tools/qbench in the build tree).
+std::string self_dir();
 
 // rounds.cc
-run_stats run_one(const scenario& s, const target& t, const compare_options& opt);
+/// One run; when it succeeds its latency histogram is merged into `latency`.
+run_stats run_one(const scenario& s, const target& t, const compare_options& opt,
+                  histogram& latency);
 idle_stats run_idle(const target& t, const compare_options& opt);
 // metrics.cc
 std::vector<metric> compute_metrics(const compare_report& r);
@@ -113,5 +125,12 @@ void print_text(const compare_report& r);
 void print_markdown(const compare_report& r);
 void print_json(const compare_report& r);
 machine_info probe_machine(const std::string& haproxy);
+std::string json_escape(const std::string& s);
+// plot.cc
+/// Checks early that --plot can work (script found, matplotlib imports); "" or why not.
+std::string plot_preflight();
+/// Writes the plot data to `dir`/plot.json and runs plot.py on it; false with a message on
+/// stderr when no plot was drawn.
+bool draw_plot(const compare_report& r, const std::string& dir);
 
 }  // namespace qbench

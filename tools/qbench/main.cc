@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "       qbench --compare [--qgate PATH] [--qmock PATH] [--haproxy PATH] [--rounds N]\n"
     "              [--seconds S] [--warmup S] [--idle-conns N] [--idle-seconds S]\n"
     "              [--only G1,G2,G4,G5,G8] [--threads T] [--quick] [--keep] [--json|--markdown]\n"
-    "              [--mode session|request] [--baseline PATH]\n"
+    "              [--mode session|request] [--baseline PATH] [--plot FILE.png|FILE.svg]\n"
     "See tools/qbench/README.md.\n";
 
 struct cli {
@@ -77,6 +77,7 @@ bool apply(cli& c, std::string_view f, std::string_view v) {
     if (f == "--only") return o.only = v, true;
     if (f == "--mode") return o.mode = v, v == "session" || v == "request";
     if (f == "--baseline") return o.baseline = v, !v.empty();
+    if (f == "--plot") return o.plot = v, v.ends_with(".png") || v.ends_with(".svg");
     return false;
 }
 
@@ -154,6 +155,8 @@ void print_load(const qbench::load_spec& s, const qbench::load_result& r, bool j
 int main(int argc, char** argv) {
     cli c;
     if (!parse(argc, argv, c)) return 2;
+    if (!c.compare && !c.cmp.plot.empty())
+        return fprintf(stderr, "qbench: --plot needs --compare\n%s", kUsage), 2;
     if (c.compare) return qbench::run_compare(c.cmp);
     if (!c.have_target) return fprintf(stderr, "qbench: --target is required\n%s", kUsage), 2;
     qgate::net::raise_fd_limit();  // many connections need many descriptors

@@ -12,7 +12,6 @@
 #include "compare.h"
 
 namespace qbench {
-namespace {
 
 std::string json_escape(const std::string& s) {
     std::string out;
@@ -24,6 +23,8 @@ std::string json_escape(const std::string& s) {
     }
     return out;
 }
+
+namespace {
 
 std::string num(double x, int prec = 3) {
     if (!std::isfinite(x)) return "null";

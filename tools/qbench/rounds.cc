@@ -30,7 +30,8 @@ double enters_per_msg(const stat_map& a, const stat_map& b) {
 
 }  // namespace
 
-run_stats run_one(const scenario& s, const target& t, const compare_options& opt) {
+run_stats run_one(const scenario& s, const target& t, const compare_options& opt,
+                  histogram& latency) {
     run_stats out;
     if (!t.up || (t.pid > 0 && !alive(t.pid))) return out.error = t.name + " is not running", out;
     load_spec spec;
@@ -59,6 +60,7 @@ run_stats run_one(const scenario& s, const target& t, const compare_options& opt
     out.cpu_us_per_rt = r.proxy_cpu_us_per_rt();
     out.errors = r.errors;
     if (r.errors) out.error = std::to_string(r.errors) + " q error replies";
+    if (out.ok) latency.merge(r.latency);
     return out;
 }
 
