@@ -20,11 +20,13 @@ import statistics
 import sys
 
 # Fixed colours, so that qgate is the same blue in every plot anyone has looked at before.
+# Request mode is purple (its before build light purple), G6's 4-backend qgate red.
 COLOURS = {
     'direct': '#7f7f7f', 'qgate': '#1f77b4', 'qgate-base': '#9ecae1',
     'haproxy': '#ff7f0e', 'qgate-epoll': '#2ca02c',
+    'qgate-req': '#9467bd', 'qgate-base-req': '#c5b0d5', 'qgate-req4': '#d62728',
 }
-SPARE = ['#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf']
+SPARE = ['#8c564b', '#e377c2', '#17becf', '#bcbd22']
 # Percentile ticks of the CDFs' logit axis, with their labels.
 QUANTILES = [(0.01, 'p1'), (0.1, 'p10'), (0.5, 'p50'), (0.9, 'p90'), (0.99, 'p99'),
              (0.999, 'p99.9'), (0.9999, 'p99.99'), (0.99999, 'p99.999')]
@@ -168,6 +170,12 @@ def cdf_top(data):
     return min(0.99999, 1 - 1 / most) if most > 1 else 0.99
 
 
+def mode_text(mode):
+    if mode == 'both':
+        return 'qgate session mode, qgate-req request mode'
+    return f'qgate {mode} mode'
+
+
 def draw(data, out):
     plt = import_pyplot()
     scenarios = data['scenarios']
@@ -186,7 +194,7 @@ def draw(data, out):
         draw_cdf(ax, s, names, top, show_ylabels=(i == 0))
     first.set_ylabel('latency CDF (percentile)', fontsize=9)
     fig.suptitle(f"qbench --compare  {data['date']}  ·  {data['rounds']} rounds × "
-                 f"{data['seconds']:g} s  ·  qgate {data['mode']} mode  ·  {data['machine']}\n"
+                 f"{data['seconds']:g} s  ·  {mode_text(data['mode'])}  ·  {data['machine']}\n"
                  f"{data['command']}", fontsize=9)
     fig.savefig(out, dpi=110, metadata={'Date': None} if out.endswith('.svg') else None)
 

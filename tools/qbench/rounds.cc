@@ -18,13 +18,16 @@ void sleep_s(double s) {
     nanosleep(&ts, nullptr);
 }
 
-/// Δenters / Δmsgs_fwd between two counter snapshots, or -1.
+/// Δenters / Δmessages between two counter snapshots, or -1. The messages are msgs_fwd in
+/// session mode (both directions); a request-mode qgate counts calls instead, and each routed
+/// call is two messages through qgate (the call and its reply), so the two modes compare.
 double enters_per_msg(const stat_map& a, const stat_map& b) {
     auto d = [&](const char* k) -> double {
         auto ia = a.find(k), ib = b.find(k);
         return (ia == a.end() || ib == b.end()) ? -1 : double(ib->second - ia->second);
     };
     double enters = d("enters"), msgs = d("msgs_fwd");
+    if (msgs <= 0) msgs = 2 * d("requests_routed");
     return enters >= 0 && msgs > 0 ? enters / msgs : -1;
 }
 
