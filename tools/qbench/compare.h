@@ -1,12 +1,14 @@
 // qbench --compare: direct vs qgate vs HAProxy, interleaved rounds, PERFORMANCE.md ratios.
 // Shared types of the compare driver (env.cc: processes, rounds.cc: runs, metrics.cc: ratios,
-// report.cc: output).
+// report.cc: output, plot.cc: the figure).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "histogram.h"
 
 namespace qbench {
 
@@ -20,24 +22,32 @@ struct compare_options {
     uint32_t idle_conns = 1000;   ///< G8
     double idle_seconds = 5;      ///< G8
     uint32_t threads = 1;         ///< load-generator threads
-    std::string only;             ///< comma-separated scenario ids (G1,G2,G4,G5,G8); empty = all
+    std::string only;             ///< comma-separated scenario ids; empty = the default set
     bool json = false;
     bool markdown = false;
     bool quick = false;
     bool keep = false;            ///< keep the work directory (configs, logs)
-    std::string mode = "session"; ///< qgate's listener mode: session or request (routed calls)
+    /// qgate's listener mode: session, request (routed calls), or both (qgate in session mode
+    /// and qgate-req in request mode, side by side)
+    std::string mode = "session";
+    uint32_t pool_conns = 0;      ///< --pool-conns: request-mode backend.conns; 0 = default
+    uint32_t work_us = 50;        ///< G6: qmock --work-us of the backend-bound group
     std::string baseline;         ///< --baseline: a "before" qgate, run as target qgate-base
+    std::string plot;             ///< --plot: a .png or .svg to draw (plot.cc); empty = none
     std::string command_line;
 };
 
 /// One process behind a port: the backend itself (direct) or a proxy in front of it.
 struct target {
-    std::string name;        ///< direct, qgate, haproxy, qgate-epoll, qgate-base (--baseline)
+    /// direct, qgate, haproxy, qgate-epoll, qgate-req (--mode both, and G6), qgate-base and
+    /// qgate-base-req (--baseline), qgate-req4 (G6)
+    std::string name;
     uint16_t port = 0;
     int pid = 0;             ///< proxy pid (CPU accounting); 0 for direct
     uint16_t admin_port = 0; ///< qgate's admin endpoint (counters); 0 = none
     bool up = false;
     std::string log;
+    std::string group = "echo";  ///< the backends behind it: echo (G1-G8) or work (G6)
 };
 
 /// The measurements of one run, reduced to what the report needs.
@@ -53,17 +63,22 @@ struct run_stats {
 };
 
 struct scenario {
-    std::string id;      ///< G1, G2, G4, G5
+    std::string id;      ///< G1, G2, G4, G5, G6
     std::string label;   ///< "1 conn x 1, 64 B"
     std::string tag;     ///< "1x1, 64 B": the short form in metric names
     uint32_t conns = 1;
     uint32_t depth = 1;
     uint64_t size = 64;
     std::vector<std::string> variants;
+    std::string group = "echo";  ///< which targets: the echo backend's, or G6's work group
 };
 
 /// results[scenario id][variant][round]
 using result_table = std::map<std::string, std::map<std::string, std::vector<run_stats>>>;
+
+/// latency[scenario id][variant]: the latency histograms (ns) of the successful runs, merged
+/// over the rounds; --plot draws their CDFs.
+using latency_table = std::map<std::string, std::map<std::string, histogram>>;
 
 /// G8: CPU of a proxy holding idle connections.
 struct idle_stats {
@@ -96,14 +111,24 @@ struct compare_report {
     std::vector<std::string> notes;
     std::vector<scenario> scenarios;
     result_table results;
+    latency_table latency;
     std::map<std::string, idle_stats> idle;  ///< by variant
     std::vector<metric> metrics;
 };
 
 int run_compare(const compare_options& opt);
+/// Whether scenario `id` (G1 … G8) runs: the ones --only lists, else the default set (every
+/// one, but G6 only when a mode has request-mode qgates: request or both).
+bool scenario_selected(const compare_options& opt, const std::string& id);
+/// Whether target `name` is a qgate with a request listener.
+bool is_request_gate(const compare_options& opt, const std::string& name);
+/// The directory of the qbench binary (tools/qbench in the build tree).
+std::string self_dir();
 
 // rounds.cc
-run_stats run_one(const scenario& s, const target& t, const compare_options& opt);
+/// One run; when it succeeds its latency histogram is merged into `latency`.
+run_stats run_one(const scenario& s, const target& t, const compare_options& opt,
+                  histogram& latency);
 idle_stats run_idle(const target& t, const compare_options& opt);
 // metrics.cc
 std::vector<metric> compute_metrics(const compare_report& r);
@@ -113,5 +138,12 @@ void print_text(const compare_report& r);
 void print_markdown(const compare_report& r);
 void print_json(const compare_report& r);
 machine_info probe_machine(const std::string& haproxy);
+std::string json_escape(const std::string& s);
+// plot.cc
+/// Checks early that --plot can work (script found, matplotlib imports); "" or why not.
+std::string plot_preflight();
+/// Writes the plot data to `dir`/plot.json and runs plot.py on it; false with a message on
+/// stderr when no plot was drawn.
+bool draw_plot(const compare_report& r, const std::string& dir);
 
 }  // namespace qbench

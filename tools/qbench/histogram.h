@@ -32,6 +32,7 @@ class histogram {
     uint64_t count() const { return total_; }
     uint64_t max() const { return max_; }
     uint64_t min() const { return total_ ? min_ : 0; }
+    uint64_t bucket_count(int i) const { return counts_[i]; }
 
     /// The value at quantile q (0..1): the midpoint of the bucket holding that sample,
     /// clamped to the observed min and max.

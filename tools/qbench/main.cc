@@ -20,8 +20,9 @@ constexpr const char* kUsage =
     "              [--text] [--json]\n"
     "       qbench --compare [--qgate PATH] [--qmock PATH] [--haproxy PATH] [--rounds N]\n"
     "              [--seconds S] [--warmup S] [--idle-conns N] [--idle-seconds S]\n"
-    "              [--only G1,G2,G4,G5,G8] [--threads T] [--quick] [--keep] [--json|--markdown]\n"
-    "              [--mode session|request] [--baseline PATH]\n"
+    "              [--only G1,G2,G4,G5,G6,G8] [--threads T] [--quick] [--keep]\n"
+    "              [--json|--markdown] [--mode session|request|both] [--pool-conns N]\n"
+    "              [--work-us N] [--baseline PATH] [--plot FILE.png|FILE.svg]\n"
     "See tools/qbench/README.md.\n";
 
 struct cli {
@@ -75,8 +76,11 @@ bool apply(cli& c, std::string_view f, std::string_view v) {
     if (f == "--idle-conns") return number(v, 1, 100000, x) && (o.idle_conns = uint32_t(x), true);
     if (f == "--idle-seconds") return number(v, 0.1, 3600, x) && (o.idle_seconds = x, true);
     if (f == "--only") return o.only = v, true;
-    if (f == "--mode") return o.mode = v, v == "session" || v == "request";
+    if (f == "--mode") return o.mode = v, v == "session" || v == "request" || v == "both";
+    if (f == "--pool-conns") return number(v, 1, 256, x) && (o.pool_conns = uint32_t(x), true);
+    if (f == "--work-us") return number(v, 1, 1000000, x) && (o.work_us = uint32_t(x), true);
     if (f == "--baseline") return o.baseline = v, !v.empty();
+    if (f == "--plot") return o.plot = v, v.ends_with(".png") || v.ends_with(".svg");
     return false;
 }
 
@@ -154,6 +158,8 @@ void print_load(const qbench::load_spec& s, const qbench::load_result& r, bool j
 int main(int argc, char** argv) {
     cli c;
     if (!parse(argc, argv, c)) return 2;
+    if (!c.compare && !c.cmp.plot.empty())
+        return fprintf(stderr, "qbench: --plot needs --compare\n%s", kUsage), 2;
     if (c.compare) return qbench::run_compare(c.cmp);
     if (!c.have_target) return fprintf(stderr, "qbench: --target is required\n%s", kUsage), 2;
     qgate::net::raise_fd_limit();  // many connections need many descriptors

@@ -26,7 +26,7 @@ namespace {
 constexpr int kChildrenMax = 16;
 volatile sig_atomic_t g_children[kChildrenMax] = {};  // 0 = free slot
 
-constexpr int kPathsMax = 32;
+constexpr int kPathsMax = 64;
 constexpr std::size_t kPathLen = 256;
 char g_paths[kPathsMax][kPathLen] = {};  // written by the main thread before use
 volatile sig_atomic_t g_path_count = 0;

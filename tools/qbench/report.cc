@@ -12,7 +12,6 @@
 #include "compare.h"
 
 namespace qbench {
-namespace {
 
 std::string json_escape(const std::string& s) {
     std::string out;
@@ -24,6 +23,8 @@ std::string json_escape(const std::string& s) {
     }
     return out;
 }
+
+namespace {
 
 std::string num(double x, int prec = 3) {
     if (!std::isfinite(x)) return "null";
@@ -82,6 +83,23 @@ std::string range_text(const metric& m, int prec) {
 /// G8's small percentages and after/before ratios (a few % matter) get a third digit.
 int precision(const metric& m) { return m.id == "G8" || m.op == "~" ? 3 : 2; }
 
+/// Which target runs which listener mode (--mode request and both).
+std::string mode_text(const compare_options& o) {
+    std::string s = o.mode == "both" ? "qgate session, qgate-req request" : "qgate request";
+    if (!o.baseline.empty())
+        s += o.mode == "both" ? ", qgate-base session, qgate-base-req request"
+                              : ", qgate-base request";
+    if (scenario_selected(o, "G6"))
+        s += "; G6: qgate-req and qgate-req4 request, 4 qmocks --work-us " +
+             std::to_string(o.work_us);
+    return s;
+}
+
+std::string pool_text(const compare_options& o) {
+    if (o.pool_conns == 0) return "qgate's default pool (backend.conns, pipeline, pipeline_depth)";
+    return "backend.conns = " + std::to_string(o.pool_conns) + " (--pool-conns)";
+}
+
 void print_header(const compare_report& r, FILE* out) {
     const auto& m = r.machine;
     fprintf(out, "qbench --compare  %s\n", m.date.c_str());
@@ -90,6 +108,9 @@ void print_header(const compare_report& r, FILE* out) {
     fprintf(out, "method: %u rounds, %.1f s per run (+%.1f s warm-up), targets interleaved; "
                  "backend qmock (echo); HAProxy %s mode tcp nbthread 1; qgate 1 shard\n",
             r.opt.rounds, r.opt.seconds, r.opt.warmup, m.haproxy_version.c_str());
+    if (r.opt.mode != "session")
+        fprintf(out, "qgate modes: %s; request mode with %s\n", mode_text(r.opt).c_str(),
+                pool_text(r.opt).c_str());
     for (const auto& n : r.notes) fprintf(out, "note: %s\n", n.c_str());
 }
 
@@ -127,19 +148,19 @@ machine_info probe_machine(const std::string& haproxy) {
 
 void print_text(const compare_report& r) {
     print_header(r, stdout);
-    printf("\n%-4s %-30s %-12s %10s %9s %9s %9s %10s %9s %8s\n", "", "scenario", "target", "rt/s",
+    printf("\n%-4s %-30s %-14s %10s %9s %9s %9s %10s %9s %8s\n", "", "scenario", "target", "rt/s",
            "p50 us", "p99 us", "p999 us", "cpu us/rt", "MB/s", "enter/msg");
     for_each_target(r, [](const scenario& s, const std::string& v, const row_medians& m) {
-        printf("%-4s %-30s %-12s %10.0f %9.1f %9.1f %9.1f %10s %9.1f %8s\n", s.id.c_str(),
+        printf("%-4s %-30s %-14s %10.0f %9.1f %9.1f %9.1f %10s %9.1f %8s\n", s.id.c_str(),
                s.label.c_str(), v.c_str(), m.rt, m.p50, m.p99, m.p999, cell(m.cpu, 2).c_str(),
                m.mb_per_s, cell(m.enters, 3).c_str());
     });
     for (const auto& [name, st] : r.idle)
-        printf("G8   %u idle conns, %.0f s         %-12s cpu %s %%\n", st.conns, st.seconds,
+        printf("G8   %u idle conns, %.0f s         %-14s cpu %s %%\n", st.conns, st.seconds,
                name.c_str(), st.ok ? num(st.cpu_percent, 3).c_str() : st.error.c_str());
-    printf("\n%-4s %-58s %-8s %-24s %s\n", "", "metric", "target", "median (min-max)", "result");
+    printf("\n%-4s %-66s %-8s %-24s %s\n", "", "metric", "target", "median (min-max)", "result");
     for (const metric& m : r.metrics)
-        printf("%-4s %-58s %-8s %-24s %s\n", m.id.c_str(), m.what.c_str(), target_text(m).c_str(),
+        printf("%-4s %-66s %-8s %-24s %s\n", m.id.c_str(), m.what.c_str(), target_text(m).c_str(),
                range_text(m, precision(m)).c_str(), m.verdict.c_str());
 }
 

@@ -18,19 +18,23 @@ void sleep_s(double s) {
     nanosleep(&ts, nullptr);
 }
 
-/// Δenters / Δmsgs_fwd between two counter snapshots, or -1.
+/// Δenters / Δmessages between two counter snapshots, or -1. The messages are msgs_fwd in
+/// session mode (both directions); a request-mode qgate counts calls instead, and each routed
+/// call is two messages through qgate (the call and its reply), so the two modes compare.
 double enters_per_msg(const stat_map& a, const stat_map& b) {
     auto d = [&](const char* k) -> double {
         auto ia = a.find(k), ib = b.find(k);
         return (ia == a.end() || ib == b.end()) ? -1 : double(ib->second - ia->second);
     };
     double enters = d("enters"), msgs = d("msgs_fwd");
+    if (msgs <= 0) msgs = 2 * d("requests_routed");
     return enters >= 0 && msgs > 0 ? enters / msgs : -1;
 }
 
 }  // namespace
 
-run_stats run_one(const scenario& s, const target& t, const compare_options& opt) {
+run_stats run_one(const scenario& s, const target& t, const compare_options& opt,
+                  histogram& latency) {
     run_stats out;
     if (!t.up || (t.pid > 0 && !alive(t.pid))) return out.error = t.name + " is not running", out;
     load_spec spec;
@@ -59,6 +63,7 @@ run_stats run_one(const scenario& s, const target& t, const compare_options& opt
     out.cpu_us_per_rt = r.proxy_cpu_us_per_rt();
     out.errors = r.errors;
     if (r.errors) out.error = std::to_string(r.errors) + " q error replies";
+    if (out.ok) latency.merge(r.latency);
     return out;
 }
 

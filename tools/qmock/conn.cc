@@ -176,6 +176,7 @@ void server::handle_message(conn& c, std::span<const uint8_t> msg) {
         if (opt_.verbose) log_line("ignoring an unexpected response from %s", c.peer.c_str());
         return;
     }
+    if (opt_.work_us > 0) work();
     if (tp_ && tp_->handle(c, h.type, body)) return;  // --tickerplant: .u.sub, .u.endofday, ...
     call ctx{*this, c, h.type};
     reply r;

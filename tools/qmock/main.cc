@@ -20,8 +20,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: qmock --port N [--host 127.0.0.1] [--port-file PATH] [--name NAME]\n"
     "             [--users FILE] [--compress auto|always|never] [--rows N]\n"
-    "             [--work-ms N] [--zpg none|defer] [--max-bytes N] [--record FILE]\n"
-    "             [--verbose]\n"
+    "             [--work-ms N] [--work-us N] [--zpg none|defer] [--max-bytes N]\n"
+    "             [--record FILE] [--verbose]\n"
     "             [--tickerplant [--tp-rate N] [--tp-rows N] [--tp-syms A,B,..]\n"
     "              [--tp-end-ms N] [--tp-max N]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
@@ -86,6 +86,7 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         else if (flag == "--record") opt.record_file = val;
         else if (flag == "--rows") ok = parse_number(val, 0, INT32_MAX, n), opt.rows = n;
         else if (flag == "--work-ms") ok = parse_number(val, 0, 3600000, n), opt.work_ms = n;
+        else if (flag == "--work-us") ok = parse_number(val, 0, 1000000, n), opt.work_us = n;
         else if (flag == "--max-bytes")
             ok = parse_number(val, 1024, int64_t{1} << 40, n), opt.message_bytes_max = n;
         else if (flag == "--verbose" || flag == "-v") opt.verbose = true;

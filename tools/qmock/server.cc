@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +152,7 @@ void server::record(std::span<const uint8_t> msg) {
 
 bool server::start(std::string& error) {
     if (!load_users(error) || !open_record(error)) return false;
+    if (opt_.work_us > 0) prctl(PR_SET_TIMERSLACK, 1UL);  // see work(): 50 us must mean 50
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -236,6 +238,23 @@ void server::defer_response(conn& c, uint64_t delay_ms, std::vector<uint8_t> bod
                             bool is_error) {
     timers_.push(timer{now_ns() + delay_ms * 1000000u, timer_seq_++, c.id, is_error,
                        std::move(body)});
+}
+
+// --work-us: the request's work as time the process is not serving, like a q busy on a query.
+// A sleep, not a CPU spin: on a small machine the clients, the gateway and several backends
+// share the cores, and spinning backends would compete for them, so that four backends could
+// never beat one. The replies already made go out first, as q writes a reply when its query
+// ends. An absolute deadline, so a signal (EINTR) does not restart the wait from zero; the
+// timer slack is 1 ns (set in start()), else Linux's default 50 us would double a 50 us wait.
+void server::work() {
+    flush_all();
+    timespec due{};
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    const int64_t ns = due.tv_nsec + opt_.work_us * 1000;
+    due.tv_sec += static_cast<time_t>(ns / 1000000000);
+    due.tv_nsec = static_cast<long>(ns % 1000000000);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, nullptr) == EINTR) {
+    }
 }
 
 void server::fire_timers() {

@@ -37,6 +37,9 @@ struct options {
     /// getTrades answers after this many ms: blocking the process under zpg none, as a -30!
     /// deferred response (without blocking) under zpg defer; 0 = at once.
     int64_t work_ms = 0;
+    /// --work-us: every request (sync or async, any function) is handled after the process
+    /// has slept this long, serially, like a q busy on each query; 0 = no wait.
+    int64_t work_us = 0;
     zpg_mode zpg = zpg_mode::none;
     uint64_t message_bytes_max = uint64_t{1} << 30;  ///< longest request or reply (1 GiB)
     bool verbose = false;
@@ -113,6 +116,7 @@ class server {
     bool process_handshake(conn& c);
     bool process_frame(conn& c);
     void handle_message(conn& c, std::span<const uint8_t> msg);
+    void work();
     void flush(conn& c);
     void mark_dirty(conn& c);
     void flush_dirty();
