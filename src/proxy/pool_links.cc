@@ -170,9 +170,10 @@ void pool_links::pump(uint32_t b) {
 }
 
 // A pipelined backend answers in order, so it is serial: once its oldest unanswered call has
-// run for pipeline_hold_ms (since it was sent, or since the response before it was read) it is busy on a long query, and a call sent now, on any of its
-// connections, would only wait behind it. Calls then wait in its queue, where priorities,
-// timeouts, a client's disconnect and ejection still apply to them.
+// run for pipeline_hold_ms (since it was sent, or since the response before it was read) it
+// is busy on a long query, and a call sent now, on any of its connections, would only wait
+// behind it. Calls then wait in its queue, where priorities, timeouts, a client's disconnect
+// and ejection still apply to them.
 bool pool_links::stalled(const home_backend& hb, uint64_t now) const {
     const uint32_t hold = e_.lim_.pipeline_hold_ms;
     if (hold == 0) return false;

@@ -22,8 +22,8 @@ namespace {
 // A frame of `type` whose body is the 2-char vector `text`: 16 bytes.
 std::string frame(char type, const std::string& text) {
     REQUIRE(text.size() == 2);
-    return std::string("\x01", 1) + type + std::string("\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00", 12) +
-           text;
+    const std::string rest("\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00", 12);
+    return std::string("\x01", 1) + type + rest + text;
 }
 std::string call(const std::string& t) { return frame('\x01', t); }
 std::string reply(const std::string& t) { return frame('\x02', t); }
