@@ -26,9 +26,11 @@ struct bodies_fixture : engine_rig {
     static constexpr uint32_t kCli = proxy::sock_id(1, role::client);
 
     /// `hello`: the client's handshake ("user:pw" + capability + NUL, or no capability byte).
-    explicit bodies_fixture(const std::string& hello = std::string("user:pw\x03\x00", 9)) {
+    explicit bodies_fixture(const std::string& hello = std::string("user:pw\x03\x00", 9),
+                            uint64_t request_bytes_max = 64 << 20) {
         auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->limits.request_bytes_max = request_bytes_max;
         start(c);
         pool_connect(kPool);
         recv(kPool, "\x03");
@@ -139,6 +141,17 @@ TEST_CASE("request bodies: compressed calls that do not decompress, or decompres
     CHECK(f.ctr.request_malformed.load() == 2);
     f.recv(bodies_fixture::kCli, good);
     CHECK(f.sent(bodies_fixture::kPool) == good);  // forwarded compressed, as received
+}
+
+TEST_CASE("request bodies: a compressed call over request_bytes_max once decompressed is too "
+          "large") {
+    bodies_fixture f(std::string("user:pw\x03\x00", 9), 2000);
+    const std::string big = compressed(frame(1, bytes_body(3000)));  // ~3 KB plain, 2 KB max
+    REQUIRE(big.size() < 2000);
+    f.recv(bodies_fixture::kCli, big);
+    CHECK(f.answer() == error_frame("qgate: request too large"));
+    CHECK(f.ctr.request_too_large.load() == 1);
+    CHECK(f.ctr.request_malformed.load() == 0);
 }
 
 TEST_CASE("request bodies: a compressed reply is decompressed for a local client, passed on "
