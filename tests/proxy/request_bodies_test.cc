@@ -29,7 +29,7 @@ struct bodies_fixture : engine_rig {
     explicit bodies_fixture(const std::string& hello = std::string("user:pw\x03\x00", 9),
                             uint64_t request_bytes_max = 64 << 20) {
         auto c = request_config();
-        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1});
+        c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
         c->limits.request_bytes_max = request_bytes_max;
         start(c);
         pool_connect(kPool);
