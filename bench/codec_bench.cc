@@ -125,6 +125,38 @@ void BM_walk_validate(benchmark::State& state) {
 }
 BENCHMARK(BM_walk_validate)->Arg(0)->Arg(1)->Arg(2);
 
+// A 64-byte call as request mode gets it (node-q's k("getTrades"; `AAPL; 10; "...")): the
+// validation every call passes before it is routed (src/proxy/request_bodies.cc; it is the
+// walk classify() does). Arg 0: that general list, whose 4 items are walked; 1: the same list
+// claiming 5 items (rejected at the end of the bytes); 2: a 64-byte string query, O(1).
+std::vector<uint8_t> call_64(int64_t which) {
+    std::vector<uint8_t> b;
+    if (which == 2) {
+        const std::string text = "getTrades[`AAPL;10;\"fourteen chars\"]";
+        b = encode_body(value::string(text + std::string(64 - 14 - text.size(), ' ')));
+    } else {
+        b = encode_body(value::list({value::string("getTrades"), value::symbol("AAPL"),
+                                     value::long_(10), value::string("fourteen chars")}));
+    }
+    if (b.size() + kHeaderSize != 64) std::abort();
+    if (which == 1) b[2] = 5;  // the count of the outer list
+    return b;
+}
+
+void BM_validate_call(benchmark::State& state) {
+    const std::vector<uint8_t> body = call_64(state.range(0));
+    const walker w(body, true);
+    const bool want = state.range(0) != 1;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(body.data());
+        object_view top;
+        const bool ok = w.validate(&top).ok();
+        if (ok != want) state.SkipWithError("unexpected verdict");
+        benchmark::DoNotOptimize(top);
+    }
+}
+BENCHMARK(BM_validate_call)->Arg(0)->Arg(1)->Arg(2);
+
 // The bare symbol-vector scan: finds the end of the n-th NUL 16 bytes at a time (SSE2 compare +
 // popcount). walker.cc's skip_texts() does the same (it replaced one memchr per symbol), so
 // BM_walk_validate/2 minus this is the walker's own overhead around the scan.

@@ -55,7 +55,7 @@ std::string_view fmt(char* buf, size_t cap, int n) {
 // A `.gw.*` query as a sync call: its exact bytes re-framed (list form), or the char vector
 // `value <text>` (string form: the text is q source producing the query; qgate does not
 // evaluate q). Written into the child's request buffer (capacity reused).
-void frame_query(const route::arg_view& query, std::vector<uint8_t>& q) {
+void frame_query(const route::arg_view& query, frame_buf& q) {
     if (!query.is_text) {
         const std::span<const uint8_t> b = query.object.bytes;
         q.resize(qipc::kHeaderSize + b.size());

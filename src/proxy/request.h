@@ -62,6 +62,9 @@ struct request {
     uint8_t holds = 0;
     bool answered = false;  ///< the answer (err or rep) is ready for the client
     bool use_err = false;   ///< answer with `err` (written by the origin) instead of `rep`
+    /// Answer with `req`: the backend's compressed reply, decompressed for a client that must
+    /// not get it compressed (request_bodies.cc); the call's bytes are no longer needed then.
+    bool use_req = false;
     uint16_t err_len = 0;
     uint64_t deadline_ms = 0;
     uint32_t timeout_ms = 0;
@@ -76,7 +79,9 @@ struct request {
     int32_t priority = 0;
     bool sync = true;
     uint8_t bounces = 0;  ///< times it came back to be routed again
-    std::vector<uint8_t> req;  ///< a copied call, header included (capacity reused)
+    /// A copied call, header included (capacity reused); once answered, maybe the plain form
+    /// of a compressed reply (use_req).
+    frame_buf req;
     /// A lent call: the frame, header included, in one of the origin's receive buffers
     /// (request_lend.cc); nullptr when the call is in `req`. Valid until the slot is freed on
     /// the origin, which cannot happen while the home shard still holds or sends it (kHome).

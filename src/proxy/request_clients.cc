@@ -23,6 +23,11 @@
 //    is taken, a client that needs one more is paused (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
 //    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
+//  * A call whose body is not exactly one q object (or does not decompress) never reaches a
+//    backend, whose shared connection q would close on 'badmsg: a sync one is answered
+//    'badmsg, an async one dropped, both counted; the client stays connected (its framing is
+//    intact). A compressed reply goes to a client of capability 0 or on this host (to which q
+//    never compresses) decompressed. Both in request_bodies.cc.
 
 #include <cstdio>
 #include <cstring>
@@ -31,9 +36,7 @@
 #include "proxy/kinds.h"
 #include "qgate/check.h"
 #include "qgate/log.h"
-#include "qgate/qipc/compress.h"
 #include "qgate/qipc/handshake.h"
-#include "qgate/qipc/writer.h"
 
 namespace qgate::proxy {
 
@@ -249,8 +252,10 @@ void request_clients::route_call(session& ss, request& r) {
     const std::span<const uint8_t> all = r.call();
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
-    const auto body = h.compressed ? inflate(all) : all.subspan(qipc::kHeaderSize);
+    std::span<const uint8_t> body = all.subspan(qipc::kHeaderSize);
+    if (h.compressed && !inflate(ss, r, all, body)) return;  // answered (request_bodies.cc)
     const route::call_info call = route::classify(body, h.little_endian, h.type);
+    if (call.form == route::call_form::invalid) return reject_malformed(ss, r);
     const route::route_rule* rule = e_.plane_->table().size() == 0
                                         ? e_.plane_->fallback(ss.listener)
                                         : route::match_call(e_.plane_->table(), call, ss.user);
@@ -287,16 +292,6 @@ void request_clients::route_call(session& ss, request& r) {
     submit(r);
 }
 
-// The body of a compressed call, in the shard's scratch buffer (valid until the next call);
-// empty when it does not decompress (it then classifies as "<other>").
-std::span<const uint8_t> request_clients::inflate(std::span<const uint8_t> msg) {
-    uint64_t ulen = 0;
-    if (!qipc::uncompressed_length(msg, e_.lim_.request_bytes_max, ulen)) return {};
-    scratch_.resize(ulen);
-    if (!qipc::decompress(msg, scratch_)) return {};
-    return std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
-}
-
 // The answer is written into the slot (no allocation); async calls have no one to tell.
 void request_clients::answer_error(session& ss, request& r, std::string_view text) {
     if (!r.sync) {
@@ -304,10 +299,7 @@ void request_clients::answer_error(session& ss, request& r, std::string_view tex
         maybe_free_request(r);
         return;
     }
-    if (text.size() > kErrTextMax) text = text.substr(0, kErrTextMax);
-    r.err_len = static_cast<uint16_t>(
-        qipc::write_error_message(text, qipc::msg_type::response, {r.err, sizeof r.err}));
-    r.use_err = true;
+    write_error(r, text);
     r.answered = true;
     flush_answers(ss);
 }
@@ -330,8 +322,8 @@ void request_clients::flush_answers(session& ss) {
             if (!e_.fan_->fanout_push(ss, r)) return;
             continue;
         }
-        const uint8_t* p = r.use_err ? r.err : r.rep.data();
-        const size_t n = r.use_err ? r.err_len : r.rep.size();
+        const uint8_t* p = r.use_err ? r.err : r.use_req ? r.req.data() : r.rep.data();
+        const size_t n = r.use_err ? r.err_len : r.use_req ? r.req.size() : r.rep.size();
         if (!e_.push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
     }
     if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);
@@ -362,6 +354,7 @@ void request_clients::request_done(request& r) {
         return;
     }
     r.deadline_ms = 0;
+    plain_reply(*ss, r);  // request_bodies.cc
     r.answered = true;
     flush_answers(*ss);
 }
@@ -426,7 +419,7 @@ request* request_clients::alloc_request() {
     QGATE_ASSERT(r->holds == hold::kFree);  // maybe_free_request keeps held slots off the list
     r->onext = nullptr;
     r->holds = 0;
-    r->answered = r->use_err = false;
+    r->answered = r->use_err = r->use_req = false;
     r->err_len = 0;
     r->deadline_ms = 0;
     r->bounce = false;
@@ -459,7 +452,7 @@ void request_clients::maybe_free_request(request& r) {
     r.fan = nullptr;
     r.fan_child = false;
     drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
-    if (r.req.capacity() > kKeepBytesMax) std::vector<uint8_t>().swap(r.req);
+    if (r.req.capacity() > kKeepBytesMax) frame_buf().swap(r.req);
     if (r.rep.capacity() > kKeepBytesMax) frame_buf().swap(r.rep);
     ++r.gen;
     r.deadline_ms = 0;

@@ -34,7 +34,11 @@ class request_clients final : public conn_handler {
     void dispatch(session& ss, request& r);
     static void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
-    std::span<const uint8_t> inflate(std::span<const uint8_t> msg);
+    bool inflate(session& ss, request& r, std::span<const uint8_t> msg,
+                 std::span<const uint8_t>& body);
+    void reject_malformed(session& ss, request& r);
+    void plain_reply(const session& ss, request& r);
+    static void write_error(request& r, std::string_view text);
     void answer_error(session& ss, request& r, std::string_view text);
     void flush_answers(session& ss);
     bool client_quota_ok(const session& ss) const;
@@ -63,7 +67,7 @@ class request_clients final : public conn_handler {
     std::vector<request_fifo> outbox_;         ///< per destination shard: slots to hand over
     std::vector<uint32_t> slot_waiters_;       ///< clients paused for want of a request slot
     uint32_t away_ = 0;                        ///< my slots held by other shards
-    std::vector<uint8_t> scratch_;  ///< decompressed body of the call being classified
+    frame_buf scratch_;  ///< decompressed body of the call being classified
     /// Per receive buffer: request slots whose lent call points into it, plus kInputGone once
     /// the input (request_input / held) let go of it. Origin shard only: no atomics.
     std::vector<uint32_t> buf_refs_;

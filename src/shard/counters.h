@@ -35,7 +35,7 @@ namespace qgate::shard {
     X(auth_fail, counter, "connections",                                                           \
       "clients refused for bad credentials (closed without a byte, as q does)")                    \
     X(malformed_frames, counter, "frames",                                                         \
-      "frames with a bad header from a client, publisher or pooled backend (connection closed)")   \
+      "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \
       "bytes received on every socket: clients, backends, publishers, the upstream feed")          \
     X(bytes_out, counter, "bytes", "bytes sent on every socket (completed sends)")                 \
@@ -111,6 +111,8 @@ namespace qgate::shard {
       "times a call found every request slot of its shard in use (requests_per_shard_max)")        \
     X(request_too_large, counter, "calls",                                                         \
       "calls longer than request_bytes_max, read past and answered 'qgate: request too large'")    \
+    X(request_malformed, counter, "calls",                                                         \
+      "calls not exactly one q object, or not decompressing: 'badmsg (sync), dropped (async)")     \
     X(request_bytes_lent, counter, "bytes",                                                        \
       "call bytes handed to the backend's home shard as a view of their receive buffer")           \
     X(request_bytes_copied, counter, "bytes",                                                      \
@@ -141,6 +143,10 @@ namespace qgate::shard {
       "request mode: reply bytes read straight into the buffer handed to the client's shard")      \
     X(reply_bytes_copied, counter, "bytes",                                                        \
       "request mode: reply bytes copied (buffer growth, messages read behind a reply)")            \
+    X(replies_decompressed, counter, "replies",                                                    \
+      "compressed backend replies decompressed for a client of capability 0 or on this host")     \
+    X(replies_malformed, counter, "replies",                                                       \
+      "compressed backend replies that did not decompress, answered with a qgate error")          \
     X(pubsub_subscribers, gauge, "connections",                                                    \
       "pub/sub clients with at least one subscription now")                                        \
     X(pubsub_sub_calls, counter, "calls", ".u.sub calls received, valid or not")                   \

@@ -1,0 +1,101 @@
+// Request mode, the client's shard (the origin): what is checked or rewritten inside a message
+// body on its way through, as opposed to its framing (request_clients.cc) or its bytes' home
+// (request_lend.cc). Owner: the shard's thread; every buffer used is the shard's or the slot's.
+//
+// Design note (decisions a kdb+ user can observe; also in README "Behaviour decisions").
+//  * A call whose body is not exactly one q object (a general list claiming 3 items that holds
+//    1, trailing bytes, an unknown type), or a compressed call that does not decompress, never
+//    reaches a backend: the backend's connection is shared, and q (or qmock) closes a handle on
+//    'badmsg, which would fail every other client's call on it. The framing is intact, so the
+//    client stays connected: a sync call is answered `'badmsg` (q's own word for it) in its
+//    place in the order, an async one is dropped. Both are counted in malformed_frames and
+//    request_malformed. The check is the validating walk classify() does anyway to route the
+//    call (walker::validate: atoms and simple vectors O(1), symbols a NUL scan, general lists
+//    walk their items, no allocation), so it costs one branch (bench/RESULTS.md).
+//  * A compressed call is decompressed into the shard's scratch buffer to be validated and
+//    classified, and forwarded compressed, as received. One declaring more than
+//    request_bytes_max once decompressed is answered 'qgate: request too large'.
+//  * Pool connections use capability 3, so a backend on another host compresses replies over
+//    2000 bytes. q never compresses to a peer of capability 0 or to one on its own host
+//    (loopback, Unix socket), so before such a client gets a compressed reply it is
+//    decompressed here, into the slot's `req` (the call's bytes are no longer needed once its
+//    reply is back; its capacity is reused, under the kKeepBytesMax rule), counted in
+//    replies_decompressed. Other clients get it as the backend sent it, as from q itself. A
+//    reply that does not decompress is answered 'qgate: backend B sent a malformed reply'
+//    (replies_malformed). Fan-out parts are not touched here: the join's gather decompresses
+//    compressed parts to join them (join/gather.cc), and the joined reply is compressed only
+//    for a client q would compress for (fanouts.cc).
+
+#include <cstdio>
+
+#include "proxy/kinds.h"
+#include "qgate/qipc/compress.h"
+#include "qgate/qipc/writer.h"
+
+namespace qgate::proxy {
+
+using shard::bump;
+
+// The body of a compressed call, in the shard's scratch buffer (valid until the next call).
+// False when the call was answered instead: it does not decompress, or is too large.
+bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> msg,
+                              std::span<const uint8_t>& body) {
+    uint64_t ulen = 0;
+    if (!qipc::uncompressed_length(msg, e_.lim_.message_bytes_max, ulen)) {
+        reject_malformed(ss, r);
+        return false;
+    }
+    if (ulen > e_.lim_.request_bytes_max) {
+        bump(e_.ctr_.request_too_large);
+        answer_error(ss, r, "qgate: request too large");
+        return false;
+    }
+    scratch_.resize(ulen);
+    if (!qipc::decompress(msg, scratch_)) {
+        reject_malformed(ss, r);
+        return false;
+    }
+    body = std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
+    return true;
+}
+
+// A call that is not one q object: 'badmsg for a sync caller, nothing for an async one.
+void request_clients::reject_malformed(session& ss, request& r) {
+    bump(e_.ctr_.malformed_frames);
+    bump(e_.ctr_.request_malformed);
+    if (r.sync) return answer_error(ss, r, "badmsg");
+    maybe_free_request(r);  // not async_dropped: counted above
+}
+
+// The backend's reply in `rep` is about to be answered: decompress it when this client must
+// not get it compressed (see the design note).
+void request_clients::plain_reply(const session& ss, request& r) {
+    if (r.rep.size() < qipc::kHeaderSize || r.rep[2] == 0) return;  // header checked: 0 or 1
+    if (ss.cap != 0 && !ss.rq.peer_local) return;  // q would send it compressed as well
+    uint64_t ulen = 0;
+    if (qipc::uncompressed_length(r.rep, e_.lim_.message_bytes_max, ulen)) {
+        r.req.resize(ulen);
+        if (qipc::decompress(r.rep, r.req)) {
+            r.use_req = true;
+            bump(e_.ctr_.replies_decompressed);
+            return;
+        }
+    }
+    bump(e_.ctr_.replies_malformed);
+    const std::string& name = e_.plane_->name(r.backend);
+    char text[kErrTextMax];
+    const int len = std::snprintf(text, sizeof text, "qgate: backend %.*s sent a malformed reply",
+                                  static_cast<int>(name.size()), name.data());
+    const size_t n = len < 0 ? 0 : static_cast<size_t>(len);
+    write_error(r, {text, n < sizeof text ? n : sizeof text - 1});
+}
+
+// The q error `text` as the slot's answer (no allocation: `err` is part of the slot).
+void request_clients::write_error(request& r, std::string_view text) {
+    if (text.size() > kErrTextMax) text = text.substr(0, kErrTextMax);
+    r.err_len = static_cast<uint16_t>(
+        qipc::write_error_message(text, qipc::msg_type::response, {r.err, sizeof r.err}));
+    r.use_err = true;
+}
+
+}  // namespace qgate::proxy
