@@ -480,6 +480,7 @@ void engine::close_session(session& ss) {
 // slept, and a deadline computed from it could already be in the past.
 void engine::set_timeout(session& ss, uint32_t delay_ms) {
     now_ms_ = opt_.clock_ms();
+    clock_fresh_ = true;
     ss.deadline_ms = now_ms_ + delay_ms;
     timers_.add(ss.deadline_ms, ss.index, ss.gen);
 }

@@ -130,6 +130,7 @@ class engine final : public shard::shard_hooks {
     void check_high(session& ss, role from, const sock& dst);
     static bool idle(const session& ss);
     void expire_timers(uint64_t now_ms);
+    uint64_t clock_now();
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
     static void on_eof(session& ss, role r);
@@ -153,6 +154,7 @@ class engine final : public shard::shard_hooks {
     uint32_t bufs_high_ = 0;         ///< pool buffers one queue may hold (session_buf_share_pct)
     uint32_t bufs_low_ = 0;          ///< resume at or below this (half of bufs_high_)
     uint64_t now_ms_ = 0;
+    bool clock_fresh_ = false;  ///< now_ms_ was read during this turn (clock_now)
     bool draining_ = false;
     uint64_t drain_deadline_ms_ = 0;
     bool forced_ = false;

@@ -28,6 +28,7 @@ void engine::on_turn(uint64_t now_ms) {
     if (plane_ != nullptr) {
         rq_->expire_requests(now_ms);
         rq_->wake_slot_waiters();
+        pool_->pump_marked();
         rq_->flush_outbox();
     }
     if (hub_->ps_ != nullptr) {
@@ -44,6 +45,18 @@ void engine::on_turn(uint64_t now_ms) {
             if (is_client(*sp)) close_session(*sp);
         }
     }
+    clock_fresh_ = false;  // the shard waits next: completions read the clock again
+}
+
+// The clock read at most once per turn: a turn takes microseconds, while reading the clock
+// costs about as much as routing a call on a VM (measured: 4.7% of request mode's CPU when read
+// per call).
+uint64_t engine::clock_now() {
+    if (!clock_fresh_) {
+        now_ms_ = opt_.clock_ms();
+        clock_fresh_ = true;
+    }
+    return now_ms_;
 }
 
 // One lambda per message type (shard/xmsg.h): a type left out does not compile.

@@ -285,10 +285,10 @@ bool fanouts::fanout_children(fanout& f, const route::route_rule& rule,
         ch->priority = rule.priority;
         f.parts[i] = ch;
     }
-    e_.now_ms_ = e_.opt_.clock_ms();
+    const uint64_t now = e_.clock_now();
     if (timeout_ms != 0) {
-        f.deadline_ms = static_cast<int64_t>(e_.now_ms_ + timeout_ms);
-        p.deadline_ms = e_.now_ms_ + timeout_ms;
+        f.deadline_ms = static_cast<int64_t>(now + timeout_ms);
+        p.deadline_ms = now + timeout_ms;
         p.timeout_ms = timeout_ms;
         if (e_.rq_->rq_timers_.size() >= e_.plane_->slots_per_shard()) {
             e_.rq_->compact_request_timers();

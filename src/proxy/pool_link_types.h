@@ -66,6 +66,7 @@ struct home_backend {
     uint32_t up = 0;        ///< pool connections in `ready`
     uint32_t failures = 0;  ///< consecutive failed connects (any connection)
     bool ejected = false;
+    bool pump_due = false;  ///< on pool_links::pump_due_
     std::vector<uint32_t> conns;  ///< session slots of its pool connections
 };
 

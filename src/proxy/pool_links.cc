@@ -89,6 +89,8 @@ request* next_sync(request* r) {
 
 void pool_links::start_pools() {
     homes_.resize(e_.plane_->backends());
+    pump_due_.reserve(e_.plane_->backends());  // each backend at most once: never grows
+    pumping_.reserve(e_.plane_->backends());
     for (uint32_t b = 0; b < e_.plane_->backends(); ++b) {
         if (e_.plane_->home(b) != e_.me_) continue;
         home_backend& hb = homes_[b];
@@ -124,7 +126,29 @@ void pool_links::home_enqueue(request& r) {
     }
     hb.queue.insert(&r);
     publish_load(r.backend);
-    pump(r.backend);
+    mark_pump(r.backend);
+}
+
+// Calls leave at the end of the turn anyway (engine::flush_sends), so the queue is pumped
+// there too (pump_marked): once per backend per turn, whatever number of calls came in.
+void pool_links::mark_pump(uint32_t b) {
+    home_backend& hb = homes_[b];
+    if (hb.pump_due) return;
+    hb.pump_due = true;
+    pump_due_.push_back(b);
+}
+
+// End of turn, before sends are flushed. Pumping can hand calls back, and that can queue
+// more (the client is on this shard): go on until no backend is marked.
+void pool_links::pump_marked() {
+    while (!pump_due_.empty()) {
+        pumping_.swap(pump_due_);
+        for (const uint32_t b : pumping_) {
+            homes_[b].pump_due = false;
+            pump(b);
+        }
+        pumping_.clear();
+    }
 }
 
 // An error qgate writes as the answer (rep belongs to the home shard until the hand-back).
@@ -157,16 +181,21 @@ void pool_links::return_request(request& r, bool bounce) {
 // Gives queued calls to the connections that have room, the fullest first (see the top).
 void pool_links::pump(uint32_t b) {
     home_backend& hb = homes_[b];
-    const uint64_t now = hb.queue.empty() ? 0 : e_.opt_.clock_ms();
-    while (!hb.queue.empty() && !stalled(hb, now)) {
-        session* ss = pick_conn(hb);
-        if (ss == nullptr) break;
-        request* r = next_live(hb);
+    if (hb.queue.empty()) return publish_load(b);
+    const uint64_t now = e_.clock_now();
+    // Sending only adds fresh calls: neither the stall nor the fullest connection changes
+    // until that connection is full.
+    session* ss = stalled(hb, now) ? nullptr : pick_conn(hb);
+    request_fifo skipped;  // handed back after the loop: that can re-enter pump
+    while (ss != nullptr && !hb.queue.empty()) {
+        request* r = next_live(hb, skipped);
         if (r == nullptr) break;
         r->sent_ms = now;
         if (!send_call(*ss, *r)) break;  // the push failed the connection (pool_failed answered)
+        if (ss->pc.fly.count >= ss->pc.depth) ss = pick_conn(hb);
     }
     publish_load(b);
+    while (request* r = skipped.pop()) return_request(*r, false);
 }
 
 // A pipelined backend answers in order, so it is serial: once its oldest unanswered call has
@@ -203,12 +232,12 @@ session* pool_links::pick_conn(const home_backend& hb) {
     return best;
 }
 
-// The next queued call nobody gave up on (abandoned ones go back to be freed).
-request* pool_links::next_live(home_backend& hb) {
+// The next queued call nobody gave up on; abandoned ones go on `skipped`, to be freed.
+request* pool_links::next_live(home_backend& hb, request_fifo& skipped) {
     request* r = hb.queue.pop();
     while (r != nullptr && r->is_abandoned()) {
         bump(e_.ctr_.requests_skipped);
-        return_request(*r, false);
+        skipped.push(r);
         r = hb.queue.pop();
     }
     return r;
@@ -252,7 +281,9 @@ void pool_links::pool_settle(session& ss) {
         return_request(*r, false);
         done = true;
     }
-    if (done) pump(pc.backend);
+    if (!done) return;
+    publish_load(pc.backend);
+    mark_pump(pc.backend);
 }
 
 // The response of `await` is read (taken into its slot, or discarded if it was abandoned).
@@ -260,7 +291,7 @@ void pool_links::pool_answered(session& ss) {
     pool_conn& pc = ss.pc;
     request* r = pc.await;
     r->replied = true;
-    pc.answered_ms = e_.opt_.clock_ms();
+    pc.answered_ms = e_.clock_now();
     pc.await = next_sync(r->qnext);
     pool_settle(ss);
 }

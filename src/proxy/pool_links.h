@@ -47,10 +47,12 @@ class pool_links final : public conn_handler, public frame_sink {
     void home_enqueue(request& r);
     void home_answer(request& r, std::string_view text);
     void return_request(request& r, bool bounce);
+    void mark_pump(uint32_t b);
+    void pump_marked();
     void pump(uint32_t b);
     bool stalled(const home_backend& hb, uint64_t now) const;
     session* pick_conn(const home_backend& hb);
-    request* next_live(home_backend& hb);
+    request* next_live(home_backend& hb, request_fifo& skipped);
     bool send_call(session& ss, request& r);
     bool pool_push(session& ss, const uint8_t* p, size_t n);
     static uint64_t sent_bytes(const session& ss);
@@ -83,6 +85,8 @@ class pool_links final : public conn_handler, public frame_sink {
     bool home_idle() const;
 
     std::vector<home_backend> homes_;          ///< per global backend id
+    std::vector<uint32_t> pump_due_;  ///< backends whose queue is pumped at the end of the turn
+    std::vector<uint32_t> pumping_;   ///< the ones being pumped (pump_marked)
 };
 
 }  // namespace qgate::proxy

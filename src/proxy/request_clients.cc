@@ -282,8 +282,7 @@ void request_clients::route_call(session& ss, request& r) {
     r.priority = rule->priority;
     if (!r.sync) ++ss.rq.async_out;
     if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
-        e_.now_ms_ = e_.opt_.clock_ms();
-        r.deadline_ms = e_.now_ms_ + rule->timeout_ms;
+        r.deadline_ms = e_.clock_now() + rule->timeout_ms;
         r.timeout_ms = rule->timeout_ms;
         if (rq_timers_.size() >= e_.plane_->slots_per_shard()) compact_request_timers();
         rq_timers_.add(r.deadline_ms, r.index, r.gen);
