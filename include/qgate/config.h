@@ -87,6 +87,8 @@ struct limits_conf {
     uint64_t request_bytes_max = 64u << 20;   ///< request mode: longest call (buffered whole)
     uint32_t requests_per_shard_max = 16384;  ///< request slots per shard (queued + in flight)
     uint32_t requests_per_client_max = 1024;  ///< calls one client may have outstanding
+    uint32_t big_bufs_max = 16;               ///< request mode: cached buffers past 1 MiB per shard
+    uint64_t big_bufs_bytes_max = 64u << 20;  ///< request mode: bytes those may hold per shard
     uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
     uint32_t reconnect_max_ms = 5000;     ///< backoff cap
     uint32_t eject_after_failures = 3;    ///< consecutive failed connects before ejection

@@ -256,6 +256,15 @@ const knob kKnobs[] = {
      "that shard holds one). Beyond it calls get 'qgate: busy.",
      set_limit<&limits_conf::requests_per_shard_max>,
      get_limit<&limits_conf::requests_per_shard_max>},
+    {"limits.big_bufs_max", knob_type::integer, kTable, "16", 0, 64, {}, 0, {},
+     "Request mode: buffers past 1 MiB (large calls and replies, which request slots do not "
+     "keep) each shard holds for reuse, so a large message does not allocate and free its "
+     "buffers every time (a call in flight may need two). 0 = none.",
+     set_limit<&limits_conf::big_bufs_max>, get_limit<&limits_conf::big_bufs_max>},
+    {"limits.big_bufs_bytes_max", knob_type::integer, kTable, "67108864", 0, kBytesMax, {}, 0,
+     {}, "Request mode: bytes those cached buffers may hold per shard (the oldest are freed "
+     "first; a longer buffer is never cached).",
+     set_limit<&limits_conf::big_bufs_bytes_max>, get_limit<&limits_conf::big_bufs_bytes_max>},
     {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {}, 0, {},
      "Request mode: delay before reconnecting a lost backend connection; doubles per failure "
      "(with jitter) up to reconnect_max_ms.",

@@ -17,6 +17,7 @@
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/big_bufs.h"
 #include "proxy/conn_handler.h"
 #include "proxy/conn_types.h"
 #include "proxy/fanout.h"
@@ -160,6 +161,7 @@ class engine final : public shard::shard_hooks {
     bool forced_ = false;
     route_plane* plane_ = nullptr;
     uint32_t me_ = 0;  ///< this shard's id
+    big_bufs bigs_;    ///< request mode's buffers past kKeepBytesMax, for reuse (big_bufs.h)
 
     plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
     upstream_link link_;     ///< connect, handshake, backoff of every upstream socket

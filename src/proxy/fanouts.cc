@@ -437,7 +437,7 @@ void fanouts::fanout_reduce(fanout& f) {
                                     static_cast<int>(name.size()), name.data());
         return fanout_fail(f, fmt(text, sizeof text, n));
     }
-    ch->req.resize(f.out.total_bytes);
+    e_.bigs_.fit(ch->req, f.out.total_bytes);
     uint64_t off = 0;
     for (const iovec& v : f.out.iov) {
         std::memcpy(ch->req.data() + off, v.iov_base, v.iov_len);

@@ -38,9 +38,10 @@ struct default_init_allocator : A {
 using frame_buf = std::vector<uint8_t, default_init_allocator<uint8_t>>;
 
 /// A request slot keeps its buffers' capacity (no allocation per call) unless one grew past
-/// this for a rare large message: then it is given back when the slot is freed, so big replies
-/// do not pin memory per slot. Since the reply buffer circulates (the slot's old buffer becomes
-/// the pool connection's receive buffer), this also bounds what a connection keeps.
+/// this for a rare large message: then it goes to its shard's bounded cache of big buffers
+/// (big_bufs.h) when the slot is freed, so big messages do not pin memory per slot, yet reuse
+/// their buffers. Since the reply buffer circulates (the slot's old buffer becomes the pool
+/// connection's receive buffer), this also bounds what a connection keeps.
 inline constexpr size_t kKeepBytesMax = size_t{1} << 20;
 
 }  // namespace qgate::proxy

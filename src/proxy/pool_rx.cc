@@ -18,9 +18,12 @@
 //     small: several replies fitted in one read), and parsing goes on at the next frame.
 //  4. What is left is the start of a frame: moved to the front of rx (counted as copied; at
 //     most one read's worth), then, for an awaited reply longer than rx, rx grows (the bytes
-//     read so far copied once: warm-up, or a reply past kKeepBytesMax), and the rest is read
-//     with recv_into of exactly the frame's remainder, MSG_WAITALL: never past its end. The
-//     epoll backend may complete short; the rest is asked for again.
+//     read so far copied once: warm-up, or a reply past kKeepBytesMax, whose buffer is not
+//     kept but comes from the shard's cache of big ones, big_bufs.h, where a slot brings its
+//     last big reply's buffer with its next call and where a big rx goes when replaced or
+//     dropped on reconnect), and the rest is read with recv_into of exactly the frame's
+//     remainder, MSG_WAITALL: never past its end. The epoll backend may complete short; the
+//     rest is asked for again.
 // Frames nobody waits for (a probe's answer, an abandoned call's late reply, strays, callbacks)
 // never grow rx: one longer than rx is read in rx-sized chunks and dropped.
 //
@@ -64,11 +67,13 @@ constexpr size_t kRxMin = 4096;
 constexpr uint64_t kReadMax = uint64_t{1} << 30;
 // The first read of a frame (length unknown) asks for at most this much, even when rx is
 // bigger: if the frame turns out longer than rx, what was read is copied to the grown buffer,
-// so this bounds that copy (a reply past kKeepBytesMax pays it every time: <= 64 KiB of it).
+// so this bounds that copy (a reply past kKeepBytesMax pays it every time: <= 64 KiB of it, and
+// usually kRxMin, as a slot brings its big buffer to the cache, not to rx).
 constexpr uint64_t kFirstReadMax = uint64_t{64} << 10;
 
 // Capacity for `n` bytes: a power of two up to kKeepBytesMax (slightly bigger replies later
-// fit without growing again), exact beyond (such a buffer is given back with its slot anyway).
+// fit without growing again), exact beyond (such a buffer comes from and goes back to the
+// shard's cache of big buffers, which rounds up what it allocates: big_bufs::capacity_for).
 size_t rx_capacity(uint64_t n) {
     if (n > kKeepBytesMax) return static_cast<size_t>(n);
     size_t c = kRxMin;
@@ -100,7 +105,7 @@ bool pool_links::pool_reading(const session& ss) {
 read_target pool_links::target(session& ss) {
     pool_conn& pc = ss.pc;
     if (ss.link.phase == link_phase::handshake) {  // a new connection: keep nothing of the last
-        if (pc.rx.capacity() > kKeepBytesMax) frame_buf().swap(pc.rx);
+        e_.bigs_.give(pc.rx);  // past kKeepBytesMax: to the shard's cache
         rx_reset(pc.rx, kRxMin);
         pc.at = pc.have = pc.need = pc.skip = pc.moved = pc.pushed = 0;
         return {pc.rx.data(), 1, false};
@@ -200,11 +205,15 @@ void pool_links::pool_make_room(pool_conn& pc) {
 }
 
 // An awaited reply longer than rx: a bigger buffer, with the bytes already read copied over
-// (the one copy of a reply's bytes; warm-up only, or a reply past kKeepBytesMax).
+// (the one copy of a reply's bytes; warm-up only, or a reply past kKeepBytesMax). One past
+// kKeepBytesMax comes from the shard's cache of big buffers when one fits (big_bufs.h), and
+// a big rx it replaces goes back there.
 void pool_links::pool_rx_grow(pool_conn& pc) {
-    frame_buf bigger(rx_capacity(pc.need));  // default-initialised: no fill
+    frame_buf bigger = e_.bigs_.take(rx_capacity(pc.need));
+    bigger.resize(bigger.capacity());  // all room, as rx always is; default-initialised
     std::memcpy(bigger.data(), pc.rx.data(), pc.have);
     pc.rx.swap(bigger);
+    e_.bigs_.give(bigger);
     pc.moved = pc.have;  // every byte of the frame so far is now a copy
     bump(e_.ctr_.reply_bytes_copied, pc.have);
 }

@@ -19,12 +19,13 @@
 //    2000 bytes. q never compresses to a peer of capability 0 or to one on its own host
 //    (loopback, Unix socket), so before such a client gets a compressed reply it is
 //    decompressed here, into the slot's `req` (the call's bytes are no longer needed once its
-//    reply is back; its capacity is reused, under the kKeepBytesMax rule), counted in
-//    replies_decompressed. Other clients get it as the backend sent it, as from q itself. A
-//    reply that does not decompress is answered 'qgate: backend B sent a malformed reply'
-//    (replies_malformed). Fan-out parts are not touched here: the join's gather decompresses
-//    compressed parts to join them (join/gather.cc), and the joined reply is compressed only
-//    for a client q would compress for (fanouts.cc).
+//    reply is back; its capacity is reused, under the kKeepBytesMax rule, and past that it
+//    comes from the shard's cache of big buffers), counted in replies_decompressed. Other
+//    clients get it as the backend sent it, as from q itself. A reply that does not
+//    decompress is answered 'qgate: backend B sent a malformed reply' (replies_malformed).
+//    Fan-out parts are not touched here: the join's gather decompresses compressed parts to
+//    join them (join/gather.cc), and the joined reply is compressed only for a client q would
+//    compress for (fanouts.cc).
 
 #include <cstdio>
 
@@ -74,7 +75,7 @@ void request_clients::plain_reply(const session& ss, request& r) {
     if (ss.cap != 0 && !ss.rq.peer_local) return;  // q would send it compressed as well
     uint64_t ulen = 0;
     if (qipc::uncompressed_length(r.rep, e_.lim_.message_bytes_max, ulen)) {
-        r.req.resize(ulen);
+        e_.bigs_.fit(r.req, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
         if (qipc::decompress(r.rep, r.req)) {
             r.use_req = true;
             bump(e_.ctr_.replies_decompressed);

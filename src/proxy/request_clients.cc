@@ -19,8 +19,12 @@
 //    its in-flight ones are discarded.
 //  * Request slots are preallocated per shard (limits.requests_per_shard_max); a call whole in
 //    one receive buffer is lent to the slot, not copied (request_lend.cc), and the slot's byte
-//    buffers keep their capacity, so steady-state routing allocates nothing. When every slot
-//    is taken, a client that needs one more is paused (its bytes held) until slots come back.
+//    buffers keep their capacity, so steady-state routing allocates nothing. Buffers past
+//    kKeepBytesMax are not kept by a slot: when it is freed its call's buffer goes to the
+//    shard's cache of big buffers and its reply's stays parked on it until its next call takes
+//    it to that call's home shard (arrive_home), which caches it for the big replies it
+//    receives (big_bufs.h). When every slot is taken, a client that needs one more is paused
+//    (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
 //    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
 //  * A call whose body is not exactly one q object (or does not decompress) never reaches a
@@ -416,6 +420,7 @@ request* request_clients::alloc_request() {
     if (r == nullptr) return nullptr;
     slot_free_ = r->onext;
     QGATE_ASSERT(r->holds == hold::kFree);  // maybe_free_request keeps held slots off the list
+    e_.bigs_.unpark(r->rep);  // a parked reply buffer travels with the slot (given at home)
     r->onext = nullptr;
     r->holds = 0;
     r->answered = r->use_err = r->use_req = false;
@@ -451,8 +456,10 @@ void request_clients::maybe_free_request(request& r) {
     r.fan = nullptr;
     r.fan_child = false;
     drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
-    if (r.req.capacity() > kKeepBytesMax) frame_buf().swap(r.req);
-    if (r.rep.capacity() > kKeepBytesMax) frame_buf().swap(r.rep);
+    // Past kKeepBytesMax (big_bufs.h): the call's buffer to this shard's cache; the reply's
+    // stays parked on the slot, for its next call to take to the home shard that needs it.
+    e_.bigs_.give(r.req);
+    e_.bigs_.park(r.rep);
     ++r.gen;
     r.deadline_ms = 0;
     r.holds = hold::kFree;
@@ -464,11 +471,18 @@ void request_clients::submit(request& r) {
     r.holds |= hold::kHome;
     const uint32_t home = e_.plane_->home(r.backend);
     if (home == r.origin) {
-        e_.pool_->home_enqueue(r);
+        arrive_home(r);
         return;
     }
     ++away_;
     post(home, kPostSubmit, r);
+}
+
+// A slot reaches its backend's home shard. A big buffer left in `rep` by its last reply (parked
+// at its origin, big_bufs.h) goes to this shard's cache: here is where big replies are received.
+void request_clients::arrive_home(request& r) {
+    e_.bigs_.give(r.rep);
+    e_.pool_->home_enqueue(r);
 }
 
 // Slots for another shard wait in its outbox until the end of the turn (flush_outbox).
@@ -494,7 +508,7 @@ void request_clients::take_requests(request* r) {
         request* next = r->qnext;
         r->qnext = nullptr;
         if (r->post_kind == kPostSubmit) {
-            e_.pool_->home_enqueue(*r);
+            arrive_home(*r);
         } else {
             request_done(*r);
         }

@@ -12,7 +12,9 @@
 //    the reference; the last one gives the buffer back to the pool.
 //  * Copied (counted in request_bytes_copied): the frame straddles receive buffers (its bytes
 //    come from more than one input chunk), the bytes are the session's own (handshake
-//    leftovers, bid -1), or the shard is under pressure (below).
+//    leftovers, bid -1), or the shard is under pressure (below). The copy goes into `req`
+//    sized once from the header (big_bufs::fit: no regrowth, no zero fill): the slot's own
+//    buffer when long enough, a cached big buffer for a call past kKeepBytesMax (big_bufs.h).
 //  * Pressure: while a slot holds a buffer, the kernel cannot receive into it. A backend that
 //    sleeps would let its callers pin the provided-buffer pool, and with it empty every
 //    connection of the shard stalls (ENOBUFS). So buffers are lent only while fewer than
@@ -96,7 +98,7 @@ bool request_clients::lend_call(session& ss, request& r, const uint8_t* body, ui
 // The copy: header now (the cutter keeps it), body bytes as they come (request_body).
 void request_clients::copy_call(session& ss, request& r) {
     const qipc::frame_header& h = ss.rq.cut.h;
-    r.req.resize(h.length);
+    e_.bigs_.fit(r.req, h.length);  // sized once, from the header: the body never regrows it
     std::memcpy(r.req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
     ss.rq.undecided = false;
     ss.rq.off = qipc::kHeaderSize;
@@ -107,7 +109,8 @@ void request_clients::copy_call(session& ss, request& r) {
 // copy of a copied call.
 void request_clients::share_call(request& child, const request& parent) {
     if (parent.view == nullptr) {
-        child.req = parent.req;
+        e_.bigs_.fit(child.req, parent.req.size());
+        std::memcpy(child.req.data(), parent.req.data(), parent.req.size());
         return;
     }
     child.view = parent.view;

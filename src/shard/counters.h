@@ -147,6 +147,14 @@ namespace qgate::shard {
       "compressed backend replies decompressed for a client of capability 0 or on this host")     \
     X(replies_malformed, counter, "replies",                                                       \
       "compressed backend replies that did not decompress, answered with a qgate error")          \
+    X(big_buf_hits, counter, "buffers",                                                            \
+      "request mode: buffers for calls or replies past 1 MiB reused from the shard's cache")       \
+    X(big_buf_misses, counter, "buffers",                                                          \
+      "request mode: buffers for calls or replies past 1 MiB allocated (none cached fitted)")      \
+    X(big_buf_evictions, counter, "buffers",                                                       \
+      "request mode: buffers past 1 MiB freed, not kept: big_bufs_max or big_bufs_bytes_max")      \
+    X(big_buf_bytes, gauge, "bytes",                                                               \
+      "request mode: bytes of buffers past 1 MiB held for reuse (cached, or parked on free slots)")\
     X(pubsub_subscribers, gauge, "connections",                                                    \
       "pub/sub clients with at least one subscription now")                                        \
     X(pubsub_sub_calls, counter, "calls", ".u.sub calls received, valid or not")                   \

@@ -53,6 +53,8 @@ const char* const kSchema[] = {
     "limits.eject_after_failures",
     "limits.pipeline_depth",
     "limits.pipeline_hold_ms",
+    "limits.big_bufs_max",
+    "limits.big_bufs_bytes_max",
     "fanout.reducer",
     "fanout.contexts_max",
     "route.match",
