@@ -92,7 +92,7 @@ struct limits_conf {
     uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
     uint32_t reconnect_max_ms = 5000;     ///< backoff cap
     uint32_t eject_after_failures = 3;    ///< consecutive failed connects before ejection
-    uint32_t pipeline_depth = 16;         ///< request mode: calls in flight per pooled connection
+    uint32_t pipeline_depth = 64;         ///< request mode: calls in flight per pooled connection
     uint32_t pipeline_hold_ms = 2;        ///< request mode: a pipelined backend this long on a
                                           ///< call takes no more until it answers; 0 = never
     uint32_t health_interval_ms = 0;      ///< idle pooled connections are probed; 0 = never

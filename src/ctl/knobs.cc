@@ -277,10 +277,12 @@ const knob kKnobs[] = {
      "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
      "(reconnect, and ejection after repeated failures). 0 = no health query.",
      set_limit<&limits_conf::health_interval_ms>, get_limit<&limits_conf::health_interval_ms>},
-    {"limits.pipeline_depth", knob_type::integer, kTable, "16", 1, 1024, {}, 0, {},
-     "Request mode: calls in flight on one pipelined connection (backend.pipeline). Enough to "
-     "hide the round trip to a fast backend; a call committed to a connection cannot move to "
-     "another backend, so more only lengthens what a failure loses.",
+    {"limits.pipeline_depth", knob_type::integer, kTable, "64", 1, 1024, {}, 0, {},
+     "Request mode: calls in flight on one pipelined connection (backend.pipeline). Deep enough "
+     "that calls leave and come back in big batches (8 clients x 16 pipelined: 64 gave about "
+     "20% more calls/s than 16); a call committed to a connection cannot move to another "
+     "backend, so more only lengthens what a failure loses (pipeline_hold_ms keeps calls off a "
+     "backend busy on a long one).",
      set_limit<&limits_conf::pipeline_depth>, get_limit<&limits_conf::pipeline_depth>},
     {"limits.pipeline_hold_ms", knob_type::integer, kTable, "2", 0, 3'600'000, {}, 0, {},
      "Request mode: a pipelined backend (one that answers in order, so a serial q) whose oldest "

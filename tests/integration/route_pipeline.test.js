@@ -221,7 +221,8 @@ itest('a backend killed with calls in flight on several connections: one answer 
     routes: [{ match: ['sleep', 'seq'], group: 'v' }, { match: ['*'], group: 'rdb' }],
     // No hold: calls pile up on v1's connections behind the sleep (with the hold, they would
     // wait in its queue and be re-routed when it is ejected).
-    limits: { ...FAST_HEALTH, pipeline_hold_ms: 0 },
+    // Depth 16: the 41 calls for v1 fill its connections in turn, so several hold some.
+    limits: { ...FAST_HEALTH, pipeline_hold_ms: 0, pipeline_depth: 16 },
   });
   const before = await stats(ctx, gw);
   const sleeper = await RawClient.connect(ctx, gw.port);
