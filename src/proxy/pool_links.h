@@ -74,7 +74,7 @@ class pool_links final : public conn_handler, public frame_sink {
     void pool_frame_done(session& ss);
     void pool_act(session& ss, bool in_order);
     void pool_take_reply(session& ss);
-    void pool_next_frame(pool_conn& pc);
+    static void pool_next_frame(pool_conn& pc);
     void pool_make_room(pool_conn& pc);
     void pool_rx_grow(pool_conn& pc);
     static bool pool_reading(const session& ss);

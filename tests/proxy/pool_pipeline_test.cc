@@ -59,6 +59,11 @@ struct pipe_fixture : engine_rig {
         CHECK(accept_client(cli(0), '\x03') == "\x03");
         CHECK(accept_client(cli(1), '\x03') == "\x03");
     }
+    /// Every pooled connection ready (no order query: pipeline on or off), both clients in.
+    void all_up() {
+        for (uint32_t i = 0; i < conns; ++i) link_up(i);
+        clients_up();
+    }
     size_t sends(uint32_t slot) const { return be.count(op::send, slot); }
 };
 
@@ -67,9 +72,7 @@ struct pipe_fixture : engine_rig {
 TEST_CASE("pipeline: calls of two clients leave in one send on one connection; the replies, "
           "read together, go back to each client in its order") {
     pipe_fixture f(2, pipeline_mode::on, 4);
-    f.link_up(0);
-    f.link_up(1);
-    f.clients_up();
+    f.all_up();
     f.recv(f.cli(0), call("a1") + call("a2"));
     f.recv(f.cli(1), call("b1") + call("b2"));
     CHECK(f.sent(pipe_fixture::pool(0)) == call("a1") + call("a2") + call("b1") + call("b2"));
@@ -84,9 +87,7 @@ TEST_CASE("pipeline: calls of two clients leave in one send on one connection; t
 TEST_CASE("pipeline: the depth bounds a connection; the next call takes the other one, then "
           "waits for room; answers keep the client's order whichever connection answers") {
     pipe_fixture f(2, pipeline_mode::on, 2);
-    f.link_up(0);
-    f.link_up(1);
-    f.clients_up();
+    f.all_up();
     const uint32_t a = f.cli(0);
     f.recv(a, call("c1") + call("c2") + call("c3") + call("c4") + call("c5"));
     CHECK(f.sent(pipe_fixture::pool(0)) == call("c1") + call("c2"));
@@ -164,9 +165,7 @@ TEST_CASE("pipeline: a connection lost with calls in flight answers each once: '
 TEST_CASE("pipeline: a connection whose next reply is an abandoned call's takes no new call "
           "while another has room; the late reply is dropped") {
     pipe_fixture f(2, pipeline_mode::on, 4, 100, 0);  // no hold: the abandoned call alone
-    f.link_up(0);
-    f.link_up(1);
-    f.clients_up();
+    f.all_up();
     const uint32_t a = f.cli(0);
     f.recv(a, call("c1"));
     CHECK(f.sent(pipe_fixture::pool(0)) == call("c1"));
@@ -184,9 +183,7 @@ TEST_CASE("pipeline: a connection whose next reply is an abandoned call's takes 
 TEST_CASE("pipeline: a backend whose oldest call has run pipeline_hold_ms takes no more; the "
           "calls wait in its queue (skipped if their client leaves) until it answers") {
     pipe_fixture f(2, pipeline_mode::on, 4);
-    f.link_up(0);
-    f.link_up(1);
-    f.clients_up();
+    f.all_up();
     const uint32_t a = f.cli(0);
     f.recv(a, call("c1") + call("c2"));
     CHECK(f.sent(pipe_fixture::pool(0)) == call("c1") + call("c2"));  // within the hold
