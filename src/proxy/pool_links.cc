@@ -454,6 +454,7 @@ void pool_links::probe_answered(session& ss, bool in_order) {
                         in_order ? "answers in order: pipelined" : "may defer: not pipelined");
     }
     pc.probing = pool_conn::probe_kind::none;
+    ss.deadline_ms = 0;  // the answer's timeout is over (with no health query, nothing is due)
     schedule_probe(ss);
     pump(pc.backend);
 }

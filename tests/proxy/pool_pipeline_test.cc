@@ -117,6 +117,12 @@ TEST_CASE("pipeline auto: the order query goes first; 1b pipelines the connectio
     CHECK(f.sent(pipe_fixture::pool(0)) == call("c1") + call("c2"));
     f.read(pipe_fixture::pool(0), reply("c1") + reply("c2"));
     CHECK(f.sent(f.cli(0)) == reply("c1") + reply("c2"));
+    // The order query's timeout is over once it is answered: with no health query
+    // configured, nothing more goes to the backend on its own.
+    g_now += 60'000;
+    f.turn();
+    CHECK(f.sends(pipe_fixture::pool(0)) == 3);
+    CHECK(f.ctr.backend_health_queries.load() == 0);
 }
 
 TEST_CASE("pipeline auto: any other answer (0b: .z.pg defined) keeps one call at a time") {
