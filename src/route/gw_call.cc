@@ -72,7 +72,21 @@ bool parse_duration(std::string_view s, int64_t& ms) {
     }
     if (!s.empty() && s[0] == 'n') s.remove_prefix(1);
     if (!s.empty()) return false;
-    ms = ((days * 24 + h) * 60 + m) * 60'000 + sec * 1000 + frac_ms;
+    // Each part has at most 12 digits, so days alone can pass int64 once in ms: overflow is
+    // checked (signed overflow is undefined) and saturates, then gw_timeout_ms clamps.
+    int64_t total = 0;
+    if (__builtin_mul_overflow(days, int64_t{86'400'000}, &total) ||
+        __builtin_add_overflow(total, h * 3'600'000 + m * 60'000 + sec * 1000 + frac_ms, &total)) {
+        total = std::numeric_limits<int64_t>::max();
+    }
+    ms = total;
+    return true;
+}
+
+// A fan-out's timer takes 32-bit ms (about 49.7 days): a longer timeout waits that long,
+// rather than wrapping to an arbitrary short one.
+bool clamp_timeout(int64_t& ms) {
+    if (ms > int64_t{kGwTimeoutMaxMs}) ms = kGwTimeoutMaxMs;
     return true;
 }
 
@@ -108,7 +122,7 @@ bool gw_timeout_ms(const arg_view& timeout, int64_t& ms) {
         if (t == "0Wn" || t == "0Nn" || t == "0W" || t == "0N" || t == "()" || t == "::") {
             return true;
         }
-        return parse_duration(t, ms);
+        return parse_duration(t, ms) && clamp_timeout(ms);
     }
     const qipc::object_view& o = timeout.object;
     if ((o.type == qipc::qtype::kList && o.count == 0) || o.type == qipc::qtype::kUnary) {
@@ -121,7 +135,7 @@ bool gw_timeout_ms(const arg_view& timeout, int64_t& ms) {
         return true;  // 0Nn / 0Wn: none
     }
     ms = ns / 1'000'000;
-    return true;
+    return clamp_timeout(ms);
 }
 
 }  // namespace qgate::route

@@ -122,7 +122,13 @@ TEST_CASE("timeout literals") {
                         {"()", true, -1},            {"0D00:00:05", true, 5000},
                         {"00:01:00.5", true, 60500}, {"1D00:00:00.000000001", true, 86400000},
                         {"00:00:02n", true, 2000},   {"5", false, -1},
-                        {"x", false, -1},            {"00:00:0x", false, 0}};
+                        {"x", false, -1},            {"00:00:0x", false, 0},
+                        // Issue 16 (UBSan): days past int64 in ms saturate, then clamp to the
+                        // 32-bit fan-out timer; so does anything past ~49.7 days.
+                        {"999999999999D00:00", true, 0xffffffff},
+                        {"999999999999D999999999999:999999999999", true, 0xffffffff},
+                        {"100D00:00", true, 0xffffffff},
+                        {"49D00:00", true, 49 * 86'400'000LL}};
     for (const row& r : rows) {
         CAPTURE(r.text);
         arg_view a;
@@ -132,6 +138,18 @@ TEST_CASE("timeout literals") {
         CHECK(gw_timeout_ms(a, ms) == r.ok);
         if (r.ok) CHECK(ms == r.ms);
     }
+}
+
+TEST_CASE("a timespan timeout past the 32-bit fan-out timer is clamped, not wrapped") {
+    const int64_t days100 = 100LL * 86'400 * 1'000'000'000;
+    const auto b = body(value::list({value::symbol(".gw.asyncexecjpt"), f2(),
+                                     value::symbols({"hdb"}), value::symbol("raze"),
+                                     value::list({}), test::timespan(days100)}));
+    gw_call g;
+    REQUIRE(parse_gw(classify(b, true, msg_type::async), g));
+    int64_t ms = 0;
+    REQUIRE(gw_timeout_ms(g.timeout, ms));
+    CHECK(ms == 0xffffffff);
 }
 
 TEST_CASE("malformed .gw calls are rejected") {

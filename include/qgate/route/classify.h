@@ -88,6 +88,9 @@ bool parse_gw(const call_info& call, gw_call& out);
 /// The asyncexecjpt timeout in ms: a timespan atom or its q literal ("0D00:00:05",
 /// "00:00:05.500"). 0Wn, 0Nn or () mean no timeout (ms = -1). False when not understood.
 bool gw_timeout_ms(const arg_view& timeout, int64_t& ms);
+/// The longest timeout gw_timeout_ms gives (a fan-out's timer is 32-bit ms, ~49.7 days); a
+/// longer one is clamped to it.
+inline constexpr uint32_t kGwTimeoutMaxMs = 0xffffffffu;
 
 /// Iterates the names of a servertypes argument without allocating: a symbol atom, a symbol
 /// vector, or the text of one ("`hdb`rdb", "(`hdb;`rdb)": every `name in it).
