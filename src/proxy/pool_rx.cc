@@ -280,11 +280,7 @@ void pool_links::pool_take_reply(session& ss) {
         pc.at = pc.have = pc.need = pc.moved = 0;
         return;
     }
-    if (rep.capacity() < pc.need) {
-        rep.clear();  // nothing to keep: reserve() must not copy
-        rep.reserve(rx_capacity(pc.need));
-    }
-    rep.resize(pc.need);
+    e_.bigs_.fit(rep, pc.need);  // capacity reused; a big one from the shard's cache
     std::memcpy(rep.data(), pc.rx.data() + pc.at, pc.need);
     bump(e_.ctr_.reply_bytes_copied, pc.need);
     pool_next_frame(pc);
