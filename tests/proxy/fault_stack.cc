@@ -5,12 +5,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -191,7 +191,7 @@ gw_outcome fault_gateway::stop() {
 bool q_client::open(uint16_t port, int timeout_ms) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return false;
-    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    timeval tv{timeout_ms / 1000, static_cast<suseconds_t>(timeout_ms % 1000) * 1000};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     sockaddr_in a{};
@@ -207,7 +207,7 @@ bool q_client::open(uint16_t port, int timeout_ms) {
     return fill(&cap, 1, why);
 }
 
-bool q_client::send(const qipc::value& v, qipc::msg_type t) {
+bool q_client::send(const qipc::value& v, qipc::msg_type t) const {
     const std::vector<uint8_t> m = qipc::encode_message(v, t);
     size_t off = 0;
     while (off < m.size()) {
@@ -218,7 +218,7 @@ bool q_client::send(const qipc::value& v, qipc::msg_type t) {
     return true;
 }
 
-bool q_client::fill(uint8_t* p, size_t n, got& why) {
+bool q_client::fill(uint8_t* p, size_t n, got& why) const {
     size_t off = 0;
     while (off < n) {
         const ssize_t r = ::recv(fd_, p + off, n - off, 0);

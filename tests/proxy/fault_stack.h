@@ -94,14 +94,14 @@ class q_client {
     q_client& operator=(const q_client&) = delete;
     /// Connects and does the handshake (capability 3). False: refused or closed at once.
     bool open(uint16_t port, int timeout_ms);
-    bool send(const qipc::value& v, qipc::msg_type t);
+    bool send(const qipc::value& v, qipc::msg_type t) const;
     /// One whole message; its type and decoded body.
     got read(qipc::msg_type& type, qipc::value& v);
     uint16_t local_port() const { return local_; }
     void close();
 
   private:
-    bool fill(uint8_t* p, size_t n, got& why);
+    bool fill(uint8_t* p, size_t n, got& why) const;
     int fd_ = -1;
     uint16_t local_ = 0;
 };

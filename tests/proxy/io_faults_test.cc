@@ -268,9 +268,8 @@ struct mocks {
     }
 };
 
-uint32_t g_buffers = 64;  // receive buffers per run (the heavy case shrinks the pool)
-
-config_ptr make_config(const mocks& m) {
+/// `buffers`: receive buffers (small, so the pool runs dry now and then).
+config_ptr make_config(const mocks& m, uint32_t buffers) {
     auto c = std::make_shared<config>();
     c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "a", {}});
     c->listeners.push_back({{"127.0.0.1", 0}, conn_mode::request, "a", {}});
@@ -279,7 +278,7 @@ config_ptr make_config(const mocks& m) {
     c->backends.push_back({"a2", "a", {"127.0.0.1", m.a2.port()}, ""});
     c->backends.push_back({"b1", "b", {"127.0.0.1", m.b1.port()}, ""});
     for (backend_conf& b : c->backends) b.conns = 2;
-    c->limits.buf_ring_entries = g_buffers;  // small: the pool runs dry now and then
+    c->limits.buf_ring_entries = buffers;
     c->limits.buf_size = 4096;
     c->limits.drain_timeout_ms = 1500;
     c->limits.conns_per_shard_max = 256;
@@ -295,14 +294,16 @@ struct run_result {
     uint16_t publisher_port = 0;
 };
 
-run_result run_once(const mocks& m, io::backend_kind kind, const fault_plan& plan) {
+run_result run_once(const mocks& m, io::backend_kind kind, const fault_plan& plan,
+                    uint32_t buffers) {
     run_result r;
-    fault_gateway gw(make_config(m), kind, plan);
+    fault_gateway gw(make_config(m, buffers), kind, plan);
     std::string err;
     REQUIRE_MESSAGE(gw.start(err), err);
     std::vector<tally> parts(8);
     pubsub_run ps;
     std::vector<std::thread> th;
+    th.reserve(8);
     for (int i = 0; i < 2; ++i) {
         th.emplace_back([&, i] { parts[i] = caller(gw.port(0), "s" + std::to_string(i), 24, 4,
                                                    false); });
@@ -342,7 +343,7 @@ std::string describe(const run_result& r) {
     return s;
 }
 
-bool in(const std::set<uint16_t>& s, uint16_t p) { return s.count(p) != 0; }
+bool in(const std::set<uint16_t>& s, uint16_t p) { return s.contains(p); }
 
 /// The invariants of one run (see the top of the file).
 void check_run(const run_result& r, const mocks& m) {
@@ -382,7 +383,7 @@ uint64_t replay_seed() {
     return s != nullptr ? std::strtoull(s, nullptr, 10) : 0;
 }
 
-void run_seeds(io::backend_kind kind, const fault_plan& base, int seeds) {
+void run_seeds(io::backend_kind kind, const fault_plan& base, int seeds, uint32_t buffers = 64) {
     mocks m;
     std::string err;
     REQUIRE_MESSAGE(m.start(err), err);
@@ -392,7 +393,7 @@ void run_seeds(io::backend_kind kind, const fault_plan& base, int seeds) {
         fault_plan p = base;
         p.seed = only != 0 ? only : static_cast<uint64_t>(i) * 7919 + base.seed;
         CAPTURE(p.seed);
-        const run_result r = run_once(m, kind, p);
+        const run_result r = run_once(m, kind, p, buffers);
         MESSAGE("seed " << p.seed << ": " << describe(r));
         check_run(r, m);
         if (only != 0) break;
@@ -445,10 +446,8 @@ TEST_CASE("io faults: heavy transient faults and a pool that runs dry") {
     p.end_recv = 300;
     p.eagain = 300;
     p.eagain_into = 300;
-    g_buffers = 16;
     for (io::backend_kind k : {io::backend_kind::uring, io::backend_kind::epoll}) {
         CAPTURE(kind_name(k));
-        run_seeds(k, p, 2);
+        run_seeds(k, p, 2, 16);
     }
-    g_buffers = 64;
 }
