@@ -105,8 +105,10 @@ join_error reducer_request(std::span<const uint8_t> join, std::span<const part_v
 
 /// Plans the reply of a parsed `.gw.*` call: join kind, sync or async, the postback envelope
 /// (text arguments encoded into `scratch`, which must outlive the reply) and the timeout.
-/// False when the timeout is not understood or the postback does not fit.
-bool plan_gw(const route::gw_call& call, std::span<uint8_t> scratch, reply_plan& out);
+/// False when the postback does not fit (`error` = kBadPostbackText, no envelope) or the
+/// timeout is not understood (kBadTimeoutText; the envelope is set, so the error goes in it).
+bool plan_gw(const route::gw_call& call, std::span<uint8_t> scratch, reply_plan& out,
+             std::string_view* error = nullptr);
 /// Plans the reply of a plain fan-out route (`join = "..."` in the route table; empty: raze).
 /// An async request gets no reply (reply = false): the engine runs the parts and drops them.
 reply_plan plan_route(std::string_view join, qipc::msg_type request_type);

@@ -16,15 +16,23 @@ join_options reply_plan::options() const {
     return o;
 }
 
-bool plan_gw(const route::gw_call& call, std::span<uint8_t> scratch, reply_plan& out) {
+bool plan_gw(const route::gw_call& call, std::span<uint8_t> scratch, reply_plan& out,
+             std::string_view* error) {
     out = reply_plan{};
     out.torq = true;
     out.sync = call.expects_sync();
     out.kind = join_kind_of(call.join);
-    if (call.kind == route::gw_kind::asyncexecjpt) {
-        if (!route::gw_timeout_ms(call.timeout, out.timeout_ms)) return false;
-        out.envelope_count = postback_envelope(call, scratch, out.envelope);
-        if (out.envelope_count == 0 && has_postback(call.postback)) return false;  // no room
+    if (call.kind != route::gw_kind::asyncexecjpt) return true;
+    // The postback first: a client that gave one reads every answer through it, so a bad
+    // timeout is answered there too (as TorQ answers its own errors).
+    out.envelope_count = postback_envelope(call, scratch, out.envelope);
+    if (out.envelope_count == 0 && has_postback(call.postback)) {  // no room, or not encodable
+        if (error != nullptr) *error = kBadPostbackText;
+        return false;
+    }
+    if (!route::gw_timeout_ms(call.timeout, out.timeout_ms)) {
+        if (error != nullptr) *error = kBadTimeoutText;
+        return false;
     }
     return true;
 }

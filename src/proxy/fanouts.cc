@@ -172,8 +172,8 @@ void fanouts::fanout_gw(session& ss, request& r, fanout& f, const route::call_in
                                     static_cast<int>(c.name.size()), c.name.data());
         return fanout_fail(f, fmt(text, sizeof text, n));
     }
-    if (!join::plan_gw(g, f.scratch, f.plan))
-        return fanout_fail(f, "qgate: bad postback or timeout");
+    std::string_view bad;
+    if (!join::plan_gw(g, f.scratch, f.plan, &bad)) return fanout_fail(f, bad);
     // Server types -> groups; every unknown (or wholly down) one is named, as TorQ does.
     std::array<std::string_view, 8> missing{};
     uint32_t nmissing = 0;

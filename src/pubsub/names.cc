@@ -143,7 +143,7 @@ bool name_iter::next(std::string_view& name) {
         return true;
     case k::sym_list:
         if (!cur_.next(item)) return false;
-        name = qipc::symbol_text(item);
+        name = item.type == qipc::qtype::kChar ? qipc::char_text(item) : qipc::symbol_text(item);
         return true;
     case k::sym_vector: {
         if (left_ == 0) return false;

@@ -29,11 +29,13 @@ std::string_view callee(const object_view& v) {
     return {};
 }
 
-bool all_symbols(const qipc::walker& w, const object_view& list) {
+/// Every item a name: a symbol atom, or a string as in the one-name form ("trade"), so
+/// node-q's k(".u.sub", ["trade","quote"], "") names two tables, not a 'type.
+bool all_names(const qipc::walker& w, const object_view& list) {
     qipc::child_cursor cur(w, list);
     object_view item;
     while (cur.next(item)) {
-        if (item.type != -qt::kSymbol) return false;
+        if (item.type != -qt::kSymbol && item.type != qt::kChar) return false;
     }
     return cur.error().ok();
 }
@@ -52,7 +54,7 @@ bool binary_names(const qipc::walker& w, const object_view& v, name_args& out, b
         out.k = name_args::kind::chars;
         out.text = qipc::char_text(v);
         all = out.text.empty();
-    } else if (v.type == qt::kList && all_symbols(w, v)) {
+    } else if (v.type == qt::kList && all_names(w, v)) {
         out.k = name_args::kind::sym_list;
     } else {
         return false;

@@ -90,6 +90,23 @@ bool clamp_timeout(int64_t& ms) {
     return true;
 }
 
+/// A minute, second or time atom (TorQ adds the timeout to a timestamp, which q accepts for
+/// each of them as for a timespan) in ms; nulls, infinities and negatives are none (-1).
+/// False for any other object.
+bool temporal_ms(const qipc::object_view& o, bool le, int64_t& ms) {
+    int64_t unit_ms = 0;
+    if (o.type == -qipc::qtype::kMinute) unit_ms = 60'000;
+    if (o.type == -qipc::qtype::kSecond) unit_ms = 1000;
+    if (o.type == -qipc::qtype::kTime) unit_ms = 1;
+    if (unit_ms == 0 || o.bytes.size() != 5) return false;
+    uint32_t u = 0;
+    for (int i = 0; i < 4; ++i) u |= uint32_t{o.bytes[1 + i]} << (le ? 8 * i : 8 * (3 - i));
+    const auto v = static_cast<int32_t>(u);
+    const bool none = v < 0 || v == std::numeric_limits<int32_t>::max();  // 0N, -0W, 0W
+    ms = none ? -1 : v * unit_ms;
+    return true;
+}
+
 }  // namespace
 
 bool parse_gw(const call_info& call, gw_call& out) {
@@ -128,6 +145,7 @@ bool gw_timeout_ms(const arg_view& timeout, int64_t& ms) {
     if ((o.type == qipc::qtype::kList && o.count == 0) || o.type == qipc::qtype::kUnary) {
         return true;  // () or (::): no timeout
     }
+    if (temporal_ms(o, timeout.little_endian, ms)) return clamp_timeout(ms);
     if (o.type != -qipc::qtype::kTimespan || o.bytes.size() != 9) return false;
     const int64_t ns = read_i64(o.bytes.data() + 1, timeout.little_endian);
     if (ns == std::numeric_limits<int64_t>::min() || ns == std::numeric_limits<int64_t>::max() ||

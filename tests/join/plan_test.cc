@@ -126,16 +126,59 @@ TEST_CASE("asyncexec: async error strings without a postback") {
                         "missing other"));
 }
 
-TEST_CASE("a bad timeout or a postback that does not fit is refused") {
+value int_atom(int8_t type, int32_t v) {
+    std::vector<uint8_t> raw(4);
+    for (int i = 0; i < 4; ++i) raw[i] = static_cast<uint8_t>(static_cast<uint32_t>(v) >> 8 * i);
+    return value::fixed(type, raw);
+}
+
+value jpt(value postback, value timeout) {
+    return value::list({value::symbol(".gw.asyncexecjpt"), f2(), value::symbol("rdb"),
+                        value::symbol("raze"), std::move(postback), std::move(timeout)});
+}
+
+// Issue 16: a timeout qgate could not read was answered "error: qgate: bad postback or
+// timeout", outside the postback the client reads its answers through.
+TEST_CASE("a bad timeout is named, and answered in the postback; a bad postback is named") {
     msg keep;
-    uint8_t scratch[4];
+    uint8_t scratch[64];
     reply_plan p;
-    CHECK(!plan_of(value::list({value::symbol(".gw.asyncexecjpt"), f2(), value::symbol("rdb"),
-                                value::symbol("raze"), value::string("{[q;r] r}"),
-                                value::long_(5)}),
-                   msg_type::async, keep, scratch, p));  // 5 is not a timespan
-    CHECK(!plan_of(value::string(".gw.asyncexecjpt[(`f;2);`rdb;raze;{[q;r] show r};0Wn]"),
-                   msg_type::async, keep, scratch, p));  // the lambda does not fit in 4 bytes
+    route::gw_call g;
+    std::string_view why;
+    const auto plan = [&](const value& call) {
+        keep = body_of(call);
+        REQUIRE(route::parse_gw(route::classify(keep, true, msg_type::async), g));
+        why = {};
+        return plan_gw(g, scratch, p, &why);
+    };
+    CHECK(!plan(jpt(value::symbol("pb"), value::long_(5))));  // 5: TorQ would read 5 ns
+    CHECK(why == kBadTimeoutText);
+    CHECK(p.envelope_count == 2);
+    uint8_t out[256];
+    CHECK(decode_reply(out, write_plan_error(why, p, out), msg_type::async) ==
+          value::list({value::symbol("pb"), f2(),
+                       value::string("error: " + std::string(kBadTimeoutText))}));
+    CHECK(!plan(jpt(value::list({}), value::symbol("x"))));  // no postback: a bare string
+    CHECK(why == kBadTimeoutText);
+    CHECK(p.envelope_count == 0);
+    CHECK(decode_reply(out, write_plan_error(why, p, out), msg_type::async) ==
+          value::string("error: " + std::string(kBadTimeoutText)));
+    // Minute, second and time atoms are timeouts, as in TorQ (timestamp + any of them).
+    REQUIRE(plan(jpt(value::symbol("pb"), int_atom(-qipc::qtype::kSecond, 5))));
+    CHECK(p.timeout_ms == 5000);
+    REQUIRE(plan(jpt(value::symbol("pb"), int_atom(-qipc::qtype::kMinute, 2))));
+    CHECK(p.timeout_ms == 120'000);
+    REQUIRE(plan(jpt(value::symbol("pb"), int_atom(-qipc::qtype::kTime, 1500))));
+    CHECK(p.timeout_ms == 1500);
+    REQUIRE(plan(jpt(value::symbol("pb"), int_atom(-qipc::qtype::kTime, INT32_MIN))));
+    CHECK(p.timeout_ms == -1);  // 0Nt: none
+    // A postback that does not fit: named, and no envelope to put it in.
+    uint8_t tiny[4];
+    keep = body_of(value::string(".gw.asyncexecjpt[(`f;2);`rdb;raze;{[q;r] show r};0Wn]"));
+    REQUIRE(route::parse_gw(route::classify(keep, true, msg_type::async), g));
+    CHECK(!plan_gw(g, tiny, p, &why));
+    CHECK(why == kBadPostbackText);
+    CHECK(p.envelope_count == 0);
 }
 
 TEST_CASE("plain fan-out routes: q's first error as is, no reply to async") {

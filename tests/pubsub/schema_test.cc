@@ -62,6 +62,36 @@ TEST_CASE("a table list (extension) gets a list of pairs; an unknown table names
           value::symbol("nosuch"));
 }
 
+// Issue 16: node-q's k(".u.sub", ["trade","quote"], "") sends the tables as a list of strings,
+// which was 'type though one string names one table; every table-list form subscribes each.
+TEST_CASE("every form of a table list gets the list of pairs, in the order named") {
+    const schema_store s = two_tables();
+    const value want = value::list({value::list({value::symbol("quote"), quote_schema()}),
+                                    value::list({value::symbol("trade"), test::trades({})})});
+    const value forms[] = {
+        value::list({value::symbol(".u.sub"), value::symbols({"quote", "trade"}),
+                     value::symbol("")}),
+        value::list({value::string(".u.sub"),
+                     value::list({value::string("quote"), value::string("trade")}),
+                     value::string("")}),
+        value::list({value::symbol(".u.sub"),
+                     value::list({value::symbol("quote"), value::string("trade")}),
+                     value::list({value::string("AAPL"), value::symbol("IBM")})}),
+        value::string(".u.sub[`quote`trade;`]"),
+        value::string(".u.sub[(`quote;`trade);`AAPL`IBM]"),
+    };
+    for (const value& f : forms) CHECK(reply_of(s, body(f)) == want);
+    sub_request r;
+    const auto b = body(forms[2]);
+    REQUIRE(parse_sub(b, true, qipc::msg_type::sync, r).ok());
+    CHECK(to_strings(r.syms) == std::vector<std::string>{"AAPL", "IBM"});
+    CHECK(reply_of(s, body(value::list({value::string(".u.sub"),
+                                        value::list({value::string("quote"),
+                                                     value::string("nosuch")}),
+                                        value::string("")})),
+                   errc::unknown_table) == value::symbol("nosuch"));
+}
+
 TEST_CASE("r.q's sync call gets ((pairs);(0N;`)) so its log replay is skipped") {
     const schema_store s = two_tables();
     const value v = reply_of(s, body(value::string("(.u.sub[`;`];`.u `i`L)")));

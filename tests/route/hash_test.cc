@@ -1,7 +1,8 @@
 // Consistent hashing properties over 10,000 keys and 3..8 backends: stable across rebuilds and
-// config reordering; adding or removing one backend moves at most 1.5/N of the keys, and only
-// to / from that backend; a down backend's keys go to live backends only and come back exactly
-// when it recovers, while every other key stays put.
+// config reordering; adding or removing one backend moves at most 1.15/N of the keys, and only
+// to / from that backend; 4 backends each own 1/4 within 5%, for eight sets of names; a down
+// backend's keys go to live backends only and come back exactly when it recovers, while every
+// other key stays put.
 
 #include <doctest/doctest.h>
 
@@ -48,16 +49,17 @@ TEST_CASE("same key, same backend across rebuilds and member reordering") {
         std::vector<uint32_t> rev = iota(n);
         std::reverse(rev.begin(), rev.end());
         CHECK(a == owners(rev, keys, state));
-        // Every backend gets a fair share (within 30% of 1/N).
+        // Every backend gets a fair share (within 15% of 1/N: 10,000 keys sample the shares
+        // with a spread of their own, ~3% of 1/N for N = 8).
         for (uint32_t b = 0; b < n; ++b) {
             const auto c = std::count(a.begin(), a.end(), static_cast<int32_t>(b));
-            CHECK(c > 0.7 * kKeys / n);
-            CHECK(c < 1.3 * kKeys / n);
+            CHECK(c > 0.85 * kKeys / n);
+            CHECK(c < 1.15 * kKeys / n);
         }
     }
 }
 
-TEST_CASE("adding or removing one backend moves at most 1.5/N of keys") {
+TEST_CASE("adding or removing one backend moves at most 1.15/N of keys") {
     const auto keys = make_keys();
     const auto state = test::live_states(9);
     for (uint32_t n = 3; n <= 8; ++n) {
@@ -75,7 +77,7 @@ TEST_CASE("adding or removing one backend moves at most 1.5/N of keys") {
         }
         CHECK(elsewhere == 0);
         CHECK(moved > 0);
-        CHECK(moved <= 1.5 * kKeys / (n + 1));
+        CHECK(moved <= 1.15 * kKeys / (n + 1));
         // Remove backend 0: only its keys move.
         std::vector<uint32_t> fewer = iota(n);
         fewer.erase(fewer.begin());
@@ -90,7 +92,51 @@ TEST_CASE("adding or removing one backend moves at most 1.5/N of keys") {
         }
         CHECK(elsewhere == 0);
         CHECK(moved == std::count(before.begin(), before.end(), 0));
-        CHECK(moved <= 1.5 * kKeys / n);
+        CHECK(moved <= 1.15 * kKeys / n);
+    }
+}
+
+/// Each member's share of `keys` keys ("user<i>") on a ring of the members named `names`.
+std::vector<double> shares(const std::vector<std::string>& names, uint32_t first_id, int keys) {
+    std::vector<member_spec> m;
+    for (uint32_t i = 0; i < names.size(); ++i) m.push_back({first_id + i, names[i]});
+    const backend_group g("g", m);
+    const auto state = test::live_states(first_id + names.size());
+    std::vector<double> out(names.size());
+    for (int k = 0; k < keys; ++k) {
+        const int32_t id = pick_consistent(g, state, key_hash("user" + std::to_string(k)));
+        out[static_cast<uint32_t>(id) - first_id] += 1.0 / keys;
+    }
+    return out;
+}
+
+// The shares measure the ring itself only with enough keys: 4,000 keys have a spread of their
+// own (binomial, 2.7% of 1/4), enough by itself to put one of 4 shares past 5% for about one
+// name set in four, whatever the ring; 200,000 keys bring that to 0.4%.
+TEST_CASE("balance: 4 backends each own 1/4 within 5%, for eight sets of names") {
+    const std::vector<std::vector<std::string>> sets = {
+        {"rdb1", "rdb2", "rdb3", "rdb4"},
+        {"b9", "b10", "b11", "b12"},  // 3-byte names a bit apart: XXH3's weakest inputs
+        {"a", "b", "c", "d"},
+        {"hdb-east-1", "hdb-east-2", "hdb-west-1", "hdb-west-2"},
+        {"10.0.0.1:5010", "10.0.0.2:5010", "10.0.0.3:5010", "10.0.0.4:5010"},
+        {"node17", "node18", "node19", "node20"},
+        {"tp_primary", "tp_secondary", "rdb_fx", "rdb_eq"},
+        {"x10", "x11", "x12", "x13"},
+    };
+    for (const auto& names : sets) {
+        CAPTURE(names[0]);
+        const std::vector<double> s = shares(names, 0, 200'000);
+        for (uint32_t i = 0; i < names.size(); ++i) {
+            CAPTURE(names[i]);
+            CHECK(s[i] >= 0.2375);
+            CHECK(s[i] <= 0.2625);
+        }
+        // A pure function of the names: other ids, reversed config order, the same shares.
+        std::vector<std::string> rev(names.rbegin(), names.rend());
+        std::vector<double> r = shares(rev, 7, 200'000);
+        std::reverse(r.begin(), r.end());
+        CHECK(r == s);
     }
 }
 

@@ -152,6 +152,24 @@ void bm_pick_consistent_only(benchmark::State& st) {
     }
 }
 
+// One pick on a 4-member ring of st.range(0) points per member, over 4096 distinct keys (one
+// key alone would keep its search path in L1): the cost of kVirtualNodes. Counter ring_bytes.
+void bm_ring_pick(benchmark::State& st) {
+    const auto vnodes = static_cast<uint32_t>(st.range(0));
+    std::vector<member_spec> m;
+    for (uint32_t i = 0; i < 4; ++i) m.push_back({i, "rdb" + std::to_string(i + 1)});
+    const backend_group g("rdb", m, vnodes);
+    std::vector<backend_state> state(4);
+    for (auto& b : state) b.live.store(true);
+    std::vector<uint64_t> keys(4096);
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = key_hash("user" + std::to_string(i));
+    size_t k = 0;
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(g.ring_pick(keys[k++ & 4095], state));
+    }
+    st.counters["ring_bytes"] = static_cast<double>(g.ring_size() * sizeof(uint64_t));
+}
+
 void bm_classify_large(benchmark::State& st) {
     // A call carrying a 10,000-long vector: classification validates the whole body.
     std::vector<int64_t> v(10'000, 7);
@@ -171,6 +189,7 @@ BENCHMARK(bm_gw_syncexec);
 BENCHMARK(bm_classify_only);
 BENCHMARK(bm_match_only);
 BENCHMARK(bm_pick_consistent_only);
+BENCHMARK(bm_ring_pick)->Arg(160)->Arg(1024)->Arg(4096)->Arg(16384);
 BENCHMARK(bm_classify_large);
 
 }  // namespace

@@ -23,6 +23,13 @@ inline constexpr uint64_t kJoinLengthMax = 0x7fffffff;
 inline constexpr std::string_view kErrorPrefix = "error: ";
 /// TorQ's timeout text (after the prefix).
 inline constexpr std::string_view kTimeoutText = "query has exceeded specified timeout value";
+/// An asyncexecjpt argument qgate cannot use (after the prefix), naming it and what it takes.
+inline constexpr std::string_view kBadTimeoutText =
+    "qgate: .gw.asyncexecjpt timeout must be a timespan, minute, second or time "
+    "(0D00:00:05), or 0Wn / () for none";
+inline constexpr std::string_view kBadPostbackText =
+    "qgate: .gw.asyncexecjpt postback must be a function name, a lambda or a list (f;args), "
+    "or () for none";
 
 /// One partial reply, ready to join: a plain (decompressed) body.
 struct part_view {

@@ -19,7 +19,8 @@
 namespace qgate::pubsub {
 
 /// A list of names as the client wrote it: a symbol atom, a symbol vector, a general list of
-/// symbol atoms, a char vector (one name), or q text (`a`b, enlist`a, (`a;`b), `symbol$()).
+/// symbol atoms and strings (sym_list), a char vector (one name), or q text (`a`b, enlist`a,
+/// (`a;`b), `symbol$()).
 struct name_args {
     enum class kind : uint8_t { none, sym_atom, sym_vector, sym_list, chars, text };
     kind k = kind::none;

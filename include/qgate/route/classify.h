@@ -85,8 +85,9 @@ struct gw_call {
 /// (q would say 'rank) or its server types are not symbols.
 bool parse_gw(const call_info& call, gw_call& out);
 
-/// The asyncexecjpt timeout in ms: a timespan atom or its q literal ("0D00:00:05",
-/// "00:00:05.500"). 0Wn, 0Nn or () mean no timeout (ms = -1). False when not understood.
+/// The asyncexecjpt timeout in ms: a timespan, minute, second or time atom, or its q literal
+/// ("0D00:00:05", "00:00:05.500"). Nulls, infinities, negatives and () mean no timeout
+/// (ms = -1). False when not understood (a number: TorQ would take it as nanoseconds).
 bool gw_timeout_ms(const arg_view& timeout, int64_t& ms);
 /// The longest timeout gw_timeout_ms gives (a fan-out's timer is 32-bit ms, ~49.7 days); a
 /// longer one is clamped to it.

@@ -41,16 +41,17 @@ class backend_group {
     int32_t ring_pick(uint64_t hash, std::span<const backend_state> state,
                       uint64_t skip = 0) const;
 
+    /// Most members a ring can hold: a point keeps its member's position in 16 bits.
+    static constexpr uint32_t kMembersMax = 0xffff;
+
   private:
-    struct ring_point {
-        uint64_t hash;
-        uint32_t id;   ///< global backend id
-        uint32_t pos;  ///< position in members() (its skip bit); fills the padding, 16 bytes
-    };
+    static constexpr uint64_t kPosMask = 0xffff;
 
     std::string name_;
     std::vector<uint32_t> ids_;
-    std::vector<ring_point> ring_;  ///< sorted by hash
+    /// Points, sorted: the top 48 bits are the point's place on the ring, the low 16 bits its
+    /// member's position in ids_. 8 bytes a point (a struct of hash, id, pos took 16).
+    std::vector<uint64_t> ring_;
 };
 
 /// All groups of a snapshot, found by name. Not copyable (its index holds views into itself).
@@ -64,7 +65,7 @@ class group_set {
     ~group_set() = default;
 
     /// Builds every group; false (with a message) on a duplicate or empty name, an empty group,
-    /// or more than 65535 groups.
+    /// a group of more than kMembersMax members, or more than 65535 groups.
     static bool build(std::span<const group_spec> specs, group_set& out, std::string& error,
                       uint32_t vnodes = kVirtualNodes);
 
