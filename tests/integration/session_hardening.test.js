@@ -142,7 +142,7 @@ for (const mode of ['session', 'request']) {
     nc.sock.end();
     assert.equal((await nc.readExact(1, 5000))[0], 3);
     assert.equal(Number(decode((await nc.readFrame(5000)).frame)), 42);
-    await nc.waitEof(5000);
+    await nc.waitEof(5000).catch((e) => { throw new Error(`nc: ${e.message}`); });
     // A call cut short by the EOF is owed nothing: the whole one before it is answered.
     const cut = await RawClient.connect(ctx, gw.port);
     const half = syncText('echo[8]');
@@ -150,7 +150,7 @@ for (const mode of ['session', 'request']) {
     cut.sock.end();
     const seven = await cut.readFrame(5000);
     assert.equal(Number(decode(seven.frame)), 7);
-    assert.equal(await cut.waitEof(5000), 1 + seven.length, 'then the close, nothing more');
+    assert.equal(await cut.waitEof(5000).catch((e) => { throw new Error(`cut: ${e.message}`); }), 1 + seven.length, 'then the close, nothing more');
   });
 }
 
