@@ -23,6 +23,7 @@
 //    the EOF will never be whole, and its backend owes nothing for it), then closed. Its
 //    socket is not read again (sock::rd_eof).
 
+#include <algorithm>
 #include <cstdio>
 
 #include "proxy/kinds.h"
@@ -63,7 +64,7 @@ void session_clients::backend_broke(session& ss, uint16_t bid, const uint8_t* p,
 // message boundary), drops the upstream and closes the client once that is sent. Returns the
 // number of errors queued.
 uint64_t session_clients::fail_calls(session& ss, const std::string& text) {
-    const uint64_t k = ss.outstanding < kDisconnectErrorsMax ? ss.outstanding : kDisconnectErrorsMax;
+    const uint64_t k = std::min(ss.outstanding, kDisconnectErrorsMax);
     set_error(ss, text);
     const auto* e = reinterpret_cast<const uint8_t*>(ss.err.data());
     for (uint64_t i = 0; i < k; ++i) {
