@@ -83,6 +83,8 @@ struct limits_conf {
     uint32_t connect_timeout_ms = 2000;
     uint32_t handshake_timeout_ms = 5000;
     uint32_t drain_timeout_ms = 5000;
+    uint32_t session_reply_timeout_ms = 0;  ///< session mode: a backend owing a reply silent
+                                            ///< this long is given up; 0 = never
     uint32_t queue_max = 1024;            ///< request mode: waiting requests per backend
     uint64_t request_bytes_max = 64u << 20;   ///< request mode: longest call (buffered whole)
     uint32_t requests_per_shard_max = 16384;  ///< request slots per shard (queued + in flight)

@@ -238,6 +238,15 @@ const knob kKnobs[] = {
     {"limits.drain_timeout_ms", knob_type::integer, kTable, "5000", 0, kTimeoutMsMax, {},
      kReloadable, {}, "On SIGTERM/SIGINT, how long in-flight requests may finish.",
      set_limit<&limits_conf::drain_timeout_ms>, get_limit<&limits_conf::drain_timeout_ms>},
+    {"limits.session_reply_timeout_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {},
+     kReloadable, {},
+     "Session mode: a backend that owes its client a reply (a sync call's, or the rest of a "
+     "message it began) and sends nothing for this long is given up: each sync call waiting "
+     "gets 'qgate: timeout after Nms and the client is closed (at once, with no error, when a "
+     "message was cut off half-way: it cannot be completed). 0 (default): never, since a "
+     "q backend cannot be cancelled and a long query is legitimate.",
+     set_limit<&limits_conf::session_reply_timeout_ms>,
+     get_limit<&limits_conf::session_reply_timeout_ms>},
     {"limits.queue_max", knob_type::integer, kTable, "1024", 1, 1'000'000, {}, 0, {},
      "Request mode: requests waiting for one backend (per home shard) before new ones get "
      "'qgate: busy. A route's queue_max overrides it.",

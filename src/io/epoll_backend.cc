@@ -50,6 +50,10 @@ struct fd_state {
     uint8_t* into = nullptr;  ///< recv_into target (nullptr: the armed recv is multishot)
     uint32_t into_len = 0;
     bool readable = true;  ///< recv_into: no read found the socket drained since the last edge
+    /// The peer shut down its write side (RDHUP, HUP or an error was reported): its EOF comes
+    /// after the data still queued, and no new edge will announce it, so a short read does not
+    /// mean "wait for the next edge" any more: read on until read() says EOF.
+    bool rdhup = false;
     bool registered = false;
     bool recv_armed = false;
     bool on_ready = false;
@@ -263,7 +267,7 @@ bool epoll_backend::read_some(int fd, fd_state& s) {
     if (n > 0) {
         post(s.recv_ud, static_cast<int32_t>(n),
              kFlagMore | kFlagBuffer | static_cast<uint32_t>(bid) << kBufferShift);
-        return static_cast<uint32_t>(n) == pool_.size();
+        return static_cast<uint32_t>(n) == pool_.size() || s.rdhup;
     }
     pool_.release(static_cast<uint16_t>(bid));
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
@@ -279,7 +283,7 @@ void epoll_backend::read_into(int fd, fd_state& s) {
         s.readable = false;
         return;  // wait for the edge
     }
-    if (n >= 0 && static_cast<uint32_t>(n) < s.into_len) s.readable = false;  // drained
+    if (n >= 0 && static_cast<uint32_t>(n) < s.into_len && !s.rdhup) s.readable = false;  // drained
     s.recv_armed = false;
     s.into = nullptr;
     post(s.recv_ud, n < 0 ? -errno : static_cast<int32_t>(n), 0);
@@ -323,6 +327,7 @@ void epoll_backend::on_event(int fd, uint32_t ev) {
     }
     if (s.send_msg != nullptr && (err || (ev & EPOLLOUT) != 0)) try_send(fd, s);
     if (err || (ev & (EPOLLIN | EPOLLRDHUP)) != 0) s.readable = true;  // a new edge
+    if (err || (ev & EPOLLRDHUP) != 0) s.rdhup = true;
     if (s.recv_armed && !s.on_ready && (err || (ev & (EPOLLIN | EPOLLRDHUP)) != 0)) {
         s.on_ready = true;
         ready_.push_back(fd);

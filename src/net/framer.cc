@@ -13,6 +13,7 @@ qipc::status framer::take_header(const uint8_t* h, const qipc::header_limits& li
     qipc::status st = qipc::parse_header({h, qipc::kHeaderSize}, fh, lim);
     if (!st) return st;
     left_ = fh.body_length();
+    sync_ = fh.type == qipc::msg_type::sync;
     ++c.frames;
     switch (fh.type) {
     case qipc::msg_type::sync: ++c.sync; break;
@@ -24,6 +25,7 @@ qipc::status framer::take_header(const uint8_t* h, const qipc::header_limits& li
 
 qipc::status framer::feed(const uint8_t* p, size_t n, const qipc::header_limits& lim,
                           frame_counts& c) {
+    const uint8_t* const start = p;
     while (n > 0) {
         if (left_ > 0) {
             const size_t k = left_ < n ? static_cast<size_t>(left_) : n;
@@ -34,7 +36,10 @@ qipc::status framer::feed(const uint8_t* p, size_t n, const qipc::header_limits&
         }
         if (have_ == 0 && n >= qipc::kHeaderSize) {  // fast path: header within this buffer
             qipc::status st = take_header(p, lim, c);
-            if (!st) return st;
+            if (!st) {
+                bad_at_ = static_cast<size_t>(p - start);
+                return st;
+            }
             p += qipc::kHeaderSize;
             n -= qipc::kHeaderSize;
             continue;
@@ -47,7 +52,12 @@ qipc::status framer::feed(const uint8_t* p, size_t n, const qipc::header_limits&
         if (have_ == qipc::kHeaderSize) {
             have_ = 0;
             qipc::status st = take_header(hdr_, lim, c);
-            if (!st) return st;
+            // A header completed here had begun in an earlier buffer (one that starts in this
+            // buffer with 8 bytes in it takes the path above): its first bytes are gone.
+            if (!st) {
+                bad_at_ = kSplit;
+                return st;
+            }
         }
     }
     return {};

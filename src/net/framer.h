@@ -29,13 +29,21 @@ class framer {
     /// True between messages (no partial header or body outstanding).
     bool at_boundary() const { return have_ == 0 && left_ == 0; }
     uint64_t body_left() const { return left_; }
+    /// Inside a sync call: its header counted, some of its body still to come.
+    bool in_sync() const { return left_ > 0 && sync_; }
+    /// After feed failed: bytes of that buffer before the bad header, which are whole frames
+    /// (or the end of one), or kSplit when the bad header began in an earlier buffer.
+    size_t bad_offset() const { return bad_at_; }
+    static constexpr size_t kSplit = SIZE_MAX;
 
   private:
     qipc::status take_header(const uint8_t* h, const qipc::header_limits& lim, frame_counts& c);
 
     uint8_t hdr_[qipc::kHeaderSize] = {};
     uint8_t have_ = 0;   ///< header bytes collected so far
+    bool sync_ = false;  ///< the message being skipped is a sync call
     uint64_t left_ = 0;  ///< body bytes still to skip
+    size_t bad_at_ = 0;  ///< see bad_offset()
 };
 
 }  // namespace qgate::net

@@ -34,6 +34,10 @@ class conn_handler {
     virtual void on_connected(session& ss, const io::completion& c);
     /// The peer closed or the socket failed.
     virtual void on_eof(session& ss, role r) = 0;
+    /// The peer shut down its write side (a recv read EOF; sock::rd_eof is set, the socket is
+    /// not read again) but may still read: a client kind answers what it was asked, then
+    /// closes. By default the same as on_eof.
+    virtual void on_read_eof(session& ss, role r);
     /// The slot's timer expired (after the handshake: the kind's own deadline).
     virtual void on_timeout(session& ss);
     /// A send on `r` completed and its bytes were consumed from the queue.

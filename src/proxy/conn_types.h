@@ -51,6 +51,7 @@ struct sock {
     bool into = false;           ///< receives by recv_into (op::read), not multishot recv
     bool send_inflight = false;
     bool dirty = false;          ///< on the engine's flush list
+    bool rd_eof = false;         ///< the peer shut down its write side: nothing more to read
     uint16_t ops = 0;            ///< submitted operations whose final completion is pending
     uint32_t asked = 0;          ///< recv_into: bytes the read in flight may bring at most
     uint64_t inflight_bytes = 0;
@@ -97,6 +98,7 @@ struct session {
     uint64_t tried = 0;
     uint64_t outstanding = 0;     ///< client sync requests not yet answered by the backend
     uint64_t deadline_ms = 0;     ///< 0 = no timer
+    uint64_t up_active_ms = 0;    ///< session mode: the backend's last progress (reply timeout)
     uint32_t hs_len = 0;          ///< bytes of `hs` that were the handshake itself
     std::string hs;               ///< client handshake (+ any bytes sent before the reply)
     std::string up_hs;            ///< upstream handshake

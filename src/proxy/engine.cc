@@ -221,7 +221,9 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
 // NOLINTNEXTLINE(readability-make-member-function-const): it submits io; const would mislead.
 void engine::arm_recv(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
-    if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle) return;
+    if (k.fd < 0 || k.closing || k.paused || k.starved || k.rx != rx_state::idle || k.rd_eof) {
+        return;
+    }
     if (k.into) {
         ss.h->arm_read(ss, r);  // the kind reads into its own memory (recv_into)
         return;
@@ -283,8 +285,11 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         }
     } else if (c.res == -ECANCELED) {
         arm_recv(ss, r);  // a pause that was lifted before the cancel completed
+    } else if (c.res == 0 && !k.closing) {
+        k.rd_eof = true;  // shut down for writing (half-closed): it may still read
+        ss.h->on_read_eof(ss, r);
     } else if (!k.closing) {
-        on_eof(ss, r);    // EOF (0) or a socket error
+        on_eof(ss, r);    // a socket error
     }
     maybe_free(ss, r);
 }
@@ -354,14 +359,15 @@ bool engine::queue_low(const session& ss, role r) const {
 }
 
 // A client connection's queue on `r` is empty: close it if it was only flushing its last bytes,
-// or if a drain is waiting for it to be idle.
+// or if a drain, or a client that has half-closed (every call of it answered then), is waiting
+// for it to be idle.
 void engine::close_if_flushed(session& ss, role r) {
     const sock& k = ss.s[static_cast<int>(r)];
     if (!k.sq.empty() || k.send_inflight) return;
     if (ss.close_after_flush && r == role::client) {
         close_session(ss);
-    } else if (draining_ && idle(ss)) {
-        bump(ctr_.drain_closed);
+    } else if ((draining_ || ss.s[0].rd_eof) && idle(ss)) {
+        if (draining_) bump(ctr_.drain_closed);
         close_session(ss);
     }
 }
@@ -440,7 +446,7 @@ void engine::maybe_free(session& ss, role r) {
         k.xp->close(k.fd);
         k.fd = -1;
         ++k.gen;
-        k.closing = k.paused = k.starved = k.send_inflight = k.into = false;
+        k.closing = k.paused = k.starved = k.send_inflight = k.into = k.rd_eof = false;
         k.rx = rx_state::idle;
         k.inflight_bytes = 0;
         k.fr = net::framer{};
@@ -453,7 +459,7 @@ void engine::maybe_free(session& ss, role r) {
         ss.hs.clear();
         ss.up_hs.clear();
         ss.err.clear();
-        ss.deadline_ms = 0;
+        ss.deadline_ms = ss.up_active_ms = 0;
         ss.link = link_state{};
         ss.outstanding = 0;
         ss.tried = 0;

@@ -16,7 +16,8 @@
 //    late reply is discarded when it comes (the connection stays busy until then: a q backend
 //    cannot be cancelled).
 //  * A client that disconnects loses its queued requests (skipped at its backend); replies to
-//    its in-flight ones are discarded.
+//    its in-flight ones are discarded. One that only shuts down its write side (half-close:
+//    `printf ... | nc`) is answered every call already read, then closed.
 //  * Request slots are preallocated per shard (limits.requests_per_shard_max); a call whole in
 //    one receive buffer is lent to the slot, not copied (request_lend.cc), and the slot's byte
 //    buffers keep their capacity, so steady-state routing allocates nothing. Buffers past
@@ -203,6 +204,10 @@ void request_clients::request_unhold(session& ss) {
     ss.rq.unholding = false;
     if (ss.st == sstate::request && !ss.rq.held.empty() && slot_free_ == nullptr) {
         wait_for_slot(ss);
+    }
+    if (ss.st == sstate::request && ss.s[0].rd_eof && ss.rq.held.empty()) {
+        drop_partial(ss);  // half-closed: what was held is framed; nothing more comes
+        if (engine::idle(ss)) return e_.close_session(ss);
     }
     if (ss.st == sstate::request && ss.s[0].paused && client_quota_ok(ss)) {
         e_.resume_recv(ss, role::client);
@@ -523,6 +528,26 @@ void request_clients::on_data(session& ss, role, uint16_t bid, uint32_t n) {
 }
 
 void request_clients::on_eof(session& ss, role) { e_.close_session(ss); }
+
+// Half-closed (design note): closed once every call read is answered and sent, by
+// engine::close_if_flushed or request_unhold, or here when that is now.
+void request_clients::on_read_eof(session& ss, role) {
+    if (ss.st != sstate::request) return e_.close_session(ss);  // still in the handshake
+    if (ss.rq.held.empty()) drop_partial(ss);
+    if (engine::idle(ss)) e_.close_session(ss);
+}
+
+// A call cut short by the client's EOF will never be whole: its slot goes back.
+void request_clients::drop_partial(session& ss) {
+    if (ss.rq.cut.at_boundary()) return;
+    if (ss.rq.fill != nullptr) {
+        request* f = ss.rq.fill;
+        ss.rq.fill = nullptr;
+        maybe_free_request(*f);
+    }
+    ss.rq.cut = frame_cut{};
+    ss.rq.skip = ss.rq.oversize = ss.rq.undecided = false;
+}
 
 // Replies drained below the low watermarks: read the client again, within its quota.
 void request_clients::on_sent(session& ss, role r) {

@@ -18,6 +18,8 @@ class request_clients final : public conn_handler {
     void on_authenticated(session& ss) override { enter_request(ss); }
     void on_data(session& ss, role r, uint16_t bid, uint32_t n) override;
     void on_eof(session& ss, role r) override;
+    void on_read_eof(session& ss, role r) override;
+    void drop_partial(session& ss);
     void on_sent(session& ss, role r) override;
     bool on_close(session& ss) override;
     void on_slot_freed(session& ss) override { ss.rq = rq_client{}; }

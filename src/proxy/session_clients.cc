@@ -4,10 +4,12 @@
 // shard; state: the slot's `session` (both sockets) from accept to close.
 //
 // Design note (decisions a kdb+ user can observe):
-//  * The client's handshake is answered only after the upstream handshake, with exactly the
-//    byte the backend answered, as a single 1-byte write (node-q requires the first data
-//    chunk to be that byte alone). So capability, compression and >2 GB framing agree end to
-//    end. Bad credentials: the socket is closed without writing a byte, as q does.
+//  * The client's handshake is answered only after the upstream handshake, with the byte the
+//    backend answered, as a single 1-byte write (node-q requires the first data chunk to be
+//    that byte alone). So capability, compression and >2 GB framing agree end to end. A
+//    backend that answers more than it was offered (PyKX echoes; a broken one sent 0xff) is
+//    not believed: the client gets min(offered, answered), q's common capability. Bad
+//    credentials: the socket is closed without writing a byte, as q does.
 //  * Upstream handshake: backend_conf.credentials ("qgate" when empty) + the client's
 //    capability (capped at 6) + NUL. A client that sent no capability byte (qPython's retry
 //    path) is passed through the same way: credentials + NUL only.
@@ -23,7 +25,12 @@
 //    sync request (client sync frames minus backend responses), then is closed. Mid-message
 //    the stream cannot be repaired, so the client is closed at once.
 //  * A malformed client frame header closes the client and its upstream (counted), as q
-//    itself closes a handle on 'badmsg.
+//    itself closes a handle on 'badmsg. A backend's frame header that is malformed or longer
+//    than message_bytes_max (both directions are held to it, as in request mode) counts as a
+//    lost backend (session_guard.cc), and so, with limits.session_reply_timeout_ms, does a
+//    backend that owes a reply and goes silent.
+//  * A client that shuts down its write side (half-close: `printf ... | nc`) is answered
+//    what it asked, then closed (session_guard.cc).
 //  * Bodies are never inspected or copied: every receive buffer is queued on the peer socket
 //    as is (cut-through), so a message of any size streams with bounded memory.
 
@@ -41,9 +48,6 @@ namespace qgate::proxy {
 using shard::bump;
 
 namespace {
-// Cap on error frames queued for one session at backend loss (each is an iovec entry
-// pointing at the same bytes; beyond this the client is simply closed after them).
-constexpr uint64_t kDisconnectErrorsMax = 4096;
 // Capability qgate offers a client when it answers the handshake itself (no backend).
 constexpr uint8_t kSelfCapability = 3;
 }  // namespace
@@ -70,8 +74,9 @@ void session_clients::start_upstream(session& ss) {
 
 void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
     const uint8_t* p = e_.be_.pool().data(bid);
-    ss.reply = p[0];
-    ss.cap = p[0];
+    const uint8_t offered = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
+    ss.cap = p[0] < offered ? p[0] : offered;  // q's common capability (design note)
+    ss.reply = ss.cap;
     ss.st = sstate::streaming;
     upstream_link::ready(ss);
     if (!e_.push(ss, role::client, &ss.reply, 1, -1, true)) {
@@ -79,6 +84,7 @@ void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
         return;
     }
     e_.arm_recv(ss, role::client);
+    ss.s[0].fr = net::framer{};  // early bytes were only checked (early_ok): framed again now
     if (n > 1) {
         forward(ss, role::upstream, bid, p + 1, n - 1);  // the backend spoke right away (.z.po)
     } else {
@@ -88,6 +94,7 @@ void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
         forward_copy(ss, role::client, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                      static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
     }
+    if (ss.st == sstate::streaming && ss.s[0].rd_eof) client_ended(ss);  // half-closed early
     if (e_.draining_ && engine::idle(ss)) e_.close_session(ss);
 }
 
@@ -98,12 +105,14 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    if (from == role::client) hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_.message_bytes_max;  // replies too, as request mode holds them
+    const bool was_owing = owing(ss);
     qipc::status st = src.fr.feed(p, n, hl, fc);
     if (!st) {
         bump(e_.ctr_.malformed_frames);
         QGATE_LOG_DEBUG("malformed frame from %s: %s", from == role::client ? "client" : "backend",
                         qipc::errc_name(st.code));
+        if (from == role::upstream) return backend_broke(ss, bid, p, fc);
         e_.release(bid);
         e_.close_session(ss);
         return;
@@ -121,6 +130,7 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     }
     if (!e_.push(ss, to, p, n, bid)) return;
     e_.check_high(ss, from, dst);
+    if (e_.lim_.session_reply_timeout_ms != 0) watch(ss, from, was_owing);
 }
 
 // Bytes that do not live in a pool buffer (client bytes that arrived with the handshake): they
@@ -160,6 +170,7 @@ void session_clients::enter_no_backend(session& ss) {
     set_error(ss, "qgate: no backend available for group " + group);
     if (!e_.push(ss, role::client, &ss.reply, 1, -1, true)) return;
     e_.arm_recv(ss, role::client);
+    ss.s[0].fr = net::framer{};  // early bytes were only checked (early_ok): framed again now
     if (ss.hs.size() > ss.hs_len) {
         no_backend_data(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
                         static_cast<uint32_t>(ss.hs.size() - ss.hs_len));
@@ -206,7 +217,29 @@ void session_clients::on_upstream_failed(session& ss) {
 
 
 
-void session_clients::on_authenticated(session& ss) { start_upstream(ss); }
+void session_clients::on_authenticated(session& ss) {
+    if (ss.hs.size() > ss.hs_len &&
+        !early_ok(ss, reinterpret_cast<const uint8_t*>(ss.hs.data()) + ss.hs_len,
+                  static_cast<uint32_t>(ss.hs.size() - ss.hs_len))) {
+        return;
+    }
+    start_upstream(ss);
+}
+
+// Bytes a client sends before its backend has answered wait in ss.hs, but are framed as they
+// come (s[0].fr, nothing counted; the framer starts afresh when they are forwarded or
+// answered), so a bad first frame closes the client at once and is counted, as in request
+// mode, whether or not a backend ever answers (and no backend is bothered for it).
+bool session_clients::early_ok(session& ss, const uint8_t* p, uint32_t n) {
+    net::frame_counts fc;
+    qipc::header_limits hl;
+    hl.capability = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
+    hl.length_max = e_.lim_.message_bytes_max;
+    if (ss.s[0].fr.feed(p, n, hl, fc)) return true;
+    bump(e_.ctr_.malformed_frames);
+    e_.close_session(ss);
+    return false;
+}
 
 void session_clients::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
     const uint8_t* p = e_.be_.pool().data(bid);
@@ -220,7 +253,7 @@ void session_clients::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
         if (ss.hs.size() + n > ss.hs_len + kEarlyBytesMax) {
             bump(e_.ctr_.handshake_fail);
             e_.close_session(ss);
-        } else {
+        } else if (early_ok(ss, p, n)) {
             ss.hs.append(reinterpret_cast<const char*>(p), n);
         }
         e_.release(bid);
@@ -264,6 +297,10 @@ void session_clients::on_connected(session& ss, const io::completion& c) {
 // The queue on `r` drained: its feeder (the other socket; the client itself while qgate
 // answers it with no backend) may read again, unless the client is only being flushed.
 void session_clients::on_sent(session& ss, role r) {
+    // The backend took bytes of a call: progress, for the reply timeout.
+    if (r == role::upstream && e_.lim_.session_reply_timeout_ms != 0) {
+        ss.up_active_ms = e_.clock_now();
+    }
     if (e_.queue_low(ss, r) && !ss.close_after_flush) {
         const bool self = ss.st == sstate::no_backend;
         e_.resume_recv(ss, self ? role::client : static_cast<role>(1 - static_cast<int>(r)));
@@ -288,7 +325,9 @@ bool session_clients::on_sock_freed(session& ss, role r) {
 }
 
 bool session_clients::idle(const session& ss) const {
-    if (ss.st == sstate::streaming) return engine::quiet(ss) && ss.outstanding == 0;
+    if (ss.st == sstate::streaming) {
+        return engine::quiet(ss) && ss.outstanding == 0 && ss.s[1].fr.at_boundary();
+    }
     return ss.st == sstate::no_backend && engine::quiet(ss);
 }
 
@@ -321,24 +360,14 @@ void session_clients::backend_lost(session& ss) {
         e_.close_session(ss);
         return;
     }
-    uint64_t k = ss.outstanding < kDisconnectErrorsMax ? ss.outstanding : kDisconnectErrorsMax;
-    set_error(ss, "qgate: backend " + u.name + " disconnected");
-    const auto* e = reinterpret_cast<const uint8_t*>(ss.err.data());
-    for (uint64_t i = 0; i < k; ++i) {
-        if (!e_.push(ss, role::client, e, static_cast<uint32_t>(ss.err.size()), -1)) return;
-    }
-    bump(e_.ctr_.disconnect_errors, k);
-    ss.outstanding = 0;
-    ss.close_after_flush = true;
-    e_.opt_.upstreams->release(ss.backend);
-    ss.backend = -1;
-    e_.close_sock(ss, role::upstream);
-    e_.pause_recv(ss, role::client);
-    sock& c = ss.s[0];
-    if (c.sq.empty() && !c.send_inflight) e_.close_session(ss);
+    bump(e_.ctr_.disconnect_errors, fail_calls(ss, "qgate: backend " + u.name + " disconnected"));
 }
 
 void session_clients::on_timeout(session& ss) {
+    if (ss.st == sstate::streaming) {
+        reply_timer(ss);
+        return;
+    }
     if (ss.st != sstate::connecting && ss.st != sstate::up_handshake) return;
     bump(e_.ctr_.backend_connect_timeout);
     on_upstream_failed(ss);

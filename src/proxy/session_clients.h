@@ -5,6 +5,7 @@
 // close; the backend is picked through the listener's policy (upstreams.h).
 #pragma once
 
+#include "net/framer.h"
 #include "proxy/conn_handler.h"
 #include "proxy/engine.h"
 
@@ -19,6 +20,7 @@ class session_clients final : public conn_handler {
     void on_data(session& ss, role r, uint16_t bid, uint32_t n) override;
     void on_connected(session& ss, const io::completion& c) override;
     void on_eof(session& ss, role r) override;
+    void on_read_eof(session& ss, role r) override;
     void on_timeout(session& ss) override;
     void on_sent(session& ss, role r) override;
     bool on_close(session& ss) override;
@@ -26,6 +28,7 @@ class session_clients final : public conn_handler {
     bool idle(const session& ss) const override;
 
     void start_upstream(session& ss);
+    bool early_ok(session& ss, const uint8_t* p, uint32_t n);
     void backend_lost(session& ss);
     void on_upstream_reply(session& ss, uint16_t bid, uint32_t n);
     void forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n);
@@ -35,6 +38,14 @@ class session_clients final : public conn_handler {
     void on_upstream_failed(session& ss);
     static void set_error(session& ss, const std::string& text);
 
+    // session_guard.cc: what qgate does when the backend or the client breaks the session.
+    void backend_broke(session& ss, uint16_t bid, const uint8_t* p, const net::frame_counts& fc);
+    uint64_t fail_calls(session& ss, const std::string& text);
+    static bool owing(const session& ss);
+    void watch(session& ss, role from, bool was_owing);
+    void reply_timer(session& ss);
+    void reply_timed_out(session& ss);
+    void client_ended(session& ss);
 };
 
 }  // namespace qgate::proxy

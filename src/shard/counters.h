@@ -77,6 +77,9 @@ namespace qgate::shard {
       "session mode: sync calls answered 'qgate: no backend available for group G'")               \
     X(disconnect_errors, counter, "calls",                                                         \
       "sync calls answered 'qgate: backend B disconnected' (session and request mode)")            \
+    X(session_reply_timeouts, counter, "connections",                                              \
+      "session mode: clients closed because their backend owed a reply and sent nothing for "      \
+      "session_reply_timeout_ms (waiting sync calls answered 'qgate: timeout after Nms')")         \
     X(slow_reader_pauses, counter, "pauses",                                                       \
       "times a peer was not read: the socket it feeds had over out_bytes_high queued")             \
     X(buf_share_pauses, counter, "pauses",                                                         \

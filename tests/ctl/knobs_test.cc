@@ -32,6 +32,7 @@ const char* const kSchema[] = {
     "limits.connect_timeout_ms",
     "limits.handshake_timeout_ms",
     "limits.drain_timeout_ms",
+    "limits.session_reply_timeout_ms",
     "admin.listen",
     "listener.listen",
     "listener.mode",

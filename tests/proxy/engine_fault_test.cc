@@ -547,10 +547,10 @@ TEST_CASE("request engine: unsolicited async dropped; a gone client's reply disc
     CHECK(f.ctr.backend_unsolicited.load() == 1);
     f.recv(request_fixture::kPool, response_frame());
     CHECK(f.sent(request_fixture::kCli) == response_frame());
-    // The client sends a call and leaves: the reply is discarded, the connection serves on.
+    // The client sends a call and is reset: the reply is discarded, the connection serves on.
     f.recv(request_fixture::kCli, sync_frame());
     CHECK(f.sent(request_fixture::kPool) == sync_frame());
-    f.complete(f.be.last(op::recv, request_fixture::kCli)->ud, 0);
+    f.complete(f.be.last(op::recv, request_fixture::kCli)->ud, -ECONNRESET);  // reset: gone
     f.recv(request_fixture::kPool, response_frame());
     CHECK(f.ctr.requests_abandoned.load() == 1);
     CHECK(f.ctr.request_late_replies.load() == 1);

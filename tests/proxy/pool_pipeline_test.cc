@@ -200,7 +200,7 @@ TEST_CASE("pipeline: a backend whose oldest call has run pipeline_hold_ms takes 
     f.turn();
     CHECK(f.sends(pipe_fixture::pool(0)) == 2);  // not behind c1 on its connection
     CHECK(f.sends(pipe_fixture::pool(1)) == 1);  // nor on the idle one: the backend is serial
-    f.complete(f.be.last(op::recv, f.cli(1))->ud, 0);  // b1's client leaves: b1 is skipped
+    f.complete(f.be.last(op::recv, f.cli(1))->ud, -ECONNRESET);  // b1's client is reset: b1 skipped
     f.read(pipe_fixture::pool(0), reply("c1"));  // answered: the queue moves again
     CHECK(f.sent(a) == reply("c1"));
     CHECK(f.sent(pipe_fixture::pool(0)) == call("c3"));

@@ -205,7 +205,7 @@ TEST_CASE("pool rx: an abandoned call's late reply is dropped in chunks, the buf
     f.pool_up();
     f.client_up();
     f.call();
-    f.complete(f.be.last(op::recv, pool_fixture::kCli)->ud, 0);  // the client leaves
+    f.complete(f.be.last(op::recv, pool_fixture::kCli)->ud, -ECONNRESET);  // the client is reset
     CHECK(f.ctr.requests_abandoned.load() == 1);
     const std::string late = reply_of(10000);
     CHECK(f.read(pool_fixture::kPool, late) == 3);  // 4096 + 4096 + 1808: never grown

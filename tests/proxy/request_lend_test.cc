@@ -178,7 +178,7 @@ TEST_CASE("request lend: a client gone with calls in flight releases the buffer 
     const std::string a = call(40, 'a'), b = call(50, 'b'), c = call(60, 'c');
     f.recv(lend_fixture::kCli, a + b + c);
     CHECK(f.sent(lend_fixture::kPool) == a);
-    f.complete(f.be.last(op::recv, lend_fixture::kCli)->ud, 0);  // EOF: the client is gone
+    f.complete(f.be.last(op::recv, lend_fixture::kCli)->ud, -ECONNRESET);  // reset: gone
     CHECK(f.ctr.requests_abandoned.load() == 3);
     CHECK(f.held() == 1);  // a is in flight, b and c queued: the home shard still has them
     f.recv(lend_fixture::kPool, reply('a'));  // discarded; b and c are skipped
