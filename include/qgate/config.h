@@ -87,6 +87,8 @@ struct limits_conf {
                                             ///< this long is given up; 0 = never
     uint32_t queue_max = 1024;            ///< request mode: waiting requests per backend
     uint64_t request_bytes_max = 64u << 20;   ///< request mode: longest call (buffered whole)
+    uint64_t inflate_bytes_max = 64u << 20;   ///< most one compressed message may inflate to
+    uint32_t inflate_ratio_max = 0;           ///< most uncompressed / compressed; 0 = any
     uint32_t requests_per_shard_max = 16384;  ///< request slots per shard (queued + in flight)
     uint32_t requests_per_client_max = 1024;  ///< calls one client may have outstanding
     uint32_t big_bufs_max = 16;               ///< request mode: cached buffers past 1 MiB per shard

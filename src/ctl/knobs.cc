@@ -255,6 +255,21 @@ const knob kKnobs[] = {
      "Request mode: longest call a client may send (each call is read whole to be routed). A "
      "longer one is read past and answered 'qgate: request too large.",
      set_limit<&limits_conf::request_bytes_max>, get_limit<&limits_conf::request_bytes_max>},
+    {"limits.inflate_bytes_max", knob_type::integer, kTable, "67108864", 10, kBytesMax, {},
+     kReloadable, {},
+     "Most bytes (header included) one compressed q message may inflate to, in every mode: "
+     "a compressed call, reply, update or fan-out part declaring more is refused and counted "
+     "in inflate_refused. A message is inflated whole on its shard's thread, at a cost mostly "
+     "of touching fresh memory, so this bounds the stall one message can cause other "
+     "connections (README, Behaviour decisions). Capped by message_bytes_max.",
+     set_limit<&limits_conf::inflate_bytes_max>, get_limit<&limits_conf::inflate_bytes_max>},
+    {"limits.inflate_ratio_max", knob_type::integer, kTable, "0", 0, 1 << 30, {}, kReloadable,
+     {},
+     "Most a compressed message may inflate to per compressed byte (uncompressed / compressed "
+     "length); more is refused as for inflate_bytes_max. 0 = no bound. q's format cannot "
+     "exceed 121 and honest data reaches it (a column of one value: 120.9, sorted symbols: "
+     "117), so only data known to compress less should set it.",
+     set_limit<&limits_conf::inflate_ratio_max>, get_limit<&limits_conf::inflate_ratio_max>},
     {"limits.requests_per_client_max", knob_type::integer, kTable, "1024", 2, 1'000'000, {}, 0,
      {}, "Request mode: calls one client may have outstanding (pipelined and not yet answered, "
      "or async not yet sent). Beyond it qgate stops reading the client until half are done.",

@@ -19,12 +19,14 @@ namespace {
 constexpr std::string_view kMalformed = "qgate: malformed reply from backend";
 }  // namespace
 
-bool gather::start(uint32_t parts, int64_t deadline_ms, uint64_t length_max) {
+bool gather::start(uint32_t parts, int64_t deadline_ms, uint64_t length_max,
+                   qipc::inflate_limits inflate) {
     *this = gather{};  // releases any decompressed partials of the previous fan-out
     if (parts == 0 || parts > kPartsMax) return false;
     parts_ = parts;
     deadline_ms_ = deadline_ms;
     length_max_ = length_max;
+    inflate_ = inflate;
     status_ = gather_status::waiting;
     return true;
 }
@@ -60,7 +62,13 @@ bool gather::plain_body(uint32_t i, std::span<const uint8_t> msg, std::string_vi
     }
     uint64_t ulen = 0;
     std::vector<uint8_t>& buf = owned_[i];
-    if (!qipc::uncompressed_length(msg, length_max_, ulen)) {
+    const qipc::status st = qipc::inflate_length(msg, length_max_, inflate_, ulen);
+    if (st.code == qipc::errc::inflate_limit) {
+        ++inflate_refused_;
+        why = "qgate: backend reply over the inflate limit";
+        return false;
+    }
+    if (!st) {
         why = "qgate: bad compressed reply from backend";
         return false;
     }

@@ -30,6 +30,7 @@
 #include "proxy/upstreams.h"
 #include "qgate/check.h"
 #include "qgate/config.h"
+#include "qgate/qipc/compress.h"
 #include "shard/counters.h"
 #include "shard/shard.h"
 #include "shard/timer_heap.h"
@@ -125,6 +126,12 @@ class engine final : public shard::shard_hooks {
     /// pool refuses the second release, which is counted (the wrong holder is unknown here).
     void release(uint16_t bid) { (void)QGATE_CHECK(ctr_, be_.pool().release(bid)); }
     bool queue_low(const session& ss, role r) const;
+    /// What one compressed message may inflate to: limits.inflate_*, within message_bytes_max.
+    qipc::inflate_limits inflate_limits() const {
+        const uint64_t cap = lim_.message_bytes_max;
+        return {lim_.inflate_bytes_max < cap ? lim_.inflate_bytes_max : cap,
+                lim_.inflate_ratio_max};
+    }
     void close_if_flushed(session& ss, role r);
     static bool quiet(const session& ss);
     static bool is_client(const session& ss);

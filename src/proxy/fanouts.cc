@@ -295,7 +295,7 @@ bool fanouts::fanout_children(fanout& f, const route::route_rule& rule,
         }
         e_.rq_->rq_timers_.add(p.deadline_ms, p.index, p.gen);
     }
-    f.g.start(f.n, f.deadline_ms);
+    f.g.start(f.n, f.deadline_ms, join::kJoinLengthMax, e_.inflate_limits());
     return true;
 }
 
@@ -336,7 +336,9 @@ void fanouts::fanout_back(request& ch) {
                 const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[i];
                 f.g.lost(i, lost_text(ch, e_.plane_->groups()[gid].name(), f.plan.torq, text));
             } else {
+                const uint32_t refused = f.g.inflate_refused();
                 f.g.deliver(i, ch.rep);
+                if (f.g.inflate_refused() != refused) bump(e_.ctr_.inflate_refused);
             }
             if (f.plan.reply && f.g.status() != join::gather_status::waiting) fanout_complete(f);
         }
@@ -457,7 +459,7 @@ void fanouts::fanout_reduce(fanout& f) {
     ch->priority = 0;
     f.reducer = ch;
     f.stage = fan_stage::reducing;
-    f.g.start(1, f.deadline_ms);
+    f.g.start(1, f.deadline_ms, join::kJoinLengthMax, e_.inflate_limits());
     ++f.away;
     e_.rq_->submit(*ch);
 }

@@ -17,7 +17,8 @@
 // all-sym subscribers' bytes); `(`.u.end;d)` goes to every shard and from there once to each
 // subscriber, as received. A compressed frame (q compresses messages over 2000 bytes to a
 // non-loopback peer) is decompressed once into a fresh buffer, which is then what all-sym
-// subscribers get; one that does not decompress fails the link (q's 'badmsg).
+// subscribers get; one that does not decompress fails the link (q's 'badmsg), and so does one
+// that would inflate past limits.inflate_bytes_max / inflate_ratio_max (inflate_refused).
 
 #include "net/socket_util.h"
 #include "proxy/kinds.h"
@@ -89,9 +90,10 @@ void feed_link::ps_up_subscribe(session& ss) {
 void feed_link::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
     ps_conn& pc = *ss.ps;
     if (h.compressed) {
-        msg = ps_inflate(msg, e_.lim_.message_bytes_max);  // the plain bytes are what we forward
+        bool refused = false;  // the plain bytes are what we forward
+        msg = ps_inflate(msg, e_.lim_.message_bytes_max, e_.inflate_limits(), refused);
         if (!msg) {
-            bump(e_.ctr_.pubsub_bad_msgs);
+            bump(refused ? e_.ctr_.inflate_refused : e_.ctr_.pubsub_bad_msgs);
             ps_up_failed(ss);
             return;
         }

@@ -55,9 +55,12 @@ pubsub::update_ref ps_error_frame(std::string_view text) {
     return std::move(b).freeze();
 }
 
-pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max) {
+pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max,
+                              const qipc::inflate_limits& lim, bool& refused) {
     uint64_t ulen = 0;
-    if (!qipc::uncompressed_length(msg.bytes(), length_max, ulen)) return {};
+    const qipc::status st = qipc::inflate_length(msg.bytes(), length_max, lim, ulen);
+    refused = st.code == qipc::errc::inflate_limit;
+    if (!st) return {};
     pubsub::update_builder b(ulen);
     if (!b.ok() || !qipc::decompress(msg.bytes(), b.data())) return {};
     return std::move(b).freeze();

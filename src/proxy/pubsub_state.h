@@ -28,6 +28,7 @@
 #include "proxy/frame_cut.h"
 #include "qgate/config.h"
 #include "qgate/pubsub.h"
+#include "qgate/qipc/compress.h"
 #include "shard/spsc_ring.h"
 
 namespace qgate::proxy {
@@ -122,8 +123,10 @@ struct ps_conn {
 pubsub::update_ref ps_error_frame(std::string_view text);
 
 /// The plain message of a compressed one (q compresses messages over 2000 bytes to
-/// non-loopback peers), in one fresh buffer; empty when malformed or longer than length_max.
-pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max);
+/// non-loopback peers), in one fresh buffer; empty when malformed, longer than length_max or
+/// past `lim` (then `refused` is set: the message is well formed, qgate will not inflate it).
+pubsub::update_ref ps_inflate(const pubsub::update_ref& msg, uint64_t length_max,
+                              const qipc::inflate_limits& lim, bool& refused);
 
 /// One table's local subscribers, grouped by filter key.
 struct ps_group {

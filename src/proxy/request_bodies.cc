@@ -14,7 +14,14 @@
 //    walk their items, no allocation), so it costs one branch (bench/RESULTS.md).
 //  * A compressed call is decompressed into the shard's scratch buffer to be validated and
 //    classified, and forwarded compressed, as received. One declaring more than
-//    request_bytes_max once decompressed is answered 'qgate: request too large'.
+//    request_bytes_max once decompressed is answered 'qgate: request too large'; one that
+//    would inflate past limits.inflate_bytes_max or inflate_ratio_max is refused unread like a
+//    call that is not one q object ('badmsg sync, dropped async) and counted in
+//    inflate_refused. It is inflated whole, not a prefix: the validating walk (a malformed
+//    call must not reach the shared backend connection), hashing by any argument and a
+//    fan-out's per-group calls all need the whole body, so the inflate limit is what bounds
+//    the work. A scratch buffer grown past kKeepBytesMax goes to the shard's cache of big
+//    buffers once the call is routed (release_scratch), so it is not pinned by one call.
 //  * Pool connections use capability 3, so a backend on another host compresses replies over
 //    2000 bytes. q never compresses to a peer of capability 0 or to one on its own host
 //    (loopback, Unix socket), so before such a client gets a compressed reply it is
@@ -42,7 +49,11 @@ using shard::bump;
 bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> msg,
                               std::span<const uint8_t>& body) {
     uint64_t ulen = 0;
-    if (!qipc::uncompressed_length(msg, e_.lim_.message_bytes_max, ulen)) {
+    qipc::inflate_limits lim = e_.inflate_limits();
+    lim.bytes_max = UINT64_MAX;  // request_bytes_max first: its own error, as for plain calls
+    const qipc::status st = qipc::inflate_length(msg, e_.lim_.message_bytes_max, lim, ulen);
+    if (st.code == qipc::errc::inflate_limit) return refuse_inflate(ss, r);
+    if (!st) {
         reject_malformed(ss, r);
         return false;
     }
@@ -51,7 +62,8 @@ bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> 
         answer_error(ss, r, "qgate: request too large");
         return false;
     }
-    scratch_.resize(ulen);
+    if (ulen > e_.inflate_limits().bytes_max) return refuse_inflate(ss, r);
+    e_.bigs_.fit(scratch_, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
     if (!qipc::decompress(msg, scratch_)) {
         reject_malformed(ss, r);
         return false;
@@ -59,6 +71,20 @@ bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> 
     body = std::span<const uint8_t>(scratch_).subspan(qipc::kHeaderSize);
     return true;
 }
+
+// A compressed call that would inflate past the inflate limits: refused as a bad message.
+bool request_clients::refuse_inflate(session& ss, request& r) {
+    bump(e_.ctr_.inflate_refused);
+    if (r.sync) {
+        answer_error(ss, r, "badmsg");
+    } else {
+        maybe_free_request(r);  // not async_dropped: counted above
+    }
+    return false;
+}
+
+// The scratch buffer of a compressed call: past kKeepBytesMax, to the shard's cache.
+void request_clients::release_scratch() { e_.bigs_.give(scratch_); }
 
 // A call that is not one q object: 'badmsg for a sync caller, nothing for an async one.
 void request_clients::reject_malformed(session& ss, request& r) {
@@ -74,7 +100,10 @@ void request_clients::plain_reply(const session& ss, request& r) {
     if (r.rep.size() < qipc::kHeaderSize || r.rep[2] == 0) return;  // header checked: 0 or 1
     if (ss.cap != 0 && !ss.rq.peer_local) return;  // q would send it compressed as well
     uint64_t ulen = 0;
-    if (qipc::uncompressed_length(r.rep, e_.lim_.message_bytes_max, ulen)) {
+    const qipc::status st =
+        qipc::inflate_length(r.rep, e_.lim_.message_bytes_max, e_.inflate_limits(), ulen);
+    if (st.code == qipc::errc::inflate_limit) return refuse_reply(r);
+    if (st) {
         e_.bigs_.fit(r.req, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
         if (qipc::decompress(r.rep, r.req)) {
             r.use_req = true;
@@ -83,10 +112,22 @@ void request_clients::plain_reply(const session& ss, request& r) {
         }
     }
     bump(e_.ctr_.replies_malformed);
+    backend_error(r, "sent a malformed reply");
+}
+
+// A compressed reply that would inflate past the inflate limits, for a client that must get
+// it plain: a qgate error in its place, counted.
+void request_clients::refuse_reply(request& r) {
+    bump(e_.ctr_.inflate_refused);
+    backend_error(r, "reply over the inflate limit");
+}
+
+// 'qgate: backend B <what> as the slot's answer.
+void request_clients::backend_error(request& r, const char* what) {
     const std::string& name = e_.plane_->name(r.backend);
     char text[kErrTextMax];
-    const int len = std::snprintf(text, sizeof text, "qgate: backend %.*s sent a malformed reply",
-                                  static_cast<int>(name.size()), name.data());
+    const int len = std::snprintf(text, sizeof text, "qgate: backend %.*s %s",
+                                  static_cast<int>(name.size()), name.data(), what);
     const size_t n = len < 0 ? 0 : static_cast<size_t>(len);
     write_error(r, {text, n < sizeof text ? n : sizeof text - 1});
 }

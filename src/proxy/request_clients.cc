@@ -262,7 +262,14 @@ void request_clients::route_call(session& ss, request& r) {
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
     std::span<const uint8_t> body = all.subspan(qipc::kHeaderSize);
-    if (h.compressed && !inflate(ss, r, all, body)) return;  // answered (request_bodies.cc)
+    if (!h.compressed) return route_body(ss, r, h, body);
+    // Not inflated: answered (request_bodies.cc). A fan-out copies what it keeps of the body.
+    if (inflate(ss, r, all, body)) route_body(ss, r, h, body);
+    release_scratch();
+}
+
+void request_clients::route_body(session& ss, request& r, const qipc::frame_header& h,
+                                 std::span<const uint8_t> body) {
     const route::call_info call = route::classify(body, h.little_endian, h.type);
     if (call.form == route::call_form::invalid) return reject_malformed(ss, r);
     const route::route_rule* rule = e_.plane_->table().size() == 0

@@ -36,9 +36,15 @@ class request_clients final : public conn_handler {
     void dispatch(session& ss, request& r);
     static void enlist(session& ss, request& r);
     void route_call(session& ss, request& r);
+    void route_body(session& ss, request& r, const qipc::frame_header& h,
+                    std::span<const uint8_t> body);
     bool inflate(session& ss, request& r, std::span<const uint8_t> msg,
                  std::span<const uint8_t>& body);
     void reject_malformed(session& ss, request& r);
+    bool refuse_inflate(session& ss, request& r);
+    void release_scratch();
+    void refuse_reply(request& r);
+    void backend_error(request& r, const char* what);
     void plain_reply(const session& ss, request& r);
     static void write_error(request& r, std::string_view text);
     void answer_error(session& ss, request& r, std::string_view text);

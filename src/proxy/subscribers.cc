@@ -124,10 +124,12 @@ void subscribers::ps_frame(session& ss, pubsub::update_ref msg, const qipc::fram
     if (h.type == qipc::msg_type::response) return;  // nothing is owed to a client
     const bool sync = h.type == qipc::msg_type::sync;
     if (h.compressed) {
-        msg = ps_inflate(msg, e_.lim_.message_bytes_max);
+        bool refused = false;
+        msg = ps_inflate(msg, e_.lim_.message_bytes_max, e_.inflate_limits(), refused);
         if (!msg) {
-            bump(e_.ctr_.pubsub_bad_msgs);
-            e_.close_session(ss);  // a compressed frame that does not decompress: 'badmsg
+            // Malformed, or past the inflate limits (not inflated): q's 'badmsg, a close.
+            bump(refused ? e_.ctr_.inflate_refused : e_.ctr_.pubsub_bad_msgs);
+            e_.close_session(ss);
             return;
         }
     }

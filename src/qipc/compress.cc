@@ -301,6 +301,19 @@ status uncompressed_length(std::span<const uint8_t> msg, uint64_t length_max, ui
     return {};
 }
 
+status inflate_length(std::span<const uint8_t> msg, uint64_t length_max,
+                      const inflate_limits& lim, uint64_t& ulen) {
+    uint64_t n = 0;
+    const status st = uncompressed_length(msg, length_max, n);
+    if (!st) return st;
+    const uint64_t clen = declared_length(msg.data(), msg[0] == 1);  // >= 13: checked above
+    // Multiplied only when clen < n < 2^32: with ratio_max < 2^32 the product fits 64 bits.
+    const bool over_ratio = lim.ratio_max != 0 && clen < n && n > lim.ratio_max * clen;
+    if (n > lim.bytes_max || over_ratio) return fail(errc::inflate_limit, kUlenOffset);
+    ulen = n;
+    return {};
+}
+
 status decompress(std::span<const uint8_t> msg, std::span<uint8_t> out) {
     if (msg.size() < kStreamOffset) return fail(errc::truncated, msg.size());
     const uint8_t* m = msg.data();

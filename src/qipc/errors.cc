@@ -31,6 +31,7 @@ const char* errc_name(errc e) {
     case errc::bad_uncompressed_len: return "bad_uncompressed_len";
     case errc::no_space: return "no_space";
     case errc::parse_error: return "parse_error";
+    case errc::inflate_limit: return "inflate_limit";
     }
     // Not a named enumerator: a corrupted value or a newer errc compiled against old code.
     return "unknown";

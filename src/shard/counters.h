@@ -150,6 +150,8 @@ namespace qgate::shard {
       "compressed backend replies decompressed for a client of capability 0 or on this host")     \
     X(replies_malformed, counter, "replies",                                                       \
       "compressed backend replies that did not decompress, answered with a qgate error")          \
+    X(inflate_refused, counter, "messages",                                                        \
+      "compressed messages refused unread: they declare more than inflate_bytes_max or ratio")    \
     X(big_buf_hits, counter, "buffers",                                                            \
       "request mode: buffers for calls or replies past 1 MiB reused from the shard's cache")       \
     X(big_buf_misses, counter, "buffers",                                                          \

@@ -47,6 +47,8 @@ const char* const kSchema[] = {
     "limits.queue_max",
     "limits.requests_per_shard_max",
     "limits.request_bytes_max",
+    "limits.inflate_bytes_max",
+    "limits.inflate_ratio_max",
     "limits.health_interval_ms",
     "limits.requests_per_client_max",
     "limits.reconnect_min_ms",

@@ -113,6 +113,27 @@ TEST_CASE("compressed partials are decompressed for the join") {
     CHECK(out.column_bytes_copied == 0);
 }
 
+TEST_CASE("a compressed part past the inflate limits fails the gather unread") {
+    const msg plain = reply(big_table("AAPL", 300));
+    const msg z = compressed(plain);
+    gather g;
+    // One byte short of its plain length: refused, counted, with its own text.
+    REQUIRE(g.start(2, -1, kJoinLengthMax, {plain.size() - 1, 0}));
+    CHECK(g.deliver(0, z) == gather_status::failed);
+    CHECK(g.reason() == fail_reason::bad_reply);
+    CHECK(g.error() == "qgate: backend reply over the inflate limit");
+    CHECK(g.inflate_refused() == 1);
+    CHECK(g.decompressed_bytes() == 0);
+    // The ratio bound: below what this part inflates per byte, refused; at its size, joined.
+    REQUIRE(g.start(1, -1, kJoinLengthMax, {plain.size(), plain.size() / z.size() - 1}));
+    CHECK(g.deliver(0, z) == gather_status::failed);
+    CHECK(g.inflate_refused() == 1);
+    REQUIRE(g.start(1, -1, kJoinLengthMax, {plain.size(), 0}));
+    CHECK(g.deliver(0, z) == gather_status::complete);
+    CHECK(g.inflate_refused() == 0);
+    CHECK(g.decompressed_bytes() == plain.size());
+}
+
 TEST_CASE("the joined reply is compressed when q would compress it") {
     const std::vector<msg> m = {reply(big_table("AAPL", 300)), reply(big_table("IBM", 300))};
     join_output out;

@@ -3,7 +3,10 @@
 //  * a call that is not exactly one q object, plain or compressed, is answered 'badmsg (sync)
 //    or dropped (async), counted, and never sent to the backend; the client stays usable;
 //  * a compressed reply reaches a client of capability 0, or one on this host, decompressed;
-//    a remote client of capability 3 gets it as the backend sent it.
+//    a remote client of capability 3 gets it as the backend sent it;
+//  * a compressed call or reply that would inflate past limits.inflate_bytes_max or
+//    inflate_ratio_max is refused unread and counted;
+//    a big call's scratch buffer goes to the shard's cache of big buffers once routed.
 
 #include <doctest/doctest.h>
 
@@ -27,10 +30,14 @@ struct bodies_fixture : engine_rig {
 
     /// `hello`: the client's handshake ("user:pw" + capability + NUL, or no capability byte).
     explicit bodies_fixture(const std::string& hello = std::string("user:pw\x03\x00", 9),
-                            uint64_t request_bytes_max = 64 << 20) {
+                            uint64_t request_bytes_max = 64 << 20,
+                            uint64_t inflate_bytes_max = 64 << 20,
+                            uint32_t inflate_ratio_max = 0) {
         auto c = request_config();
         c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});
         c->limits.request_bytes_max = request_bytes_max;
+        c->limits.inflate_bytes_max = inflate_bytes_max;
+        c->limits.inflate_ratio_max = inflate_ratio_max;
         start(c);
         pool_connect(kPool);
         recv(kPool, "\x03");
@@ -77,6 +84,12 @@ std::string bytes_body(uint32_t n) {
     b.append(reinterpret_cast<const char*>(&n), 4);
     for (uint32_t i = 0; i < n; ++i) b.push_back(static_cast<char>(i % 251));
     return b;
+}
+// A byte vector of `n` copies of 'x': q's format at its best ratio (~121x).
+std::string run_body(uint32_t n) {
+    std::string b("\x04\x00", 2);
+    b.append(reinterpret_cast<const char*>(&n), 4);
+    return b + std::string(n, 'x');
 }
 std::string compressed(const std::string& plain) {
     std::vector<uint8_t> out(plain.size() / 2);
@@ -193,4 +206,70 @@ TEST_CASE("request bodies: a client of capability 0 gets a compressed reply deco
     f.recv(bodies_fixture::kPool, compressed(plain));
     CHECK(f.answer() == plain);
     CHECK(f.ctr.replies_decompressed.load() == 1);
+}
+
+TEST_CASE("request bodies: a compressed call past inflate_bytes_max is refused 'badmsg, "
+          "counted, never sent; the client stays usable") {
+    bodies_fixture f(std::string("user:pw\x03\x00", 9), 64 << 20, 4000);
+    const std::string bomb = compressed(frame(1, bytes_body(5000)));  // 5014 bytes plain
+    const std::string fits = compressed(frame(1, bytes_body(3000)));
+    const size_t pool_before = f.pool_sends();
+    f.recv(bodies_fixture::kCli, bomb);
+    CHECK(f.answer() == error_frame("badmsg"));
+    CHECK(f.ctr.inflate_refused.load() == 1);
+    CHECK(f.ctr.request_malformed.load() == 0);  // well formed: refused, not malformed
+    std::string async_bomb = bomb;
+    async_bomb[1] = 0;
+    f.recv(bodies_fixture::kCli, async_bomb);  // async: dropped, no answer
+    CHECK(f.ctr.inflate_refused.load() == 2);
+    CHECK(f.pool_sends() == pool_before);
+    f.recv(bodies_fixture::kCli, fits);
+    CHECK(f.sent(bodies_fixture::kPool) == fits);  // forwarded compressed, as received
+}
+
+TEST_CASE("request bodies: a compressed call past inflate_ratio_max is refused 'badmsg") {
+    // A run of one byte: far more than 4x, the bound here.
+    bodies_fixture f(std::string("user:pw\x03\x00", 9), 64 << 20, 64 << 20, 4);
+    const std::string call = compressed(frame(1, run_body(5000)));
+    REQUIRE(call.size() * 4 < 5014);
+    const size_t pool_before = f.pool_sends();
+    f.recv(bodies_fixture::kCli, call);
+    CHECK(f.answer() == error_frame("badmsg"));
+    CHECK(f.ctr.inflate_refused.load() == 1);
+    CHECK(f.pool_sends() == pool_before);
+}
+
+TEST_CASE("request bodies: a compressed reply past inflate_bytes_max reaches a local client "
+          "as a qgate error, counted") {
+    bodies_fixture f(std::string("user:pw\x03\x00", 9), 64 << 20, 4000);
+    f.recv(bodies_fixture::kCli, frame(1, good_body()));
+    f.sent(bodies_fixture::kPool);
+    f.recv(bodies_fixture::kPool, compressed(frame(2, bytes_body(5000))));
+    CHECK(f.answer() == error_frame("qgate: backend b1 reply over the inflate limit"));
+    CHECK(f.ctr.inflate_refused.load() == 1);
+    CHECK(f.ctr.replies_malformed.load() == 0);
+    CHECK(f.ctr.replies_decompressed.load() == 0);
+}
+
+// `data` in receive buffers of the rig's size, one after another.
+void recv_chunks(bodies_fixture& f, const std::string& data) {
+    const size_t n = f.be.pool().size();
+    for (size_t at = 0; at < data.size(); at += n) f.recv(bodies_fixture::kCli, data.substr(at, n));
+}
+
+TEST_CASE("request bodies: a big compressed call's scratch buffer goes to the shard's cache "
+          "once routed, and the next one reuses it") {
+    bodies_fixture f;
+    const std::string call = compressed(frame(1, run_body(3 << 20)));  // 3 MiB plain
+    REQUIRE(call.size() < (1 << 20));  // the call itself is not a big buffer
+    recv_chunks(f, call);
+    CHECK(f.sent(bodies_fixture::kPool) == call);
+    CHECK(f.ctr.big_buf_misses.load() == 1);  // the scratch, allocated once
+    CHECK(f.ctr.big_buf_bytes.load() >= (3 << 20));  // held by the cache, not by the scratch
+    f.recv(bodies_fixture::kPool, frame(2, good_body()));
+    f.answer();
+    recv_chunks(f, call);
+    CHECK(f.sent(bodies_fixture::kPool) == call);
+    CHECK(f.ctr.big_buf_hits.load() == 1);  // warm: no fresh pages for the second inflate
+    CHECK(f.ctr.big_buf_misses.load() == 1);
 }

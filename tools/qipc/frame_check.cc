@@ -35,6 +35,7 @@ const char* explain(errc e) {
         case errc::bad_table: return "a table not followed by a dictionary";
         case errc::bad_compressed: return "compressed stream refers outside its bounds";
         case errc::bad_uncompressed_len: return "declared uncompressed length is invalid";
+        case errc::inflate_limit: return "would inflate past the inflate limits";
         default: return "invalid";
     }
 }

@@ -52,7 +52,9 @@ class gather {
   public:
     /// Arms the gather for `parts` replies (1..kPartsMax). `deadline_ms` is on the caller's
     /// clock; -1 means none. False (and idle) on a bad part count.
-    bool start(uint32_t parts, int64_t deadline_ms = -1, uint64_t length_max = kJoinLengthMax);
+    /// A compressed part declaring more than `inflate` allows fails it (inflate_refused()).
+    bool start(uint32_t parts, int64_t deadline_ms = -1, uint64_t length_max = kJoinLengthMax,
+               qipc::inflate_limits inflate = {kJoinLengthMax, 0});
     /// Hands over part `i`'s whole reply message (header + body, possibly compressed). The
     /// bytes must stay valid until the join's output is sent. A q error (-128) body fails the
     /// gather with its text; a malformed or non-response message fails it with a qgate text.
@@ -75,6 +77,8 @@ class gather {
     uint32_t discarded() const { return discarded_; }
     /// Bytes produced by decompressing compressed partials (owned by this gather).
     uint64_t decompressed_bytes() const { return decompressed_bytes_; }
+    /// Compressed parts refused unread: past the inflate limits given to start().
+    uint32_t inflate_refused() const { return inflate_refused_; }
     /// The plain bodies in part order (valid when complete).
     std::span<const part_view> bodies() const { return {views_.data(), parts_}; }
 
@@ -87,10 +91,12 @@ class gather {
     uint64_t arrived_mask_ = 0;
     int64_t deadline_ms_ = -1;
     uint64_t length_max_ = kJoinLengthMax;
+    qipc::inflate_limits inflate_{kJoinLengthMax, 0};
     uint64_t decompressed_bytes_ = 0;
     uint32_t parts_ = 0;
     uint32_t arrived_ = 0;
     uint32_t discarded_ = 0;
+    uint32_t inflate_refused_ = 0;
     uint32_t failed_part_ = 0;
     gather_status status_ = gather_status::idle;
     fail_reason reason_ = fail_reason::none;

@@ -47,6 +47,17 @@ uint64_t compress(std::span<const uint8_t> msg, std::span<uint8_t> out);
 /// declared compressed length fits in `msg`: decompress() does.
 status uncompressed_length(std::span<const uint8_t> msg, uint64_t length_max, uint64_t& ulen);
 
+/// (inflate_limits, in types.h: what one compressed message may inflate to.)
+
+
+/// uncompressed_length(msg, length_max, ulen), then `lim`: any error of that call as it is, or
+///   * declared uncompressed length > lim.bytes_max                    -> inflate_limit at 8
+///   * declared uncompressed length > lim.ratio_max x declared compressed length
+///                                                                     -> inflate_limit at 8
+/// so a caller can tell a malformed message from a well-formed one it refuses to inflate.
+status inflate_length(std::span<const uint8_t> msg, uint64_t length_max,
+                      const inflate_limits& lim, uint64_t& ulen);
+
 /// Decompresses `msg` (a whole compressed message) into `out`, which must be exactly the
 /// uncompressed length obtained from uncompressed_length(). Writes a fresh plain header (same
 /// byte order and type, flag 0) then the body. No input, however hostile, makes it read or

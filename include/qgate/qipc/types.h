@@ -87,9 +87,18 @@ enum class errc : uint8_t {
     bad_uncompressed_len, ///< declared uncompressed length is invalid or over the limit
     no_space,             ///< caller's output buffer too small
     parse_error,          ///< q-literal text could not be parsed (tool only)
+    inflate_limit,        ///< a compressed message would inflate past the inflate limits
 };
 
 const char* errc_name(errc e);
+
+/// What one compressed message may inflate to (limits.inflate_bytes_max, inflate_ratio_max).
+/// Inflating costs the receiving thread memory and time in proportion to the uncompressed
+/// length, which a peer chooses: up to ~121x its bytes (compress.h, uncompressed_length).
+struct inflate_limits {
+    uint64_t bytes_max = uint64_t{64} << 20;  ///< most uncompressed total length
+    uint64_t ratio_max = 0;  ///< most uncompressed / compressed total length; 0 = unbounded
+};
 
 /// An error together with the byte offset (from the start of the inspected buffer) where it
 /// was detected.
