@@ -2,6 +2,7 @@
 // gateway (h".qgate.stats[]"). Blocking sockets are fine here: it never touches the data plane.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,6 +16,16 @@ namespace qgate::ctl {
 /// A snapshot of the stats table (qgate/stats.h): what .qgate.stats[] reports.
 using stat_list = qgate::stat_list;
 
+/// What the admin thread counts about its own clients (written by that thread only; relaxed
+/// atomics so that any thread may read them). Reported as the admin_* stats.
+struct admin_counters {
+    std::atomic<uint64_t> clients{0};             ///< open now
+    std::atomic<uint64_t> handshake_timeouts{0};  ///< not authenticated in time
+    std::atomic<uint64_t> idle_closed{0};         ///< authenticated, silent too long
+    std::atomic<uint64_t> evicted{0};             ///< closed to admit a newcomer at the cap
+    std::atomic<uint64_t> auth_fail{0};           ///< bad credentials or handshake
+};
+
 class admin_server {
   public:
     admin_server();
@@ -27,6 +38,8 @@ class admin_server {
     /// shards (it reads their relaxed-atomic counters). Returns false with `error` set on failure.
     bool start(const config& cfg, std::function<stat_list()> stats, std::string& error);
     uint16_t port() const;
+    /// The endpoint's own counters (valid for the server's lifetime, before and after start).
+    const admin_counters& counters() const;
     void stop();
 
   private:

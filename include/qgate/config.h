@@ -114,6 +114,14 @@ struct pubsub_conf {
     uint32_t pubinterval_ms = 0;  ///< batch each table's updates for this long; 0 = tick by tick
 };
 
+/// [admin]: bounds on the admin endpoint's clients, so that idle or half-open connections cannot
+/// lock the admins out (src/ctl/admin.cc).
+struct admin_conf {
+    uint32_t handshake_timeout_ms = 5000;  ///< a connection must authenticate within this
+    uint32_t idle_timeout_ms = 300000;     ///< an authenticated one silent this long; 0 = never
+    uint32_t clients_max = 64;             ///< at the cap, a newcomer displaces one (admin.cc)
+};
+
 /// Fan-out and joins (request mode, `.gw.*` calls and fan-out routes).
 struct fanout_conf {
     std::string reducer;          ///< group that applies custom q joins; empty = none
@@ -130,6 +138,7 @@ struct config {
     std::vector<route_conf> routes;
     endpoint admin;  ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
+    admin_conf admin_limits;
     std::string users_file;  ///< empty = no authentication (any user accepted, like q without -u)
     std::vector<user_entry> users;
     limits_conf limits;

@@ -328,6 +328,28 @@ const knob kKnobs[] = {
          c.admin_enabled = true;
      },
      [](const config& c, std::size_t) { return addr_value(c.admin); }},
+    {"admin.handshake_timeout_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {}, 0,
+     {}, "An admin connection that has not authenticated within this time is closed (counted "
+     "in admin_handshake_timeouts), however slowly it keeps sending.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.admin_limits.handshake_timeout_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.admin_limits.handshake_timeout_ms); }},
+    {"admin.idle_timeout_ms", knob_type::integer, kTable, "300000", 0, kTimeoutMsMax, {}, 0, {},
+     "An authenticated admin connection that sends nothing for this long is closed (counted in "
+     "admin_idle_closed). 0 = never.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.admin_limits.idle_timeout_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.admin_limits.idle_timeout_ms); }},
+    {"admin.clients_max", knob_type::integer, kTable, "64", 1, 4096, {}, 0, {},
+     "Admin connections open at once. At the cap a new connection is still served: the oldest "
+     "one not yet authenticated is closed to make room, else the authenticated one idle longest "
+     "(counted in admin_evicted), so idle or half-open connections cannot lock admins out.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.admin_limits.clients_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.admin_limits.clients_max); }},
 
     {"listener.listen", knob_type::address, kArray, "\"127.0.0.1:5010\"", 0, 0, {}, kRequired,
      {}, "Address clients connect to. Port 0 = any (see server.port_file).",

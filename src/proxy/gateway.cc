@@ -117,7 +117,8 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
 // One snapshot of kStatTable (admin thread): each shard counter summed over the shards, then
 // the gateway's stats. The order and the flat names are what .qgate.stats[] has always shown.
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
-                         const proxy::upstream_table& ups, proxy::route_plane* plane) {
+                         const proxy::upstream_table& ups, proxy::route_plane* plane,
+                         const ctl::admin_counters& admin) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -134,6 +135,15 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::cqes_per_enter_x1000,
                                      enters == 0 ? 0 : cqes * 1000 / enters));
     out.push_back(shard::make_sample(stat_id::shards, shards.size()));
+    const auto read = [](const std::atomic<uint64_t>& c) {
+        return c.load(std::memory_order_relaxed);
+    };
+    out.push_back(shard::make_sample(stat_id::admin_clients, read(admin.clients)));
+    out.push_back(
+        shard::make_sample(stat_id::admin_handshake_timeouts, read(admin.handshake_timeouts)));
+    out.push_back(shard::make_sample(stat_id::admin_idle_closed, read(admin.idle_closed)));
+    out.push_back(shard::make_sample(stat_id::admin_evicted, read(admin.evicted)));
+    out.push_back(shard::make_sample(stat_id::admin_auth_fail, read(admin.auth_fail)));
     for (size_t b = 0; b < ups.size(); ++b) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
         out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),
@@ -270,7 +280,10 @@ int run_gateway(const config_ptr& cfg) {
     int admin_port = -1;
     if (cfg->admin_enabled) {
         if (!admin.start(
-                *cfg, [&shards, &ups, &plane] { return aggregate(shards, *ups, plane.get()); },
+                *cfg,
+                [&shards, &ups, &plane, &admin] {
+                    return aggregate(shards, *ups, plane.get(), admin.counters());
+                },
                 err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;

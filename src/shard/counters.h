@@ -229,6 +229,16 @@ namespace qgate::shard {
     X(cqes_per_enter_x1000, gauge, "completions per 1000 enters", "",                              \
       "cqes * 1000 / enters over every shard since start: how well completions are batched")       \
     X(shards, gauge, "shards", "", "shard threads running")                                        \
+    X(admin_clients, gauge, "connections", "",                                                     \
+      "admin endpoint connections open now (authenticated or in their handshake)")                 \
+    X(admin_handshake_timeouts, counter, "connections", "",                                        \
+      "admin connections closed for not authenticating within admin.handshake_timeout_ms")         \
+    X(admin_idle_closed, counter, "connections", "",                                               \
+      "authenticated admin connections closed after admin.idle_timeout_ms without a byte")         \
+    X(admin_evicted, counter, "connections", "",                                                   \
+      "admin connections closed to make room for a new one at admin.clients_max")                  \
+    X(admin_auth_fail, counter, "connections", "",                                                 \
+      "admin connections refused for bad credentials or an unparsable handshake")                  \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <vector>
 
 #include "ctl/admin_query.h"
@@ -123,6 +125,12 @@ void check_stats(const value& v) {
     CHECK(v.items[1] == value::longs(counts));
 }
 
+using ms = std::chrono::milliseconds;
+
+ms since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - t0);
+}
+
 std::string error_text(const value& v) {
     REQUIRE(v.type == qipc::qtype::kError);
     REQUIRE(v.syms.size() == 1);
@@ -204,6 +212,59 @@ TEST_CASE("admin: a hostile frame closes that client only") {
     REQUIRE(bad.send_bytes({7, 1, 0, 0, 10, 0, 0, 0, 0, 0}));  // byte order 7
     CHECK(bad.closed());
     check_stats(good.call(value::string(".qgate.stats[]")));
+}
+
+TEST_CASE("admin: at clients_max idle connections, an admin still gets in; the oldest goes") {
+    config cfg = admin_config(true);
+    cfg.admin_limits.clients_max = 4;
+    cfg.admin_limits.handshake_timeout_ms = 60000;  // far beyond the test: eviction, not timeout
+    admin_server server;
+    std::string error;
+    REQUIRE(server.start(cfg, fake_stats, error));
+    std::vector<std::unique_ptr<client>> idle;
+    for (int i = 0; i < 4; ++i) {
+        idle.push_back(std::make_unique<client>(server.port()));
+        REQUIRE(idle.back()->connected());  // accepted in connect order (the listen queue)
+    }
+    {
+        client admin(server.port());
+        REQUIRE(admin.handshake("ops:pw", 3) == 3);
+        check_stats(admin.call(value::string(".qgate.stats[]")));
+    }
+    CHECK(idle[0]->closed());  // the oldest in its handshake made room
+    CHECK(server.counters().evicted.load() == 1);
+    CHECK(server.counters().handshake_timeouts.load() == 0);
+}
+
+TEST_CASE("admin: a handshake not done within handshake_timeout_ms is closed and counted") {
+    config cfg = admin_config(true);
+    cfg.admin_limits.handshake_timeout_ms = 300;
+    admin_server server;
+    std::string error;
+    REQUIRE(server.start(cfg, fake_stats, error));
+    const auto t0 = std::chrono::steady_clock::now();
+    client slow(server.port());
+    REQUIRE(slow.send_bytes({'o', 'p', 's'}));  // no NUL: never finishes
+    CHECK(slow.closed());  // EOF, within the client's 5 s receive timeout
+    CHECK(since(t0) >= ms(300));
+    CHECK(server.counters().handshake_timeouts.load() == 1);
+    CHECK(server.counters().clients.load() == 0);
+}
+
+TEST_CASE("admin: an authenticated client silent for idle_timeout_ms is closed and counted") {
+    config cfg = admin_config(true);
+    cfg.admin_limits.idle_timeout_ms = 300;
+    admin_server server;
+    std::string error;
+    REQUIRE(server.start(cfg, fake_stats, error));
+    client c(server.port());
+    REQUIRE(c.handshake("ops:pw", 3) == 3);
+    const auto t0 = std::chrono::steady_clock::now();
+    check_stats(c.call(value::string(".qgate.stats[]")));  // activity restarts the idle clock
+    CHECK(c.closed());
+    CHECK(since(t0) >= ms(300));
+    CHECK(server.counters().idle_closed.load() == 1);
+    CHECK(server.counters().handshake_timeouts.load() == 0);
 }
 
 TEST_CASE("admin: start fails with a reason") {

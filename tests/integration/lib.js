@@ -212,7 +212,8 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
 // ---------------------------------------------------------------- qmock
 
 /**
- * Starts qmock. opts: name, users (array of "user:pw" lines), compress, rows, workMs, zpg
+ * Starts qmock. opts: name, host (127.0.0.1; '::1' for IPv6), users (array of "user:pw" lines),
+ * compress, rows, workMs, zpg
  * ('none' | 'defer': a q without .z.pg, answering in order, or a .z.pg deferring with -30!, whose
  * deferred/deferredFail/workMs answer later and out of order; qmock's default is none), port (0), record
  * (true: `--record ctx.dir/NAME.rec`, tools/qmock/README.md: every message qmock receives,
@@ -224,6 +225,7 @@ async function startQmock(ctx, opts = {}) {
   const portFile = path.join(ctx.dir, `${name}.port`);
   const args = ['--port', String(opts.port || 0), '--port-file', portFile, '--name', name];
   if (opts.users) args.push('--users', ctx.file(`${name}.users`, opts.users.join('\n') + '\n'));
+  if (opts.host) args.push('--host', opts.host);
   if (opts.compress) args.push('--compress', opts.compress);
   if (opts.rows !== undefined) args.push('--rows', String(opts.rows));
   if (opts.workMs !== undefined) args.push('--work-ms', String(opts.workMs));
@@ -256,7 +258,8 @@ function tomlString(s) { return JSON.stringify(String(s)); }
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
  *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off') }]
  *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
- *   shards (2), portFile, usersFile, limits: { key: value }, admin (true), extra (raw TOML)
+ *   shards (2), portFile, usersFile, limits: { key: value }, extra (raw TOML),
+ *   admin (true; false = none; or { listen = '127.0.0.1:0', ...[admin] integer knobs })
  */
 function qgateConfigText(opts) {
   const lines = [];
@@ -276,8 +279,11 @@ function qgateConfigText(opts) {
   for (const [k, v] of Object.entries(limits)) lines.push(`${k} = ${v}`);
   lines.push('');
   if (opts.admin !== false) {
+    // admin: true, or { listen, and [admin] integer knobs (handshake_timeout_ms, ...) }.
+    const { listen = '127.0.0.1:0', ...knobs } = typeof opts.admin === 'object' ? opts.admin : {};
     lines.push('[admin]');
-    lines.push('listen = "127.0.0.1:0"');
+    lines.push(`listen = ${tomlString(listen)}`);
+    for (const [k, v] of Object.entries(knobs)) lines.push(`${k} = ${v}`);
     lines.push('');
   }
   const listeners = opts.listeners || [{ group: 'rdb' }];
