@@ -59,7 +59,7 @@ class request_clients final : public conn_handler {
     bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);
     void copy_call(session& ss, request& r);
     bool start_call(session& ss, request& r, uint64_t len);
-    bool call_room(session& ss, request& r, uint64_t n);
+    bool call_room(session& ss, request& r, uint64_t end);
     bool hold_call(session& ss, request& r, uint64_t n);
     void refuse_call(session& ss, request& r);
     bool hold_reply(session& ss, request& r);
