@@ -93,6 +93,10 @@ struct limits_conf {
     uint32_t requests_per_client_max = 1024;  ///< calls one client may have outstanding
     uint32_t big_bufs_max = 16;               ///< request mode: cached buffers past 1 MiB per shard
     uint64_t big_bufs_bytes_max = 64u << 20;  ///< request mode: bytes those may hold per shard
+    /// Request mode: bytes of calls and replies one client may hold (held_budget.h).
+    uint64_t client_bytes_max = uint64_t{1} << 30;
+    /// Request mode: bytes of calls and replies held in request slots, whole process.
+    uint64_t request_bytes_held_max = uint64_t{4} << 30;
     uint32_t reconnect_min_ms = 50;       ///< first reconnect delay; doubles per failure
     uint32_t reconnect_max_ms = 5000;     ///< backoff cap
     uint32_t eject_after_failures = 3;    ///< consecutive failed connects before ejection

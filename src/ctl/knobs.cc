@@ -289,6 +289,19 @@ const knob kKnobs[] = {
      {}, "Request mode: bytes those cached buffers may hold per shard (the oldest are freed "
      "first; a longer buffer is never cached).",
      set_limit<&limits_conf::big_bufs_bytes_max>, get_limit<&limits_conf::big_bufs_bytes_max>},
+    {"limits.client_bytes_max", knob_type::integer, kTable, "1073741824", 65536, kBytesMax, {}, 0,
+     {}, "Request mode: bytes of calls and replies one client may hold in qgate (calls copied "
+     "and not yet answered, replies not yet written to it). At it qgate stops reading the "
+     "client until it is down to half; a reply that would take it past, while it holds "
+     "anything else, is dropped and answered 'qgate: busy (client_bytes_refused).",
+     set_limit<&limits_conf::client_bytes_max>, get_limit<&limits_conf::client_bytes_max>},
+    {"limits.request_bytes_held_max", knob_type::integer, kTable, "4294967296", 1048576,
+     kBytesMax, {}, 0, {},
+     "Request mode: bytes of calls and replies all clients together may hold in qgate (calls "
+     "queued or in flight, replies not yet written to their client). A call or reply that "
+     "would pass it is read past and answered 'qgate: busy (request_held_refused).",
+     set_limit<&limits_conf::request_bytes_held_max>,
+     get_limit<&limits_conf::request_bytes_held_max>},
     {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {}, 0, {},
      "Request mode: delay before reconnecting a lost backend connection; doubles per failure "
      "(with jitter) up to reconnect_max_ms.",

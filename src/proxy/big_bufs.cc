@@ -3,6 +3,7 @@
 
 #include "proxy/big_bufs.h"
 
+#include <cstring>
 #include <utility>
 
 #include "qgate/check.h"
@@ -26,20 +27,47 @@ void big_bufs::fit(frame_buf& b, uint64_t n) {
 }
 
 frame_buf big_bufs::take(uint64_t n) {
+    const uint32_t best = fitting(n);
+    if (best < n_) return take_at(best, n);
+    if (n > kKeepBytesMax) bump(ctr_.big_buf_misses);
+    frame_buf b;
+    b.reserve(capacity_for(n));
+    b.resize(n);  // default-initialised: no fill
+    return b;
+}
+
+frame_buf big_bufs::take_cached(uint64_t n) {
+    const uint32_t best = fitting(n);
+    return best < n_ ? take_at(best, n) : frame_buf();
+}
+
+uint64_t big_bufs::grow(frame_buf& b, uint64_t n, uint64_t keep) {
+    if (b.capacity() >= n) {
+        b.resize(n);  // default-initialised: no fill
+        return 0;
+    }
+    frame_buf t = take(n);
+    if (keep > 0) std::memcpy(t.data(), b.data(), keep);
+    if (keep == 0) give(b);  // a big one to the cache; else freed with `t` below
+    b.swap(t);
+    return keep;
+}
+
+// The smallest cached buffer whose capacity is in [n, kFitRatio * n]; n_ if none (or n is
+// small: those are never cached).
+uint32_t big_bufs::fitting(uint64_t n) const {
     uint32_t best = n_;
     for (uint32_t i = 0; i < n_ && n > kKeepBytesMax; ++i) {
         const uint64_t c = bufs_[i].capacity();
         if (c >= n && c / kFitRatio <= n && (best == n_ || c < bufs_[best].capacity())) best = i;
     }
+    return best;
+}
+
+frame_buf big_bufs::take_at(uint32_t i, uint64_t n) {
     frame_buf b;
-    if (best == n_) {
-        if (n > kKeepBytesMax) bump(ctr_.big_buf_misses);
-        b.reserve(capacity_for(n));
-        b.resize(n);  // default-initialised: no fill
-        return b;
-    }
-    b.swap(bufs_[best]);
-    remove(best);
+    b.swap(bufs_[i]);
+    remove(i);
     uncount(b.capacity());
     bump(ctr_.big_buf_hits);
     b.resize(n);

@@ -53,6 +53,16 @@ class big_bufs {
     /// A buffer of size n: past kKeepBytesMax a cached one that fits; else a new one of
     /// capacity_for(n).
     frame_buf take(uint64_t n);
+    /// A cached buffer that fits n bytes as take() would pick it, resized to n; or, when none
+    /// fits, an empty buffer: never an allocation (memory already held may serve a message
+    /// whose length is only declared so far; new memory may not, see grow()).
+    frame_buf take_cached(uint64_t n);
+    /// Makes `b` n bytes long keeping its first `keep` bytes (a message growing as its bytes
+    /// arrive): in place when its capacity is enough, else in take(n) with the kept bytes
+    /// copied. The old buffer is given back when nothing was kept; one that held kept bytes is
+    /// a smaller step of the same message, of no use to the next one: freed, not cached.
+    /// Returns the bytes copied.
+    uint64_t grow(frame_buf& b, uint64_t n, uint64_t keep);
     /// `b`'s bytes are done with. A buffer past kKeepBytesMax goes to the cache (`b` is left
     /// empty); a smaller one stays with `b`, capacity kept.
     void give(frame_buf& b);
@@ -79,6 +89,8 @@ class big_bufs {
     uint64_t bytes() const { return bytes_; }
 
   private:
+    uint32_t fitting(uint64_t n) const;
+    frame_buf take_at(uint32_t i, uint64_t n);
     bool room(uint64_t c) const;
     void count(uint64_t c);
     void uncount(uint64_t c);

@@ -25,6 +25,7 @@
 #include "proxy/pubsub_state.h"
 #include "proxy/request.h"
 #include "proxy/frame_reader.h"
+#include "proxy/held_budget.h"
 #include "proxy/transport.h"
 #include "proxy/upstream_link.h"
 #include "proxy/upstreams.h"
@@ -169,6 +170,7 @@ class engine final : public shard::shard_hooks {
     route_plane* plane_ = nullptr;
     uint32_t me_ = 0;  ///< this shard's id
     big_bufs bigs_;    ///< request mode's buffers past kKeepBytesMax, for reuse (big_bufs.h)
+    held_budget held_;  ///< request mode's bytes held in slots, this shard's share (held_budget.h)
 
     plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
     upstream_link link_;     ///< connect, handshake, backoff of every upstream socket

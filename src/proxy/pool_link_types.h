@@ -42,9 +42,11 @@ struct pool_conn {
     enum class probe_kind : uint8_t { none, health, order };
     probe_kind probing = probe_kind::none;
     /// What the frame being read is: the awaited response (into await->rep), the awaited
-    /// response of an abandoned call (discarded), a probe's answer, a sync call from the
-    /// backend (answered with an error), or anything else unsolicited (dropped).
-    enum class rx_mode : uint8_t { stray, reply, discard, callback, probe };
+    /// response of an abandoned call (discarded), the awaited response refused for want of
+    /// budget (request_bytes_held_max: dropped, the call answered 'qgate: busy), a probe's
+    /// answer, a sync call from the backend (answered with an error), or anything else
+    /// unsolicited (dropped).
+    enum class rx_mode : uint8_t { stray, reply, discard, refused, callback, probe };
     rx_mode mode = rx_mode::stray;
     /// Receive buffer. size() == capacity(): all of it is room for recv_into. The frame being
     /// read starts at rx[at] (0 whenever a read is armed); rx[0, have) has arrived. Owned by
@@ -56,6 +58,9 @@ struct pool_conn {
     uint64_t need = 0;   ///< length of the frame at rx[at] once its header is in; 0 = unknown
     uint64_t skip = 0;   ///< bytes of an unwanted frame too long for rx still to read and drop
     uint64_t moved = 0;  ///< bytes of the current frame copied (rx growth, a move to the front)
+    /// Budget taken for the reply being read (its declared length, held_budget.h): handed to
+    /// its slot with the reply, given back if the connection is reset first.
+    uint64_t held = 0;
 };
 
 /// Home-shard state of one backend (request mode): its FIFO of waiting requests and its pool.

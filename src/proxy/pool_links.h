@@ -77,6 +77,8 @@ class pool_links final : public conn_handler, public frame_sink {
     static void pool_next_frame(pool_conn& pc);
     void pool_make_room(pool_conn& pc);
     void pool_rx_grow(pool_conn& pc);
+    void pool_hold(pool_conn& pc);
+    void pool_refused(session& ss);
     static bool pool_reading(const session& ss);
     void probe_due(session& ss);
     void schedule_probe(session& ss);

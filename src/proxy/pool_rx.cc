@@ -18,12 +18,21 @@
 //     small: several replies fitted in one read), and parsing goes on at the next frame.
 //  4. What is left is the start of a frame: moved to the front of rx (counted as copied; at
 //     most one read's worth), then, for an awaited reply longer than rx, rx grows (the bytes
-//     read so far copied once: warm-up, or a reply past kKeepBytesMax, whose buffer is not
+//     read so far copied: warm-up, or a reply past kKeepBytesMax, whose buffer is not
 //     kept but comes from the shard's cache of big ones, big_bufs.h, where a slot brings its
 //     last big reply's buffer with its next call and where a big rx goes when replaced or
 //     dropped on reconnect), and the rest is read with recv_into of exactly the frame's
 //     remainder, MSG_WAITALL: never past its end. The epoll backend may complete short; the
 //     rest is asked for again.
+//  5. A header's length is only a claim (a backend may announce 4 GiB - 1 and send 3 bytes):
+//     rx grows to the whole frame at once only up to kGrowFirst, or when a cached buffer that
+//     fits it is there (memory already held). Past that it doubles as the bytes arrive, each
+//     time rx is full: address space follows what was received, not what was announced.
+//  6. Budget (held_budget.h): an awaited reply takes its declared length from the process's
+//     request_bytes_held_max when its header is read; its slot holds that until freed. When
+//     the budget cannot cover it, the reply is read past and dropped and its call answered
+//     'qgate: busy (request_held_refused), so a client that does not read its replies, or
+//     many of them, cannot make qgate hold more than the bound.
 // Frames nobody waits for (a probe's answer, an abandoned call's late reply, strays, callbacks)
 // never grow rx: one longer than rx is read in rx-sized chunks and dropped.
 //
@@ -70,6 +79,10 @@ constexpr uint64_t kReadMax = uint64_t{1} << 30;
 // so this bounds that copy (a reply past kKeepBytesMax pays it every time: <= 64 KiB of it, and
 // usually kRxMin, as a slot brings its big buffer to the cache, not to rx).
 constexpr uint64_t kFirstReadMax = uint64_t{64} << 10;
+// A reply's declared length is trusted this far: rx grows to the whole frame at once up to
+// here (1 MiB replies in one step), and past it doubles with what has arrived (step 5).
+constexpr uint64_t kGrowFirst = kKeepBytesMax + (uint64_t{64} << 10);
+constexpr std::string_view kBusyText = "qgate: busy";
 
 // Capacity for `n` bytes: a power of two up to kKeepBytesMax (slightly bigger replies later
 // fit without growing again), exact beyond (such a buffer comes from and goes back to the
@@ -107,6 +120,8 @@ read_target pool_links::target(session& ss) {
     if (ss.link.phase == link_phase::handshake) {  // a new connection: keep nothing of the last
         e_.bigs_.give(pc.rx);  // past kKeepBytesMax: to the shard's cache
         rx_reset(pc.rx, kRxMin);
+        e_.held_.give(pc.held);  // a reply cut off by the last connection's loss
+        pc.held = 0;
         pc.at = pc.have = pc.need = pc.skip = pc.moved = pc.pushed = 0;
         return {pc.rx.data(), 1, false};
     }
@@ -119,7 +134,8 @@ read_target pool_links::target(session& ss) {
         len = pc.skip < pc.rx.size() ? pc.skip : pc.rx.size();
         all = true;
     } else if (pc.need > 0) {
-        len = pc.need - pc.have;
+        // The frame's rest, or as much of it as rx holds (it grows as it fills: step 5).
+        len = (pc.need < pc.rx.size() ? pc.need : pc.rx.size()) - pc.have;
         all = true;
     } else if (len > kFirstReadMax) {
         len = kFirstReadMax;
@@ -174,6 +190,7 @@ bool pool_links::pool_header(session& ss) {
         // with no sync call waiting is a stray.
         pc.mode = pc.await->is_abandoned() ? pool_conn::rx_mode::discard
                                            : pool_conn::rx_mode::reply;
+        if (pc.mode == pool_conn::rx_mode::reply) pool_hold(pc);
     } else {
         bump(e_.ctr_.backend_unsolicited);
         if (h.type == qipc::msg_type::sync) pc.mode = pool_conn::rx_mode::callback;
@@ -197,22 +214,43 @@ void pool_links::pool_make_room(pool_conn& pc) {
     }
     if (pc.need <= pc.rx.size()) return;
     if (pc.mode == pool_conn::rx_mode::reply) {
-        pool_rx_grow(pc);
+        // Past kGrowFirst rx grows only once full (a short read leaves room to fill first).
+        if (pc.rx.size() < kGrowFirst || pc.have == pc.rx.size()) pool_rx_grow(pc);
     } else {
         pc.skip = pc.need - pc.have;
         pc.have = 0;
     }
 }
 
+// An awaited reply's header is in: take its declared length from the budget of bytes held,
+// or refuse it (read past and dropped; its call answered 'qgate: busy in pool_act).
+void pool_links::pool_hold(pool_conn& pc) {
+    if (e_.held_.take(pc.need)) {
+        pc.held = pc.need;
+        return;
+    }
+    bump(e_.ctr_.request_held_refused);
+    pc.mode = pool_conn::rx_mode::refused;
+}
+
 // An awaited reply longer than rx: a bigger buffer, with the bytes already read copied over
-// (the one copy of a reply's bytes; warm-up only, or a reply past kKeepBytesMax). One past
-// kKeepBytesMax comes from the shard's cache of big buffers when one fits (big_bufs.h), and
-// a big rx it replaces goes back there.
+// (a reply's bytes are copied once while warming up; one past kKeepBytesMax, whose buffer is
+// cached, not kept, pays for its first read). A cached buffer that fits the whole frame is
+// taken when there is one (memory already held: the steady state of big replies, big_bufs.h);
+// else rx grows to at most kGrowFirst, or twice what it is, never to a length only announced
+// (step 5). A big rx it replaces goes back to the cache.
 void pool_links::pool_rx_grow(pool_conn& pc) {
-    frame_buf bigger = e_.bigs_.take(rx_capacity(pc.need));
+    frame_buf bigger = e_.bigs_.take_cached(rx_capacity(pc.need));
+    if (bigger.capacity() == 0) {
+        const uint64_t twice = 2 * pc.rx.size();
+        const uint64_t step = twice > kGrowFirst ? twice : kGrowFirst;
+        bigger = e_.bigs_.take(rx_capacity(pc.need < step ? pc.need : step));
+    }
     bigger.resize(bigger.capacity());  // all room, as rx always is; default-initialised
     std::memcpy(bigger.data(), pc.rx.data(), pc.have);
     pc.rx.swap(bigger);
+    // A big rx that was a step of this frame's growth is no use to the next frame: freed.
+    if (pc.have > 0 && bigger.capacity() >= kGrowFirst) frame_buf().swap(bigger);
     e_.bigs_.give(bigger);
     pc.moved = pc.have;  // every byte of the frame so far is now a copy
     bump(e_.ctr_.reply_bytes_copied, pc.have);
@@ -251,9 +289,18 @@ void pool_links::pool_act(session& ss, bool in_order) {
         pool_push(ss, kCallbackReply.frame, sizeof kCallbackReply.frame);
         return;
     case pool_conn::rx_mode::probe: probe_answered(ss, in_order); return;
+    case pool_conn::rx_mode::refused: pool_refused(ss); return;
     case pool_conn::rx_mode::discard: bump(e_.ctr_.request_late_replies); [[fallthrough]];
     case pool_conn::rx_mode::reply: pool_answered(ss); return;
     }
+}
+
+// The awaited reply was refused (pool_hold) and is read past: its call gets 'qgate: busy.
+void pool_links::pool_refused(session& ss) {
+    frame_buf& rep = ss.pc.await->rep;
+    rep.resize(qipc::error_message_size(kBusyText));
+    qipc::write_error_message(kBusyText, qipc::msg_type::response, {rep.data(), rep.size()});
+    pool_answered(ss);
 }
 
 // Parsing moves on to the frame behind this one; an empty rx starts again at its front.
@@ -270,6 +317,8 @@ void pool_links::pool_next_frame(pool_conn& pc) {
 void pool_links::pool_take_reply(session& ss) {
     pool_conn& pc = ss.pc;
     frame_buf& rep = pc.await->rep;
+    pc.await->held += pc.held;  // the slot holds the reply's budget now
+    pc.held = 0;
     if (pc.at == 0 && pc.have == pc.need) {
         std::swap(pc.rx, rep);
         rx_reset(pc.rx, kRxMin);

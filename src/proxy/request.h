@@ -99,6 +99,12 @@ struct request {
     bool replied = false;      ///< on a pool connection: its response has arrived
     uint64_t wire_end = 0;     ///< on a pool connection: pool_conn::pushed once it was queued
     uint64_t sent_ms = 0;      ///< on a pool connection: when it was queued (monotonic ms)
+    // ---- the current holder (the slot's bytes, counted in held_budget.h)
+    /// Budget the slot holds: its copied call's bytes (origin, as they arrive) and its reply's
+    /// (taken at home when the reply's header is read). Given back when the slot is freed.
+    uint64_t held = 0;
+    /// Origin only: bytes of `held` also counted on its client (rq_client::held_bytes).
+    uint64_t client_held = 0;
     // ---- shared
     std::atomic<bool> abandoned{false};
 
@@ -175,6 +181,8 @@ class route_plane {
     uint32_t slots_per_shard() const { return slots_per_shard_; }
     /// Client connections open on every shard (a home shard keeps serving until it is 0).
     std::atomic<uint32_t>& clients_open() { return clients_open_; }
+    /// Bytes held in request slots, every shard (held_budget.h).
+    std::atomic<uint64_t>& held_bytes() { return held_bytes_; }
 
   private:
     route::group_set groups_;
@@ -189,6 +197,7 @@ class route_plane {
     std::vector<std::unique_ptr<request[]>> pools_;
     uint32_t slots_per_shard_ = 0;
     std::atomic<uint32_t> clients_open_{0};
+    std::atomic<uint64_t> held_bytes_{0};
 };
 
 }  // namespace qgate::proxy

@@ -18,6 +18,7 @@ struct rq_client {
     uint64_t off = 0;         ///< bytes of `fill->req` written
     bool skip = false;        ///< discarding the current frame (a response from the client)
     bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
+    bool over_budget = false; ///< `fill` could not be held (request_bytes_held_max): body skipped
     bool undecided = false;   ///< `fill` has its header only: lend or copy at its first body byte
     /// The input chunk being framed (request_data): its receive buffer (-1: bytes the session
     /// owns) and first byte, so a frame lying whole in it can be lent (request_lend.cc).
@@ -25,6 +26,9 @@ struct rq_client {
     const uint8_t* in_p = nullptr;
     uint32_t pending = 0;     ///< entries of the order list
     uint32_t async_out = 0;   ///< async calls handed to a backend, not yet sent
+    /// Bytes of its calls and replies held in slots (request::client_held); at
+    /// limits.client_bytes_max the client is not read (held_budget.h, request_clients.cc).
+    uint64_t held_bytes = 0;
     /// Bytes received but not yet framed because the client is over its quota (kept in their
     /// receive buffers, in order); read again as calls complete.
     io::send_queue held;

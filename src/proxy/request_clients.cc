@@ -92,7 +92,10 @@ void request_clients::request_input(session& ss, int32_t bid, const uint8_t* p, 
     }
     if (!ss.rq.held.empty() && slot_free_ == nullptr) wait_for_slot(ss);
     if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
-        bump(e_.ctr_.client_quota_pauses);  // it calls faster than its backends answer
+        // It calls faster than its backends answer, or holds client_bytes_max of calls and
+        // replies (request_budget.cc).
+        const bool bytes = ss.rq.held_bytes >= e_.lim_.client_bytes_max;
+        bump(bytes ? e_.ctr_.client_bytes_pauses : e_.ctr_.client_quota_pauses);
         e_.pause_recv(ss, role::client);
     } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > e_.lim_.out_bytes_high) {
         bump(e_.ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
@@ -127,7 +130,8 @@ void request_clients::wake_slot_waiters() {
 }
 
 bool request_clients::over_quota(const session& ss) const {
-    return ss.rq.pending + ss.rq.async_out >= e_.lim_.requests_per_client_max;
+    return ss.rq.pending + ss.rq.async_out >= e_.lim_.requests_per_client_max ||
+           ss.rq.held_bytes >= e_.lim_.client_bytes_max;
 }
 
 // Whether a paused client may be read again: nothing held, outstanding calls down to half the
@@ -135,6 +139,7 @@ bool request_clients::over_quota(const session& ss) const {
 bool request_clients::client_quota_ok(const session& ss) const {
     return ss.rq.held.empty() &&
            ss.rq.pending + ss.rq.async_out <= e_.lim_.requests_per_client_max / 2 &&
+           ss.rq.held_bytes <= e_.lim_.client_bytes_max / 2 &&
            ss.s[0].sq.bytes() <= e_.lim_.out_bytes_low;
 }
 
@@ -162,6 +167,13 @@ int64_t request_clients::request_data(session& ss, int32_t bid, const uint8_t* p
             request* r = ss.rq.fill;
             ss.rq.fill = nullptr;
             if (ss.rq.undecided) copy_call(ss, *r);  // a frame without body bytes
+            if (ss.rq.over_budget) {
+                ss.rq.over_budget = false;
+                bump(e_.ctr_.request_held_refused);
+                if (r->sync) enlist(ss, *r);
+                answer_error(ss, *r, "qgate: busy");
+                return;
+            }
             if (ss.rq.oversize) {
                 ss.rq.oversize = false;
                 bump(e_.ctr_.request_too_large);
@@ -189,7 +201,8 @@ void request_clients::request_unhold(session& ss) {
     ss.rq.unholding = true;
     const uint32_t resume_at = e_.lim_.requests_per_client_max / 2;
     while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
-           ss.rq.pending + ss.rq.async_out <= resume_at) {
+           ss.rq.pending + ss.rq.async_out <= resume_at &&
+           ss.rq.held_bytes <= e_.lim_.client_bytes_max / 2) {
         iovec iov[1];
         uint64_t bytes = 0;
         ss.rq.held.gather(e_.items_, iov, 1, bytes);
@@ -364,11 +377,14 @@ void request_clients::request_done(request& r) {
         return;
     }
     if (!r.sync || r.answered || r.is_abandoned() || !mine) {
-        if (!r.sync && mine && ss->s[0].paused) request_unhold(*ss);
-        maybe_free_request(r);
+        const bool unhold = !r.sync && mine && ss->s[0].paused;
+        maybe_free_request(r);  // first: its bytes may be what keeps the client paused
+        if (unhold) request_unhold(*ss);
         return;
     }
     r.deadline_ms = 0;
+    let_call_go(r);  // sent: its bytes need not be held while the reply waits (request_budget.cc)
+    if (!hold_reply(*ss, r)) return answer_error(*ss, r, "qgate: busy");
     plain_reply(*ss, r);  // request_bodies.cc
     r.answered = true;
     flush_answers(*ss);
@@ -468,6 +484,7 @@ void request_clients::maybe_free_request(request& r) {
     r.fan = nullptr;
     r.fan_child = false;
     drop_call(r);  // a lent call's buffer goes back to the pool with its last reference
+    release_held(r);  // its bytes leave the budget and its client's count (request_budget.cc)
     // Past kKeepBytesMax (big_bufs.h): the call's buffer to this shard's cache; the reply's
     // stays parked on the slot, for its next call to take to the home shard that needs it.
     e_.bigs_.give(r.req);

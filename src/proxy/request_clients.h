@@ -66,6 +66,13 @@ class request_clients final : public conn_handler {
     void request_body(session& ss, const uint8_t* p, uint32_t n);
     bool lend_call(session& ss, request& r, const uint8_t* body, uint32_t n);
     void copy_call(session& ss, request& r);
+    bool start_call(session& ss, request& r, uint64_t len);
+    bool call_room(session& ss, request& r, uint64_t end);
+    bool hold_call(session& ss, request& r, uint64_t n);
+    void refuse_call(session& ss, request& r);
+    bool hold_reply(session& ss, request& r);
+    void release_held(request& r);
+    void let_call_go(request& r);
     void share_call(request& child, const request& parent);
     void drop_call(request& r);
     void buf_unref(uint16_t bid);

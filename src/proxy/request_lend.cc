@@ -12,9 +12,11 @@
 //    the reference; the last one gives the buffer back to the pool.
 //  * Copied (counted in request_bytes_copied): the frame straddles receive buffers (its bytes
 //    come from more than one input chunk), the bytes are the session's own (handshake
-//    leftovers, bid -1), or the shard is under pressure (below). The copy goes into `req`
-//    sized once from the header (big_bufs::fit: no regrowth, no zero fill): the slot's own
-//    buffer when long enough, a cached big buffer for a call past kKeepBytesMax (big_bufs.h).
+//    leftovers, bid -1), or the shard is under pressure (below). The copy goes into `req`,
+//    which grows with the bytes that have arrived, not with the length the header claims
+//    (request_budget.cc: at most kCallFirst at once, then doubling; no zero fill): the slot's
+//    own buffer when long enough, a cached big buffer for a call past kKeepBytesMax
+//    (big_bufs.h). Its bytes are counted in the budget of bytes held as it grows.
 //  * Pressure: while a slot holds a buffer, the kernel cannot receive into it. A backend that
 //    sleeps would let its callers pin the provided-buffer pool, and with it empty every
 //    connection of the shard stalls (ENOBUFS). So buffers are lent only while fewer than
@@ -62,6 +64,8 @@ void request_clients::request_body(session& ss, const uint8_t* p, uint32_t n) {
     request& r = *ss.rq.fill;
     if (ss.rq.undecided && lend_call(ss, r, p, n)) return;  // whole in this receive buffer
     if (ss.rq.undecided) copy_call(ss, r);
+    if (ss.rq.over_budget) return;
+    if (!call_room(ss, r, ss.rq.off + n)) return refuse_call(ss, r);
     std::memcpy(r.req.data() + ss.rq.off, p, n);
     ss.rq.off += n;
 }
@@ -95,12 +99,14 @@ bool request_clients::lend_call(session& ss, request& r, const uint8_t* body, ui
     return true;
 }
 
-// The copy: header now (the cutter keeps it), body bytes as they come (request_body).
+// The copy: header now (the cutter keeps it), body bytes as they come (request_body), into a
+// buffer sized from what has arrived (request_budget.cc). Over budget: read past, 'qgate: busy.
 void request_clients::copy_call(session& ss, request& r) {
     const qipc::frame_header& h = ss.rq.cut.h;
-    e_.bigs_.fit(r.req, h.length);  // sized once, from the header: the body never regrows it
-    std::memcpy(r.req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
     ss.rq.undecided = false;
+    ss.rq.off = 0;
+    if (!start_call(ss, r, h.length)) return refuse_call(ss, r);
+    std::memcpy(r.req.data(), ss.rq.cut.hdr, qipc::kHeaderSize);
     ss.rq.off = qipc::kHeaderSize;
     bump(e_.ctr_.request_bytes_copied, h.length);
 }

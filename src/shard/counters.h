@@ -160,6 +160,14 @@ namespace qgate::shard {
       "request mode: buffers past 1 MiB freed, not kept: big_bufs_max or big_bufs_bytes_max")      \
     X(big_buf_bytes, gauge, "bytes",                                                               \
       "request mode: bytes of buffers past 1 MiB held for reuse (cached, or parked on free slots)")\
+    X(request_bytes_held, gauge, "bytes",                                                          \
+      "request mode: bytes of copied calls and replies held in slots (only the sum is the level)") \
+    X(request_held_refused, counter, "calls",                                                      \
+      "calls answered 'qgate: busy': their call or reply would pass request_bytes_held_max")       \
+    X(client_bytes_refused, counter, "replies",                                                    \
+      "replies dropped for 'qgate: busy': their client would hold more than client_bytes_max")     \
+    X(client_bytes_pauses, counter, "pauses",                                                      \
+      "times a request client was not read: it held client_bytes_max of calls and replies")        \
     X(pubsub_subscribers, gauge, "connections",                                                    \
       "pub/sub clients with at least one subscription now")                                        \
     X(pubsub_sub_calls, counter, "calls", ".u.sub calls received, valid or not")                   \

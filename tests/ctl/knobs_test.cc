@@ -61,6 +61,8 @@ const char* const kSchema[] = {
     "limits.pipeline_hold_ms",
     "limits.big_bufs_max",
     "limits.big_bufs_bytes_max",
+    "limits.client_bytes_max",
+    "limits.request_bytes_held_max",
     "fanout.reducer",
     "fanout.contexts_max",
     "route.match",

@@ -173,7 +173,8 @@ itest('out_bytes_high: a client whose replies pile up is not read until they dra
     assert.equal(raw.buffered, 0);
   });
 
-itest('replies over 1 MiB: only their first read (at most 64 KiB) is copied', async (t, ctx) => {
+itest('replies over 1 MiB: once warm, only their first read (at most 64 KiB) is copied',
+  async (t, ctx) => {
   const { gw } = await startStack(ctx, {
     listeners: [REQ], backends: [{ name: 'rdb1', conns: 1 }],
   });
@@ -187,10 +188,17 @@ itest('replies over 1 MiB: only their first read (at most 64 KiB) is copied', as
     const s1 = await stats(ctx, gw);
     const d = (name) => counter(s1, name) - counter(s0, name);
     const copied = d('reply_bytes_copied');
-    assert.equal(copied + d('reply_bytes_received_direct'), payloadReplyLen(n),
-      `reply ${i}: all counted`);
+    const direct = d('reply_bytes_received_direct');
+    s0 = s1;
+    if (i === 0) {
+      // Cold: no cached buffer fits, and a declared length reserves nothing it has not
+      // received (README "Memory held"), so the buffer grows with the bytes (about 1 MiB,
+      // then doubling) and each step copies what came before it: under twice the reply.
+      assert.ok(copied >= 8 && copied < 2 * payloadReplyLen(n), `reply 0: ${copied} bytes copied`);
+      continue;
+    }
+    assert.equal(copied + direct, payloadReplyLen(n), `reply ${i}: all counted`);
     assert.ok(copied >= 8 && copied <= 64 * 1024,
       `reply ${i}: its first read copied (${copied} bytes: the header at least, <= 64 KiB)`);
-    s0 = s1;
   }
 });

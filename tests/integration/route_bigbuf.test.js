@@ -27,8 +27,10 @@ itest('calls and replies past 1 MiB reuse cached buffers, across shards', async 
   // two: a reply buffer is freed on the client's shard, parked on its slot, and taken by the
   // slot's next call to the other backend's home shard, where the next reply lands in it.
   // Cached per shard only, the shard that is not the client's would allocate every reply
-  // it receives (N / 2).
-  assert.ok(d('big_buf_misses') <= 3, `misses ${d('big_buf_misses')}`);
+  // it receives (N / 2). A first message grows with its bytes (about 1 MiB, then doubling:
+  // README "Memory held"), so the first call and the first reply on each shard allocate
+  // up to three buffers each while warming up.
+  assert.ok(d('big_buf_misses') <= 9, `misses ${d('big_buf_misses')}`);
   assert.ok(d('big_buf_hits') >= 2 * N - 3, `hits ${d('big_buf_hits')}`);
   assert.equal(d('big_buf_evictions'), 0);
   assert.ok(counter(after, 'big_buf_bytes') > 0, 'buffers are held for the next call');

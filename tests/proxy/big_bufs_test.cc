@@ -267,13 +267,15 @@ std::string frame_of(uint8_t type, size_t n, int seed) {
 
 }  // namespace
 
-TEST_CASE("big bufs: a large copied call is sized once from its header and its buffer is "
-          "reused by the next large call") {
+TEST_CASE("big bufs: a large copied call grows with its bytes, not to its header's length at "
+          "once, and its buffer is reused by the next large call") {
     big_fixture f;
     const std::string c1 = frame_of(1, 2 * kMiB + 5, 1);
     f.send_call(c1);
     const void* first = f.call_sent(c1);
-    CHECK(f.misses() == 1);  // one allocation for the whole call: no regrowth as it comes in
+    // Two allocations: about 1 MiB first, then the whole call (request_budget.cc); the first,
+    // a step of this call's growth, is freed, not cached.
+    CHECK(f.misses() == 2);
     CHECK(f.hits() == 0);
     CHECK(f.ctr.request_bytes_copied.load() == c1.size());
     f.answer(response_frame());  // the slot is freed: its call buffer goes to the cache
@@ -283,7 +285,7 @@ TEST_CASE("big bufs: a large copied call is sized once from its header and its b
     f.send_call(c2);
     CHECK(f.call_sent(c2) == first);  // the same buffer, the new call's bytes
     CHECK(f.hits() == 1);
-    CHECK(f.misses() == 1);
+    CHECK(f.misses() == 2);
     f.answer(response_frame());
     CHECK(f.ctr.big_buf_bytes.load() == cap);  // one buffer served both calls
 }
@@ -296,7 +298,9 @@ TEST_CASE("big bufs: a large reply's buffer comes back to the home shard with th
     f.recv(big_fixture::kCli, sync_frame());
     f.call_sent(sync_frame());
     const void* first = f.answer(r1);
-    CHECK(f.misses() == 1);
+    // Grown with the bytes (pool_rx.cc step 5): about 1 MiB, 2.25 MiB, then the whole reply;
+    // the steps are freed, not cached.
+    CHECK(f.misses() == 3);
     // The freed slot keeps the reply buffer, parked (counted in the cache's bytes).
     CHECK(f.ctr.big_buf_bytes.load() == cap);
     const std::string r2 = frame_of(2, 3 * kMiB + 5000, 2);  // a little longer: still fits
@@ -304,7 +308,7 @@ TEST_CASE("big bufs: a large reply's buffer comes back to the home shard with th
     f.call_sent(sync_frame());
     CHECK(f.answer(r2) == first);  // received into the same buffer, no allocation
     CHECK(f.hits() == 1);
-    CHECK(f.misses() == 1);
+    CHECK(f.misses() == 3);
     CHECK(f.ctr.big_buf_evictions.load() == 0);
     CHECK(f.ctr.big_buf_bytes.load() == cap);  // parked again, counted once
 }
