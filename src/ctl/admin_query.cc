@@ -63,9 +63,11 @@ constexpr admin_function kAdminFunctions[] = {
     {kStatsQuery, stats_fn},
 };
 
+// The error text echoes the query, which may hold a NUL: write_error_message cuts the text
+// there, so the message can be shorter than error_message_size's bound. Keep only what it wrote.
 std::vector<uint8_t> error_reply(std::string_view text) {
     std::vector<uint8_t> out(qipc::error_message_size(text));
-    qipc::write_error_message(text, qipc::msg_type::response, out);
+    out.resize(qipc::write_error_message(text, qipc::msg_type::response, out));
     return out;
 }
 

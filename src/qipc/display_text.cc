@@ -70,15 +70,24 @@ std::string timespan_text(int64_t ns) {
            clock_text(int64_t(u % uint64_t(kNsPerDay)), 1'000'000'000, 9);
 }
 
+// x - floor(x / per) * per, in [0, per): unsigned, because near INT64_MIN the product of the
+// floored day and `per` is below INT64_MIN (signed overflow) while the difference is not.
+int64_t time_of_day(int64_t x, int64_t days, int64_t per) {
+    return int64_t(uint64_t(x) - uint64_t(days) * uint64_t(per));
+}
+
 std::string timestamp_text(int64_t ns) {
     const int64_t days = floor_div(ns, kNsPerDay);
-    return date_text(days) + "D" + clock_text(ns - days * kNsPerDay, 1'000'000'000, 9);
+    return date_text(days) + "D" + clock_text(time_of_day(ns, days, kNsPerDay), 1'000'000'000, 9);
 }
 
 std::string datetime_text(double days) {
-    const int64_t ms = std::llround(days * 8.64e7);
+    // Milliseconds past int64 (q cannot make such a datetime) show as infinite, like 0w.
+    const double msd = days * 8.64e7;
+    if (!(std::fabs(msd) < 9.2e18)) return msd > 0 ? "0W" : "-0W";
+    const int64_t ms = std::llround(msd);
     const int64_t d = floor_div(ms, 86'400'000);
-    return date_text(d) + "T" + clock_text(ms - d * 86'400'000, 1000, 3);
+    return date_text(d) + "T" + clock_text(time_of_day(ms, d, 86'400'000), 1000, 3);
 }
 
 // Floats: %.Pg; show searches the shortest precision that reads back exactly.

@@ -146,3 +146,20 @@ TEST_CASE("admin_reply: unknown names and non-calls keep the exact error texts")
     const std::string shown = error_of(reply_to(value::string(long_text)));
     CHECK(shown == "qgate: unknown admin query " + long_text.substr(0, 200) + "...");
 }
+
+// Found by tests/fuzz/fuzz_admin_query.cc: a query text holding a NUL was echoed into the
+// error, write_error_message cut the text there, and the reply kept the uncut size: zero bytes
+// after the message that the client would read as the start of its next one.
+TEST_CASE("admin_reply: a query with a NUL gets one whole error message, nothing after it") {
+    const std::string text("-\0\x01", 3);
+    const std::vector<uint8_t> msg =
+        qipc::encode_message(value::string(text), qipc::msg_type::sync);
+    const std::vector<uint8_t> reply = admin_reply(
+        std::span(msg).subspan(qipc::kHeaderSize), true, std::function<stat_list()>(two_stats));
+    qipc::frame_header h;
+    REQUIRE(qipc::parse_header(reply, h));
+    CHECK(h.length == reply.size());
+    value v;
+    REQUIRE(qipc::decode(std::span(reply).subspan(qipc::kHeaderSize), h.little_endian, v));
+    CHECK(error_of(v) == "qgate: unknown admin query -");
+}

@@ -108,6 +108,111 @@ BODIES = {
 }
 
 
+def char_vector(text):
+    return b"\x0a\x00" + struct.pack("<I", len(text)) + text.encode()
+
+
+def sym(name):
+    return b"\xf5" + name.encode() + b"\x00"
+
+
+def glist(*items):
+    return b"\x00\x00" + struct.pack("<I", len(items)) + b"".join(items)
+
+
+def syms(*names):
+    return b"\x0b\x00" + struct.pack("<I", len(names)) + b"".join(n.encode() + b"\0" for n in names)
+
+
+def longs(*xs):
+    return b"\x07\x00" + struct.pack("<I", len(xs)) + b"".join(struct.pack("<q", x) for x in xs)
+
+
+def timespan(ns):
+    return b"\xf0" + struct.pack("<q", ns)
+
+
+# Request bodies as clients send them (classify).
+CALLS = {
+    "string_call": char_vector("getTrades[`AAPL;2024.01.02]"),
+    "string_juxtaposed": char_vector("getTrades `AAPL"),
+    "string_expr": char_vector("1+1"),
+    "list_call": glist(sym("getTrades"), sym("AAPL"), longs(1, 2)),
+    "list_char_name": glist(char_vector("getTrades"), sym("MSFT")),
+    "lambda_call": glist(BODIES["lambda"], h("f9 0100000000000000")),
+    "gw_syncexec": glist(sym(".gw.syncexec"), char_vector("count trade"), syms("hdb", "rdb")),
+    "gw_syncexec_text": char_vector(".gw.syncexec[\"select from t\";`hdb`rdb]"),
+    "gw_syncexecj": glist(sym(".gw.syncexecj"), glist(sym("f"), sym("x")), syms("rdb"),
+                          BODIES["lambda"]),
+    "gw_asyncexecjpt": glist(sym(".gw.asyncexecjpt"), char_vector("1+1"), syms("rdb"),
+                             BODIES["lambda"], sym("cb"), timespan(5_000_000_000)),
+    "gw_asyncexecjpt_text": char_vector(
+        ".gw.asyncexecjpt[\"1+1\";`hdb`rdb;raze;`cb;0D00:00:05]"),
+}
+
+# Updates a feed handler sends (.u.upd, columns and a row), on top of BODIES["upd"].
+UPDATES = {
+    "u_upd_columns": glist(char_vector(".u.upd"), sym("trade"),
+                           glist(syms("a", "b"), h("09 00 02000000") + bytes(16), longs(1, 2))),
+    "u_upd_timed": glist(sym(".u.upd"), sym("trade"),
+                         glist(h("10 00 02000000") + bytes(16), syms("a", "b"),
+                               h("09 00 02000000") + bytes(16), longs(1, 2))),
+    "u_upd_row": glist(sym(".u.upd"), sym("trade"),
+                       glist(sym("a"), h("f7") + bytes(8), h("f9") + bytes(8))),
+    "upd_other_table": glist(sym("upd"), sym("quote"),
+                             glist(h("10 00 01000000") + bytes(8), syms("x"))),
+}
+
+HANDSHAKES = {
+    "alice": b"alice:secret\x03\x00",
+    "bob_md5": b"bob:pw\x06\x00",
+    "carol_sha1": b"carol:hunter2\x03\x00",
+    "dave_empty": b"dave:\x03\x00",
+    "no_cap": b"alice:secret\x00",
+    "early_bytes": b"alice:secret\x03\x00" + b"\x01\x01\x00\x00\x0d\x00\x00\x00\xfa\x01\x00\x00\x00",
+    "wrong": b"alice:wrong\x03\x00",
+    "no_colon": b"anonymous\x03\x00",
+}
+
+CONFIGS = {
+    "minimal": """[[listener]]
+listen = "127.0.0.1:5010"
+group = "rdb"
+
+[[backend]]
+name = "rdb1"
+group = "rdb"
+address = "127.0.0.1:5011"
+""",
+    "request": """[server]
+shards = 2
+
+[limits]
+out_bytes_high = 1048576
+out_bytes_low = 65536
+
+[[listener]]
+listen = "127.0.0.1:5010"
+mode = "request"
+group = "rdb"
+
+[[backend]]
+name = "r1"
+group = "rdb"
+address = "127.0.0.1:5011"
+conns = 2
+
+[[route]]
+match = ["get*", ".gw.*"]
+group = "rdb"
+hash_arg = 1
+""",
+    "bad_type": "[[listener]]\nlisten = 5\n",
+    "unknown_key": "[limits]\nnope = 1\n",
+    "no_listener": "[server]\nshards = 1\n",
+}
+
+
 def til(n):
     return b"\x07\x00" + struct.pack("<I", n) + b"".join(struct.pack("<q", i) for i in range(n))
 
@@ -161,6 +266,43 @@ def main():
     write("decompress", "ab_overlap", h("01 00 01 00 11000000 14000000 04 61 62 03 08"))
     write("decompress", "body_upd", BODIES["upd"])
     write("decompress", "body_table", table_rows(40))
+
+    # classify: flag byte (bit 0 = little-endian, bit 1 = async) + request body.
+    for name, body in CALLS.items():
+        write("classify", name, bytes([0x01]) + body)
+    write("classify", "call_be", bytes([0x00]) + h("00 00 00000002 f5 6600 f9 0000000000000001"))
+    write("classify", "upd_async", bytes([0x03]) + BODIES["upd"])
+
+    # update: flag byte (bit 0 = little-endian, bit 1 = the store knows `trade) + body.
+    write("update", "upd_table", bytes([0x01]) + BODIES["upd"])
+    write("update", "upd_table_store", bytes([0x03]) + BODIES["upd"])
+    for name, body in UPDATES.items():
+        write("update", name, bytes([0x03]) + body)
+
+    # admin_query: flag byte (bit 0 = little-endian) + sync request body.
+    write("admin_query", "stats_text", bytes([0x01]) + char_vector(".qgate.stats[]"))
+    write("admin_query", "stats_bare", bytes([0x01]) + char_vector("  .qgate.stats ; "))
+    write("admin_query", "stats_list", bytes([0x01]) + h("00 00 01000000 f5") + b".qgate.stats\0")
+    write("admin_query", "stats_list_arg",
+          bytes([0x01]) + h("00 00 02000000 f5") + b".qgate.stats\0" + h("65 00"))
+    write("admin_query", "unknown", bytes([0x01]) + char_vector("2+2"))
+    # The two inputs the target found (tests/ctl/admin_query_test.cc, tests/qipc/display_test.cc):
+    # a NUL in an echoed query, and a timestamp whose day split overflowed.
+    write("admin_query", "found_nul_text", bytes([0x01]) + char_vector("-\0\x01"))
+    write("admin_query", "found_timestamp_min", bytes([0x01]) + glist(sym("x"), h("f4 0200000000000080")))
+    write("admin_query", "be_list", bytes([0x00]) + h("00 00 00000001 0a 00 0000000c")
+          + b".qgate.stats")
+
+    # handshake: chunk seed, bound flag (bit 0: 16 bytes), then the client's bytes.
+    for name, data in HANDSHAKES.items():
+        write("handshake", name, bytes([0x2b, 0x00]) + data)
+    write("handshake", "short_bound", bytes([0x07, 0x01]) + b"averylongusername:pw\x03\x00")
+
+    # config: TOML text.
+    for name, text in CONFIGS.items():
+        write("config", name, text.encode())
+    with open(os.path.join(HERE, "..", "..", "conf", "qgate.example.toml"), "rb") as f:
+        write("config", "example", f.read())
 
 
 if __name__ == "__main__":

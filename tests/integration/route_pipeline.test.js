@@ -362,7 +362,8 @@ itest('a timed-out call keeps its backend busy: least-busy sends the next calls 
     });
     const raw = await RawClient.connect(ctx, gw.port);
     const t0 = Date.now();
-    const [f] = await roundTrip(raw, [qmsg(MSG.sync, qlist(qstr('sleep'), qlong(600)))]);
+    // The sleep outlasts the 6 calls below on a loaded box (each may take up to 300 ms).
+    const [f] = await roundTrip(raw, [qmsg(MSG.sync, qlist(qstr('sleep'), qlong(3000)))]);
     assert.equal(errorText(f), 'qgate: timeout after 100ms');
     const sleeper = ['rdb1', 'rdb2'].find((n) => recordedFrames(mocks[n].record)
       .some((fr) => fr.includes(Buffer.from('sleep'))));

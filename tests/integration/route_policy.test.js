@@ -98,7 +98,9 @@ itest('all backends busy: calls from many clients queue and drain in FIFO order'
   const blocker = await qconnect(ctx, gw.port);
   const clients = [];
   for (let i = 0; i < 8; i++) clients.push(await qconnect(ctx, gw.port));
-  const block = blocker.kt(20000, 'sleep', 400);
+  // The blocker must outlast queueing 8 calls one by one, each confirmed by a stats poll: a
+  // loaded box (the sanitizer build, both io runs side by side) can take seconds for that.
+  const block = blocker.kt(20000, 'sleep', 4000);
   await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
   const calls = [];
   for (let i = 0; i < clients.length; i++) {
@@ -106,7 +108,7 @@ itest('all backends busy: calls from many clients queue and drain in FIFO order'
     calls.push(clients[i].kt(20000, 'seq', i));
     await waitCounter(ctx, gw, 'backend_load_rdb1', i + 2);
   }
-  assert.equal(await block, 400);
+  assert.equal(await block, 4000);
   const res = (await Promise.all(calls)).map((r) => [Number(r[0]), Number(r[1])]);
   // The backend ran them in the order they were queued (replies may reach node in any order:
   // the clients sit on different shards).
@@ -192,7 +194,7 @@ itest('priority by user: a vip call queued last runs first; equal priorities sta
   const blocker = await qconnect(ctx, gw.port);
   const plain = await qconnect(ctx, gw.port, { user: 'joe', password: 'x' });
   const vip = await qconnect(ctx, gw.port, { user: 'vip', password: 'x' });
-  const block = blocker.kt(20000, 'sleep', 300);
+  const block = blocker.kt(20000, 'sleep', 3000);  // outlasts the queueing on a loaded box
   await waitCounter(ctx, gw, 'backend_load_rdb1', 1);
   const p0 = plain.kt(20000, 'seq', 0);
   await waitCounter(ctx, gw, 'backend_load_rdb1', 2);
@@ -200,7 +202,7 @@ itest('priority by user: a vip call queued last runs first; equal priorities sta
   await waitCounter(ctx, gw, 'backend_load_rdb1', 3);
   const v = vip.kt(20000, 'seq', 2);
   await waitCounter(ctx, gw, 'backend_load_rdb1', 4);
-  assert.equal(await block, 300);
+  assert.equal(await block, 3000);
   const ran = (await Promise.all([p0, p1, v])).map((r) => Number(r[0]));
   assert.ok(ran[2] < ran[0] && ran[0] < ran[1], `vip first, then FIFO: ${ran}`);
 });

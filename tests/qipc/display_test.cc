@@ -347,3 +347,13 @@ TEST_CASE("show: q's own bytes survive decode -> show -> parse -> encode") {
     CHECK(functions == 11);  // {x+y}[3] insert[1] xbar not and md5 any save raze sums prev
     CHECK(checked == 107);
 }
+
+// Found by tests/fuzz/fuzz_admin_query.cc (the admin port echoes a query it does not know with
+// show()): the day split of an extreme timestamp or datetime overflowed int64 (UBSan).
+TEST_CASE("display: extreme timestamps and datetimes, no overflow") {
+    // -0Wp + 1 ns: the day floor times ns per day is below INT64_MIN.
+    CHECK(q::display(decoded("f40200000000000080")) == "1707.09.22D00:12:43.145224194");
+    // A datetime whose milliseconds do not fit int64 shows as infinite, as 0w / -0w do.
+    CHECK(q::display(decoded("f19c7500883ce4377e")) == "0Wz");
+    CHECK(q::display(decoded("f19c7500883ce437fe")) == "-0Wz");
+}

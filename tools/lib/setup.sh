@@ -5,7 +5,10 @@ set -euo pipefail
 
 QGATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QGATE_BUILD=${QGATE_BUILD:-$QGATE_ROOT/build}
-export QGATE_ROOT QGATE_BUILD
+# The sanitizer build (ASan + UBSan): only the programs the node suites run, no unit tests.
+QGATE_SAN_BUILD=${QGATE_SAN_BUILD:-$QGATE_ROOT/build-asan}
+export QGATE_ROOT QGATE_BUILD QGATE_SAN_BUILD
+qgate_san_targets=(src/app/qgate tools/qmock/qmock tools/qbench/qbench tools/qipc/qipc)
 
 qgate_packages=(
   g++ meson ninja-build pkg-config cmake
@@ -46,6 +49,18 @@ qgate_build() {
     meson setup "$QGATE_BUILD" "$QGATE_ROOT" --buildtype=debugoptimized -Dwerror=true >/dev/null
   fi
   ninja -C "$QGATE_BUILD" >/dev/null || ninja -C "$QGATE_BUILD"
+}
+
+# The node suites' programs again under ASan + UBSan (tools/run-tests runs interop and
+# integration against them). Same build type as the plain build; b_lundef=false because the
+# sanitizer runtimes resolve symbols at load time.
+qgate_build_san() {
+  if [[ ! -f $QGATE_SAN_BUILD/build.ninja ]]; then
+    CXX=clang++ meson setup "$QGATE_SAN_BUILD" "$QGATE_ROOT" --buildtype=debugoptimized -Dwerror=true \
+      -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false >/dev/null || return 1
+  fi
+  ninja -C "$QGATE_SAN_BUILD" "${qgate_san_targets[@]}" >/dev/null ||
+    ninja -C "$QGATE_SAN_BUILD" "${qgate_san_targets[@]}"
 }
 
 qgate_setup() {
