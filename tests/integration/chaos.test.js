@@ -6,7 +6,8 @@
 // crossed reply is seen; every call must be answered with its own value or a q error, every
 // pub/sub row must be one the subscriber's filter selects, in sequence; after the clients
 // disconnect, qgate's open fds come back to the baseline and its RSS to within 10 % + 4 MiB
-// of it. The run itself is tools/lib/chaos.js (its header says how it is measured).
+// of it (plus ASan's quarantine under the sanitizer build). The run itself is
+// tools/lib/chaos.js (its header says how it is measured).
 
 const { itest, assert, IO } = require('./lib.js');
 const { runChaos, summary } = require('../../tools/lib/chaos.js');
