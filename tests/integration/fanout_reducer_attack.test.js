@@ -7,7 +7,7 @@
 // in flight. Every call is answered exactly once, with a value or a q error, and a client
 // calling throughout (fan-outs that need no reducer, plain calls) sees nothing of it.
 
-const net = require('node:net');
+const { serveFakeQ } = require('./fake_q.js');
 const {
   itest, assert, RawClient, MSG, qmsg, qlist, qsym, qsyms, qlong, qlongs, decode, errorText,
   startQmock, startQgate, qconnect, stats, counter, waitCounter, assertTrades,
@@ -26,33 +26,19 @@ const isOrderQuery = (f) => f[1] === MSG.sync && f.length === 14 + ORDER_QUERY.l
  */
 async function startFakeReducer(ctx) {
   const red = { modes: [], calls: 0, silent: [], socks: new Set() };
-  const srv = net.createServer((sock) => {
-    red.socks.add(sock);
-    ctx.defer(() => sock.destroy());
-    sock.on('error', () => {});
-    sock.on('close', () => red.socks.delete(sock));
-    let buf = Buffer.alloc(0);
-    let shook = false;
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (!shook) {
-        const nul = buf.indexOf(0);
-        if (nul < 0) return;
-        buf = buf.subarray(nul + 1);
-        shook = true;
-        sock.write(Buffer.from([3]));
+  const srv = await serveFakeQ(ctx, {
+    onConn: (sock) => {
+      red.socks.add(sock);
+      sock.on('close', () => red.socks.delete(sock));
+    },
+    onFrame: (frame, sock) => {
+      if (isOrderQuery(frame)) {
+        sock.write(Buffer.from([1, 2, 0, 0, 10, 0, 0, 0, 0xff, 0]));  // 0b: one call at a time
+      } else if (frame[1] === MSG.sync) {
+        red.calls++;
+        red.handle(sock, red.modes.shift() || 'ok');
       }
-      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
-        const frame = buf.subarray(0, buf.readUInt32LE(4));
-        buf = buf.subarray(frame.length);
-        if (isOrderQuery(frame)) {
-          sock.write(Buffer.from([1, 2, 0, 0, 10, 0, 0, 0, 0xff, 0]));  // 0b: one call at a time
-        } else if (frame[1] === MSG.sync) {
-          red.calls++;
-          red.handle(sock, red.modes.shift() || 'ok');
-        }
-      }
-    });
+    },
   });
   red.handle = (sock, mode) => {
     if (mode === 'ok') sock.write(qmsg(MSG.response, qlongs([7, 7])));
@@ -67,8 +53,6 @@ async function startFakeReducer(ctx) {
     srv.close();
     for (const s of red.socks) s.destroy();
   };
-  await new Promise((res, rej) => srv.listen(0, '127.0.0.1', res).on('error', rej));
-  ctx.defer(() => new Promise((res) => srv.close(() => res())));
   red.port = srv.address().port;
   return red;
 }

@@ -7,7 +7,7 @@
 // counted. Throughout, the subscribers keep their connection and subscription, get every
 // update that arrived whole, in order and once, and the hub keeps serving new subscribers.
 
-const net = require('node:net');
+const { serveFakeQ } = require('./fake_q.js');
 const {
   itest, assert, RawClient, MSG, qmsg, qlist, qsym, qsyms, qlongs, qtable, decode, syncText,
   startQgate, stats, counter, waitCounter, seqsOf, pollUntil,
@@ -28,40 +28,24 @@ function upd(seq) {
  */
 async function startFakeTp(ctx) {
   const tp = { conns: [], waiters: [] };
-  const srv = net.createServer((sock) => {
-    ctx.defer(() => sock.destroy());
-    sock.setNoDelay(true);
-    sock.on('error', () => {});
-    const c = { sock, closed: false, frames: [] };
-    let buf = Buffer.alloc(0);
-    let shook = false;
-    let gotSub;
-    c.subCall = new Promise((res) => { gotSub = res; });
-    sock.on('close', () => { c.closed = true; });
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (!shook) {
-        const nul = buf.indexOf(0);
-        if (nul < 0) return;
-        buf = buf.subarray(nul + 1);
-        shook = true;
-        sock.write(Buffer.from([3]));
-      }
-      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
-        const frame = buf.subarray(0, buf.readUInt32LE(4));
-        buf = buf.subarray(frame.length);
-        c.frames.push(frame);
-        if (frame[1] === MSG.sync) gotSub(frame);
-      }
-    });
-    // .u.sub[`;`] is answered with the list of (table;schema) pairs, as u.q's sub each t.
-    c.answerSub = () => sock.write(qmsg(MSG.response, qlist(qlist(qsym('trade'), SCHEMA))));
-    c.send = (b) => new Promise((res) => sock.write(b, () => res()));
-    tp.conns.push(c);
-    for (const w of tp.waiters.splice(0)) w();
+  const srv = await serveFakeQ(ctx, {
+    onConn: (sock) => {
+      sock.setNoDelay(true);
+      const c = { sock, closed: false, frames: [] };
+      c.subCall = new Promise((res) => { c.gotSub = res; });
+      sock.on('close', () => { c.closed = true; });
+      // .u.sub[`;`] is answered with the list of (table;schema) pairs, as u.q's sub each t.
+      c.answerSub = () => sock.write(qmsg(MSG.response, qlist(qlist(qsym('trade'), SCHEMA))));
+      c.send = (b) => new Promise((res) => sock.write(b, () => res()));
+      tp.conns.push(c);
+      for (const w of tp.waiters.splice(0)) w();
+      return c;
+    },
+    onFrame: (frame, sock, c) => {
+      c.frames.push(frame);
+      if (frame[1] === MSG.sync) c.gotSub(frame);
+    },
   });
-  await new Promise((res, rej) => srv.listen(0, '127.0.0.1', res).on('error', rej));
-  ctx.defer(() => new Promise((res) => srv.close(() => res())));
   tp.port = srv.address().port;
   /** The n-th connection (1-based) qgate makes, once it is accepted and has sent .u.sub. */
   tp.conn = async (n) => {

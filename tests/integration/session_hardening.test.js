@@ -4,10 +4,10 @@
 // (shutdown(SHUT_WR), as `printf ... | nc` does) is answered in both modes, and a bad first
 // frame is counted in session mode as in request mode.
 
-const net = require('node:net');
+const { serveFakeQ } = require('./fake_q.js');
 const {
   itest, assert, startStack, startQgate, RawClient, MSG, header, qmsg, qlong, syncCall, syncText,
-  decode, errorText, stats, counter, waitCounter, HOST,
+  decode, errorText, stats, counter, waitCounter,
 } = require('./lib.js');
 
 /**
@@ -15,32 +15,15 @@ const {
  * the raw bytes `reply(frame, i)` returns (i counts sync frames from 0; null: nothing).
  */
 async function startScripted(ctx, { cap = 3, reply }) {
-  const srv = net.createServer((sock) => {
-    ctx.defer(() => sock.destroy());
-    let buf = Buffer.alloc(0);
-    let shook = false;
-    let i = 0;
-    sock.on('error', () => {});
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (!shook) {
-        const nul = buf.indexOf(0);
-        if (nul < 0) return;
-        buf = buf.subarray(nul + 1);
-        shook = true;
-        sock.write(Buffer.from([cap]));
-      }
-      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
-        const frame = buf.subarray(0, buf.readUInt32LE(4));
-        buf = buf.subarray(frame.length);
-        if (frame[1] !== MSG.sync) continue;
-        const out = reply(frame, i++);
-        if (out) sock.write(out);
-      }
-    });
+  const srv = await serveFakeQ(ctx, {
+    cap,
+    onConn: () => ({ i: 0 }),
+    onFrame: (frame, sock, conn) => {
+      if (frame[1] !== MSG.sync) return;
+      const out = reply(frame, conn.i++);
+      if (out) sock.write(out);
+    },
   });
-  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
-  ctx.defer(() => new Promise((res) => srv.close(() => res())));
   return srv.address().port;
 }
 
