@@ -114,10 +114,12 @@ void admin_server::impl::run() {
     counts.clients.store(0, std::memory_order_relaxed);
 }
 
+// The count drops before the close: whoever sees the EOF sees the count that goes with it.
 void admin_server::impl::close_client(std::size_t i) {
-    ::close(clients[i].fd);
+    const int fd = clients[i].fd;
     clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(i));
     counts.clients.store(clients.size(), std::memory_order_relaxed);
+    ::close(fd);
 }
 
 // Closes every client past its deadline: a handshake not done in time, or an idle admin.
