@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,7 +47,7 @@ struct latency_summary {
 /// The q-quantile (0 < q <= 1; 0.5 = p50, 0.99 = p99) in µs, interpolated linearly inside its
 /// bucket as Prometheus' histogram_quantile does (the first bucket from 0). A quantile in the
 /// +Inf bucket is the highest finite bound (the histogram knows no more). 0 when empty.
-constexpr uint64_t latency_percentile_us(const latency_summary& h, double q) {
+inline uint64_t latency_percentile_us(const latency_summary& h, double q) {
     const uint64_t total = h.count();
     if (total == 0) return 0;
     const double rank = q * static_cast<double>(total);
@@ -57,7 +58,7 @@ constexpr uint64_t latency_percentile_us(const latency_summary& h, double q) {
             const double lo = i == 0 ? 0.0 : static_cast<double>(kLatencyBoundsUs[i - 1]);
             const double hi = static_cast<double>(kLatencyBoundsUs[i]);
             const double into = (rank - static_cast<double>(below)) / static_cast<double>(in);
-            return static_cast<uint64_t>(lo + (hi - lo) * (into < 0 ? 0 : into) + 0.5);
+            return static_cast<uint64_t>(std::llround(lo + (hi - lo) * (into < 0 ? 0 : into)));
         }
         below += in;
     }

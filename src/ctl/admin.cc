@@ -62,6 +62,21 @@ void inc(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// Sends what the kernel takes now; false: the connection failed, or it is done (close_after).
+bool flush(admin_client& c) {
+    while (c.out_pending() != 0) {
+        const ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out_pending(), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) return true;  // POLLOUT brings the rest
+        if (w <= 0) return false;
+        c.out_off += static_cast<std::size_t>(w);
+        c.active_ms = now_ms();  // a reader making progress is not idle
+    }
+    c.out.clear();
+    c.out_off = 0;
+    return !c.close_after;
+}
+
 }  // namespace
 
 struct admin_server::impl {
@@ -84,7 +99,6 @@ struct admin_server::impl {
     bool handshake(admin_client& c);
     bool answer(admin_client& c, std::span<const uint8_t> msg, const qipc::frame_header& h);
     bool queue(admin_client& c, std::string_view bytes);
-    bool flush(admin_client& c);
     void close_fds();
 };
 
@@ -235,20 +249,6 @@ bool admin_server::impl::queue(admin_client& c, std::string_view bytes) {
     return true;
 }
 
-// Sends what the kernel takes now; false: the connection failed, or it is done (close_after).
-bool admin_server::impl::flush(admin_client& c) {
-    while (c.out_pending() != 0) {
-        const ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out_pending(), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) return true;  // POLLOUT brings the rest
-        if (w <= 0) return false;
-        c.out_off += static_cast<std::size_t>(w);
-        c.active_ms = now_ms();  // a reader making progress is not idle
-    }
-    c.out.clear();
-    c.out_off = 0;
-    return !c.close_after;
-}
 
 bool admin_server::impl::handshake(admin_client& c) {
     qipc::handshake hs;

@@ -18,7 +18,7 @@
 namespace qgate::ctl {
 
 /// Longest request head (request line + headers) accepted; past it: 431 and close.
-inline constexpr std::size_t kHttpHeadMax = 8 * 1024;
+inline constexpr std::size_t kHttpHeadMax = std::size_t{8} * 1024;
 
 enum class admin_protocol : uint8_t { undecided, q, http };
 
