@@ -1,5 +1,6 @@
 // The admin endpoint: a control-plane thread that answers q-IPC queries about the running
-// gateway (h".qgate.stats[]"). Blocking sockets are fine here: it never touches the data plane.
+// gateway (h".qgate.stats[]") and, on the same port, HTTP GETs (/metrics for Prometheus). It
+// never touches the data plane; its sockets are non-blocking so no client can stall it.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,8 @@ struct admin_counters {
     std::atomic<uint64_t> idle_closed{0};         ///< authenticated, silent too long
     std::atomic<uint64_t> evicted{0};             ///< closed to admit a newcomer at the cap
     std::atomic<uint64_t> auth_fail{0};           ///< bad credentials or handshake
+    std::atomic<uint64_t> http_requests{0};       ///< HTTP requests answered (any status)
+    std::atomic<uint64_t> out_overflow{0};        ///< closed: unread replies past the bound
 };
 
 class admin_server {

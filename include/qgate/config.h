@@ -124,6 +124,7 @@ struct admin_conf {
     uint32_t handshake_timeout_ms = 5000;  ///< a connection must authenticate within this
     uint32_t idle_timeout_ms = 300000;     ///< an authenticated one silent this long; 0 = never
     uint32_t clients_max = 64;             ///< at the cap, a newcomer displaces one (admin.cc)
+    bool http = true;  ///< answer HTTP (GET /metrics) on the admin port, without authentication
 };
 
 /// Fan-out and joins (request mode, `.gw.*` calls and fan-out routes).

@@ -1,8 +1,9 @@
 // The stats vocabulary: what a stat is (stat_desc: name, kind, unit, help, label names) and one
 // value of it in a snapshot (stat_sample). The table of every stat is declared once, beside the
 // code that counts (src/shard/counters.h); the admin port's .qgate.stats[], the docs
-// (`qgate --list-stats`, STATS.md) and the coming Prometheus endpoint all read that table, so a
-// stat cannot be reported without being documented. Control plane only: a snapshot allocates.
+// (`qgate --list-stats`, STATS.md) and the Prometheus endpoint (GET /metrics) all read that
+// table, so a stat cannot be reported without being documented. Control plane only: a
+// snapshot allocates.
 #pragma once
 
 #include <array>
@@ -12,11 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "qgate/latency.h"
+
 namespace qgate {
 
-/// counter: only grows from 0 at start-up; gauge: a level now, goes up and down; histogram:
-/// reserved for distributions (none is declared yet: a sample holds one value, so declaring one
-/// needs buckets in stat_sample first; counters.h refuses it at compile time).
+/// counter: only grows from 0 at start-up; gauge: a level now, goes up and down; histogram: a
+/// distribution over the fixed latency buckets (qgate/latency.h), its sample's `hist`.
 enum class stat_kind : uint8_t { counter, gauge, histogram };
 
 constexpr std::string_view kind_name(stat_kind k) {
@@ -48,11 +50,13 @@ struct stat_desc {
 };
 
 /// One value of a stat in a snapshot (admin thread). `label_values` has one entry per label of
-/// `desc`, in the same order.
+/// `desc`, in the same order. A histogram's buckets and sum are in `hist`, and `value` is its
+/// count (what .qgate.stats[] shows under the flat name with "_count"; "_sum" the sum).
 struct stat_sample {
     stat_desc desc;
     std::vector<std::string> label_values;
     uint64_t value = 0;
+    latency_summary hist{};  ///< histograms only
 
     /// The flat name .qgate.stats[] reports: the stat's name, then "_<value>" per label, so a
     /// labelled stat keeps the key clients have always read ("backend_load_rdb1").

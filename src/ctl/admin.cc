@@ -1,18 +1,22 @@
 // DESIGN: the admin endpoint's socket loop. One control-plane thread owns the listening
-// socket, every admin client socket and their input buffers; nothing is shared with the
-// shards except the `stats` callback, which reads their relaxed-atomic counters.
-// Blocking style on purpose (it never touches the data plane): poll() over the listener, the
-// clients and a stop pipe; a readable client is read once, then every complete handshake or
-// frame in its buffer is answered with a blocking send (bounded by SO_SNDTIMEO so a client
-// that stops reading cannot wedge the thread). stop() writes the pipe and joins; the thread
-// closes every socket it owns before returning.
-// Handshake as q: credentials + capability + NUL, checked against config::users; on success
-// one byte min(client, 3) in its own write; on failure the socket is closed with no reply.
+// socket, every admin client socket and their input and output buffers; nothing is shared with
+// the shards except the `stats` callback, which reads their relaxed-atomic counters.
+// poll() over the listener, the clients and a stop pipe. Client sockets are non-blocking: a
+// readable client is read once, every complete request in its buffer is answered into its
+// output buffer, and that is sent as far as the kernel takes it; the rest waits for POLLOUT.
+// So a client that stops reading holds only its own buffer (bounded by kOutMax, past which it
+// is closed and counted in admin_out_overflow), never the thread (issue 17: the blocking send
+// of issue 16 stalled every admin for SO_SNDTIMEO). stop() writes the pipe and joins; the
+// thread closes every socket it owns before returning.
+// The first bytes decide what a connection speaks (admin_http.h): HTTP (GET /metrics, no
+// authentication, unless admin.http = false) or q. Handshake as q: credentials + capability +
+// NUL, checked against config::users; on success one byte min(client, 3) in its own write; on
+// failure the socket is closed with no reply.
 // Nobody can lock the admins out without a password (issue 16): a connection must
-// authenticate within admin.handshake_timeout_ms (counted from accept, so trickling bytes does
-// not extend it), an authenticated one silent for admin.idle_timeout_ms is closed, and at
-// admin.clients_max a newcomer displaces one (admin_clients.h): poll() sleeps only until the
-// earliest deadline.
+// authenticate (q) or send a first request (HTTP) within admin.handshake_timeout_ms (counted
+// from accept, so trickling bytes does not extend it), a ready one silent for
+// admin.idle_timeout_ms is closed, and at admin.clients_max a newcomer displaces one
+// (admin_clients.h): poll() sleeps only until the earliest deadline.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,6 +29,7 @@
 #include <thread>
 
 #include "ctl/admin_clients.h"
+#include "ctl/admin_http.h"
 #include "ctl/admin_query.h"
 #include "qgate/admin.h"
 #include "qgate/auth.h"
@@ -40,21 +45,12 @@ namespace {
 constexpr uint8_t kAdminCapability = 3;        // no >2 GB messages on the admin port
 constexpr uint64_t kAdminMessageMax = 1 << 20; // admin queries are one-liners
 constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
-constexpr int kSendTimeoutS = 2;
+// Replies a client may leave unread: a metrics page is tens of KiB, a q reply of the stats
+// dictionary less; past this the client is not reading and is closed (admin_out_overflow).
+constexpr std::size_t kOutMax = std::size_t{16} << 20;
 // Room for a burst of connects beyond admin.clients_max: each is accepted (displacing an idle
 // one) rather than left to the kernel's SYN-ACK retransmits while a flood holds the queue.
 constexpr int kListenBacklog = 128;
-
-bool send_all(int fd, const uint8_t* p, std::size_t n) {
-    while (n > 0) {
-        const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
 
 uint64_t now_ms() {
     using namespace std::chrono;
@@ -64,6 +60,21 @@ uint64_t now_ms() {
 // Single writer (the admin thread): a plain add published with a relaxed store.
 void inc(std::atomic<uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Sends what the kernel takes now; false: the connection failed, or it is done (close_after).
+bool flush(admin_client& c) {
+    while (c.out_pending() != 0) {
+        const ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out_pending(), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) return true;  // POLLOUT brings the rest
+        if (w <= 0) return false;
+        c.out_off += static_cast<std::size_t>(w);
+        c.active_ms = now_ms();  // a reader making progress is not idle
+    }
+    c.out.clear();
+    c.out_off = 0;
+    return !c.close_after;
 }
 
 }  // namespace
@@ -83,9 +94,11 @@ struct admin_server::impl {
     void close_client(std::size_t i);
     void expire(uint64_t now);
     bool serve(admin_client& c);  // false: close the client
+    bool serve_q(admin_client& c);
+    bool serve_http(admin_client& c);
     bool handshake(admin_client& c);
-    bool answer(admin_client& c, std::span<const uint8_t> msg,
-                const qipc::frame_header& h) const;
+    bool answer(admin_client& c, std::span<const uint8_t> msg, const qipc::frame_header& h);
+    bool queue(admin_client& c, std::string_view bytes);
     void close_fds();
 };
 
@@ -93,7 +106,11 @@ void admin_server::impl::run() {
     std::vector<pollfd> fds;
     for (;;) {
         fds.assign({{wake[0], POLLIN, 0}, {listen_fd, POLLIN, 0}});
-        for (const admin_client& c : clients) fds.push_back({c.fd, POLLIN, 0});
+        for (const admin_client& c : clients) {
+            const int in = c.close_after ? 0 : POLLIN;
+            const int out = c.out_pending() != 0 ? POLLOUT : 0;
+            fds.push_back({c.fd, static_cast<short>(in | out), 0});
+        }
         const int timeout = admin_poll_timeout(clients, auth.admin_limits, now_ms());
         if (::poll(fds.data(), fds.size(), timeout) < 0) {
             if (errno == EINTR) continue;
@@ -103,7 +120,14 @@ void admin_server::impl::run() {
         if (fds[0].revents != 0) break;
         // Serve existing clients first: indices in fds[2..] match `clients` only until accept.
         for (std::size_t i = clients.size(); i-- > 0;) {
-            if (fds[i + 2].revents == 0 || serve(clients[i])) continue;
+            const short ev = fds[i + 2].revents;
+            if (ev == 0) continue;
+            // Readable: serve() reads, answers and sends. Writable: send the rest. An error or
+            // hang-up alone: nothing left to do with it.
+            const bool ok = (ev & POLLIN) != 0    ? serve(clients[i])
+                            : (ev & POLLOUT) != 0 ? flush(clients[i])
+                                                  : false;
+            if (ok) continue;
             close_client(i);
         }
         expire(now_ms());
@@ -132,7 +156,7 @@ void admin_server::impl::expire(uint64_t now) {
 }
 
 void admin_server::impl::accept_one() {
-    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;  // EAGAIN, ECONNABORTED, EMFILE: nothing to do until the next poll
     if (!clients.empty() && clients.size() >= auth.admin_limits.clients_max) {
         // Refusing the newcomer would let idle connections lock every admin out.
@@ -142,8 +166,6 @@ void admin_server::impl::accept_one() {
         inc(counts.evicted);
         close_client(victim);
     }
-    const timeval tv{kSendTimeoutS, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     const uint64_t now = now_ms();
     admin_client c;
     c.fd = fd;
@@ -157,9 +179,27 @@ bool admin_server::impl::serve(admin_client& c) {
     const std::size_t old = c.in.size();
     c.in.resize(old + kReadChunk);
     const ssize_t n = ::recv(c.fd, c.in.data() + old, kReadChunk, 0);
-    if (n <= 0) return n < 0 && (errno == EINTR || errno == EAGAIN);
+    if (n <= 0) {
+        c.in.resize(old);
+        if (n < 0) return (errno == EINTR || errno == EAGAIN) && flush(c);
+        // Half-closed after its requests (printf ... | nc): its replies are still sent.
+        c.close_after = true;
+        return c.out_pending() != 0;
+    }
     c.in.resize(old + static_cast<std::size_t>(n));
     c.active_ms = now_ms();
+    if (c.proto == admin_protocol::undecided) {
+        c.proto = auth.admin_limits.http ? admin_protocol_of(c.in) : admin_protocol::q;
+    }
+    switch (c.proto) {
+    case admin_protocol::undecided: return true;
+    case admin_protocol::http: return serve_http(c) && flush(c);
+    case admin_protocol::q: return serve_q(c) && flush(c);
+    }
+    return false;
+}
+
+bool admin_server::impl::serve_q(admin_client& c) {
     if (!c.ready && !handshake(c)) return false;
     while (c.ready && c.in.size() >= qipc::kHeaderSize) {
         qipc::frame_header h;
@@ -171,6 +211,44 @@ bool admin_server::impl::serve(admin_client& c) {
     }
     return true;
 }
+
+// Every complete request in the buffer, answered in order (pipelining is allowed). A head
+// past kHttpHeadMax or a broken one gets its error, then the connection closes.
+bool admin_server::impl::serve_http(admin_client& c) {
+    while (!c.close_after) {
+        http_request req;
+        const http_parse p = parse_http_request(c.in, req);
+        if (p == http_parse::incomplete) return true;
+        inc(counts.http_requests);
+        if (p != http_parse::ok) {
+            c.close_after = true;
+            return queue(c, http_error(p == http_parse::too_large ? 431 : 400));
+        }
+        c.ready = true;
+        const http_context ctx{stats};
+        const http_answer a = http_respond(req, ctx);
+        c.close_after = a.close;
+        if (!queue(c, a.bytes)) return false;
+        c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(req.length));
+    }
+    c.in.clear();  // nothing more is read from a connection that is closing
+    return true;
+}
+
+bool admin_server::impl::queue(admin_client& c, std::string_view bytes) {
+    if (c.out_pending() + bytes.size() > kOutMax) {
+        inc(counts.out_overflow);
+        QGATE_LOG_DEBUG("admin: a client left %zu bytes unread; closing it", c.out_pending());
+        return false;
+    }
+    if (c.out_off != 0 && c.out_off >= c.out.size() / 2) {
+        c.out.erase(0, c.out_off);  // sent bytes dropped before the buffer grows
+        c.out_off = 0;
+    }
+    c.out.append(bytes);
+    return true;
+}
+
 
 bool admin_server::impl::handshake(admin_client& c) {
     qipc::handshake hs;
@@ -187,14 +265,15 @@ bool admin_server::impl::handshake(admin_client& c) {
         return false;
     }
     c.capability = qipc::negotiate_capability(hs.capability, kAdminCapability);
-    if (!send_all(c.fd, &c.capability, 1)) return false;  // its own write: node-q needs it
+    // Its own write: node-q needs the byte alone (nothing else is queued before it).
+    if (!queue(c, {reinterpret_cast<const char*>(&c.capability), 1}) || !flush(c)) return false;
     c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(hs.length));
     c.ready = true;
     return true;
 }
 
 bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
-                                const qipc::frame_header& h) const {
+                                const qipc::frame_header& h) {
     if (h.type != qipc::msg_type::sync) return true;  // async and stray responses: ignored
     std::vector<uint8_t> plain;
     if (h.compressed) {
@@ -206,7 +285,7 @@ bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
     }
     const std::vector<uint8_t> reply =
         admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, stats);
-    return send_all(c.fd, reply.data(), reply.size());
+    return queue(c, {reinterpret_cast<const char*>(reply.data()), reply.size()});
 }
 
 void admin_server::impl::close_fds() {

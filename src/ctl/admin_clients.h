@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "ctl/admin_http.h"
 #include "qgate/config.h"
 
 namespace qgate::ctl {
@@ -17,11 +19,19 @@ inline constexpr uint64_t kNoDeadline = UINT64_MAX;
 
 struct admin_client {
     int fd = -1;
-    bool ready = false;  ///< handshake done (authenticated)
+    /// q: handshake done (authenticated); HTTP: a first request read (then the idle deadline)
+    bool ready = false;
+    admin_protocol proto = admin_protocol::undecided;  ///< from the first bytes (admin_http.h)
+    bool close_after = false;  ///< close once `out` is sent (HTTP Connection: close, errors)
     uint8_t capability = 0;
     uint64_t accepted_ms = 0;  ///< when accepted (the handshake deadline runs from here)
     uint64_t active_ms = 0;    ///< when a byte last arrived (the idle deadline runs from here)
     std::vector<uint8_t> in;
+    /// Replies not yet taken by the kernel, from out_off (bounded: admin.cc kOutMax).
+    std::string out;
+    std::size_t out_off = 0;
+
+    std::size_t out_pending() const { return out.size() - out_off; }
 };
 
 /// When `c` is to be closed: kNoDeadline for an authenticated client with no idle timeout.

@@ -45,7 +45,8 @@ std::optional<admin_call> parse_text_call(std::string_view text) {
     return call;
 }
 
-// The stats dictionary: each sample's flat name ! its value.
+// The stats dictionary: each sample's flat name ! its value; a histogram as two entries, its
+// count ("<flat name>_count") and its sum ("_sum"): its buckets are GET /metrics' business.
 value stats_fn(const admin_args&, const admin_context& ctx) {
     const stat_list list = ctx.stats ? ctx.stats() : stat_list{};
     std::vector<std::string> names;
@@ -53,6 +54,13 @@ value stats_fn(const admin_args&, const admin_context& ctx) {
     names.reserve(list.size());
     counts.reserve(list.size());
     for (const stat_sample& s : list) {
+        if (s.desc.kind == stat_kind::histogram) {
+            names.push_back(s.flat_name() + "_count");
+            counts.push_back(static_cast<int64_t>(s.value));
+            names.push_back(s.flat_name() + "_sum");
+            counts.push_back(static_cast<int64_t>(s.hist.sum_us));
+            continue;
+        }
         names.push_back(s.flat_name());
         counts.push_back(static_cast<int64_t>(s.value));
     }

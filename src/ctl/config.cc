@@ -135,6 +135,9 @@ class loader {
         if (k.type == knob_type::integer) {
             if (!node.is_integer()) return wrong_type(node, what, "an integer");
             v.integer = node.as_integer()->get();
+        } else if (k.type == knob_type::boolean) {
+            if (!node.is_boolean()) return wrong_type(node, what, "true or false");
+            v.integer = node.as_boolean()->get() ? 1 : 0;
         } else if (k.type == knob_type::list) {
             if (!load_list(node, v.list)) return wrong_type(node, what, "a list of strings");
         } else {

@@ -38,6 +38,7 @@ std::string metavar(const knob& k) {
     case knob_type::choice: return std::string(k.choices);
     case knob_type::address: return "HOST:PORT";
     case knob_type::list: return "[TEXT, ...]";
+    case knob_type::boolean: return "true|false";
     case knob_type::string:
         return k.has(knob_flag::kRelativePath) || k.has(knob_flag::kPath) ? "PATH" : "TEXT";
     }
@@ -127,8 +128,13 @@ std::string stats_markdown(std::span<const stat_desc> table) {
         "The admin port (`[admin]` in the config) answers `h\".qgate.stats[]\"` with a\n"
         "dictionary, symbol ! long: one entry per stat, in the order below. A stat with a\n"
         "label has one entry per label value, named `<name>_<value>` (`backend_load_rdb1`).\n"
-        "A counter only grows from 0 at start-up; a gauge is a level now. Per-shard stats\n"
+        "A counter only grows from 0 at start-up; a gauge is a level now; a histogram shows\n"
+        "as two entries, its count `<name>_<value>_count` and its sum `_sum`. Per-shard stats\n"
         "(every stat above `cqes_per_enter_x1000`) are summed over the shards.\n"
+        "\n"
+        "`GET /metrics` on the admin port serves the same table in Prometheus' text format:\n"
+        "`qgate_<name>`, counters `qgate_<name>_total`, labels as below, and histograms in\n"
+        "seconds with their buckets (`qgate_<name>_seconds_bucket{le=...}`, `_sum`, `_count`).\n"
         "\n"
         "| name | kind | unit | labels | help |\n"
         "|---|---|---|---|---|\n";

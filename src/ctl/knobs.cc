@@ -27,6 +27,13 @@ knob_value text_value(std::string s) {
     return v;
 }
 
+knob_value bool_value(bool b) {
+    knob_value v;
+    v.integer = b ? 1 : 0;
+    v.text = b ? "true" : "false";
+    return v;
+}
+
 knob_value addr_value(const endpoint& ep) {
     knob_value v;
     v.addr = ep;
@@ -363,6 +370,12 @@ const knob kKnobs[] = {
          c.admin_limits.clients_max = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.admin_limits.clients_max); }},
+    {"admin.http", knob_type::boolean, kTable, "true", 0, 1, {}, 0, {},
+     "Answer HTTP on the admin port as well as q (the first bytes decide): GET /metrics, the "
+     "Prometheus text format. Read-only and without authentication, as Prometheus scrapes; "
+     "false = q only.",
+     [](config& c, std::size_t, const knob_value& v) { c.admin_limits.http = v.integer != 0; },
+     [](const config& c, std::size_t) { return bool_value(c.admin_limits.http); }},
 
     {"listener.listen", knob_type::address, kArray, "\"127.0.0.1:5010\"", 0, 0, {}, kRequired,
      {}, "Address clients connect to. Port 0 = any (see server.port_file).",
@@ -650,6 +663,8 @@ bool check_knob(const knob& k, knob_value& v, std::string_view what, std::string
                 describe_knob_domain(k);
         return false;
     }
+    case knob_type::boolean:
+        return true;
     case knob_type::list:
         for (const std::string& item : v.list) {
             if (item.empty()) {
@@ -675,6 +690,12 @@ bool parse_knob_text(const knob& k, std::string_view text, std::string_view what
             error = std::string(what) + ": \"" + std::string(text) + "\" is not an integer";
             return false;
         }
+    } else if (k.type == knob_type::boolean) {
+        if (text != "true" && text != "false") {
+            error = std::string(what) + ": \"" + std::string(text) + "\" is not true or false";
+            return false;
+        }
+        v.integer = text == "true" ? 1 : 0;
     } else if (k.type == knob_type::list) {
         if (!parse_list(text, v.list)) {
             error = std::string(what) + ": \"" + std::string(text) + "\" is not a list of strings";
@@ -727,6 +748,8 @@ std::string describe_knob_domain(const knob& k) {
         return "\"host:port\"";
     case knob_type::list:
         return "list of strings";
+    case knob_type::boolean:
+        return "true | false";
     }
     return {};
 }

@@ -20,6 +20,7 @@ enum class knob_type : uint8_t {
     choice,   ///< one of `choices` ("a|b|c"); the value's integer is the index
     address,  ///< "host:port" / "[v6]:port", parsed into an endpoint
     list,     ///< TOML array of strings (a lone string is a one-item list)
+    boolean,  ///< TOML true / false; the value's integer is 1 / 0
 };
 
 /// Where a knob lives: `[section] key` once, or `key` inside every `[[section]]` entry.

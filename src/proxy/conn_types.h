@@ -97,6 +97,9 @@ struct session {
     int backend = -1;
     uint64_t tried = 0;
     uint64_t outstanding = 0;     ///< client sync requests not yet answered by the backend
+    /// Session mode: when the oldest outstanding call was forwarded, or the reply before it read
+    /// (backend_latency; a q backend answers in order).
+    uint64_t call_us = 0;
     uint64_t deadline_ms = 0;     ///< 0 = no timer
     uint64_t up_active_ms = 0;    ///< session mode: the backend's last progress (reply timeout)
     uint32_t hs_len = 0;          ///< bytes of `hs` that were the handshake itself

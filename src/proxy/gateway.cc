@@ -116,9 +116,32 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
 
 // One snapshot of kStatTable (admin thread): each shard counter summed over the shards, then
 // the gateway's stats. The order and the flat names are what .qgate.stats[] has always shown.
+// The shards' latency histograms and route hits, summed: one sample per backend, listener
+// and route of the config (latency_table rows are indexed like its arrays).
+void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::shard>>& shards,
+                 const config& cfg) {
+    using shard::stat_id;
+    for (size_t b = 0; b < cfg.backends.size(); ++b) {
+        latency_summary h;
+        for (const auto& sh : shards) sh->stats().lat.add_backend(b, h);
+        out.push_back(shard::make_histogram(stat_id::backend_latency, h, {cfg.backends[b].name}));
+    }
+    for (size_t l = 0; l < cfg.listeners.size(); ++l) {
+        if (cfg.listeners[l].mode != conn_mode::request) continue;
+        latency_summary h;
+        for (const auto& sh : shards) sh->stats().lat.add_listener(l, h);
+        out.push_back(shard::make_histogram(stat_id::listener_latency, h, {std::to_string(l)}));
+    }
+    for (size_t r = 0; r < cfg.routes.size(); ++r) {
+        uint64_t hits = 0;
+        for (const auto& sh : shards) hits += sh->stats().lat.route_hits(r);
+        out.push_back(shard::make_sample(stat_id::route_hits, hits, {std::to_string(r)}));
+    }
+}
+
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
-                         const ctl::admin_counters& admin) {
+                         const ctl::admin_counters& admin, const config& cfg) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -144,6 +167,8 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::admin_idle_closed, read(admin.idle_closed)));
     out.push_back(shard::make_sample(stat_id::admin_evicted, read(admin.evicted)));
     out.push_back(shard::make_sample(stat_id::admin_auth_fail, read(admin.auth_fail)));
+    out.push_back(shard::make_sample(stat_id::admin_http_requests, read(admin.http_requests)));
+    out.push_back(shard::make_sample(stat_id::admin_out_overflow, read(admin.out_overflow)));
     for (size_t b = 0; b < ups.size(); ++b) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
         out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),
@@ -156,6 +181,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
         out.push_back(shard::make_sample(stat_id::backend_live,
                                          plane->state(b).is_live() ? 1 : 0, {plane->name(b)}));
     }
+    add_latency(out, shards, cfg);
     return out;
 }
 
@@ -275,14 +301,17 @@ int run_gateway(const config_ptr& cfg) {
     peers.reserve(shards.size());
     for (auto& s : shards) peers.push_back(s.get());
     for (auto& s : shards) s->set_peers(peers.data());
+    for (auto& s : shards) {
+        s->stats().lat.init(cfg->backends.size(), cfg->listeners.size(), cfg->routes.size());
+    }
 
     ctl::admin_server admin;
     int admin_port = -1;
     if (cfg->admin_enabled) {
         if (!admin.start(
                 *cfg,
-                [&shards, &ups, &plane, &admin] {
-                    return aggregate(shards, *ups, plane.get(), admin.counters());
+                [&shards, &ups, &plane, &admin, &cfg] {
+                    return aggregate(shards, *ups, plane.get(), admin.counters(), *cfg);
                 },
                 err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());

@@ -191,6 +191,7 @@ void pool_links::pump(uint32_t b) {
         request* r = next_live(hb, skipped);
         if (r == nullptr) break;
         r->sent_ms = now;
+        r->sent_us = shard::now_us();
         if (!send_call(*ss, *r)) break;  // the push failed the connection (pool_failed answered)
         if (ss->pc.fly.count >= ss->pc.depth) ss = pick_conn(hb);
     }
@@ -291,6 +292,7 @@ void pool_links::pool_answered(session& ss) {
     pool_conn& pc = ss.pc;
     request* r = pc.await;
     r->replied = true;
+    e_.ctr_.lat.backend(pc.backend, shard::now_us() - r->sent_us);
     pc.answered_ms = e_.clock_now();
     pc.await = next_sync(r->qnext);
     pool_settle(ss);

@@ -68,6 +68,7 @@ struct request {
     uint16_t err_len = 0;
     uint64_t deadline_ms = 0;
     uint32_t timeout_ms = 0;
+    uint64_t in_us = 0;  ///< sync: when its header was read (listener_latency); async: 0
     request* onext = nullptr;  ///< client order list / slot free list
     uint8_t err[kErrTextMax + 16]{};
     fanout* fan = nullptr;  ///< fan-out parent or child (fanout.h); origin only
@@ -99,6 +100,7 @@ struct request {
     bool replied = false;      ///< on a pool connection: its response has arrived
     uint64_t wire_end = 0;     ///< on a pool connection: pool_conn::pushed once it was queued
     uint64_t sent_ms = 0;      ///< on a pool connection: when it was queued (monotonic ms)
+    uint64_t sent_us = 0;      ///< the same in µs (backend_latency)
     // ---- the current holder (the slot's bytes, counted in held_budget.h)
     /// Budget the slot holds: its copied call's bytes (origin, as they arrive) and its reply's
     /// (taken at home when the reply's header is read). Given back when the slot is freed.

@@ -242,6 +242,7 @@ bool request_clients::request_header(session& ss, const qipc::frame_header& h) {
     r->session = ss.index;
     r->session_gen = ss.gen;
     r->sync = h.type == qipc::msg_type::sync;
+    r->in_us = r->sync ? shard::now_us() : 0;
     // A call is taken whole (lent or copied at its first body byte: request_lend.cc); one
     // over the limit is read past and answered with an error.
     ss.rq.oversize = h.length > e_.lim_.request_bytes_max;
@@ -293,6 +294,10 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
         bump(e_.ctr_.request_no_route);
         answer_error(ss, r, route::no_route_text(call.name, text));
         return;
+    }
+    // A configured rule (not a listener's fallback), counted once per call, not per re-route.
+    if (rule != nullptr && e_.plane_->table().size() != 0 && r.bounces == 0) {
+        e_.ctr_.lat.route_hit(rule->index);
     }
     if (e_.fan_->fanout_call(ss, r, call, rule, h.compressed)) return;  // fanouts.cc
     const uint16_t gid = rule->groups[0];
@@ -346,6 +351,7 @@ void request_clients::flush_answers(session& ss) {
         r.onext = nullptr;
         --ss.rq.pending;
         r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
+        if (r.in_us != 0) e_.ctr_.lat.listener(ss.listener, shard::now_us() - r.in_us);
         if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanouts.cc)
             if (!e_.fan_->fanout_push(ss, r)) return;
             continue;

@@ -118,10 +118,11 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
         return;
     }
     if (from == role::client) {
+        if (ss.outstanding == 0 && fc.sync != 0) ss.call_us = shard::now_us();
         ss.outstanding += fc.sync;
         bump(e_.ctr_.sync_requests, fc.sync);
-    } else {
-        ss.outstanding -= fc.response < ss.outstanding ? fc.response : ss.outstanding;
+    } else if (ss.outstanding != 0 && fc.response != 0) {
+        replies_timed(ss, fc.response < ss.outstanding ? fc.response : ss.outstanding);
     }
     bump(e_.ctr_.msgs_fwd, fc.frames);
     if (dst.fd < 0 || dst.closing) {
@@ -131,6 +132,17 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     if (!e_.push(ss, to, p, n, bid)) return;
     e_.check_high(ss, from, dst);
     if (e_.lim_.session_reply_timeout_ms != 0) watch(ss, from, was_owing);
+}
+
+// `n` replies to outstanding calls came back: each is timed from the call forwarded, or from
+// the reply before it when calls were pipelined (a q backend answers them in order).
+void session_clients::replies_timed(session& ss, uint64_t n) {
+    const uint64_t now = shard::now_us();
+    for (uint64_t i = 0; i < n; ++i) {
+        e_.ctr_.lat.backend(static_cast<std::size_t>(ss.backend), now - ss.call_us);
+        ss.call_us = now;
+    }
+    ss.outstanding -= n;
 }
 
 // Bytes that do not live in a pool buffer (client bytes that arrived with the handshake): they
@@ -146,6 +158,7 @@ void session_clients::forward_copy(session& ss, role from, const uint8_t* p, uin
         e_.close_session(ss);
         return;
     }
+    if (ss.outstanding == 0 && fc.sync != 0) ss.call_us = shard::now_us();
     ss.outstanding += fc.sync;
     bump(e_.ctr_.msgs_fwd, fc.frames);
     e_.push(ss, role::upstream, p, n, -1);

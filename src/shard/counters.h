@@ -3,7 +3,7 @@
 // load+store (no locked instruction on the hot path) and read by the admin thread with relaxed
 // loads: a reader may see a slightly stale value, never a torn one. Gateway-wide stats are
 // computed by the admin thread. kStatTable (both, in .qgate.stats[] order) is what the admin
-// port, `qgate --list-stats` (STATS.md) and the coming Prometheus endpoint read; to add a stat,
+// port, `qgate --list-stats` (STATS.md) and the Prometheus endpoint read; to add a stat,
 // add its X line here, count it, and regenerate STATS.md (the unit tests check the rest).
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "qgate/stats.h"
+#include "shard/latency.h"
 
 namespace qgate::shard {
 
@@ -247,12 +248,25 @@ namespace qgate::shard {
       "admin connections closed to make room for a new one at admin.clients_max")                  \
     X(admin_auth_fail, counter, "connections", "",                                                 \
       "admin connections refused for bad credentials or an unparsable handshake")                  \
+    X(admin_http_requests, counter, "requests", "",                                                \
+      "HTTP requests answered on the admin port (GET /metrics, errors included)")                  \
+    X(admin_out_overflow, counter, "connections", "",                                              \
+      "admin connections closed because replies they did not read passed the output bound")        \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \
       "request mode: calls queued plus in flight at the backend (its home shard's view)")          \
     X(backend_live, gauge, "boolean", "backend",                                                   \
-      "request mode: 1 while the backend is in service, 0 once ejected")
+      "request mode: 1 while the backend is in service, 0 once ejected")                           \
+    X(backend_latency, histogram, "microseconds", "backend",                                    \
+      "sync calls sent to the backend until answered: request mode from the send on a pool "       \
+      "connection to the reply read; session mode from the call forwarded to its reply's header "  \
+      "(pipelined calls: from the reply before)")                                                  \
+    X(listener_latency, histogram, "microseconds", "listener",                                  \
+      "request mode: sync calls from their header read from the client to the answer queued "      \
+      "for it (errors included); label: the listener's position in the config, from 0")            \
+    X(route_hits, counter, "calls", "route",                                                       \
+      "request mode: calls that matched the route; label: its position in the config, from 0")
 
 /// Every stat, by name: its index in kStatTable.
 enum class stat_id : uint16_t {
@@ -282,18 +296,26 @@ inline constexpr std::size_t kShardStatCount = 0
 
 constexpr const stat_desc& desc_of(stat_id id) { return kStatTable[static_cast<size_t>(id)]; }
 
-constexpr bool declares_histogram() {
-    for (const stat_desc& d : kStatTable) {
-        if (d.kind == stat_kind::histogram) return true;
+/// Histograms are gateway-wide rows (the admin thread sums the shards' latency_table), never
+/// fields of `counters`, which hold one value each.
+constexpr bool shard_histogram() {
+    for (std::size_t i = 0; i < kShardStatCount; ++i) {
+        if (kStatTable[i].kind == stat_kind::histogram) return true;
     }
     return false;
 }
-static_assert(!declares_histogram(), "a histogram needs buckets in stat_sample (qgate/stats.h)");
+static_assert(!shard_histogram(), "a histogram belongs in QGATE_GATEWAY_STATS (latency.h)");
 
 /// A snapshot value of `id` (admin thread); `label_values` one per label of its row.
 inline stat_sample make_sample(stat_id id, uint64_t value,
                                std::vector<std::string> label_values = {}) {
-    return stat_sample{desc_of(id), std::move(label_values), value};
+    return stat_sample{desc_of(id), std::move(label_values), value, {}};
+}
+
+/// A histogram's snapshot (admin thread): its value is the count.
+inline stat_sample make_histogram(stat_id id, const latency_summary& h,
+                                  std::vector<std::string> label_values) {
+    return stat_sample{desc_of(id), std::move(label_values), h.count(), h};
 }
 
 struct counters {
@@ -301,6 +323,8 @@ struct counters {
 #define QGATE_DECLARE_COUNTER(name, kind, unit, help) std::atomic<uint64_t> name{0};
     QGATE_SHARD_COUNTERS(QGATE_DECLARE_COUNTER)
 #undef QGATE_DECLARE_COUNTER
+    /// Latency histograms and route hits (not rows of their own: gateway stats read them).
+    latency_table lat;
 };
 
 /// Single-writer increment: a plain add published with a relaxed store.

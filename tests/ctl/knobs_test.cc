@@ -37,6 +37,7 @@ const char* const kSchema[] = {
     "admin.handshake_timeout_ms",
     "admin.idle_timeout_ms",
     "admin.clients_max",
+    "admin.http",
     "listener.listen",
     "listener.mode",
     "listener.group",
@@ -96,6 +97,7 @@ config with_entries() {
 bool same(const knob& k, const knob_value& a, const knob_value& b) {
     switch (k.type) {
     case knob_type::integer:
+    case knob_type::boolean:
     case knob_type::choice: return a.integer == b.integer;
     case knob_type::string: return a.text == b.text;
     case knob_type::address: return a.addr.host == b.addr.host && a.addr.port == b.addr.port;
@@ -173,6 +175,7 @@ TEST_CASE("knob table: each setter writes the field its getter reads") {
             break;
         case knob_type::address: v.text = "[::1]:4242"; break;
         case knob_type::list: v.list = {"x-" + std::string(k.key()), "y*"}; break;
+        case knob_type::boolean: v.integer = k.def == "true" ? 0 : 1; break;
         }
         REQUIRE_MESSAGE(check_knob(k, v, k.name, error), error);
         k.set(c, 0, v);

@@ -4,7 +4,8 @@
 //  * .qgate.stats[] has exactly one key per stat of that table, in its order: an unlabelled
 //    stat as its name, a stat labelled by backend once per configured backend as
 //    <name>_<backend> (backend_conns_* for every backend, then backend_load_* and
-//    backend_live_* side by side per backend, as the admin port has always listed them).
+//    backend_live_* side by side per backend, as the admin port has always listed them); a
+//    histogram as <name>_<label>_count and _sum.
 
 const fs = require('fs');
 const path = require('path');
@@ -43,12 +44,17 @@ itest('.qgate.stats[] has one key per stat of the table, one per backend when la
     const plain = rows.filter((r) => r.labels.length === 0).map((r) => r.name);
     const labelled = rows.filter((r) => r.labels.length > 0);
     assert.deepEqual(labelled.map((r) => `${r.name}{${r.labels}}`),
-      ['backend_conns{backend}', 'backend_load{backend}', 'backend_live{backend}']);
+      ['backend_conns{backend}', 'backend_load{backend}', 'backend_live{backend}',
+        'backend_latency{backend}', 'listener_latency{listener}', 'route_hits{route}']);
     const names = backends.map((b) => b.name);
+    // Histograms show as <name>_<label>_count and _sum; listener_latency only for request-mode
+    // listeners (listener 1 here); route_hits one per [[route]] (none configured).
     const want = [
       ...plain,
       ...names.map((n) => `backend_conns_${n}`),
       ...names.flatMap((n) => [`backend_load_${n}`, `backend_live_${n}`]),
+      ...names.flatMap((n) => [`backend_latency_${n}_count`, `backend_latency_${n}_sum`]),
+      'listener_latency_1_count', 'listener_latency_1_sum',
     ];
     const s = await stats(ctx, gw);
     assert.deepEqual(Object.keys(s), want);

@@ -58,7 +58,6 @@ TEST_CASE("every stat has a snake_case unique name, a kind, a unit and a one-lin
         INFO(d.name);
         CHECK(is_snake(d.name));
         CHECK(names.insert(d.name).second);
-        CHECK(d.kind != stat_kind::histogram);  // a sample has no buckets yet (stats.h)
         CHECK_FALSE(d.unit.empty());
         CHECK_FALSE(d.help.empty());
         // One line that a markdown table cell and a Prometheus # HELP line can hold as is.
@@ -75,6 +74,12 @@ TEST_CASE("the shard counters come first, unlabelled; the per-backend stats are 
     REQUIRE(kShardStatCount < std::size(kStatTable));
     for (std::size_t i = 0; i < kShardStatCount; ++i) {
         CHECK_MESSAGE(kStatTable[i].label_count() == 0, kStatTable[i].name);
+        // A field of `counters` holds one value: histograms are gateway rows (latency_table).
+        CHECK_MESSAGE(kStatTable[i].kind != stat_kind::histogram, kStatTable[i].name);
+    }
+    for (const auto id : {stat_id::backend_latency, stat_id::listener_latency}) {
+        CHECK(desc_of(id).kind == stat_kind::histogram);
+        CHECK(desc_of(id).label_count() == 1);
     }
     for (const auto id : {stat_id::backend_conns, stat_id::backend_load, stat_id::backend_live}) {
         INFO(desc_of(id).name);
@@ -94,7 +99,9 @@ TEST_CASE("for_each_counter reports each field under its own id, in table order"
     QGATE_SHARD_COUNTERS(QGATE_TEST_BUMP)
 #undef QGATE_TEST_BUMP
     CHECK(n == kShardStatCount);
-    CHECK(sizeof(counters) == kShardStatCount * sizeof(std::atomic<uint64_t>));
+    // Nothing but the X fields and the latency table (read through gateway rows).
+    CHECK(sizeof(counters) ==
+          kShardStatCount * sizeof(std::atomic<uint64_t>) + sizeof(latency_table));
     std::size_t i = 0;
     for_each_counter(c, [&](stat_id id, uint64_t v) {
         CHECK(static_cast<std::size_t>(id) == i);

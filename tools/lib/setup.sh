@@ -14,7 +14,7 @@ qgate_packages=(
   g++ meson ninja-build pkg-config cmake
   liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
   libssl-dev clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
-  python3-matplotlib
+  python3-matplotlib prometheus
 )
 
 qgate_log() { printf '[setup] %s\n' "$*" >&2; }
@@ -35,7 +35,12 @@ qgate_install_packages() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The haproxy package starts a system service; qgate's benchmarks run their own instance.
-  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+  # So do prometheus (the admin_prometheus test runs its own, on loopback) and its exporter.
+  if command -v systemctl >/dev/null 2>&1; then
+    for s in haproxy prometheus prometheus-node-exporter; do
+      systemctl disable --now "$s" >/dev/null 2>&1 || true
+    done
+  fi
 }
 
 qgate_install_node_modules() {
