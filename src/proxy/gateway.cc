@@ -238,6 +238,9 @@ void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shard
         } else if (!force.exchange(true, std::memory_order_acq_rel)) {
             QGATE_LOG_WARN("signal %d again: ending the drain now (calls in flight dropped)",
                            sig);
+            // Every shard: shard 0 may have finished its part already and broadcasts nothing.
+            for (const auto& sh : shards) sh->notify();
+            continue;
         }
         shards[0]->notify();
     }
