@@ -9,15 +9,17 @@
 //    and that client sees its connection close;
 //  * a second SIGTERM during the drain ends it at once (exit 0, the busy client closed);
 //  * systemd readiness: with $NOTIFY_SOCKET set, qgate sends READY=1 once it serves and
-//    STOPPING=1 at SIGTERM (a unix datagram socket stands in for systemd).
+//    STOPPING=1 at SIGTERM (a unix datagram socket stands in for systemd); conf/qgate.service
+//    passes systemd-analyze verify.
 // The slow calls are qmock's deferred[ms;x] under --zpg defer: answered after ms without
 // blocking qmock, so nothing else waits on them.
 
 const fs = require('fs');
 const path = require('path');
+const { spawnSync } = require('child_process');
 const {
   itest, assert, startStack, qconnect, RawClient, counter, stats, waitCounter, within, pollUntil,
-  settled,
+  settled, runQgateSync, ROOT, QGATE,
 } = require('./lib.js');
 
 /** Connects and offers a handshake: { refused }, { answered: true } or { closedAfter }. */
@@ -145,3 +147,25 @@ itest('systemd: READY=1 once serving, STOPPING=1 at SIGTERM ($NOTIFY_SOCKET)', a
     { what: 'STOPPING=1 on the notify socket', timeoutMs: 5000 });
   assert.deepEqual(said(), ['READY=1', 'STOPPING=1']);
 });
+
+// conf/qgate.service: systemd-analyze verify (tools/lib/setup.sh installs systemd) on a copy
+// whose qgate path is this build's (verify checks that the ExecStart binary exists), and the
+// unit's promises: Type=notify, reload = SIGHUP, a stop timeout above the default drain.
+itest('conf/qgate.service: systemd-analyze verify passes; stop timeout above the drain timeout',
+  { ioIndependent: true }, async (t, ctx) => {
+    const text = fs.readFileSync(path.join(ROOT, 'conf/qgate.service'), 'utf8');
+    const unit = ctx.file('qgate.service', text.replaceAll('/usr/local/bin/qgate', QGATE));
+    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.error, undefined, `systemd-analyze runs (${r.error})`);
+    assert.equal(r.status, 0, `systemd-analyze verify: ${r.stderr}`);
+    assert.equal(r.stderr.trim(), '', 'no warning');
+    const key = (k) => [...text.matchAll(new RegExp(`^${k}=(.*)$`, 'gm'))].map((m) => m[1]);
+    assert.deepEqual(key('Type'), ['notify']);
+    assert.deepEqual(key('ExecReload'), ['/bin/kill -HUP $MAINPID']);
+    assert.deepEqual(key('KillSignal'), ['SIGTERM']);
+    const help = runQgateSync(['--help']).stdout;
+    const drainMs = Number(/limits\.drain_timeout_ms = (\d+)/.exec(help)[1]);
+    const stopS = Number(key('TimeoutStopSec')[0]);
+    assert.ok(stopS * 1000 >= drainMs + 5000,
+      `TimeoutStopSec ${stopS} s leaves a margin over the ${drainMs} ms drain`);
+  });
