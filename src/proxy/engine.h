@@ -46,6 +46,7 @@ class subscribers;
 class ps_reader;
 class pubsub_hub;
 class feed_link;
+class access_log;
 
 
 
@@ -66,6 +67,7 @@ struct engine_options {
     uint64_t (*clock_ms)() = nullptr;  ///< monotonic ms; nullptr = shard::now_ms (tests inject)
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
     pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
+    access_log* alog = nullptr;               ///< request mode's access log; nullptr = off
 };
 
 class engine final : public shard::shard_hooks {

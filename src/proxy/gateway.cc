@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "net/socket_util.h"
+#include "proxy/access_log.h"
 #include "proxy/engine.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
@@ -173,7 +174,8 @@ io::backend_options backend_opts(const limits_conf& l) {
     return o;
 }
 
-void on_sighup() {  // q admins send it by habit; it must never kill the gateway
+void on_sighup(proxy::access_log* alog) {  // q admins send it by habit; never fatal
+    if (alog != nullptr) alog->reopen();  // logrotate's postrotate sends SIGHUP
     QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
                    "configuration stays (restart qgate to apply changes)");
 }
@@ -218,7 +220,7 @@ struct signal_wait {
 // once, as at its timeout (README "Behaviour decisions", shutdown).
 void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          std::atomic<bool>& stop, std::atomic<bool>& force,
-                         const signal_wait& w) {
+                         const signal_wait& w, proxy::access_log* alog) {
     uint32_t exited = 0;
     while (exited < shards.size()) {
         const int sig = w.next(exited);
@@ -228,7 +230,7 @@ void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shard
             shards[0]->notify();
             break;  // the join below waits for the drain
         }
-        if (sig == SIGHUP) on_sighup();
+        if (sig == SIGHUP) on_sighup(alog);
         if (sig != SIGTERM && sig != SIGINT) continue;
         if (!stop.load(std::memory_order_relaxed)) {
             QGATE_LOG_INFO("signal %d: draining (up to the drain timeout; a second signal "
@@ -244,6 +246,28 @@ void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shard
         }
         shards[0]->notify();
     }
+}
+
+// The access log, when configured and a request listener exists (it logs request-mode calls
+// only). False: logged.
+bool start_access_log(const config& cfg, uint32_t n, const proxy::route_plane* plane,
+                      std::unique_ptr<proxy::access_log>& alog) {
+    if (cfg.access_log.path.empty()) return true;
+    if (plane == nullptr) {
+        QGATE_LOG_WARN("access_log: no request-mode listener, nothing to log");
+        return true;
+    }
+    std::vector<std::string> names;
+    for (uint32_t b = 0; b < plane->backends(); ++b) names.push_back(plane->name(b));
+    alog = std::make_unique<proxy::access_log>(cfg.access_log, n, std::move(names));
+    std::string err;
+    if (!alog->start(err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return false;
+    }
+    QGATE_LOG_INFO("access log: %s (calls of %u ms and more)", cfg.access_log.path.c_str(),
+                   cfg.access_log.slow_ms);
+    return true;
 }
 
 // Request mode's routing plane (groups, routes, load cells, request slots) and pub/sub's lanes,
@@ -373,6 +397,9 @@ int run_gateway(const config_ptr& cfg) {
     eo.pubsub = pubsub.get();
     eo.stop = &stop;
     eo.force = &force;
+    std::unique_ptr<proxy::access_log> alog;
+    if (!start_access_log(*cfg, n, plane.get(), alog)) return 1;
+    eo.alog = alog.get();
     if (!start_shards(shards, eo, lfds, stop)) return 1;
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
@@ -380,8 +407,9 @@ int run_gateway(const config_ptr& cfg) {
     }
 
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
-    serve_until_drained(shards, stop, force, waiter);
+    serve_until_drained(shards, stop, force, waiter, alog.get());
     for (auto& sh : shards) sh->join();
+    if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();
     QGATE_LOG_INFO("drained; exiting");
     return 0;
