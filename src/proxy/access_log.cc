@@ -47,8 +47,8 @@ const char* status_name(access_status s) {
 
 // A bounded writer: appends while there is room, then drops the rest.
 struct line_buf {
-    char* p;
-    size_t cap;
+    char* p = nullptr;
+    size_t cap = 0;
     size_t n = 0;
     void put(char c) {
         if (n < cap) p[n++] = c;
