@@ -128,6 +128,13 @@ struct admin_conf {
 };
 
 /// Fan-out and joins (request mode, `.gw.*` calls and fan-out routes).
+/// [access_log]: one line per request-mode call, written by a logger thread (access_log.h).
+struct access_log_conf {
+    std::string path;             ///< empty = no access log
+    uint32_t slow_ms = 0;         ///< log only calls at least this slow; 0 = every call
+    uint32_t ring_entries = 4096; ///< records each shard may have waiting for the logger
+};
+
 struct fanout_conf {
     std::string reducer;          ///< group that applies custom q joins; empty = none
     uint32_t contexts_max = 256;  ///< fan-outs in progress per shard (each holds a gather)
@@ -149,6 +156,7 @@ struct config {
     limits_conf limits;
     pubsub_conf pubsub;
     fanout_conf fanout;
+    access_log_conf access_log;
 };
 
 using config_ptr = std::shared_ptr<const config>;

@@ -562,6 +562,28 @@ const knob kKnobs[] = {
          c.pubsub.pubinterval_ms = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.pubsub.pubinterval_ms); }},
+
+    // ---- [access_log]: request-mode calls, one line each (src/proxy/access_log.cc)
+    {"access_log.path", knob_type::string, kTable, "\"\"", 0, 0, {}, kPath, {},
+     "Access log file: one line per request-mode sync call (time, user, client, route, "
+     "backend, us, bytes in/out, status), written by a logger thread. Reopened by "
+     "access_log::reopen (SIGHUP, for logrotate). Empty = no access log.",
+     [](config& c, std::size_t, const knob_value& v) { c.access_log.path = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.access_log.path); }},
+    {"access_log.slow_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {}, 0, {},
+     "Log only calls that took at least this many ms (from the call read to its answer "
+     "queued). 0 = every call.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.access_log.slow_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.access_log.slow_ms); }},
+    {"access_log.ring_entries", knob_type::integer, kTable, "4096", 64, 1 << 20, {}, kPowerOfTwo,
+     {}, "Records each shard may have waiting for the logger thread (a fixed ring, about 200 "
+     "bytes each); a record that finds it full is dropped and counted (access_log_dropped).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.access_log.ring_entries = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.access_log.ring_entries); }},
 };
 
 const section_info kSections[] = {
@@ -575,6 +597,8 @@ const section_info kSections[] = {
                       "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
                       "listener sends every call to its own group (least-busy)."},
     {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
+    {"access_log", kTable, "Request mode: an access log, one line per call (off unless path "
+                           "is set)."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {

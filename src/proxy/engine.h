@@ -46,6 +46,7 @@ class subscribers;
 class ps_reader;
 class pubsub_hub;
 class feed_link;
+class access_log;
 
 
 
@@ -60,9 +61,13 @@ struct engine_options {
     upstream_table* upstreams = nullptr;
     std::vector<int> listener_fds;        ///< this shard's fd per cfg.listeners entry
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
+    /// Set by the signal thread on a second SIGTERM/SIGINT: the drain ends now, as at its
+    /// timeout (every client closed, calls in flight dropped).
+    const std::atomic<bool>* force = nullptr;
     uint64_t (*clock_ms)() = nullptr;  ///< monotonic ms; nullptr = shard::now_ms (tests inject)
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
     pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
+    access_log* alog = nullptr;               ///< request mode's access log; nullptr = off
 };
 
 class engine final : public shard::shard_hooks {
@@ -104,6 +109,7 @@ class engine final : public shard::shard_hooks {
 
     void arm_listeners();
     void tell_peers_drain();
+    void check_force();
     void on_accept(uint32_t l, const io::completion& c);
     void on_recv(uint32_t sid, const io::completion& c);
     void on_send(uint32_t sid, const io::completion& c);

@@ -62,7 +62,10 @@ uint64_t engine::clock_now() {
 // One lambda per message type (shard/xmsg.h): a type left out does not compile.
 void engine::on_message(uint32_t, const shard::xmsg& m) {
     std::visit(shard::overloaded{
-                   [this](const shard::drain_msg&) { start_drain(); },
+                   [this](const shard::drain_msg&) {
+                       start_drain();
+                       check_force();
+                   },
                    [this](const shard::requests_msg& r) { rq_->take_requests(r.head); },
                    [this](const shard::pubsub_wake_msg&) { hub_->ps_drain(); },
                    [](const shard::ping_msg&) {},
@@ -71,10 +74,23 @@ void engine::on_message(uint32_t, const shard::xmsg& m) {
 }
 
 void engine::on_notify() {
-    if (opt_.stop == nullptr || !opt_.stop->load(std::memory_order_acquire) || draining_) return;
-    // Shard 0 hears about the signal first and broadcasts the drain over the mailboxes.
+    if (opt_.stop == nullptr || !opt_.stop->load(std::memory_order_acquire)) return;
+    const bool force = opt_.force != nullptr && opt_.force->load(std::memory_order_acquire);
+    if (draining_ && !force) return;
+    // Shard 0 hears about the signal first and broadcasts the drain (or its end, on a second
+    // signal) over the mailboxes.
     tell_peers_drain();
     start_drain();
+    check_force();
+}
+
+// A second signal: the drain timeout is now (on_turn closes every client, finished() then
+// stops waiting for calls still at a backend).
+void engine::check_force() {
+    if (opt_.force == nullptr || !opt_.force->load(std::memory_order_acquire)) return;
+    if (!draining_ || forced_) return;
+    now_ms_ = opt_.clock_ms();
+    drain_deadline_ms_ = now_ms_;
 }
 
 // drain_msg to every other shard: it starts the drain, or, once draining, only wakes the
@@ -143,6 +159,10 @@ bool engine::finished() const {
     for (const auto& l : listeners_) {
         if (l.fd >= 0) return false;
     }
+    // Past the drain timeout every client is closed, so calls still at a backend (or queued
+    // for one) are answers nobody waits for: a home shard does not wait for them (it used to,
+    // until the grace below, which held every forced request-mode exit one second longer).
+    if (forced_) return true;
     // A home shard serves the other shards' clients until they are all gone.
     return plane_ == nullptr || pool_->home_idle();
 }

@@ -7,14 +7,20 @@
 //      first shard's socket picks the port, the others bind the same one);
 //   3. start the admin endpoint (it aggregates the shards' relaxed-atomic counters);
 //   4. write port_file atomically (tmp + rename) once everything is bound;
-//   5. block SIGTERM/SIGINT/SIGHUP in every thread (the mask is inherited), start the shards, then
-//      wait for a signal here with sigtimedwait. On a signal: set `stop` and poke shard 0,
-//      which broadcasts the drain to the other shards over the mailbox mesh. Each shard stops
-//      accepting, closes idle sessions at once and the rest as they go idle, and gives up at
-//      limits.drain_timeout_ms. Exit code 0 after a drain, 1 on a start-up failure.
+//   5. block SIGTERM/SIGINT/SIGHUP in every thread (the mask is inherited), start the shards,
+//      tell systemd READY=1 ($NOTIFY_SOCKET, if set), then wait here in poll() on a signalfd
+//      and an eventfd the shards bump as they end. On a signal: STOPPING=1, set `stop` and
+//      poke shard 0, which broadcasts the drain to the other shards over the mailbox mesh.
+//      Each shard stops accepting, closes idle sessions at once and the rest as they go idle,
+//      and gives up at limits.drain_timeout_ms (a second signal: at once). Exit code 0 after
+//      a drain, 1 on a start-up failure.
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <csignal>
-#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -27,11 +33,13 @@
 #include <vector>
 
 #include "net/socket_util.h"
+#include "proxy/access_log.h"
 #include "proxy/engine.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "qgate/sd_notify.h"
 #include "shard/counters.h"
 #include "shard/mailbox.h"
 #include "shard/shard.h"
@@ -192,22 +200,100 @@ io::backend_options backend_opts(const limits_conf& l) {
     return o;
 }
 
-int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
-                    std::atomic<bool>& stop, const sigset_t& set) {
-    for (;;) {
-        timespec ts{0, 200L * 1000 * 1000};
-        const int sig = sigtimedwait(&set, nullptr, &ts);
-        if (sig == SIGTERM || sig == SIGINT) {
-            QGATE_LOG_INFO("signal %d: draining (up to the drain timeout)", sig);
-            stop.store(true, std::memory_order_release);
-            shards[0]->notify();
-            return sig;
-        }
-        if (sig == SIGHUP) {  // q admins send it by habit; it must never kill the gateway
-            QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
-                           "configuration stays (restart qgate to apply changes)");
+void on_sighup(proxy::access_log* alog) {  // q admins send it by habit; never fatal
+    if (alog != nullptr) alog->reopen();  // logrotate's postrotate sends SIGHUP
+    QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
+                   "configuration stays (restart qgate to apply changes)");
+}
+
+// The signal thread's wait: the signals (a signalfd) and the shards' exits (an eventfd each
+// shard adds 1 to as it ends), in one poll() without a timeout, so neither a signal nor the
+// last shard's exit waits for a poll interval.
+struct signal_wait {
+    int sig_fd = -1;
+    int exit_fd = -1;
+    ~signal_wait() {
+        if (sig_fd >= 0) close(sig_fd);
+        if (exit_fd >= 0) close(exit_fd);
+    }
+    signal_wait() = default;
+    signal_wait(const signal_wait&) = delete;
+    signal_wait& operator=(const signal_wait&) = delete;
+
+    /// Blocks until a signal (returned) or a shard exit (0, with `exited` increased).
+    int next(uint32_t& exited) const {
+        for (;;) {
+            pollfd p[2] = {{sig_fd, POLLIN, 0}, {exit_fd, POLLIN, 0}};
+            if (poll(p, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                return -1;
+            }
+            uint64_t n = 0;
+            if ((p[1].revents & POLLIN) != 0 && read(exit_fd, &n, sizeof n) == sizeof n) {
+                exited += static_cast<uint32_t>(n);
+                return 0;
+            }
+            signalfd_siginfo si{};
+            if ((p[0].revents & POLLIN) != 0 && read(sig_fd, &si, sizeof si) == sizeof si) {
+                return static_cast<int>(si.ssi_signo);
+            }
         }
     }
+};
+
+// Serves until SIGTERM/SIGINT, then waits for the drain. The first signal sets `stop` and
+// pokes shard 0, which broadcasts the drain; a second one sets `force` too: the drain ends at
+// once, as at its timeout (README "Behaviour decisions", shutdown).
+void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shards,
+                         std::atomic<bool>& stop, std::atomic<bool>& force,
+                         const signal_wait& w, proxy::access_log* alog) {
+    uint32_t exited = 0;
+    while (exited < shards.size()) {
+        const int sig = w.next(exited);
+        if (sig < 0) {
+            QGATE_LOG_ERROR("signal wait: %s; draining", strerror(errno));
+            stop.store(true, std::memory_order_release);
+            shards[0]->notify();
+            break;  // the join below waits for the drain
+        }
+        if (sig == SIGHUP) on_sighup(alog);
+        if (sig != SIGTERM && sig != SIGINT) continue;
+        if (!stop.load(std::memory_order_relaxed)) {
+            QGATE_LOG_INFO("signal %d: draining (up to the drain timeout; a second signal "
+                           "ends it at once)", sig);
+            ctl::sd_notify("STOPPING=1");
+            stop.store(true, std::memory_order_release);
+        } else if (!force.exchange(true, std::memory_order_acq_rel)) {
+            QGATE_LOG_WARN("signal %d again: ending the drain now (calls in flight dropped)",
+                           sig);
+            // Every shard: shard 0 may have finished its part already and broadcasts nothing.
+            for (const auto& sh : shards) sh->notify();
+            continue;
+        }
+        shards[0]->notify();
+    }
+}
+
+// The access log, when configured and a request listener exists (it logs request-mode calls
+// only). False: logged.
+bool start_access_log(const config& cfg, uint32_t n, const proxy::route_plane* plane,
+                      std::unique_ptr<proxy::access_log>& alog) {
+    if (cfg.access_log.path.empty()) return true;
+    if (plane == nullptr) {
+        QGATE_LOG_WARN("access_log: no request-mode listener, nothing to log");
+        return true;
+    }
+    std::vector<std::string> names;
+    for (uint32_t b = 0; b < plane->backends(); ++b) names.push_back(plane->name(b));
+    alog = std::make_unique<proxy::access_log>(cfg.access_log, n, std::move(names));
+    std::string err;
+    if (!alog->start(err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return false;
+    }
+    QGATE_LOG_INFO("access log: %s (calls of %u ms and more)", cfg.access_log.path.c_str(),
+                   cfg.access_log.slow_ms);
+    return true;
 }
 
 // Request mode's routing plane (groups, routes, load cells, request slots) and pub/sub's lanes,
@@ -283,7 +369,7 @@ int run_gateway(const config_ptr& cfg) {
     std::vector<uint16_t> ports;
     if (!bind_listeners(*cfg, n, lfds, ports)) return 1;
 
-    // Signals are taken by sigtimedwait below; every thread started from here inherits the mask.
+    // Signals are read from a signalfd below; every thread started from here inherits the mask.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -291,6 +377,13 @@ int run_gateway(const config_ptr& cfg) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    signal_wait waiter;
+    waiter.sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+    waiter.exit_fd = eventfd(0, EFD_CLOEXEC);
+    if (waiter.sig_fd < 0 || waiter.exit_fd < 0) {
+        QGATE_LOG_ERROR("signalfd/eventfd: %s", strerror(errno));
+        return 1;
+    }
 
     shard::mailbox_mesh mesh(n);
     std::vector<std::unique_ptr<shard::shard>> shards;
@@ -300,8 +393,9 @@ int run_gateway(const config_ptr& cfg) {
     std::vector<shard::shard*> peers;
     peers.reserve(shards.size());
     for (auto& s : shards) peers.push_back(s.get());
-    for (auto& s : shards) s->set_peers(peers.data());
     for (auto& s : shards) {
+        s->set_peers(peers.data());
+        s->set_exit_fd(waiter.exit_fd);
         s->stats().lat.init(cfg->backends.size(), cfg->listeners.size(), cfg->routes.size());
     }
 
@@ -322,20 +416,27 @@ int run_gateway(const config_ptr& cfg) {
     }
 
     std::atomic<bool> stop{false};
+    std::atomic<bool> force{false};
     proxy::engine_options eo;
     eo.cfg = cfg;
     eo.upstreams = ups.get();
     eo.plane = plane.get();
     eo.pubsub = pubsub.get();
     eo.stop = &stop;
+    eo.force = &force;
+    std::unique_ptr<proxy::access_log> alog;
+    if (!start_access_log(*cfg, n, plane.get(), alog)) return 1;
+    eo.alog = alog.get();
     if (!start_shards(shards, eo, lfds, stop)) return 1;
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
     }
 
-    wait_for_signal(shards, stop, set);
+    ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
+    serve_until_drained(shards, stop, force, waiter, alog.get());
     for (auto& sh : shards) sh->join();
+    if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();
     QGATE_LOG_INFO("drained; exiting");
     return 0;

@@ -74,6 +74,12 @@ struct request {
     fanout* fan = nullptr;  ///< fan-out parent or child (fanout.h); origin only
     bool fan_child = false;
     uint8_t part = 0;       ///< child: its part index (kPartsMax = reducer)
+    // Access log (request_log.cc), set only while the log is on: when the call was read whole,
+    // its size, and where it went (kAccessNone until routed).
+    uint64_t log_t0_ns = 0;
+    uint32_t log_in = 0;
+    uint32_t log_backend = 0;
+    uint32_t log_route = 0;
     // ---- written by the origin before submit, read by the home shard
     uint32_t backend = 0;
     uint32_t queue_max = 0;

@@ -258,6 +258,7 @@ bool request_clients::request_header(session& ss, const qipc::frame_header& h) {
 
 void request_clients::dispatch(session& ss, request& r) {
     bump(r.sync ? e_.ctr_.sync_requests : e_.ctr_.async_requests);
+    if (e_.opt_.alog != nullptr) log_call(r);  // request_log.cc
     if (r.sync) enlist(ss, r);
     route_call(ss, r);
 }
@@ -295,9 +296,10 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
         answer_error(ss, r, route::no_route_text(call.name, text));
         return;
     }
-    // A configured rule (not a listener's fallback), counted once per call, not per re-route.
-    if (rule != nullptr && e_.plane_->table().size() != 0 && r.bounces == 0) {
-        e_.ctr_.lat.route_hit(rule->index);
+    if (rule != nullptr && e_.plane_->table().size() != 0) {
+        r.log_route = rule->index;
+        // A configured rule (not a listener's fallback), counted once per call, not per re-route.
+        if (r.bounces == 0) e_.ctr_.lat.route_hit(rule->index);
     }
     if (e_.fan_->fanout_call(ss, r, call, rule, h.compressed)) return;  // fanouts.cc
     const uint16_t gid = rule->groups[0];
@@ -311,7 +313,7 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
         answer_error(ss, r, {text, static_cast<size_t>(len < 0 ? 0 : len)});
         return;
     }
-    r.backend = static_cast<uint32_t>(b);
+    r.backend = r.log_backend = static_cast<uint32_t>(b);
     r.queue_max = rule->queue_max != 0 ? rule->queue_max : e_.lim_.queue_max;
     r.priority = rule->priority;
     if (!r.sync) ++ss.rq.async_out;
@@ -353,11 +355,13 @@ void request_clients::flush_answers(session& ss) {
         r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
         if (r.in_us != 0) e_.ctr_.lat.listener(ss.listener, shard::now_us() - r.in_us);
         if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanouts.cc)
+            if (e_.opt_.alog != nullptr) log_answer(ss, r, nullptr, 0);
             if (!e_.fan_->fanout_push(ss, r)) return;
             continue;
         }
         const uint8_t* p = r.use_err ? r.err : r.use_req ? r.req.data() : r.rep.data();
         const size_t n = r.use_err ? r.err_len : r.use_req ? r.req.size() : r.rep.size();
+        if (e_.opt_.alog != nullptr) log_answer(ss, r, p, n);
         if (!e_.push(ss, role::client, p, static_cast<uint32_t>(n), request_tag(r.index))) return;
     }
     if (ss.st == sstate::request && ss.s[0].paused) request_unhold(ss);

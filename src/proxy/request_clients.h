@@ -49,6 +49,8 @@ class request_clients final : public conn_handler {
     static void write_error(request& r, std::string_view text);
     void answer_error(session& ss, request& r, std::string_view text);
     void flush_answers(session& ss);
+    static void log_call(request& r);
+    void log_answer(const session& ss, const request& r, const uint8_t* p, size_t n);
     bool client_quota_ok(const session& ss) const;
     void request_done(request& r);
     void request_sent(uint32_t index);

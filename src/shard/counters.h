@@ -111,6 +111,10 @@ namespace qgate::shard {
       "calls and fan-outs that reached their route's timeout_ms ('qgate: timeout after Nms')")     \
     X(request_late_replies, counter, "replies",                                                    \
       "backend replies discarded because their call had timed out or its client had gone")         \
+    X(access_log_records, counter, "records",                                                      \
+      "request-mode calls handed to the access log's logger thread ([access_log])")                \
+    X(access_log_dropped, counter, "records",                                                      \
+      "access log records dropped: the shard's ring was full (the logger thread fell behind)")     \
     X(request_slots_exhausted, counter, "events",                                                  \
       "times a call found every request slot of its shard in use (requests_per_shard_max)")        \
     X(request_too_large, counter, "calls",                                                         \

@@ -11,6 +11,9 @@
 
 #include "shard/shard.h"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <ctime>
 
 #include "qgate/log.h"
@@ -64,6 +67,11 @@ void shard::run(const hooks_factory& factory) {
     started_.store(1, std::memory_order_release);
     loop();
     hooks_.reset();
+    if (exit_fd_ >= 0) {
+        const uint64_t one = 1;
+        const ssize_t r = ::write(exit_fd_, &one, sizeof one);
+        (void)r;  // an eventfd write of 1 fails only at a counter near 2^64
+    }
 }
 
 bool shard::send(uint32_t to, const xmsg& m) {

@@ -60,6 +60,10 @@ class shard {
     void set_peers(shard** peers) { peers_ = peers; }
     /// Any thread: wake this shard's loop.
     void notify();
+    /// An eventfd the thread adds 1 to as it ends (after its loop and hooks are gone), so the
+    /// signal thread can wait for the shards and for a second signal at once. Set before
+    /// start(); -1 = none.
+    void set_exit_fd(int fd) { exit_fd_ = fd; }
 
     static uint64_t now_ms();
 
@@ -76,6 +80,7 @@ class shard {
     std::unique_ptr<shard_hooks> hooks_;
     counters counters_;
     shard** peers_ = nullptr;
+    int exit_fd_ = -1;
     uint64_t dirty_peers_ = 0;  ///< bit per peer with unflushed messages (<= 64 shards)
     std::thread thread_;
     std::atomic<int> started_{0};  ///< 0 starting, 1 running, -1 failed

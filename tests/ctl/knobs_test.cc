@@ -83,6 +83,9 @@ const char* const kSchema[] = {
     "pubsub.backlog_bytes_max",
     "pubsub.slow_subscriber",
     "pubsub.pubinterval_ms",
+    "access_log.path",
+    "access_log.slow_ms",
+    "access_log.ring_entries",
 };
 
 // A snapshot with one default entry per array section, for the getters.

@@ -74,11 +74,12 @@ function tail(file, lines = 40) {
 }
 
 class Proc {
-  constructor(ctx, name, cmd, args) {
+  constructor(ctx, name, cmd, args, env) {
     this.name = name;
     this.log = path.join(ctx.dir, `${name}.log`);
     const fd = fs.openSync(this.log, 'a');
-    this.child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    const extra = env ? { env: { ...process.env, ...env } } : {};
+    this.child = spawn(cmd, args, { stdio: ['ignore', fd, fd], ...extra });
     fs.closeSync(fd);
     this.exitInfo = null;
     live.add(this.child);
@@ -126,8 +127,9 @@ class Ctx {
     this.cleaned = false;
   }
 
-  spawn(name, cmd, args) {
-    const p = new Proc(this, name, cmd, args);
+  /** Starts `cmd`; `env`: variables added to this process's environment. */
+  spawn(name, cmd, args, env) {
+    const p = new Proc(this, name, cmd, args, env);
     this.procs.push(p);
     return p;
   }
@@ -332,7 +334,8 @@ function parseQgatePorts(text, nListeners) {
 }
 
 /**
- * Writes a config (see qgateConfigText) and starts qgate with --io=$QGATE_IO.
+ * Writes a config (see qgateConfigText) and starts qgate with --io=$QGATE_IO (opts.env:
+ * variables added to its environment).
  * Returns { proc, port (listener 0), ports, admin, cfgPath }.
  */
 async function startQgate(ctx, opts = {}) {
@@ -342,7 +345,7 @@ async function startQgate(ctx, opts = {}) {
   if (opts.users) cfg.usersFile = ctx.file(`${name}.users`, opts.users.join('\n') + '\n');
   const cfgPath = ctx.file(`${name}.toml`, qgateConfigText(cfg));
   const args = ['-c', cfgPath, `--io=${IO}`, ...(opts.args || [])];
-  const proc = ctx.spawn(name, QGATE, args);
+  const proc = ctx.spawn(name, QGATE, args, opts.env);
   const nListeners = (opts.listeners || [{}]).length;
   const ports = await waitPortFile(portFile, proc, (t) => parseQgatePorts(t, nListeners));
   let adminUser = null;
