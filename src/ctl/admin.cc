@@ -1,12 +1,14 @@
 // DESIGN: the admin endpoint's socket loop. One control-plane thread owns the listening
-// socket, every admin client socket and their input buffers; nothing is shared with the
-// shards except the `stats` callback, which reads their relaxed-atomic counters.
+// socket, every admin client socket and their input buffers; it reaches the shards only through
+// the admin_model (qgate/admin_api.h: relaxed-atomic counters, and the per-shard control slots
+// of src/proxy/admin_link.h, waited on for at most a bounded time).
 // Blocking style on purpose (it never touches the data plane): poll() over the listener, the
 // clients and a stop pipe; a readable client is read once, then every complete handshake or
 // frame in its buffer is answered with a blocking send (bounded by SO_SNDTIMEO so a client
 // that stops reading cannot wedge the thread). stop() writes the pipe and joins; the thread
 // closes every socket it owns before returning.
-// Handshake as q: credentials + capability + NUL, checked against config::users; on success
+// Handshake as q: credentials + capability + NUL, checked against config::users, and with a
+// users file only a user with the admin role (`user:secret:admin`) gets in; on success
 // one byte min(client, 3) in its own write; on failure the socket is closed with no reply.
 // Nobody can lock the admins out without a password (issue 16): a connection must
 // authenticate within admin.handshake_timeout_ms (counted from accept, so trickling bytes does
@@ -74,7 +76,8 @@ struct admin_server::impl {
     uint16_t port = 0;
     config auth;  // only users, limits.handshake_bytes_max and admin_limits are copied in
     admin_counters counts;
-    std::function<stat_list()> stats;
+    std::unique_ptr<stats_only_model> own_model;  ///< start() with a stats callback only
+    admin_model* model = nullptr;
     std::thread thread;
     std::vector<admin_client> clients;
 
@@ -178,10 +181,17 @@ bool admin_server::impl::handshake(admin_client& c) {
         inc(counts.auth_fail);
         return false;
     }
-    if (!authenticate(auth, hs.user, hs.password)) {
+    bool admin = false;
+    if (!authenticate(auth, hs.user, hs.password, &admin)) {
         inc(counts.auth_fail);
         QGATE_LOG_WARN("admin: access denied for user '%.*s'", int(hs.user.size()),
                        hs.user.data());
+        return false;
+    }
+    if (!admin) {  // a data-plane user: refused as q refuses bad credentials (no reply byte)
+        inc(counts.auth_fail);
+        QGATE_LOG_WARN("admin: access denied for user '%.*s': no admin role in the users file",
+                       int(hs.user.size()), hs.user.data());
         return false;
     }
     c.capability = qipc::negotiate_capability(hs.capability, kAdminCapability);
@@ -203,7 +213,7 @@ bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
         msg = plain;
     }
     const std::vector<uint8_t> reply =
-        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, stats);
+        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, *model);
     return send_all(c.fd, reply.data(), reply.size());
 }
 
@@ -220,6 +230,11 @@ admin_server::~admin_server() { stop(); }
 
 bool admin_server::start(const config& cfg, std::function<stat_list()> stats,
                          std::string& error) {
+    impl_->own_model = std::make_unique<stats_only_model>(std::move(stats));
+    return start(cfg, *impl_->own_model, error);
+}
+
+bool admin_server::start(const config& cfg, admin_model& model, std::string& error) {
     impl& s = *impl_;
     if (s.thread.joinable()) {
         error = "admin: already started";
@@ -249,7 +264,7 @@ bool admin_server::start(const config& cfg, std::function<stat_list()> stats,
     s.auth.users = cfg.users;
     s.auth.limits.handshake_bytes_max = cfg.limits.handshake_bytes_max;
     s.auth.admin_limits = cfg.admin_limits;
-    s.stats = std::move(stats);
+    s.model = &model;
     s.thread = std::thread([&s] { s.run(); });
     return true;
 }

@@ -17,6 +17,8 @@
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/admin_link.h"
+#include "proxy/backend_meters.h"
 #include "proxy/big_bufs.h"
 #include "proxy/conn_handler.h"
 #include "proxy/conn_types.h"
@@ -63,6 +65,16 @@ struct engine_options {
     uint64_t (*clock_ms)() = nullptr;  ///< monotonic ms; nullptr = shard::now_ms (tests inject)
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
     pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
+    admin_link* admin = nullptr;      ///< this shard's command slot (admin_link.h); may be null
+    backend_meters* meters = nullptr;  ///< per-backend calls / errors; null = the engine's own
+    route_meters* route_hits = nullptr;  ///< per-route hits; null = the engine's own
+};
+
+/// A backend's latest connect outcome as one shard saw it (.qgate.backends[] lasterror, state).
+struct backend_note {
+    uint64_t fail_ms = 0;
+    uint64_t ok_ms = 0;
+    char error[96] = {};
 };
 
 class engine final : public shard::shard_hooks {
@@ -146,6 +158,19 @@ class engine final : public shard::shard_hooks {
     void on_timeout(session& ss);
     void release_item(int32_t bid);
     void init_request_mode();
+    // admin_serve.cc: the admin's commands (admin_link.h) and the figures they report
+    void init_admin();
+    void serve_admin();
+    void admin_snapshot(shard_command& cmd);
+    void admin_kick(shard_command& cmd);
+    void snap_client(const session& ss, client_snap& out) const;
+    void snap_backends(shard_command& cmd) const;
+    void note_backend_fail(int b, const char* what, int err);
+    void note_backend_ok(int b);
+    backend_meter& meter(uint32_t b) { return bmeter_[b]; }
+    void count_route_hit(uint32_t rule) {
+        if (rule < route_count_) shard::bump(rmeter_[rule].hits);
+    }
 
     io::io_backend& be_;
     shard::counters& ctr_;
@@ -171,6 +196,14 @@ class engine final : public shard::shard_hooks {
     uint32_t me_ = 0;  ///< this shard's id
     big_bufs bigs_;    ///< request mode's buffers past kKeepBytesMax, for reuse (big_bufs.h)
     held_budget held_;  ///< request mode's bytes held in slots, this shard's share (held_budget.h)
+    // ---- the admin API (admin_serve.cc)
+    std::unique_ptr<backend_meters> own_meters_;  ///< when the options bring none (tests)
+    std::unique_ptr<route_meters> own_hits_;
+    backend_meter* bmeter_ = nullptr;  ///< this shard's row, one cell per backend
+    route_meter* rmeter_ = nullptr;    ///< this shard's row, one cell per [[route]]
+    uint32_t route_count_ = 0;
+    uint64_t client_seq_ = 0;          ///< the last client id's sequence part
+    std::vector<backend_note> notes_;  ///< per backend
 
     plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
     upstream_link link_;     ///< connect, handshake, backoff of every upstream socket

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "net/socket_util.h"
+#include "proxy/admin_model.h"
 #include "proxy/engine.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
@@ -212,9 +213,12 @@ bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_pl
 // Starts each shard's engine on its thread. On a failure the shards already running are
 // stopped the normal way (stop flag, then shard 0 broadcasts the drain) and joined.
 bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::engine_options eo,
-                  const std::vector<std::vector<int>>& lfds, std::atomic<bool>& stop) {
+                  const std::vector<std::vector<int>>& lfds,
+                  std::vector<std::unique_ptr<proxy::admin_link>>& links,
+                  std::atomic<bool>& stop) {
     std::string err;
     for (uint32_t s = 0; s < shards.size(); ++s) {
+        eo.admin = links[s].get();
         eo.listener_fds.clear();
         for (const auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
         auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {
@@ -276,15 +280,29 @@ int run_gateway(const config_ptr& cfg) {
     for (auto& s : shards) peers.push_back(s.get());
     for (auto& s : shards) s->set_peers(peers.data());
 
+    // The admin API's view of the shards (admin_model.h): a command slot per shard and the
+    // per-shard meters the engines count into.
+    std::vector<std::unique_ptr<proxy::admin_link>> links;
+    for (uint32_t s = 0; s < n; ++s) links.push_back(std::make_unique<proxy::admin_link>());
+    proxy::backend_meters meters(n, static_cast<uint32_t>(cfg->backends.size()));
+    proxy::route_meters route_hits(n, static_cast<uint32_t>(cfg->routes.size()));
     ctl::admin_server admin;
+    proxy::gateway_parts parts;
+    parts.cfg = cfg;
+    parts.shards = &shards;
+    parts.links = &links;
+    parts.ups = ups.get();
+    parts.plane = plane.get();
+    parts.meters = &meters;
+    parts.route_hits = &route_hits;
+    parts.ports = ports;
+    parts.stats = [&shards, &ups, &plane, &admin] {
+        return aggregate(shards, *ups, plane.get(), admin.counters());
+    };
+    proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        if (!admin.start(
-                *cfg,
-                [&shards, &ups, &plane, &admin] {
-                    return aggregate(shards, *ups, plane.get(), admin.counters());
-                },
-                err)) {
+        if (!admin.start(*cfg, model, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
         }
@@ -299,7 +317,12 @@ int run_gateway(const config_ptr& cfg) {
     eo.plane = plane.get();
     eo.pubsub = pubsub.get();
     eo.stop = &stop;
-    if (!start_shards(shards, eo, lfds, stop)) return 1;
+    eo.meters = &meters;
+    eo.route_hits = &route_hits;
+    if (!start_shards(shards, eo, lfds, links, stop)) {
+        admin.stop();  // before `model`, which its thread reads, goes away
+        return 1;
+    }
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
