@@ -137,8 +137,8 @@ value listeners_fn(const admin_args&, const admin_context& ctx) {
 value set_drain(const admin_args& a, const admin_context& ctx, bool drain) {
     const std::optional<std::string> name = name_arg(a);
     if (!name) {
-        return value::error(std::string("qgate: ") + std::string(drain ? kDrainQuery : kEnableQuery) +
-                            " takes a backend name, e.g. [`rdb1]");
+        const std::string_view fn = drain ? kDrainQuery : kEnableQuery;
+        return value::error("qgate: " + std::string(fn) + " takes a backend name, e.g. [`rdb1]");
     }
     backend_row row;
     std::string error;

@@ -4,8 +4,9 @@
 // per shard and group (shards rotate independently, as fair as a shared counter without the
 // contended line). Session mode calls them once per connect attempt with its own state array
 // (open sessions) and a cursor taken from a per-listener ticket (src/proxy/upstreams.cc).
-// A member is eligible when it is live, not drained by the admin, and its member_bit is clear in `skip`: the skip mask
-// is how a session passes over backends it already failed on, under every policy.
+// A member is eligible when it is live, not drained by the admin (backend_state::is_open), and
+// its member_bit is clear in `skip`: the skip mask is how a session passes over backends it
+// already failed on, under every policy.
 
 #include <limits>
 
