@@ -33,7 +33,7 @@ std::string error_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("users file: a third field "admin" is the admin role; the password stays q's") {
+TEST_CASE("users file: a third field 'admin' is the admin role; the password stays q's") {
     test::temp_dir dir;
     const config cfg = users_config(
         dir, std::string("ops:secret:admin\nalice:secret\ncolon:a:b\nmd5:") + kMd5 +

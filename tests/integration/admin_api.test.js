@@ -110,6 +110,7 @@ itest('admin API: drain sends new calls and sessions elsewhere, the call in flig
   // A slow call on one hdb backend: the one showing it in flight is drained.
   const slowConn = await qconnect(ctx, gw.ports[1], ALICE);
   const slow = slowConn.kt(20000, 'sleep', 1500);
+  slow.catch(() => {});  // awaited below; a failure before then must not be unhandled
   const busy = await pollUntil(async () => {
     const b = await backendRows(q);
     return ['hdb1', 'hdb2'].find((n) => b[n].inflight === 1);
