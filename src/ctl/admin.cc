@@ -262,6 +262,12 @@ bool admin_server::start(const config& cfg, admin_model& model, std::string& err
     s.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&sa)->sin_port
                                            : reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port);
     s.auth.users = cfg.users;
+    bool any_admin = cfg.users.empty();
+    for (const user_entry& u : cfg.users) any_admin = any_admin || u.admin;
+    if (!any_admin) {
+        QGATE_LOG_WARN("admin: the users file gives no user the admin role (a line "
+                       "user:secret:admin): the admin port will refuse every login");
+    }
     s.auth.limits.handshake_bytes_max = cfg.limits.handshake_bytes_max;
     s.auth.admin_limits = cfg.admin_limits;
     s.model = &model;
