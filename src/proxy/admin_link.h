@@ -19,10 +19,10 @@
 #pragma once
 
 #include <sys/socket.h>
-#include <time.h>
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <vector>
 
 namespace qgate::proxy {

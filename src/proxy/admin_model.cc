@@ -7,9 +7,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <time.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "qgate/ctl.h"
 #include "qgate/log.h"

@@ -62,7 +62,7 @@ void engine::serve_admin() {
     opt_.admin->answered();
 }
 
-void engine::snap_client(const session& ss, client_snap& out) const {
+void engine::snap_client(const session& ss, client_snap& out) {
     out.id = ss.client_id;
     out.since_ns = ss.since_ns;
     out.calls = ss.calls;

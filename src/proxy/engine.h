@@ -163,7 +163,7 @@ class engine final : public shard::shard_hooks {
     void serve_admin();
     void admin_snapshot(shard_command& cmd);
     void admin_kick(shard_command& cmd);
-    void snap_client(const session& ss, client_snap& out) const;
+    static void snap_client(const session& ss, client_snap& out);
     void snap_backends(shard_command& cmd) const;
     void note_backend_fail(int b, const char* what, int err);
     void note_backend_ok(int b);
