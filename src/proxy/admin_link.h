@@ -69,7 +69,9 @@ struct backend_snap {
 };
 
 struct shard_command {
-    enum class kind : uint8_t { snapshot, kick };
+    /// snapshot: clients and backends; backends: the backends only (no walk of the clients'
+    /// peers); kick: close client `id`.
+    enum class kind : uint8_t { snapshot, backends, kick };
     kind what = kind::snapshot;
     uint64_t id = 0;  ///< kick: the client
     // ---- the answer (written by the shard between busy and done)

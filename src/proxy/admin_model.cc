@@ -102,9 +102,9 @@ bool gateway_model::ask(shard_command::kind what, uint64_t id, uint32_t only,
         cmd->what = what;
         cmd->id = id;
         cmd->found = false;
-        cmd->clients.reserve(what == shard_command::kind::kick
-                                 ? 1
-                                 : p_.cfg->limits.conns_per_shard_max);
+        cmd->clients.reserve(what == shard_command::kind::snapshot
+                                 ? p_.cfg->limits.conns_per_shard_max
+                                 : 1);
         cmd->backends.resize(nb);
         (*p_.links)[s]->post();
         (*p_.shards)[s]->notify();
@@ -163,7 +163,7 @@ ctl::backend_row gateway_model::backend_of(uint32_t b) const {
 }
 
 bool gateway_model::backends(std::vector<ctl::backend_row>& out, std::string& error) {
-    if (!ask(shard_command::kind::snapshot, 0, kAllShards, error)) return false;
+    if (!ask(shard_command::kind::backends, 0, kAllShards, error)) return false;
     out.clear();
     for (uint32_t b = 0; b < p_.cfg->backends.size(); ++b) out.push_back(backend_of(b));
     fill_latency(out);
@@ -236,7 +236,7 @@ bool gateway_model::set_drain(std::string_view name, bool drain, ctl::backend_ro
     }
     QGATE_LOG_INFO("admin: backend %s %s", bs[b].name.c_str(),
                    drain ? "draining (no new calls or sessions)" : "enabled");
-    if (!ask(shard_command::kind::snapshot, 0, kAllShards, error)) return false;
+    if (!ask(shard_command::kind::backends, 0, kAllShards, error)) return false;
     out = backend_of(b);
     std::vector<ctl::backend_row> one{out};
     fill_latency(one);

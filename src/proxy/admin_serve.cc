@@ -117,6 +117,8 @@ void engine::snap_backends(shard_command& cmd) const {
 void engine::admin_snapshot(shard_command& cmd) {
     cmd.clients.clear();  // capacity kept: no allocation below
     cmd.truncated = false;
+    snap_backends(cmd);
+    if (cmd.what != shard_command::kind::snapshot) return;  // backends only
     for (const auto& sp : sessions_) {
         if (!is_client(*sp)) continue;
         if (cmd.clients.size() == cmd.clients.capacity()) {
@@ -126,7 +128,6 @@ void engine::admin_snapshot(shard_command& cmd) {
         cmd.clients.emplace_back();
         snap_client(*sp, cmd.clients.back());
     }
-    snap_backends(cmd);
 }
 
 // As a client reset: the kind's on_eof closes it (request mode abandons its calls in flight).
