@@ -5,7 +5,9 @@
 //   1. choose the io backend (--io=auto probes io_uring and explains any fallback to epoll);
 //   2. resolve backends; bind every listener once per shard with SO_REUSEPORT (port 0: the
 //      first shard's socket picks the port, the others bind the same one);
-//   3. start the admin endpoint (it aggregates the shards' relaxed-atomic counters);
+//   3. start the admin endpoint: its q API (admin_model.h) aggregates the shards' relaxed-atomic
+//      counters and meters, and asks each shard for what it owns through its command slot
+//      (admin_link.h: never a lock; a shard silent for 1 s is 'qgate: shard N busy');
 //   4. write port_file atomically (tmp + rename) once everything is bound;
 //   5. block SIGTERM/SIGINT/SIGHUP in every thread (the mask is inherited), start the shards, then
 //      wait for a signal here with sigtimedwait. On a signal: set `stop` and poke shard 0,
