@@ -14,6 +14,8 @@
 
 namespace qgate::ctl {
 
+class admin_model;  // qgate/admin_api.h
+
 /// A snapshot of the stats table (qgate/stats.h): what .qgate.stats[] reports.
 using stat_list = qgate::stat_list;
 
@@ -40,6 +42,9 @@ class admin_server {
     /// thread for every .qgate.stats[] query and must be safe to call concurrently with the
     /// shards (it reads their relaxed-atomic counters). Returns false with `error` set on failure.
     bool start(const config& cfg, std::function<stat_list()> stats, std::string& error);
+    /// The same, serving the whole admin API (qgate/admin_api.h) from `model`, which must
+    /// outlive stop() and is called from the admin thread only.
+    bool start(const config& cfg, admin_model& model, std::string& error);
     uint16_t port() const;
     /// The endpoint's own counters (valid for the server's lifetime, before and after start).
     const admin_counters& counters() const;

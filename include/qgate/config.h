@@ -63,12 +63,14 @@ struct route_conf {
     int32_t priority = 0;     ///< higher is served first from a backend's queue
 };
 
-/// One line of a q -u style users file.
+/// One line of a q -u style users file: `user:secret`, or `user:secret:admin` for a user who
+/// may also use the admin port (src/ctl/users.cc).
 struct user_entry {
     enum class hash : uint8_t { plain, md5, sha1, sha256 };
     std::string user;
     hash kind = hash::plain;
     std::string secret;  ///< plain password, or lowercase hex digest
+    bool admin = false;  ///< the admin role: may log in to the admin port
 };
 
 struct limits_conf {

@@ -1,6 +1,7 @@
 // DESIGN: the admin endpoint's socket loop. One control-plane thread owns the listening
-// socket, every admin client socket and their input and output buffers; nothing is shared with
-// the shards except the `stats` callback, which reads their relaxed-atomic counters.
+// socket, every admin client socket and their input and output buffers; it reaches the shards
+// only through the admin_model (qgate/admin_api.h: relaxed-atomic counters, and the per-shard
+// control slots of src/proxy/admin_link.h, waited on for at most a bounded time).
 // poll() over the listener, the clients and a stop pipe. Client sockets are non-blocking: a
 // readable client is read once, every complete request in its buffer is answered into its
 // output buffer, and that is sent as far as the kernel takes it; the rest waits for POLLOUT.
@@ -10,7 +11,8 @@
 // thread closes every socket it owns before returning.
 // The first bytes decide what a connection speaks (admin_http.h): HTTP (GET /metrics, no
 // authentication, unless admin.http = false) or q. Handshake as q: credentials + capability +
-// NUL, checked against config::users; on success one byte min(client, 3) in its own write; on
+// NUL, checked against config::users, and with a users file only a user with the admin role
+// (`user:secret:admin`) gets in; on success one byte min(client, 3) in its own write; on
 // failure the socket is closed with no reply.
 // Nobody can lock the admins out without a password (issue 16): a connection must
 // authenticate (q) or send a first request (HTTP) within admin.handshake_timeout_ms (counted
@@ -85,7 +87,8 @@ struct admin_server::impl {
     uint16_t port = 0;
     config auth;  // only users, limits.handshake_bytes_max and admin_limits are copied in
     admin_counters counts;
-    std::function<stat_list()> stats;
+    std::unique_ptr<stats_only_model> own_model;  ///< start() with a stats callback only
+    admin_model* model = nullptr;
     std::thread thread;
     std::vector<admin_client> clients;
 
@@ -225,7 +228,7 @@ bool admin_server::impl::serve_http(admin_client& c) {
             return queue(c, http_error(p == http_parse::too_large ? 431 : 400));
         }
         c.ready = true;
-        const http_context ctx{stats};
+        const http_context ctx{*model};
         const http_answer a = http_respond(req, ctx);
         c.close_after = a.close;
         if (!queue(c, a.bytes)) return false;
@@ -258,10 +261,17 @@ bool admin_server::impl::handshake(admin_client& c) {
         inc(counts.auth_fail);
         return false;
     }
-    if (!authenticate(auth, hs.user, hs.password)) {
+    bool admin = false;
+    if (!authenticate(auth, hs.user, hs.password, &admin)) {
         inc(counts.auth_fail);
         QGATE_LOG_WARN("admin: access denied for user '%.*s'", int(hs.user.size()),
                        hs.user.data());
+        return false;
+    }
+    if (!admin) {  // a data-plane user: refused as q refuses bad credentials (no reply byte)
+        inc(counts.auth_fail);
+        QGATE_LOG_WARN("admin: access denied for user '%.*s': no admin role in the users file",
+                       int(hs.user.size()), hs.user.data());
         return false;
     }
     c.capability = qipc::negotiate_capability(hs.capability, kAdminCapability);
@@ -284,7 +294,7 @@ bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
         msg = plain;
     }
     const std::vector<uint8_t> reply =
-        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, stats);
+        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, *model);
     return queue(c, {reinterpret_cast<const char*>(reply.data()), reply.size()});
 }
 
@@ -301,6 +311,11 @@ admin_server::~admin_server() { stop(); }
 
 bool admin_server::start(const config& cfg, std::function<stat_list()> stats,
                          std::string& error) {
+    impl_->own_model = std::make_unique<stats_only_model>(std::move(stats));
+    return start(cfg, *impl_->own_model, error);
+}
+
+bool admin_server::start(const config& cfg, admin_model& model, std::string& error) {
     impl& s = *impl_;
     if (s.thread.joinable()) {
         error = "admin: already started";
@@ -328,9 +343,15 @@ bool admin_server::start(const config& cfg, std::function<stat_list()> stats,
     s.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&sa)->sin_port
                                            : reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port);
     s.auth.users = cfg.users;
+    bool any_admin = cfg.users.empty();
+    for (const user_entry& u : cfg.users) any_admin = any_admin || u.admin;
+    if (!any_admin) {
+        QGATE_LOG_WARN("admin: the users file gives no user the admin role (a line "
+                       "user:secret:admin): the admin port will refuse every login");
+    }
     s.auth.limits.handshake_bytes_max = cfg.limits.handshake_bytes_max;
     s.auth.admin_limits = cfg.admin_limits;
-    s.stats = std::move(stats);
+    s.model = &model;
     s.thread = std::thread([&s] { s.run(); });
     return true;
 }

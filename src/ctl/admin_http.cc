@@ -86,7 +86,7 @@ std::string response(int status, std::string_view type, const std::string& body,
 }
 
 http_reply metrics_page(const http_context& ctx) {
-    const stat_list list = ctx.stats ? ctx.stats() : stat_list{};
+    const stat_list list = ctx.model.stats();
     return {200, std::string(kPrometheusContentType), prometheus_text(list)};
 }
 

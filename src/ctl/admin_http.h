@@ -8,11 +8,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "qgate/admin_api.h"
 #include "qgate/stats.h"
 
 namespace qgate::ctl {
@@ -49,7 +49,7 @@ struct http_reply {
 };
 
 struct http_context {
-    const std::function<stat_list()>& stats;
+    admin_model& model;  ///< what the pages show (qgate/admin_api.h)
 };
 
 using http_handler = http_reply (*)(const http_context& ctx);

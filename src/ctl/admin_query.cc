@@ -3,12 +3,15 @@
 // parses it once into a call (name, arguments) in either form q clients send (a string, or a
 // general list whose first item is the function's symbol or name), looks the name up in the
 // table of admin functions and encodes that function's reply with the codec. A name not in
-// the table, or a query that is no call, gets the same "unknown admin query" error. Pure; runs
-// on the admin thread.
+// the table, or a query that is no call, gets the same "unknown admin query" error. Runs on the
+// admin thread; what the functions read comes from the admin_model (qgate/admin_api.h), which
+// may wait a bounded time for the shards, and goes into q tables by admin_tables.cc.
 #include "ctl/admin_query.h"
 
+#include <cstring>
 #include <string>
 
+#include "ctl/admin_tables.h"
 #include "qgate/qipc/display.h"
 #include "qgate/qipc/writer.h"
 
@@ -45,30 +48,122 @@ std::optional<admin_call> parse_text_call(std::string_view text) {
     return call;
 }
 
-// The stats dictionary: each sample's flat name ! its value; a histogram as two entries, its
-// count ("<flat name>_count") and its sum ("_sum"): its buckets are GET /metrics' business.
-value stats_fn(const admin_args&, const admin_context& ctx) {
-    const stat_list list = ctx.stats ? ctx.stats() : stat_list{};
-    std::vector<std::string> names;
-    std::vector<int64_t> counts;
-    names.reserve(list.size());
-    counts.reserve(list.size());
-    for (const stat_sample& s : list) {
-        if (s.desc.kind == stat_kind::histogram) {
-            names.push_back(s.flat_name() + "_count");
-            counts.push_back(static_cast<int64_t>(s.value));
-            names.push_back(s.flat_name() + "_sum");
-            counts.push_back(static_cast<int64_t>(s.hist.sum_us));
-            continue;
-        }
-        names.push_back(s.flat_name());
-        counts.push_back(static_cast<int64_t>(s.value));
+// The one argument as a name: a symbol or a string in the list form; `name, "name" or name in
+// the text form.
+std::optional<std::string> name_arg(const admin_args& a) {
+    if (a.items.size() == 1) {
+        const value& v = a.items.front();
+        if (v.type == -qtype::kSymbol && !v.syms.empty()) return v.syms.front();
+        if (v.type == qtype::kChar) return std::string(chars_of(v));
+        return std::nullopt;
     }
-    return value::dict(value::symbols(std::move(names)), value::longs(counts));
+    std::string_view t = trim(a.text);
+    if (!t.empty() && t.front() == '`') t.remove_prefix(1);
+    if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
+    if (t.empty() || t.find_first_of(" ;[]`\"") != std::string_view::npos) return std::nullopt;
+    return std::string(t);
 }
 
+// The one argument as a client id: a long (or int, or whole float) atom in the list form,
+// digits (with an optional j) in the text form.
+std::optional<int64_t> id_arg(const admin_args& a) {
+    if (a.items.size() == 1) {
+        const value& v = a.items.front();
+        if (v.type == -qtype::kLong && v.raw.size() == 8) {
+            int64_t x = 0;
+            std::memcpy(&x, v.raw.data(), 8);
+            return x;
+        }
+        if (v.type == -qtype::kInt && v.raw.size() == 4) {
+            int32_t x = 0;
+            std::memcpy(&x, v.raw.data(), 4);
+            return x;
+        }
+        // node-q sends a JavaScript number as a float: a whole one is an id too.
+        if (v.type == -qtype::kFloat && v.raw.size() == 8) {
+            double x = 0;
+            std::memcpy(&x, v.raw.data(), 8);
+            constexpr double kIdMax = 9.0e15;  // whole doubles: exact below 2^53
+            if (x >= 0 && x <= kIdMax && x == static_cast<double>(static_cast<int64_t>(x))) {
+                return static_cast<int64_t>(x);
+            }
+        }
+        return std::nullopt;
+    }
+    std::string_view t = trim(a.text);
+    if (!t.empty() && t.back() == 'j') t.remove_suffix(1);
+    if (t.empty() || t.size() > 18) return std::nullopt;
+    int64_t x = 0;
+    for (const char c : t) {
+        if (c < '0' || c > '9') return std::nullopt;
+        x = x * 10 + (c - '0');
+    }
+    return x;
+}
+
+// A table from the model's rows, or the model's error.
+template <typename Row, typename Read, typename Build>
+value table_of(Read read, Build build) {
+    std::vector<Row> rows;
+    std::string error;
+    if (!read(rows, error)) return value::error(std::move(error));
+    return build(std::span<const Row>(rows));
+}
+
+value stats_fn(const admin_args&, const admin_context& ctx) {
+    return stats_table(ctx.model.stats());
+}
+
+value backends_fn(const admin_args&, const admin_context& ctx) {
+    return table_of<backend_row>(
+        [&](auto& rows, auto& e) { return ctx.model.backends(rows, e); }, backends_table);
+}
+
+value clients_fn(const admin_args&, const admin_context& ctx) {
+    return table_of<client_row>(
+        [&](auto& rows, auto& e) { return ctx.model.clients(rows, e); }, clients_table);
+}
+
+value routes_fn(const admin_args&, const admin_context& ctx) {
+    return table_of<route_row>(
+        [&](auto& rows, auto& e) { return ctx.model.routes(rows, e); }, routes_table);
+}
+
+value listeners_fn(const admin_args&, const admin_context& ctx) {
+    return table_of<listener_row>(
+        [&](auto& rows, auto& e) { return ctx.model.listeners(rows, e); }, listeners_table);
+}
+
+value set_drain(const admin_args& a, const admin_context& ctx, bool drain) {
+    const std::optional<std::string> name = name_arg(a);
+    if (!name) {
+        const std::string_view fn = drain ? kDrainQuery : kEnableQuery;
+        return value::error("qgate: " + std::string(fn) + " takes a backend name, e.g. [`rdb1]");
+    }
+    backend_row row;
+    std::string error;
+    if (!ctx.model.set_drain(*name, drain, row, error)) return value::error(std::move(error));
+    return backend_dict(row);
+}
+
+value drain_fn(const admin_args& a, const admin_context& ctx) { return set_drain(a, ctx, true); }
+value enable_fn(const admin_args& a, const admin_context& ctx) { return set_drain(a, ctx, false); }
+
+value kick_fn(const admin_args& a, const admin_context& ctx) {
+    const std::optional<int64_t> id = id_arg(a);
+    if (!id) return value::error("qgate: .qgate.kick takes a client id (a long), e.g. [65]");
+    client_row row;
+    std::string error;
+    if (!ctx.model.kick(*id, row, error)) return value::error(std::move(error));
+    return client_dict(row);
+}
+
+// To serve a new function, add a row (h-reload adds .qgate.reload and .qgate.config here).
 constexpr admin_function kAdminFunctions[] = {
-    {kStatsQuery, stats_fn},
+    {kStatsQuery, stats_fn},         {kBackendsQuery, backends_fn},
+    {kClientsQuery, clients_fn},     {kRoutesQuery, routes_fn},
+    {kListenersQuery, listeners_fn}, {kDrainQuery, drain_fn},
+    {kEnableQuery, enable_fn},       {kKickQuery, kick_fn},
 };
 
 // The error text echoes the query, which may hold a NUL: write_error_message cuts the text
@@ -108,6 +203,12 @@ std::optional<admin_call> parse_admin_call(const value& query) {
 
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
                                  const std::function<stat_list()>& stats) {
+    stats_only_model model(stats);
+    return admin_reply(body, little_endian, model);
+}
+
+std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
+                                 admin_model& model) {
     value query;
     const qipc::status st = qipc::decode(body, little_endian, query);
     if (!st) {
@@ -117,7 +218,7 @@ std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endi
     const std::optional<admin_call> call = parse_admin_call(query);
     const admin_function* fn = call ? find_admin_function(call->name) : nullptr;
     if (fn != nullptr) {
-        const admin_context ctx{stats};
+        const admin_context ctx{model};
         return qipc::encode_message(fn->handler(call->args, ctx), qipc::msg_type::response);
     }
     std::string shown = query.type == qtype::kChar ? std::string(chars_of(query))

@@ -6,16 +6,27 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "qgate/admin.h"
+#include "qgate/admin_api.h"
 #include "qgate/qipc/value.h"
 
 namespace qgate::ctl {
 
 /// The name admin clients call: h".qgate.stats[]" or h(`.qgate.stats;::).
 inline constexpr std::string_view kStatsQuery = ".qgate.stats";
+/// The other functions (README "The admin API"); kAdminFunctions in admin_query.cc lists them.
+inline constexpr std::string_view kBackendsQuery = ".qgate.backends";
+inline constexpr std::string_view kClientsQuery = ".qgate.clients";
+inline constexpr std::string_view kRoutesQuery = ".qgate.routes";
+inline constexpr std::string_view kListenersQuery = ".qgate.listeners";
+inline constexpr std::string_view kDrainQuery = ".qgate.drain";
+inline constexpr std::string_view kEnableQuery = ".qgate.enable";
+inline constexpr std::string_view kKickQuery = ".qgate.kick";
 
 /// An admin call's arguments as sent: the items after the name in the general-list form, or
 /// the text between the brackets in the string form (qgate does not evaluate q text).
@@ -30,9 +41,9 @@ struct admin_call {
     admin_args args;
 };
 
-/// What a handler may read.
+/// What a handler may read and act on.
 struct admin_context {
-    const std::function<stat_list()>& stats;
+    admin_model& model;
 };
 
 /// Answers one call with the reply value (encoded as the response message).
@@ -55,10 +66,36 @@ const admin_function* find_admin_function(std::string_view name);
 std::optional<admin_call> parse_admin_call(const qipc::value& query);
 
 /// The complete response message (header included, message type 2) to the body of one sync
-/// request: the reply of the function the query calls (.qgate.stats: the stats dictionary,
-/// symbol vector ! long vector), else the q error "qgate: unknown admin query <text>" (or
-/// "qgate: malformed admin query: <why>").
+/// request: the reply of the function the query calls (a table, a row, or the function's q
+/// error), else the q error "qgate: unknown admin query <text>" (or "qgate: malformed admin
+/// query: <why>").
+std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
+                                 admin_model& model);
+/// The same for a model that knows only the stats (the tests, and admin_server's stats-only
+/// start): every other function answers "qgate: <name> is not available here".
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
                                  const std::function<stat_list()>& stats);
+
+/// An admin_model that serves .qgate.stats[] from a callback and nothing else.
+class stats_only_model final : public admin_model {
+  public:
+    explicit stats_only_model(std::function<stat_list()> stats) : stats_(std::move(stats)) {}
+    stat_list stats() override { return stats_ ? stats_() : stat_list{}; }
+    bool backends(std::vector<backend_row>&, std::string& e) override { return none(e); }
+    bool clients(std::vector<client_row>&, std::string& e) override { return none(e); }
+    bool routes(std::vector<route_row>&, std::string& e) override { return none(e); }
+    bool listeners(std::vector<listener_row>&, std::string& e) override { return none(e); }
+    bool set_drain(std::string_view, bool, backend_row&, std::string& e) override {
+        return none(e);
+    }
+    bool kick(int64_t, client_row&, std::string& e) override { return none(e); }
+
+  private:
+    static bool none(std::string& e) {
+        e = "qgate: not available without a gateway";
+        return false;
+    }
+    std::function<stat_list()> stats_;
+};
 
 }  // namespace qgate::ctl

@@ -19,6 +19,8 @@ namespace {
 
 using hash = user_entry::hash;
 
+constexpr std::string_view kAdminRole = "admin";
+
 bool all_hex(std::string_view s) {
     for (char c : s) {
         if (std::isxdigit(static_cast<unsigned char>(c)) == 0) return false;
@@ -88,7 +90,14 @@ bool parse_line(std::string_view line, user_entry& out, std::string& why) {
         return false;
     }
     out.user = std::string(line.substr(0, colon));
-    const std::string_view password = line.substr(colon + 1);
+    std::string_view password = line.substr(colon + 1);
+    // The role is a third field (`user:secret:admin`), which q's own -u reader would take as
+    // part of the password: the file stays a valid q users file, only the admins' lines differ.
+    const std::size_t last = password.rfind(':');
+    if (last != std::string_view::npos && password.substr(last + 1) == kAdminRole) {
+        out.admin = true;
+        password = password.substr(0, last);
+    }
     out.kind = kind_of(password);
     out.secret = std::string(password);
     if (out.kind != hash::plain) {
@@ -132,10 +141,15 @@ bool load_users(const std::string& path, std::vector<user_entry>& out, std::stri
     return true;
 }
 
-bool authenticate(const config& cfg, std::string_view user, std::string_view password) {
+bool authenticate(const config& cfg, std::string_view user, std::string_view password,
+                  bool* admin) {
+    if (admin != nullptr) *admin = cfg.users.empty();  // no users file: anyone, as q without -u
     if (cfg.users.empty()) return true;
     for (const user_entry& e : cfg.users) {
-        if (e.user == user) return matches(e, password);
+        if (e.user != user) continue;
+        const bool ok = matches(e, password);
+        if (admin != nullptr) *admin = ok && e.admin;
+        return ok;
     }
     // Unknown user: spend the same work as a wrong password for a known one.
     (void)same_digest(hash::sha256, password, user);

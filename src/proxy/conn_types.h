@@ -107,6 +107,12 @@ struct session {
     std::string up_hs;            ///< upstream handshake
     std::string err;              ///< the q error frame this session answers with
     std::string user;             ///< handshake user (request-mode routes match on it)
+    // ---- a client's figures for .qgate.clients[] (set at accept; the shard's thread only)
+    uint64_t client_id = 0;       ///< admin_link.h: unique for the process's life
+    int64_t since_ns = 0;         ///< accepted at (Unix ns)
+    uint64_t calls = 0;           ///< messages sent after the handshake
+    uint64_t bytes_in = 0;        ///< received from the client (handshake included)
+    uint64_t bytes_out = 0;       ///< sent to the client
     conn_handler* h = nullptr;    ///< the kind that owns this slot (conn_handler.h)
     link_state link;              ///< its upstream socket's link (upstream_link.h)
     rq_client rq;                 ///< st == request

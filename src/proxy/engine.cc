@@ -81,6 +81,8 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
       psr_(std::make_unique<ps_reader>(*this)), hub_(std::make_unique<pubsub_hub>(*this)),
       feed_(std::make_unique<feed_link>(*this)) {
     if (opt_.clock_ms == nullptr) opt_.clock_ms = &shard::shard::now_ms;
+    me_ = sh != nullptr ? sh->id() : 0;
+    init_admin();
     dirty_.reserve(1024);
     starved_.reserve(1024);
     listeners_.resize(opt_.listener_fds.size());
@@ -201,6 +203,9 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
             ss->st = sstate::handshake;
             ss->h = listener_kind_[l];
             ss->listener = l;
+            ss->client_id = (++client_seq_ << kShardBits) | me_;
+            ss->since_ns = unix_ns();
+            ss->calls = ss->bytes_in = ss->bytes_out = 0;
             ss->s[0].fd = c.res;
             ss->s[0].xp = &plain_;  // per listener once TLS listeners exist
             bump(ctr_.accepts);
@@ -269,6 +274,7 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
     }
     if (c.res > 0 && c.has_buffer()) {
         bump(ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        if (r == role::client) ss.bytes_in += static_cast<uint64_t>(c.res);
         if (k.closing || ss.st == sstate::closing) {
             release(c.buffer_id());
         } else {
@@ -330,6 +336,7 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
     }
     if (n < k.inflight_bytes) bump(ctr_.snd_short);  // resumed from the exact byte below
     bump(ctr_.bytes_out, n);
+    if (r == role::client) ss.bytes_out += n;
     k.sq.consume(items_, n, [this, &ss](int32_t bid) {
         if (bid == kPsTag) {
             ss.h->on_tag_sent(ss);

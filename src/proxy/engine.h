@@ -17,6 +17,8 @@
 #include "io/backend.h"
 #include "io/send_queue.h"
 #include "net/framer.h"
+#include "proxy/admin_link.h"
+#include "proxy/backend_meters.h"
 #include "proxy/big_bufs.h"
 #include "proxy/conn_handler.h"
 #include "proxy/conn_types.h"
@@ -68,6 +70,15 @@ struct engine_options {
     route_plane* plane = nullptr;             ///< request mode; nullptr = session mode only
     pubsub_plane* pubsub = nullptr;           ///< pubsub listeners; nullptr = none
     access_log* alog = nullptr;               ///< request mode's access log; nullptr = off
+    admin_link* admin = nullptr;      ///< this shard's command slot (admin_link.h); may be null
+    backend_meters* meters = nullptr;  ///< per-backend calls / errors; null = the engine's own
+};
+
+/// A backend's latest connect outcome as one shard saw it (.qgate.backends[] lasterror, state).
+struct backend_note {
+    uint64_t fail_ms = 0;
+    uint64_t ok_ms = 0;
+    char error[96] = {};
 };
 
 class engine final : public shard::shard_hooks {
@@ -152,6 +163,16 @@ class engine final : public shard::shard_hooks {
     void on_timeout(session& ss);
     void release_item(int32_t bid);
     void init_request_mode();
+    // admin_serve.cc: the admin's commands (admin_link.h) and the figures they report
+    void init_admin();
+    void serve_admin();
+    void admin_snapshot(shard_command& cmd);
+    void admin_kick(shard_command& cmd);
+    static void snap_client(const session& ss, client_snap& out);
+    void snap_backends(shard_command& cmd) const;
+    void note_backend_fail(int b, const char* what, int err);
+    void note_backend_ok(int b);
+    backend_meter& meter(uint32_t b) { return bmeter_[b]; }
 
     io::io_backend& be_;
     shard::counters& ctr_;
@@ -177,6 +198,11 @@ class engine final : public shard::shard_hooks {
     uint32_t me_ = 0;  ///< this shard's id
     big_bufs bigs_;    ///< request mode's buffers past kKeepBytesMax, for reuse (big_bufs.h)
     held_budget held_;  ///< request mode's bytes held in slots, this shard's share (held_budget.h)
+    // ---- the admin API (admin_serve.cc)
+    std::unique_ptr<backend_meters> own_meters_;  ///< when the options bring none (tests)
+    backend_meter* bmeter_ = nullptr;  ///< this shard's row, one cell per backend
+    uint64_t client_seq_ = 0;          ///< the last client id's sequence part
+    std::vector<backend_note> notes_;  ///< per backend
 
     plain_transport plain_;  ///< the transport of every socket today (TLS: issue 18)
     upstream_link link_;     ///< connect, handshake, backoff of every upstream socket

@@ -37,6 +37,7 @@ void engine::on_turn(uint64_t now_ms) {
         hub_->ps_flush_lanes();
         hub_->ps_unthrottle();
     }
+    serve_admin();  // the admin's command, if one is posted (admin_link.h)
     rearm_starved();
     flush_sends();
     if (draining_ && !forced_ && now_ms >= drain_deadline_ms_) {

@@ -186,7 +186,7 @@ void fanouts::fanout_gw(session& ss, request& r, fanout& f, const route::call_in
         if (gid >= 0) {
             for (const uint32_t m : e_.plane_->groups()[static_cast<uint16_t>(gid)].members()) {
                 live = live || (m < e_.plane_->backends() &&
-                                e_.plane_->state()[m].live.load(std::memory_order_relaxed));
+                                e_.plane_->state()[m].is_open());
             }
         }
         if (!live) {

@@ -5,7 +5,9 @@
 //   1. choose the io backend (--io=auto probes io_uring and explains any fallback to epoll);
 //   2. resolve backends; bind every listener once per shard with SO_REUSEPORT (port 0: the
 //      first shard's socket picks the port, the others bind the same one);
-//   3. start the admin endpoint (it aggregates the shards' relaxed-atomic counters);
+//   3. start the admin endpoint: its q API (admin_model.h) aggregates the shards' relaxed-atomic
+//      counters and meters, and asks each shard for what it owns through its command slot
+//      (admin_link.h: never a lock; a shard silent for 1 s is 'qgate: shard N busy');
 //   4. write port_file atomically (tmp + rename) once everything is bound;
 //   5. block SIGTERM/SIGINT/SIGHUP in every thread (the mask is inherited), start the shards,
 //      tell systemd READY=1 ($NOTIFY_SOCKET, if set), then wait here in poll() on a signalfd
@@ -34,6 +36,7 @@
 
 #include "net/socket_util.h"
 #include "proxy/access_log.h"
+#include "proxy/admin_model.h"
 #include "proxy/engine.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
@@ -324,9 +327,12 @@ bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_pl
 // Starts each shard's engine on its thread. On a failure the shards already running are
 // stopped the normal way (stop flag, then shard 0 broadcasts the drain) and joined.
 bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::engine_options eo,
-                  const std::vector<std::vector<int>>& lfds, std::atomic<bool>& stop) {
+                  const std::vector<std::vector<int>>& lfds,
+                  std::vector<std::unique_ptr<proxy::admin_link>>& links,
+                  std::atomic<bool>& stop) {
     std::string err;
     for (uint32_t s = 0; s < shards.size(); ++s) {
+        eo.admin = links[s].get();
         eo.listener_fds.clear();
         for (const auto& per_listener : lfds) eo.listener_fds.push_back(per_listener[s]);
         auto factory = [eo](shard::shard& sh) -> std::unique_ptr<shard::shard_hooks> {
@@ -399,15 +405,27 @@ int run_gateway(const config_ptr& cfg) {
         s->stats().lat.init(cfg->backends.size(), cfg->listeners.size(), cfg->routes.size());
     }
 
+    // The admin API's view of the shards (admin_model.h): a command slot per shard and the
+    // per-shard meters the engines count into.
+    std::vector<std::unique_ptr<proxy::admin_link>> links;
+    for (uint32_t s = 0; s < n; ++s) links.push_back(std::make_unique<proxy::admin_link>());
+    proxy::backend_meters meters(n, static_cast<uint32_t>(cfg->backends.size()));
     ctl::admin_server admin;
+    proxy::gateway_parts parts;
+    parts.cfg = cfg;
+    parts.shards = &shards;
+    parts.links = &links;
+    parts.ups = ups.get();
+    parts.plane = plane.get();
+    parts.meters = &meters;
+    parts.ports = ports;
+    parts.stats = [&shards, &ups, &plane, &admin, &cfg] {
+        return aggregate(shards, *ups, plane.get(), admin.counters(), *cfg);
+    };
+    proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        if (!admin.start(
-                *cfg,
-                [&shards, &ups, &plane, &admin, &cfg] {
-                    return aggregate(shards, *ups, plane.get(), admin.counters(), *cfg);
-                },
-                err)) {
+        if (!admin.start(*cfg, model, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
         }
@@ -425,9 +443,16 @@ int run_gateway(const config_ptr& cfg) {
     eo.stop = &stop;
     eo.force = &force;
     std::unique_ptr<proxy::access_log> alog;
-    if (!start_access_log(*cfg, n, plane.get(), alog)) return 1;
+    if (!start_access_log(*cfg, n, plane.get(), alog)) {
+        admin.stop();  // before `model`, which its thread reads, goes away
+        return 1;
+    }
     eo.alog = alog.get();
-    if (!start_shards(shards, eo, lfds, stop)) return 1;
+    eo.meters = &meters;
+    if (!start_shards(shards, eo, lfds, links, stop)) {
+        admin.stop();
+        return 1;
+    }
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));

@@ -252,6 +252,7 @@ bool pool_links::send_call(session& ss, request& r) {
     r.wire_end = pc.pushed + call.size();
     pc.fly.push(&r);
     ++homes_[pc.backend].inflight;
+    bump(e_.meter(pc.backend).calls);
     if (r.sync && pc.await == nullptr) pc.await = &r;
     return pool_push(ss, call.data(), call.size());
 }
@@ -317,6 +318,7 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
     home_backend& hb = homes_[b];
     ss.cap = cap;
     upstream_link::ready(ss);
+    e_.note_backend_ok(static_cast<int>(ss.pc.backend));
     hb.failures = 0;
     ++hb.up;
     if (hb.ejected) {
@@ -348,6 +350,7 @@ void pool_links::pool_failed(session& ss) {
     if (upstream_link::fail(ss)) {
         --hb.up;
         bump(e_.ctr_.backend_disconnect);
+        e_.note_backend_fail(static_cast<int>(b), "connection lost", 0);
         QGATE_LOG_DEBUG("backend %s: connection lost", e_.plane_->name(b).c_str());
     } else if (attempted) {
         ++hb.failures;
@@ -386,6 +389,7 @@ void pool_links::pool_gone(session& ss, request& r) {
         return_request(r, false);
         return;
     }
+    bump(e_.meter(ss.pc.backend).errors);
     char text[kErrTextMax];
     const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
                                 e_.plane_->name(ss.pc.backend).c_str());

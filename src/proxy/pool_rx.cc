@@ -327,12 +327,17 @@ void pool_links::pool_take_reply(session& ss) {
         bump(e_.ctr_.reply_bytes_received_direct, pc.need - copied);
         rep.resize(pc.need);
         pc.at = pc.have = pc.need = pc.moved = 0;
-        return;
+    } else {
+        e_.bigs_.fit(rep, pc.need);  // capacity reused; a big one from the shard's cache
+        std::memcpy(rep.data(), pc.rx.data() + pc.at, pc.need);
+        bump(e_.ctr_.reply_bytes_copied, pc.need);
+        pool_next_frame(pc);
     }
-    e_.bigs_.fit(rep, pc.need);  // capacity reused; a big one from the shard's cache
-    std::memcpy(rep.data(), pc.rx.data() + pc.at, pc.need);
-    bump(e_.ctr_.reply_bytes_copied, pc.need);
-    pool_next_frame(pc);
+    // A q error answered (.qgate.backends[] errors): an uncompressed reply whose object is -128.
+    constexpr uint8_t kErrorType = 0x80;
+    if (rep.size() > qipc::kHeaderSize && rep[2] == 0 && rep[qipc::kHeaderSize] == kErrorType) {
+        bump(e_.meter(pc.backend).errors);
+    }
 }
 
 }  // namespace qgate::proxy

@@ -273,6 +273,7 @@ void request_clients::enlist(session& ss, request& r) {
 }
 
 void request_clients::route_call(session& ss, request& r) {
+    ++ss.calls;
     const std::span<const uint8_t> all = r.call();
     qipc::frame_header h;
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
@@ -445,6 +446,7 @@ void request_clients::expire_requests(uint64_t now_ms) {
         session* ss = e_.sessions_[r.session].get();
         if (ss->gen != r.session_gen || ss->st != sstate::request) return;
         bump(e_.ctr_.request_timeouts);
+        bump(e_.meter(r.backend).errors);
         r.abandoned.store(true, std::memory_order_relaxed);
         char text[64];
         const int len = std::snprintf(text, sizeof text, "qgate: timeout after %ums",

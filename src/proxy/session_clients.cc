@@ -79,6 +79,7 @@ void session_clients::on_upstream_reply(session& ss, uint16_t bid, uint32_t n) {
     ss.reply = ss.cap;
     ss.st = sstate::streaming;
     upstream_link::ready(ss);
+    e_.note_backend_ok(ss.backend);
     if (!e_.push(ss, role::client, &ss.reply, 1, -1, true)) {
         e_.release(bid);
         return;
@@ -121,6 +122,7 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
         if (ss.outstanding == 0 && fc.sync != 0) ss.call_us = shard::now_us();
         ss.outstanding += fc.sync;
         bump(e_.ctr_.sync_requests, fc.sync);
+        count_calls(ss, fc.frames);
     } else if (ss.outstanding != 0 && fc.response != 0) {
         replies_timed(ss, fc.response < ss.outstanding ? fc.response : ss.outstanding);
     }
@@ -161,6 +163,7 @@ void session_clients::forward_copy(session& ss, role from, const uint8_t* p, uin
     if (ss.outstanding == 0 && fc.sync != 0) ss.call_us = shard::now_us();
     ss.outstanding += fc.sync;
     bump(e_.ctr_.msgs_fwd, fc.frames);
+    count_calls(ss, fc.frames);
     e_.push(ss, role::upstream, p, n, -1);
 }
 
@@ -200,6 +203,7 @@ void session_clients::no_backend_data(session& ss, const uint8_t* p, uint32_t n)
         e_.close_session(ss);
         return;
     }
+    ss.calls += fc.frames;
     const auto* e = reinterpret_cast<const uint8_t*>(ss.err.data());
     for (uint32_t i = 0; i < fc.sync; ++i) {
         if (!e_.push(ss, role::client, e, static_cast<uint32_t>(ss.err.size()), -1)) return;
@@ -353,6 +357,7 @@ void session_clients::on_eof(session& ss, role r) {
     case sstate::connecting:
     case sstate::up_handshake:
         bump(e_.ctr_.backend_connect_fail);  // refused our credentials or died before replying
+        e_.note_backend_fail(ss.backend, "closed in the handshake (credentials refused?)", 0);
         on_upstream_failed(ss);
         return;
     case sstate::streaming:
@@ -368,6 +373,7 @@ void session_clients::on_eof(session& ss, role r) {
 // message boundary (see the design note), then the client is closed.
 void session_clients::backend_lost(session& ss) {
     bump(e_.ctr_.backend_disconnect);
+    e_.note_backend_fail(ss.backend, "connection lost", 0);
     const upstream& u = e_.opt_.upstreams->at(ss.backend);
     if (!ss.s[1].fr.at_boundary()) {
         e_.close_session(ss);

@@ -34,6 +34,12 @@ class session_clients final : public conn_handler {
     void forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n);
     void forward_copy(session& ss, role from, const uint8_t* p, uint32_t n);
     void replies_timed(session& ss, uint64_t n);
+    /// Messages a client sent on (.qgate.clients[] calls, .qgate.backends[] calls).
+    void count_calls(session& ss, uint32_t frames) {
+        ss.calls += frames;
+        if (ss.backend < 0) return;
+        shard::bump(e_.meter(static_cast<uint32_t>(ss.backend)).calls, frames);
+    }
     void enter_no_backend(session& ss);
     void no_backend_data(session& ss, const uint8_t* p, uint32_t n);
     void on_upstream_failed(session& ss);

@@ -73,6 +73,7 @@ uint64_t session_clients::fail_calls(session& ss, const std::string& text) {
     ss.outstanding = 0;
     ss.close_after_flush = true;
     ss.deadline_ms = 0;
+    if (ss.backend >= 0) bump(e_.meter(static_cast<uint32_t>(ss.backend)).errors, k);
     e_.opt_.upstreams->release(ss.backend);
     ss.backend = -1;
     e_.close_sock(ss, role::upstream);

@@ -5,6 +5,8 @@
 
 #include "proxy/upstream_link.h"
 
+#include <cerrno>
+
 #include "net/socket_util.h"
 #include "proxy/engine.h"
 
@@ -18,6 +20,7 @@ bool upstream_link::connect(session& ss, int backend) {
     const int fd = net::stream_socket(u.addr.family());  // TCP_NODELAY set there
     if (fd < 0) {
         bump(e_.ctr_.backend_connect_fail);
+        e_.note_backend_fail(backend, "socket", errno);
         return false;
     }
     sock& k = ss.s[static_cast<int>(role::upstream)];
@@ -37,6 +40,7 @@ upstream_link::step upstream_link::connected(session& ss, const io::completion& 
     }
     if (c.res < 0) {
         bump(e_.ctr_.backend_connect_fail);
+        e_.note_backend_fail(backend, "connect", -c.res);
         return step::failed;
     }
     send_handshake(ss, backend, cap);
@@ -89,7 +93,11 @@ upstream_link::due upstream_link::timer(session& ss) {
     switch (ss.link.phase) {
     case link_phase::down: return due::reconnect;
     case link_phase::ready: return due::ready;
-    default: bump(e_.ctr_.backend_connect_timeout); return due::timed_out;
+    default:
+        bump(e_.ctr_.backend_connect_timeout);
+        e_.note_backend_fail(ss.st == sstate::pool ? static_cast<int>(ss.pc.backend) : ss.backend,
+                             "connect or handshake timed out", 0);
+        return due::timed_out;
     }
 }
 

@@ -49,6 +49,11 @@ class upstream_table {
     }
     /// Sessions open on backend `b` (all shards).
     uint32_t sessions(int b) const { return state_[static_cast<size_t>(b)].load_now(); }
+    /// The admin's drain (.qgate.drain / .enable): new sessions pass it over (admin thread).
+    void set_drained(int b, bool on) {
+        state_[static_cast<size_t>(b)].drained.store(on, std::memory_order_relaxed);
+    }
+    bool drained(int b) const { return state_[static_cast<size_t>(b)].is_drained(); }
     const upstream& at(int b) const { return all_[static_cast<size_t>(b)]; }
     size_t size() const { return count_; }
     const std::string& group_of(uint32_t l) const { return listeners_[l].group_name; }

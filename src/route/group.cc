@@ -58,7 +58,7 @@ backend_group::backend_group(std::string name, std::span<const member_spec> memb
 int32_t backend_group::ring_pick(uint64_t hash, std::span<const backend_state> state,
                                  uint64_t skip) const {
     auto eligible = [&state, skip](uint32_t id, uint32_t pos) {
-        return (skip & member_bit(pos)) == 0 && id < state.size() && state[id].is_live();
+        return (skip & member_bit(pos)) == 0 && id < state.size() && state[id].is_open();
     };
     // Check for an eligible member first so the walk below ends within one lap in practice.
     bool any = false;

@@ -4,8 +4,9 @@
 // per shard and group (shards rotate independently, as fair as a shared counter without the
 // contended line). Session mode calls them once per connect attempt with its own state array
 // (open sessions) and a cursor taken from a per-listener ticket (src/proxy/upstreams.cc).
-// A member is eligible when it is live and its member_bit is clear in `skip`: the skip mask
-// is how a session passes over backends it already failed on, under every policy.
+// A member is eligible when it is live, not drained by the admin (backend_state::is_open), and
+// its member_bit is clear in `skip`: the skip mask is how a session passes over backends it
+// already failed on, under every policy.
 
 #include <limits>
 
@@ -18,7 +19,7 @@ namespace {
 
 bool eligible(std::span<const backend_state> state, uint32_t id, size_t pos, uint64_t skip) {
     return (skip & member_bit(static_cast<uint32_t>(pos))) == 0 && id < state.size() &&
-           state[id].is_live();
+           state[id].is_open();
 }
 
 }  // namespace

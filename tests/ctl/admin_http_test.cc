@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ctl/admin_http.h"
+#include "ctl/admin_query.h"
 #include "ctl/prometheus.h"
 
 using namespace qgate;
@@ -26,8 +27,8 @@ http_answer respond(std::string_view head) {
     const std::vector<uint8_t> in = bytes(head);
     http_request req;
     REQUIRE(parse_http_request(in, req) == http_parse::ok);
-    const std::function<stat_list()> stats = [] { return stat_list{{kOpen, {}, 5, {}}}; };
-    return http_respond(req, http_context{stats});
+    stats_only_model model([] { return stat_list{{kOpen, {}, 5, {}}}; });
+    return http_respond(req, http_context{model});
 }
 
 }  // namespace

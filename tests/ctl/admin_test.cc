@@ -112,17 +112,19 @@ config admin_config(bool with_users) {
     config cfg;
     cfg.admin = {"127.0.0.1", 0};
     cfg.admin_enabled = true;
-    if (with_users) cfg.users.push_back({"ops", user_entry::hash::plain, "pw"});
+    if (with_users) cfg.users.push_back({"ops", user_entry::hash::plain, "pw", true});
     return cfg;
 }
 
+// The stats table: columns name, kind, value, help.
 void check_stats(const value& v) {
-    REQUIRE(v.type == qipc::qtype::kDict);
-    REQUIRE(v.items.size() == 2);
-    CHECK(v.items[0].type == qipc::qtype::kSymbol);
-    CHECK(v.items[0].syms == std::vector<std::string>{"conns_accepted", "msgs_forwarded"});
+    REQUIRE(v.type == qipc::qtype::kTable);
+    const value& d = v.items.at(0);
+    CHECK(d.items.at(0).syms == std::vector<std::string>{"name", "kind", "value", "help"});
+    const value& cols = d.items.at(1);
+    CHECK(cols.items.at(0).syms == std::vector<std::string>{"conns_accepted", "msgs_forwarded"});
     const int64_t counts[] = {3, 42};
-    CHECK(v.items[1] == value::longs(counts));
+    CHECK(cols.items.at(2) == value::longs(counts));
 }
 
 using ms = std::chrono::milliseconds;
@@ -199,6 +201,22 @@ TEST_CASE("admin: authentication and capability") {
         client c(server.port());
         CHECK(c.handshake("ops:pw", 1) == 1);
     }
+}
+
+TEST_CASE("admin: a user without the admin role is closed in the handshake, counted") {
+    config cfg = admin_config(true);
+    cfg.users.push_back({"alice", user_entry::hash::plain, "pw", false});
+    admin_server server;
+    std::string error;
+    REQUIRE(server.start(cfg, fake_stats, error));
+    {
+        client c(server.port());
+        CHECK(c.handshake("alice:pw", 3) == -1);  // right password, no role: no byte
+    }
+    CHECK(server.counters().auth_fail.load() == 1);
+    client c(server.port());
+    CHECK(c.handshake("ops:pw", 3) == 3);
+    check_stats(c.call(value::string(".qgate.stats[]")));
 }
 
 TEST_CASE("admin: a hostile frame closes that client only") {

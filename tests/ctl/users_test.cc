@@ -33,6 +33,33 @@ std::string error_of(const std::string& text) {
 
 }  // namespace
 
+TEST_CASE("users file: a third field 'admin' is the admin role; the password stays q's") {
+    test::temp_dir dir;
+    const config cfg = users_config(
+        dir, std::string("ops:secret:admin\nalice:secret\ncolon:a:b\nmd5:") + kMd5 +
+                 ":admin\nnotrole:pw:Admin\n");
+    REQUIRE(cfg.users.size() == 5);
+    const bool roles[] = {true, false, false, true, false};
+    for (std::size_t i = 0; i < 5; ++i) CHECK(cfg.users[i].admin == roles[i]);
+    CHECK(cfg.users[2].secret == "a:b");  // any other third field is part of the password
+    CHECK(cfg.users[3].kind == user_entry::hash::md5);
+    CHECK(cfg.users[4].secret == "pw:Admin");
+    bool admin = false;
+    CHECK(authenticate(cfg, "ops", "secret", &admin));
+    CHECK(admin);
+    CHECK(authenticate(cfg, "alice", "secret", &admin));
+    CHECK_FALSE(admin);
+    CHECK_FALSE(authenticate(cfg, "ops", "secret:admin", &admin));  // the role is no password
+    CHECK_FALSE(admin);
+    CHECK(authenticate(cfg, "md5", "secret", &admin));
+    CHECK(admin);
+    CHECK(authenticate(cfg, "colon", "a:b", &admin));
+    CHECK_FALSE(admin);
+    const config none;  // no users file: anyone, an admin too (q without -u)
+    CHECK(authenticate(none, "anyone", "", &admin));
+    CHECK(admin);
+}
+
 TEST_CASE("users file: plain, md5, sha1, sha256 told apart by length") {
     test::temp_dir dir;
     const config cfg = users_config(

@@ -5,8 +5,9 @@
 // sync request. Invariants checked beyond "no crash, no sanitizer report":
 //   * the reply is always one complete, valid response message: its header parses, says
 //     response, and its length is the reply's size; its body is exactly one q object;
-//   * that object is the stats dictionary (symbols ! longs, one pair per sample) exactly when
-//     the query is a call of .qgate.stats, else a q error (type -128);
+//   * that object is the stats table (name, kind, value, help; one row per sample) exactly when
+//     the query is a call of .qgate.stats, else a q error (type -128: the other functions need a
+//     gateway, which the stats-only model answers with an error);
 //   * parse_admin_call's name and text argument of a string query point into its text.
 
 #include <cstdint>
@@ -71,11 +72,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     qipc::object_view top;
     FUZZ_CHECK(w.validate(&top).ok());
     if (is_stats_call(body, le)) {
-        FUZZ_CHECK(top.type == qipc::qtype::kDict);
+        FUZZ_CHECK(top.type == qipc::qtype::kTable);  // name, kind, value, help
         qipc::value v;
         FUZZ_CHECK(qipc::decode(out, h.little_endian, v).ok());
-        FUZZ_CHECK(v.items.size() == 2 && v.items[0].syms.size() == 2);
-        FUZZ_CHECK(v.items[0].syms[1] == "backend_load_rdb1");
+        const qipc::value& cols = v.items.at(0).items.at(1);
+        FUZZ_CHECK(cols.items.size() == 4 && cols.items[0].syms.size() == 2);
+        FUZZ_CHECK(cols.items[0].syms[1] == "backend_load_rdb1");
     } else {
         FUZZ_CHECK(top.type == qipc::qtype::kError);
     }

@@ -5,9 +5,11 @@
 // admin silent for admin.idle_timeout_ms is closed; each counted.
 
 const net = require('node:net');
-const { itest, assert, startStack, qconnect, stats, counter, within } = require('./lib.js');
+const {
+  itest, assert, startStack, qconnect, stats, statsOf, counter, within,
+} = require('./lib.js');
 
-const USERS = ['ops:pw'];
+const USERS = ['ops:pw:admin'];
 
 /** Opens a raw TCP connection and resolves once connected; records when it is closed. */
 function rawConnect(ctx, port) {
@@ -29,7 +31,7 @@ itest('admin: 70 idle connections do not lock admins out; the oldest make room, 
     for (let i = 0; i < 70; i++) idle.push(await rawConnect(ctx, gw.admin));
     const t0 = Date.now();
     const q = await qconnect(ctx, gw.admin, { user: 'ops', password: 'pw', timeoutMs: 10000 });
-    const s = await q.kt(10000, '.qgate.stats[]');
+    const s = statsOf(await q.kt(10000, '.qgate.stats[]'));
     const took = Date.now() - t0;
     await q.close();
     assert.ok(took < 30000, `an admin got .qgate.stats[] in ${took} ms, before any timeout`);

@@ -4,7 +4,7 @@
 // without ::1 the test is skipped visibly.
 
 const net = require('node:net');
-const { itest, assert, startQmock, startQgate, qconnect, counter } = require('./lib.js');
+const { itest, assert, startQmock, startQgate, qconnect, counter, statsOf } = require('./lib.js');
 
 /** True when a socket can listen on ::1 (IPv6 loopback configured and enabled). */
 function haveIpv6Loopback() {
@@ -22,7 +22,7 @@ itest('IPv6: session, request and admin listeners on [::1]:0 answer over ::1', a
   }
   const mock = await startQmock(ctx, { name: 'rdb1', host: '::1', users: ['gw:pw'] });
   const gw = await startQgate(ctx, {
-    users: ['ops:pw'],
+    users: ['ops:pw:admin'],
     admin: { listen: '[::1]:0' },
     listeners: [
       { listen: '[::1]:0', mode: 'session', group: 'rdb' },
@@ -40,7 +40,7 @@ itest('IPv6: session, request and admin listeners on [::1]:0 answer over ::1', a
   }
   const admin = await qconnect(ctx, gw.admin, auth);
   assert.equal(admin.socket.remoteFamily, 'IPv6');
-  const s = await admin.k('.qgate.stats[]');
+  const s = statsOf(await admin.k('.qgate.stats[]'));
   await admin.close();
   assert.ok(counter(s, 'accepts') >= 2, `accepts ${s.accepts}`);
   assert.ok(counter(s, 'requests_routed') >= 2, `requests_routed ${s.requests_routed}`);

@@ -348,9 +348,12 @@ async function startQgate(ctx, opts = {}) {
   const proc = ctx.spawn(name, QGATE, args, opts.env);
   const nListeners = (opts.listeners || [{}]).length;
   const ports = await waitPortFile(portFile, proc, (t) => parseQgatePorts(t, nListeners));
+  // The admin port's login: the first user with the admin role (`user:secret:admin`), else the
+  // first user (refused on the admin port: no role).
   let adminUser = null;
   if (opts.users && opts.users.length) {
-    const [user, ...pw] = opts.users[0].split(':');
+    const line = opts.users.find((u) => u.endsWith(':admin')) || opts.users[0];
+    const [user, ...pw] = line.replace(/:admin$/, '').split(':');
     adminUser = { user, password: pw.join(':') };
   }
   return { proc, port: ports.listeners[0], ports: ports.listeners, admin: ports.admin, adminUser, cfgPath };
@@ -671,18 +674,22 @@ class RawClient {
 // ---------------------------------------------------------------- admin stats
 
 /**
- * Reads .qgate.stats[] from the admin endpoint: a plain object name → number. `gw` is what
- * startQgate returned (its admin port, and the first configured user when there is a users
- * file: the admin endpoint checks it too), or a bare port number.
+ * Reads .qgate.stats[] from the admin endpoint (a table name, kind, value, help: node-q gives its
+ * rows) as a plain object name → value. `gw` is what startQgate returned (its admin port, and its
+ * admin user when there is a users file: the admin endpoint checks it too), or a bare port number.
  */
+/** The rows of a .qgate.stats[] table (as node-q decodes it) as an object name → value. */
+function statsOf(rows) {
+  assert.ok(Array.isArray(rows), '.qgate.stats[] is a table');
+  return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+}
+
 async function stats(ctx, gw) {
   const port = typeof gw === 'number' ? gw : gw.admin;
   const auth = typeof gw === 'object' && gw.adminUser ? gw.adminUser : {};
   const q = await qconnect(ctx, port, auth);
   try {
-    const s = await q.k('.qgate.stats[]');
-    assert.equal(typeof s, 'object', 'stats[] is a dictionary');
-    return s;
+    return statsOf(await q.k('.qgate.stats[]'));
   } finally {
     await q.close();
   }
@@ -760,6 +767,7 @@ module.exports = {
   syncText, asyncText, qcall, syncCall, assertTrades, payloadPattern, payloadReplyLen, decode,
   errorText, settled,
   stats, counter, waitCounter, expectedTrades, rssBytes,
+  statsOf,
 };
 
 // ---------------------------------------------------------------- qmock --record

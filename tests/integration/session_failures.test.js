@@ -14,7 +14,7 @@ const {
 const NODEQ_REFUSED = { message: 'Connection closes (wrong auth?)' };
 
 itest('wrong password: closed without a byte, auth_fail counted; right one works', async (t, ctx) => {
-  const { gw } = await startStack(ctx, { users: ['alice:secret', 'bob:hunter2'] });
+  const { gw } = await startStack(ctx, { users: ['alice:secret', 'bob:hunter2', 'ops:pw:admin'] });
   const before = counter(await stats(ctx, gw), 'auth_fail');
 
   // Wrong password, unknown user, anonymous when users_file is set: EOF with 0 bytes each.

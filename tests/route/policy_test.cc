@@ -122,6 +122,28 @@ TEST_CASE("skip: every policy passes over skipped members as if they were down")
     CHECK(pick(policy::first_available, w.g(), w.state, w.cursor, 0, member_bit(0)) == 1);
 }
 
+TEST_CASE("drained (admin): every policy passes over a drained member; enable brings it back") {
+    world w(3);
+    w.state[1].drained.store(true, std::memory_order_relaxed);
+    for (policy p : {policy::least_busy, policy::round_robin, policy::first_available,
+                     policy::consistent_hash}) {
+        INFO(static_cast<int>(p));
+        for (int i = 0; i < 12; ++i) {
+            const int32_t b = pick(p, w.g(), w.state, w.cursor, key_hash(std::to_string(i)), 0);
+            CHECK((b == 0 || b == 2));
+        }
+    }
+    w.set(1, 0);  // idle, and the others busy: least-busy would take it were it not drained
+    w.set(0, 5);
+    w.set(2, 5);
+    CHECK(pick(policy::least_busy, w.g(), w.state, w.cursor, 0, 0) != 1);
+    w.state[0].drained.store(true, std::memory_order_relaxed);
+    w.state[2].drained.store(true, std::memory_order_relaxed);
+    CHECK(pick(policy::round_robin, w.g(), w.state, w.cursor, 0, 0) == kNoBackend);
+    for (uint32_t i = 0; i < 3; ++i) w.state[i].drained.store(false, std::memory_order_relaxed);
+    CHECK(pick(policy::least_busy, w.g(), w.state, w.cursor, 0, 0) == 1);
+}
+
 TEST_CASE("skip: a consistent-hash key goes where it would go with its owner down") {
     world w(5);
     for (int k = 0; k < 200; ++k) {

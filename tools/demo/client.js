@@ -66,7 +66,7 @@ async function main() {
   const timer = setTimeout(() => { console.error('demo timed out'); process.exit(1); }, 30000);
   const open = [...await sessionMode(), ...await requestMode(), ...await pubsubMode()];
   const st = await connect(admin);
-  const stats = await k(st, '.qgate.stats[]');
+  const stats = Object.fromEntries((await k(st, '.qgate.stats[]')).map((r) => [r.name, r.value]));
   const pick = ['accepts', 'msgs_fwd', 'requests_routed', 'request_bytes_lent',
                 'request_bytes_copied', 'reply_bytes_received_direct', 'fanout_joined',
                 'fanout_column_bytes_copied', 'pubsub_updates_in', 'pubsub_deliveries',

@@ -178,8 +178,8 @@ class Farm {
     try {
       const r = await c.call(qstr('.qgate.stats[]'), 10000);
       if (!r.frame || r.error) throw new Error(`stats: ${r.error || r.lost}`);
-      const d = decode(r.frame);
-      return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Number(v)]));
+      const rows = decode(r.frame);  // the stats table: rows of name, kind, value, help
+      return Object.fromEntries(rows.map((x) => [x.name, Number(x.value)]));
     } finally {
       await c.close();
     }

@@ -1,5 +1,5 @@
 // A blocking q-IPC client for one sync query, used to read qgate's counters through its admin
-// endpoint (h".qgate.stats[]" → symbol!long dictionary). Control path only; not timed.
+// endpoint (h".qgate.stats[]" → a table name, kind, value, help). Control path only; not timed.
 #include "admin.h"
 
 #include <poll.h>
@@ -87,11 +87,13 @@ bool q_query(uint16_t port, const std::string& text, qgate::qipc::value& out, st
 bool read_stats(uint16_t port, stat_map& out, std::string& error) {
     qgate::qipc::value v;
     if (!q_query(port, ".qgate.stats[]", v, error)) return false;
-    if ((v.type != 99 && v.type != 127) || v.items.size() != 2 ||
-        v.items[0].type != qipc::qtype::kSymbol)
-        return error = "'.qgate.stats[]' did not return a symbol-keyed dictionary", false;
-    const auto& keys = v.items[0].syms;
-    const auto& vals = v.items[1];
+    // A table (name, kind, value, help): flip = names ! columns.
+    if (v.type != qipc::qtype::kTable || v.items.size() != 1 || v.items[0].items.size() != 2 ||
+        v.items[0].items[1].items.size() < 3 ||
+        v.items[0].items[1].items[0].type != qipc::qtype::kSymbol)
+        return error = "'.qgate.stats[]' did not return the stats table", false;
+    const auto& keys = v.items[0].items[1].items[0].syms;
+    const auto& vals = v.items[0].items[1].items[2];
     out.clear();
     for (std::size_t i = 0; i < keys.size(); ++i) {
         int64_t x = 0;

@@ -15,7 +15,7 @@ using stat_map = std::map<std::string, int64_t>;
 /// A q error reply fails with error = "q error '<text>".
 bool q_query(uint16_t port, const std::string& text, qgate::qipc::value& out, std::string& error);
 
-/// Reads qgate's counters: `.qgate.stats[]` → symbol!long dictionary.
+/// Reads qgate's counters: `.qgate.stats[]` → a table name, kind, value, help.
 bool read_stats(uint16_t port, stat_map& out, std::string& error);
 
 }  // namespace qbench

@@ -37,12 +37,19 @@ inline constexpr uint32_t kVirtualNodes = 4096;
 /// home shard (live on connect / eject); session mode's counts open sessions, written with
 /// relaxed RMWs by whichever shard opens or closes one (live stays true: a session skips the
 /// backends it failed on through its own skip mask instead).
+/// `drained` is the admin's (.qgate.drain / .qgate.enable, written by the admin thread only):
+/// a drained backend is passed over by every pick, in both modes, while the calls and sessions
+/// it already has finish.
 struct alignas(64) backend_state {
     std::atomic<uint32_t> load{0};  ///< requests (request mode) or sessions (session mode)
     std::atomic<bool> live{false};  ///< connected and not ejected (request mode)
+    std::atomic<bool> drained{false};  ///< no new calls or sessions (admin)
 
     uint32_t load_now() const { return load.load(std::memory_order_relaxed); }
     bool is_live() const { return live.load(std::memory_order_relaxed); }
+    bool is_drained() const { return drained.load(std::memory_order_relaxed); }
+    /// May a new call or session go to it?
+    bool is_open() const { return is_live() && !is_drained(); }
 };
 
 /// A member's bit in a caller's `skip` mask (session mode: the backends a session already
