@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "qgate/config.h"
 #include "qgate/stats.h"
@@ -26,6 +27,21 @@ struct admin_counters {
     std::atomic<uint64_t> auth_fail{0};           ///< bad credentials or handshake
 };
 
+/// What a reload answered (src/proxy/reloader.h), as .qgate.reload[] shows it.
+struct reload_reply {
+    bool ok = false;
+    uint64_t generation = 0;           ///< running after the call (unchanged when !ok)
+    std::vector<std::string> changes;  ///< one line per change
+    std::vector<std::string> restart;  ///< settings that keep their running value until restart
+    std::string error;                 ///< "file:line: reason" when !ok
+};
+
+/// The admin port's control actions (hot reload), set before start(). Empty = not offered.
+struct admin_control {
+    std::function<reload_reply()> reload;      ///< .qgate.reload[]
+    std::function<std::string()> config_text;  ///< .qgate.config[]: the running config (TOML)
+};
+
 class admin_server {
   public:
     admin_server();
@@ -37,6 +53,8 @@ class admin_server {
     /// thread for every .qgate.stats[] query and must be safe to call concurrently with the
     /// shards (it reads their relaxed-atomic counters). Returns false with `error` set on failure.
     bool start(const config& cfg, std::function<stat_list()> stats, std::string& error);
+    /// The reload actions; call before start().
+    void set_control(admin_control c);
     uint16_t port() const;
     /// The endpoint's own counters (valid for the server's lifetime, before and after start).
     const admin_counters& counters() const;

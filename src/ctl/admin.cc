@@ -75,6 +75,7 @@ struct admin_server::impl {
     config auth;  // only users, limits.handshake_bytes_max and admin_limits are copied in
     admin_counters counts;
     std::function<stat_list()> stats;
+    admin_control control;
     std::thread thread;
     std::vector<admin_client> clients;
 
@@ -203,7 +204,7 @@ bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
         msg = plain;
     }
     const std::vector<uint8_t> reply =
-        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, stats);
+        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, stats, &control);
     return send_all(c.fd, reply.data(), reply.size());
 }
 
@@ -253,6 +254,8 @@ bool admin_server::start(const config& cfg, std::function<stat_list()> stats,
     s.thread = std::thread([&s] { s.run(); });
     return true;
 }
+
+void admin_server::set_control(admin_control c) { impl_->control = std::move(c); }
 
 uint16_t admin_server::port() const { return impl_->port; }
 

@@ -59,8 +59,29 @@ value stats_fn(const admin_args&, const admin_context& ctx) {
     return value::dict(value::symbols(std::move(names)), value::longs(counts));
 }
 
+// Hot reload (src/proxy/reloader.h): `generation`changes`restart!(n; strings; symbols), or
+// the q error naming file:line.
+value reload_fn(const admin_args&, const admin_context& ctx) {
+    if (ctx.control == nullptr || !ctx.control->reload) return value::error("qgate: no reload");
+    const reload_reply r = ctx.control->reload();
+    if (!r.ok) return value::error("qgate: reload refused: " + r.error);
+    std::vector<value> changes;
+    for (const std::string& c : r.changes) changes.push_back(value::string(c));
+    return value::dict(value::symbols({"generation", "changes", "restart"}),
+                       value::list({value::long_(static_cast<int64_t>(r.generation)),
+                                    value::list(std::move(changes)), value::symbols(r.restart)}));
+}
+
+// The running configuration as TOML text (a q string).
+value config_fn(const admin_args&, const admin_context& ctx) {
+    if (ctx.control == nullptr || !ctx.control->config_text) return value::error("qgate: no config");
+    return value::string(ctx.control->config_text());
+}
+
 constexpr admin_function kAdminFunctions[] = {
     {kStatsQuery, stats_fn},
+    {".qgate.reload", reload_fn},
+    {".qgate.config", config_fn},
 };
 
 // The error text echoes the query, which may hold a NUL: write_error_message cuts the text
@@ -99,7 +120,8 @@ std::optional<admin_call> parse_admin_call(const value& query) {
 }
 
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 const std::function<stat_list()>& stats) {
+                                 const std::function<stat_list()>& stats,
+                                 const admin_control* control) {
     value query;
     const qipc::status st = qipc::decode(body, little_endian, query);
     if (!st) {
@@ -109,7 +131,7 @@ std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endi
     const std::optional<admin_call> call = parse_admin_call(query);
     const admin_function* fn = call ? find_admin_function(call->name) : nullptr;
     if (fn != nullptr) {
-        const admin_context ctx{stats};
+        const admin_context ctx{stats, control};
         return qipc::encode_message(fn->handler(call->args, ctx), qipc::msg_type::response);
     }
     std::string shown = query.type == qtype::kChar ? std::string(chars_of(query))

@@ -33,6 +33,7 @@ struct admin_call {
 /// What a handler may read.
 struct admin_context {
     const std::function<stat_list()>& stats;
+    const admin_control* control = nullptr;  ///< reload actions; nullptr = none
 };
 
 /// Answers one call with the reply value (encoded as the response message).
@@ -59,6 +60,7 @@ std::optional<admin_call> parse_admin_call(const qipc::value& query);
 /// symbol vector ! long vector), else the q error "qgate: unknown admin query <text>" (or
 /// "qgate: malformed admin query: <why>").
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 const std::function<stat_list()>& stats);
+                                 const std::function<stat_list()>& stats,
+                                 const admin_control* control = nullptr);
 
 }  // namespace qgate::ctl

@@ -28,10 +28,12 @@
 
 #include "net/socket_util.h"
 #include "proxy/engine.h"
+#include "proxy/reloader.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "qgate/reload.h"
 #include "shard/counters.h"
 #include "shard/mailbox.h"
 #include "shard/shard.h"
@@ -118,7 +120,8 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
 // the gateway's stats. The order and the flat names are what .qgate.stats[] has always shown.
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
-                         const ctl::admin_counters& admin) {
+                         const ctl::admin_counters& admin, const proxy::reloader& rl,
+                         const proxy::gen_holder& gens) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -144,17 +147,23 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::admin_idle_closed, read(admin.idle_closed)));
     out.push_back(shard::make_sample(stat_id::admin_evicted, read(admin.evicted)));
     out.push_back(shard::make_sample(stat_id::admin_auth_fail, read(admin.auth_fail)));
-    for (size_t b = 0; b < ups.size(); ++b) {
+    out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
+    out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
+    out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
+    // The backends of the running generation (a removed one still draining is not listed).
+    const std::vector<uint32_t> ids = gens.current()->ids;
+    for (const uint32_t b : ids) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
         out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),
                                          {u.name}));
     }
     // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
-    for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {
-        out.push_back(shard::make_sample(stat_id::backend_load, plane->state(b).load_now(),
-                                         {plane->name(b)}));
-        out.push_back(shard::make_sample(stat_id::backend_live,
-                                         plane->state(b).is_live() ? 1 : 0, {plane->name(b)}));
+    for (const uint32_t b : ids) {
+        if (plane == nullptr) break;
+        const std::string& name = ups.at(static_cast<int>(b)).name;
+        out.push_back(shard::make_sample(stat_id::backend_load, plane->state(b).load_now(), {name}));
+        out.push_back(
+            shard::make_sample(stat_id::backend_live, plane->state(b).is_live() ? 1 : 0, {name}));
     }
     return out;
 }
@@ -167,20 +176,18 @@ io::backend_options backend_opts(const limits_conf& l) {
 }
 
 int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
-                    std::atomic<bool>& stop, const sigset_t& set) {
+                    std::atomic<bool>& stop, const sigset_t& set, proxy::reloader& rl) {
     for (;;) {
         timespec ts{0, 200L * 1000 * 1000};
         const int sig = sigtimedwait(&set, nullptr, &ts);
+        rl.tick();  // old generations freed, drained backends retired
         if (sig == SIGTERM || sig == SIGINT) {
             QGATE_LOG_INFO("signal %d: draining (up to the drain timeout)", sig);
             stop.store(true, std::memory_order_release);
             shards[0]->notify();
             return sig;
         }
-        if (sig == SIGHUP) {  // q admins send it by habit; it must never kill the gateway
-            QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
-                           "configuration stays (restart qgate to apply changes)");
-        }
+        if (sig == SIGHUP) (void)rl.reload("SIGHUP");  // logs what it did or why not
     }
 }
 
@@ -188,16 +195,11 @@ int wait_for_signal(const std::vector<std::unique_ptr<shard::shard>>& shards,
 // shared by every shard; each stays null when no listener needs it. False: logged.
 bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_plane>& plane,
                   std::unique_ptr<proxy::pubsub_plane>& pubsub) {
-    std::string err;
     for (const listener_conf& lc : cfg.listeners) {
         if (lc.mode == conn_mode::request && plane == nullptr) {
             plane = std::make_unique<proxy::route_plane>();
-            if (!plane->build(cfg, n, err)) {
-                QGATE_LOG_ERROR("routes: %s", err.c_str());
-                return false;
-            }
-            QGATE_LOG_INFO("request mode: %u route(s), %u group(s)", plane->table().size(),
-                           plane->groups().size());
+            plane->build(cfg, n);
+            QGATE_LOG_INFO("request mode: %zu route(s)", cfg.routes.size());
         }
         if (lc.mode == conn_mode::pubsub && pubsub == nullptr) {
             pubsub = std::make_unique<proxy::pubsub_plane>(n, cfg);
@@ -232,9 +234,20 @@ bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::eng
     return true;
 }
 
+// What .qgate.reload[] answers, from what the reloader did.
+ctl::reload_reply to_reply(const proxy::reload_result& r) {
+    ctl::reload_reply out;
+    out.ok = r.ok;
+    out.generation = r.generation;
+    out.changes = r.changes;
+    out.error = r.error;
+    out.restart = r.restart;
+    return out;
+}
+
 }  // namespace
 
-int run_gateway(const config_ptr& cfg) {
+int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)> reload_source) {
     uint32_t n = cfg->shards != 0 ? cfg->shards : std::thread::hardware_concurrency();
     n = n == 0 ? 1 : (n > kShardsMax ? kShardsMax : n);
     if (cfg->listeners.empty()) {
@@ -245,11 +258,8 @@ int run_gateway(const config_ptr& cfg) {
     if (!choose_backend(*cfg, kind)) return 1;
 
     auto ups = std::make_unique<proxy::upstream_table>();
+    ups->build(*cfg);
     std::string err;
-    if (!ups->build(*cfg, err)) {
-        QGATE_LOG_ERROR("%s", err.c_str());
-        return 1;
-    }
     std::unique_ptr<proxy::route_plane> plane;
     std::unique_ptr<proxy::pubsub_plane> pubsub;
     if (!build_planes(*cfg, n, plane, pubsub)) return 1;
@@ -276,13 +286,30 @@ int run_gateway(const config_ptr& cfg) {
     for (auto& s : shards) peers.push_back(s.get());
     for (auto& s : shards) s->set_peers(peers.data());
 
+    // Routing generations (hot reload): the first one, number 1, before any shard starts.
+    proxy::gen_holder gens(n);
+    if (!reload_source) {
+        reload_source = [](config&, std::string& e) {
+            e = "no configuration file to re-read";
+            return false;
+        };
+    }
+    proxy::reloader rl(n, *ups, gens, std::move(reload_source),
+                       [&shards](uint32_t s) { shards[s]->notify(); });
+    if (!rl.start(cfg, err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return 1;
+    }
+
     ctl::admin_server admin;
     int admin_port = -1;
     if (cfg->admin_enabled) {
+        admin.set_control({[&rl] { return to_reply(rl.reload(".qgate.reload[]")); },
+                           [&rl] { return ctl::config_toml(*rl.running()); }});
         if (!admin.start(
                 *cfg,
-                [&shards, &ups, &plane, &admin] {
-                    return aggregate(shards, *ups, plane.get(), admin.counters());
+                [&shards, &ups, &plane, &admin, &rl, &gens] {
+                    return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens);
                 },
                 err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
@@ -299,13 +326,14 @@ int run_gateway(const config_ptr& cfg) {
     eo.plane = plane.get();
     eo.pubsub = pubsub.get();
     eo.stop = &stop;
+    eo.gens = &gens;
     if (!start_shards(shards, eo, lfds, stop)) return 1;
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
     if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
     }
 
-    wait_for_signal(shards, stop, set);
+    wait_for_signal(shards, stop, set, rl);
     for (auto& sh : shards) sh->join();
     if (cfg->admin_enabled) admin.stop();
     QGATE_LOG_INFO("drained; exiting");

@@ -48,6 +48,7 @@ class request_clients final : public conn_handler {
     void plain_reply(const session& ss, request& r);
     static void write_error(request& r, std::string_view text);
     void answer_error(session& ss, request& r, std::string_view text);
+    void hold_generation(request& r);
     void flush_answers(session& ss);
     bool client_quota_ok(const session& ss) const;
     void request_done(request& r);
