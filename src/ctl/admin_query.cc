@@ -74,7 +74,9 @@ value reload_fn(const admin_args&, const admin_context& ctx) {
 
 // The running configuration as TOML text (a q string).
 value config_fn(const admin_args&, const admin_context& ctx) {
-    if (ctx.control == nullptr || !ctx.control->config_text) return value::error("qgate: no config");
+    if (ctx.control == nullptr || !ctx.control->config_text) {
+        return value::error("qgate: no config");
+    }
     return value::string(ctx.control->config_text());
 }
 

@@ -182,6 +182,7 @@ std::vector<std::string> describe(const config_diff& d) {
 std::string config_toml(const config& cfg) {
     std::string out;
     for (const section_info& s : section_table()) {
+        if (s.name == "admin" && !cfg.admin_enabled) continue;  // no [admin]: no endpoint
         const std::size_t n = entries(cfg, s.name);
         for (std::size_t i = 0; i < n; ++i) {
             out += s.scope == knob_scope::array ? "\n[[" + std::string(s.name) + "]]\n"

@@ -197,7 +197,8 @@ const knob kKnobs[] = {
     {"limits.handshake_bytes_max", knob_type::integer, kTable, "1024", 16, 65536, {},
      kReloadable, {}, "Longest client handshake (\"user:password\", capability byte, NUL).",
      set_limit<&limits_conf::handshake_bytes_max>, get_limit<&limits_conf::handshake_bytes_max>},
-    {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {}, 0, {}, "Client connections per shard; more are accepted and closed at once.",
+    {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {}, 0, {},
+     "Client connections per shard; more are accepted and closed at once.",
      set_limit<&limits_conf::conns_per_shard_max>, get_limit<&limits_conf::conns_per_shard_max>},
     {"limits.out_bytes_high", knob_type::integer, kTable, "8388608", 4096, kBytesMax, {},
      kReloadable, {},
@@ -301,14 +302,17 @@ const knob kKnobs[] = {
      "would pass it is read past and answered 'qgate: busy (request_held_refused).",
      set_limit<&limits_conf::request_bytes_held_max>,
      get_limit<&limits_conf::request_bytes_held_max>},
-    {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {}, kReloadable, {},
+    {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: delay before reconnecting a lost backend connection; doubles per failure "
      "(with jitter) up to reconnect_max_ms.",
      set_limit<&limits_conf::reconnect_min_ms>, get_limit<&limits_conf::reconnect_min_ms>},
-    {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {}, kReloadable, {},
+    {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: longest reconnect delay.",
      set_limit<&limits_conf::reconnect_max_ms>, get_limit<&limits_conf::reconnect_max_ms>},
-    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {}, kReloadable, {},
+    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: every this many ms, a pooled connection whose backend is idle sends the "
      "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
      "(reconnect, and ejection after repeated failures). 0 = no health query.",
@@ -420,7 +424,8 @@ const knob kKnobs[] = {
      },
      [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
 
-    {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices, kReloadable, {},
+    {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices,
+     kReloadable, {},
      "Request mode: send a call on a pooled connection while earlier ones still wait for their "
      "answer (up to limits.pipeline_depth). Only for a backend that answers in order: plain q "
      "does; a .z.pg that defers with -30! may not. auto: at each connect qgate asks the "
@@ -477,7 +482,8 @@ const knob kKnobs[] = {
      "fanout.reducer group as (join; results). With `group`, makes a fan-out of one.",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).join = v.text; },
      [](const config& c, std::size_t i) { return text_value(c.routes.at(i).join); }},
-    {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices, kReloadable,
+    {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices,
+     kReloadable,
      {}, "How a backend of the group is picked: fewest queued + in-flight calls (all shards), "
      "rotation, config order (failover), or xxHash3 of argument hash_arg on a ring.",
      [](config& c, std::size_t i, const knob_value& v) {

@@ -332,7 +332,8 @@ void fanouts::fanout_back(request& ch) {
             if (!f.plan.reply) {
                 if (f.away == 1) fanout_complete(f);  // a plain async fan-out: nothing to join
             } else if (lost) {
-                const uint16_t gid = reducer ? static_cast<uint16_t>(f.gen->reducer_group) : f.groups[i];
+                const uint16_t gid =
+                    reducer ? static_cast<uint16_t>(f.gen->reducer_group) : f.groups[i];
                 f.g.lost(i, lost_text(ch, f.gen->groups[gid].name(), f.plan.torq, text));
             } else {
                 const uint32_t refused = f.g.inflate_refused();
@@ -393,8 +394,9 @@ void fanouts::fanout_complete(fanout& f) {
     }
     if (st == join::gather_status::failed) {
         const uint32_t i = f.g.failed_part();
-        const uint16_t gid = f.stage == fan_stage::reducing ? static_cast<uint16_t>(f.gen->reducer_group)
-                                                           : f.groups[i < f.n ? i : 0];
+        const uint16_t gid = f.stage == fan_stage::reducing
+                                 ? static_cast<uint16_t>(f.gen->reducer_group)
+                                 : f.groups[i < f.n ? i : 0];
         const std::string_view name = f.gen->groups[gid].name();
         return fanout_fail(f, join::failure_text(f.g, f.plan, name, text));
     }

@@ -161,9 +161,10 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     for (const uint32_t b : ids) {
         if (plane == nullptr) break;
         const std::string& name = ups.at(static_cast<int>(b)).name;
-        out.push_back(shard::make_sample(stat_id::backend_load, plane->state(b).load_now(), {name}));
+        const route::backend_state& st = plane->state(b);
+        out.push_back(shard::make_sample(stat_id::backend_load, st.load_now(), {name}));
         out.push_back(
-            shard::make_sample(stat_id::backend_live, plane->state(b).is_live() ? 1 : 0, {name}));
+            shard::make_sample(stat_id::backend_live, st.is_live() ? 1 : 0, {name}));
     }
     return out;
 }

@@ -183,4 +183,19 @@ void backend_ids::commit(const config& cfg, const std::vector<uint32_t>& ids) {
     }
 }
 
+bool start_generation(const config_ptr& cfg, upstream_table& ups, gen_holder& gens,
+                      std::string& error) {
+    backend_ids reg;
+    std::vector<uint32_t> ids;
+    std::vector<uint32_t> added;
+    std::vector<uint32_t> removed;
+    if (!reg.assign(*cfg, ids, added, removed, error) || !ups.add(*cfg, ids, added, error)) {
+        return false;
+    }
+    auto g = std::make_unique<generation>();
+    if (!build_generation(cfg, ids, 1, *g, error)) return false;
+    gens.publish(std::move(g), {});
+    return true;
+}
+
 }  // namespace qgate::proxy

@@ -135,4 +135,10 @@ class backend_ids {
 
 bool same_backend(const backend_conf& a, const backend_conf& b);
 
+class upstream_table;
+/// Start-up without a reloader (unit-test rigs): ids 0..n-1 for `cfg.backends`, their records
+/// in `ups` (already built), generation 1 published in `gens`.
+bool start_generation(const config_ptr& cfg, upstream_table& ups, gen_holder& gens,
+                      std::string& error);
+
 }  // namespace qgate::proxy

@@ -134,7 +134,7 @@ void pool_links::adopt(const generation& old, const generation& now) {
         homes_[b].draining = true;
         retiring_.push_back(b);
         QGATE_LOG_INFO("backend %s: removed by reload, draining",
-                       e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str());
+                       name(b));
     }
 }
 
@@ -153,7 +153,7 @@ void pool_links::retire(uint32_t b) {
     hb.retired = true;
     bump(e_.ctr_.backends_retired);
     QGATE_LOG_INFO("backend %s: drained, closing its %zu pooled connection(s)",
-                   e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str(), hb.conns.size());
+                   name(b), hb.conns.size());
     for (const uint32_t idx : hb.conns) {
         session& ss = *e_.sessions_[idx];
         ss.deadline_ms = 0;  // a reconnect or probe timer already set is stale now
@@ -379,7 +379,7 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
     if (hb.ejected) {
         hb.ejected = false;
         bump(e_.ctr_.backends_recovered);
-        QGATE_LOG_INFO("backend %s: recovered", e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str());
+        QGATE_LOG_INFO("backend %s: recovered", name(b));
     }
     e_.plane_->state(b).live.store(true, std::memory_order_relaxed);
     const pipeline_mode m = e_.opt_.upstreams->at(static_cast<int>(b)).pipeline;
@@ -405,7 +405,7 @@ void pool_links::pool_failed(session& ss) {
     if (upstream_link::fail(ss)) {
         --hb.up;
         bump(e_.ctr_.backend_disconnect);
-        QGATE_LOG_DEBUG("backend %s: connection lost", e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str());
+        QGATE_LOG_DEBUG("backend %s: connection lost", name(b));
     } else if (attempted) {
         ++hb.failures;
     }
@@ -445,7 +445,7 @@ void pool_links::pool_gone(session& ss, request& r) {
     }
     char text[kErrTextMax];
     const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
-                                e_.opt_.upstreams->at(static_cast<int>(ss.pc.backend)).name.c_str());
+                                name(ss.pc.backend));
     home_answer(r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
 }
 
@@ -485,7 +485,7 @@ void pool_links::probe_due(session& ss) {
     pool_conn& pc = ss.pc;
     if (pc.probing != pool_conn::probe_kind::none) {
         bump(e_.ctr_.backend_health_fail);
-        QGATE_LOG_WARN("backend %s: no answer to the %s query", e_.opt_.upstreams->at(static_cast<int>(pc.backend)).name.c_str(),
+        QGATE_LOG_WARN("backend %s: no answer to the %s query", name(pc.backend),
                        pc.probing == pool_conn::probe_kind::order ? "order" : "health");
         pool_failed(ss);
         return;
@@ -513,7 +513,7 @@ void pool_links::probe_answered(session& ss, bool in_order) {
     pool_conn& pc = ss.pc;
     if (pc.probing == pool_conn::probe_kind::order) {
         pc.depth = in_order ? e_.lim_->pipeline_depth : 1;
-        QGATE_LOG_DEBUG("backend %s: %s", e_.opt_.upstreams->at(static_cast<int>(pc.backend)).name.c_str(),
+        QGATE_LOG_DEBUG("backend %s: %s", name(pc.backend),
                         in_order ? "answers in order: pipelined" : "may defer: not pipelined");
     }
     pc.probing = pool_conn::probe_kind::none;
@@ -528,7 +528,7 @@ void pool_links::eject(uint32_t b) {
     hb.ejected = true;
     e_.plane_->state(b).live.store(false, std::memory_order_relaxed);
     bump(e_.ctr_.backends_ejected);
-    QGATE_LOG_WARN("backend %s: ejected after %u failed connects", e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str(),
+    QGATE_LOG_WARN("backend %s: ejected after %u failed connects", name(b),
                    hb.failures);
     while (request* r = hb.queue.pop()) return_request(*r, true);
     publish_load(b);

@@ -89,6 +89,10 @@ class pool_links final : public conn_handler, public frame_sink {
     void start_probe(session& ss, pool_conn::probe_kind k);
     void probe_answered(session& ss, bool in_order);
     bool home_idle() const;
+    /// The backend's name, for logs and errors.
+    const char* name(uint32_t b) const {
+        return e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str();
+    }
 
     std::vector<home_backend> homes_;          ///< per backend id (kBackendsMax)
     std::vector<uint32_t> retiring_;  ///< removed backends of this home, draining (reload)

@@ -52,7 +52,9 @@ route::policy to_route_policy(route_policy p) {
 void upstream_table::build(const config& cfg) {
     all_ = std::make_unique<upstream[]>(kBackendsMax);
     state_ = std::make_unique<route::backend_state[]>(kBackendsMax);
-    for (uint32_t b = 0; b < kBackendsMax; ++b) state_[b].live.store(true, std::memory_order_relaxed);
+    for (uint32_t b = 0; b < kBackendsMax; ++b) {
+        state_[b].live.store(true, std::memory_order_relaxed);
+    }
     tickets_ = std::make_unique<std::atomic<uint32_t>[]>(cfg.listeners.size());
     for (const listener_conf& lc : cfg.listeners) group_names_.push_back(lc.group);
 }
