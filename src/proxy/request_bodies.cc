@@ -123,7 +123,7 @@ void request_clients::refuse_reply(request& r) {
 }
 
 // 'qgate: backend B <what> as the slot's answer.
-void request_clients::backend_error(request& r, const char* what) {
+void request_clients::backend_error(request& r, const char* what) const {
     const std::string& name = e_.opt_.upstreams->at(static_cast<int>(r.backend)).name;
     char text[kErrTextMax];
     const int len = std::snprintf(text, sizeof text, "qgate: backend %.*s %s",
