@@ -5,9 +5,10 @@
 //    answers (`name;x), so a crossed reply is seen) while backends are added, changed and
 //    removed 20 times: every call answered with its own value, no connection dropped;
 //  * a removed backend drains: its slow call in flight finishes, no new call reaches it, then
-//    its pooled connections close (qmock counts them: `conns[]`... see below);
+//    its pooled connections close (backends_retired, and the log line naming them);
 //  * a bad file changes nothing (file:line in the reply and the log, generation unchanged);
-//  * a restart-only setting is named and kept, the rest applied;
+//  * a restart-only setting is named and kept, the rest (a backend, a route timeout) applied;
+//  * session mode: an open session keeps its removed backend, new sessions get the new ones;
 //  * a users file change applies to new logins only.
 
 const fs = require('fs');
@@ -186,21 +187,47 @@ itest('a restart-only setting is named in the reply and kept; the rest is applie
   const a2 = await startQmock(ctx, { name: 'a2' });
   const base = {
     shards: 1, listeners: [{ group: 'rdb', mode: 'request' }],
-    backends: [{ name: 'a1', port: a1.port }], routes: [{ match: ['tag'], group: 'rdb' }],
+    backends: [{ name: 'a1', port: a1.port }], routes: [{ match: ['tag', 'sleep'], group: 'rdb' }],
   };
   const gw = await startQgate(ctx, base);
-  rewrite(ctx, gw, { ...base, shards: 3, backends: [{ name: 'a2', port: a2.port }] });
+  const q0 = await qconnect(ctx, gw.port);
+  assert.equal(Number(await q0.k('sleep', 300)), 300, 'no route timeout yet');
+  rewrite(ctx, gw, {
+    ...base, shards: 3, backends: [{ name: 'a2', port: a2.port }],
+    routes: [{ match: ['tag', 'sleep'], group: 'rdb', timeout_ms: 100 }],
+  });
   const r = await admin(ctx, gw, '.qgate.reload[]');
   assert.deepEqual(r.restart, ['server.shards'], JSON.stringify(r));
   assert.ok(r.changes.includes('restart needed for: server.shards'));
   assert.match(logText(gw), /reload: restart needed for: server\.shards/);
   const q = await qconnect(ctx, gw.port);
   assert.deepEqual(await q.k('tag', 'y'), ['a2', 'y'], 'the backend change is applied');
+  const late = await settled(q0.k('sleep', 300));
+  assert.equal(late.e && late.e.message, 'qgate: timeout after 100ms', 'the route timeout too');
   const s = await stats(ctx, gw);
   assert.equal(counter(s, 'shards'), 1, 'still one shard');
   const text = await admin(ctx, gw, '.qgate.config[]');
   assert.match(text, /shards = 1\n/, '.qgate.config[] shows what runs');
   assert.match(text, new RegExp(`address = "127\\.0\\.0\\.1:${a2.port}"`));
+});
+
+itest('session mode: an open session keeps its removed backend until it closes; new ones use ' +
+  'the new backends', { timeout: 60000 }, async (t, ctx) => {
+  const a1 = await startQmock(ctx, { name: 'a1' });
+  const a2 = await startQmock(ctx, { name: 'a2' });
+  const cfg = (b) => ({ shards: 2, listeners: [{ group: 'rdb', mode: 'session' }], backends: [b] });
+  const gw = await startQgate(ctx, cfg({ name: 'a1', port: a1.port }));
+  const old = await qconnect(ctx, gw.port);
+  assert.deepEqual(await old.k('tag', 'o1'), ['a1', 'o1']);
+  rewrite(ctx, gw, cfg({ name: 'a2', port: a2.port }));
+  gw.proc.child.kill('SIGHUP');
+  await waitGeneration(ctx, gw, 2);
+  const fresh = await qconnect(ctx, gw.port);
+  assert.deepEqual(await fresh.k('tag', 'f'), ['a2', 'f'], 'a new session gets the new backend');
+  assert.deepEqual(await old.k('tag', 'o2'), ['a1', 'o2'], 'the open session keeps a1');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'backend_conns_a2'), 1);
+  assert.ok(!('backend_conns_a1' in s), 'a1 is no longer listed');
 });
 
 itest('a users file change applies to new logins only', { timeout: 60000 }, async (t, ctx) => {
