@@ -151,7 +151,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
     out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
     // The backends of the running generation (a removed one still draining is not listed).
-    const std::vector<uint32_t> ids = gens.current()->ids;
+    const std::vector<uint32_t> ids = gens.current_ids();
     for (const uint32_t b : ids) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
         out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),

@@ -139,6 +139,11 @@ uint32_t gen_holder::old_count() const {
     return static_cast<uint32_t>(old_.size());
 }
 
+std::vector<uint32_t> gen_holder::current_ids() const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return owned_ != nullptr ? owned_->ids : std::vector<uint32_t>{};
+}
+
 bool same_backend(const backend_conf& a, const backend_conf& b) {
     return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
            a.addr.port == b.addr.port && a.credentials == b.credentials && a.conns == b.conns &&

@@ -103,6 +103,9 @@ class gen_holder {
     /// generation refers to. Returns the ids retired now (their home shards must be woken).
     std::vector<uint32_t> reclaim();
     uint32_t old_count() const;
+    /// The current generation's backend ids, copied under the lock: a thread that is no shard
+    /// (the admin's stats) holds no generation, so it must not keep current() across a reclaim.
+    std::vector<uint32_t> current_ids() const;
 
   private:
     struct alignas(64) shard_seen {
