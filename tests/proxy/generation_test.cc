@@ -113,3 +113,48 @@ TEST_CASE("generation: a route to no group or a request listener of no group doe
 }
 
 }  // namespace qgate::proxy
+
+// ---------------------------------------------------------------- the engine adopting one
+
+#include "engine_rig.h"
+
+namespace qgate::proxy {
+
+TEST_CASE("engine: a reload is adopted at the next turn: the added backend's pool connects, the "
+          "removed one's closes once retired and does not reconnect") {
+    testing::engine_rig rig;
+    auto c = testing::engine_rig::request_config();
+    c->backends.push_back({"b1", "g", {"127.0.0.1", 1}, "", 1, pipeline_mode::off});  // no probe
+    rig.start(c);
+    const uint32_t pool0 = sock_id(0, role::upstream);
+    const testing::rec* first = rig.be.last(io::op::connect, pool0);
+    REQUIRE(first != nullptr);
+    const int fd0 = first->fd;
+    CHECK(rig.pool_connect(pool0) == std::string("qgate\x03", 7));
+    rig.read(pool0, "\x03");
+
+    auto c2 = testing::engine_rig::request_config();
+    c2->backends.push_back({"b2", "g", {"127.0.0.1", 2}, "", 1});  // b1 removed, b2 added
+    std::string err;
+    REQUIRE(rig.ups.add(*c2, {1}, {1}, err));
+    rig.gens.publish(build(*c2, {1}, 2), {0});
+    CHECK_FALSE(rig.gens.adopted(2));
+    rig.eng->on_turn(testing::g_now);
+    CHECK(rig.gens.adopted(2));
+    const uint32_t pool1 = sock_id(1, role::upstream);
+    REQUIRE(rig.be.last(io::op::connect, pool1) != nullptr);  // b2's pool, in a new slot
+    CHECK_FALSE(rig.be.was_closed(fd0));                        // b1 drains: still open
+
+    CHECK(rig.gens.reclaim() == std::vector<uint32_t>{0});  // no call held generation 1
+    rig.eng->on_turn(testing::g_now);
+    CHECK(rig.ctr.backends_retired.load() == 1);
+    const testing::rec* rd = rig.be.last(io::op::read, pool0);
+    if (rd != nullptr && !rd->done) rig.end_read(pool0, 0);  // the shut-down socket's read ends
+    CHECK(rig.be.was_closed(fd0));
+    const size_t connects = rig.be.count(io::op::connect, pool0);
+    testing::g_now += 60000;  // far past any reconnect backoff
+    rig.eng->on_turn(testing::g_now);
+    CHECK(rig.be.count(io::op::connect, pool0) == connects);  // retired: no reconnect
+}
+
+}  // namespace qgate::proxy
