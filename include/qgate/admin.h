@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "qgate/config.h"
 #include "qgate/stats.h"
@@ -31,6 +32,21 @@ struct admin_counters {
     std::atomic<uint64_t> out_overflow{0};        ///< closed: unread replies past the bound
 };
 
+/// What a reload answered (src/proxy/reloader.h), as .qgate.reload[] shows it.
+struct reload_reply {
+    bool ok = false;
+    uint64_t generation = 0;           ///< running after the call (unchanged when !ok)
+    std::vector<std::string> changes;  ///< one line per change
+    std::vector<std::string> restart;  ///< settings that keep their running value until restart
+    std::string error;                 ///< "file:line: reason" when !ok
+};
+
+/// The admin port's control actions (hot reload), set before start(). Empty = not offered.
+struct admin_control {
+    std::function<reload_reply()> reload;      ///< .qgate.reload[]
+    std::function<std::string()> config_text;  ///< .qgate.config[]: the running config (TOML)
+};
+
 class admin_server {
   public:
     admin_server();
@@ -45,6 +61,11 @@ class admin_server {
     /// The same, serving the whole admin API (qgate/admin_api.h) from `model`, which must
     /// outlive stop() and is called from the admin thread only.
     bool start(const config& cfg, admin_model& model, std::string& error);
+    /// The reload actions; call before start().
+    void set_control(admin_control c);
+    /// The users a login is checked against from now on (a reload changed the users file; the
+    /// admin role as at start). Any thread; connections already logged in stay.
+    void set_users(const std::vector<user_entry>& users);
     uint16_t port() const;
     /// The endpoint's own counters (valid for the server's lifetime, before and after start).
     const admin_counters& counters() const;

@@ -70,5 +70,11 @@ int main(int argc, char** argv) {
                    opts.config_path.c_str(), cfg.listeners.size(), cfg.backends.size(),
                    cfg.routes.size(), cfg.users.size());
     qgate::net::raise_fd_limit();  // every client holds a socket, plus one per upstream
-    return qgate::run_gateway(std::make_shared<const qgate::config>(std::move(cfg)));
+    // A reload reads the file again exactly as at start: the same checks, the same overrides.
+    auto reload_source = [opts](qgate::config& next, std::string& err) {
+        return qgate::ctl::load_config(opts.config_path, next, err) &&
+               qgate::ctl::apply_overrides(opts, next, err);
+    };
+    return qgate::run_gateway(std::make_shared<const qgate::config>(std::move(cfg)),
+                              reload_source);
 }

@@ -11,7 +11,8 @@
 // thread closes every socket it owns before returning.
 // The first bytes decide what a connection speaks (admin_http.h): HTTP (GET /metrics, no
 // authentication, unless admin.http = false) or q. Handshake as q: credentials + capability +
-// NUL, checked against config::users, and with a users file only a user with the admin role
+// NUL, checked against config::users (the running configuration's: a reload swaps them in,
+// set_users, under auth_mu), and with a users file only a user with the admin role
 // (`user:secret:admin`) gets in; on success one byte min(client, 3) in its own write; on
 // failure the socket is closed with no reply.
 // Nobody can lock the admins out without a password (issue 16): a connection must
@@ -28,6 +29,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "ctl/admin_clients.h"
@@ -79,6 +81,15 @@ bool flush(admin_client& c) {
     return !c.close_after;
 }
 
+void warn_no_admin(const std::vector<user_entry>& users) {
+    bool any_admin = users.empty();
+    for (const user_entry& u : users) any_admin = any_admin || u.admin;
+    if (!any_admin) {
+        QGATE_LOG_WARN("admin: the users file gives no user the admin role (a line "
+                       "user:secret:admin): the admin port will refuse every login");
+    }
+}
+
 }  // namespace
 
 struct admin_server::impl {
@@ -89,6 +100,8 @@ struct admin_server::impl {
     admin_counters counts;
     std::unique_ptr<stats_only_model> own_model;  ///< start() with a stats callback only
     admin_model* model = nullptr;
+    admin_control control;
+    std::mutex auth_mu;  // auth.users: the admin thread reads, a reload (set_users) writes
     std::thread thread;
     std::vector<admin_client> clients;
 
@@ -262,7 +275,12 @@ bool admin_server::impl::handshake(admin_client& c) {
         return false;
     }
     bool admin = false;
-    if (!authenticate(auth, hs.user, hs.password, &admin)) {
+    bool known = false;
+    {
+        const std::lock_guard<std::mutex> lock(auth_mu);  // a reload may swap the users
+        known = authenticate(auth, hs.user, hs.password, &admin);
+    }
+    if (!known) {
         inc(counts.auth_fail);
         QGATE_LOG_WARN("admin: access denied for user '%.*s'", int(hs.user.size()),
                        hs.user.data());
@@ -294,7 +312,7 @@ bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
         msg = plain;
     }
     const std::vector<uint8_t> reply =
-        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, *model);
+        admin_reply(msg.subspan(qipc::kHeaderSize), h.little_endian, *model, &control);
     return queue(c, {reinterpret_cast<const char*>(reply.data()), reply.size()});
 }
 
@@ -343,17 +361,21 @@ bool admin_server::start(const config& cfg, admin_model& model, std::string& err
     s.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&sa)->sin_port
                                            : reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port);
     s.auth.users = cfg.users;
-    bool any_admin = cfg.users.empty();
-    for (const user_entry& u : cfg.users) any_admin = any_admin || u.admin;
-    if (!any_admin) {
-        QGATE_LOG_WARN("admin: the users file gives no user the admin role (a line "
-                       "user:secret:admin): the admin port will refuse every login");
-    }
+    warn_no_admin(cfg.users);
     s.auth.limits.handshake_bytes_max = cfg.limits.handshake_bytes_max;
     s.auth.admin_limits = cfg.admin_limits;
     s.model = &model;
     s.thread = std::thread([&s] { s.run(); });
     return true;
+}
+
+void admin_server::set_control(admin_control c) { impl_->control = std::move(c); }
+
+void admin_server::set_users(const std::vector<user_entry>& users) {
+    warn_no_admin(users);
+    std::vector<user_entry> copy = users;  // copied outside the lock: the admin thread waits less
+    const std::lock_guard<std::mutex> lock(impl_->auth_mu);
+    impl_->auth.users.swap(copy);
 }
 
 uint16_t admin_server::port() const { return impl_->port; }

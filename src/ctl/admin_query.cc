@@ -158,12 +158,34 @@ value kick_fn(const admin_args& a, const admin_context& ctx) {
     return client_dict(row);
 }
 
-// To serve a new function, add a row (h-reload adds .qgate.reload and .qgate.config here).
+// Hot reload (src/proxy/reloader.h): `generation`changes`restart!(n; strings; symbols), or
+// the q error naming file:line.
+value reload_fn(const admin_args&, const admin_context& ctx) {
+    if (ctx.control == nullptr || !ctx.control->reload) return value::error("qgate: no reload");
+    const reload_reply r = ctx.control->reload();
+    if (!r.ok) return value::error("qgate: reload refused: " + r.error);
+    std::vector<value> changes;
+    for (const std::string& c : r.changes) changes.push_back(value::string(c));
+    return value::dict(value::symbols({"generation", "changes", "restart"}),
+                       value::list({value::long_(static_cast<int64_t>(r.generation)),
+                                    value::list(std::move(changes)), value::symbols(r.restart)}));
+}
+
+// The running configuration as TOML text (a q string).
+value config_fn(const admin_args&, const admin_context& ctx) {
+    if (ctx.control == nullptr || !ctx.control->config_text) {
+        return value::error("qgate: no config");
+    }
+    return value::string(ctx.control->config_text());
+}
+
+// To serve a new function, add a row.
 constexpr admin_function kAdminFunctions[] = {
     {kStatsQuery, stats_fn},         {kBackendsQuery, backends_fn},
     {kClientsQuery, clients_fn},     {kRoutesQuery, routes_fn},
     {kListenersQuery, listeners_fn}, {kDrainQuery, drain_fn},
     {kEnableQuery, enable_fn},       {kKickQuery, kick_fn},
+    {kReloadQuery, reload_fn},       {kConfigQuery, config_fn},
 };
 
 // The error text echoes the query, which may hold a NUL: write_error_message cuts the text
@@ -202,13 +224,14 @@ std::optional<admin_call> parse_admin_call(const value& query) {
 }
 
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 const std::function<stat_list()>& stats) {
+                                 const std::function<stat_list()>& stats,
+                                 const admin_control* control) {
     stats_only_model model(stats);
-    return admin_reply(body, little_endian, model);
+    return admin_reply(body, little_endian, model, control);
 }
 
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 admin_model& model) {
+                                 admin_model& model, const admin_control* control) {
     value query;
     const qipc::status st = qipc::decode(body, little_endian, query);
     if (!st) {
@@ -218,7 +241,7 @@ std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endi
     const std::optional<admin_call> call = parse_admin_call(query);
     const admin_function* fn = call ? find_admin_function(call->name) : nullptr;
     if (fn != nullptr) {
-        const admin_context ctx{model};
+        const admin_context ctx{model, control};
         return qipc::encode_message(fn->handler(call->args, ctx), qipc::msg_type::response);
     }
     std::string shown = query.type == qtype::kChar ? std::string(chars_of(query))

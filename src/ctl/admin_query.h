@@ -27,6 +27,8 @@ inline constexpr std::string_view kListenersQuery = ".qgate.listeners";
 inline constexpr std::string_view kDrainQuery = ".qgate.drain";
 inline constexpr std::string_view kEnableQuery = ".qgate.enable";
 inline constexpr std::string_view kKickQuery = ".qgate.kick";
+inline constexpr std::string_view kReloadQuery = ".qgate.reload";
+inline constexpr std::string_view kConfigQuery = ".qgate.config";
 
 /// An admin call's arguments as sent: the items after the name in the general-list form, or
 /// the text between the brackets in the string form (qgate does not evaluate q text).
@@ -44,6 +46,7 @@ struct admin_call {
 /// What a handler may read and act on.
 struct admin_context {
     admin_model& model;
+    const admin_control* control = nullptr;  ///< reload actions; nullptr = none
 };
 
 /// Answers one call with the reply value (encoded as the response message).
@@ -70,11 +73,12 @@ std::optional<admin_call> parse_admin_call(const qipc::value& query);
 /// error), else the q error "qgate: unknown admin query <text>" (or "qgate: malformed admin
 /// query: <why>").
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 admin_model& model);
+                                 admin_model& model, const admin_control* control = nullptr);
 /// The same for a model that knows only the stats (the tests, and admin_server's stats-only
 /// start): every other function answers "qgate: <name> is not available here".
 std::vector<uint8_t> admin_reply(std::span<const uint8_t> body, bool little_endian,
-                                 const std::function<stat_list()>& stats);
+                                 const std::function<stat_list()>& stats,
+                                 const admin_control* control = nullptr);
 
 /// An admin_model that serves .qgate.stats[] from a callback and nothing else.
 class stats_only_model final : public admin_model {

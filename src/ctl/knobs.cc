@@ -204,8 +204,8 @@ const knob kKnobs[] = {
     {"limits.handshake_bytes_max", knob_type::integer, kTable, "1024", 16, 65536, {},
      kReloadable, {}, "Longest client handshake (\"user:password\", capability byte, NUL).",
      set_limit<&limits_conf::handshake_bytes_max>, get_limit<&limits_conf::handshake_bytes_max>},
-    {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {},
-     kReloadable, {}, "Client connections per shard; more are accepted and closed at once.",
+    {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {}, 0, {},
+     "Client connections per shard; more are accepted and closed at once.",
      set_limit<&limits_conf::conns_per_shard_max>, get_limit<&limits_conf::conns_per_shard_max>},
     {"limits.out_bytes_high", knob_type::integer, kTable, "8388608", 4096, kBytesMax, {},
      kReloadable, {},
@@ -254,7 +254,7 @@ const knob kKnobs[] = {
      "q backend cannot be cancelled and a long query is legitimate.",
      set_limit<&limits_conf::session_reply_timeout_ms>,
      get_limit<&limits_conf::session_reply_timeout_ms>},
-    {"limits.queue_max", knob_type::integer, kTable, "1024", 1, 1'000'000, {}, 0, {},
+    {"limits.queue_max", knob_type::integer, kTable, "1024", 1, 1'000'000, {}, kReloadable, {},
      "Request mode: requests waiting for one backend (per home shard) before new ones get "
      "'qgate: busy. A route's queue_max overrides it.",
      set_limit<&limits_conf::queue_max>, get_limit<&limits_conf::queue_max>},
@@ -309,14 +309,17 @@ const knob kKnobs[] = {
      "would pass it is read past and answered 'qgate: busy (request_held_refused).",
      set_limit<&limits_conf::request_bytes_held_max>,
      get_limit<&limits_conf::request_bytes_held_max>},
-    {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {}, 0, {},
+    {"limits.reconnect_min_ms", knob_type::integer, kTable, "50", 1, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: delay before reconnecting a lost backend connection; doubles per failure "
      "(with jitter) up to reconnect_max_ms.",
      set_limit<&limits_conf::reconnect_min_ms>, get_limit<&limits_conf::reconnect_min_ms>},
-    {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {}, 0, {},
+    {"limits.reconnect_max_ms", knob_type::integer, kTable, "5000", 1, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: longest reconnect delay.",
      set_limit<&limits_conf::reconnect_max_ms>, get_limit<&limits_conf::reconnect_max_ms>},
-    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {}, 0, {},
+    {"limits.health_interval_ms", knob_type::integer, kTable, "0", 0, kTimeoutMsMax, {},
+     kReloadable, {},
      "Request mode: every this many ms, a pooled connection whose backend is idle sends the "
      "sync query \"\" as a health check; no answer within connect_timeout_ms fails the connection "
      "(reconnect, and ejection after repeated failures). 0 = no health query.",
@@ -328,13 +331,13 @@ const knob kKnobs[] = {
      "backend, so more only lengthens what a failure loses (pipeline_hold_ms keeps calls off a "
      "backend busy on a long one).",
      set_limit<&limits_conf::pipeline_depth>, get_limit<&limits_conf::pipeline_depth>},
-    {"limits.pipeline_hold_ms", knob_type::integer, kTable, "2", 0, 3'600'000, {}, 0, {},
+    {"limits.pipeline_hold_ms", knob_type::integer, kTable, "2", 0, 3'600'000, {}, kReloadable, {},
      "Request mode: a pipelined backend (one that answers in order, so a serial q) whose oldest "
      "unanswered call has run this long is busy on a long query: new calls wait in its queue, "
      "where priorities, timeouts, a client's disconnect and ejection still apply, instead of "
      "being sent behind it on any of its connections. 0 = always pipeline up to the depth.",
      set_limit<&limits_conf::pipeline_hold_ms>, get_limit<&limits_conf::pipeline_hold_ms>},
-    {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, 0, {},
+    {"limits.eject_after_failures", knob_type::integer, kTable, "3", 1, 1000, {}, kReloadable, {},
      "Request mode: consecutive failed connects after which a backend is ejected (no longer "
      "picked; its queue is failed) until a reconnect succeeds.",
      set_limit<&limits_conf::eject_after_failures>,
@@ -424,7 +427,7 @@ const knob kKnobs[] = {
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
      "password.",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
-    {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, 0, {},
+    {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, kReloadable, {},
      "Request mode: upstream connections qgate keeps to this backend. Each carries one call at "
      "a time, or up to limits.pipeline_depth when pipelining; calls go to the fullest "
      "connection that has room, so extra ones are used under load (and by -30! backends, "
@@ -434,7 +437,8 @@ const knob kKnobs[] = {
      },
      [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
 
-    {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices, 0, {},
+    {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices,
+     kReloadable, {},
      "Request mode: send a call on a pooled connection while earlier ones still wait for their "
      "answer (up to limits.pipeline_depth). Only for a backend that answers in order: plain q "
      "does; a .z.pg that defers with -30! may not. auto: at each connect qgate asks the "
@@ -447,7 +451,7 @@ const knob kKnobs[] = {
      }},
 
     // ---- [fanout]: fan-out and joins (request mode)
-    {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
+    {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, kReloadable, {},
      "Backend group that applies custom q joins (a lambda or name in .gw.syncexecj / "
      "asyncexecjpt, or a route's join): qgate sends it (join; results). Empty = custom joins "
      "fail with 'qgate: no reducer configured.",
@@ -460,16 +464,16 @@ const knob kKnobs[] = {
      },
      [](const config& c, std::size_t) { return int_value(c.fanout.contexts_max); }},
 
-    {"route.match", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, 0, {},
+    {"route.match", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, kReloadable, {},
      "Function names this route takes: exact or glob (* any run, ? one byte). A plain q "
      "string is named by its leading identifier, else \"<string query>\".",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).match = v.list; },
      [](const config& c, std::size_t i) { return list_value(c.routes.at(i).match); }},
-    {"route.users", knob_type::list, kArray, "[]", 0, 0, {}, 0, {},
+    {"route.users", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
      "Users this route takes (exact or glob). Empty = every user.",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).users = v.list; },
      [](const config& c, std::size_t i) { return list_value(c.routes.at(i).users); }},
-    {"route.type", knob_type::choice, kArray, "\"any\"", 0, 0, kRouteTypeChoices, 0, {},
+    {"route.type", knob_type::choice, kArray, "\"any\"", 0, 0, kRouteTypeChoices, kReloadable, {},
      "Message types this route takes.",
      [](config& c, std::size_t i, const knob_value& v) {
          route_at(c, i).type = route_type(v.integer);
@@ -477,21 +481,22 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return choice_value(kRouteTypeChoices, int64_t(c.routes.at(i).type));
      }},
-    {"route.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired, {},
+    {"route.group", knob_type::string, kArray, "\"rdb\"", 0, 0, {}, kRequired | kReloadable, {},
      "Backend group the matching calls go to (required unless `groups` is set).",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).group = v.text; },
      [](const config& c, std::size_t i) { return text_value(c.routes.at(i).group); }},
-    {"route.groups", knob_type::list, kArray, "[]", 0, 0, {}, 0, {},
+    {"route.groups", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
      "Fan-out: the call goes to one backend of each group (by `policy`), in parallel, and the "
      "replies are joined in this order (set this or `group`).",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).groups = v.list; },
      [](const config& c, std::size_t i) { return list_value(c.routes.at(i).groups); }},
-    {"route.join", knob_type::string, kArray, "\"\"", 0, 0, {}, 0, {},
+    {"route.join", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
      "Fan-out join: raze (default), list, first, or a q function name applied by the "
      "fanout.reducer group as (join; results). With `group`, makes a fan-out of one.",
      [](config& c, std::size_t i, const knob_value& v) { route_at(c, i).join = v.text; },
      [](const config& c, std::size_t i) { return text_value(c.routes.at(i).join); }},
-    {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices, 0,
+    {"route.policy", knob_type::choice, kArray, "\"least-busy\"", 0, 0, kRoutePolicyChoices,
+     kReloadable,
      {}, "How a backend of the group is picked: fewest queued + in-flight calls (all shards), "
      "rotation, config order (failover), or xxHash3 of argument hash_arg on a ring.",
      [](config& c, std::size_t i, const knob_value& v) {
@@ -500,17 +505,17 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return choice_value(kRoutePolicyChoices, int64_t(c.routes.at(i).policy));
      }},
-    {"route.hash_arg", knob_type::integer, kArray, "1", 1, 255, {}, 0, {},
+    {"route.hash_arg", knob_type::integer, kArray, "1", 1, 255, {}, kReloadable, {},
      "consistent-hash: which argument (1-based) is the key, e.g. the sym.",
      set_route_int<&route_conf::hash_arg>, get_route_int<&route_conf::hash_arg>},
-    {"route.timeout_ms", knob_type::integer, kArray, "0", 0, kTimeoutMsMax, {}, 0, {},
+    {"route.timeout_ms", knob_type::integer, kArray, "0", 0, kTimeoutMsMax, {}, kReloadable, {},
      "A sync call not answered within this time gets 'qgate: timeout after Nms (the late "
      "reply is discarded). 0 = no timeout.",
      set_route_int<&route_conf::timeout_ms>, get_route_int<&route_conf::timeout_ms>},
-    {"route.queue_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, 0, {},
+    {"route.queue_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, kReloadable, {},
      "Calls of this route that may wait for one backend; 0 = limits.queue_max.",
      set_route_int<&route_conf::queue_max>, get_route_int<&route_conf::queue_max>},
-    {"route.priority", knob_type::integer, kArray, "0", -1000, 1000, {}, 0, {},
+    {"route.priority", knob_type::integer, kArray, "0", -1000, 1000, {}, kReloadable, {},
      "Calls of a higher priority are served first from a backend's queue; equal priorities "
      "keep arrival order. With `users`, this gives some users precedence.",
      [](config& c, std::size_t i, const knob_value& v) {

@@ -120,6 +120,14 @@ uint64_t access_clock_ns() {
 
 size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
                           const std::vector<std::string>& backends, char* out, size_t cap) {
+    const backend_namer name = [&backends](uint32_t b) -> std::string_view {
+        return b < backends.size() ? std::string_view(backends[b]) : std::string_view();
+    };
+    return format_access_line(r, real_minus_mono_ns, name, out, cap);
+}
+
+size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
+                          const backend_namer& name, char* out, size_t cap) {
     if (cap == 0) return 0;
     line_buf b{out, cap - 1};  // room kept for the newline
     b.time_utc(static_cast<uint64_t>(static_cast<int64_t>(r.end_ns) + real_minus_mono_ns));
@@ -134,7 +142,8 @@ size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
     b.put(" route=");
     if (r.route == kAccessNone) b.put('-'); else b.num(r.route);
     b.put(" backend=");
-    if (r.backend < backends.size()) b.put(backends[r.backend]); else b.put('-');
+    const std::string_view bname = r.backend == kAccessNone ? std::string_view() : name(r.backend);
+    if (!bname.empty()) b.put(bname); else b.put('-');
     b.put(" us=");
     b.num(r.dur_us);
     b.put(" in=");
@@ -153,7 +162,12 @@ size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
 
 access_log::access_log(const access_log_conf& c, uint32_t shards,
                        std::vector<std::string> backends)
-    : path_(c.path), slow_us_(c.slow_ms * 1000), backends_(std::move(backends)) {
+    : access_log(c, shards, [names = std::move(backends)](uint32_t b) -> std::string_view {
+          return b < names.size() ? std::string_view(names[b]) : std::string_view();
+      }) {}
+
+access_log::access_log(const access_log_conf& c, uint32_t shards, backend_namer names)
+    : path_(c.path), slow_us_(c.slow_ms * 1000), names_(std::move(names)) {
     for (uint32_t s = 0; s < shards; ++s) {
         // publish_every 1: each record is visible at once, one release store (no syscall).
         rings_.push_back(std::make_unique<ring>(c.ring_entries, 1));
@@ -218,7 +232,7 @@ void access_log::pass() {
     char line[512];
     for (auto& r : rings_) {
         n += r->drain([&](access_record& rec) {
-            const size_t len = format_access_line(rec, offset, backends_, line, sizeof line);
+            const size_t len = format_access_line(rec, offset, names_, line, sizeof line);
             std::fwrite(line, 1, len, f_);
         });
     }

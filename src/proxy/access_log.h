@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,7 +44,7 @@ struct access_record {
     uint32_t bytes_in = 0;  ///< the call's frame, header included
     uint32_t bytes_out = 0; ///< the answer's frame
     uint32_t client = 0;    ///< the client's slot on its shard (with `shard`: the client id)
-    uint32_t backend = kAccessNone;  ///< index in the config's backends
+    uint32_t backend = kAccessNone;  ///< backend id (generation.h; start-up: config order)
     uint32_t route = kAccessNone;    ///< index of the [[route]]; none = the listener's group
     uint16_t listener = 0;
     uint16_t shard = 0;
@@ -56,9 +57,17 @@ struct access_record {
     char text[kTextMax]{};  ///< the q error's text (no quote), when status != ok
 };
 
+/// A backend id's name ("" = unknown), asked by the logger thread. A reload adds ids while the
+/// log runs, so the names are looked up, not copied at start (the gateway reads the
+/// upstream_table, whose record for an id is written before any shard can route to it).
+using backend_namer = std::function<std::string_view(uint32_t)>;
+
 /// Formats `r` as one line, newline included, into `out` (at most `cap` bytes; the line is
 /// cut, newline kept, when it does not fit). `real_minus_mono_ns` turns end_ns into UTC;
-/// `backends` names backend indexes. Returns the line's length.
+/// `name` names backend ids. Returns the line's length.
+size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
+                          const backend_namer& name, char* out, size_t cap);
+/// The same with the names in a vector indexed by id.
 size_t format_access_line(const access_record& r, int64_t real_minus_mono_ns,
                           const std::vector<std::string>& backends, char* out, size_t cap);
 
@@ -72,6 +81,7 @@ uint64_t access_clock_ns();
 class access_log {
   public:
     using ring = shard::spsc_ring<access_record>;
+    access_log(const access_log_conf& c, uint32_t shards, backend_namer names);
     access_log(const access_log_conf& c, uint32_t shards, std::vector<std::string> backends);
     ~access_log();
     access_log(const access_log&) = delete;
@@ -98,7 +108,7 @@ class access_log {
 
     std::string path_;
     uint32_t slow_us_;
-    std::vector<std::string> backends_;
+    backend_namer names_;
     std::vector<std::unique_ptr<ring>> rings_;
     FILE* f_ = nullptr;
     std::atomic<bool> reopen_{false};

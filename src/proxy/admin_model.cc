@@ -83,7 +83,34 @@ ctl::client_row client_of(const client_snap& c, uint32_t shard) {
     return r;
 }
 
+// Backend rows a question needs: one past the highest id asked about.
+uint32_t rows_for(const std::vector<uint32_t>& ids) {
+    uint32_t n = 0;
+    for (const uint32_t id : ids) n = std::max(n, id + 1);
+    return n;
+}
+
 }  // namespace
+
+void route_hits::restart() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    base_.clear();
+    const size_t rows = shards_.empty() ? 0 : shards_.front()->stats().lat.route_rows();
+    for (size_t r = 0; r < rows; ++r) base_.push_back(total(r));
+}
+
+uint64_t route_hits::hits(size_t r) const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t t = total(r);
+    const uint64_t b = r < base_.size() ? base_[r] : 0;
+    return t > b ? t - b : 0;
+}
+
+uint64_t route_hits::total(size_t r) const {
+    uint64_t n = 0;
+    for (const auto& sh : shards_) n += sh->stats().lat.route_hits(r);
+    return n;
+}
 
 void gateway_model::fill_latency(uint32_t b, ctl::backend_row& row) const {
     latency_summary h;
@@ -97,9 +124,8 @@ void gateway_model::fill_latency(uint32_t b, ctl::backend_row& row) const {
 }
 
 bool gateway_model::ask(shard_command::kind what, uint64_t id, uint32_t only,
-                        std::string& error) {
+                        std::string& error, uint32_t nb) {
     const uint32_t n = static_cast<uint32_t>(p_.links->size());
-    const uint32_t nb = static_cast<uint32_t>(p_.cfg->backends.size());
     for (uint32_t s = 0; s < n; ++s) {
         if (only != kAllShards && s != only) continue;
         shard_command* cmd = (*p_.links)[s]->prepare();
@@ -133,8 +159,7 @@ bool gateway_model::ask(shard_command::kind what, uint64_t id, uint32_t only,
     return true;
 }
 
-ctl::backend_row gateway_model::backend_of(uint32_t b) const {
-    const backend_conf& bc = p_.cfg->backends[b];
+ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t b) const {
     ctl::backend_row r;
     r.name = bc.name;
     r.group = bc.group;
@@ -171,11 +196,12 @@ ctl::backend_row gateway_model::backend_of(uint32_t b) const {
 }
 
 bool gateway_model::backends(std::vector<ctl::backend_row>& out, std::string& error) {
-    if (!ask(shard_command::kind::backends, 0, kAllShards, error)) return false;
+    const gen_holder::view v = p_.gens->current_view();
+    if (!ask(shard_command::kind::backends, 0, kAllShards, error, rows_for(v.ids))) return false;
     out.clear();
-    for (uint32_t b = 0; b < p_.cfg->backends.size(); ++b) {
-        out.push_back(backend_of(b));
-        fill_latency(b, out.back());
+    for (size_t i = 0; i < v.ids.size(); ++i) {
+        out.push_back(backend_of(v.cfg->backends[i], v.ids[i]));
+        fill_latency(v.ids[i], out.back());
     }
     return true;
 }
@@ -195,7 +221,8 @@ bool gateway_model::clients(std::vector<ctl::client_row>& out, std::string& erro
 
 bool gateway_model::routes(std::vector<ctl::route_row>& out, std::string&) {
     out.clear();
-    const std::vector<route_conf>& rs = p_.cfg->routes;
+    const gen_holder::view v = p_.gens->current_view();
+    const std::vector<route_conf>& rs = v.cfg->routes;
     for (uint32_t i = 0; i < rs.size(); ++i) {
         ctl::route_row r;
         r.order = i;
@@ -203,9 +230,7 @@ bool gateway_model::routes(std::vector<ctl::route_row>& out, std::string&) {
         r.users = rs[i].users;
         r.target = rs[i].groups.empty() ? std::vector<std::string>{rs[i].group} : rs[i].groups;
         r.policy = policy_name(rs[i].policy);
-        for (const auto& sh : *p_.shards) {  // route_hits, counted with the latency histograms
-            r.hits += static_cast<int64_t>(sh->stats().lat.route_hits(i));
-        }
+        r.hits = static_cast<int64_t>(p_.hits->hits(i));  // since the table last changed
         out.push_back(std::move(r));
     }
     return true;
@@ -233,23 +258,25 @@ bool gateway_model::listeners(std::vector<ctl::listener_row>& out, std::string& 
     return true;
 }
 
+// By name in the current generation: the flag sits on the backend's id, so it stays across a
+// reload that keeps the backend, and a backend re-added with new settings starts enabled.
 bool gateway_model::set_drain(std::string_view name, bool drain, ctl::backend_row& out,
                               std::string& error) {
-    const std::vector<backend_conf>& bs = p_.cfg->backends;
-    uint32_t b = 0;
-    while (b < bs.size() && bs[b].name != name) ++b;
-    if (b == bs.size()) {
+    const gen_holder::view v = p_.gens->current_view();
+    const std::vector<backend_conf>& bs = v.cfg->backends;
+    uint32_t i = 0;
+    while (i < bs.size() && bs[i].name != name) ++i;
+    if (i == bs.size()) {
         error = "qgate: no backend " + std::string(name);
         return false;
     }
+    const uint32_t b = v.ids[i];
     p_.ups->set_drained(static_cast<int>(b), drain);
-    if (p_.plane != nullptr && b < p_.plane->backends()) {
-        p_.plane->state(b).drained.store(drain, std::memory_order_relaxed);
-    }
-    QGATE_LOG_INFO("admin: backend %s %s", bs[b].name.c_str(),
+    if (p_.plane != nullptr) p_.plane->state(b).drained.store(drain, std::memory_order_relaxed);
+    QGATE_LOG_INFO("admin: backend %s %s", bs[i].name.c_str(),
                    drain ? "draining (no new calls or sessions)" : "enabled");
-    if (!ask(shard_command::kind::backends, 0, kAllShards, error)) return false;
-    out = backend_of(b);
+    if (!ask(shard_command::kind::backends, 0, kAllShards, error, b + 1)) return false;
+    out = backend_of(bs[i], b);
     fill_latency(b, out);
     return true;
 }

@@ -7,10 +7,12 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "proxy/admin_link.h"
 #include "proxy/backend_meters.h"
+#include "proxy/generation.h"
 #include "proxy/request.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin_api.h"
@@ -19,8 +21,29 @@
 
 namespace qgate::proxy {
 
+/// .qgate.routes[] hits and the route_hits stats: the shards count per route position for the
+/// process's life (shard/latency.h); a reload that changes the route table calls restart(),
+/// which records the counts then, and hits are shown from there (README "Behaviour
+/// decisions"). Control threads only (the admin's, the signal thread's), under a mutex.
+class route_hits {
+  public:
+    explicit route_hits(const std::vector<std::unique_ptr<shard::shard>>& shards)
+        : shards_(shards) {}
+    void restart();
+    /// Calls routed by route position `r` since the table last changed.
+    uint64_t hits(size_t r) const;
+
+  private:
+    uint64_t total(size_t r) const;
+    const std::vector<std::unique_ptr<shard::shard>>& shards_;
+    mutable std::mutex mu_;
+    std::vector<uint64_t> base_;  ///< per position: the total at the last restart()
+};
+
 struct gateway_parts {
-    config_ptr cfg;
+    config_ptr cfg;  ///< the start-up config (listeners, limits: restart-only)
+    gen_holder* gens = nullptr;  ///< the current generation: backends, routes
+    route_hits* hits = nullptr;
     std::vector<std::unique_ptr<shard::shard>>* shards = nullptr;
     std::vector<std::unique_ptr<admin_link>>* links = nullptr;  ///< one per shard
     upstream_table* ups = nullptr;
@@ -45,8 +68,11 @@ class gateway_model final : public ctl::admin_model {
 
   private:
     /// Posts `what` to shard `only` (or every shard when UINT32_MAX) and waits for the answers.
-    bool ask(shard_command::kind what, uint64_t id, uint32_t only, std::string& error);
-    ctl::backend_row backend_of(uint32_t b) const;
+    /// `nb`: backend rows to size (one past the highest id asked about).
+    bool ask(shard_command::kind what, uint64_t id, uint32_t only, std::string& error,
+             uint32_t nb = 0);
+    /// Backend `id`'s row (its settings `bc`) from the shards' answers to the last ask().
+    ctl::backend_row backend_of(const backend_conf& bc, uint32_t id) const;
     /// p50_us / p99_us of backend b's row from its backend_latency histogram summed over the
     /// shards; 0N before its first timed call.
     void fill_latency(uint32_t b, ctl::backend_row& row) const;

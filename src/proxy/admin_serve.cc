@@ -17,7 +17,7 @@
 namespace qgate::proxy {
 
 void engine::init_admin() {
-    const uint32_t nb = static_cast<uint32_t>(opt_.cfg->backends.size());
+    const uint32_t nb = kBackendsMax;  // ids grow with reloads (generation.h), never reused
     if (opt_.meters == nullptr) {
         own_meters_ = std::make_unique<backend_meters>(1, nb);
         opt_.meters = own_meters_.get();

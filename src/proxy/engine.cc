@@ -66,7 +66,7 @@ engine::engine(shard::shard& sh, engine_options o)
     : engine(sh.backend(), sh.stats(), std::move(o), &sh) {}
 
 engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard::shard* sh)
-    : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(opt_.cfg->limits),
+    : be_(be), ctr_(ctr), shard_(sh), opt_(std::move(o)), lim_(&opt_.cfg->limits),
       items_(item_capacity(opt_.cfg->limits)),
       timers_(size_t{opt_.cfg->limits.conns_per_shard_max} * 2),
       plane_(opt_.plane),
@@ -88,9 +88,13 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
-    const uint64_t share = uint64_t{be_.pool().entries()} * lim_.session_buf_share_pct / 100;
+    const uint64_t share = uint64_t{be_.pool().entries()} * lim_->session_buf_share_pct / 100;
     bufs_high_ = share < 2 ? 2 : static_cast<uint32_t>(share);
     bufs_low_ = bufs_high_ / 2;
+    me_ = shard_ != nullptr ? shard_->id() : 0;
+    gen_ = opt_.gens->current();
+    lim_ = &gen_->cfg->limits;
+    opt_.gens->saw(me_, gen_->number);
     if (plane_ != nullptr) init_request_mode();
     if (opt_.pubsub != nullptr) subs_->ps_init();
     listener_kind_.resize(listeners_.size(), sc_.get());
@@ -105,14 +109,13 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
 // Request mode: this shard's slot free list, pick cursors, mailbox overflow lists, and the
 // pools of the backends whose home it is.
 void engine::init_request_mode() {
-    me_ = shard_ != nullptr ? shard_->id() : 0;
     request* slots = plane_->slots(me_);
     for (uint32_t i = plane_->slots_per_shard(); i-- > 0;) {
         slots[i].holds = hold::kFree;
         slots[i].onext = rq_->slot_free_;
         rq_->slot_free_ = &slots[i];
     }
-    rq_->cursors_.resize(plane_->groups().size());
+    rq_->cursors_.resize(gen_->groups.size());
     rq_->outbox_.resize(shard_ != nullptr ? shard_->mesh().shards() : 1);
     rq_->init_lending();
     fan_->init_fanout();
@@ -180,7 +183,7 @@ session* engine::alloc_session() {
         free_head_ = ss->next_free;
         return ss;
     }
-    if (sessions_.size() >= lim_.conns_per_shard_max) return nullptr;
+    if (sessions_.size() >= lim_->conns_per_shard_max) return nullptr;
     sessions_.push_back(std::make_unique<session>());
     sessions_.back()->index = static_cast<uint32_t>(sessions_.size() - 1);
     return sessions_.back().get();
@@ -211,7 +214,7 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
             bump(ctr_.accepts);
             bump(ctr_.conns_open);
             ++sessions_open_;
-            set_timeout(*ss, lim_.handshake_timeout_ms);
+            set_timeout(*ss, lim_->handshake_timeout_ms);
             arm_recv(*ss, role::client);
         }
     }
@@ -352,7 +355,7 @@ void engine::on_send(uint32_t sid, const io::completion& c) {
 // either high watermark (bytes, or its share of the receive buffer pool).
 void engine::check_high(session& ss, role from, const sock& dst) {
     if (ss.s[static_cast<int>(from)].paused) return;
-    if (dst.sq.bytes() > lim_.out_bytes_high) {
+    if (dst.sq.bytes() > lim_->out_bytes_high) {
         bump(ctr_.slow_reader_pauses);
     } else if (dst.sq.bufs() > bufs_high_) {
         bump(ctr_.buf_share_pauses);
@@ -365,7 +368,7 @@ void engine::check_high(session& ss, role from, const sock& dst) {
 // Below both low watermarks (bytes, and buffers of the receive pool): the feeder may read again.
 bool engine::queue_low(const session& ss, role r) const {
     const sock& k = ss.s[static_cast<int>(r)];
-    return k.sq.bytes() <= lim_.out_bytes_low && k.sq.bufs() <= bufs_low_;
+    return k.sq.bytes() <= lim_->out_bytes_low && k.sq.bufs() <= bufs_low_;
 }
 
 // A client connection's queue on `r` is empty: close it if it was only flushing its last bytes,

@@ -24,6 +24,7 @@
 #include "proxy/conn_types.h"
 #include "proxy/fanout.h"
 #include "proxy/frame_cut.h"
+#include "proxy/generation.h"
 #include "proxy/pubsub_state.h"
 #include "proxy/request.h"
 #include "proxy/frame_reader.h"
@@ -72,6 +73,7 @@ struct engine_options {
     access_log* alog = nullptr;               ///< request mode's access log; nullptr = off
     admin_link* admin = nullptr;      ///< this shard's command slot (admin_link.h); may be null
     backend_meters* meters = nullptr;  ///< per-backend calls / errors; null = the engine's own
+    gen_holder* gens = nullptr;  ///< the routing generations (hot reload); required
 };
 
 /// A backend's latest connect outcome as one shard saw it (.qgate.backends[] lasterror, state).
@@ -146,9 +148,9 @@ class engine final : public shard::shard_hooks {
     bool queue_low(const session& ss, role r) const;
     /// What one compressed message may inflate to: limits.inflate_*, within message_bytes_max.
     qipc::inflate_limits inflate_limits() const {
-        const uint64_t cap = lim_.message_bytes_max;
-        return {lim_.inflate_bytes_max < cap ? lim_.inflate_bytes_max : cap,
-                lim_.inflate_ratio_max};
+        const uint64_t cap = lim_->message_bytes_max;
+        return {lim_->inflate_bytes_max < cap ? lim_->inflate_bytes_max : cap,
+                lim_->inflate_ratio_max};
     }
     void close_if_flushed(session& ss, role r);
     static bool quiet(const session& ss);
@@ -173,12 +175,13 @@ class engine final : public shard::shard_hooks {
     void note_backend_fail(int b, const char* what, int err);
     void note_backend_ok(int b);
     backend_meter& meter(uint32_t b) { return bmeter_[b]; }
+    void adopt_generation();
 
     io::io_backend& be_;
     shard::counters& ctr_;
     shard::shard* shard_;
     engine_options opt_;
-    const limits_conf& lim_;
+    const limits_conf* lim_;  ///< the current generation's limits (adopt_generation)
     std::vector<engine_listener> listeners_;
     std::vector<std::unique_ptr<session>> sessions_;
     uint32_t free_head_ = UINT32_MAX;
@@ -195,6 +198,9 @@ class engine final : public shard::shard_hooks {
     uint64_t drain_deadline_ms_ = 0;
     bool forced_ = false;
     route_plane* plane_ = nullptr;
+    /// The routing generation new calls and sessions use; the newest one is adopted at the
+    /// start of a turn (engine_turn.cc). Calls routed earlier keep theirs (request::rgen).
+    const generation* gen_ = nullptr;
     uint32_t me_ = 0;  ///< this shard's id
     big_bufs bigs_;    ///< request mode's buffers past kKeepBytesMax, for reuse (big_bufs.h)
     held_budget held_;  ///< request mode's bytes held in slots, this shard's share (held_budget.h)

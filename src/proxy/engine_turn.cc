@@ -22,10 +22,28 @@ void engine::expire_timers(uint64_t now_ms) {
     });
 }
 
+// Between two turns: new calls and sessions route with the newest generation from here on
+// (generation.h). Pick cursors are only rotation points, so they are kept (never shrunk: a
+// fan-out of an older generation may still index them). Request mode's home shard opens the
+// pools of added backends it is home to and starts draining removed ones. Publishing the
+// number last tells the control thread no new hold on the old generation will come.
+void engine::adopt_generation() {
+    const generation* old = gen_;
+    gen_ = opt_.gens->current();
+    lim_ = &gen_->cfg->limits;  // the reloadable ones; the rest keep their running values
+    if (plane_ != nullptr) {
+        if (rq_->cursors_.size() < gen_->groups.size()) rq_->cursors_.resize(gen_->groups.size());
+        pool_->adopt(*old, *gen_);
+    }
+    opt_.gens->saw(me_, gen_->number);
+}
+
 void engine::on_turn(uint64_t now_ms) {
     now_ms_ = now_ms;
+    if (opt_.gens->current() != gen_) adopt_generation();
     expire_timers(now_ms);
     if (plane_ != nullptr) {
+        if (!pool_->retiring_.empty()) pool_->retire_due();
         rq_->expire_requests(now_ms);
         rq_->wake_slot_waiters();
         pool_->pump_marked();
@@ -109,7 +127,7 @@ void engine::start_drain() {
     // The loop may have slept long before the signal (or the drain message) woke it, so the
     // turn's now is stale: the timeout runs from the clock.
     now_ms_ = opt_.clock_ms();
-    drain_deadline_ms_ = now_ms_ + lim_.drain_timeout_ms;
+    drain_deadline_ms_ = now_ms_ + lim_->drain_timeout_ms;
     for (auto& l : listeners_) {
         if (l.fd < 0) continue;
         l.closing = true;

@@ -18,6 +18,8 @@
 
 namespace qgate::proxy {
 
+struct generation;
+
 struct request;
 
 enum class fan_stage : uint8_t { gathering, reducing, answered };
@@ -32,6 +34,8 @@ struct fanout {
     uint32_t away = 0;         ///< children (parts and reducer) at their home shards
     request* parent = nullptr;
     request* reducer = nullptr;
+    /// The routing generation of its groups, held until the context is freed (generation.h).
+    const generation* gen = nullptr;
     fan_stage stage = fan_stage::gathering;
     bool released = false;     ///< the parent let go: free when `away` reaches 0
     bool use_rep = false;      ///< the answer is the contiguous frame in parent->rep

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "proxy/generation.h"
 #include "proxy/kinds.h"
 #include "proxy/fanout.h"
 #include "qgate/log.h"
@@ -101,9 +102,6 @@ void fanouts::init_fanout() {
         fans_[i].next_free = fan_free_;
         fan_free_ = &fans_[i];
     }
-    reducer_group_ = e_.opt_.cfg->fanout.reducer.empty()
-                         ? -1
-                         : e_.plane_->groups().find(e_.opt_.cfg->fanout.reducer);
 }
 
 // Takes the call when it is a fan-out; false leaves it to the single-backend path.
@@ -134,6 +132,8 @@ bool fanouts::fanout_call(session& ss, request& r, const route::call_info& call,
     f->next_free = nullptr;
     f->n = f->away = 0;
     f->parent = &r;
+    f->gen = e_.gen_;  // the context keeps the generation its groups are from (generation.h)
+    f->gen->hold(e_.me_);
     f->reducer = nullptr;
     f->stage = fan_stage::gathering;
     f->released = f->use_rep = f->custom = f->delivered = false;
@@ -181,12 +181,11 @@ void fanouts::fanout_gw(session& ss, request& r, fanout& f, const route::call_in
     if (!names.valid()) return fanout_fail(f, "type");
     std::string_view name;
     while (names.next(name)) {
-        const int32_t gid = e_.plane_->groups().find(name);
+        const int32_t gid = f.gen->groups.find(name);
         bool live = false;
         if (gid >= 0) {
-            for (const uint32_t m : e_.plane_->groups()[static_cast<uint16_t>(gid)].members()) {
-                live = live || (m < e_.plane_->backends() &&
-                                e_.plane_->state()[m].is_open());
+            for (const uint32_t m : f.gen->groups[static_cast<uint16_t>(gid)].members()) {
+                live = live || e_.plane_->state()[m].is_open();
             }
         }
         if (!live) {
@@ -203,7 +202,7 @@ void fanouts::fanout_gw(session& ss, request& r, fanout& f, const route::call_in
     if (f.n == 0) return fanout_fail(f, "qgate: no server types");
     f.custom = f.plan.kind == join::join_kind::custom && f.n > 1;
     if (f.custom) {
-        if (reducer_group_ < 0) return fanout_fail(f, "qgate: no reducer configured");
+        if (f.gen->reducer_group < 0) return fanout_fail(f, "qgate: no reducer configured");
         if (g.join.is_text) {
             f.join_obj.resize(g.join.text.size() + 64);
             f.join_obj.resize(join::encode_callable_text(g.join.text, f.join_obj));
@@ -230,7 +229,7 @@ void fanouts::fanout_route(session& ss, request& r, fanout& f, const route::call
     for (uint32_t i = 0; i < f.n; ++i) f.groups[i] = rule.groups[i];
     f.custom = f.plan.kind == join::join_kind::custom && f.n > 1;
     if (f.custom) {
-        if (reducer_group_ < 0) return fanout_fail(f, "qgate: no reducer configured");
+        if (f.gen->reducer_group < 0) return fanout_fail(f, "qgate: no reducer configured");
         f.join_obj.resize(rule.join.size() + 2);  // the join's name as a symbol
         f.join_obj[0] = static_cast<uint8_t>(-qipc::qtype::kSymbol);
         std::memcpy(&f.join_obj[1], rule.join.data(), rule.join.size());
@@ -248,7 +247,7 @@ bool fanouts::fanout_children(fanout& f, const route::route_rule& rule,
     request& p = *f.parent;
     char text[kErrTextMax];
     for (uint32_t i = 0; i < f.n; ++i) {
-        const route::backend_group& g = e_.plane_->groups()[f.groups[i]];
+        const route::backend_group& g = f.gen->groups[f.groups[i]];
         route::pick_cursor& cur = e_.rq_->cursors_[f.groups[i]];
         const int32_t b = route::pick_for_call(rule, g, e_.plane_->state(), cur, c);
         if (b == route::kNoBackend) {
@@ -281,7 +280,7 @@ bool fanouts::fanout_children(fanout& f, const route::route_rule& rule,
         ch->part = static_cast<uint8_t>(i);
         ch->holds = hold::kFan;
         ch->backend = static_cast<uint32_t>(b);
-        ch->queue_max = rule.queue_max != 0 ? rule.queue_max : e_.lim_.queue_max;
+        ch->queue_max = rule.queue_max != 0 ? rule.queue_max : e_.lim_->queue_max;
         ch->priority = rule.priority;
         f.parts[i] = ch;
     }
@@ -333,8 +332,9 @@ void fanouts::fanout_back(request& ch) {
             if (!f.plan.reply) {
                 if (f.away == 1) fanout_complete(f);  // a plain async fan-out: nothing to join
             } else if (lost) {
-                const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[i];
-                f.g.lost(i, lost_text(ch, e_.plane_->groups()[gid].name(), f.plan.torq, text));
+                const uint16_t gid =
+                    reducer ? static_cast<uint16_t>(f.gen->reducer_group) : f.groups[i];
+                f.g.lost(i, lost_text(ch, f.gen->groups[gid].name(), f.plan.torq, text));
             } else {
                 const uint32_t refused = f.g.inflate_refused();
                 f.g.deliver(i, ch.rep);
@@ -360,10 +360,10 @@ bool fanouts::fanout_reroute(fanout& f, request& ch) {
     if (ch.is_abandoned() || f.stage == fan_stage::answered) return false;
     const bool reducer = &ch == f.reducer;
     if (!reducer && f.stage != fan_stage::gathering) return false;
-    const uint16_t gid = reducer ? static_cast<uint16_t>(reducer_group_) : f.groups[ch.part];
+    const uint16_t gid = reducer ? static_cast<uint16_t>(f.gen->reducer_group) : f.groups[ch.part];
     static const route::route_rule kDefault{};
     const route::call_info none{};
-    const int32_t b = route::pick_for_call(kDefault, e_.plane_->groups()[gid], e_.plane_->state(),
+    const int32_t b = route::pick_for_call(kDefault, f.gen->groups[gid], e_.plane_->state(),
                                            e_.rq_->cursors_[gid], none);
     if (b == route::kNoBackend) return false;
     ch.bounce = false;
@@ -394,9 +394,10 @@ void fanouts::fanout_complete(fanout& f) {
     }
     if (st == join::gather_status::failed) {
         const uint32_t i = f.g.failed_part();
-        const uint16_t gid = f.stage == fan_stage::reducing ? static_cast<uint16_t>(reducer_group_)
-                                                           : f.groups[i < f.n ? i : 0];
-        const std::string_view name = e_.plane_->groups()[gid].name();
+        const uint16_t gid = f.stage == fan_stage::reducing
+                                 ? static_cast<uint16_t>(f.gen->reducer_group)
+                                 : f.groups[i < f.n ? i : 0];
+        const std::string_view name = f.gen->groups[gid].name();
         return fanout_fail(f, join::failure_text(f.g, f.plan, name, text));
     }
     if (f.stage == fan_stage::gathering && f.custom) return fanout_reduce(f);
@@ -427,14 +428,14 @@ void fanouts::fanout_reduce(fanout& f) {
     const join::join_error e = join::reducer_request(f.join_obj, f.g.bodies(), f.out);
     char text[kErrTextMax];
     if (e != join::join_error::ok) return fanout_fail(f, join::join_failure_text(e, f.plan, text));
-    const uint16_t gid = static_cast<uint16_t>(reducer_group_);
+    const uint16_t gid = static_cast<uint16_t>(f.gen->reducer_group);
     static const route::route_rule kDefault{};
     const route::call_info none{};
-    const int32_t b = route::pick_for_call(kDefault, e_.plane_->groups()[gid], e_.plane_->state(),
+    const int32_t b = route::pick_for_call(kDefault, f.gen->groups[gid], e_.plane_->state(),
                                            e_.rq_->cursors_[gid], none);
     request* ch = b == route::kNoBackend ? nullptr : e_.rq_->alloc_request();
     if (ch == nullptr) {
-        const std::string_view name = e_.plane_->groups()[gid].name();
+        const std::string_view name = f.gen->groups[gid].name();
         const int n = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
                                     static_cast<int>(name.size()), name.data());
         return fanout_fail(f, fmt(text, sizeof text, n));
@@ -455,7 +456,7 @@ void fanouts::fanout_reduce(fanout& f) {
     ch->part = static_cast<uint8_t>(join::kPartsMax);
     ch->holds = hold::kFan | hold::kHome;
     ch->backend = static_cast<uint32_t>(b);
-    ch->queue_max = e_.lim_.queue_max;
+    ch->queue_max = e_.lim_->queue_max;
     ch->priority = 0;
     f.reducer = ch;
     f.stage = fan_stage::reducing;
@@ -563,6 +564,8 @@ void fanouts::free_fanout(fanout& f) {
     f.parent = nullptr;
     f.reducer = nullptr;
     f.n = 0;
+    if (f.gen != nullptr) f.gen->unhold(e_.me_);
+    f.gen = nullptr;
     f.next_free = fan_free_;
     fan_free_ = &f;
 }

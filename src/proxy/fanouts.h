@@ -37,7 +37,6 @@ class fanouts final {
 
     std::unique_ptr<fanout[]> fans_;  ///< fan-out contexts (fanout.contexts_max)
     fanout* fan_free_ = nullptr;
-    int32_t reducer_group_ = -1;      ///< fanout.reducer's group id; -1 none
 };
 
 }  // namespace qgate::proxy

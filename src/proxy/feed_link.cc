@@ -84,14 +84,14 @@ void feed_link::ps_up_subscribe(session& ss) {
     ss.ps->subscribing = true;  // the link stays in its handshake phase until answered
     e_.push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.hs.data()),
          static_cast<uint32_t>(ss.hs.size()), -1, true);
-    e_.set_timeout(ss, e_.lim_.connect_timeout_ms);
+    e_.set_timeout(ss, e_.lim_->connect_timeout_ms);
 }
 
 void feed_link::ps_up_frame(session& ss, pubsub::update_ref msg, const qipc::frame_header& h) {
     ps_conn& pc = *ss.ps;
     if (h.compressed) {
         bool refused = false;  // the plain bytes are what we forward
-        msg = ps_inflate(msg, e_.lim_.message_bytes_max, e_.inflate_limits(), refused);
+        msg = ps_inflate(msg, e_.lim_->message_bytes_max, e_.inflate_limits(), refused);
         if (!msg) {
             bump(refused ? e_.ctr_.inflate_refused : e_.ctr_.pubsub_bad_msgs);
             ps_up_failed(ss);

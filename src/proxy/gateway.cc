@@ -29,6 +29,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,10 +39,12 @@
 #include "proxy/access_log.h"
 #include "proxy/admin_model.h"
 #include "proxy/engine.h"
+#include "proxy/reloader.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "qgate/reload.h"
 #include "qgate/sd_notify.h"
 #include "shard/counters.h"
 #include "shard/mailbox.h"
@@ -127,16 +130,21 @@ bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports
 
 // One snapshot of kStatTable (admin thread): each shard counter summed over the shards, then
 // the gateway's stats. The order and the flat names are what .qgate.stats[] has always shown.
-// The shards' latency histograms and route hits, summed: one sample per backend, listener
-// and route of the config (latency_table rows are indexed like its arrays).
+// The shards' latency histograms and route hits, summed: one sample per backend of the current
+// generation (latency_table rows are indexed by backend id; an id past the rows is not
+// counted, shard/latency.h), per request listener, and per route position of the current
+// route table (hits since the table last changed: proxy::route_hits).
 void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::shard>>& shards,
-                 const config& cfg) {
+                 const proxy::upstream_table& ups, const proxy::gen_holder::view& v,
+                 const proxy::route_hits& hits) {
     using shard::stat_id;
-    for (size_t b = 0; b < cfg.backends.size(); ++b) {
+    for (const uint32_t b : v.ids) {
         latency_summary h;
         for (const auto& sh : shards) sh->stats().lat.add_backend(b, h);
-        out.push_back(shard::make_histogram(stat_id::backend_latency, h, {cfg.backends[b].name}));
+        out.push_back(shard::make_histogram(stat_id::backend_latency, h,
+                                            {ups.at(static_cast<int>(b)).name}));
     }
+    const config& cfg = *v.cfg;
     for (size_t l = 0; l < cfg.listeners.size(); ++l) {
         if (cfg.listeners[l].mode != conn_mode::request) continue;
         latency_summary h;
@@ -144,15 +152,14 @@ void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::s
         out.push_back(shard::make_histogram(stat_id::listener_latency, h, {std::to_string(l)}));
     }
     for (size_t r = 0; r < cfg.routes.size(); ++r) {
-        uint64_t hits = 0;
-        for (const auto& sh : shards) hits += sh->stats().lat.route_hits(r);
-        out.push_back(shard::make_sample(stat_id::route_hits, hits, {std::to_string(r)}));
+        out.push_back(shard::make_sample(stat_id::route_hits, hits.hits(r), {std::to_string(r)}));
     }
 }
 
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
-                         const ctl::admin_counters& admin, const config& cfg) {
+                         const ctl::admin_counters& admin, const proxy::reloader& rl,
+                         const proxy::gen_holder& gens, const proxy::route_hits& hits) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -180,19 +187,27 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::admin_auth_fail, read(admin.auth_fail)));
     out.push_back(shard::make_sample(stat_id::admin_http_requests, read(admin.http_requests)));
     out.push_back(shard::make_sample(stat_id::admin_out_overflow, read(admin.out_overflow)));
-    for (size_t b = 0; b < ups.size(); ++b) {
+    out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
+    out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
+    out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
+    // The backends of the running generation (a removed one still draining is not listed).
+    const proxy::gen_holder::view v = gens.current_view();
+    const std::vector<uint32_t>& ids = v.ids;
+    for (const uint32_t b : ids) {
         const proxy::upstream& u = ups.at(static_cast<int>(b));
         out.push_back(shard::make_sample(stat_id::backend_conns, ups.sessions(static_cast<int>(b)),
                                          {u.name}));
     }
     // Request mode: each backend's queued + in-flight calls and liveness (its home shard's view).
-    for (uint32_t b = 0; plane != nullptr && b < plane->backends(); ++b) {
-        out.push_back(shard::make_sample(stat_id::backend_load, plane->state(b).load_now(),
-                                         {plane->name(b)}));
-        out.push_back(shard::make_sample(stat_id::backend_live,
-                                         plane->state(b).is_live() ? 1 : 0, {plane->name(b)}));
+    for (const uint32_t b : ids) {
+        if (plane == nullptr) break;
+        const std::string& name = ups.at(static_cast<int>(b)).name;
+        const route::backend_state& st = plane->state(b);
+        out.push_back(shard::make_sample(stat_id::backend_load, st.load_now(), {name}));
+        out.push_back(
+            shard::make_sample(stat_id::backend_live, st.is_live() ? 1 : 0, {name}));
     }
-    add_latency(out, shards, cfg);
+    if (v.cfg != nullptr) add_latency(out, shards, ups, v, hits);
     return out;
 }
 
@@ -203,15 +218,9 @@ io::backend_options backend_opts(const limits_conf& l) {
     return o;
 }
 
-void on_sighup(proxy::access_log* alog) {  // q admins send it by habit; never fatal
-    if (alog != nullptr) alog->reopen();  // logrotate's postrotate sends SIGHUP
-    QGATE_LOG_WARN("SIGHUP: configuration reload is not implemented yet; the running "
-                   "configuration stays (restart qgate to apply changes)");
-}
-
 // The signal thread's wait: the signals (a signalfd) and the shards' exits (an eventfd each
-// shard adds 1 to as it ends), in one poll() without a timeout, so neither a signal nor the
-// last shard's exit waits for a poll interval.
+// shard adds 1 to as it ends), in one poll(), so neither a signal nor the last shard's exit
+// waits for a poll interval; the poll wakes at least every kTickMs for the reloader's tick.
 struct signal_wait {
     int sig_fd = -1;
     int exit_fd = -1;
@@ -223,11 +232,15 @@ struct signal_wait {
     signal_wait(const signal_wait&) = delete;
     signal_wait& operator=(const signal_wait&) = delete;
 
-    /// Blocks until a signal (returned) or a shard exit (0, with `exited` increased).
+    static constexpr int kTickMs = 200;
+    /// Blocks until a signal (returned), a shard exit (0, with `exited` increased) or kTickMs
+    /// passed (0).
     int next(uint32_t& exited) const {
         for (;;) {
             pollfd p[2] = {{sig_fd, POLLIN, 0}, {exit_fd, POLLIN, 0}};
-            if (poll(p, 2, -1) < 0) {
+            const int ready = poll(p, 2, kTickMs);
+            if (ready == 0) return 0;
+            if (ready < 0) {
                 if (errno == EINTR) continue;
                 return -1;
             }
@@ -244,22 +257,35 @@ struct signal_wait {
     }
 };
 
+using reload_fn = std::function<proxy::reload_result(const char*)>;
+
+// SIGHUP: reopens the access log (logrotate's postrotate sends it) and reloads the
+// configuration (logged either way); not once the drain has begun.
+void on_sighup(proxy::access_log* alog, const std::atomic<bool>& stop, const reload_fn& reload) {
+    if (alog != nullptr) alog->reopen();
+    if (stop.load(std::memory_order_relaxed)) return;
+    (void)reload("SIGHUP");
+}
+
 // Serves until SIGTERM/SIGINT, then waits for the drain. The first signal sets `stop` and
 // pokes shard 0, which broadcasts the drain; a second one sets `force` too: the drain ends at
-// once, as at its timeout (README "Behaviour decisions", shutdown).
+// once, as at its timeout (README "Behaviour decisions", shutdown). Every wake-up (at least
+// each signal_wait::kTickMs) lets the reloader free old generations and retire backends.
 void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          std::atomic<bool>& stop, std::atomic<bool>& force,
-                         const signal_wait& w, proxy::access_log* alog) {
+                         const signal_wait& w, proxy::access_log* alog, proxy::reloader& rl,
+                         const reload_fn& reload) {
     uint32_t exited = 0;
     while (exited < shards.size()) {
         const int sig = w.next(exited);
+        rl.tick();
         if (sig < 0) {
             QGATE_LOG_ERROR("signal wait: %s; draining", strerror(errno));
             stop.store(true, std::memory_order_release);
             shards[0]->notify();
             break;  // the join below waits for the drain
         }
-        if (sig == SIGHUP) on_sighup(alog);
+        if (sig == SIGHUP) on_sighup(alog, stop, reload);
         if (sig != SIGTERM && sig != SIGINT) continue;
         if (!stop.load(std::memory_order_relaxed)) {
             QGATE_LOG_INFO("signal %d: draining (up to the drain timeout; a second signal "
@@ -280,15 +306,19 @@ void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shard
 // The access log, when configured and a request listener exists (it logs request-mode calls
 // only). False: logged.
 bool start_access_log(const config& cfg, uint32_t n, const proxy::route_plane* plane,
-                      std::unique_ptr<proxy::access_log>& alog) {
+                      const proxy::upstream_table& ups, std::unique_ptr<proxy::access_log>& alog) {
     if (cfg.access_log.path.empty()) return true;
     if (plane == nullptr) {
         QGATE_LOG_WARN("access_log: no request-mode listener, nothing to log");
         return true;
     }
-    std::vector<std::string> names;
-    for (uint32_t b = 0; b < plane->backends(); ++b) names.push_back(plane->name(b));
-    alog = std::make_unique<proxy::access_log>(cfg.access_log, n, std::move(names));
+    // By id, looked up as lines are written: a reload adds ids (their records are written
+    // before a shard can route to them, and never rewritten).
+    const proxy::backend_namer names = [&ups](uint32_t b) -> std::string_view {
+        return b < proxy::kBackendsMax ? std::string_view(ups.at(static_cast<int>(b)).name)
+                                       : std::string_view();
+    };
+    alog = std::make_unique<proxy::access_log>(cfg.access_log, n, names);
     std::string err;
     if (!alog->start(err)) {
         QGATE_LOG_ERROR("%s", err.c_str());
@@ -303,16 +333,11 @@ bool start_access_log(const config& cfg, uint32_t n, const proxy::route_plane* p
 // shared by every shard; each stays null when no listener needs it. False: logged.
 bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_plane>& plane,
                   std::unique_ptr<proxy::pubsub_plane>& pubsub) {
-    std::string err;
     for (const listener_conf& lc : cfg.listeners) {
         if (lc.mode == conn_mode::request && plane == nullptr) {
             plane = std::make_unique<proxy::route_plane>();
-            if (!plane->build(cfg, n, err)) {
-                QGATE_LOG_ERROR("routes: %s", err.c_str());
-                return false;
-            }
-            QGATE_LOG_INFO("request mode: %u route(s), %u group(s)", plane->table().size(),
-                           plane->groups().size());
+            plane->build(cfg, n);
+            QGATE_LOG_INFO("request mode: %zu route(s)", cfg.routes.size());
         }
         if (lc.mode == conn_mode::pubsub && pubsub == nullptr) {
             pubsub = std::make_unique<proxy::pubsub_plane>(n, cfg);
@@ -350,9 +375,20 @@ bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::eng
     return true;
 }
 
+// What .qgate.reload[] answers, from what the reloader did.
+ctl::reload_reply to_reply(const proxy::reload_result& r) {
+    ctl::reload_reply out;
+    out.ok = r.ok;
+    out.generation = r.generation;
+    out.changes = r.changes;
+    out.error = r.error;
+    out.restart = r.restart;
+    return out;
+}
+
 }  // namespace
 
-int run_gateway(const config_ptr& cfg) {
+int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)> reload_source) {
     uint32_t n = cfg->shards != 0 ? cfg->shards : std::thread::hardware_concurrency();
     n = n == 0 ? 1 : (n > kShardsMax ? kShardsMax : n);
     if (cfg->listeners.empty()) {
@@ -363,11 +399,8 @@ int run_gateway(const config_ptr& cfg) {
     if (!choose_backend(*cfg, kind)) return 1;
 
     auto ups = std::make_unique<proxy::upstream_table>();
+    ups->build(*cfg);
     std::string err;
-    if (!ups->build(*cfg, err)) {
-        QGATE_LOG_ERROR("%s", err.c_str());
-        return 1;
-    }
     std::unique_ptr<proxy::route_plane> plane;
     std::unique_ptr<proxy::pubsub_plane> pubsub;
     if (!build_planes(*cfg, n, plane, pubsub)) return 1;
@@ -406,25 +439,54 @@ int run_gateway(const config_ptr& cfg) {
     }
 
     // The admin API's view of the shards (admin_model.h): a command slot per shard and the
-    // per-shard meters the engines count into.
+    // per-shard meters the engines count into, one per backend id (ids grow with reloads).
     std::vector<std::unique_ptr<proxy::admin_link>> links;
     for (uint32_t s = 0; s < n; ++s) links.push_back(std::make_unique<proxy::admin_link>());
-    proxy::backend_meters meters(n, static_cast<uint32_t>(cfg->backends.size()));
+    proxy::backend_meters meters(n, proxy::kBackendsMax);
+
+    // Routing generations (hot reload): the first one, number 1, before any shard starts.
+    proxy::gen_holder gens(n);
+    if (!reload_source) {
+        reload_source = [](config&, std::string& e) {
+            e = "no configuration file to re-read";
+            return false;
+        };
+    }
+    proxy::reloader rl(n, *ups, gens, std::move(reload_source),
+                       [&shards](uint32_t s) { shards[s]->notify(); });
+    if (!rl.start(cfg, err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return 1;
+    }
+
     ctl::admin_server admin;
+    proxy::route_hits hits(shards);
+    // Every reload (SIGHUP, .qgate.reload[]): the admin port's logins follow the users file,
+    // and route hits restart when the route table changed (README "Behaviour decisions").
+    const reload_fn do_reload = [&rl, &admin, &hits](const char* why) {
+        proxy::reload_result r = rl.reload(why);
+        if (r.ok && r.users_changed) admin.set_users(rl.running()->users);
+        if (r.ok && r.routes_changed) hits.restart();
+        return r;
+    };
     proxy::gateway_parts parts;
     parts.cfg = cfg;
+    parts.gens = &gens;
+    parts.hits = &hits;
     parts.shards = &shards;
     parts.links = &links;
     parts.ups = ups.get();
     parts.plane = plane.get();
     parts.meters = &meters;
     parts.ports = ports;
-    parts.stats = [&shards, &ups, &plane, &admin, &cfg] {
-        return aggregate(shards, *ups, plane.get(), admin.counters(), *cfg);
+    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits] {
+        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits);
     };
     proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
     if (cfg->admin_enabled) {
+        admin.set_control({[&do_reload] { return to_reply(do_reload(".qgate.reload[]")); },
+                           [&rl] { return ctl::config_toml(*rl.running()); }});
         if (!admin.start(*cfg, model, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
@@ -442,8 +504,9 @@ int run_gateway(const config_ptr& cfg) {
     eo.pubsub = pubsub.get();
     eo.stop = &stop;
     eo.force = &force;
+    eo.gens = &gens;
     std::unique_ptr<proxy::access_log> alog;
-    if (!start_access_log(*cfg, n, plane.get(), alog)) {
+    if (!start_access_log(*cfg, n, plane.get(), *ups, alog)) {
         admin.stop();  // before `model`, which its thread reads, goes away
         return 1;
     }
@@ -459,7 +522,7 @@ int run_gateway(const config_ptr& cfg) {
     }
 
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
-    serve_until_drained(shards, stop, force, waiter, alog.get());
+    serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();

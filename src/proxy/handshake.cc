@@ -28,7 +28,7 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
 }
 
 void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
-    const size_t max = lim_.handshake_bytes_max;
+    const size_t max = lim_->handshake_bytes_max;
     const size_t room = max + kEarlyBytesMax - ss.hs.size();
     ss.hs.append(reinterpret_cast<const char*>(p), n < room ? n : room);
     qipc::handshake h;
@@ -40,7 +40,7 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
         close_session(ss);
         return;
     }
-    if (!ctl::authenticate(*opt_.cfg, h.user, h.password)) {
+    if (!ctl::authenticate(*gen_->cfg, h.user, h.password)) {
         bump(ctr_.auth_fail);
         close_session(ss);  // no byte written: the client reports 'access, as with q
         return;

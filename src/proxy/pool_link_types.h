@@ -71,6 +71,8 @@ struct home_backend {
     uint32_t up = 0;        ///< pool connections in `ready`
     uint32_t failures = 0;  ///< consecutive failed connects (any connection)
     bool ejected = false;
+    bool draining = false;  ///< removed by a reload: serves what it has, takes nothing new
+    bool retired = false;   ///< drained: its connections closed and do not reconnect
     bool pump_due = false;  ///< on pool_links::pump_due_
     std::vector<uint32_t> conns;  ///< session slots of its pool connections
 };

@@ -88,24 +88,82 @@ request* next_sync(request* r) {
 }  // namespace
 
 void pool_links::start_pools() {
-    homes_.resize(e_.plane_->backends());
-    pump_due_.reserve(e_.plane_->backends());  // each backend at most once: never grows
-    pumping_.reserve(e_.plane_->backends());
-    for (uint32_t b = 0; b < e_.plane_->backends(); ++b) {
-        if (e_.plane_->home(b) != e_.me_) continue;
-        home_backend& hb = homes_[b];
-        hb.mine = true;
-        for (uint32_t i = 0; i < e_.opt_.cfg->backends[b].conns; ++i) {
-            session* ss = e_.alloc_session();
-            if (ss == nullptr) break;  // conns_per_shard_max reached: fewer connections
-            ss->st = sstate::pool;
-            ss->h = this;
-            ss->pc = pool_conn{};
-            ss->pc.backend = b;
-            hb.conns.push_back(ss->index);
-            pool_connect(*ss);
-        }
+    homes_.resize(kBackendsMax);
+    pump_due_.reserve(kBackendsMax);  // each backend at most once: never grows
+    pumping_.reserve(kBackendsMax);
+    for (const uint32_t b : e_.gen_->ids) {
+        if (e_.plane_->home(b) == e_.me_) open_pool(b);
     }
+}
+
+// The pool of a backend whose home is this shard: `conns` links, connecting now. Session slots
+// of retired pools are reused first, so added and removed backends do not grow the table.
+void pool_links::open_pool(uint32_t b) {
+    home_backend& hb = homes_[b];
+    hb.mine = true;
+    for (uint32_t i = 0; i < e_.opt_.upstreams->at(static_cast<int>(b)).conns; ++i) {
+        session* ss = nullptr;
+        if (!spare_.empty()) {
+            ss = e_.sessions_[spare_.back()].get();
+            spare_.pop_back();
+        } else {
+            ss = e_.alloc_session();
+        }
+        if (ss == nullptr) break;  // conns_per_shard_max reached: fewer connections
+        ss->st = sstate::pool;
+        ss->h = this;
+        ss->pc = pool_conn{};
+        ss->pc.backend = b;
+        ss->link = {};
+        hb.conns.push_back(ss->index);
+        pool_connect(*ss);
+    }
+}
+
+// A reload adopted by this shard: pools for the added backends it is home to; the removed ones
+// drain: no group of the new generation has them, so only calls routed with an older one still
+// reach them (a shard that has not adopted it yet: at most its current turn), and they keep
+// serving until no generation refers to them (retire_due). No flag is needed on the picks: a
+// shard routing with an older generation must still find its members in service.
+void pool_links::adopt(const generation& old, const generation& now) {
+    for (const uint32_t b : now.ids) {
+        if (e_.plane_->home(b) == e_.me_ && !homes_[b].mine) open_pool(b);
+    }
+    for (const uint32_t b : old.ids) {
+        if (e_.plane_->home(b) != e_.me_ || now.contains(b) || homes_[b].draining) continue;
+        homes_[b].draining = true;
+        retiring_.push_back(b);
+        QGATE_LOG_INFO("backend %s: removed by reload, draining",
+                       name(b));
+    }
+}
+
+// Removed backends whose calls are all done (no generation refers to them: gen_holder::reclaim)
+// close their pooled connections, which do not reconnect; their slots become spares.
+void pool_links::retire_due() {
+    std::erase_if(retiring_, [this](uint32_t b) {
+        if (!e_.opt_.gens->retired(b)) return false;
+        retire(b);
+        return true;
+    });
+}
+
+void pool_links::retire(uint32_t b) {
+    home_backend& hb = homes_[b];
+    hb.retired = true;
+    bump(e_.ctr_.backends_retired);
+    QGATE_LOG_INFO("backend %s: drained, closing its %zu pooled connection(s)",
+                   name(b), hb.conns.size());
+    for (const uint32_t idx : hb.conns) {
+        session& ss = *e_.sessions_[idx];
+        ss.deadline_ms = 0;  // a reconnect or probe timer already set is stale now
+        if (ss.link.phase == link_phase::down && ss.s[1].fd < 0) {
+            spare_.push_back(idx);
+            continue;
+        }
+        pool_failed(ss);  // nothing is on it: it only closes (pool_freed makes it a spare)
+    }
+    hb.conns.clear();
 }
 
 void pool_links::publish_load(uint32_t b) {
@@ -165,7 +223,7 @@ void pool_links::return_request(request& r, bool bounce) {
     r.bounce = bounce && r.bounces < kBouncesMax;
     if (bounce && !r.bounce) {
         char text[kErrTextMax];
-        const std::string_view g = e_.plane_->groups()[e_.plane_->group_of(r.backend)].name();
+        const std::string_view g = e_.opt_.upstreams->at(static_cast<int>(r.backend)).group;
         const int n = std::snprintf(text, sizeof text, "qgate: no backend available for group %.*s",
                                     static_cast<int>(g.size()), g.data());
         home_answer(r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
@@ -205,7 +263,7 @@ void pool_links::pump(uint32_t b) {
 // behind it. Calls then wait in its queue, where priorities, timeouts, a client's disconnect
 // and ejection still apply to them.
 bool pool_links::stalled(const home_backend& hb, uint64_t now) const {
-    const uint32_t hold = e_.lim_.pipeline_hold_ms;
+    const uint32_t hold = e_.lim_->pipeline_hold_ms;
     if (hold == 0) return false;
     for (uint32_t idx : hb.conns) {
         const pool_conn& pc = e_.sessions_[idx]->pc;
@@ -300,6 +358,7 @@ void pool_links::pool_answered(session& ss) {
 }
 
 void pool_links::pool_connect(session& ss) {
+    if (homes_[ss.pc.backend].retired) return;
     if (!e_.link_.connect(ss, static_cast<int>(ss.pc.backend))) pool_failed(ss);
 }
 
@@ -324,11 +383,11 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
     if (hb.ejected) {
         hb.ejected = false;
         bump(e_.ctr_.backends_recovered);
-        QGATE_LOG_INFO("backend %s: recovered", e_.plane_->name(b).c_str());
+        QGATE_LOG_INFO("backend %s: recovered", name(b));
     }
     e_.plane_->state(b).live.store(true, std::memory_order_relaxed);
-    const pipeline_mode m = e_.opt_.cfg->backends[b].pipeline;
-    ss.pc.depth = m == pipeline_mode::on ? e_.lim_.pipeline_depth : 1;
+    const pipeline_mode m = e_.opt_.upstreams->at(static_cast<int>(b)).pipeline;
+    ss.pc.depth = m == pipeline_mode::on ? e_.lim_->pipeline_depth : 1;
     if (m == pipeline_mode::automatic) {
         start_probe(ss, pool_conn::probe_kind::order);
         return;
@@ -351,7 +410,7 @@ void pool_links::pool_failed(session& ss) {
         --hb.up;
         bump(e_.ctr_.backend_disconnect);
         e_.note_backend_fail(static_cast<int>(b), "connection lost", 0);
-        QGATE_LOG_DEBUG("backend %s: connection lost", e_.plane_->name(b).c_str());
+        QGATE_LOG_DEBUG("backend %s: connection lost", name(b));
     } else if (attempted) {
         ++hb.failures;
     }
@@ -362,7 +421,7 @@ void pool_links::pool_failed(session& ss) {
         pc.parked.splice(gone);  // their bytes may still be read by the kernel: see pool_freed
     }
     pc.probing = pool_conn::probe_kind::none;
-    if (hb.up == 0 && !hb.ejected && hb.failures >= e_.lim_.eject_after_failures) eject(b);
+    if (hb.up == 0 && !hb.ejected && hb.failures >= e_.lim_->eject_after_failures) eject(b);
     // Answered only now that the connection is down: answering can re-enter pump (the client
     // is on this shard and framing more calls), which must not pick this connection.
     while (request* r = gone.pop()) pool_gone(ss, *r);
@@ -392,7 +451,7 @@ void pool_links::pool_gone(session& ss, request& r) {
     bump(e_.meter(ss.pc.backend).errors);
     char text[kErrTextMax];
     const int n = std::snprintf(text, sizeof text, "qgate: backend %s disconnected",
-                                e_.plane_->name(ss.pc.backend).c_str());
+                                name(ss.pc.backend));
     home_answer(r, {text, static_cast<size_t>(n < 0 ? 0 : n)});
 }
 
@@ -406,6 +465,10 @@ void pool_links::pool_freed(session& ss) {
         publish_load(ss.pc.backend);
     }
     if (e_.draining_) return;
+    if (homes_[ss.pc.backend].retired) {
+        spare_.push_back(ss.index);
+        return;
+    }
     if (ss.link.attempt > 0) bump(e_.ctr_.backend_reconnects);
     e_.link_.schedule_reconnect(ss);
 }
@@ -421,14 +484,14 @@ void pool_links::pool_timeout(session& ss) {
 // The health query: sync "" (q answers ::) on a ready connection whose backend is idle, so a
 // long-running call elsewhere on the backend cannot make it look dead.
 void pool_links::schedule_probe(session& ss) {
-    if (e_.lim_.health_interval_ms != 0) e_.set_timeout(ss, e_.lim_.health_interval_ms);
+    if (e_.lim_->health_interval_ms != 0) e_.set_timeout(ss, e_.lim_->health_interval_ms);
 }
 
 void pool_links::probe_due(session& ss) {
     pool_conn& pc = ss.pc;
     if (pc.probing != pool_conn::probe_kind::none) {
         bump(e_.ctr_.backend_health_fail);
-        QGATE_LOG_WARN("backend %s: no answer to the %s query", e_.plane_->name(pc.backend).c_str(),
+        QGATE_LOG_WARN("backend %s: no answer to the %s query", name(pc.backend),
                        pc.probing == pool_conn::probe_kind::order ? "order" : "health");
         pool_failed(ss);
         return;
@@ -448,15 +511,15 @@ void pool_links::start_probe(session& ss, pool_conn::probe_kind k) {
     const bool order = k == pool_conn::probe_kind::order;
     const uint8_t* q = order ? kOrderQuery.frame : kHealthQuery;
     if (!pool_push(ss, q, order ? sizeof kOrderQuery.frame : sizeof kHealthQuery)) return;
-    e_.set_timeout(ss, e_.lim_.connect_timeout_ms);
+    e_.set_timeout(ss, e_.lim_->connect_timeout_ms);
 }
 
 // The probe's answer is read: `in_order` when it was the order query's 1b. Then calls may go.
 void pool_links::probe_answered(session& ss, bool in_order) {
     pool_conn& pc = ss.pc;
     if (pc.probing == pool_conn::probe_kind::order) {
-        pc.depth = in_order ? e_.lim_.pipeline_depth : 1;
-        QGATE_LOG_DEBUG("backend %s: %s", e_.plane_->name(pc.backend).c_str(),
+        pc.depth = in_order ? e_.lim_->pipeline_depth : 1;
+        QGATE_LOG_DEBUG("backend %s: %s", name(pc.backend),
                         in_order ? "answers in order: pipelined" : "may defer: not pipelined");
     }
     pc.probing = pool_conn::probe_kind::none;
@@ -471,7 +534,7 @@ void pool_links::eject(uint32_t b) {
     hb.ejected = true;
     e_.plane_->state(b).live.store(false, std::memory_order_relaxed);
     bump(e_.ctr_.backends_ejected);
-    QGATE_LOG_WARN("backend %s: ejected after %u failed connects", e_.plane_->name(b).c_str(),
+    QGATE_LOG_WARN("backend %s: ejected after %u failed connects", name(b),
                    hb.failures);
     while (request* r = hb.queue.pop()) return_request(*r, true);
     publish_load(b);

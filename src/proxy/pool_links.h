@@ -44,6 +44,10 @@ class pool_links final : public conn_handler, public frame_sink {
     uint32_t pull_max() const override { return 0; }  // one reply per completion is plenty
 
     void start_pools();
+    void open_pool(uint32_t b);
+    void adopt(const generation& old, const generation& now);
+    void retire_due();
+    void retire(uint32_t b);
     void home_enqueue(request& r);
     void home_answer(request& r, std::string_view text);
     void return_request(request& r, bool bounce);
@@ -85,8 +89,14 @@ class pool_links final : public conn_handler, public frame_sink {
     void start_probe(session& ss, pool_conn::probe_kind k);
     void probe_answered(session& ss, bool in_order);
     bool home_idle() const;
+    /// The backend's name, for logs and errors.
+    const char* name(uint32_t b) const {
+        return e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str();
+    }
 
-    std::vector<home_backend> homes_;          ///< per global backend id
+    std::vector<home_backend> homes_;          ///< per backend id (kBackendsMax)
+    std::vector<uint32_t> retiring_;  ///< removed backends of this home, draining (reload)
+    std::vector<uint32_t> spare_;     ///< session slots of retired pools, reused by open_pool
     std::vector<uint32_t> pump_due_;  ///< backends whose queue is pumped at the end of the turn
     std::vector<uint32_t> pumping_;   ///< the ones being pumped (pump_marked)
 };

@@ -174,7 +174,7 @@ bool pool_links::pool_header(session& ss) {
     pool_conn& pc = ss.pc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     qipc::frame_header h;
     if (!qipc::parse_header({pc.rx.data() + pc.at, qipc::kHeaderSize}, h, hl)) {
         bump(e_.ctr_.malformed_frames);

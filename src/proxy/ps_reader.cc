@@ -139,7 +139,7 @@ bool ps_reader::ps_reading(const session& ss) {
 
 qipc::header_limits ps_reader::ps_header_limits(const session& ss) const {
     qipc::header_limits hl;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     hl.capability = ss.cap;
     return hl;
 }

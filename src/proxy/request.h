@@ -50,6 +50,7 @@ inline constexpr uint32_t kPostDone = 2;    ///< home -> origin: answered (or to
 inline constexpr size_t kErrTextMax = 240;
 
 struct fanout;
+struct generation;
 
 struct request {
     // ---- fixed at start
@@ -72,6 +73,8 @@ struct request {
     request* onext = nullptr;  ///< client order list / slot free list
     uint8_t err[kErrTextMax + 16]{};
     fanout* fan = nullptr;  ///< fan-out parent or child (fanout.h); origin only
+    /// The routing generation the call was routed with (held: generation.h); origin only.
+    const generation* rgen = nullptr;
     bool fan_child = false;
     uint8_t part = 0;       ///< child: its part index (kPartsMax = reducer)
     // Access log (request_log.cc), set only while the log is on: when the call was read whole,
@@ -168,23 +171,19 @@ struct request_fifo {
     }
 };
 
-/// Everything request mode shares between shards. Built once by run_gateway before the shards
-/// start; afterwards only the backend_state cells and the slots change (see above).
+/// Everything request mode shares between shards that reloads do not change: one
+/// backend_state cell per backend id (kBackendsMax, generation.h; load = queued + in flight,
+/// live), the home shard of each id (`id % shards`) and one pool of `request` slots per shard.
+/// Groups and routes are the generation's (generation.h). Built once by run_gateway before the
+/// shards start; afterwards only the backend_state cells and the slots change (see above).
 class route_plane {
   public:
-    /// Compiles groups and routes from `cfg` and allocates `shards` slot pools.
-    bool build(const config& cfg, uint32_t shards, std::string& error);
+    /// Allocates the state cells and `shards` slot pools.
+    void build(const config& cfg, uint32_t shards);
 
-    const route::group_set& groups() const { return groups_; }
-    const route::route_table& table() const { return table_; }
-    /// The rule for a call of listener `l` when no [[route]] is configured: its own group.
-    const route::route_rule* fallback(uint32_t l) const { return &fallback_[l]; }
-    std::span<const route::backend_state> state() const { return {state_.get(), nbackends_}; }
+    std::span<const route::backend_state> state() const { return {state_.get(), nstate_}; }
     route::backend_state& state(uint32_t b) { return state_[b]; }
-    uint32_t backends() const { return nbackends_; }
     uint32_t home(uint32_t b) const { return b % shards_; }
-    uint32_t group_of(uint32_t b) const { return backend_group_[b]; }
-    const std::string& name(uint32_t b) const { return names_[b]; }
     request* slots(uint32_t shard) { return pools_[shard].get(); }
     uint32_t slots_per_shard() const { return slots_per_shard_; }
     /// Client connections open on every shard (a home shard keeps serving until it is 0).
@@ -193,15 +192,9 @@ class route_plane {
     std::atomic<uint64_t>& held_bytes() { return held_bytes_; }
 
   private:
-    route::group_set groups_;
-    route::route_table table_;
-    std::vector<route::route_rule> fallback_;  ///< per listener
-    std::vector<uint16_t> fallback_groups_;    ///< per listener, viewed by fallback_[l]
     std::unique_ptr<route::backend_state[]> state_;
-    uint32_t nbackends_ = 0;
+    uint32_t nstate_ = 0;
     uint32_t shards_ = 1;
-    std::vector<uint32_t> backend_group_;
-    std::vector<std::string> names_;
     std::vector<std::unique_ptr<request[]>> pools_;
     uint32_t slots_per_shard_ = 0;
     std::atomic<uint32_t> clients_open_{0};

@@ -51,13 +51,13 @@ bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> 
     uint64_t ulen = 0;
     qipc::inflate_limits lim = e_.inflate_limits();
     lim.bytes_max = UINT64_MAX;  // request_bytes_max first: its own error, as for plain calls
-    const qipc::status st = qipc::inflate_length(msg, e_.lim_.message_bytes_max, lim, ulen);
+    const qipc::status st = qipc::inflate_length(msg, e_.lim_->message_bytes_max, lim, ulen);
     if (st.code == qipc::errc::inflate_limit) return refuse_inflate(ss, r);
     if (!st) {
         reject_malformed(ss, r);
         return false;
     }
-    if (ulen > e_.lim_.request_bytes_max) {
+    if (ulen > e_.lim_->request_bytes_max) {
         bump(e_.ctr_.request_too_large);
         answer_error(ss, r, "qgate: request too large");
         return false;
@@ -101,7 +101,7 @@ void request_clients::plain_reply(const session& ss, request& r) {
     if (ss.cap != 0 && !ss.rq.peer_local) return;  // q would send it compressed as well
     uint64_t ulen = 0;
     const qipc::status st =
-        qipc::inflate_length(r.rep, e_.lim_.message_bytes_max, e_.inflate_limits(), ulen);
+        qipc::inflate_length(r.rep, e_.lim_->message_bytes_max, e_.inflate_limits(), ulen);
     if (st.code == qipc::errc::inflate_limit) return refuse_reply(r);
     if (st) {
         e_.bigs_.fit(r.req, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
@@ -123,8 +123,8 @@ void request_clients::refuse_reply(request& r) {
 }
 
 // 'qgate: backend B <what> as the slot's answer.
-void request_clients::backend_error(request& r, const char* what) {
-    const std::string& name = e_.plane_->name(r.backend);
+void request_clients::backend_error(request& r, const char* what) const {
+    const std::string& name = e_.opt_.upstreams->at(static_cast<int>(r.backend)).name;
     char text[kErrTextMax];
     const int len = std::snprintf(text, sizeof text, "qgate: backend %.*s %s",
                                   static_cast<int>(name.size()), name.data(), what);

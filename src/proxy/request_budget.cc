@@ -89,7 +89,7 @@ bool request_clients::hold_reply(session& ss, request& r) {
     const uint64_t n = r.rep.size();
     const uint64_t reply_held = r.held - r.client_held;  // taken at home for the reply
     if (reply_held > 0 && ss.rq.held_bytes > r.client_held &&
-        ss.rq.held_bytes + n > e_.lim_.client_bytes_max) {
+        ss.rq.held_bytes + n > e_.lim_->client_bytes_max) {
         bump(e_.ctr_.client_bytes_refused);
         e_.held_.give(reply_held);
         r.held = r.client_held;

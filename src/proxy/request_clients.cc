@@ -54,7 +54,7 @@ constexpr uint8_t kRequestCapability = 3;
 
 request_clients::request_clients(engine& e)
     : e_(e), rq_timers_(e.plane_ != nullptr ? e.plane_->slots_per_shard() : 0) {
-    slot_waiters_.reserve(e.lim_.conns_per_shard_max);
+    slot_waiters_.reserve(e.lim_->conns_per_shard_max);
 }
 
 void request_clients::enter_request(session& ss) {
@@ -94,10 +94,10 @@ void request_clients::request_input(session& ss, int32_t bid, const uint8_t* p, 
     if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
         // It calls faster than its backends answer, or holds client_bytes_max of calls and
         // replies (request_budget.cc).
-        const bool bytes = ss.rq.held_bytes >= e_.lim_.client_bytes_max;
+        const bool bytes = ss.rq.held_bytes >= e_.lim_->client_bytes_max;
         bump(bytes ? e_.ctr_.client_bytes_pauses : e_.ctr_.client_quota_pauses);
         e_.pause_recv(ss, role::client);
-    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > e_.lim_.out_bytes_high) {
+    } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > e_.lim_->out_bytes_high) {
         bump(e_.ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
         e_.pause_recv(ss, role::client);
     }
@@ -130,17 +130,17 @@ void request_clients::wake_slot_waiters() {
 }
 
 bool request_clients::over_quota(const session& ss) const {
-    return ss.rq.pending + ss.rq.async_out >= e_.lim_.requests_per_client_max ||
-           ss.rq.held_bytes >= e_.lim_.client_bytes_max;
+    return ss.rq.pending + ss.rq.async_out >= e_.lim_->requests_per_client_max ||
+           ss.rq.held_bytes >= e_.lim_->client_bytes_max;
 }
 
 // Whether a paused client may be read again: nothing held, outstanding calls down to half the
 // quota (hysteresis: a pipelining client is not paused and resumed per call), replies drained.
 bool request_clients::client_quota_ok(const session& ss) const {
     return ss.rq.held.empty() &&
-           ss.rq.pending + ss.rq.async_out <= e_.lim_.requests_per_client_max / 2 &&
-           ss.rq.held_bytes <= e_.lim_.client_bytes_max / 2 &&
-           ss.s[0].sq.bytes() <= e_.lim_.out_bytes_low;
+           ss.rq.pending + ss.rq.async_out <= e_.lim_->requests_per_client_max / 2 &&
+           ss.rq.held_bytes <= e_.lim_->client_bytes_max / 2 &&
+           ss.s[0].sq.bytes() <= e_.lim_->out_bytes_low;
 }
 
 // Frames calls until the input ends or the client reaches its quota; returns the bytes used
@@ -152,7 +152,7 @@ int64_t request_clients::request_data(session& ss, int32_t bid, const uint8_t* p
     ss.rq.in_p = p;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     const int64_t used = cut_frames(
         ss.rq.cut, p, n, hl,
         [&] { return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr; },
@@ -199,10 +199,10 @@ void request_clients::request_unhold(session& ss) {
     // back here: the outer call owns the held buffer it is reading, so the inner one returns.
     if (ss.rq.unholding) return;
     ss.rq.unholding = true;
-    const uint32_t resume_at = e_.lim_.requests_per_client_max / 2;
+    const uint32_t resume_at = e_.lim_->requests_per_client_max / 2;
     while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
            ss.rq.pending + ss.rq.async_out <= resume_at &&
-           ss.rq.held_bytes <= e_.lim_.client_bytes_max / 2) {
+           ss.rq.held_bytes <= e_.lim_->client_bytes_max / 2) {
         iovec iov[1];
         uint64_t bytes = 0;
         ss.rq.held.gather(e_.items_, iov, 1, bytes);
@@ -245,7 +245,7 @@ bool request_clients::request_header(session& ss, const qipc::frame_header& h) {
     r->in_us = r->sync ? shard::now_us() : 0;
     // A call is taken whole (lent or copied at its first body byte: request_lend.cc); one
     // over the limit is read past and answered with an error.
-    ss.rq.oversize = h.length > e_.lim_.request_bytes_max;
+    ss.rq.oversize = h.length > e_.lim_->request_bytes_max;
     ss.rq.undecided = !ss.rq.oversize;
     if (ss.rq.oversize) {
         r->req.resize(qipc::kHeaderSize);
@@ -288,23 +288,25 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
                                  std::span<const uint8_t> body) {
     const route::call_info call = route::classify(body, h.little_endian, h.type);
     if (call.form == route::call_form::invalid) return reject_malformed(ss, r);
-    const route::route_rule* rule = e_.plane_->table().size() == 0
-                                        ? e_.plane_->fallback(ss.listener)
-                                        : route::match_call(e_.plane_->table(), call, ss.user);
+    hold_generation(r);
+    const generation& gen = *r.rgen;
+    const route::route_rule* rule = gen.table.size() == 0
+                                        ? &gen.fallback[ss.listener]
+                                        : route::match_call(gen.table, call, ss.user);
     char text[kErrTextMax];
     if (rule == nullptr && call.gw == route::gw_kind::none) {
         bump(e_.ctr_.request_no_route);
         answer_error(ss, r, route::no_route_text(call.name, text));
         return;
     }
-    if (rule != nullptr && e_.plane_->table().size() != 0) {
+    if (rule != nullptr && gen.table.size() != 0) {
         r.log_route = rule->index;
         // A configured rule (not a listener's fallback), counted once per call, not per re-route.
         if (r.bounces == 0) e_.ctr_.lat.route_hit(rule->index);
     }
     if (e_.fan_->fanout_call(ss, r, call, rule, h.compressed)) return;  // fanouts.cc
     const uint16_t gid = rule->groups[0];
-    const route::backend_group& g = e_.plane_->groups()[gid];
+    const route::backend_group& g = gen.groups[gid];
     const int32_t b = route::pick_for_call(*rule, g, e_.plane_->state(), cursors_[gid], call);
     if (b == route::kNoBackend) {
         bump(e_.ctr_.request_no_backend);
@@ -315,7 +317,7 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
         return;
     }
     r.backend = r.log_backend = static_cast<uint32_t>(b);
-    r.queue_max = rule->queue_max != 0 ? rule->queue_max : e_.lim_.queue_max;
+    r.queue_max = rule->queue_max != 0 ? rule->queue_max : e_.lim_->queue_max;
     r.priority = rule->priority;
     if (!r.sync) ++ss.rq.async_out;
     if (r.sync && rule->timeout_ms != 0 && r.deadline_ms == 0) {
@@ -326,6 +328,15 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
     }
     bump(e_.ctr_.requests_routed);
     submit(r);
+}
+
+// A call is routed (again, after a bounce) with this shard's current generation, which it holds
+// until its slot is freed: the rule and groups it was matched against stay valid that long.
+void request_clients::hold_generation(request& r) {
+    if (r.rgen == e_.gen_) return;
+    if (r.rgen != nullptr) r.rgen->unhold(e_.me_);
+    r.rgen = e_.gen_;
+    r.rgen->hold(e_.me_);
 }
 
 // The answer is written into the slot (no allocation); async calls have no one to tell.
@@ -501,6 +512,8 @@ void request_clients::maybe_free_request(request& r) {
     // stays parked on the slot, for its next call to take to the home shard that needs it.
     e_.bigs_.give(r.req);
     e_.bigs_.park(r.rep);
+    if (r.rgen != nullptr) r.rgen->unhold(e_.me_);
+    r.rgen = nullptr;
     ++r.gen;
     r.deadline_ms = 0;
     r.holds = hold::kFree;

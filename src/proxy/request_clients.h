@@ -44,10 +44,11 @@ class request_clients final : public conn_handler {
     bool refuse_inflate(session& ss, request& r);
     void release_scratch();
     void refuse_reply(request& r);
-    void backend_error(request& r, const char* what);
+    void backend_error(request& r, const char* what) const;
     void plain_reply(const session& ss, request& r);
     static void write_error(request& r, std::string_view text);
     void answer_error(session& ss, request& r, std::string_view text);
+    void hold_generation(request& r);
     void flush_answers(session& ss);
     static void log_call(request& r);
     void log_answer(const session& ss, const request& r, const uint8_t* p, size_t n);

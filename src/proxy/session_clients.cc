@@ -56,7 +56,7 @@ constexpr uint8_t kSelfCapability = 3;
 
 void session_clients::start_upstream(session& ss) {
     for (;;) {
-        const int b = e_.opt_.upstreams->pick(ss.listener, ss.tried, ss.user);
+        const int b = e_.opt_.upstreams->pick(*e_.gen_, ss.listener, ss.tried, ss.user);
         if (b < 0) {
             enter_no_backend(ss);
             return;
@@ -106,7 +106,7 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_.message_bytes_max;  // replies too, as request mode holds them
+    hl.length_max = e_.lim_->message_bytes_max;  // replies too, as request mode holds them
     const bool was_owing = owing(ss);
     qipc::status st = src.fr.feed(p, n, hl, fc);
     if (!st) {
@@ -133,7 +133,7 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     }
     if (!e_.push(ss, to, p, n, bid)) return;
     e_.check_high(ss, from, dst);
-    if (e_.lim_.session_reply_timeout_ms != 0) watch(ss, from, was_owing);
+    if (e_.lim_->session_reply_timeout_ms != 0) watch(ss, from, was_owing);
 }
 
 // `n` replies to outstanding calls came back: each is timed from the call forwarded, or from
@@ -154,7 +154,7 @@ void session_clients::forward_copy(session& ss, role from, const uint8_t* p, uin
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     if (!src.fr.feed(p, n, hl, fc)) {
         bump(e_.ctr_.malformed_frames);
         e_.close_session(ss);
@@ -197,7 +197,7 @@ void session_clients::no_backend_data(session& ss, const uint8_t* p, uint32_t n)
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     if (!ss.s[0].fr.feed(p, n, hl, fc)) {
         bump(e_.ctr_.malformed_frames);
         e_.close_session(ss);
@@ -210,7 +210,7 @@ void session_clients::no_backend_data(session& ss, const uint8_t* p, uint32_t n)
     }
     bump(e_.ctr_.no_backend_errors, fc.sync);
     bump(e_.ctr_.async_dropped, fc.async);  // the README promises they are counted, not just lost
-    if (ss.s[0].sq.bytes() > e_.lim_.out_bytes_high && !ss.s[0].paused) {
+    if (ss.s[0].sq.bytes() > e_.lim_->out_bytes_high && !ss.s[0].paused) {
         bump(e_.ctr_.slow_reader_pauses);
         e_.pause_recv(ss, role::client);
     }
@@ -251,7 +251,7 @@ bool session_clients::early_ok(session& ss, const uint8_t* p, uint32_t n) {
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
-    hl.length_max = e_.lim_.message_bytes_max;
+    hl.length_max = e_.lim_->message_bytes_max;
     if (ss.s[0].fr.feed(p, n, hl, fc)) return true;
     bump(e_.ctr_.malformed_frames);
     e_.close_session(ss);
@@ -315,7 +315,7 @@ void session_clients::on_connected(session& ss, const io::completion& c) {
 // answers it with no backend) may read again, unless the client is only being flushed.
 void session_clients::on_sent(session& ss, role r) {
     // The backend took bytes of a call: progress, for the reply timeout.
-    if (r == role::upstream && e_.lim_.session_reply_timeout_ms != 0) {
+    if (r == role::upstream && e_.lim_->session_reply_timeout_ms != 0) {
         ss.up_active_ms = e_.clock_now();
     }
     if (e_.queue_low(ss, r) && !ss.close_after_flush) {

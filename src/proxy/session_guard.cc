@@ -93,13 +93,13 @@ bool session_clients::owing(const session& ss) {
 void session_clients::watch(session& ss, role from, bool was_owing) {
     if (ss.st != sstate::streaming) return;
     if (from == role::upstream || !was_owing) ss.up_active_ms = e_.clock_now();
-    if (owing(ss) && ss.deadline_ms == 0) e_.set_timeout(ss, e_.lim_.session_reply_timeout_ms);
+    if (owing(ss) && ss.deadline_ms == 0) e_.set_timeout(ss, e_.lim_->session_reply_timeout_ms);
 }
 
 // The slot's timer, while streaming: nothing owed, nothing to do (watch arms it again);
 // progress since it was armed, wait the rest; else the backend has been silent too long.
 void session_clients::reply_timer(session& ss) {
-    const uint64_t limit = e_.lim_.session_reply_timeout_ms;
+    const uint64_t limit = e_.lim_->session_reply_timeout_ms;
     if (limit == 0 || !owing(ss)) return;
     const uint64_t now = e_.clock_now();
     const sock& u = ss.s[1];
@@ -115,14 +115,14 @@ void session_clients::reply_timed_out(session& ss) {
     bump(e_.ctr_.session_reply_timeouts);
     QGATE_LOG_DEBUG("session: backend %s silent for %ums with a reply owed",
                     e_.opt_.upstreams->at(ss.backend).name.c_str(),
-                    static_cast<unsigned>(e_.lim_.session_reply_timeout_ms));
+                    static_cast<unsigned>(e_.lim_->session_reply_timeout_ms));
     if (!ss.s[1].fr.at_boundary()) {
         e_.close_session(ss);  // cut off mid-message: no error frame can follow it
         return;
     }
     char text[48];
     const int n = std::snprintf(text, sizeof text, "qgate: timeout after %ums",
-                                static_cast<unsigned>(e_.lim_.session_reply_timeout_ms));
+                                static_cast<unsigned>(e_.lim_->session_reply_timeout_ms));
     fail_calls(ss, std::string(text, n < 0 ? 0 : static_cast<size_t>(n)));
 }
 

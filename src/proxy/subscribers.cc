@@ -125,7 +125,7 @@ void subscribers::ps_frame(session& ss, pubsub::update_ref msg, const qipc::fram
     const bool sync = h.type == qipc::msg_type::sync;
     if (h.compressed) {
         bool refused = false;
-        msg = ps_inflate(msg, e_.lim_.message_bytes_max, e_.inflate_limits(), refused);
+        msg = ps_inflate(msg, e_.lim_->message_bytes_max, e_.inflate_limits(), refused);
         if (!msg) {
             // Malformed, or past the inflate limits (not inflated): q's 'badmsg, a close.
             bump(refused ? e_.ctr_.inflate_refused : e_.ctr_.pubsub_bad_msgs);

@@ -28,7 +28,7 @@ bool upstream_link::connect(session& ss, int backend) {
     k.xp = &e_.plain_;
     k.xp->connect(fd, e_.ud(io::op::connect, ss.index, role::upstream), u.addr.get(), u.addr.len);
     ++k.ops;
-    e_.set_timeout(ss, e_.lim_.connect_timeout_ms);
+    e_.set_timeout(ss, e_.lim_->connect_timeout_ms);
     return true;
 }
 
@@ -55,7 +55,7 @@ void upstream_link::send_handshake(session& ss, int backend, uint8_t cap) {
     ss.up_hs.push_back('\0');
     e_.push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),
             static_cast<uint32_t>(ss.up_hs.size()), -1, true);
-    e_.set_timeout(ss, e_.lim_.connect_timeout_ms);  // the reply byte is due promptly
+    e_.set_timeout(ss, e_.lim_->connect_timeout_ms);  // the reply byte is due promptly
 }
 
 void upstream_link::ready(session& ss) {
@@ -103,8 +103,8 @@ upstream_link::due upstream_link::timer(session& ss) {
 
 uint64_t upstream_link::backoff_ms(uint32_t attempt) {
     const uint32_t shift = attempt < 20 ? attempt : 20;
-    uint64_t base = uint64_t{e_.lim_.reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
-    if (base > e_.lim_.reconnect_max_ms) base = e_.lim_.reconnect_max_ms;
+    uint64_t base = uint64_t{e_.lim_->reconnect_min_ms} << (shift == 0 ? 0 : shift - 1);
+    if (base > e_.lim_->reconnect_max_ms) base = e_.lim_->reconnect_max_ms;
     rng_ ^= rng_ << 13;  // xorshift64: cheap, per shard, no lock
     rng_ ^= rng_ >> 7;
     rng_ ^= rng_ << 17;

@@ -1,7 +1,8 @@
-// Backend table and session mode's picking. Design note: built once by run_gateway before the
-// shards start and never resized, so shards index it without synchronisation; only the
-// per-backend session counts (route::backend_state::load) and the per-listener tickets change,
-// as relaxed atomics, from any shard.
+// Backend table and session mode's picking. Design note: sized once by run_gateway before the
+// shards start (kBackendsMax ids) and never resized, so shards index it without
+// synchronisation; a record is written once, for a fresh id, before the generation naming it is
+// published (hot reload, generation.h). Only the per-backend session counts
+// (route::backend_state::load) and the per-listener tickets change, as relaxed atomics.
 //
 // One backend model for both modes: the groups and load cells are src/route's, and a pick is
 // a route::pick call; what is session mode's own is only what it feeds in. Its load cells are
@@ -14,11 +15,14 @@
 
 #include "proxy/upstreams.h"
 
+#include <algorithm>
+
+#include "proxy/generation.h"
 #include "qgate/route/policy.h"
 
 namespace qgate::proxy {
 
-std::vector<route::group_spec> group_specs(const config& cfg) {
+std::vector<route::group_spec> group_specs(const config& cfg, const std::vector<uint32_t>& ids) {
     std::vector<route::group_spec> out;
     for (uint32_t b = 0; b < cfg.backends.size(); ++b) {
         const backend_conf& bc = cfg.backends[b];
@@ -30,7 +34,7 @@ std::vector<route::group_spec> group_specs(const config& cfg) {
             out.push_back({bc.group, {}});
             g = &out.back();
         }
-        g->members.push_back({b, bc.name});
+        g->members.push_back({ids[b], bc.name});
     }
     return out;
 }
@@ -45,47 +49,42 @@ route::policy to_route_policy(route_policy p) {
     return route::policy::least_busy;
 }
 
-bool upstream_table::build(const config& cfg, std::string& error) {
-    count_ = cfg.backends.size();
-    all_ = std::make_unique<upstream[]>(count_);
-    for (size_t i = 0; i < count_; ++i) {
+void upstream_table::build(const config& cfg) {
+    all_ = std::make_unique<upstream[]>(kBackendsMax);
+    state_ = std::make_unique<route::backend_state[]>(kBackendsMax);
+    for (uint32_t b = 0; b < kBackendsMax; ++b) {
+        state_[b].live.store(true, std::memory_order_relaxed);
+    }
+    tickets_ = std::make_unique<std::atomic<uint32_t>[]>(cfg.listeners.size());
+    for (const listener_conf& lc : cfg.listeners) group_names_.push_back(lc.group);
+}
+
+bool upstream_table::add(const config& cfg, const std::vector<uint32_t>& ids,
+                         const std::vector<uint32_t>& added, std::string& error) {
+    for (size_t i = 0; i < cfg.backends.size(); ++i) {
+        if (std::find(added.begin(), added.end(), ids[i]) == added.end()) continue;
         const backend_conf& b = cfg.backends[i];
-        upstream& u = all_[i];
+        upstream& u = all_[ids[i]];
         u.name = b.name;
         u.group = b.group;
         u.credentials = b.credentials.empty() ? "qgate" : b.credentials;
+        u.conns = b.conns;
+        u.pipeline = b.pipeline;
         if (!net::resolve(b.addr, u.addr, error)) {
             error.insert(0, "backend " + b.name + ": ");
             return false;
         }
     }
-    const std::vector<route::group_spec> specs = group_specs(cfg);
-    if (!route::group_set::build(specs, groups_, error)) return false;
-    state_ = std::make_unique<route::backend_state[]>(count_);
-    pos_.assign(count_, 0);
-    for (const route::group_spec& g : specs) {
-        for (uint32_t p = 0; p < g.members.size(); ++p) {
-            pos_[g.members[p].id] = p;
-            state_[g.members[p].id].live.store(true, std::memory_order_relaxed);
-        }
-    }
-    const size_t nl = cfg.listeners.size();
-    listeners_.resize(nl);
-    tickets_ = std::make_unique<std::atomic<uint32_t>[]>(nl);
-    for (size_t l = 0; l < nl; ++l) {
-        listeners_[l].group_name = cfg.listeners[l].group;
-        listeners_[l].group = groups_.find(cfg.listeners[l].group);
-        listeners_[l].pol = to_route_policy(cfg.listeners[l].policy);
-    }
     return true;
 }
 
-int upstream_table::pick(uint32_t l, uint64_t& tried, std::string_view user) {
-    const listener_pick& lp = listeners_[l];
+int upstream_table::pick(const generation& gen, uint32_t l, uint64_t& tried,
+                         std::string_view user) {
+    const listener_pick& lp = gen.listeners[l];
     if (lp.group < 0) return -1;
-    const route::backend_group& g = groups_[static_cast<uint32_t>(lp.group)];
-    const std::span<const route::backend_state> state{state_.get(), count_};
-    route::policy pol = lp.pol;
+    const route::backend_group& g = gen.groups[static_cast<uint32_t>(lp.group)];
+    const std::span<const route::backend_state> state{state_.get(), kBackendsMax};
+    auto pol = static_cast<route::policy>(lp.pol);
     uint64_t hash = 0;
     if (pol == route::policy::consistent_hash) {
         if (user.empty()) {
@@ -101,7 +100,7 @@ int upstream_table::pick(uint32_t l, uint64_t& tried, std::string_view user) {
     }
     const int32_t b = route::pick(pol, g, state, cursor, hash, tried);
     if (b < 0) return -1;
-    tried |= route::member_bit(pos_[static_cast<size_t>(b)]);
+    tried |= route::member_bit(gen.pos[static_cast<size_t>(b)]);
     state_[static_cast<size_t>(b)].load.fetch_add(1, std::memory_order_relaxed);
     return b;
 }

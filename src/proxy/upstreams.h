@@ -26,24 +26,34 @@ struct upstream {
     std::string group;
     net::sock_addr addr;
     std::string credentials;  ///< sent upstream ("qgate" when the config leaves it empty)
+    uint32_t conns = 4;       ///< request mode: pooled connections
+    pipeline_mode pipeline = pipeline_mode::automatic;
 };
 
+struct generation;
+
 /// The groups of `cfg` as the routing core takes them: one per distinct backend.group, in
-/// order of first appearance, members in config order (route_plane builds the same groups).
-std::vector<route::group_spec> group_specs(const config& cfg);
+/// order of first appearance, members in config order, each with its stable id `ids[i]`.
+std::vector<route::group_spec> group_specs(const config& cfg, const std::vector<uint32_t>& ids);
 /// The config's policy as the routing core's enum.
 route::policy to_route_policy(route_policy p);
 
 class upstream_table {
   public:
-    /// Resolves every backend and maps each listener to its group and policy. Startup only.
-    bool build(const config& cfg, std::string& error);
+    /// Sizes the tables (kBackendsMax ids) and names each listener's group. Startup only.
+    void build(const config& cfg);
+    /// Resolves and stores the backends of `cfg` whose ids are in `added` (fresh ids, never
+    /// used before: no shard reads them until a generation naming them is published).
+    /// Control thread (start, reload). False with `error` when an address does not resolve.
+    bool add(const config& cfg, const std::vector<uint32_t>& ids,
+             const std::vector<uint32_t>& added, std::string& error);
 
-    /// The backend for a session of listener `l` by the listener's policy, passing over the
-    /// members whose route::member_bit is set in `tried` (the backends this session already
-    /// failed on), and sets the pick's bit. `user` is the consistent-hash key (an empty user
-    /// has no key: least-busy). -1 when every member is tried. Counts a session on the pick.
-    int pick(uint32_t l, uint64_t& tried, std::string_view user);
+    /// The backend for a session of listener `l` by the listener's policy in generation `g`,
+    /// passing over the members whose route::member_bit is set in `tried` (the backends this
+    /// session already failed on), and sets the pick's bit. `user` is the consistent-hash key
+    /// (an empty user has no key: least-busy). -1 when every member is tried. Counts a
+    /// session on the pick.
+    int pick(const generation& g, uint32_t l, uint64_t& tried, std::string_view user);
     void release(int b) {
         state_[static_cast<size_t>(b)].load.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -55,24 +65,14 @@ class upstream_table {
     }
     bool drained(int b) const { return state_[static_cast<size_t>(b)].is_drained(); }
     const upstream& at(int b) const { return all_[static_cast<size_t>(b)]; }
-    size_t size() const { return count_; }
-    const std::string& group_of(uint32_t l) const { return listeners_[l].group_name; }
+    const std::string& group_of(uint32_t l) const { return group_names_[l]; }
 
   private:
-    struct listener_pick {
-        std::string group_name;
-        int32_t group = -1;  ///< in groups_; -1 when no backend serves it (pubsub listeners)
-        route::policy pol = route::policy::least_busy;
-    };
-
-    std::unique_ptr<upstream[]> all_;
-    size_t count_ = 0;
-    route::group_set groups_;
+    std::unique_ptr<upstream[]> all_;  ///< per id (kBackendsMax)
     /// Per backend: load = open sessions, written by whichever shard opens or closes one
     /// (relaxed RMWs: an approximate global count is all balancing needs); live stays true.
     std::unique_ptr<route::backend_state[]> state_;
-    std::vector<uint32_t> pos_;  ///< per backend: its position in its group (its tried bit)
-    std::vector<listener_pick> listeners_;
+    std::vector<std::string> group_names_;  ///< per listener
     /// Per listener: a ticket per pick, the start of the rotation (round-robin, least-busy ties).
     std::unique_ptr<std::atomic<uint32_t>[]> tickets_;
 };

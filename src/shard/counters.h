@@ -141,6 +141,8 @@ namespace qgate::shard {
       "request mode: pool connection reconnects scheduled after a failure (with backoff)")         \
     X(backends_ejected, counter, "events",                                                         \
       "request mode: backends ejected after eject_after_failures failed connects")                 \
+    X(backends_retired, counter, "events",                                                         \
+      "request mode: backends removed by a reload whose calls finished and pool closed")           \
     X(backends_recovered, counter, "events",                                                       \
       "request mode: ejected backends back after a successful handshake")                          \
     X(backend_health_queries, counter, "queries",                                                  \
@@ -256,6 +258,11 @@ namespace qgate::shard {
       "HTTP requests answered on the admin port (GET /metrics, errors included)")                  \
     X(admin_out_overflow, counter, "connections", "",                                              \
       "admin connections closed because replies they did not read passed the output bound")        \
+    X(config_generation, gauge, "generation", "",                                                  \
+      "number of the running configuration: 1 at start, one more per applied reload")              \
+    X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
+    X(reload_failures, counter, "reloads", "",                                                     \
+      "reloads refused (bad file, invalid config): the running configuration stayed")              \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \

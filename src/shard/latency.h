@@ -44,7 +44,10 @@ struct latency_cell {
     }
 };
 
-/// Backend and listener latency, route hits. Rows are indexed like the config's arrays.
+/// Backend and listener latency, route hits. Backend rows are indexed by backend id
+/// (proxy/generation.h: ids grow with reloads and are never reused, so a backend added or
+/// changed by reloads past the rows sized at start is not timed), listener and route rows by
+/// position in the config (the route table's current one).
 class latency_table {
   public:
     /// Start-up only (allocates); the shard threads must not be running.
@@ -79,6 +82,8 @@ class latency_table {
     void add_listener(std::size_t l, latency_summary& out) const {
         if (l < nl_) listener_[l].add_to(out);
     }
+    /// Route positions counted (the same on every shard).
+    std::size_t route_rows() const { return nr_; }
     uint64_t route_hits(std::size_t r) const {
         return r < nr_ ? route_hits_[r].load(std::memory_order_relaxed) : 0;
     }

@@ -184,15 +184,16 @@ itest('SIGTERM with no clients exits 0 without waiting for the drain timeout',
     assert.ok(took < DRAIN_MS / 2, `idle shutdown took ${took} ms of ${DRAIN_MS} ms`);
   });
 
-itest('SIGHUP is logged and ignored: clients keep working, new clients connect', async (t, ctx) => {
+itest('SIGHUP reloads, nothing changed: clients keep working, new clients connect', async (t, ctx) => {
   const { gw } = await startStack(ctx);
   const before = await qconnect(ctx, gw.port);
   assert.equal(await before.k('echo', 1), 1);
   gw.proc.kill('SIGHUP');
-  // The warning in qgate's log is the event that says the signal was taken (reload is not
-  // implemented; the default action would have killed the process).
-  await pollUntil(() => (gw.proc.logText().includes('SIGHUP') ? true : null),
-    { what: 'SIGHUP warning in the qgate log', timeoutMs: 5000, intervalMs: 20 });
+  // The reload's line in qgate's log is the event that says the signal was taken (the default
+  // action would have killed the process); the file is unchanged, so nothing changes.
+  const line = 'reload (SIGHUP): generation 2, nothing changed';
+  await pollUntil(() => (gw.proc.logText().includes(line) ? true : null),
+    { what: 'SIGHUP reload in the qgate log', timeoutMs: 5000, intervalMs: 20 });
   assert.ok(gw.proc.alive, 'qgate survived SIGHUP');
   assert.equal(await before.k('echo', 2), 2, 'existing client still served');
   const after = await qconnect(ctx, gw.port);

@@ -125,6 +125,7 @@ struct engine_rig {
     config_ptr cfg;
     proxy::upstream_table ups;
     proxy::route_plane plane;
+    proxy::gen_holder gens{1};
     std::unique_ptr<proxy::pubsub_plane> ps_plane;
     std::unique_ptr<proxy::engine> eng;
 
@@ -133,12 +134,14 @@ struct engine_rig {
     void start(std::shared_ptr<config> c, uint32_t shards = 1) {
         cfg = c;
         std::string err;
-        REQUIRE(ups.build(*cfg, err));
+        ups.build(*cfg);
+        REQUIRE_MESSAGE(proxy::start_generation(cfg, ups, gens, err), err);
         proxy::engine_options o;
+        o.gens = &gens;
         o.cfg = cfg;
         o.upstreams = &ups;
         if (c->listeners[0].mode == conn_mode::request) {
-            REQUIRE_MESSAGE(plane.build(*cfg, 1, err), err);
+            plane.build(*cfg, 1);
             o.plane = &plane;
         }
         if (c->listeners[0].mode == conn_mode::pubsub) {

@@ -98,11 +98,13 @@ fault_gateway::~fault_gateway() {
 
 bool fault_gateway::start(std::string& error) {
     ups_ = std::make_unique<proxy::upstream_table>();
-    if (!ups_->build(*cfg_, error)) return false;
+    ups_->build(*cfg_);
+    gens_ = std::make_unique<proxy::gen_holder>(1);
+    if (!proxy::start_generation(cfg_, *ups_, *gens_, error)) return false;
     for (const listener_conf& l : cfg_->listeners) {
         if (l.mode == conn_mode::request && plane_ == nullptr) {
             plane_ = std::make_unique<proxy::route_plane>();
-            if (!plane_->build(*cfg_, 1, error)) return false;
+            plane_->build(*cfg_, 1);
         }
         if (l.mode == conn_mode::pubsub && ps_ == nullptr) {
             ps_ = std::make_unique<proxy::pubsub_plane>(1, *cfg_);
@@ -146,6 +148,7 @@ void fault_gateway::run() {
         o.stop = &stop_;
         o.plane = plane_.get();
         o.pubsub = ps_.get();
+        o.gens = gens_.get();
         proxy::engine eng(fb, ctr_, o);
         be_.store(&fb, std::memory_order_release);
         state_.store(1, std::memory_order_release);

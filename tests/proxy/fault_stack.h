@@ -21,6 +21,7 @@
 namespace qgate::proxy {
 class upstream_table;
 class route_plane;
+class gen_holder;
 class pubsub_plane;
 }  // namespace qgate::proxy
 
@@ -72,6 +73,7 @@ class fault_gateway {
     fault_plan plan_;
     std::unique_ptr<proxy::upstream_table> ups_;
     std::unique_ptr<proxy::route_plane> plane_;
+    std::unique_ptr<proxy::gen_holder> gens_;
     std::unique_ptr<proxy::pubsub_plane> ps_;
     std::vector<int> lfds_;
     std::vector<uint16_t> ports_;

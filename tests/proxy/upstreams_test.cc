@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "proxy/generation.h"
 #include "proxy/upstreams.h"
 #include "qgate/route/policy.h"
 
 using namespace qgate;
+using qgate::proxy::gen_holder;
 using qgate::proxy::upstream_table;
 
 namespace {
@@ -24,6 +26,7 @@ namespace {
 struct table {
     config cfg;
     upstream_table ups;
+    gen_holder gens{1};
 
     explicit table(route_policy pol, uint32_t n = 3) {
         cfg.listeners.push_back({{"127.0.0.1", 0}, conn_mode::session, "g", pol});
@@ -35,18 +38,26 @@ struct table {
         }
         cfg.backends.push_back({"h0", "h", {"127.0.0.1", 6000}, ""});
         std::string err;
-        REQUIRE_MESSAGE(ups.build(cfg, err), err);
+        ups.build(cfg);
+        REQUIRE_MESSAGE(
+            proxy::start_generation(std::make_shared<const config>(cfg), ups, gens, err), err);
+    }
+    /// Ids as the first generation hands them out: 0..n in config order.
+    std::vector<uint32_t> ids() const {
+        std::vector<uint32_t> v(cfg.backends.size());
+        for (uint32_t i = 0; i < v.size(); ++i) v[i] = i;
+        return v;
     }
     /// A new session's first pick (its tried mask starts empty); the session stays open.
     int open(std::string_view user = "u") {
         uint64_t tried = 0;
-        return ups.pick(0, tried, user);
+        return ups.pick(*gens.current(), 0, tried, user);
     }
     /// Every backend a session tries when each connect fails, in order, until -1.
     std::vector<int> fail_all(std::string_view user) {
         std::vector<int> order;
         uint64_t tried = 0;
-        for (int b; (b = ups.pick(0, tried, user)) >= 0;) {
+        for (int b; (b = ups.pick(*gens.current(), 0, tried, user)) >= 0;) {
             order.push_back(b);
             ups.release(b);  // the failed connect gives its count back, as the engine does
             REQUIRE(order.size() <= 64);
@@ -110,7 +121,7 @@ TEST_CASE("session pick, consistent-hash: one backend per user, across sessions 
     // The owner is the ring's owner of the user name, as request mode hashes a key.
     route::group_set gs;
     std::string err;
-    REQUIRE(route::group_set::build(proxy::group_specs(t.cfg), gs, err));
+    REQUIRE(route::group_set::build(proxy::group_specs(t.cfg, t.ids()), gs, err));
     std::vector<route::backend_state> live(5);
     for (auto& s : live) s.live.store(true);
     for (const auto& [user, b] : home) {
@@ -122,7 +133,7 @@ TEST_CASE("session pick, consistent-hash: a failed owner gives the next on the r
     table t(route_policy::consistent_hash, 4);
     route::group_set gs;
     std::string err;
-    REQUIRE(route::group_set::build(proxy::group_specs(t.cfg), gs, err));
+    REQUIRE(route::group_set::build(proxy::group_specs(t.cfg, t.ids()), gs, err));
     std::vector<route::backend_state> live(5);
     for (auto& s : live) s.live.store(true);
     for (int k = 0; k < 20; ++k) {
@@ -157,7 +168,7 @@ TEST_CASE("session pick, every policy: each failed backend is tried once, then n
         }
         // The skip mask is the session's own: a new session starts from every member.
         uint64_t tried = 0;
-        CHECK(t.ups.pick(0, tried, "alice") >= 0);
+        CHECK(t.ups.pick(*t.gens.current(), 0, tried, "alice") >= 0);
         CHECK(tried != 0);
         // Counts went back to zero for every failed attempt; one session is open now.
         CHECK(t.ups.sessions(0) + t.ups.sessions(1) + t.ups.sessions(2) == 1);
@@ -167,10 +178,10 @@ TEST_CASE("session pick, every policy: each failed backend is tried once, then n
 TEST_CASE("session pick: listeners keep to their own group; an unserved group has none") {
     table t(route_policy::round_robin);
     uint64_t tried = 0;
-    CHECK(t.ups.pick(1, tried, "u") == 3);
-    CHECK(t.ups.pick(1, tried, "u") == -1);  // its only backend is tried
+    CHECK(t.ups.pick(*t.gens.current(), 1, tried, "u") == 3);
+    CHECK(t.ups.pick(*t.gens.current(), 1, tried, "u") == -1);  // its only backend is tried
     tried = 0;
-    CHECK(t.ups.pick(2, tried, "u") == -1);
+    CHECK(t.ups.pick(*t.gens.current(), 2, tried, "u") == -1);
     CHECK(t.ups.group_of(0) == "g");
     CHECK(t.ups.group_of(2) == "none");
 }
