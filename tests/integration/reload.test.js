@@ -230,21 +230,78 @@ itest('session mode: an open session keeps its removed backend until it closes; 
   assert.ok(!('backend_conns_a1' in s), 'a1 is no longer listed');
 });
 
-itest('a users file change applies to new logins only', { timeout: 60000 }, async (t, ctx) => {
+itest('a users file change applies to new logins only, on the data and the admin ports', { timeout: 60000 }, async (t, ctx) => {
   const a1 = await startQmock(ctx, { name: 'a1' });
   const base = {
     shards: 1, listeners: [{ group: 'rdb', mode: 'request' }],
-    backends: [{ name: 'a1', port: a1.port }], users: ['alice:old'],
+    backends: [{ name: 'a1', port: a1.port }], users: ['alice:old', 'ops:pw:admin'],
   };
   const gw = await startQgate(ctx, base);
   const usersFile = path.join(ctx.dir, 'qgate.users');
   const old = await qconnect(ctx, gw.port, { user: 'alice', password: 'old' });
-  fs.writeFileSync(usersFile, 'alice:new\n');
+  const oldAdmin = await qconnect(ctx, gw.admin, { user: 'ops', password: 'pw' });
+  fs.writeFileSync(usersFile, 'alice:new\nops:pw2:admin\n');
   gw.proc.child.kill('SIGHUP');
-  await waitGeneration(ctx, gw, 2);
+  // The admin port follows the users file too: the admin's new password once it is applied.
+  gw.adminUser = { user: 'ops', password: 'pw2' };
+  await pollUntil(async () => {
+    const r = await settled(stats(ctx, gw));
+    return !r.e && counter(r.v, 'config_generation') === 2;
+  }, { what: 'generation 2, read with the new admin password' });
+  const adminRefused = await settled(qconnect(ctx, gw.admin, { user: 'ops', password: 'pw' }));
+  assert.ok(adminRefused.e, 'the admin port refuses the old admin password');
+  assert.ok(Array.isArray(await oldAdmin.k('.qgate.routes[]')),
+    'an admin logged in before the reload stays');
   assert.deepEqual(await old.k('tag', 'o'), ['a1', 'o'], 'the open connection stays');
   const refused = await settled(qconnect(ctx, gw.port, { user: 'alice', password: 'old' }));
   assert.ok(refused.e, 'the old password no longer logs in');
   const fresh = await qconnect(ctx, gw.port, { user: 'alice', password: 'new' });
   assert.deepEqual(await fresh.k('tag', 'n'), ['a1', 'n'], 'the new password does');
+});
+
+/** A keyed table as node-q decodes it ([keys, values]) → one object per row. */
+function rowsOf(keyed) {
+  const [keys, values] = keyed;
+  return keys.map((k, i) => ({ ...k, ...values[i] }));
+}
+
+itest('the admin tables follow a reload: an added backend is listed with its group and can be ' +
+  'drained by name; a removed one leaves; route hits restart with a new route table',
+{ timeout: 60000 }, async (t, ctx) => {
+  const a1 = await startQmock(ctx, { name: 'a1' });
+  const x = await startQmock(ctx, { name: 'x' });
+  const tagRoute = { match: ['tag'], group: 'rdb' };
+  const base = { shards: 2, listeners: [{ group: 'rdb', mode: 'request' }],
+    backends: [{ name: 'a1', port: a1.port }], routes: [tagRoute] };
+  const gw = await startQgate(ctx, base);
+  const q = await qconnect(ctx, gw.port);
+  for (let i = 0; i < 3; ++i) assert.deepEqual(await q.k('tag', i), ['a1', i]);
+  const hits = async () => (await admin(ctx, gw, '.qgate.routes[]')).map((r) => Number(r.hits));
+  assert.deepEqual(await hits(), [3]);
+  const added = { ...base, backends: [...base.backends, { name: 'x', group: 'hdb', port: x.port }],
+    routes: [tagRoute, { match: ['name'], group: 'hdb' }] };
+  rewrite(ctx, gw, added);
+  await reload(ctx, gw, 1, 2);
+  const rows = Object.fromEntries(rowsOf(await admin(ctx, gw, '.qgate.backends[]'))
+    .map((r) => [r.name, r]));
+  assert.deepEqual(Object.keys(rows), ['a1', 'x'], 'x is listed after the reload');
+  assert.equal(rows.x.group, 'hdb');
+  assert.equal(rows.x.address, `127.0.0.1:${x.port}`);
+  assert.deepEqual(await hits(), [0, 0], 'the route table changed: hits restart');
+  assert.equal(await q.k('name', 0), 'x', 'x serves its route');
+  assert.deepEqual(await hits(), [0, 1]);
+  const drained = await admin(ctx, gw, '.qgate.drain[`x]');
+  assert.equal(drained.name, 'x');
+  assert.equal(drained.state, 'draining');
+  const refused = await settled(q.k('name', 1));
+  assert.equal(refused.e && refused.e.message, 'qgate: no backend available for group hdb',
+    'a drained x takes no call');
+  assert.equal((await admin(ctx, gw, '.qgate.enable[`x]')).state !== 'draining', true);
+  assert.equal(await q.k('name', 2), 'x', 'enabled again');
+  rewrite(ctx, gw, { ...base, routes: [tagRoute, { match: ['name'], group: 'rdb' }] });
+  await reload(ctx, gw, 0, 3);
+  const after = rowsOf(await admin(ctx, gw, '.qgate.backends[]')).map((r) => r.name);
+  assert.deepEqual(after, ['a1'], 'x is gone with the generation that had it');
+  const gone = await settled(admin(ctx, gw, '.qgate.drain[`x]'));
+  assert.equal(gone.e && gone.e.message, 'qgate: no backend x');
 });
