@@ -159,7 +159,7 @@ bool gateway_model::ask(shard_command::kind what, uint64_t id, uint32_t only,
     return true;
 }
 
-ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t b) const {
+ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t id) const {
     ctl::backend_row r;
     r.name = bc.name;
     r.group = bc.group;
@@ -170,7 +170,7 @@ ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t b) c
     uint64_t fail_ms = 0;
     uint64_t ok_ms = 0;
     for (uint32_t s = 0; s < p_.links->size(); ++s) {
-        const backend_snap& v = answer(s).backends[b];
+        const backend_snap& v = answer(s).backends[id];
         r.conns += v.conns;
         r.inflight += v.inflight;
         r.queued += v.queued;
@@ -182,9 +182,9 @@ ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t b) c
             r.lasterror = v.error;
         }
     }
-    r.calls = static_cast<int64_t>(p_.meters->sum(b, &backend_meter::calls));
-    r.errors = static_cast<int64_t>(p_.meters->sum(b, &backend_meter::errors));
-    const bool drained = p_.ups->drained(static_cast<int>(b));
+    r.calls = static_cast<int64_t>(p_.meters->sum(id, &backend_meter::calls));
+    r.errors = static_cast<int64_t>(p_.meters->sum(id, &backend_meter::errors));
+    const bool drained = p_.ups->drained(static_cast<int>(id));
     if (drained) {
         r.state = "draining";
     } else if (home) {  // request mode: its pool says
