@@ -82,7 +82,14 @@ itest('admin API: clients, backends, routes, listeners and stats tables with rea
       assert.equal(b[name].state, 'up', `${name} up`);
       assert.equal(b[name].source, 'config');
       assert.equal(b[name].errors, 0);
-      assert.equal(b[name].p50_us, null, 'latency: 0N until the histograms are wired');
+      // p50/p99 from the backend_latency histogram: 0N before the backend's first timed call.
+      if (b[name].calls === 0) {
+        assert.equal(b[name].p50_us, null, `${name}: no call, no latency`);
+        assert.equal(b[name].p99_us, null);
+      } else {
+        assert.ok(b[name].p50_us > 0, `${name}: p50 ${b[name].p50_us} us`);
+        assert.ok(b[name].p99_us >= b[name].p50_us, `${name}: p99 ${b[name].p99_us} >= p50`);
+      }
       assert.equal(b[name].lasterror, '');
     }
     assert.equal(b.hdb1.group, 'hdb');

@@ -9,11 +9,11 @@
 //  * admin.http = false: the port speaks q only.
 
 const {
-  itest, assert, startStack, qconnect, stats, counter, waitCounter,
+  itest, assert, startStack, qconnect, stats, statsOf, counter, waitCounter,
 } = require('./lib.js');
 const { HttpConn, httpGet, parseMetrics } = require('./http_lib.js');
 
-const USERS = ['ops:pw'];
+const USERS = ['ops:pw:admin'];  // the admin role (README: admin role)
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 itest('admin http: GET /metrics answers the Prometheus text over keep-alive, no credentials',
@@ -52,11 +52,12 @@ itest('admin http: q-IPC and HTTP clients on the same port at once', async (t, c
   assert.equal((await c.response()).status, 200);
   for (let i = 0; i < 3; i++) {
     c.request('/metrics');
-    const [s, r] = await Promise.all([q.k('.qgate.stats[]'), c.response()]);
+    const [rows, r] = await Promise.all([q.k('.qgate.stats[]'), c.response()]);
+    const s = statsOf(rows);
     assert.equal(r.status, 200);
     assert.equal(counter(s, 'admin_clients'), 2, 'one q and one HTTP client');
   }
-  const s = await q.k('.qgate.stats[]');
+  const s = statsOf(await q.k('.qgate.stats[]'));
   assert.equal(counter(s, 'admin_http_requests'), 4);
   assert.equal(counter(s, 'admin_auth_fail'), 0);
   await q.close();
@@ -109,7 +110,7 @@ itest('admin http: a client that never reads does not stall a q admin query', as
   const times = [];
   for (let i = 0; i < 3; i++) {
     const t0 = process.hrtime.bigint();
-    const s = await q.kt(5000, '.qgate.stats[]');
+    const s = statsOf(await q.kt(5000, '.qgate.stats[]'));
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     times.push(ms.toFixed(1));
     assert.ok(ms < 500, `a q admin query took ${ms.toFixed(1)} ms while a client held replies`);
