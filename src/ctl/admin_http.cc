@@ -3,13 +3,14 @@
 // and the reply built in a std::string; the admin thread owns both. Only what a scraper and a
 // browser need is implemented: GET/HEAD, keep-alive, Connection: close, HTTP/1.0. A request
 // with a body is answered 400 and the connection closed rather than its body framed.
-// To serve a new path, add a row to kHttpRoutes (the status page goes there).
+// To serve a new path, add a row to kHttpRoutes.
 #include "ctl/admin_http.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "ctl/prometheus.h"
+#include "ctl/status_json.h"
 
 namespace qgate::ctl {
 namespace {
@@ -90,8 +91,18 @@ http_reply metrics_page(const http_context& ctx) {
     return {200, std::string(kPrometheusContentType), prometheus_text(list)};
 }
 
+http_reply status_page(const http_context&) {
+    return {200, "text/html; charset=utf-8", std::string(status_page_html())};
+}
+
+http_reply status_data(const http_context& ctx) {
+    return {200, "application/json", status_json(ctx.model)};
+}
+
 constexpr http_route kHttpRoutes[] = {
     {"/metrics", metrics_page},
+    {"/", status_page},
+    {"/status.json", status_data},
 };
 
 }  // namespace

@@ -1,8 +1,8 @@
 // Per-shard counters of the admin API: per backend id (.qgate.backends[] calls and errors; a
 // route's hits are shard::latency_table's route_hits). A grid of one row per shard and one
-// cell per item (run_gateway: kBackendsMax, as ids grow with reloads), each cell
-// written only by its shard's thread (relaxed load + store, shard::bump) and read by any thread
-// (the admin's sums). Rows are padded apart so two shards never write one cache line. Built by
+// cell per item (run_gateway: kBackendsMax, as ids grow with reloads), each cell written only
+// by its shard's thread (relaxed load + store, shard::bump) and read by any thread (the
+// admin's sums). Rows are padded apart so two shards never write one cache line. Built by
 // run_gateway before the shards start; an engine without one (unit tests) gets its own.
 #pragma once
 

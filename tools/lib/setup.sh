@@ -14,7 +14,7 @@ qgate_packages=(
   g++ meson ninja-build pkg-config cmake
   liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
   libssl-dev clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
-  python3-matplotlib prometheus systemd
+  python3-matplotlib prometheus systemd chromium
 )
 
 qgate_log() { printf '[setup] %s\n' "$*" >&2; }
