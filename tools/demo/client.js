@@ -73,6 +73,13 @@ async function main() {
                 'pubsub_ingest_bytes_direct', 'pubsub_ingest_bytes_copied', 'enters'];
   console.log('\nadmin q).qgate.stats[] (excerpt):',
     Object.fromEntries(Object.entries(stats).filter(([n]) => pick.includes(n))));
+  // A keyed table decodes as [key rows, value rows] in node-q: one row object per backend.
+  const [keys, values] = await k(st, '.qgate.backends[]');
+  const cols = ['group', 'address', 'state', 'conns', 'inflight', 'calls', 'errors', 'p50_us',
+                'p99_us'];
+  console.log('\nadmin q).qgate.backends[]');
+  console.table(keys.map((key, i) => ({ name: key.name,
+    ...Object.fromEntries(cols.map((c) => [c, values[i][c]])) })));
   for (const c of [...open, st]) c.close(() => {});
   clearTimeout(timer);
 }
