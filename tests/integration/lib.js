@@ -1056,3 +1056,29 @@ const seqsOf = (frame) => decode(frame)[2].map((r) => Number(r.seq));
 
 Object.assign(module.exports, { qsyms, qlongs, qtable, seqsOf });
 
+// ---------------------------------------------------------------- shutdown
+
+/**
+ * Connects to `port` and offers a handshake: resolves { refused } when the connect fails,
+ * { answered: true } when the capability byte comes back, else { closedAfter } = the bytes
+ * qgate sent before the connection ended (reset or EOF). Shutdown tests: is a listener closed?
+ */
+async function tryConnect(ctx, port) {
+  let raw;
+  try {
+    raw = await RawClient.open(ctx, port);
+  } catch (e) {
+    return { refused: e.code };
+  }
+  await raw.write(Buffer.from('late:pw\x03\x00', 'latin1'));
+  try {
+    await raw.readExact(1, 10000);
+    raw.destroy();
+    return { answered: true };
+  } catch (e) {
+    if (e.code !== 'EOF') throw e;
+    return { closedAfter: raw.received };
+  }
+}
+
+Object.assign(module.exports, { tryConnect });

@@ -16,32 +16,9 @@
 const {
   itest, assert, startStack, startRecordingStack, recordedFrames, qconnect, RawClient, MSG,
   qmsg, qlist, qstr, qlong, decode, payloadPattern, counter, stats, waitCounter, within,
-  waitRepliesHeld, waitUnreadByQgate, qcall, settled, payloadReplyLen,
+  waitRepliesHeld, waitUnreadByQgate, qcall, settled, payloadReplyLen, tryConnect,
 } = require('./lib.js');
 
-
-/**
- * Connects to `port` and offers a handshake: resolves { refused } when the connect fails,
- * { answered: true } when the capability byte comes back, else { closedAfter } = the bytes
- * qgate sent before the connection ended (reset or EOF).
- */
-async function tryConnect(ctx, port) {
-  let raw;
-  try {
-    raw = await RawClient.open(ctx, port);
-  } catch (e) {
-    return { refused: e.code };
-  }
-  await raw.write(Buffer.from('late:pw\x03\x00', 'latin1'));
-  try {
-    await raw.readExact(1, 10000);
-    raw.destroy();
-    return { answered: true };
-  } catch (e) {
-    if (e.code !== 'EOF') throw e;
-    return { closedAfter: raw.received };
-  }
-}
 
 for (const mode of ['session', 'request']) {
   itest(`${mode} mode SIGTERM: a connect while a busy client keeps qgate alive gets no handshake`,

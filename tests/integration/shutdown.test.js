@@ -18,28 +18,9 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const {
-  itest, assert, startStack, qconnect, RawClient, counter, stats, waitCounter, within, pollUntil,
-  settled, runQgateSync, ROOT, QGATE,
+  itest, assert, startStack, qconnect, counter, stats, waitCounter, within, pollUntil,
+  settled, runQgateSync, ROOT, QGATE, tryConnect,
 } = require('./lib.js');
-
-/** Connects and offers a handshake: { refused }, { answered: true } or { closedAfter }. */
-async function tryConnect(ctx, port) {
-  let raw;
-  try {
-    raw = await RawClient.open(ctx, port);
-  } catch (e) {
-    return { refused: e.code };
-  }
-  await raw.write(Buffer.from('late:pw\x03\x00', 'latin1'));
-  try {
-    await raw.readExact(1, 10000);
-    raw.destroy();
-    return { answered: true };
-  } catch (e) {
-    if (e.code !== 'EOF') throw e;
-    return { closedAfter: raw.received };
-  }
-}
 
 const FWD = { session: 'msgs_fwd', request: 'requests_routed' };
 
