@@ -12,6 +12,7 @@ const {
   qlist, qlong, qcall, qbytesHeader, errorText, stats, counter, waitCounter, pollUntil, rssBytes,
   settled, within,
 } = require('./lib.js');
+const { asanQuarantineBytes } = require('../../tools/lib/chaos.js');
 
 const REQ = { mode: 'request', group: 'rdb' };
 const MiB = 1 << 20;
@@ -88,7 +89,10 @@ itest('memory held: calls queued behind a stopped backend past the budget get bu
     const grown = rssBytes(gw.proc.pid) - rss0;
     t.diagnostic(`RSS grew by ${(grown / MiB).toFixed(1)} MiB; ` +
       `refused ${counter(s, 'request_held_refused')}`);
-    assert.ok(grown < 64 * MiB, `RSS grew by ${(grown / MiB).toFixed(0)} MiB (96 MiB of calls)`);
+    // Under ASan (run-tests' sanitizer build) freed call buffers wait in its quarantine: resident,
+    // though qgate let them go. Without the budget the growth is at least the 96 MiB of calls.
+    const bound = 64 * MiB + asanQuarantineBytes();
+    assert.ok(grown < bound, `RSS grew by ${(grown / MiB).toFixed(0)} MiB (96 MiB of calls)`);
     mocks.rdb1.proc.kill('SIGCONT');
     let busy = 0;
     let counted = 0;

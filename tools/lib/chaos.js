@@ -239,4 +239,4 @@ function summary(r) {
   return lines.join('\n');
 }
 
-module.exports = { runChaos, summary, verdict };
+module.exports = { runChaos, summary, verdict, asanQuarantineBytes };
