@@ -34,6 +34,16 @@ struct listener_conf {
 /// automatic: asked at each connect (DESIGN: a q process without .z.pg answers in order).
 enum class pipeline_mode : uint8_t { automatic, on, off };
 
+/// Where a backend came from (the `source` column of .qgate.backends[]; order of
+/// source_name's names). Only `config` backends are written back by .qgate.config[].
+enum class backend_source : uint8_t { config, process_csv, registered, discovery };
+
+/// "config", "process.csv", "register", "discovery".
+inline const char* source_name(backend_source s) {
+    constexpr const char* kNames[] = {"config", "process.csv", "register", "discovery"};
+    return kNames[static_cast<uint8_t>(s)];
+}
+
 struct backend_conf {
     std::string name;
     std::string group;
@@ -43,6 +53,7 @@ struct backend_conf {
     /// Request mode: may several calls be in flight on one pooled connection? Only a backend
     /// that answers in order may (plain q; not a .z.pg deferring with -30!).
     pipeline_mode pipeline = pipeline_mode::automatic;
+    backend_source source = backend_source::config;
 };
 
 /// Message types a route accepts (order of the "route.type" choices).
@@ -137,6 +148,39 @@ struct access_log_conf {
     uint32_t ring_entries = 4096; ///< records each shard may have waiting for the logger
 };
 
+/// Backends that find themselves (issue 17). Each source names the groups it may fill (a
+/// route or listener may target them while they are still empty); its backends log in with
+/// `credentials` and get `conns` pooled connections, as a [[backend]] would.
+/// [register]: KX whitepaper style, a service calls registerResource[name;address] on this
+/// listener and is a backend of group `name` until that connection closes.
+struct register_conf {
+    bool enabled = false;             ///< the [register] section is present
+    endpoint listen;                  ///< the registration listener
+    std::vector<std::string> groups;  ///< names a service may register under; empty = any
+    std::string credentials;          ///< qgate's login at the registered backends
+    uint32_t conns = 4;
+    uint32_t backends_max = 256;      ///< registered backends at once
+};
+
+/// [discovery]: TorQ style, qgate asks the discovery processes getservices[proctypes;1b] and
+/// applies the .servers.procupdate messages they push; group = proctype.
+struct discovery_conf {
+    std::vector<std::string> addresses;  ///< "host:port" of each discovery process
+    std::vector<std::string> proctypes;  ///< asked for, and the groups they fill
+    std::string credentials;             ///< login at the discovery processes and backends
+    uint32_t conns = 4;
+    uint32_t refresh_ms = 5000;          ///< getservices again (TorQ pushes no removals)
+};
+
+/// [process_csv]: a TorQ process.csv as a backend file (re-read on reload); rows of the listed
+/// proctypes become backends named procname in group proctype.
+struct process_csv_conf {
+    std::string path;                    ///< empty = none
+    std::vector<std::string> proctypes;  ///< rows kept, and the groups they fill
+    std::string credentials;
+    uint32_t conns = 4;
+};
+
 struct fanout_conf {
     std::string reducer;          ///< group that applies custom q joins; empty = none
     uint32_t contexts_max = 256;  ///< fan-outs in progress per shard (each holds a gather)
@@ -159,6 +203,9 @@ struct config {
     pubsub_conf pubsub;
     fanout_conf fanout;
     access_log_conf access_log;
+    register_conf registration;
+    discovery_conf discovery;
+    process_csv_conf process_csv;
 };
 
 using config_ptr = std::shared_ptr<const config>;

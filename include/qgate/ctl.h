@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -34,6 +35,19 @@ bool load_config_string(std::string_view text, const std::string& source_name, c
 /// non-zero; no two listeners on the same non-zero port and host; out_bytes_low <
 /// out_bytes_high. Returns false with `error` set on the first violation.
 bool validate_config(const config& cfg, std::string& error);
+/// Groups the runtime backend sources may fill ([register] groups, [discovery] and
+/// [process_csv] proctypes): they exist, possibly empty, in every generation.
+std::vector<std::string> runtime_groups(const config& cfg);
+
+/// getenv, or a stand-in in tests.
+using env_lookup = std::function<const char*(const char*)>;
+/// A TorQ process.csv's rows as backends (src/ctl/process_csv.cc): `source` names it in errors
+/// ("file:line: why"). read_process_csv reads pc.path with the process environment.
+bool parse_process_csv(std::string_view text, const std::string& source,
+                       const process_csv_conf& pc, const env_lookup& env,
+                       std::vector<backend_conf>& out, std::string& error);
+bool read_process_csv(const process_csv_conf& pc, std::vector<backend_conf>& out,
+                      std::string& error);
 
 /// Parses "host:port" or "[v6]:port". The host must be numeric IPv4, numeric IPv6 (in
 /// brackets) or "localhost"; the port 0..65535. IPv6 hosts are stored without brackets.

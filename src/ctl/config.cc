@@ -46,7 +46,7 @@ class loader {
         for (auto&& [key, node] : root) {
             if (!load_section(key, node)) return false;
         }
-        return load_users_file() && check_cross(cfg_, &lines_, error_);
+        return load_users_file() && load_process_csv() && check_cross(cfg_, &lines_, error_);
     }
 
   private:
@@ -181,6 +181,28 @@ class loader {
         error_ = source_ + ":" + std::to_string(line == lines_.keys.end() ? 0 : line->second) +
                  ": server.users_file: " + why;
         return false;
+    }
+
+    // process.csv rows join the [[backend]]s (source process.csv), so a reload re-reads it and
+    // every check and diff treats them alike; the file's own [[backend]] wins no clash.
+    bool load_process_csv() {
+        if (cfg_.process_csv.path.empty()) return true;
+        namespace fs = std::filesystem;
+        fs::path p(cfg_.process_csv.path);
+        if (p.is_relative()) p = fs::path(source_).parent_path() / p;
+        cfg_.process_csv.path = p.lexically_normal().string();
+        std::vector<backend_conf> rows;
+        if (!read_process_csv(cfg_.process_csv, rows, error_)) return false;
+        for (backend_conf& b : rows) {
+            for (const backend_conf& o : cfg_.backends) {
+                if (o.name != b.name) continue;
+                error_ = cfg_.process_csv.path + ": procname " + b.name +
+                         " is also a [[backend]] name in " + source_;
+                return false;
+            }
+            cfg_.backends.push_back(std::move(b));
+        }
+        return true;
     }
 
     std::string source_;

@@ -184,8 +184,11 @@ std::string config_toml(const config& cfg) {
     std::string out;
     for (const section_info& s : section_table()) {
         if (s.name == "admin" && !cfg.admin_enabled) continue;  // no [admin]: no endpoint
+        if (s.name == "register" && !cfg.registration.enabled) continue;
         const std::size_t n = entries(cfg, s.name);
         for (std::size_t i = 0; i < n; ++i) {
+            // process.csv rows are the file's, not [[backend]]s: [process_csv] names it
+            if (s.name == "backend" && cfg.backends[i].source != backend_source::config) continue;
             out += s.scope == knob_scope::array ? "\n[[" + std::string(s.name) + "]]\n"
                                                 : "\n[" + std::string(s.name) + "]\n";
             for (const knob& k : knob_table()) {

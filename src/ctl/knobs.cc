@@ -589,6 +589,86 @@ const knob kKnobs[] = {
          c.access_log.ring_entries = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.access_log.ring_entries); }},
+
+    // ---- backends that find themselves (issue 17; src/ctl/register.cc, discovery.cc, csv)
+    {"register.listen", knob_type::address, kTable, "\"127.0.0.1:0\"", 0, 0, {}, kIfSection, {},
+     "KX-style registration listener: a service that calls registerResource[`name;`:host:port] "
+     "here (async or sync, authenticated like clients) is a backend of group `name` until this "
+     "connection closes, then it drains. Omit the section to disable it.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.registration.listen = v.addr;
+         c.registration.enabled = true;
+     },
+     [](const config& c, std::size_t) { return addr_value(c.registration.listen); }},
+    {"register.groups", knob_type::list, kTable, "[]", 0, 0, {}, 0, {},
+     "Names a service may register under (each is a group routes may target while it is "
+     "still empty). Empty = any name (a new group appears with its first service).",
+     [](config& c, std::size_t, const knob_value& v) { c.registration.groups = v.list; },
+     [](const config& c, std::size_t) { return list_value(c.registration.groups); }},
+    {"register.credentials", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
+     "\"user:password\" qgate logs in to registered services with (empty: user qgate).",
+     [](config& c, std::size_t, const knob_value& v) { c.registration.credentials = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.registration.credentials); }},
+    {"register.conns", knob_type::integer, kTable, "4", 1, 256, {}, 0, {},
+     "Request mode: pooled connections to each registered service (as backend.conns).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.registration.conns = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.registration.conns); }},
+    {"register.backends_max", knob_type::integer, kTable, "256", 1, 4096, {}, 0, {},
+     "Services registered at once; one more is answered 'qgate: registrations full.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.registration.backends_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.registration.backends_max); }},
+    {"discovery.addresses", knob_type::list, kTable, "[]", 0, 0, {}, 0, {},
+     "TorQ discovery processes (\"host:port\"): qgate calls getservices[proctypes;1b] on "
+     "each, applies the .servers.procupdate messages pushed to it, and asks again every "
+     "refresh_ms. Empty = no discovery.",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.addresses = v.list; },
+     [](const config& c, std::size_t) { return list_value(c.discovery.addresses); }},
+    {"discovery.proctypes", knob_type::list, kTable, "[]", 0, 0, {}, 0, {},
+     "Process types asked for; each is the group its processes join (routes may target it "
+     "while it is still empty).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.proctypes = v.list; },
+     [](const config& c, std::size_t) { return list_value(c.discovery.proctypes); }},
+    {"discovery.credentials", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
+     "\"user:password\" for the discovery processes and the backends they name.",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.credentials = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.credentials); }},
+    {"discovery.conns", knob_type::integer, kTable, "4", 1, 256, {}, 0, {},
+     "Request mode: pooled connections to each discovered backend (as backend.conns).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.conns = uint32_t(v.integer); },
+     [](const config& c, std::size_t) { return int_value(c.discovery.conns); }},
+    {"discovery.refresh_ms", knob_type::integer, kTable, "5000", 50, kTimeoutMsMax, {}, 0, {},
+     "Ask getservices again this often: TorQ's discovery pushes new processes but never "
+     "removals, so a process gone from its answer drains on the next refresh.",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.discovery.refresh_ms = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.discovery.refresh_ms); }},
+    {"process_csv.path", knob_type::string, kTable, "\"\"", 0, 0, {},
+     kReloadable | kRelativePath, {},
+     "A TorQ process.csv (host,port,proctype,procname,...) read as a backend file at start "
+     "and on every reload: each row of a listed proctype is a backend named procname in "
+     "group proctype. {VAR} is replaced from the environment, and a port may be a sum "
+     "({KDBBASEPORT}+1). Empty = none.",
+     [](config& c, std::size_t, const knob_value& v) { c.process_csv.path = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.process_csv.path); }},
+    {"process_csv.proctypes", knob_type::list, kTable, "[]", 0, 0, {}, kReloadable, {},
+     "Process types taken from the file (each is a group). Empty = every row but discovery.",
+     [](config& c, std::size_t, const knob_value& v) { c.process_csv.proctypes = v.list; },
+     [](const config& c, std::size_t) { return list_value(c.process_csv.proctypes); }},
+    {"process_csv.credentials", knob_type::string, kTable, "\"\"", 0, 0, {}, kReloadable, {},
+     "\"user:password\" qgate logs in to the file's processes with (empty: user qgate).",
+     [](config& c, std::size_t, const knob_value& v) { c.process_csv.credentials = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.process_csv.credentials); }},
+    {"process_csv.conns", knob_type::integer, kTable, "4", 1, 256, {}, kReloadable, {},
+     "Request mode: pooled connections to each of the file's processes (as backend.conns).",
+     [](config& c, std::size_t, const knob_value& v) {
+         c.process_csv.conns = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t) { return int_value(c.process_csv.conns); }},
 };
 
 const section_info kSections[] = {
@@ -604,6 +684,10 @@ const section_info kSections[] = {
     {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
     {"access_log", kTable, "Request mode: an access log, one line per call (off unless path "
                            "is set)."},
+    {"register", kTable, "KX-style self-registering services (registerResource). Omit the "
+                         "section to disable it."},
+    {"discovery", kTable, "TorQ discovery: backends learnt from discovery processes."},
+    {"process_csv", kTable, "A TorQ process.csv as a backend file."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {

@@ -3,6 +3,8 @@
 // (with line numbers) and again after command-line overrides. Pure; control plane only.
 #include "ctl/validate.h"
 
+#include <algorithm>
+
 #include "qgate/ctl.h"
 
 namespace qgate::ctl {
@@ -25,6 +27,37 @@ std::string where_key(const source_lines* lines, const char* key) {
     return lines->source + ":" + std::to_string(it->second) + ": ";
 }
 
+// A group a listener, route or reducer may name: one a [[backend]] (or a process.csv row)
+// is in, or one a runtime source declares (it may be empty until a service appears).
+bool group_served(const config& cfg, const std::string& g) {
+    for (const backend_conf& b : cfg.backends) {
+        if (b.group == g) return true;
+    }
+    for (const std::string& d : runtime_groups(cfg)) {
+        if (d == g) return true;
+    }
+    return false;
+}
+
+// [discovery] addresses are endpoints; a source with no groups to fill is a typo.
+bool check_sources(const config& cfg, const source_lines* lines, std::string& error) {
+    for (const std::string& a : cfg.discovery.addresses) {
+        endpoint ep;
+        std::string why;
+        if (!parse_endpoint(a, ep, why) || ep.port == 0) {
+            error = where_key(lines, "discovery.addresses") + "discovery.addresses: \"" + a +
+                    "\" is not host:port" + (why.empty() ? "" : " (" + why + ")");
+            return false;
+        }
+    }
+    if (!cfg.discovery.addresses.empty() && cfg.discovery.proctypes.empty()) {
+        error = where_key(lines, "discovery.proctypes") +
+                "discovery.proctypes: name the process types (groups) to ask for";
+        return false;
+    }
+    return true;
+}
+
 bool check_listeners(const config& cfg, const source_lines* lines, std::string& error) {
     const auto* at = lines != nullptr ? &lines->listeners : nullptr;
     if (cfg.listeners.empty()) {
@@ -34,8 +67,7 @@ bool check_listeners(const config& cfg, const source_lines* lines, std::string& 
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
         const listener_conf& l = cfg.listeners[i];
         const std::string label = "listener[" + std::to_string(i) + "]";
-        bool served = l.mode == conn_mode::pubsub;  // a pubsub listener uses no group
-        for (const backend_conf& b : cfg.backends) served = served || b.group == l.group;
+        const bool served = l.mode == conn_mode::pubsub || group_served(cfg, l.group);
         if (!served) {
             error = where(lines, at, i) + label + ": group \"" + l.group +
                     "\" has no [[backend]]";
@@ -92,9 +124,7 @@ bool check_routes(const config& cfg, const source_lines* lines, std::string& err
         std::vector<std::string> names = r.groups;
         if (!r.group.empty()) names.push_back(r.group);
         for (const std::string& g : names) {
-            bool served = false;
-            for (const backend_conf& b : cfg.backends) served = served || b.group == g;
-            if (!served) {
+            if (!group_served(cfg, g)) {
                 error = where(lines, at, i) + "route[" + std::to_string(i) + "]: group \"" + g +
                         "\" has no [[backend]]";
                 return false;
@@ -119,13 +149,12 @@ bool check_pubsub(const config& cfg, const source_lines* lines, std::string& err
 
 bool check_cross(const config& cfg, const source_lines* lines, std::string& error) {
     if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error) ||
-        !check_routes(cfg, lines, error) || !check_pubsub(cfg, lines, error)) {
+        !check_routes(cfg, lines, error) || !check_pubsub(cfg, lines, error) ||
+        !check_sources(cfg, lines, error)) {
         return false;
     }
     if (!cfg.fanout.reducer.empty()) {
-        bool served = false;
-        for (const backend_conf& b : cfg.backends) served = served || b.group == cfg.fanout.reducer;
-        if (!served) {
+        if (!group_served(cfg, cfg.fanout.reducer)) {
             error = where_key(lines, "fanout.reducer") + "fanout.reducer: group \"" +
                     cfg.fanout.reducer + "\" has no [[backend]]";
             return false;
@@ -142,6 +171,19 @@ bool check_cross(const config& cfg, const source_lines* lines, std::string& erro
         return false;
     }
     return true;
+}
+
+std::vector<std::string> runtime_groups(const config& cfg) {
+    std::vector<std::string> out;
+    const auto add = [&out](const std::vector<std::string>& names) {
+        for (const std::string& n : names) {
+            if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+        }
+    };
+    if (cfg.registration.enabled) add(cfg.registration.groups);
+    if (!cfg.discovery.addresses.empty()) add(cfg.discovery.proctypes);
+    if (!cfg.process_csv.path.empty()) add(cfg.process_csv.proctypes);
+    return out;
 }
 
 bool validate_config(const config& cfg, std::string& error) {

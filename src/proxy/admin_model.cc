@@ -164,7 +164,7 @@ ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t id) 
     r.name = bc.name;
     r.group = bc.group;
     r.address = ctl::format_endpoint(bc.addr);
-    r.source = "config";
+    r.source = source_name(bc.source);
     bool home = false;
     bool ejected = false;
     uint64_t fail_ms = 0;

@@ -23,11 +23,13 @@ reloader::reloader(uint32_t shards, upstream_table& ups, gen_holder& gens,
     : shards_(shards), ups_(ups), gens_(gens), load_(std::move(load)), wake_(std::move(wake)) {}
 
 bool reloader::start(const config_ptr& cfg, std::string& error) {
+    const std::lock_guard<std::mutex> lock(mu_);
     reload_result res;
     if (!apply(cfg, res)) {
         error = res.error;
         return false;
     }
+    file_ = cfg;
     return true;
 }
 
@@ -61,13 +63,14 @@ reload_result reloader::reload(const char* why) {
                         static_cast<unsigned long long>(res.generation), res.error.c_str());
         return res;
     }
-    const ctl::config_diff d = ctl::diff_config(*running_, next);
-    ctl::keep_restart_only(*running_, next);
+    const ctl::config_diff d = ctl::diff_config(*file_, next);
+    ctl::keep_restart_only(*file_, next);
     res.changes = ctl::describe(d);
     res.restart = d.restart_needed;
     res.routes_changed = d.routes_changed;
     res.users_changed = d.users_changed;
-    if (!apply(std::make_shared<const config>(std::move(next)), res)) {
+    auto file = std::make_shared<const config>(std::move(next));
+    if (!apply(merged(*file), res)) {
         failures_.fetch_add(1, std::memory_order_relaxed);
         res.generation = generation_.load(std::memory_order_relaxed);
         res.changes.clear();
@@ -76,12 +79,9 @@ reload_result reloader::reload(const char* why) {
                         static_cast<unsigned long long>(res.generation), res.error.c_str());
         return res;
     }
+    file_ = std::move(file);
     reloads_.fetch_add(1, std::memory_order_relaxed);
-    wake_all();
-    for (int waited = 0; !gens_.adopted(res.generation) && waited < kAdoptWaitMs;
-         waited += kAdoptPollMs) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(kAdoptPollMs));
-    }
+    wait_adopted(res.generation);
     QGATE_LOG_INFO("reload (%s): generation %llu%s", why,
                    static_cast<unsigned long long>(res.generation),
                    res.changes.empty() ? ", nothing changed" : "");
@@ -94,6 +94,14 @@ reload_result reloader::reload(const char* why) {
     }
     tick();
     return res;
+}
+
+void reloader::wait_adopted(uint64_t number) {
+    wake_all();
+    for (int waited = 0; !gens_.adopted(number) && waited < kAdoptWaitMs;
+         waited += kAdoptPollMs) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kAdoptPollMs));
+    }
 }
 
 void reloader::tick() {

@@ -4,17 +4,22 @@
 // routing generation and publishes it; the shards adopt it between two turns
 // (engine::adopt_generation). A bad file changes nothing. tick() (every 200 ms from the signal
 // loop, and after each reload) frees old generations and retires drained backends.
+// It is also the backend_sink of the runtime sources (registerResource, TorQ discovery): what
+// runs is the file's configuration plus each owner's backends, rebuilt through the same apply
+// when either changes; the file wins a name clash.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "proxy/generation.h"
 #include "proxy/upstreams.h"
+#include "qgate/backend_sink.h"
 #include "qgate/config.h"
 
 namespace qgate::proxy {
@@ -30,7 +35,7 @@ struct reload_result {
     bool users_changed = false;        ///< the users file differs (the admin port's logins)
 };
 
-class reloader {
+class reloader final : public backend_sink {
   public:
     /// `load` re-reads the file and applies the command line's overrides. `wake(shard)` pokes a
     /// shard so that it adopts a generation or retires a backend now rather than at its next
@@ -42,6 +47,7 @@ class reloader {
     /// The first generation (number 1) from the start-up config. False: logged by the caller.
     bool start(const config_ptr& cfg, std::string& error);
     reload_result reload(const char* why);
+    sink_result set_backends(const std::string& owner, std::vector<backend_conf> list) override;
     void tick();
     config_ptr running() const;
     uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
@@ -50,6 +56,11 @@ class reloader {
 
   private:
     bool apply(const config_ptr& next, reload_result& res);
+    /// The file's configuration plus the runtime owners' backends; `owner`'s own entries
+    /// left out for a name clash are listed in `refused`.
+    config_ptr merged(const config& file, const std::string& owner = {},
+                      std::vector<std::string>* refused = nullptr) const;
+    void wait_adopted(uint64_t number);
     void wake_all();
 
     uint32_t shards_;
@@ -58,7 +69,9 @@ class reloader {
     std::function<bool(config&, std::string&)> load_;
     std::function<void(uint32_t)> wake_;
     backend_ids ids_;
-    config_ptr running_;
+    config_ptr running_;  ///< what runs: file_ plus the runtime backends
+    config_ptr file_;     ///< the file's own configuration (with restart-only values kept)
+    std::map<std::string, std::vector<backend_conf>> runtime_;  ///< by owner
     mutable std::mutex mu_;  ///< one reload at a time (signal thread, admin thread)
     std::atomic<uint64_t> generation_{0};
     std::atomic<uint64_t> reloads_{0};

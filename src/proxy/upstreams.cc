@@ -18,6 +18,7 @@
 #include <algorithm>
 
 #include "proxy/generation.h"
+#include "qgate/ctl.h"
 #include "qgate/route/policy.h"
 
 namespace qgate::proxy {
@@ -35,6 +36,15 @@ std::vector<route::group_spec> group_specs(const config& cfg, const std::vector<
             g = &out.back();
         }
         g->members.push_back({ids[b], bc.name});
+    }
+    for (const std::string& name : ctl::runtime_groups(cfg)) {
+        const auto it = std::find_if(out.begin(), out.end(),
+                                     [&name](const route::group_spec& s) { return s.name == name; });
+        if (it != out.end()) {
+            it->may_be_empty = true;
+        } else {
+            out.push_back({name, {}, true});
+        }
     }
     return out;
 }

@@ -88,7 +88,7 @@ bool group_set::build(std::span<const group_spec> specs, group_set& out, std::st
             error = "group with an empty name";
             return false;
         }
-        if (s.members.empty()) {
+        if (s.members.empty() && !s.may_be_empty) {
             error = "group '" + s.name + "' has no backends";
             return false;
         }

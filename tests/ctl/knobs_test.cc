@@ -86,6 +86,20 @@ const char* const kSchema[] = {
     "access_log.path",
     "access_log.slow_ms",
     "access_log.ring_entries",
+    "register.listen",
+    "register.groups",
+    "register.credentials",
+    "register.conns",
+    "register.backends_max",
+    "discovery.addresses",
+    "discovery.proctypes",
+    "discovery.credentials",
+    "discovery.conns",
+    "discovery.refresh_ms",
+    "process_csv.path",
+    "process_csv.proctypes",
+    "process_csv.credentials",
+    "process_csv.conns",
 };
 
 // A snapshot with one default entry per array section, for the getters.

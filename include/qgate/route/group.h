@@ -24,6 +24,9 @@ struct member_spec {
 struct group_spec {
     std::string name;
     std::vector<member_spec> members;  ///< config order (first-available's failover order)
+    /// A group a runtime source fills (registerResource, discovery): it may have no members
+    /// yet, and every pick then answers kNoBackend.
+    bool may_be_empty = false;
 };
 
 class backend_group {
