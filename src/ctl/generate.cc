@@ -101,8 +101,8 @@ std::string example_config() {
         "# (the unit tests fail while this file and the table disagree). Check a file with\n"
         "#   qgate -c FILE --check-config\n"
         "# Unknown keys are errors. \"reload: SIGHUP\" marks the knobs a reload may change; the\n"
-        "# others need a restart. Reload is not implemented yet: SIGHUP is logged and ignored,\n"
-        "# so every change needs a restart for now. See conf/README.md.\n";
+        "# others keep their running value until a restart (SIGHUP and .qgate.reload[] name\n"
+        "# them). See conf/README.md.\n";
     for (const section_info& s : section_table()) {
         const bool array = s.scope == knob_scope::array;
         const std::string header = array ? "[[" + std::string(s.name) + "]]"

@@ -74,7 +74,8 @@ sink_result reloader::set_backends(const std::string& owner, std::vector<backend
     sink_result r;
     std::vector<backend_conf> ok = resolvable(std::move(list), r.refused);
     const auto it = runtime_.find(owner);
-    std::vector<backend_conf> before = it != runtime_.end() ? it->second : std::vector<backend_conf>{};
+    std::vector<backend_conf> before;
+    if (it != runtime_.end()) before = it->second;
     r.generation = generation_.load(std::memory_order_relaxed);
     if (same_list(before, ok)) {
         for (const backend_conf& b : ok) r.accepted.push_back(b.name);

@@ -38,8 +38,8 @@ std::vector<route::group_spec> group_specs(const config& cfg, const std::vector<
         g->members.push_back({ids[b], bc.name});
     }
     for (const std::string& name : ctl::runtime_groups(cfg)) {
-        const auto it = std::find_if(out.begin(), out.end(),
-                                     [&name](const route::group_spec& s) { return s.name == name; });
+        const auto named = [&name](const route::group_spec& s) { return s.name == name; };
+        const auto it = std::find_if(out.begin(), out.end(), named);
         if (it != out.end()) {
             it->may_be_empty = true;
         } else {
