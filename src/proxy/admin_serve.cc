@@ -17,7 +17,7 @@
 namespace qgate::proxy {
 
 void engine::init_admin() {
-    const uint32_t nb = kBackendsMax;  // ids grow with reloads (generation.h), never reused
+    const uint32_t nb = kBackendsMax;  // every id a reload may hand out (generation.h)
     if (opt_.meters == nullptr) {
         own_meters_ = std::make_unique<backend_meters>(1, nb);
         opt_.meters = own_meters_.get();
@@ -25,6 +25,17 @@ void engine::init_admin() {
     const uint32_t row = own_meters_ ? 0 : me_;
     bmeter_ = opt_.meters->row(row);
     notes_.resize(nb);
+}
+
+// Backend id `b` is new in the generation this shard adopts: a fresh id (all zero anyway) or
+// a quiet one handed out again (generation.h), whose calls, errors, notes and latency belong
+// to the backend that had it. This shard's cells only: each shard clears its own.
+void engine::forget_backend(uint32_t b) {
+    backend_meter& m = bmeter_[b];
+    m.calls.store(0, std::memory_order_relaxed);
+    m.errors.store(0, std::memory_order_relaxed);
+    if (b < notes_.size()) notes_[b] = backend_note{};
+    ctr_.lat.reset_backend(b);
 }
 
 void engine::note_backend_fail(int b, const char* what, int err) {

@@ -174,6 +174,7 @@ class engine final : public shard::shard_hooks {
     void snap_backends(shard_command& cmd) const;
     void note_backend_fail(int b, const char* what, int err);
     void note_backend_ok(int b);
+    void forget_backend(uint32_t b);
     backend_meter& meter(uint32_t b) { return bmeter_[b]; }
     void adopt_generation();
 

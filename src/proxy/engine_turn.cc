@@ -31,6 +31,9 @@ void engine::adopt_generation() {
     const generation* old = gen_;
     gen_ = opt_.gens->current();
     lim_ = &gen_->cfg->limits;  // the reloadable ones; the rest keep their running values
+    for (const uint32_t b : gen_->ids) {
+        if (!old->contains(b)) forget_backend(b);  // fresh, or a quiet id reused
+    }
     if (plane_ != nullptr) {
         if (rq_->cursors_.size() < gen_->groups.size()) rq_->cursors_.resize(gen_->groups.size());
         pool_->adopt(*old, *gen_);

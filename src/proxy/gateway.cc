@@ -189,6 +189,8 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::admin_out_overflow, read(admin.out_overflow)));
     out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
     out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
+    out.push_back(shard::make_sample(stat_id::backend_ids_issued, rl.ids_issued()));
+    out.push_back(shard::make_sample(stat_id::backend_ids_free, rl.ids_free()));
     out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
     // The backends of the running generation (a removed one still draining is not listed).
     const proxy::gen_holder::view v = gens.current_view();
@@ -454,6 +456,14 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     }
     proxy::reloader rl(n, *ups, gens, std::move(reload_source),
                        [&shards](uint32_t s) { shards[s]->notify(); });
+    if (plane != nullptr) {
+        rl.on_reuse([p = plane.get()](uint32_t id) {  // request mode's cells of a reused id
+            route::backend_state& st = p->state(id);
+            st.live.store(true, std::memory_order_relaxed);
+            st.drained.store(false, std::memory_order_relaxed);
+            st.load.store(0, std::memory_order_relaxed);
+        });
+    }
     if (!rl.start(cfg, err)) {
         QGATE_LOG_ERROR("%s", err.c_str());
         return 1;

@@ -8,6 +8,7 @@
 #include "proxy/generation.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "proxy/upstreams.h"
 
@@ -67,9 +68,7 @@ bool build_listeners(const config& cfg, generation& g, std::string& error) {
 
 }  // namespace
 
-bool generation::contains(uint32_t id) const {
-    return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
+bool generation::contains(uint32_t id) const { return id < member.size() && member[id] != 0; }
 
 bool build_generation(const config_ptr& cfg, const std::vector<uint32_t>& ids, uint64_t number,
                       generation& out, std::string& error) {
@@ -83,6 +82,8 @@ bool build_generation(const config_ptr& cfg, const std::vector<uint32_t>& ids, u
     }
     if (!build_listeners(*cfg, out, error)) return false;
     out.pos.assign(kBackendsMax, 0);
+    out.member.assign(kBackendsMax, 0);
+    for (const uint32_t id : ids) out.member[id] = 1;
     for (const route::group_spec& g : gs) {
         for (uint32_t p = 0; p < g.members.size(); ++p) out.pos[g.members[p].id] = p;
     }
@@ -92,7 +93,13 @@ bool build_generation(const config_ptr& cfg, const std::vector<uint32_t>& ids, u
 
 gen_holder::gen_holder(uint32_t shards)
     : shards_(shards), seen_(std::make_unique<shard_seen[]>(kGenShardsMax)),
-      retired_(std::make_unique<std::atomic<bool>[]>(kBackendsMax)) {}
+      retired_(std::make_unique<std::atomic<bool>[]>(kBackendsMax)),
+      quiet_(std::make_unique<std::atomic<bool>[]>(kBackendsMax)) {}
+
+void gen_holder::reuse(uint32_t id) {
+    retired_[id].store(false, std::memory_order_relaxed);
+    quiet_[id].store(false, std::memory_order_relaxed);
+}
 
 uint64_t gen_holder::publish(std::unique_ptr<generation> g, const std::vector<uint32_t>& removed) {
     const std::lock_guard<std::mutex> lock(mu_);
@@ -163,15 +170,22 @@ bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,
     added.clear();
     removed.clear();
     uint32_t next = next_;
+    std::vector<uint32_t> free = free_;
     for (const backend_conf& bc : cfg.backends) {
         const auto it = by_name_.find(bc.name);
         if (it != by_name_.end() && same_backend(it->second.second, bc)) {
             ids.push_back(it->second.first);
             continue;
         }
+        if (!free.empty()) {  // a quiet id first: ids stay dense (latency rows, meters)
+            ids.push_back(free.back());
+            added.push_back(free.back());
+            free.pop_back();
+            continue;
+        }
         if (next >= kBackendsMax) {
             error = "backend " + bc.name + ": more than " + std::to_string(kBackendsMax) +
-                    " backend ids handed out since start (ids are not reused): restart qgate";
+                    " backends at once (removed ones still draining count)";
             return false;
         }
         ids.push_back(next);
@@ -187,11 +201,19 @@ bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,
 }
 
 void backend_ids::commit(const config& cfg, const std::vector<uint32_t>& ids) {
+    std::erase_if(free_, [&ids](uint32_t id) {
+        return std::find(ids.begin(), ids.end(), id) != ids.end();
+    });
     by_name_.clear();
     for (size_t i = 0; i < cfg.backends.size(); ++i) {
         by_name_[cfg.backends[i].name] = {ids[i], cfg.backends[i]};
         next_ = std::max(next_, ids[i] + 1);
     }
+}
+
+void backend_ids::release(uint32_t id) {
+    free_.push_back(id);
+    std::sort(free_.begin(), free_.end(), std::greater<>());
 }
 
 bool start_generation(const config_ptr& cfg, upstream_table& ups, gen_holder& gens,

@@ -9,8 +9,12 @@
 // Backend ids (`backend_ids`, control thread only) are stable: an unchanged backend keeps its
 // id across reloads, so its load cells, pooled connections, home shard (id % shards) and
 // ring positions (rings hash names) keep working. Any change to a backend's settings is a
-// remove + add (a new id). A removed id is never reused: the per-id records, state cells and
-// home-shard state are sized to kBackendsMax at start and only appended to.
+// remove + add (a new id). Per-id records, state cells and home-shard state are sized to
+// kBackendsMax at start. A removed id is reused once it is quiet: retired (no generation
+// refers to it), its home shard has closed every pooled connection (set_quiet) and no
+// session-mode session is on it; the control thread then resets the shared cells, and each
+// shard resets its own (meters, notes, latency) when it adopts a generation the id is new in.
+// So runtime backends coming and going (registerResource, discovery) do not use the ids up.
 #pragma once
 
 #include <atomic>
@@ -27,7 +31,7 @@
 
 namespace qgate::proxy {
 
-/// Most backend ids a process hands out (added on start and by reloads; ids are not reused).
+/// Most backend ids at once (added on start and by reloads; a quiet id is reused).
 inline constexpr uint32_t kBackendsMax = 4096;
 inline constexpr uint32_t kGenShardsMax = 64;
 
@@ -54,6 +58,7 @@ struct generation {
     std::vector<listener_pick> listeners;     ///< per listener (session mode)
     std::vector<uint32_t> ids;                ///< backend ids in this generation (config order)
     std::vector<uint32_t> pos;   ///< per id (kBackendsMax): position in its group (tried bit)
+    std::vector<uint8_t> member;  ///< per id (kBackendsMax): 1 when `ids` has it
     int32_t reducer_group = -1;  ///< fanout.reducer's group; -1 = none
 
     /// Calls (request slots, fan-out contexts) holding this generation, per shard: written
@@ -93,6 +98,8 @@ class gen_holder {
     }
     /// The backend's id is referred to by no generation any more: its pool may close.
     bool retired(uint32_t id) const { return retired_[id].load(std::memory_order_acquire); }
+    /// The home shard closed every pooled connection of retired backend `id` (release).
+    void set_quiet(uint32_t id) { quiet_[id].store(true, std::memory_order_release); }
 
     // ---- control thread
     /// Makes `g` current; the previous one joins the old list. Returns its number.
@@ -103,6 +110,9 @@ class gen_holder {
     /// generation refers to. Returns the ids retired now (their home shards must be woken).
     std::vector<uint32_t> reclaim();
     uint32_t old_count() const;
+    bool quiet(uint32_t id) const { return quiet_[id].load(std::memory_order_acquire); }
+    /// `id` is handed out again: its retired and quiet flags clear (before the publish).
+    void reuse(uint32_t id);
     /// The current generation's backend ids, copied under the lock: a thread that is no shard
     /// (the admin's stats) holds no generation, so it must not keep current() across a reclaim.
     std::vector<uint32_t> current_ids() const;
@@ -126,6 +136,7 @@ class gen_holder {
     std::vector<uint32_t> removing_;  ///< removed ids not yet retired
     std::unique_ptr<shard_seen[]> seen_;
     std::unique_ptr<std::atomic<bool>[]> retired_;
+    std::unique_ptr<std::atomic<bool>[]> quiet_;
     mutable std::mutex mu_;  ///< control thread callers (SIGHUP, admin) against each other
 };
 
@@ -138,10 +149,16 @@ class backend_ids {
     bool assign(const config& cfg, std::vector<uint32_t>& ids, std::vector<uint32_t>& added,
                 std::vector<uint32_t>& removed, std::string& error) const;
     void commit(const config& cfg, const std::vector<uint32_t>& ids);
+    /// `id` is quiet (gen_holder::quiet, no session on it): assign may hand it out again.
+    void release(uint32_t id);
+    /// Ids handed out so far, free ones included (the high-water mark).
+    uint32_t issued() const { return next_; }
+    uint32_t free_count() const { return static_cast<uint32_t>(free_.size()); }
 
   private:
     std::unordered_map<std::string, std::pair<uint32_t, backend_conf>> by_name_;
     uint32_t next_ = 0;
+    std::vector<uint32_t> free_;  ///< released ids, smallest last (taken first)
 };
 
 bool same_backend(const backend_conf& a, const backend_conf& b);

@@ -73,6 +73,7 @@ struct home_backend {
     bool ejected = false;
     bool draining = false;  ///< removed by a reload: serves what it has, takes nothing new
     bool retired = false;   ///< drained: its connections closed and do not reconnect
+    uint32_t closing = 0;   ///< retired: connections not yet freed (0: the id is quiet)
     bool pump_due = false;  ///< on pool_links::pump_due_
     std::vector<uint32_t> conns;  ///< session slots of its pool connections
 };

@@ -127,7 +127,9 @@ void pool_links::open_pool(uint32_t b) {
 // shard routing with an older generation must still find its members in service.
 void pool_links::adopt(const generation& old, const generation& now) {
     for (const uint32_t b : now.ids) {
-        if (e_.plane_->home(b) == e_.me_ && !homes_[b].mine) open_pool(b);
+        if (old.contains(b) || e_.plane_->home(b) != e_.me_) continue;
+        if (homes_[b].retired) reopen(b);
+        if (!homes_[b].mine) open_pool(b);
     }
     for (const uint32_t b : old.ids) {
         if (e_.plane_->home(b) != e_.me_ || now.contains(b) || homes_[b].draining) continue;
@@ -136,6 +138,19 @@ void pool_links::adopt(const generation& old, const generation& now) {
         QGATE_LOG_INFO("backend %s: removed by reload, draining",
                        name(b));
     }
+}
+
+// A retired id handed out again (generation.h): a new backend, with calls already queued for
+// it perhaps (a shard that adopted first routed them here), so the queue stays.
+void pool_links::reopen(uint32_t b) {
+    home_backend& hb = homes_[b];
+    request_fifo queue = std::exchange(hb.queue, request_fifo{});
+    const uint32_t inflight = hb.inflight;
+    const bool pump_due = hb.pump_due;  // still on pump_due_: it must not be listed twice
+    hb = home_backend{};
+    hb.queue = queue;
+    hb.inflight = inflight;
+    hb.pump_due = pump_due;
 }
 
 // Removed backends whose calls are all done (no generation refers to them: gen_holder::reclaim)
@@ -161,9 +176,11 @@ void pool_links::retire(uint32_t b) {
             spare_.push_back(idx);
             continue;
         }
+        ++hb.closing;     // before: pool_freed may run inside pool_failed
         pool_failed(ss);  // nothing is on it: it only closes (pool_freed makes it a spare)
     }
     hb.conns.clear();
+    if (hb.closing == 0) e_.opt_.gens->set_quiet(b);
 }
 
 void pool_links::publish_load(uint32_t b) {
@@ -465,8 +482,9 @@ void pool_links::pool_freed(session& ss) {
         publish_load(ss.pc.backend);
     }
     if (e_.draining_) return;
-    if (homes_[ss.pc.backend].retired) {
+    if (home_backend& hb = homes_[ss.pc.backend]; hb.retired) {
         spare_.push_back(ss.index);
+        if (hb.closing > 0 && --hb.closing == 0) e_.opt_.gens->set_quiet(ss.pc.backend);
         return;
     }
     if (ss.link.attempt > 0) bump(e_.ctr_.backend_reconnects);

@@ -48,6 +48,7 @@ class pool_links final : public conn_handler, public frame_sink {
     void adopt(const generation& old, const generation& now);
     void retire_due();
     void retire(uint32_t b);
+    void reopen(uint32_t b);
     void home_enqueue(request& r);
     void home_answer(request& r, std::string_view text);
     void return_request(request& r, bool bounce);

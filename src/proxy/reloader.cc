@@ -44,6 +44,12 @@ bool reloader::apply(const config_ptr& next, reload_result& res) {
     const uint64_t number = generation_.load(std::memory_order_relaxed) + 1;
     if (!build_generation(next, ids, number, *gen, res.error)) return false;
     ids_.commit(*next, ids);
+    for (const uint32_t id : added) {  // a quiet id handed out again starts clean
+        gens_.reuse(id);
+        if (reuse_) reuse_(id);
+    }
+    issued_.store(ids_.issued(), std::memory_order_relaxed);
+    free_.store(ids_.free_count(), std::memory_order_relaxed);
     gens_.publish(std::move(gen), removed);
     running_ = next;
     generation_.store(number, std::memory_order_relaxed);
@@ -92,7 +98,7 @@ reload_result reloader::reload(const char* why) {
             QGATE_LOG_INFO("reload: %s", line.c_str());
         }
     }
-    tick();
+    tick_locked();
     return res;
 }
 
@@ -105,7 +111,23 @@ void reloader::wait_adopted(uint64_t number) {
 }
 
 void reloader::tick() {
-    for (const uint32_t id : gens_.reclaim()) wake_(id % shards_);
+    const std::lock_guard<std::mutex> lock(mu_);
+    tick_locked();
+}
+
+// Retired ids wake their home shard (it closes the pool); an id whose pool is closed and
+// that no session-mode session is on may be handed out again (generation.h).
+void reloader::tick_locked() {
+    for (const uint32_t id : gens_.reclaim()) {
+        wake_(id % shards_);
+        quieting_.push_back(id);
+    }
+    std::erase_if(quieting_, [this](uint32_t id) {
+        if (!gens_.quiet(id) || ups_.sessions(static_cast<int>(id)) != 0) return false;
+        ids_.release(id);
+        return true;
+    });
+    free_.store(ids_.free_count(), std::memory_order_relaxed);
 }
 
 config_ptr reloader::running() const {

@@ -53,6 +53,12 @@ class reloader final : public backend_sink {
     uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
     uint64_t reloads() const { return reloads_.load(std::memory_order_relaxed); }
     uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+    /// Backend ids handed out, free ones included (stat backend_ids_issued).
+    uint64_t ids_issued() const { return issued_.load(std::memory_order_relaxed); }
+    uint64_t ids_free() const { return free_.load(std::memory_order_relaxed); }
+    /// Called (control thread, before the publish) for each id handed out, so that shared
+    /// per-id cells outside the upstream table (request mode's load cells) start clean.
+    void on_reuse(std::function<void(uint32_t)> f) { reuse_ = std::move(f); }
 
   private:
     bool apply(const config_ptr& next, reload_result& res);
@@ -61,6 +67,7 @@ class reloader final : public backend_sink {
     config_ptr merged(const config& file, const std::string& owner = {},
                       std::vector<std::string>* refused = nullptr) const;
     void wait_adopted(uint64_t number);
+    void tick_locked();
     void wake_all();
 
     uint32_t shards_;
@@ -76,6 +83,10 @@ class reloader final : public backend_sink {
     std::atomic<uint64_t> generation_{0};
     std::atomic<uint64_t> reloads_{0};
     std::atomic<uint64_t> failures_{0};
+    std::atomic<uint64_t> issued_{0};
+    std::atomic<uint64_t> free_{0};
+    std::function<void(uint32_t)> reuse_;
+    std::vector<uint32_t> quieting_;  ///< retired ids waiting to be quiet
 };
 
 }  // namespace qgate::proxy

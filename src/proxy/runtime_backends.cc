@@ -112,7 +112,7 @@ sink_result reloader::set_backends(const std::string& owner, std::vector<backend
     for (const std::string& why : r.refused) {
         QGATE_LOG_WARN("backend of %s refused: %s", owner.c_str(), why.c_str());
     }
-    tick();
+    tick_locked();
     return r;
 }
 

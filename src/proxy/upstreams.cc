@@ -75,6 +75,7 @@ bool upstream_table::add(const config& cfg, const std::vector<uint32_t>& ids,
         if (std::find(added.begin(), added.end(), ids[i]) == added.end()) continue;
         const backend_conf& b = cfg.backends[i];
         upstream& u = all_[ids[i]];
+        state_[ids[i]].drained.store(false, std::memory_order_relaxed);  // a reused id
         u.name = b.name;
         u.group = b.group;
         u.credentials = b.credentials.empty() ? "qgate" : b.credentials;

@@ -42,8 +42,8 @@ class upstream_table {
   public:
     /// Sizes the tables (kBackendsMax ids) and names each listener's group. Startup only.
     void build(const config& cfg);
-    /// Resolves and stores the backends of `cfg` whose ids are in `added` (fresh ids, never
-    /// used before: no shard reads them until a generation naming them is published).
+    /// Resolves and stores the backends of `cfg` whose ids are in `added` (fresh ids, or quiet
+    /// ones handed out again: no shard reads them until a generation naming them is published).
     /// Control thread (start, reload). False with `error` when an address does not resolve.
     bool add(const config& cfg, const std::vector<uint32_t>& ids,
              const std::vector<uint32_t>& added, std::string& error);

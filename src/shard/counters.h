@@ -259,7 +259,14 @@ namespace qgate::shard {
     X(admin_out_overflow, counter, "connections", "",                                              \
       "admin connections closed because replies they did not read passed the output bound")        \
     X(config_generation, gauge, "generation", "",                                                  \
-      "number of the running configuration: 1 at start, one more per applied reload")              \
+      "number of the running configuration: 1 at start, one more per applied reload or change "   \
+      "of the runtime backends (registerResource, discovery)")                                     \
+    X(backend_ids_issued, gauge, "ids", "",                                                        \
+      "backend ids in use or free for reuse (a high-water mark): a retired backend's id is "       \
+      "reused, so this stays near the most backends alive at once (cap 4096)")                     \
+    X(backend_ids_free, gauge, "ids", "",                                                          \
+      "ids of removed backends that are quiet (drained, pool closed, no session) and free to be "  \
+      "handed out again")                                                                          \
     X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
     X(reload_failures, counter, "reloads", "",                                                     \
       "reloads refused (bad file, invalid config): the running configuration stayed")              \

@@ -45,8 +45,8 @@ struct latency_cell {
 };
 
 /// Backend and listener latency, route hits. Backend rows are indexed by backend id
-/// (proxy/generation.h: ids grow with reloads and are never reused, so a backend added or
-/// changed by reloads past the rows sized at start is not timed), listener and route rows by
+/// (proxy/generation.h: ids of retired backends are reused, so they stay dense; a backend whose
+/// id is past the rows sized at start is not timed), listener and route rows by
 /// position in the config (the route table's current one).
 class latency_table {
   public:
@@ -73,6 +73,14 @@ class latency_table {
         if (r >= nr_) return;
         std::atomic<uint64_t>& c = route_hits_[r];
         c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    /// Backend id `b` is new in the running generation (a quiet id reused): its row restarts.
+    /// This shard's thread only, as for backend().
+    void reset_backend(std::size_t b) {
+        if (b >= nb_) return;
+        for (auto& c : backend_[b].buckets) c.store(0, std::memory_order_relaxed);
+        backend_[b].sum_us.store(0, std::memory_order_relaxed);
     }
 
     // Admin thread: add this shard's values to a sum.

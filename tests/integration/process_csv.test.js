@@ -110,3 +110,33 @@ async (t, ctx) => {
   assert.notEqual(res.code, 0);
   assert.match(res.stderr + res.stdout, new RegExp(`${csv}:2: unmatched braces in "\\{UNSET\\+1"`));
 });
+
+itest('backend ids are reused: a backend renamed on every reload takes the quiet id of the one ' +
+  'before, whose calls, errors and latency do not carry over', { timeout: 90000 },
+async (t, ctx) => {
+  const k = await startQmock(ctx, { name: 'k' });
+  const csv = ctx.file('process.csv', '');
+  writeCsv(csv, [['127.0.0.1', k.port, 'rdb', 'k'], ['127.0.0.1', k.port, 'rot', 'x0']]);
+  const gw = await startQgate(ctx, {
+    shards: 2, listeners: [{ group: 'rdb', mode: 'request' }],
+    routes: [{ match: ['tag'], group: 'rot' }, { match: ['*'], group: 'rdb' }],
+    extra: `[process_csv]\npath = ${JSON.stringify(csv)}\nproctypes = ["rdb", "rot"]\nconns = 1\n`,
+  });
+  const q = await qconnect(ctx, gw.port);
+  const rounds = 8;
+  for (let i = 0; i < rounds; ++i) {
+    for (let c = 0; c < 3; ++c) assert.deepEqual(await q.k('tag', c), ['k', c]);
+    const rows = await backends(ctx, gw);
+    assert.equal(Number(rows[`x${i}`].calls), 3, `x${i} counts its own calls only`);
+    writeCsv(csv, [['127.0.0.1', k.port, 'rdb', 'k'], ['127.0.0.1', k.port, 'rot', `x${i + 1}`]]);
+    await reloadTo(ctx, gw, i + 2);
+    // x_i drains, its pool closes, and its id becomes free for the next round.
+    await pollUntil(async () => counter(await stats(ctx, gw), 'backend_ids_free') >= 1,
+      { what: `x${i}'s id quiet and free` });
+  }
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'backends_retired'), rounds);
+  assert.ok(counter(s, 'backend_ids_issued') <= 3,
+    `ids reused: ${counter(s, 'backend_ids_issued')} handed out for ${rounds + 2} backends`);
+  assert.deepEqual(await q.k('tag', 'last'), ['k', 'last'], `x${rounds} serves`);
+});

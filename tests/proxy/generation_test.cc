@@ -26,7 +26,7 @@ std::unique_ptr<generation> build(const config& c, const std::vector<uint32_t>& 
 
 }  // namespace
 
-TEST_CASE("backend ids: unchanged backends keep theirs, a change is remove + add, none reused") {
+TEST_CASE("backend ids: unchanged backends keep theirs, a change is remove + add") {
     backend_ids reg;
     std::vector<uint32_t> ids;
     std::vector<uint32_t> added;
@@ -45,11 +45,37 @@ TEST_CASE("backend ids: unchanged backends keep theirs, a change is remove + add
     CHECK(added == std::vector<uint32_t>{3, 4});
     CHECK(removed == std::vector<uint32_t>{1, 2});
     reg.commit(c2, ids);
-    // c comes back: a new id, not its old one.
+    // c comes back: a new id, not its old one (1 and 2 are not released: not quiet yet).
     const config c3 = with_backends({{"a", 5001}, {"c", 5003}});
     REQUIRE(reg.assign(c3, ids, added, removed, err));
     CHECK(ids == std::vector<uint32_t>{0, 5});
     CHECK(removed == std::vector<uint32_t>{3, 4});
+}
+
+TEST_CASE("backend ids: a released (quiet) id is handed out again, smallest first") {
+    backend_ids reg;
+    std::vector<uint32_t> ids;
+    std::vector<uint32_t> added;
+    std::vector<uint32_t> removed;
+    std::string err;
+    const config c1 = with_backends({{"a", 5001}, {"b", 5002}, {"c", 5003}});
+    REQUIRE(reg.assign(c1, ids, added, removed, err));
+    reg.commit(c1, ids);
+    const config c2 = with_backends({{"a", 5001}});
+    REQUIRE(reg.assign(c2, ids, added, removed, err));
+    CHECK(removed == std::vector<uint32_t>{1, 2});
+    reg.commit(c2, ids);
+    reg.release(2);  // quiet in this order: b's id later
+    reg.release(1);
+    CHECK(reg.free_count() == 2);
+    const config c3 = with_backends({{"a", 5001}, {"x", 6001}, {"y", 6002}, {"z", 6003}});
+    REQUIRE(reg.assign(c3, ids, added, removed, err));
+    CHECK(ids == std::vector<uint32_t>{0, 1, 2, 3});  // x and y reuse 1 and 2; z is new
+    CHECK(added == std::vector<uint32_t>{1, 2, 3});
+    CHECK(reg.free_count() == 2);  // nothing changes before commit
+    reg.commit(c3, ids);
+    CHECK(reg.free_count() == 0);
+    CHECK(reg.issued() == 4);
 }
 
 TEST_CASE("generation: groups hold the stable ids, and the ring keys on names") {
