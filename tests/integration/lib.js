@@ -219,7 +219,8 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
  * ('none' | 'defer': a q without .z.pg, answering in order, or a .z.pg deferring with -30!, whose
  * deferred/deferredFail/workMs answer later and out of order; qmock's default is none), port (0), record
  * (true: `--record ctx.dir/NAME.rec`, tools/qmock/README.md: every message qmock receives,
- * exactly as read off the wire, appended before it is handled; see recordedFrames).
+ * exactly as read off the wire, appended before it is handled; see recordedFrames), args (more
+ * command-line flags, appended as given).
  * Returns { proc, port, name }.
  */
 async function startQmock(ctx, opts = {}) {
@@ -234,6 +235,7 @@ async function startQmock(ctx, opts = {}) {
   if (opts.zpg !== undefined) args.push('--zpg', opts.zpg);
   const record = opts.record ? path.join(ctx.dir, `${name}.rec`) : undefined;
   if (record) args.push('--record', record);
+  if (opts.args) args.push(...opts.args);  // any other flags, e.g. --discovery
   const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
   const port = await waitPortFile(portFile, proc, (text) => {
     const m = /^(\d+)\s*$/m.exec(text);
