@@ -42,6 +42,7 @@
 #include "proxy/reloader.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
+#include "qgate/discovery.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
 #include "qgate/reload.h"
@@ -209,6 +210,19 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     }
     if (v.cfg != nullptr) add_latency(out, shards, ups, v, hits);
     return out;
+}
+
+// The TorQ discovery client's counters (qgate/discovery.h), after the table's other rows.
+void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
+    using shard::stat_id;
+    const auto read = [](const std::atomic<uint64_t>& v) {
+        return v.load(std::memory_order_relaxed);
+    };
+    out.push_back(shard::make_sample(stat_id::discovery_connects, read(c.connects)));
+    out.push_back(shard::make_sample(stat_id::discovery_failures, read(c.failures)));
+    out.push_back(shard::make_sample(stat_id::discovery_updates, read(c.updates)));
+    out.push_back(shard::make_sample(stat_id::discovery_refreshes, read(c.refreshes)));
+    out.push_back(shard::make_sample(stat_id::discovery_skipped, read(c.skipped)));
 }
 
 io::backend_options backend_opts(const limits_conf& l) {
@@ -459,6 +473,11 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         return 1;
     }
 
+    std::atomic<bool> stop{false};
+    std::atomic<bool> force{false};
+    // [discovery]: started once the shards run (the reloader waits for them to adopt each
+    // generation), stopped before they are joined; views stop reaching the sink at `stop`.
+    discovery_client disc(*cfg, rl, stop);
     ctl::admin_server admin;
     proxy::route_hits hits(shards);
     // Every reload (SIGHUP, .qgate.reload[]): the admin port's logins follow the users file,
@@ -479,8 +498,10 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.plane = plane.get();
     parts.meters = &meters;
     parts.ports = ports;
-    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits] {
-        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits);
+    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits, &disc] {
+        ctl::stat_list out = aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits);
+        add_discovery(disc.counters(), out);
+        return out;
     };
     proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
@@ -495,8 +516,6 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
     }
 
-    std::atomic<bool> stop{false};
-    std::atomic<bool> force{false};
     proxy::engine_options eo;
     eo.cfg = cfg;
     eo.upstreams = ups.get();
@@ -521,8 +540,10 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
     }
 
+    if (!disc.start(err)) QGATE_LOG_ERROR("%s; serving without discovery", err.c_str());
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
     serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
+    disc.stop();
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();
