@@ -10,11 +10,16 @@
 //    drops it from .qgate.backends[] and calls keep succeeding on the other; an hdb process
 //    registered with the same discovery never becomes a backend;
 //  * the discovery process killed: qgate keeps serving the last view (its failures counted),
-//    reconnects when discovery is back on its port, and learns the re-registered process again.
+//    reconnects when discovery is back on its port, and learns the re-registered process again;
+//  * against a scripted discovery process in the test (what qmock never sends): rows qgate
+//    cannot serve (tcps, unix, a host name, another proctype) are skipped and counted, a sync
+//    call from discovery is answered with a q error, the login and the getservices call are
+//    what TorQ's gateway sends.
 
+const net = require('node:net');
 const {
   itest, assert, startQmock, startQgate, qconnect, stats, counter, waitCounter, pollUntil,
-  settled,
+  settled, MSG, qmsg, qstr, qsym, qsyms, qlist, qtable, errorText, HOST,
 } = require('./lib.js');
 
 function rowsOf(keyed) {
@@ -31,11 +36,15 @@ async function backends(ctx, gw) {
 
 async function waitBackends(ctx, gw, want, what) {
   let last;
-  await pollUntil(async () => {
-    last = Object.keys(await backends(ctx, gw)).sort();
-    return JSON.stringify(last) === JSON.stringify(want);
-  }, { what: `${what}: backends ${JSON.stringify(want)} (last ${JSON.stringify(last)})`,
-    timeoutMs: 10000, intervalMs: 50 });
+  try {
+    await pollUntil(async () => {
+      last = Object.keys(await backends(ctx, gw)).sort();
+      return JSON.stringify(last) === JSON.stringify(want);
+    }, { what: `${what}: backends ${JSON.stringify(want)}`, timeoutMs: 10000, intervalMs: 50 });
+  } catch (e) {
+    e.message += ` (last ${JSON.stringify(last)})`;
+    throw e;
+  }
 }
 
 function startDiscovery(ctx, port = 0) {
@@ -61,6 +70,53 @@ function startGateway(ctx, disc, refreshMs) {
     extra: ['[discovery]', `addresses = ["127.0.0.1:${disc.port}"]`, 'proctypes = ["rdb"]',
       `refresh_ms = ${refreshMs}`].join('\n'),
   });
+}
+
+const COLS = ['procname', 'proctype', 'hpup', 'attributes'];
+/** A getservices answer (or, with `cols` in register's order, a procupdate table). */
+function servicesTable(rows, cols = COLS) {
+  const col = (c) => rows.map((r) => r[COLS.indexOf(c)]);
+  const emptyDict = Buffer.from([99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);  // ()!()
+  return qtable(cols, cols.map((c) => (c === 'attributes' ? qlist(...col(c).map(() => emptyDict))
+    : qsyms(col(c)))));
+}
+
+/**
+ * A scripted discovery process: answers the login with capability 3 and every sync call with
+ * `answer()` (a getservices table); keeps the login and the frames qgate sent. send(frame)
+ * writes to qgate's connection.
+ */
+async function startScriptedDiscovery(ctx, answer) {
+  const d = { logins: [], frames: [], sock: null };
+  const srv = net.createServer((sock) => {
+    d.sock = sock;
+    let buf = Buffer.alloc(0);
+    let loggedIn = false;
+    ctx.defer(() => sock.destroy());
+    sock.on('error', () => {});
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (!loggedIn) {
+        const nul = buf.indexOf(0);
+        if (nul < 0) return;
+        d.logins.push(buf.subarray(0, nul + 1));
+        buf = buf.subarray(nul + 1);
+        loggedIn = true;
+        sock.write(Buffer.from([3]));
+      }
+      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
+        const frame = buf.subarray(0, buf.readUInt32LE(4));
+        buf = buf.subarray(frame.length);
+        d.frames.push(frame);
+        if (frame[1] === MSG.sync) sock.write(qmsg(MSG.response, answer()));
+      }
+    });
+  });
+  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
+  ctx.defer(() => srv.close());
+  d.port = srv.address().port;
+  d.send = (frame) => d.sock.write(frame);
+  return d;
 }
 
 /** `n` calls of name[]: the backends that answered, by count (errors as 'error: text'). */
@@ -141,4 +197,44 @@ itest('discovery: the discovery process killed, qgate keeps serving the last vie
   await waitCounter(ctx, gw, 'discovery_refreshes', refreshes + 2, 10000);
   await waitBackends(ctx, gw, ['rdb1'], 'rdb1 after the restart');
   assert.deepEqual(await callNames(q, 10), { rdb1: 10 });
+});
+
+itest('discovery: rows qgate cannot serve are skipped and counted; a sync call from the ' +
+  'discovery process is answered with a q error', async (t, ctx) => {
+  const rdb1 = await startQmock(ctx, { name: 'rdb1' });
+  const rdb2 = await startQmock(ctx, { name: 'rdb2' });
+  const hp = (m) => `:127.0.0.1:${m.port}`;
+  const disc = await startScriptedDiscovery(ctx, () => servicesTable([
+    ['rdb1', 'rdb', hp(rdb1)],
+    ['rdbtls', 'rdb', `:tcps://127.0.0.1:${rdb2.port}`],
+    ['rdbunix', 'rdb', `:unix://${rdb2.port}`],
+    ['rdbhost', 'rdb', `:somehost:${rdb2.port}`],
+    ['hdb1', 'hdb', hp(rdb2)],
+  ]));
+  const gw = await startGateway(ctx, disc, 60000);
+  await waitBackends(ctx, gw, ['rdb1'], 'the one usable row');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'discovery_refreshes'), 1);
+  assert.equal(counter(s, 'discovery_skipped'), 4, 'tcps, unix, a host name, hdb');
+  assert.deepEqual(disc.logins, [Buffer.from('qgate\x03\x00', 'latin1')]);
+  assert.equal(disc.frames[0][1], MSG.sync);
+  assert.deepEqual(disc.frames[0].subarray(8),
+    qlist(qsym('getservices'), qsyms(['rdb']), Buffer.from([0xff, 1])));
+
+  // A sync call from discovery: a q error comes back, and the link stays up.
+  disc.send(qmsg(MSG.sync, qstr('1+1')));
+  await pollUntil(() => disc.frames.length >= 2, { what: 'the answer to the sync call' });
+  assert.equal(disc.frames[1][1], MSG.response);
+  assert.equal(errorText(disc.frames[1]), 'qgate: a discovery client answers no calls');
+
+  // A procupdate in register's column order (proctype first) adds rdb2.
+  disc.send(qmsg(MSG.async, qlist(qsym('.servers.procupdate'),
+    servicesTable([['rdb2', 'rdb', hp(rdb2)]], ['proctype', 'procname', 'hpup', 'attributes']))));
+  await waitBackends(ctx, gw, ['rdb1', 'rdb2'], 'rdb2 pushed');
+  const q = await qconnect(ctx, gw.port);
+  assert.deepEqual(Object.keys(await callNames(q, 40)).sort(), ['rdb1', 'rdb2']);
+  const after = await stats(ctx, gw);
+  assert.equal(counter(after, 'discovery_updates'), 1);
+  assert.equal(counter(after, 'discovery_failures'), 0);
+  assert.equal(counter(after, 'discovery_connects'), 1);
 });
