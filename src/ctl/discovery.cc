@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "ctl/discovery_link.h"
@@ -34,8 +35,8 @@ int64_t now_ms() {
 }  // namespace
 
 struct discovery_client::impl {
-    impl(const config& c, backend_sink& s, const std::atomic<bool>& d)
-        : cfg(c), sink(s), draining(d) {}
+    impl(config c, backend_sink& s, const std::atomic<bool>& d)
+        : cfg(std::move(c)), sink(s), draining(d) {}
 
     const config cfg;  // a copy: the thread outlives no snapshot it reads
     backend_sink& sink;
@@ -77,7 +78,7 @@ void discovery_client::impl::run() {
         }
         const int64_t now = now_ms();
         for (std::size_t i = 0; i < links.size(); ++i) {
-            const short rev = fds[i].fd >= 0 ? fds[i].revents : 0;
+            const short rev = fds[i].fd >= 0 ? fds[i].revents : short{0};
             if (rev != 0 || now >= links[i]->deadline_ms()) links[i]->step(rev, now);
             hand_over(*links[i]);
         }

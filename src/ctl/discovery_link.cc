@@ -30,8 +30,9 @@ namespace qgate::ctl::disc {
 namespace {
 
 constexpr uint64_t kMessageBytesMax = uint64_t{64} << 20;
-constexpr std::size_t kOutBytesMax = 64 * 1024;  // errors owed to a peer that does not read
-constexpr std::size_t kReadChunk = 64 * 1024;
+// Error replies owed to a discovery process that sends calls and does not read the answers.
+constexpr std::size_t kOutBytesMax = std::size_t{64} * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 constexpr uint8_t kCapability = 3;  // 2 GB messages, no 40-bit lengths: what TorQ's q speaks
 
 }  // namespace

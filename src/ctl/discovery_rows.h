@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "qgate/config.h"
@@ -47,7 +48,7 @@ std::vector<uint8_t> getservices_message(const std::vector<std::string>& proctyp
 /// hpup as TorQ's .servers.SERVERS is.
 class view {
   public:
-    explicit view(const std::vector<std::string>& proctypes) : proctypes_(proctypes) {}
+    explicit view(std::vector<std::string> proctypes) : proctypes_(std::move(proctypes)) {}
 
     /// A getservices answer: the whole truth (a process gone from it drains).
     /// Returns whether the view changed; `skipped` grows by the rows not usable.
