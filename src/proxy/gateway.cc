@@ -157,10 +157,24 @@ void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::s
     }
 }
 
+// The TorQ discovery client's counters (qgate/discovery.h).
+void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
+    using shard::stat_id;
+    const auto read = [](const std::atomic<uint64_t>& v) {
+        return v.load(std::memory_order_relaxed);
+    };
+    out.push_back(shard::make_sample(stat_id::discovery_connects, read(c.connects)));
+    out.push_back(shard::make_sample(stat_id::discovery_failures, read(c.failures)));
+    out.push_back(shard::make_sample(stat_id::discovery_updates, read(c.updates)));
+    out.push_back(shard::make_sample(stat_id::discovery_refreshes, read(c.refreshes)));
+    out.push_back(shard::make_sample(stat_id::discovery_skipped, read(c.skipped)));
+}
+
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
                          const ctl::admin_counters& admin, const proxy::reloader& rl,
-                         const proxy::gen_holder& gens, const proxy::route_hits& hits) {
+                         const proxy::gen_holder& gens, const proxy::route_hits& hits,
+                         const discovery_counters& disc) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -191,6 +205,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
     out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
     out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
+    add_discovery(disc, out);
     // The backends of the running generation (a removed one still draining is not listed).
     const proxy::gen_holder::view v = gens.current_view();
     const std::vector<uint32_t>& ids = v.ids;
@@ -210,19 +225,6 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     }
     if (v.cfg != nullptr) add_latency(out, shards, ups, v, hits);
     return out;
-}
-
-// The TorQ discovery client's counters (qgate/discovery.h), after the table's other rows.
-void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
-    using shard::stat_id;
-    const auto read = [](const std::atomic<uint64_t>& v) {
-        return v.load(std::memory_order_relaxed);
-    };
-    out.push_back(shard::make_sample(stat_id::discovery_connects, read(c.connects)));
-    out.push_back(shard::make_sample(stat_id::discovery_failures, read(c.failures)));
-    out.push_back(shard::make_sample(stat_id::discovery_updates, read(c.updates)));
-    out.push_back(shard::make_sample(stat_id::discovery_refreshes, read(c.refreshes)));
-    out.push_back(shard::make_sample(stat_id::discovery_skipped, read(c.skipped)));
 }
 
 io::backend_options backend_opts(const limits_conf& l) {
@@ -499,9 +501,8 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.meters = &meters;
     parts.ports = ports;
     parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits, &disc] {
-        ctl::stat_list out = aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits);
-        add_discovery(disc.counters(), out);
-        return out;
+        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits,
+                         disc.counters());
     };
     proxy::gateway_model model(std::move(parts));
     int admin_port = -1;

@@ -263,6 +263,17 @@ namespace qgate::shard {
     X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
     X(reload_failures, counter, "reloads", "",                                                     \
       "reloads refused (bad file, invalid config): the running configuration stayed")              \
+    X(discovery_connects, counter, "connects", "",                                                 \
+      "[discovery]: logins completed at a TorQ discovery process (first and reconnects)")          \
+    X(discovery_failures, counter, "events", "",                                                   \
+      "[discovery]: connects, logins or getservices calls that failed, and links lost")            \
+    X(discovery_updates, counter, "messages", "",                                                  \
+      "[discovery]: .servers.procupdate messages pushed by a discovery process and applied")       \
+    X(discovery_refreshes, counter, "replies", "",                                                 \
+      "[discovery]: getservices answers applied (each replaces that discovery's view)")            \
+    X(discovery_skipped, counter, "rows", "",                                                      \
+      "[discovery]: rows received that give no backend (tcps or unix hpup, bad hpup, proctype "    \
+      "not asked for)")                                                                            \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \
@@ -277,18 +288,7 @@ namespace qgate::shard {
       "request mode: sync calls from their header read from the client to the answer queued "      \
       "for it (errors included); label: the listener's position in the config, from 0")            \
     X(route_hits, counter, "calls", "route",                                                       \
-      "request mode: calls that matched the route; label: its position in the config, from 0")   \
-    X(discovery_connects, counter, "connects", "",                                                 \
-      "[discovery]: logins completed at a TorQ discovery process (first and reconnects)")          \
-    X(discovery_failures, counter, "events", "",                                                   \
-      "[discovery]: connects, logins or getservices calls that failed, and links lost")            \
-    X(discovery_updates, counter, "messages", "",                                                  \
-      "[discovery]: .servers.procupdate messages pushed by a discovery process and applied")       \
-    X(discovery_refreshes, counter, "replies", "",                                                 \
-      "[discovery]: getservices answers applied (each replaces that discovery's view)")            \
-    X(discovery_skipped, counter, "rows", "",                                                      \
-      "[discovery]: rows received that give no backend (tcps or unix hpup, bad hpup, proctype "    \
-      "not asked for)")
+      "request mode: calls that matched the route; label: its position in the config, from 0")
 
 /// Every stat, by name: its index in kStatTable.
 enum class stat_id : uint16_t {
