@@ -11,6 +11,7 @@
 //    registered with the same discovery never becomes a backend;
 //  * the discovery process killed: qgate keeps serving the last view (its failures counted),
 //    reconnects when discovery is back on its port, and learns the re-registered process again;
+//    SIGTERM then ends qgate (exit 0) with the discovery thread running;
 //  * against a scripted discovery process in the test (what qmock never sends): rows qgate
 //    cannot serve (tcps, unix, a host name, another proctype) are skipped and counted, a sync
 //    call from discovery is answered with a q error, the login and the getservices call are
@@ -197,6 +198,11 @@ itest('discovery: the discovery process killed, qgate keeps serving the last vie
   await waitCounter(ctx, gw, 'discovery_refreshes', refreshes + 2, 10000);
   await waitBackends(ctx, gw, ['rdb1'], 'rdb1 after the restart');
   assert.deepEqual(await callNames(q, 10), { rdb1: 10 });
+  // SIGTERM with the discovery link up: the discovery thread stops with the drain, exit 0.
+  await q.close();
+  const t0 = Date.now();
+  assert.deepEqual(await gw.proc.stop('SIGTERM', 10000), { code: 0, signal: null });
+  t.diagnostic(`exit after SIGTERM: ${Date.now() - t0} ms`);
 });
 
 itest('discovery: rows qgate cannot serve are skipped and counted; a sync call from the ' +
