@@ -8,7 +8,7 @@
 const net = require('node:net');
 const {
   assert, itest, HOST, pollUntil, startQmock, qconnect, RawClient, MSG, qmsg, qstr, qsym, qlist,
-  qsyms, qlongs, qtable, syncText, decode,
+  qsyms, qlongs, qtable, syncText, decode, startDiscovery,
 } = require('./lib');
 
 const opts = { ioIndependent: true };
@@ -90,9 +90,10 @@ async function startListener(ctx, port = 0) {
 
 itest('discovery: getservices lists registered qmocks with their hpup, byte for byte', opts,
   async (t, ctx) => {
-    const disc = await startQmock(ctx, { name: 'disc', args: ['--discovery'] });
-    const rdb1 = await startRegistering(ctx, 'rdb1', 'rdb', disc.port);  // procname = --name
-    const hdb1 = await startRegistering(ctx, 'h', 'hdb', disc.port, ['--procname', 'hdb1']);
+    const { disc, procs } = await startDiscovery(ctx, { procs: [
+      { name: 'rdb1', proctype: 'rdb' },  // procname = --name
+      { name: 'h', proctype: 'hdb', args: ['--procname', 'hdb1'] }] });
+    const { rdb1, h: hdb1 } = procs;
     const raw = await RawClient.connect(ctx, disc.port);
     const rdbRow = ['rdb1', 'rdb', hpupOf(rdb1.port), EMPTY_DICT];
     const hdbRow = ['hdb1', 'hdb', hpupOf(hdb1.port), EMPTY_DICT];
