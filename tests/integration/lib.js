@@ -1084,3 +1084,28 @@ async function tryConnect(ctx, port) {
 }
 
 Object.assign(module.exports, { tryConnect });
+
+// ---------------------------------------------------------------- TorQ discovery (qmock)
+
+/**
+ * A TorQ discovery service stand-in (`qmock --discovery`, tools/qmock/README.md "Discovery
+ * mode") and qmocks registering with it (`--discovery-register`): procs is
+ * [{ name, proctype, args }] (args: more qmock flags). Resolves once getservices lists every
+ * one of them (bounded): { disc, procs: { name: qmock as startQmock returns it } }. Each
+ * listed hpup is `:127.0.0.1:<port>`.
+ */
+async function startDiscovery(ctx, { procs = [], args = [] } = {}) {
+  const disc = await startQmock(ctx, { name: 'discovery', args: ['--discovery', ...args] });
+  const started = {};
+  for (const p of procs) {
+    started[p.name] = await startQmock(ctx, { name: p.name, args: ['--discovery-register',
+      `${HOST}:${disc.port}`, '--proctype', p.proctype, ...(p.args || [])] });
+  }
+  const q = await qconnect(ctx, disc.port);
+  await pollUntil(async () => (await q.k('getservices[`ALL;0b]')).length === procs.length,
+    { what: `${procs.length} processes registered with the discovery qmock` });
+  await q.close();
+  return { disc, procs: started };
+}
+
+module.exports.startDiscovery = startDiscovery;

@@ -8,7 +8,7 @@
 const net = require('node:net');
 const {
   assert, itest, HOST, pollUntil, startQmock, qconnect, RawClient, MSG, qmsg, qstr, qsym, qlist,
-  qsyms, qlongs, qtable, syncText, decode,
+  qsyms, qlongs, qtable, syncText, decode, startDiscovery,
 } = require('./lib');
 
 const opts = { ioIndependent: true };
@@ -51,10 +51,11 @@ async function waitServices(raw, text, want, what) {
 
 /**
  * A q listener in the test (a load balancer or discovery stand-in): answers each handshake with
- * capability 3 and keeps every connection's handshake and frames. waitConn(i) resolves with the
+ * capability 3 and keeps every connection's handshake and frames (on `port`, 0: any). close(cb)
+ * stops listening. waitConn(i) resolves with the
  * i-th connection { sock, handshake, frames, closed, waitFrames(n), opened }.
  */
-async function startListener(ctx) {
+async function startListener(ctx, port = 0) {
   const l = { conns: [] };
   const srv = net.createServer((sock) => {
     const c = { sock, frames: [], closed: false, opened: Date.now(), buf: Buffer.alloc(0) };
@@ -79,18 +80,20 @@ async function startListener(ctx) {
     c.waitFrames = (n) => pollUntil(() => c.frames.length >= n,
       { what: `${n} frames on listener connection ${l.conns.indexOf(c)}` });
   });
-  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
+  await new Promise((res, rej) => srv.listen(port, HOST, res).on('error', rej));
   ctx.defer(() => new Promise((res) => srv.close(() => res())));
   l.port = srv.address().port;
+  l.close = (cb) => srv.close(cb);
   l.waitConn = (i) => pollUntil(() => l.conns[i], { what: `listener connection ${i}` });
   return l;
 }
 
 itest('discovery: getservices lists registered qmocks with their hpup, byte for byte', opts,
   async (t, ctx) => {
-    const disc = await startQmock(ctx, { name: 'disc', args: ['--discovery'] });
-    const rdb1 = await startRegistering(ctx, 'rdb1', 'rdb', disc.port);  // procname = --name
-    const hdb1 = await startRegistering(ctx, 'h', 'hdb', disc.port, ['--procname', 'hdb1']);
+    const { disc, procs } = await startDiscovery(ctx, { procs: [
+      { name: 'rdb1', proctype: 'rdb' },  // procname = --name
+      { name: 'h', proctype: 'hdb', args: ['--procname', 'hdb1'] }] });
+    const { rdb1, h: hdb1 } = procs;
     const raw = await RawClient.connect(ctx, disc.port);
     const rdbRow = ['rdb1', 'rdb', hpupOf(rdb1.port), EMPTY_DICT];
     const hdbRow = ['hdb1', 'hdb', hpupOf(hdb1.port), EMPTY_DICT];
@@ -158,6 +161,18 @@ itest('discovery: asks a registering process with TorQ\'s lambda, not updating i
     assert.deepEqual(upd.frame, updateMsg(['tp2', 'tp', ':localhost:5555', EMPTY_DICT]));
     const replaced = await proc.call(syncText('getservices[`tp;0b]'));
     assert.deepEqual(replaced.frame, servicesReply([['tp2', 'tp', ':localhost:5555', EMPTY_DICT]]));
+    // Answers that are an error or not (f;h;port;name;type;attrs) register nothing.
+    for (const answer of [Buffer.from('\x80nope\0', 'latin1'),
+      qlist(qsym('f'), qsym('h'), qint(5556), qsym('n'), qsym('tp')),
+      qlist(qsym('f'), qsym('h'), qint(-2147483648), qsym('n'), qsym('tp'), EMPTY_DICT)]) {
+      const bad = await RawClient.connect(ctx, disc.port);
+      await bad.write(qmsg(MSG.async, qsyms(['..register', ''])));
+      await bad.readFrame();
+      await bad.write(qmsg(MSG.response, answer));
+      await bad.call(syncText('::'));  // a barrier: the answer has been handled
+    }
+    const still = await proc.call(syncText('getservices[`ALL;0b]'));
+    assert.deepEqual(still.frame, servicesReply([['tp2', 'tp', ':localhost:5555', EMPTY_DICT]]));
   });
 
 itest('discovery: a process whose connection closes leaves getservices', opts, async (t, ctx) => {
@@ -229,3 +244,19 @@ itest('--discovery-register: `..register, the getdetails answer, again after a l
     await second.waitFrames(1);
     assert.deepEqual(second.frames[0], qmsg(MSG.async, qsyms(['..register', ''])));
   });
+
+itest('a registration is retried until the discovery service listens', opts, async (t, ctx) => {
+  const disc = await startListener(ctx);
+  const port = disc.port;
+  await new Promise((res) => disc.close(res));  // nothing listens on `port` now
+  const rdb = await startQmock(ctx, { name: 'rdb', args: ['--discovery-register',
+    `127.0.0.1:${port}`, '--proctype', 'rdb', '--discovery-retry-ms', '100'] });
+  await pollUntil(() => (rdb.proc.logText().match(/cannot connect|closed; retrying/g) || [])
+    .length >= 2, { what: 'two failed attempts' });
+  const q = await qconnect(ctx, rdb.port);  // serving meanwhile
+  assert.equal(await q.k('echo', 7), 7);
+  const again = await startListener(ctx, port);
+  const c = await again.waitConn(0);
+  await c.waitFrames(1);
+  assert.deepEqual(c.frames[0], qmsg(MSG.async, qsyms(['..register', ''])));
+});

@@ -80,8 +80,7 @@ bool int_of(const value& v, int64_t& out) {
 bool proctypes_of(arg a, std::vector<std::string>& out) {
     value v;
     if (!qipc::decode(a, true, v).ok()) return false;
-    if (v.type == -qipc::qtype::kSymbol) out = v.syms;
-    else if (v.type == qipc::qtype::kSymbol) out = v.syms;
+    if (v.type == -qipc::qtype::kSymbol || v.type == qipc::qtype::kSymbol) out = v.syms;
     else if (v.type == qipc::qtype::kList && v.items.empty()) out.clear();
     else return false;
     return true;
@@ -89,8 +88,9 @@ bool proctypes_of(arg a, std::vector<std::string>& out) {
 
 /// The subscribe argument: a boolean (or an integral / whole float atom, as JS sends).
 bool flag_of(arg a, bool& out) {
-    if (a.size() == 2 && (a[0] == uint8_t(-qipc::qtype::kBool) || a[0] == uint8_t(-qipc::qtype::kByte))) {
-        out = a[1] != 0;  // boolean or byte atom
+    const auto t = static_cast<int8_t>(a.empty() ? 0 : a[0]);
+    if (a.size() == 2 && (t == -qipc::qtype::kBool || t == -qipc::qtype::kByte)) {
+        out = a[1] != 0;
         return true;
     }
     value v;

@@ -16,6 +16,7 @@
 #include "registrar.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "qgate/qipc/value.h"
 #include "qgate/qipc/writer.h"
@@ -42,7 +43,7 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
     return true;
 }
 
-registrar::registrar(server& srv, const reg_options& opt) : srv_(srv), opt_(opt) {
+registrar::registrar(server& srv, reg_options opt) : srv_(srv), opt_(std::move(opt)) {
     auto add = [this](kind k, const std::string& where, int64_t retry_ms) {
         target t{k, {}, 0, uint64_t(retry_ms) * 1000000u, 0, 0};
         if (!where.empty() && split_host_port(where, t.host, t.port)) targets_.push_back(t);

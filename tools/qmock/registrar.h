@@ -31,7 +31,7 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
 
 class registrar {
   public:
-    registrar(server& srv, const reg_options& opt);
+    registrar(server& srv, reg_options opt);
 
     /// Opens the connections that are due (at start, and a retry interval after a loss).
     void tick(uint64_t now_ns);

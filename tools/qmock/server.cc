@@ -278,14 +278,15 @@ void server::fire_timers() {
 
 int server::next_timeout_ms() const {
     uint64_t now = now_ns();
-    int tp = tp_ ? tp_->next_timeout_ms(now) : -1;
+    // The soonest of the tickerplant's, the registrar's and the deferred responses' (-1: none).
+    int soonest = tp_ ? tp_->next_timeout_ms(now) : -1;
     if (const int reg = reg_ ? reg_->next_timeout_ms(now) : -1; reg >= 0)
-        tp = tp < 0 ? reg : std::min(tp, reg);  // the earlier of the two
-    if (timers_.empty()) return tp;
+        soonest = soonest < 0 ? reg : std::min(soonest, reg);
+    if (timers_.empty()) return soonest;
     uint64_t due = timers_.top().due_ns;
     if (due <= now) return 0;
     const int ms = static_cast<int>((due - now + 999999) / 1000000);
-    return tp < 0 ? ms : std::min(ms, tp);
+    return soonest < 0 ? ms : std::min(ms, soonest);
 }
 
 void server::reap() {
