@@ -42,6 +42,7 @@
 #include "proxy/reloader.h"
 #include "proxy/upstreams.h"
 #include "qgate/admin.h"
+#include "qgate/discovery.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
 #include "qgate/reload.h"
@@ -156,10 +157,24 @@ void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::s
     }
 }
 
+// The TorQ discovery client's counters (qgate/discovery.h).
+void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
+    using shard::stat_id;
+    const auto read = [](const std::atomic<uint64_t>& v) {
+        return v.load(std::memory_order_relaxed);
+    };
+    out.push_back(shard::make_sample(stat_id::discovery_connects, read(c.connects)));
+    out.push_back(shard::make_sample(stat_id::discovery_failures, read(c.failures)));
+    out.push_back(shard::make_sample(stat_id::discovery_updates, read(c.updates)));
+    out.push_back(shard::make_sample(stat_id::discovery_refreshes, read(c.refreshes)));
+    out.push_back(shard::make_sample(stat_id::discovery_skipped, read(c.skipped)));
+}
+
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
                          const ctl::admin_counters& admin, const proxy::reloader& rl,
-                         const proxy::gen_holder& gens, const proxy::route_hits& hits) {
+                         const proxy::gen_holder& gens, const proxy::route_hits& hits,
+                         const discovery_counters& disc) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -192,6 +207,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::backend_ids_issued, rl.ids_issued()));
     out.push_back(shard::make_sample(stat_id::backend_ids_free, rl.ids_free()));
     out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
+    add_discovery(disc, out);
     // The backends of the running generation (a removed one still draining is not listed).
     const proxy::gen_holder::view v = gens.current_view();
     const std::vector<uint32_t>& ids = v.ids;
@@ -469,6 +485,11 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         return 1;
     }
 
+    std::atomic<bool> stop{false};
+    std::atomic<bool> force{false};
+    // [discovery]: started once the shards run (the reloader waits for them to adopt each
+    // generation), stopped before they are joined; views stop reaching the sink at `stop`.
+    discovery_client disc(*cfg, rl, stop);
     ctl::admin_server admin;
     proxy::route_hits hits(shards);
     // Every reload (SIGHUP, .qgate.reload[]): the admin port's logins follow the users file,
@@ -489,8 +510,9 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.plane = plane.get();
     parts.meters = &meters;
     parts.ports = ports;
-    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits] {
-        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits);
+    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits, &disc] {
+        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits,
+                         disc.counters());
     };
     proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
@@ -505,8 +527,6 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
     }
 
-    std::atomic<bool> stop{false};
-    std::atomic<bool> force{false};
     proxy::engine_options eo;
     eo.cfg = cfg;
     eo.upstreams = ups.get();
@@ -531,8 +551,10 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
     }
 
+    if (!disc.start(err)) QGATE_LOG_ERROR("%s; serving without discovery", err.c_str());
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
     serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
+    disc.stop();
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();

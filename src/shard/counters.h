@@ -270,6 +270,17 @@ namespace qgate::shard {
     X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
     X(reload_failures, counter, "reloads", "",                                                     \
       "reloads refused (bad file, invalid config): the running configuration stayed")              \
+    X(discovery_connects, counter, "connects", "",                                                 \
+      "[discovery]: logins completed at a TorQ discovery process (first and reconnects)")          \
+    X(discovery_failures, counter, "events", "",                                                   \
+      "[discovery]: connects, logins or getservices calls that failed, and links lost")            \
+    X(discovery_updates, counter, "messages", "",                                                  \
+      "[discovery]: .servers.procupdate messages pushed by a discovery process and applied")       \
+    X(discovery_refreshes, counter, "replies", "",                                                 \
+      "[discovery]: getservices answers applied (each replaces that discovery's view)")            \
+    X(discovery_skipped, counter, "rows", "",                                                      \
+      "[discovery]: rows received that give no backend (tcps or unix hpup, bad hpup, proctype "    \
+      "not asked for)")                                                                            \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \

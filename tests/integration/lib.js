@@ -219,7 +219,8 @@ async function waitPortFile(file, proc, parse, timeoutMs = 10000) {
  * ('none' | 'defer': a q without .z.pg, answering in order, or a .z.pg deferring with -30!, whose
  * deferred/deferredFail/workMs answer later and out of order; qmock's default is none), port (0), record
  * (true: `--record ctx.dir/NAME.rec`, tools/qmock/README.md: every message qmock receives,
- * exactly as read off the wire, appended before it is handled; see recordedFrames).
+ * exactly as read off the wire, appended before it is handled; see recordedFrames), args (more
+ * command-line flags, appended as given).
  * Returns { proc, port, name }.
  */
 async function startQmock(ctx, opts = {}) {
@@ -234,6 +235,7 @@ async function startQmock(ctx, opts = {}) {
   if (opts.zpg !== undefined) args.push('--zpg', opts.zpg);
   const record = opts.record ? path.join(ctx.dir, `${name}.rec`) : undefined;
   if (record) args.push('--record', record);
+  if (opts.args) args.push(...opts.args);  // any other flags, e.g. --discovery
   const proc = ctx.spawn(`qmock-${name}`, QMOCK, args);
   const port = await waitPortFile(portFile, proc, (text) => {
     const m = /^(\d+)\s*$/m.exec(text);
@@ -1082,3 +1084,28 @@ async function tryConnect(ctx, port) {
 }
 
 Object.assign(module.exports, { tryConnect });
+
+// ---------------------------------------------------------------- TorQ discovery (qmock)
+
+/**
+ * A TorQ discovery service stand-in (`qmock --discovery`, tools/qmock/README.md "Discovery
+ * mode") and qmocks registering with it (`--discovery-register`): procs is
+ * [{ name, proctype, args }] (args: more qmock flags). Resolves once getservices lists every
+ * one of them (bounded): { disc, procs: { name: qmock as startQmock returns it } }. Each
+ * listed hpup is `:127.0.0.1:<port>`.
+ */
+async function startDiscovery(ctx, { procs = [], args = [] } = {}) {
+  const disc = await startQmock(ctx, { name: 'discovery', args: ['--discovery', ...args] });
+  const started = {};
+  for (const p of procs) {
+    started[p.name] = await startQmock(ctx, { name: p.name, args: ['--discovery-register',
+      `${HOST}:${disc.port}`, '--proctype', p.proctype, ...(p.args || [])] });
+  }
+  const q = await qconnect(ctx, disc.port);
+  await pollUntil(async () => (await q.k('getservices[`ALL;0b]')).length === procs.length,
+    { what: `${procs.length} processes registered with the discovery qmock` });
+  await q.close();
+  return { disc, procs: started };
+}
+
+module.exports.startDiscovery = startDiscovery;

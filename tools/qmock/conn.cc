@@ -44,6 +44,7 @@ bool quiet_errno(int e) { return e == ECONNRESET || e == EPIPE; }
 }  // namespace
 
 void server::on_event(conn& c, uint32_t events) {
+    if (c.connecting) return finish_connect(c);  // connect.cc; errors show in SO_ERROR
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
     if (!c.dead && (events & EPOLLOUT)) on_writable(c);
 }
@@ -81,7 +82,9 @@ void server::on_readable(conn& c) {
 
 void server::process_input(conn& c) {
     while (!c.dead && !c.read_paused) {
-        bool progressed = c.handshaken ? process_frame(c) : process_handshake(c);
+        bool progressed = c.handshaken  ? process_frame(c)
+                          : c.outbound ? process_capability(c)
+                                       : process_handshake(c);
         if (!progressed) break;
     }
     c.in.shrink_if_idle(4u << 20);
@@ -173,6 +176,7 @@ void server::handle_message(conn& c, std::span<const uint8_t> msg) {
         body = little;
     }
     if (h.type == qipc::msg_type::response) {
+        if (disc_ && disc_->on_response(c, body)) return;  // a getdetails answer
         if (opt_.verbose) log_line("ignoring an unexpected response from %s", c.peer.c_str());
         return;
     }
@@ -301,6 +305,8 @@ void server::close_conn(conn& c, const char* why) {
     if (c.dead) return;
     c.dead = true;
     if (tp_) tp_->drop(c.id);
+    if (disc_) disc_->drop(c.id);
+    if (reg_) reg_->on_closed(c.id);
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
     if (why || opt_.verbose)
         log_line("closing connection %llu (%s): %s", (unsigned long long)c.id, c.peer.c_str(),

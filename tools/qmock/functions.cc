@@ -242,11 +242,19 @@ constexpr entry kFunctions[] = {
     {"payload", fn_payload},   {"callback", fn_callback}, {"defer", fn_defer},
     {"deferred", fn_deferred}, {"deferredFail", fn_deferred_fail}, {"tag", fn_tag},
     {"seq", fn_seq},           {"counts", fn_counts},  {"value", fn_value},  // reducer.cc
+    {".servers.getdetails", fn_getdetails},  // registrar.cc
 };
 
 }  // namespace
 
+bool known_function(call& ctx, std::string_view name) {
+    if (ctx.srv.disc() && discovery_service::has(name)) return true;
+    return std::any_of(std::begin(kFunctions), std::end(kFunctions),
+                       [name](const entry& e) { return e.name == name; });
+}
+
 void run_function(call& ctx, std::string_view name, std::span<const arg> args, reply& out) {
+    if (discovery_service* d = ctx.srv.disc(); d && d->try_call(ctx, name, args, out)) return;
     for (const entry& e : kFunctions) {
         if (e.name == name) return e.fn(ctx, args, out);
     }

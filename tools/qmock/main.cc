@@ -24,6 +24,10 @@ constexpr const char* kUsage =
     "             [--record FILE] [--verbose]\n"
     "             [--tickerplant [--tp-rate N] [--tp-rows N] [--tp-syms A,B,..]\n"
     "              [--tp-end-ms N] [--tp-max N]]\n"
+    "             [--register-resource HOST:PORT --service NAME [--register-retry-ms N]]\n"
+    "             [--discovery-register HOST:PORT --proctype T [--procname N]\n"
+    "              [--discovery-retry-ms N]] [--register-user USER:PASS]\n"
+    "             [--discovery [--discovery-keep-closed]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
 
 void on_terminate(int) { _exit(0); }
@@ -63,6 +67,50 @@ bool parse_tp(std::string_view flag, std::string_view val, qmock::tp_options& tp
     return false;
 }
 
+/// The registration and discovery flags (tools/qmock/README.md, "Registering").
+bool parse_reg(std::string_view flag, std::string_view val, qmock::options& opt) {
+    qmock::reg_options& r = opt.reg;
+    int64_t n = 0;
+    std::string host;
+    uint16_t port = 0;
+    if (flag == "--discovery") return opt.disc.enabled = true;
+    if (flag == "--discovery-keep-closed") return opt.disc.keep_closed = true;
+    if (flag == "--service") return r.service = val, !val.empty();
+    if (flag == "--proctype") return r.proctype = val, true;
+    if (flag == "--procname") return r.procname = val, true;
+    if (flag == "--register-user") return r.user = val, true;
+    if (flag == "--register-retry-ms")
+        return parse_number(val, 1, 86400000, n) && (r.kx_retry_ms = n, true);
+    if (flag == "--discovery-retry-ms")
+        return parse_number(val, 1, 86400000, n) && (r.torq_retry_ms = n, true);
+    const bool ok = qmock::split_host_port(std::string(val), host, port);
+    if (flag == "--register-resource") return r.kx_target = val, ok;
+    if (flag == "--discovery-register") return r.torq_target = val, ok;
+    return false;
+}
+
+bool is_reg_flag(std::string_view flag) {
+    return flag.starts_with("--register") || flag.starts_with("--discovery") ||
+           flag == "--service" || flag == "--proctype" || flag == "--procname";
+}
+
+/// Flags that take no value.
+bool is_switch(std::string_view flag) {
+    return flag == "--verbose" || flag == "-v" || flag == "--help" || flag == "-h" ||
+           flag == "--tickerplant" || flag == "--discovery" || flag == "--discovery-keep-closed";
+}
+
+/// Flags that need one another; fills defaults that depend on other flags.
+bool check_args(qmock::options& opt) {
+    if (opt.port < 0) return fprintf(stderr, "qmock: --port is required\n%s", kUsage), false;
+    if (!opt.reg.kx_target.empty() && opt.reg.service.empty())
+        return fputs("qmock: --register-resource needs --service\n", stderr), false;
+    if (!opt.reg.torq_target.empty() && opt.reg.proctype.empty())
+        return fputs("qmock: --discovery-register needs --proctype\n", stderr), false;
+    if (opt.reg.procname.empty()) opt.reg.procname = opt.name;
+    return true;
+}
+
 /// Parses argv into `opt`; prints the problem and returns false on a bad command line.
 bool parse_args(int argc, char** argv, qmock::options& opt) {
     for (int i = 1; i < argc; ++i) {
@@ -71,8 +119,7 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         if (std::size_t eq = flag.find('='); eq != std::string_view::npos && flag[1] == '-') {
             val = flag.substr(eq + 1);
             flag = flag.substr(0, eq);
-        } else if (flag != "--verbose" && flag != "-v" && flag != "--help" && flag != "-h" &&
-                   flag != "--tickerplant") {
+        } else if (!is_switch(flag)) {
             if (i + 1 >= argc) return fprintf(stderr, "qmock: %s needs a value\n", argv[i]), false;
             val = argv[++i];
         }
@@ -92,6 +139,7 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         else if (flag == "--verbose" || flag == "-v") opt.verbose = true;
         else if (flag.substr(0, 5) == "--tp-" || flag == "--tickerplant")
             ok = parse_tp(flag, val, opt.tp);
+        else if (is_reg_flag(flag)) ok = parse_reg(flag, val, opt);
         else if (flag == "--help" || flag == "-h") return fputs(kUsage, stdout), exit(0), false;
         else if (flag == "--compress") {
             if (val == "auto") opt.compress = qmock::compress_mode::auto_;
@@ -111,8 +159,7 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
             return false;
         }
     }
-    if (opt.port < 0) return fprintf(stderr, "qmock: --port is required\n%s", kUsage), false;
-    return true;
+    return check_args(opt);
 }
 
 }  // namespace

@@ -57,7 +57,11 @@ void run_request(call& ctx, std::span<const uint8_t> body, reply& out);
 void fn_counts(call& ctx, std::span<const arg> args, reply& out);
 /// value[x]: runs a char vector as q text, a general list as a call (reducer.cc).
 void fn_value(call& ctx, std::span<const arg> args, reply& out);
+/// .servers.getdetails[]: TorQ's (f;h;port;procname;proctype;attributes) (registrar.cc).
+void fn_getdetails(call& ctx, std::span<const arg> args, reply& out);
 void run_function(call& ctx, std::string_view name, std::span<const arg> args, reply& out);
+/// True when run_function knows `name` (in this mode).
+bool known_function(call& ctx, std::string_view name);
 
 using qgate::qipc::encode_body;  // a value body (no header) in a fresh vector
 

@@ -70,6 +70,8 @@ void log_line(const char* fmt, ...) {
 server::server(options opt) : opt_(std::move(opt)) {
     g_log_name = opt_.name;
     if (opt_.tp.enabled) tp_ = std::make_unique<tickerplant>(*this, opt_.tp);
+    if (opt_.reg.any()) reg_ = std::make_unique<registrar>(*this, opt_.reg);
+    if (opt_.disc.enabled) disc_ = std::make_unique<discovery_service>(*this, opt_.disc);
 }
 
 conn* server::find_conn(uint64_t id) {
@@ -191,6 +193,7 @@ bool server::start(std::string& error) {
         error = std::string("epoll: ") + strerror(errno);
         return false;
     }
+    bound_port_ = bound;
     if (!write_port_file(bound, error)) return false;
     log_line("listening on %s:%u (compress %s, %zu users)", opt_.host.c_str(), bound,
              opt_.compress == compress_mode::always  ? "always"
@@ -275,12 +278,15 @@ void server::fire_timers() {
 
 int server::next_timeout_ms() const {
     uint64_t now = now_ns();
-    const int tp = tp_ ? tp_->next_timeout_ms(now) : -1;
-    if (timers_.empty()) return tp;
+    // The soonest of the tickerplant's, the registrar's and the deferred responses' (-1: none).
+    int soonest = tp_ ? tp_->next_timeout_ms(now) : -1;
+    if (const int reg = reg_ ? reg_->next_timeout_ms(now) : -1; reg >= 0)
+        soonest = soonest < 0 ? reg : std::min(soonest, reg);
+    if (timers_.empty()) return soonest;
     uint64_t due = timers_.top().due_ns;
     if (due <= now) return 0;
     const int ms = static_cast<int>((due - now + 999999) / 1000000);
-    return tp < 0 ? ms : std::min(ms, tp);
+    return soonest < 0 ? ms : std::min(ms, soonest);
 }
 
 void server::reap() {
@@ -313,6 +319,7 @@ int server::run() {
         }
         fire_timers();
         if (tp_) tp_->tick(now_ns());
+        if (reg_) reg_->tick(now_ns());
         flush_dirty();
         reap();
     }

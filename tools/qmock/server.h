@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "buffers.h"
+#include "discovery.h"
 #include "qgate/qipc/types.h"
+#include "registrar.h"
 #include "tickerplant.h"
 
 namespace qmock {
@@ -47,13 +49,20 @@ struct options {
     /// wire (still compressed, header included), so a test can see exactly what arrived.
     std::string record_file;
     tp_options tp;  ///< --tickerplant and its --tp-* settings
+    reg_options reg;  ///< --register-resource, --discovery-register and their settings
+    disc_options disc;  ///< --discovery: act as TorQ's discovery service
 };
 
-/// One client connection. State machine: handshake (collecting "user:pw" + cap + NUL) →
-/// ready (framed messages both ways) → dead (closed, freed after the current event).
+/// One connection. State machine of an accepted one: handshake (collecting "user:pw" + cap +
+/// NUL) → ready (framed messages both ways) → dead (closed, freed after the current event).
+/// One qmock opened itself (`outbound`, registrar.h): connecting (waiting for EPOLLOUT) →
+/// handshake sent, waiting for the 1-byte capability → ready → dead. Once ready both kinds are
+/// served alike: q answers requests on a handle it opened as on one it accepted.
 struct conn {
     int fd = -1;
     uint64_t id = 0;           ///< unique for the process lifetime (timers refer to it)
+    bool outbound = false;     ///< opened by qmock (a registration), not accepted
+    bool connecting = false;   ///< outbound, connect() still in progress
     bool handshaken = false;
     bool dead = false;
     bool loopback = true;      ///< peer address is loopback (no compression in auto mode)
@@ -91,6 +100,14 @@ class server {
     void flush_all();
     /// The open connection with this id, or nullptr.
     conn* find_conn(uint64_t id);
+    /// Starts a non-blocking connection to host:port (connect.cc); the handshake (`user:pw`,
+    /// capability 3) follows when it completes, then registrar::on_ready. Null with `error`
+    /// when it fails at once. Closing it later calls registrar::on_closed.
+    conn* connect_out(const std::string& host, uint16_t port, std::string& error);
+    /// The port the listener is bound to (the --port, or the kernel's choice for 0).
+    uint16_t bound_port() const { return bound_port_; }
+    /// --discovery's state, or nullptr.
+    discovery_service* disc() { return disc_.get(); }
 
   private:
     struct timer {
@@ -114,6 +131,8 @@ class server {
     void on_writable(conn& c);
     void process_input(conn& c);
     bool process_handshake(conn& c);
+    bool process_capability(conn& c);
+    void finish_connect(conn& c);
     bool process_frame(conn& c);
     void handle_message(conn& c, std::span<const uint8_t> msg);
     void work();
@@ -143,6 +162,9 @@ class server {
     std::vector<int> dead_fds_;
     std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
     std::unique_ptr<tickerplant> tp_;  ///< --tickerplant only
+    std::unique_ptr<registrar> reg_;  ///< --register-resource / --discovery-register only
+    std::unique_ptr<discovery_service> disc_;  ///< --discovery only
+    uint16_t bound_port_ = 0;
 };
 
 /// Monotonic clock in nanoseconds.
