@@ -42,6 +42,13 @@ bool symbol_column(const qipc::value* c, std::vector<std::string>& out) {
     return true;
 }
 
+// Letters, digits, '-' and '.' (RFC 1123 names, as q's .z.h gives them).
+bool host_name(std::string_view h) {
+    return std::all_of(h.begin(), h.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '-' || c == '.';
+    });
+}
+
 }  // namespace
 
 hpup_kind parse_hpup(std::string_view hpup, endpoint& out) {
@@ -60,7 +67,19 @@ hpup_kind parse_hpup(std::string_view hpup, endpoint& out) {
     std::string text(rest);
     if (text.starts_with(":")) text = "localhost" + text;  // `::port is this host, as in hopen
     std::string err;
-    return parse_endpoint(text, out, err) && out.port != 0 ? hpup_kind::tcp : hpup_kind::bad;
+    if (parse_endpoint(text, out, err)) return out.port != 0 ? hpup_kind::tcp : hpup_kind::bad;
+    // A host name (TorQ's hpups come from .z.h): kept as it is; the sink resolves it once on a
+    // control thread when the backend is added (README "Behaviour decisions").
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || !host_name(text.substr(0, colon))) {
+        return hpup_kind::bad;
+    }
+    endpoint ep;
+    if (!parse_endpoint("127.0.0.1" + text.substr(colon), ep, err) || ep.port == 0) {
+        return hpup_kind::bad;
+    }
+    out = {text.substr(0, colon), ep.port};
+    return hpup_kind::tcp;
 }
 
 bool read_rows(const qipc::value& table, std::vector<row>& out, std::string& error) {

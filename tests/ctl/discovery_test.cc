@@ -73,7 +73,11 @@ TEST_CASE("discovery: hpups as TorQ writes them, tcp only") {
     CHECK(parse_hpup(":TCPS://127.0.0.1:5014", ep) == hpup_kind::tcps);
     CHECK(parse_hpup(":unix://5015", ep) == hpup_kind::unix_socket);
     CHECK(parse_hpup(":Unix://5015", ep) == hpup_kind::unix_socket);
-    CHECK(parse_hpup(":somehost:5016", ep) == hpup_kind::bad);  // names are not resolved
+    CHECK(parse_hpup(":SomeHost.example:5016", ep) == hpup_kind::tcp);  // resolved by the sink
+    CHECK(ep.host == "somehost.example");
+    CHECK(ep.port == 5016);
+    CHECK(parse_hpup(":some_host:5016", ep) == hpup_kind::bad);
+    CHECK(parse_hpup(":somehost:65536", ep) == hpup_kind::bad);
     CHECK(parse_hpup("127.0.0.1:5017", ep) == hpup_kind::bad);  // not a handle symbol
     CHECK(parse_hpup(":127.0.0.1:0", ep) == hpup_kind::bad);
     CHECK(parse_hpup(":127.0.0.1:port", ep) == hpup_kind::bad);
@@ -143,9 +147,9 @@ TEST_CASE("discovery: the view keeps configured proctypes' tcp rows, as backends
         {"rdb1", "tp1", "hdb1", "rdbtls", "rdbunix", "rdbname"},
         {"rdb", "tickerplant", "hdb", "rdb", "rdb", "rdb"},
         {":127.0.0.1:5010", ":127.0.0.1:5000", "::5011", ":tcps://127.0.0.1:5012", ":unix://5013",
-         ":somehost:5014"}));
+         ":some_host:5014"}));
     CHECK(vw.replace(rows, skipped));
-    CHECK(skipped == 4);  // the tickerplant, tcps, unix and a host name
+    CHECK(skipped == 4);  // the tickerplant, tcps, unix and a name that is no host name
     discovery_conf dc;
     dc.proctypes = kRdbHdb;
     dc.credentials = "gw:pw";

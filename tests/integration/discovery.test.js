@@ -13,7 +13,8 @@
 //    reconnects when discovery is back on its port, and learns the re-registered process again;
 //    SIGTERM then ends qgate (exit 0) with the discovery thread running;
 //  * against a scripted discovery process in the test (what qmock never sends): rows qgate
-//    cannot serve (tcps, unix, a host name, another proctype) are skipped and counted, a sync
+//    cannot serve (tcps, unix, a malformed host, another proctype) are skipped and counted, a
+//    host name (one /etc/hosts maps to 127.0.0.1: no DNS query leaves the box) serves, a sync
 //    call from discovery is answered with a q error, the login and the getservices call are
 //    what TorQ's gateway sends.
 
@@ -22,6 +23,18 @@ const {
   itest, assert, startQmock, startQgate, qconnect, stats, counter, waitCounter, pollUntil,
   settled, MSG, qmsg, qstr, qsym, qsyms, qlist, qtable, errorText, HOST,
 } = require('./lib.js');
+
+/** A name /etc/hosts maps to 127.0.0.1 other than localhost (the machine's own, usually), so
+ * that resolving it sends no DNS query; 'localhost' when there is none. */
+function loopbackName() {
+  const fs = require('node:fs');
+  for (const line of fs.readFileSync('/etc/hosts', 'utf8').split('\n')) {
+    const f = line.replace(/#.*/, '').trim().split(/\s+/);
+    const name = f.slice(1).find((n) => n !== 'localhost' && /^[A-Za-z0-9.-]+$/.test(n));
+    if (f[0] === '127.0.0.1' && name) return name;
+  }
+  return 'localhost';
+}
 
 function rowsOf(keyed) {
   const [keys, values] = keyed;
@@ -214,14 +227,15 @@ itest('discovery: rows qgate cannot serve are skipped and counted; a sync call f
     ['rdb1', 'rdb', hp(rdb1)],
     ['rdbtls', 'rdb', `:tcps://127.0.0.1:${rdb2.port}`],
     ['rdbunix', 'rdb', `:unix://${rdb2.port}`],
-    ['rdbhost', 'rdb', `:somehost:${rdb2.port}`],
+    ['rdbbad', 'rdb', `:bad_host:${rdb2.port}`],
+    ['rdbname', 'rdb', `:${loopbackName().toUpperCase()}:${rdb2.port}`],
     ['hdb1', 'hdb', hp(rdb2)],
   ]));
   const gw = await startGateway(ctx, disc, 60000);
-  await waitBackends(ctx, gw, ['rdb1'], 'the one usable row');
+  await waitBackends(ctx, gw, ['rdb1', 'rdbname'], 'the usable rows');
   const s = await stats(ctx, gw);
   assert.equal(counter(s, 'discovery_refreshes'), 1);
-  assert.equal(counter(s, 'discovery_skipped'), 4, 'tcps, unix, a host name, hdb');
+  assert.equal(counter(s, 'discovery_skipped'), 4, 'tcps, unix, a malformed host, hdb');
   assert.deepEqual(disc.logins, [Buffer.from('qgate\x03\x00', 'latin1')]);
   assert.equal(disc.frames[0][1], MSG.sync);
   assert.deepEqual(disc.frames[0].subarray(8),
@@ -236,7 +250,7 @@ itest('discovery: rows qgate cannot serve are skipped and counted; a sync call f
   // A procupdate in register's column order (proctype first) adds rdb2.
   disc.send(qmsg(MSG.async, qlist(qsym('.servers.procupdate'),
     servicesTable([['rdb2', 'rdb', hp(rdb2)]], ['proctype', 'procname', 'hpup', 'attributes']))));
-  await waitBackends(ctx, gw, ['rdb1', 'rdb2'], 'rdb2 pushed');
+  await waitBackends(ctx, gw, ['rdb1', 'rdb2', 'rdbname'], 'rdb2 pushed');
   const q = await qconnect(ctx, gw.port);
   assert.deepEqual(Object.keys(await callNames(q, 40)).sort(), ['rdb1', 'rdb2']);
   const after = await stats(ctx, gw);
