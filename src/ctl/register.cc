@@ -37,9 +37,9 @@ namespace {
 using qipc::value;
 
 constexpr uint8_t kCapability = 3;             // no >2 GB messages here
-constexpr uint64_t kMessageMax = 64 * 1024;    // a registration is a one-liner
+constexpr uint64_t kMessageMax = uint64_t{64} * 1024;  // a registration is a one-liner
 constexpr std::size_t kReadChunk = 4096;
-constexpr std::size_t kOutMax = 64 * 1024;     // replies are a symbol or an error each
+constexpr std::size_t kOutMax = std::size_t{64} * 1024;  // replies: a symbol or an error each
 // Connections beyond register.backends_max (each service needs one): room for ones logging in
 // or not registered yet.
 constexpr std::size_t kSpareConns = 16;
@@ -106,7 +106,7 @@ struct register_server::impl {
     bool serve(std::size_t i);  // false: close the connection
     bool on_message(std::size_t i, std::span<const uint8_t> msg, bool sync);
     value register_one(std::size_t i, const register_request& r);
-    value refuse(const register_request& r, std::string why);
+    value refuse(const register_request& r, const std::string& why);
     void close_fds();
 };
 
@@ -220,7 +220,7 @@ bool register_server::impl::on_message(std::size_t i, std::span<const uint8_t> m
                         kOutMax);
 }
 
-value register_server::impl::refuse(const register_request& r, std::string why) {
+value register_server::impl::refuse(const register_request& r, const std::string& why) {
     ctl_inc(counts.refused);
     QGATE_LOG_WARN("register: %s refused: %s", registered_name(r).c_str(), why.c_str());
     return value::error("qgate: registerResource: " + why);
