@@ -83,6 +83,7 @@ struct register_server::impl {
     struct owned {
         std::string owner;
         std::vector<backend_conf> services;
+        bool warned = false;  ///< a dropped async message was logged as a warning
     };
 
     int listen_fd = -1;
@@ -128,7 +129,7 @@ void register_server::impl::run() {
 void register_server::impl::close_client(std::size_t i) {
     owned& o = owners[i];
     if (!o.services.empty()) {
-        QGATE_LOG_INFO("register: %s closed; its %zu service(s) %s", o.owner.c_str(),
+        QGATE_LOG_INFO("%s closed; its %zu service(s) %s", o.owner.c_str(),
                        o.services.size(), withdraw ? "drain" : "stop with qgate");
         if (withdraw) sink->set_backends(o.owner, {});
         counts.backends.fetch_sub(o.services.size(), std::memory_order_relaxed);
@@ -165,7 +166,7 @@ void register_server::impl::accept_one() {
         close_client(victim);  // one still in its handshake makes room
     }
     clients.push_back(accepted_client(fd));
-    owners.push_back({"register " + peer_of(fd) + " fd " + std::to_string(fd), {}});
+    owners.push_back({"register " + peer_of(fd) + " fd " + std::to_string(fd), {}, false});
     counts.conns.store(clients.size(), std::memory_order_relaxed);
 }
 
@@ -211,7 +212,15 @@ bool register_server::impl::on_message(std::size_t i, std::span<const uint8_t> m
     }
     if (!error.empty()) {
         ctl_inc(counts.bad_messages);
-        QGATE_LOG_DEBUG("register: %s: %s", owners[i].owner.c_str(), error.c_str());
+        // An async sender hears nothing back, so the log says it: once per connection, so
+        // that a flood of them does not flood the log.
+        if (!sync && !owners[i].warned) {
+            owners[i].warned = true;
+            QGATE_LOG_WARN("%s: an async message dropped (and any more, counted in "
+                           "register_bad_messages): %s", owners[i].owner.c_str(), error.c_str());
+        } else {
+            QGATE_LOG_DEBUG("%s: %s", owners[i].owner.c_str(), error.c_str());
+        }
         reply = value::error(std::move(error));
     }
     if (!sync) return true;  // async: logged, counted, no reply

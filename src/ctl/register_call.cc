@@ -17,6 +17,7 @@ using qipc::value;
 
 constexpr std::size_t kNameMax = 128;  // a service name is a short symbol
 constexpr const char* kUsage = "qgate: only registerResource[`name;`:host:port] here";
+constexpr const char* kTwoArgs = "qgate: registerResource takes two arguments, [`name;`:host:port]";
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -81,6 +82,13 @@ bool read_args(std::string_view name, std::string_view address, register_request
 }  // namespace
 
 bool parse_register_call(const value& msg, register_request& out, std::string& error) {
+    // q makes a list of symbol atoms a symbol vector: the whitepaper's service sends
+    // (`registerResource;`name;`:host:port) as `registerResource`name`:host:port.
+    if (msg.type == qtype::kSymbol && !msg.syms.empty() && msg.syms[0] == kRegisterFunction) {
+        if (msg.syms.size() == 3) return read_args(msg.syms[1], msg.syms[2], out, error);
+        error = kTwoArgs;
+        return false;
+    }
     const std::optional<admin_call> call = parse_admin_call(msg);
     if (!call || call->name != kRegisterFunction) {
         error = kUsage;
@@ -100,7 +108,7 @@ bool parse_register_call(const value& msg, register_request& out, std::string& e
                              out, error);
         }
     }
-    error = "qgate: registerResource takes two arguments, [`name;`:host:port]";
+    error = kTwoArgs;
     return false;
 }
 

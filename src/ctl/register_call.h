@@ -18,9 +18,10 @@ struct register_request {
     endpoint addr;
 };
 
-/// Parses a decoded message. Accepted: the general list (`registerResource;`name;`:host:port)
-/// (name and address each a symbol or a string; the address's leading ':' optional), and the
-/// text "registerResource[`name;`:host:port]" (each argument a `symbol, a "string" or bare).
+/// Parses a decoded message. Accepted: the symbol vector `registerResource`name`:host:port (what
+/// q sends for the whitepaper's (`registerResource;`name;`:host:port)), the general list of the
+/// same (name and address each a symbol or a string; the address's leading ':' optional), and
+/// the text "registerResource[`name;`:host:port]" (each argument a `symbol, a "string" or bare).
 /// False: `error` is the q error to answer ("qgate: ...", without the quote).
 bool parse_register_call(const qipc::value& msg, register_request& out, std::string& error);
 

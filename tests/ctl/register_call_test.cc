@@ -1,6 +1,6 @@
 // The registration listener's messages on decoded values alone (src/ctl/register_call.cc):
-// registerResource[name;address] in the general-list form (symbols or strings) and the text
-// form q clients send, and the q error every other shape gets.
+// registerResource[name;address] as q sends it (a symbol vector), in the general-list form
+// (symbols or strings) and the text form, and the q error every other shape gets.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -32,6 +32,15 @@ register_request parsed(const value& msg) {
 }
 
 }  // namespace
+
+TEST_CASE("the KX message as q sends it: the symbol vector registerResource, name, :host:port") {
+    const register_request r = parsed(
+        value::symbols({"registerResource", "EQUITY_MARKET_RDB", ":qhost.example:5002"}));
+    CHECK(r.name == "EQUITY_MARKET_RDB");
+    CHECK(r.addr.host == "qhost.example");
+    CHECK(r.addr.port == 5002);
+    CHECK(registered_name(r) == "EQUITY_MARKET_RDB@qhost.example:5002");
+}
 
 TEST_CASE("the KX general list: symbols registerResource, name, :host:port") {
     const register_request r =
@@ -74,11 +83,15 @@ TEST_CASE("anything but registerResource is refused with the usage") {
     CHECK(refused(value::long_(42)) == usage);
     CHECK(refused(value::list({})) == usage);
     CHECK(refused(sym("registerResource")) == usage);
+    CHECK(refused(value::symbols({"getservices", "rdb", ":h:1"})) == usage);
+    CHECK(refused(value::symbols({})) == usage);
 }
 
 TEST_CASE("bad arguments: count, types, name, address") {
     const std::string two = "qgate: registerResource takes two arguments, [`name;`:host:port]";
     CHECK(refused(value::list({sym("registerResource"), sym("rdb")})) == two);
+    CHECK(refused(value::symbols({"registerResource", "rdb"})) == two);
+    CHECK(refused(value::symbols({"registerResource", "rdb", ":h:1", ":h:2"})) == two);
     CHECK(refused(value::list({sym("registerResource"), sym("rdb"), sym(":h:1"), sym("x")})) ==
           two);
     CHECK(refused(value::list({sym("registerResource"), value::long_(1), sym(":h:1")})) == two);

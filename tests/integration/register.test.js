@@ -1,7 +1,8 @@
 'use strict';
 // The registration listener (issue 17, KX whitepaper style; src/ctl/register.cc): a service
 // connects, logs in as any user of the users file, and sends registerResource[`name;`:host:port]
-// (async, as the whitepaper's service does, or sync: the reply is the backend's name). It is a
+// (async, as the whitepaper's service does, or sync: the reply is the backend's name; q sends
+// it as a symbol vector, other clients may send a general list or the text). It is a
 // backend of group `name` (source `register` in .qgate.backends[]) until that connection
 // closes, then it drains: its call in flight finishes, new calls go elsewhere, it leaves the
 // table. A name not in register.groups, a message that is no registerResource, and a bad login
@@ -9,7 +10,7 @@
 
 const {
   itest, assert, startQmock, startQgate, qconnect, RawClient, MSG, qmsg, qlist, qsym, qstr,
-  decode, errorText, stats, counter, waitCounter, pollUntil, settled, within,
+  qsyms, decode, errorText, stats, counter, waitCounter, pollUntil, settled, within,
 } = require('./lib.js');
 
 const USERS = ['alice:pw', 'svc:svcpw', 'ops:pw:admin'];
@@ -28,9 +29,10 @@ function startGateway(ctx, register = {}, opts = {}) {
   });
 }
 
-/** The KX message: (`registerResource;`name;`:host:port). */
+/** The KX message (`registerResource;`name;`:host:port) as q sends it: all symbols, so a
+ *  symbol vector `registerResource`name`:host:port. */
 function registration(type, name, port, host = '127.0.0.1') {
-  return qmsg(type, qlist(qsym('registerResource'), qsym(name), qsym(`:${host}:${port}`)));
+  return qmsg(type, qsyms(['registerResource', name, `:${host}:${port}`]));
 }
 
 /** A sync registration's reply: the backend name, or the q error (thrown). */
@@ -165,7 +167,10 @@ itest('registerResource: one connection registers two services; a reload keeps t
   const m2 = await startQmock(ctx, { name: 'm2' });
   const reg = await RawClient.connect(ctx, gw.register, { auth: SVC });
   assert.equal(await registerSync(reg, 'rdb', m1.port), `rdb@127.0.0.1:${m1.port}`);
-  assert.equal(await registerSync(reg, 'hdb', m2.port), `hdb@127.0.0.1:${m2.port}`);
+  // The general list, name and address as strings (what a non-q client may send).
+  const general = qmsg(MSG.sync, qlist(qsym('registerResource'), qstr('hdb'),
+    qstr(`:127.0.0.1:${m2.port}`)));
+  assert.equal(decode((await reg.call(general)).frame), `hdb@127.0.0.1:${m2.port}`);
   assert.equal(await registerSync(reg, 'hdb', m2.port), `hdb@127.0.0.1:${m2.port}`,
     'registering again on the same connection answers the same name');
   const q = await qconnect(ctx, gw.port, ALICE);
