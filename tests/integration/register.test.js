@@ -8,6 +8,7 @@
 // table. A name not in register.groups, a message that is no registerResource, and a bad login
 // are refused; the register_* stats count each.
 
+const fs = require('fs');
 const {
   itest, assert, startQmock, startQgate, qconnect, RawClient, MSG, qmsg, qlist, qsym, qstr,
   qsyms, decode, errorText, stats, counter, waitCounter, pollUntil, settled, within,
@@ -137,6 +138,8 @@ itest('registerResource: a name not allowed, a malformed message, the string for
     'qgate: registerResource takes two arguments, [`name;`:host:port]');
   await reg.write(qmsg(MSG.async, qstr('garbage[]')));  // async: dropped and counted
   await waitCounter(ctx, gw, 'register_bad_messages', 3);
+  await pollUntil(() => /an async message dropped .*only registerResource/.test(
+    fs.readFileSync(gw.proc.log, 'utf8')), { what: 'the warning for the dropped async message' });
   // q clients send text too; the connection that sent all this is still served.
   const r = await reg.call(qmsg(MSG.sync, qstr(`registerResource[\`rdb;\`:127.0.0.1:${m1.port}]`)));
   assert.equal(decode(r.frame), `rdb@127.0.0.1:${m1.port}`);
