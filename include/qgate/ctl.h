@@ -52,6 +52,9 @@ bool read_process_csv(const process_csv_conf& pc, std::vector<backend_conf>& out
 /// Parses "host:port" or "[v6]:port". The host must be numeric IPv4, numeric IPv6 (in
 /// brackets) or "localhost"; the port 0..65535. IPv6 hosts are stored without brackets.
 bool parse_endpoint(std::string_view text, endpoint& out, std::string& error);
+/// The same, also taking a host name ("host:port"; resolved later, by whoever connects): the
+/// addresses services register themselves with (register.cc).
+bool parse_host_port(std::string_view text, endpoint& out, std::string& error);
 /// The inverse of parse_endpoint ("[::1]:5010" for IPv6 hosts).
 std::string format_endpoint(const endpoint& ep);
 /// Fills a sockaddr for `ep` ("localhost" = 127.0.0.1). False when the host is not numeric.

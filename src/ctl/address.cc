@@ -78,6 +78,31 @@ bool parse_endpoint(std::string_view text, endpoint& out, std::string& error) {
     return true;
 }
 
+bool parse_host_port(std::string_view text, endpoint& out, std::string& error) {
+    if (!text.empty() && text.front() == '[') return parse_endpoint(text, out, error);
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+        error = R"(expected "host:port")";
+        return false;
+    }
+    const std::string_view host = text.substr(0, colon);
+    // A name the resolver may look up: letters, digits, '-', '.', '_' (and nothing q or a log
+    // line would misread).
+    for (const char c : host) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+        if (!ok) {
+            error = "host \"" + std::string(host) + "\" is not a host name or IPv4 address";
+            return false;
+        }
+    }
+    uint16_t port = 0;
+    if (!parse_port(text.substr(colon + 1), port, error)) return false;
+    out.host = std::string(host);
+    out.port = port;
+    return true;
+}
+
 std::string format_endpoint(const endpoint& ep) {
     if (ep.host.find(':') != std::string::npos) {
         return "[" + ep.host + "]:" + std::to_string(ep.port);

@@ -20,14 +20,11 @@
 // from accept, so trickling bytes does not extend it), a ready one silent for
 // admin.idle_timeout_ms is closed, and at admin.clients_max a newcomer displaces one
 // (admin_clients.h): poll() sleeps only until the earliest deadline.
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -36,12 +33,10 @@
 #include "ctl/admin_http.h"
 #include "ctl/admin_query.h"
 #include "qgate/admin.h"
-#include "qgate/auth.h"
 #include "qgate/ctl.h"
 #include "qgate/log.h"
 #include "qgate/qipc/compress.h"
 #include "qgate/qipc/frame.h"
-#include "qgate/qipc/handshake.h"
 
 namespace qgate::ctl {
 namespace {
@@ -52,34 +47,6 @@ constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 // Replies a client may leave unread: a metrics page is tens of KiB, a q reply of the stats
 // dictionary less; past this the client is not reading and is closed (admin_out_overflow).
 constexpr std::size_t kOutMax = std::size_t{16} << 20;
-// Room for a burst of connects beyond admin.clients_max: each is accepted (displacing an idle
-// one) rather than left to the kernel's SYN-ACK retransmits while a flood holds the queue.
-constexpr int kListenBacklog = 128;
-
-uint64_t now_ms() {
-    using namespace std::chrono;
-    return uint64_t(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
-}
-
-// Single writer (the admin thread): a plain add published with a relaxed store.
-void inc(std::atomic<uint64_t>& c) {
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-// Sends what the kernel takes now; false: the connection failed, or it is done (close_after).
-bool flush(admin_client& c) {
-    while (c.out_pending() != 0) {
-        const ssize_t w = ::send(c.fd, c.out.data() + c.out_off, c.out_pending(), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) return true;  // POLLOUT brings the rest
-        if (w <= 0) return false;
-        c.out_off += static_cast<std::size_t>(w);
-        c.active_ms = now_ms();  // a reader making progress is not idle
-    }
-    c.out.clear();
-    c.out_off = 0;
-    return !c.close_after;
-}
 
 void warn_no_admin(const std::vector<user_entry>& users) {
     bool any_admin = users.empty();
@@ -121,32 +88,13 @@ struct admin_server::impl {
 void admin_server::impl::run() {
     std::vector<pollfd> fds;
     for (;;) {
-        fds.assign({{wake[0], POLLIN, 0}, {listen_fd, POLLIN, 0}});
-        for (const admin_client& c : clients) {
-            const int in = c.close_after ? 0 : POLLIN;
-            const int out = c.out_pending() != 0 ? POLLOUT : 0;
-            fds.push_back({c.fd, static_cast<short>(in | out), 0});
-        }
-        const int timeout = admin_poll_timeout(clients, auth.admin_limits, now_ms());
-        if (::poll(fds.data(), fds.size(), timeout) < 0) {
-            if (errno == EINTR) continue;
-            QGATE_LOG_ERROR("admin: poll: %s", std::strerror(errno));
-            break;
-        }
-        if (fds[0].revents != 0) break;
+        const int timeout = admin_poll_timeout(clients, auth.admin_limits, ctl_now_ms());
+        if (!ctl_poll("admin", wake[0], listen_fd, clients, timeout, fds)) break;
         // Serve existing clients first: indices in fds[2..] match `clients` only until accept.
-        for (std::size_t i = clients.size(); i-- > 0;) {
-            const short ev = fds[i + 2].revents;
-            if (ev == 0) continue;
-            // Readable: serve() reads, answers and sends. Writable: send the rest. An error or
-            // hang-up alone: nothing left to do with it.
-            const bool ok = (ev & POLLIN) != 0    ? serve(clients[i])
-                            : (ev & POLLOUT) != 0 ? flush(clients[i])
-                                                  : false;
-            if (ok) continue;
-            close_client(i);
-        }
-        expire(now_ms());
+        serve_clients(
+            fds, clients, [this](std::size_t i) { return serve(clients[i]); },
+            [this](std::size_t i) { close_client(i); });
+        expire(ctl_now_ms());
         if (fds[1].revents != 0) accept_one();
     }
     for (admin_client& c : clients) ::close(c.fd);
@@ -166,7 +114,7 @@ void admin_server::impl::close_client(std::size_t i) {
 void admin_server::impl::expire(uint64_t now) {
     for (std::size_t i = clients.size(); i-- > 0;) {
         if (admin_deadline(clients[i], auth.admin_limits) > now) continue;
-        inc(clients[i].ready ? counts.idle_closed : counts.handshake_timeouts);
+        ctl_inc(clients[i].ready ? counts.idle_closed : counts.handshake_timeouts);
         close_client(i);
     }
 }
@@ -179,15 +127,10 @@ void admin_server::impl::accept_one() {
         const std::size_t victim = admin_victim(clients);
         QGATE_LOG_DEBUG("admin: %zu clients connected; closing one %s to admit a new one",
                         clients.size(), clients[victim].ready ? "idle" : "in its handshake");
-        inc(counts.evicted);
+        ctl_inc(counts.evicted);
         close_client(victim);
     }
-    const uint64_t now = now_ms();
-    admin_client c;
-    c.fd = fd;
-    c.accepted_ms = now;
-    c.active_ms = now;
-    clients.push_back(std::move(c));
+    clients.push_back(accepted_client(fd));
     counts.clients.store(clients.size(), std::memory_order_relaxed);
 }
 
@@ -197,20 +140,20 @@ bool admin_server::impl::serve(admin_client& c) {
     const ssize_t n = ::recv(c.fd, c.in.data() + old, kReadChunk, 0);
     if (n <= 0) {
         c.in.resize(old);
-        if (n < 0) return (errno == EINTR || errno == EAGAIN) && flush(c);
+        if (n < 0) return (errno == EINTR || errno == EAGAIN) && client_flush(c);
         // Half-closed after its requests (printf ... | nc): its replies are still sent.
         c.close_after = true;
         return c.out_pending() != 0;
     }
     c.in.resize(old + static_cast<std::size_t>(n));
-    c.active_ms = now_ms();
+    c.active_ms = ctl_now_ms();
     if (c.proto == admin_protocol::undecided) {
         c.proto = auth.admin_limits.http ? admin_protocol_of(c.in) : admin_protocol::q;
     }
     switch (c.proto) {
     case admin_protocol::undecided: return true;
-    case admin_protocol::http: return serve_http(c) && flush(c);
-    case admin_protocol::q: return serve_q(c) && flush(c);
+    case admin_protocol::http: return serve_http(c) && client_flush(c);
+    case admin_protocol::q: return serve_q(c) && client_flush(c);
     }
     return false;
 }
@@ -235,7 +178,7 @@ bool admin_server::impl::serve_http(admin_client& c) {
         http_request req;
         const http_parse p = parse_http_request(c.in, req);
         if (p == http_parse::incomplete) return true;
-        inc(counts.http_requests);
+        ctl_inc(counts.http_requests);
         if (p != http_parse::ok) {
             c.close_after = true;
             return queue(c, http_error(p == http_parse::too_large ? 431 : 400));
@@ -252,52 +195,17 @@ bool admin_server::impl::serve_http(admin_client& c) {
 }
 
 bool admin_server::impl::queue(admin_client& c, std::string_view bytes) {
-    if (c.out_pending() + bytes.size() > kOutMax) {
-        inc(counts.out_overflow);
-        QGATE_LOG_DEBUG("admin: a client left %zu bytes unread; closing it", c.out_pending());
-        return false;
-    }
-    if (c.out_off != 0 && c.out_off >= c.out.size() / 2) {
-        c.out.erase(0, c.out_off);  // sent bytes dropped before the buffer grows
-        c.out_off = 0;
-    }
-    c.out.append(bytes);
-    return true;
+    if (client_queue(c, bytes, kOutMax)) return true;
+    ctl_inc(counts.out_overflow);
+    QGATE_LOG_DEBUG("admin: a client left %zu bytes unread; closing it", c.out_pending());
+    return false;
 }
 
-
 bool admin_server::impl::handshake(admin_client& c) {
-    qipc::handshake hs;
-    const qipc::status st = qipc::parse_handshake(c.in, hs, auth.limits.handshake_bytes_max);
-    if (st.code == qipc::errc::truncated) return true;  // wait for the NUL
-    if (!st) {
-        inc(counts.auth_fail);
-        return false;
-    }
-    bool admin = false;
-    bool known = false;
-    {
-        const std::lock_guard<std::mutex> lock(auth_mu);  // a reload may swap the users
-        known = authenticate(auth, hs.user, hs.password, &admin);
-    }
-    if (!known) {
-        inc(counts.auth_fail);
-        QGATE_LOG_WARN("admin: access denied for user '%.*s'", int(hs.user.size()),
-                       hs.user.data());
-        return false;
-    }
-    if (!admin) {  // a data-plane user: refused as q refuses bad credentials (no reply byte)
-        inc(counts.auth_fail);
-        QGATE_LOG_WARN("admin: access denied for user '%.*s': no admin role in the users file",
-                       int(hs.user.size()), hs.user.data());
-        return false;
-    }
-    c.capability = qipc::negotiate_capability(hs.capability, kAdminCapability);
-    // Its own write: node-q needs the byte alone (nothing else is queued before it).
-    if (!queue(c, {reinterpret_cast<const char*>(&c.capability), 1}) || !flush(c)) return false;
-    c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(hs.length));
-    c.ready = true;
-    return true;
+    const login_rules rules{"admin", auth, auth_mu, true, kAdminCapability};
+    const login_step step = client_login(c, rules);
+    if (step == login_step::refused) ctl_inc(counts.auth_fail);
+    return step != login_step::refused;
 }
 
 bool admin_server::impl::answer(admin_client& c, std::span<const uint8_t> msg,
@@ -339,27 +247,10 @@ bool admin_server::start(const config& cfg, admin_model& model, std::string& err
         error = "admin: already started";
         return false;
     }
-    sockaddr_storage sa{};
-    socklen_t len = 0;
-    const std::string where = format_endpoint(cfg.admin);
-    if (!endpoint_to_sockaddr(cfg.admin, sa, len)) {
-        error = "admin: cannot listen on " + where + ": not a numeric address";
-        return false;
-    }
-    s.listen_fd = ::socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    if (s.listen_fd < 0 ||
-        ::setsockopt(s.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        ::bind(s.listen_fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
-        ::listen(s.listen_fd, kListenBacklog) != 0 ||
-        ::getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0 ||
-        ::pipe2(s.wake, O_CLOEXEC) != 0) {
-        error = "admin: cannot listen on " + where + ": " + std::strerror(errno);
+    if (!ctl_listen("admin", cfg.admin, s.listen_fd, s.port, s.wake, error)) {
         s.close_fds();
         return false;
     }
-    s.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&sa)->sin_port
-                                           : reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port);
     s.auth.users = cfg.users;
     warn_no_admin(cfg.users);
     s.auth.limits.handshake_bytes_max = cfg.limits.handshake_bytes_max;

@@ -45,6 +45,7 @@
 #include "qgate/discovery.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
+#include "qgate/register.h"
 #include "qgate/reload.h"
 #include "qgate/sd_notify.h"
 #include "shard/counters.h"
@@ -117,13 +118,15 @@ bool bind_listeners(const config& cfg, uint32_t shards, std::vector<std::vector<
     return true;
 }
 
-bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports, int admin_port) {
+bool write_port_file(const std::string& path, const std::vector<uint16_t>& ports, int admin_port,
+                     int register_port) {
     const std::string tmp = path + ".tmp";
     FILE* f = fopen(tmp.c_str(), "w");
     if (f == nullptr) return false;
     for (size_t l = 0; l < ports.size(); ++l)
         fprintf(f, "listener %zu %u\n", l, unsigned{ports[l]});
     if (admin_port >= 0) fprintf(f, "admin %d\n", admin_port);
+    if (register_port >= 0) fprintf(f, "register %d\n", register_port);
     const bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     fclose(f);
     return ok && rename(tmp.c_str(), path.c_str()) == 0;
@@ -172,9 +175,9 @@ void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
 
 ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shards,
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
-                         const ctl::admin_counters& admin, const proxy::reloader& rl,
-                         const proxy::gen_holder& gens, const proxy::route_hits& hits,
-                         const discovery_counters& disc) {
+                         const ctl::admin_counters& admin, const ctl::register_counters& reg,
+                         const proxy::reloader& rl, const proxy::gen_holder& gens,
+                         const proxy::route_hits& hits, const discovery_counters& disc) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -202,6 +205,13 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::admin_auth_fail, read(admin.auth_fail)));
     out.push_back(shard::make_sample(stat_id::admin_http_requests, read(admin.http_requests)));
     out.push_back(shard::make_sample(stat_id::admin_out_overflow, read(admin.out_overflow)));
+    out.push_back(shard::make_sample(stat_id::register_conns, read(reg.conns)));
+    out.push_back(shard::make_sample(stat_id::register_backends, read(reg.backends)));
+    out.push_back(shard::make_sample(stat_id::register_accepted, read(reg.accepted)));
+    out.push_back(shard::make_sample(stat_id::register_refused, read(reg.refused)));
+    out.push_back(shard::make_sample(stat_id::register_bad_messages, read(reg.bad_messages)));
+    out.push_back(shard::make_sample(stat_id::register_auth_fail, read(reg.auth_fail)));
+    out.push_back(shard::make_sample(stat_id::register_closed, read(reg.closed)));
     out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
     out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
     out.push_back(shard::make_sample(stat_id::backend_ids_issued, rl.ids_issued()));
@@ -319,6 +329,21 @@ void serve_until_drained(const std::vector<std::unique_ptr<shard::shard>>& shard
         }
         shards[0]->notify();
     }
+}
+
+constexpr int kRegisterFailed = -2;
+
+// The registration listener (qgate/register.h), when [register] is configured, feeding the
+// reloader. Returns its port, -1 when not configured, kRegisterFailed (logged) on failure.
+int start_registration(const config& cfg, ctl::register_server& reg, proxy::reloader& rl) {
+    if (!cfg.registration.enabled) return -1;
+    std::string err;
+    if (!reg.start(cfg, rl, err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return kRegisterFailed;
+    }
+    QGATE_LOG_INFO("registration listener on port %u", unsigned{reg.port()});
+    return reg.port();
 }
 
 // The access log, when configured and a request listener exists (it logs request-mode calls
@@ -491,12 +516,14 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     // generation), stopped before they are joined; views stop reaching the sink at `stop`.
     discovery_client disc(*cfg, rl, stop);
     ctl::admin_server admin;
+    ctl::register_server reg;  // after rl, its sink: destroyed (stopped) before it
     proxy::route_hits hits(shards);
     // Every reload (SIGHUP, .qgate.reload[]): the admin port's logins follow the users file,
     // and route hits restart when the route table changed (README "Behaviour decisions").
-    const reload_fn do_reload = [&rl, &admin, &hits](const char* why) {
+    const reload_fn do_reload = [&rl, &admin, &reg, &hits](const char* why) {
         proxy::reload_result r = rl.reload(why);
         if (r.ok && r.users_changed) admin.set_users(rl.running()->users);
+        if (r.ok && r.users_changed) reg.set_users(rl.running()->users);
         if (r.ok && r.routes_changed) hits.restart();
         return r;
     };
@@ -510,9 +537,9 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.plane = plane.get();
     parts.meters = &meters;
     parts.ports = ports;
-    parts.stats = [&shards, &ups, &plane, &admin, &rl, &gens, &hits, &disc] {
-        return aggregate(shards, *ups, plane.get(), admin.counters(), rl, gens, hits,
-                         disc.counters());
+    parts.stats = [&shards, &ups, &plane, &admin, &reg, &rl, &gens, &hits, &disc] {
+        return aggregate(shards, *ups, plane.get(), admin.counters(), reg.counters(), rl, gens,
+                         hits, disc.counters());
     };
     proxy::gateway_model model(std::move(parts));
     int admin_port = -1;
@@ -525,6 +552,12 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         }
         admin_port = admin.port();
         QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
+    }
+
+    const int register_port = start_registration(*cfg, reg, rl);
+    if (register_port == kRegisterFailed) {
+        admin.stop();
+        return 1;
     }
 
     proxy::engine_options eo;
@@ -547,7 +580,8 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         return 1;
     }
     QGATE_LOG_INFO("serving: %u shard(s), io=%s", n, shards[0]->backend().name());
-    if (!cfg->port_file.empty() && !write_port_file(cfg->port_file, ports, admin_port)) {
+    if (!cfg->port_file.empty() &&
+        !write_port_file(cfg->port_file, ports, admin_port, register_port)) {
         QGATE_LOG_ERROR("cannot write port file %s: %s", cfg->port_file.c_str(), strerror(errno));
     }
 
@@ -555,6 +589,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
     serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
     disc.stop();
+    reg.stop(false);  // the shards have drained: nothing is left for its services to drain
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written
     if (cfg->admin_enabled) admin.stop();

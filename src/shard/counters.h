@@ -258,6 +258,25 @@ namespace qgate::shard {
       "HTTP requests answered on the admin port (GET /metrics, errors included)")                  \
     X(admin_out_overflow, counter, "connections", "",                                              \
       "admin connections closed because replies they did not read passed the output bound")        \
+    X(register_conns, gauge, "connections", "",                                                    \
+      "registration listener connections open now (logged in or in their handshake)")             \
+    X(register_backends, gauge, "backends", "",                                                    \
+      "services registered now through registerResource (each a backend until its connection "    \
+      "closes)")                                                                                   \
+    X(register_accepted, counter, "registrations", "",                                             \
+      "registerResource calls accepted: the service became a backend")                            \
+    X(register_refused, counter, "registrations", "",                                              \
+      "registerResource calls refused: name not in register.groups, register.backends_max "       \
+      "reached, or an address that does not resolve")                                             \
+    X(register_bad_messages, counter, "messages", "",                                              \
+      "messages on the registration listener that were no registerResource call (a sync one is "  \
+      "answered a q error, an async one dropped)")                                                 \
+    X(register_auth_fail, counter, "connections", "",                                              \
+      "registration connections refused for bad credentials, a bad handshake, or none within "    \
+      "admin.handshake_timeout_ms")                                                                \
+    X(register_closed, counter, "connections", "",                                                 \
+      "registration connections closed (by the service, an error, a timeout or the cap): their "  \
+      "services drain")                                                                            \
     X(config_generation, gauge, "generation", "",                                                  \
       "number of the running configuration: 1 at start, one more per applied reload or change "   \
       "of the runtime backends (registerResource, discovery)")                                     \

@@ -325,20 +325,23 @@ function qgateConfigText(opts) {
 function parseQgatePorts(text, nListeners) {
   const listeners = [];
   let admin = null;
+  let register = null;  // the registration listener ([register]), when configured
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f[0] === 'listener' && f.length === 3) listeners[Number(f[1])] = Number(f[2]);
     else if (f[0] === 'admin' && f.length === 2) admin = Number(f[1]);
+    else if (f[0] === 'register' && f.length === 2) register = Number(f[1]);
   }
   const n = listeners.filter((p) => Number.isInteger(p) && p > 0).length;
   if (n < nListeners || admin === null) return null;
-  return { listeners, admin };
+  return { listeners, admin, register };
 }
 
 /**
  * Writes a config (see qgateConfigText) and starts qgate with --io=$QGATE_IO (opts.env:
  * variables added to its environment).
- * Returns { proc, port (listener 0), ports, admin, cfgPath }.
+ * Returns { proc, port (listener 0), ports, admin, register (the registration listener's port,
+ * null without [register]), cfgPath }.
  */
 async function startQgate(ctx, opts = {}) {
   const name = opts.procName || 'qgate';
@@ -358,7 +361,10 @@ async function startQgate(ctx, opts = {}) {
     const [user, ...pw] = line.replace(/:admin$/, '').split(':');
     adminUser = { user, password: pw.join(':') };
   }
-  return { proc, port: ports.listeners[0], ports: ports.listeners, admin: ports.admin, adminUser, cfgPath };
+  return {
+    proc, port: ports.listeners[0], ports: ports.listeners, admin: ports.admin,
+    register: ports.register, adminUser, cfgPath,
+  };
 }
 
 /** Runs qgate synchronously (for --check-config and similar); bounded by a timeout. */
