@@ -214,9 +214,9 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::register_closed, read(reg.closed)));
     out.push_back(shard::make_sample(stat_id::config_generation, rl.generation()));
     out.push_back(shard::make_sample(stat_id::reloads, rl.reloads()));
+    out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
     out.push_back(shard::make_sample(stat_id::backend_ids_issued, rl.ids_issued()));
     out.push_back(shard::make_sample(stat_id::backend_ids_free, rl.ids_free()));
-    out.push_back(shard::make_sample(stat_id::reload_failures, rl.failures()));
     add_discovery(disc, out);
     // The backends of the running generation (a removed one still draining is not listed).
     const proxy::gen_holder::view v = gens.current_view();

@@ -280,15 +280,15 @@ namespace qgate::shard {
     X(config_generation, gauge, "generation", "",                                                  \
       "number of the running configuration: 1 at start, one more per applied reload or change "   \
       "of the runtime backends (registerResource, discovery)")                                     \
+    X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
+    X(reload_failures, counter, "reloads", "",                                                     \
+      "reloads refused (bad file, invalid config): the running configuration stayed")              \
     X(backend_ids_issued, gauge, "ids", "",                                                        \
       "backend ids in use or free for reuse (a high-water mark): a retired backend's id is "       \
       "reused, so this stays near the most backends alive at once (cap 4096)")                     \
     X(backend_ids_free, gauge, "ids", "",                                                          \
       "ids of removed backends that are quiet (drained, pool closed, no session) and free to be "  \
       "handed out again")                                                                          \
-    X(reloads, counter, "reloads", "", "reloads applied (SIGHUP or .qgate.reload[])")              \
-    X(reload_failures, counter, "reloads", "",                                                     \
-      "reloads refused (bad file, invalid config): the running configuration stayed")              \
     X(discovery_connects, counter, "connects", "",                                                 \
       "[discovery]: logins completed at a TorQ discovery process (first and reconnects)")          \
     X(discovery_failures, counter, "events", "",                                                   \

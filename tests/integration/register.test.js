@@ -228,3 +228,23 @@ itest('registerResource: SIGTERM closes the registration connections and qgate e
   // slow SIGTERM); 1.5 s is far above an idle exit (ms) and below that.
   assert.ok(ms < 1500, `exit ${ms} ms after SIGTERM: no wait for the shards that are gone`);
 });
+
+itest('registerResource from a real service: qmock --register-resource registers itself as the ' +
+  'whitepaper service does, serves, and is gone when it dies', { timeout: 60000 },
+async (t, ctx) => {
+  const gw = await startGateway(ctx);
+  const q = await qconnect(ctx, gw.port, ALICE);
+  const svc = await startQmock(ctx, { name: 'svc1', args: ['--register-resource',
+    `127.0.0.1:${gw.register}`, '--service', 'rdb', '--register-user', SVC] });
+  const name = `rdb@127.0.0.1:${svc.port}`;
+  await pollUntil(async () => Object.keys(await backends(ctx, gw)).includes(name),
+    { what: `${name} registered by qmock itself` });
+  assert.equal((await backends(ctx, gw))[name].source, 'register');
+  assert.deepEqual(await q.k('tag', 'r'), ['svc1', 'r'], 'the self-registered service serves');
+  svc.proc.child.kill('SIGKILL');  // its registration connection closes with it
+  await pollUntil(async () => !Object.keys(await backends(ctx, gw)).includes(name),
+    { what: `${name} gone after the service died` });
+  const after = await settled(q.k('tag', 's'));
+  assert.equal(after.e && after.e.message, 'qgate: no backend available for group rdb');
+  assert.equal(counter(await stats(ctx, gw), 'register_closed'), 1);
+});
