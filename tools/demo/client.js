@@ -74,9 +74,15 @@ async function main() {
   console.log('\nadmin q).qgate.stats[] (excerpt):',
     Object.fromEntries(Object.entries(stats).filter(([n]) => pick.includes(n))));
   // A keyed table decodes as [key rows, value rows] in node-q: one row object per backend.
-  const [keys, values] = await k(st, '.qgate.backends[]');
-  const cols = ['group', 'address', 'state', 'conns', 'inflight', 'calls', 'errors', 'p50_us',
-                'p99_us'];
+  // rdb3 registers itself (registerResource): wait for it, at most 5 s.
+  let keys = [];
+  let values = [];
+  for (let i = 0; i < 100 && !values.some((v) => v.source === 'register'); ++i) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 50));
+    [keys, values] = await k(st, '.qgate.backends[]');
+  }
+  const cols = ['group', 'address', 'source', 'state', 'conns', 'inflight', 'calls', 'errors',
+                'p50_us', 'p99_us'];
   console.log('\nadmin q).qgate.backends[]');
   console.table(keys.map((key, i) => ({ name: key.name,
     ...Object.fromEntries(cols.map((c) => [c, values[i][c]])) })));
