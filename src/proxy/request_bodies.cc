@@ -45,7 +45,8 @@ namespace qgate::proxy {
 using shard::bump;
 
 // The body of a compressed call, in the shard's scratch buffer (valid until the next call).
-// False when the call was answered instead: it does not decompress, or is too large.
+// False when the call was answered instead (it does not decompress, or is too large) or parked
+// to be inflated a slice per turn (past kInflateSliceBytes: request_inflate.cc).
 bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> msg,
                               std::span<const uint8_t>& body) {
     uint64_t ulen = 0;
@@ -63,6 +64,10 @@ bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> 
         return false;
     }
     if (ulen > e_.inflate_limits().bytes_max) return refuse_inflate(ss, r);
+    if (ulen > kInflateSliceBytes) {
+        park_inflate(ss, r);
+        return false;
+    }
     e_.bigs_.fit(scratch_, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
     if (!qipc::decompress(msg, scratch_)) {
         reject_malformed(ss, r);
