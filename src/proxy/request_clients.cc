@@ -27,7 +27,9 @@
 //    receives (big_bufs.h). When every slot is taken, a client that needs one more is paused
 //    (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
-//    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
+//    a per-shard scratch buffer to be classified, and forwarded compressed, as received; one
+//    past 1 MiB a slice per loop turn, its client's later calls waiting behind it
+//    (request_inflate.cc).
 //  * A call whose body is not exactly one q object (or does not decompress) never reaches a
 //    backend, whose shared connection q would close on 'badmsg: a sync one is answered
 //    'badmsg, an async one dropped, both counted; the client stays connected (its framing is
