@@ -55,8 +55,8 @@ void request_clients::inflate_parked() {
 
 // The client still waiting for the parked call `r`, or nullptr (gone, or the call answered).
 session* request_clients::parked_owner(const request& r) const {
-    session* ss = e_.sessions_[r.session].get();
-    const bool mine = ss->gen == r.session_gen && ss->st == sstate::request;
+    session* ss = r.session < e_.sessions_.size() ? e_.sessions_[r.session].get() : nullptr;
+    const bool mine = ss != nullptr && ss->gen == r.session_gen && ss->st == sstate::request;
     return mine && !r.answered && !r.is_abandoned() ? ss : nullptr;
 }
 
@@ -65,8 +65,8 @@ session* request_clients::parked_owner(const request& r) const {
 void request_clients::unpark(request& r) {
     (void)parked_.pop();
     r.holds = static_cast<uint8_t>(r.holds & ~hold::kInflate);
-    session& ss = *e_.sessions_[r.session];
-    if (ss.gen == r.session_gen && ss.rq.inflating > 0) --ss.rq.inflating;
+    session* ss = r.session < e_.sessions_.size() ? e_.sessions_[r.session].get() : nullptr;
+    if (ss != nullptr && ss->gen == r.session_gen && ss->rq.inflating > 0) --ss->rq.inflating;
     if (parked_started_) e_.bigs_.give(parked_out_);
     parked_started_ = false;
 }
@@ -78,7 +78,7 @@ void request_clients::parked_step(session& ss, request& r) {
     qipc::status st;
     if (!parked_started_) {
         uint64_t ulen = 0;
-        (void)qipc::uncompressed_length(msg, e_.lim_->message_bytes_max, ulen);  // when parked
+        (void)qipc::uncompressed_length(msg, UINT64_MAX, ulen);  // its limits: checked when parked
         e_.bigs_.fit(parked_out_, ulen);
         inflater_ = qipc::inflater{};
         parked_started_ = true;

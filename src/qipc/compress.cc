@@ -6,9 +6,10 @@
 // no state, so any thread may call them. Decompression is resumable (inflater): its whole state
 // is the read and write positions, the pair table and the control byte being read, so it can
 // stop between any two items and go on later with byte-identical results; decompress() is one
-// unbounded step, the same code path. The compressor is a literal port of reference 4.5 (javakdb's compress,
-// which reproduces q's -18! output); its quirks are kept on purpose because a byte-different
-// output would still decode but would not match what q sends (see compress()).
+// unbounded step, the same code path. The compressor is a literal port of reference 4.5
+// (javakdb's compress, which reproduces q's -18! output); its quirks are kept on purpose
+// because a byte-different output would still decode but would not match what q sends (see
+// compress()).
 //
 // The decoder runs on bytes from untrusted peers; q itself "does not validate the integrity of
 // compressed messages" (reference 4.1), so every hazard is checked here:

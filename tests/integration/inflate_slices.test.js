@@ -14,6 +14,7 @@ const {
 const BIG_BYTES = 60 << 20;  // inflated: just under limits.inflate_bytes_max (64 MiB)
 const SLICE = 1 << 20;       // kInflateSliceBytes
 const ROUNDS_MAX = 5;        // big calls tried until a ping is seen answered mid-inflation
+const STACK = { shards: 1, listeners: [{ mode: 'request', group: 'rdb' }] };  // one shard
 
 /**
  * A compressed message of `type` holding the call (fn; bytes), the byte vector about `total`
@@ -66,7 +67,7 @@ async function slicesReader(ctx, gw) {
 
 itest('request mode: a 60 MiB compressed call is inflated a slice per turn, answered right, '
   + 'and a client on the same shard is answered between its slices', async (t0, ctx) => {
-  const { gw } = await startStack(ctx, { shards: 1, listeners: [{ mode: 'request', group: 'rdb' }] });
+  const { gw } = await startStack(ctx, STACK);
   const big = bigCall(MSG.sync, 'name', BIG_BYTES);
   const { min, max } = slicesFor(big.ulen);
   assert.ok(big.msg.length < 9 << 20, `the call is ${big.msg.length} bytes on the wire`);
@@ -113,7 +114,7 @@ itest('request mode: a 60 MiB compressed call is inflated a slice per turn, answ
 
 itest('request mode: later calls of a client wait behind its call being inflated (backend order '
   + 'kept); a small compressed call is not sliced', async (t0, ctx) => {
-  const { gw } = await startStack(ctx, { shards: 1, listeners: [{ mode: 'request', group: 'rdb' }] });
+  const { gw } = await startStack(ctx, STACK);
   const raw = await RawClient.connect(ctx, gw.port);
   // seq[x] answers (n; x), n = seq calls the backend ran before: the async big seq call must
   // run first, so the sync one right behind it (same write) gets n = 1.
@@ -135,7 +136,7 @@ itest('request mode: later calls of a client wait behind its call being inflated
 
 itest('request mode: a client that disconnects while its call is parked frees it; the shard '
   + 'goes on', async (t0, ctx) => {
-  const { gw } = await startStack(ctx, { shards: 1, listeners: [{ mode: 'request', group: 'rdb' }] });
+  const { gw } = await startStack(ctx, STACK);
   const big = bigCall(MSG.sync, 'name', BIG_BYTES);
   const { min } = slicesFor(big.ulen);
   const q = await qconnect(ctx, gw.admin);
@@ -164,9 +165,9 @@ itest('request mode: a client that disconnects while its call is parked frees it
 
 itest('request mode: a drain (SIGTERM) answers the calls still being inflated, then exits',
   async (t0, ctx) => {
-    const { gw } = await startStack(ctx, {
-      shards: 1, listeners: [{ mode: 'request', group: 'rdb' }],
-    });
+    // A drain timeout far past what the three calls take (qmock inflates each one whole too):
+    // the drain must wait for them, not force them out.
+    const { gw } = await startStack(ctx, { ...STACK, limits: { drain_timeout_ms: 60000 } });
     const big = bigCall(MSG.sync, 'name', BIG_BYTES);
     const q = await qconnect(ctx, gw.admin);
     const clients = [];
@@ -174,10 +175,10 @@ itest('request mode: a drain (SIGTERM) answers the calls still being inflated, t
       clients.push(await RawClient.connect(ctx, gw.port));
       await clients[i].write(big.msg);
     }
-    await pollUntil(async () => counter(statsOf(await q.k('.qgate.stats[]')), 'inflate_sliced') >= 3,
+    const now = async (name) => counter(statsOf(await q.k('.qgate.stats[]')), name);
+    await pollUntil(async () => (await now('inflate_sliced')) >= 3,
       { what: 'three calls parked', timeoutMs: 20000, intervalMs: 1 });
-    const left = 3 * slicesFor(big.ulen).min
-      - counter(statsOf(await q.k('.qgate.stats[]')), 'inflate_slices');
+    const left = 3 * slicesFor(big.ulen).min - (await now('inflate_slices'));
     await q.close();
     gw.proc.kill('SIGTERM');
     for (const c of clients) assert.ok((await c.readFrame(60000)).body.equals(qsym('rdb1')));

@@ -116,8 +116,8 @@ class inflater {
     status start(std::span<const uint8_t> msg, std::span<uint8_t> out);
     /// Decodes until the output is full or at least `budget` more bytes of it are written,
     /// stopping between two items: at most budget + 256 bytes (one match) per call, and at
-    /// least one item (a budget of 0 counts as 1). The errors of decompress()'s stream decoding; after one, every later
-    /// call returns it again.
+    /// least one item (a budget of 0 counts as 1). The errors of decompress()'s stream
+    /// decoding; after one, every later call returns it again.
     status step(uint64_t budget);
     /// The whole output is written and the stream ended exactly there.
     bool done() const { return done_; }
