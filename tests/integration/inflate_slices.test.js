@@ -186,3 +186,24 @@ itest('request mode: a drain (SIGTERM) answers the calls still being inflated, t
     assert.equal(exit.code, 0, `qgate exit ${JSON.stringify(exit)}`);
     process.stdout.write(`# SIGTERM with ${left} slices still to inflate: all answered, exit 0\n`);
   });
+
+itest('request mode: a reload (SIGHUP) while calls are parked completes, and they are answered',
+  async (t0, ctx) => {
+    const { gw } = await startStack(ctx, STACK);
+    const big = bigCall(MSG.sync, 'name', BIG_BYTES);
+    const q = await qconnect(ctx, gw.admin);
+    ctx.defer(() => q.close());
+    const now = async (name) => counter(statsOf(await q.k('.qgate.stats[]')), name);
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      clients.push(await RawClient.connect(ctx, gw.port));
+      await clients[i].write(big.msg);
+    }
+    await pollUntil(async () => (await now('inflate_sliced')) >= 3,
+      { what: 'three calls parked', timeoutMs: 20000, intervalMs: 1 });
+    gw.proc.child.kill('SIGHUP');
+    await pollUntil(async () => (await now('reloads')) >= 1, { what: 'the reload', timeoutMs: 20000 });
+    for (const c of clients) assert.ok((await c.readFrame(60000)).body.equals(qsym('rdb1')));
+    assert.ok((await clients[0].call(qmsg(MSG.sync, qlist(qstr('echo'), qlong(9))))).body
+      .equals(qlong(9)), 'served after the reload');
+  });
