@@ -266,9 +266,10 @@ const knob kKnobs[] = {
      kReloadable, {},
      "Most bytes (header included) one compressed q message may inflate to, in every mode: "
      "a compressed call, reply, update or fan-out part declaring more is refused and counted "
-     "in inflate_refused. A message is inflated whole on its shard's thread, at a cost mostly "
-     "of touching fresh memory, so this bounds the stall one message can cause other "
-     "connections (README, Behaviour decisions). Capped by message_bytes_max.",
+     "in inflate_refused. Replies, fan-out parts and updates are inflated whole on their "
+     "shard's thread, at a cost mostly of touching fresh memory, so this bounds the stall one "
+     "message can cause other connections; request-mode calls past 1 MiB are inflated 1 MiB "
+     "per loop turn (README, Behaviour decisions). Capped by message_bytes_max.",
      set_limit<&limits_conf::inflate_bytes_max>, get_limit<&limits_conf::inflate_bytes_max>},
     {"limits.inflate_ratio_max", knob_type::integer, kTable, "0", 0, 1 << 30, {}, kReloadable,
      {},

@@ -1,7 +1,8 @@
 // The engine's loop turn and drain (engine.h): what runs once per turn after completions and
-// messages (timers, request hand-over, pub/sub lanes, re-arms, the turn's sends), messages
-// from other shards, and the drain on SIGTERM/SIGINT: listeners closed, idle clients closed at
-// once, busy ones when idle, everything forced after drain_timeout_ms. Thread: the shard's.
+// messages (timers, request hand-over, a slice of a parked compressed call, pub/sub lanes,
+// re-arms, the turn's sends), messages from other shards, and the drain on SIGTERM/SIGINT:
+// listeners closed, idle clients closed at once, busy ones when idle, everything forced after
+// drain_timeout_ms. Thread: the shard's.
 
 #include "proxy/kinds.h"
 
@@ -49,6 +50,7 @@ void engine::on_turn(uint64_t now_ms) {
         if (!pool_->retiring_.empty()) pool_->retire_due();
         rq_->expire_requests(now_ms);
         rq_->wake_slot_waiters();
+        rq_->inflate_parked();  // one slice of a big compressed call (request_inflate.cc)
         pool_->pump_marked();
         rq_->flush_outbox();
     }
@@ -151,6 +153,8 @@ void engine::start_drain() {
 
 int engine::sleep_budget_ms(uint64_t now_ms) {
     if (!dirty_.empty()) return 0;
+    // A compressed call is being inflated a slice per turn: look at the sockets, do not sleep.
+    if (plane_ != nullptr && !rq_->parked_.empty()) return 0;
     // A full lane or a paused feed waits for the peer to drain a lane, which sends no wake
     // back: poll every ms while that lasts.
     const ps_shard* ps = hub_->ps_.get();

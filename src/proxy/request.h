@@ -38,6 +38,8 @@ inline constexpr uint8_t kHome = 1 << 0;   ///< the home shard has it (queued or
 inline constexpr uint8_t kOrder = 1 << 1;  ///< in its client's order list (sync calls)
 inline constexpr uint8_t kSend = 1 << 2;   ///< its answer is in the client's send queue
 inline constexpr uint8_t kFan = 1 << 3;    ///< a fan-out context refers to it (fanout.h)
+/// Parked at its origin to be inflated a slice per turn (request_inflate.cc).
+inline constexpr uint8_t kInflate = 1 << 4;
 /// Not a holder: marks a slot on its shard's free list (set when freed, cleared when taken),
 /// so freeing it again, or answering it, is caught (QGATE_CHECK) instead of listing it twice.
 inline constexpr uint8_t kFree = 1 << 7;

@@ -20,8 +20,11 @@
 //    inflate_refused. It is inflated whole, not a prefix: the validating walk (a malformed
 //    call must not reach the shared backend connection), hashing by any argument and a
 //    fan-out's per-group calls all need the whole body, so the inflate limit is what bounds
-//    the work. A scratch buffer grown past kKeepBytesMax goes to the shard's cache of big
-//    buffers once the call is routed (release_scratch), so it is not pinned by one call.
+//    the work. One that inflates past kInflateSliceBytes is not inflated here but parked and
+//    inflated a slice per loop turn (request_inflate.cc), so it stalls no other connection;
+//    smaller ones are inflated at once. A scratch buffer grown past kKeepBytesMax goes to the
+//    shard's cache of big buffers once the call is routed (release_scratch), so it is not
+//    pinned by one call.
 //  * Pool connections use capability 3, so a backend on another host compresses replies over
 //    2000 bytes. q never compresses to a peer of capability 0 or to one on its own host
 //    (loopback, Unix socket), so before such a client gets a compressed reply it is
@@ -45,7 +48,8 @@ namespace qgate::proxy {
 using shard::bump;
 
 // The body of a compressed call, in the shard's scratch buffer (valid until the next call).
-// False when the call was answered instead: it does not decompress, or is too large.
+// False when the call was answered instead (it does not decompress, or is too large) or parked
+// to be inflated a slice per turn (past kInflateSliceBytes: request_inflate.cc).
 bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> msg,
                               std::span<const uint8_t>& body) {
     uint64_t ulen = 0;
@@ -63,6 +67,10 @@ bool request_clients::inflate(session& ss, request& r, std::span<const uint8_t> 
         return false;
     }
     if (ulen > e_.inflate_limits().bytes_max) return refuse_inflate(ss, r);
+    if (ulen > kInflateSliceBytes) {
+        park_inflate(ss, r);
+        return false;
+    }
     e_.bigs_.fit(scratch_, ulen);  // past kKeepBytesMax: from the shard's cache (big_bufs.h)
     if (!qipc::decompress(msg, scratch_)) {
         reject_malformed(ss, r);

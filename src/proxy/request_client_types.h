@@ -34,6 +34,9 @@ struct rq_client {
     io::send_queue held;
     bool unholding = false;   ///< request_unhold is running (answers it triggers re-enter it)
     bool slot_wait = false;   ///< on the engine's slot_waiters_ list (the shard ran out of slots)
+    /// Its calls parked to be inflated (request_inflate.cc): none of its later calls is framed
+    /// until they are routed, so its calls reach backends in the order it sent them.
+    uint32_t inflating = 0;
     bool peer_local = true;  ///< loopback / Unix peer: joined replies are not compressed (q's rule)
     frame_cut cut;
 };

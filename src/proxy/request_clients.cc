@@ -27,7 +27,9 @@
 //    receives (big_bufs.h). When every slot is taken, a client that needs one more is paused
 //    (its bytes held) until slots come back.
 //  * Compressed calls (q compresses > 2000 bytes to non-loopback peers) are decompressed into
-//    a per-shard scratch buffer to be classified, and forwarded compressed, as received.
+//    a per-shard scratch buffer to be classified, and forwarded compressed, as received; one
+//    past 1 MiB a slice per loop turn, its client's later calls waiting behind it
+//    (request_inflate.cc).
 //  * A call whose body is not exactly one q object (or does not decompress) never reaches a
 //    backend, whose shared connection q would close on 'badmsg: a sync one is answered
 //    'badmsg, an async one dropped, both counted; the client stays connected (its framing is
@@ -94,8 +96,11 @@ void request_clients::request_input(session& ss, int32_t bid, const uint8_t* p, 
     if (!ss.s[0].paused && (!ss.rq.held.empty() || over_quota(ss))) {
         // It calls faster than its backends answer, or holds client_bytes_max of calls and
         // replies (request_budget.cc).
+        // Or its later calls wait behind one being inflated (counted in inflate_sliced).
         const bool bytes = ss.rq.held_bytes >= e_.lim_->client_bytes_max;
-        bump(bytes ? e_.ctr_.client_bytes_pauses : e_.ctr_.client_quota_pauses);
+        if (ss.rq.inflating == 0) {
+            bump(bytes ? e_.ctr_.client_bytes_pauses : e_.ctr_.client_quota_pauses);
+        }
         e_.pause_recv(ss, role::client);
     } else if (!ss.s[0].paused && ss.s[0].sq.bytes() > e_.lim_->out_bytes_high) {
         bump(e_.ctr_.slow_reader_pauses);  // it reads its replies slower than it calls
@@ -137,7 +142,7 @@ bool request_clients::over_quota(const session& ss) const {
 // Whether a paused client may be read again: nothing held, outstanding calls down to half the
 // quota (hysteresis: a pipelining client is not paused and resumed per call), replies drained.
 bool request_clients::client_quota_ok(const session& ss) const {
-    return ss.rq.held.empty() &&
+    return ss.rq.held.empty() && ss.rq.inflating == 0 &&
            ss.rq.pending + ss.rq.async_out <= e_.lim_->requests_per_client_max / 2 &&
            ss.rq.held_bytes <= e_.lim_->client_bytes_max / 2 &&
            ss.s[0].sq.bytes() <= e_.lim_->out_bytes_low;
@@ -155,7 +160,10 @@ int64_t request_clients::request_data(session& ss, int32_t bid, const uint8_t* p
     hl.length_max = e_.lim_->message_bytes_max;
     const int64_t used = cut_frames(
         ss.rq.cut, p, n, hl,
-        [&] { return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr; },
+        [&] {
+            return ss.st == sstate::request && !over_quota(ss) && slot_free_ != nullptr &&
+                   ss.rq.inflating == 0;  // later calls wait behind a parked one
+        },
         [&](const qipc::frame_header& h) { return request_header(ss, h); },
         [&](const uint8_t* b, size_t len) { request_body(ss, b, static_cast<uint32_t>(len)); },
         [&] {
@@ -201,7 +209,7 @@ void request_clients::request_unhold(session& ss) {
     ss.rq.unholding = true;
     const uint32_t resume_at = e_.lim_->requests_per_client_max / 2;
     while (!ss.rq.held.empty() && ss.st == sstate::request && slot_free_ != nullptr &&
-           ss.rq.pending + ss.rq.async_out <= resume_at &&
+           ss.rq.inflating == 0 && ss.rq.pending + ss.rq.async_out <= resume_at &&
            ss.rq.held_bytes <= e_.lim_->client_bytes_max / 2) {
         iovec iov[1];
         uint64_t bytes = 0;
@@ -279,7 +287,8 @@ void request_clients::route_call(session& ss, request& r) {
     (void)qipc::parse_header(all, h);  // validated when the frame was cut
     std::span<const uint8_t> body = all.subspan(qipc::kHeaderSize);
     if (!h.compressed) return route_body(ss, r, h, body);
-    // Not inflated: answered (request_bodies.cc). A fan-out copies what it keeps of the body.
+    // Not inflated: answered (request_bodies.cc) or parked (request_inflate.cc). A fan-out
+    // copies what it keeps of the body.
     if (inflate(ss, r, all, body)) route_body(ss, r, h, body);
     release_scratch();
 }
@@ -617,7 +626,7 @@ bool request_clients::on_close(session& ss) {
 
 bool request_clients::idle(const session& ss) const {
     return ss.st == sstate::request && engine::quiet(ss) && ss.rq.head == nullptr &&
-           ss.rq.held.empty() && ss.rq.cut.at_boundary();
+           ss.rq.held.empty() && ss.rq.cut.at_boundary() && ss.rq.inflating == 0;
 }
 
 }  // namespace qgate::proxy

@@ -7,8 +7,13 @@
 
 #include "proxy/conn_handler.h"
 #include "proxy/engine.h"
+#include "qgate/qipc/compress.h"
 
 namespace qgate::proxy {
+
+/// Most output a parked compressed call is inflated by in one loop turn, and the size past
+/// which a compressed call is parked at all (request_inflate.cc has the why and the cost).
+inline constexpr uint64_t kInflateSliceBytes = uint64_t{1} << 20;
 
 class request_clients final : public conn_handler {
   public:
@@ -43,6 +48,11 @@ class request_clients final : public conn_handler {
     void reject_malformed(session& ss, request& r);
     bool refuse_inflate(session& ss, request& r);
     void release_scratch();
+    void park_inflate(session& ss, request& r);
+    void inflate_parked();
+    void parked_step(session& ss, request& r);
+    void unpark(request& r);
+    session* parked_owner(const request& r) const;
     void refuse_reply(request& r);
     void backend_error(request& r, const char* what) const;
     void plain_reply(const session& ss, request& r);
@@ -87,6 +97,12 @@ class request_clients final : public conn_handler {
     std::vector<uint32_t> slot_waiters_;       ///< clients paused for want of a request slot
     uint32_t away_ = 0;                        ///< my slots held by other shards
     frame_buf scratch_;  ///< decompressed body of the call being classified
+    /// Compressed calls past one slice, inflated a slice per turn, the head first; their slots
+    /// hold hold::kInflate (request_inflate.cc).
+    request_fifo parked_;
+    frame_buf parked_out_;     ///< the head's output (from the shard's cache of big buffers)
+    qipc::inflater inflater_;  ///< the head's decoder, once started
+    bool parked_started_ = false;
     /// Per receive buffer: request slots whose lent call points into it, plus kInputGone once
     /// the input (request_input / held) let go of it. Origin shard only: no atomics.
     std::vector<uint32_t> buf_refs_;

@@ -1,11 +1,15 @@
 // q-IPC compression (reference section 4): q's LZ77-style coder, byte for byte, and a
 // bounds-checked decoder fast enough for the join data path.
 //
-// Design note: both directions are pure functions over caller-owned spans. They allocate nothing
-// (the 256-entry position table is 1 KB of stack), throw nothing and keep no state, so any
-// thread may call them. The compressor is a literal port of reference 4.5 (javakdb's compress,
-// which reproduces q's -18! output); its quirks are kept on purpose because a byte-different
-// output would still decode but would not match what q sends (see compress()).
+// Design note: both directions work over caller-owned spans. They allocate nothing (the
+// 256-entry position table is 1 KB, on the stack or inside an inflater), throw nothing and share
+// no state, so any thread may call them. Decompression is resumable (inflater): its whole state
+// is the read and write positions, the pair table and the control byte being read, so it can
+// stop between any two items and go on later with byte-identical results; decompress() is one
+// unbounded step, the same code path. The compressor is a literal port of reference 4.5
+// (javakdb's compress, which reproduces q's -18! output); its quirks are kept on purpose
+// because a byte-different output would still decode but would not match what q sends (see
+// compress()).
 //
 // The decoder runs on bytes from untrusted peers; q itself "does not validate the integrity of
 // compressed messages" (reference 4.1), so every hazard is checked here:
@@ -141,16 +145,7 @@ uint64_t encode_items(encoder& en, uint64_t e) {
 // ---------------------------------------------------------------------------------------------
 // Decompression: reference 4.4 plus the checks listed in the design note.
 
-struct decoder {
-    const uint8_t* in;
-    uint64_t c;       // read position in the message
-    uint64_t in_end;  // declared compressed length (<= msg.size())
-    uint8_t* d;
-    uint64_t s;  // write position in the output
-    uint64_t p;  // next output position whose pair is still to enter the table
-    uint64_t ulen;
-    uint32_t tab[256];
-};
+using decoder = inflater::state;
 
 // Byte-forward copy of `len` bytes from d[r] to d[s] (r < s), 8 bytes at a time. May write up
 // to 7 bytes past s + len; the caller guarantees the room. When source and destination are
@@ -244,21 +239,51 @@ inline status decode_item_checked(decoder& dc, bool match) {
     return {};
 }
 
-status decode_stream(decoder& dc) {
-    while (dc.s < dc.ulen) {
-        if (dc.c >= dc.in_end) return fail(errc::truncated, dc.c);
-        const unsigned ctl = dc.in[dc.c++];
-        if (dc.in_end - dc.c >= kFastInNeed && dc.ulen - dc.s >= kFastOutNeed) {
-            if (!decode_group_fast(dc, ctl)) return fail(errc::bad_compressed, dc.c);
-            continue;
+// A group may take the fast path when no bound can be crossed inside it: its stream bytes,
+// the output's room with the copy slack, and the caller's budget (`stop`) for 8 matches.
+inline bool fast_group_fits(const decoder& dc, uint64_t stop) {
+    return dc.in_end - dc.c >= kFastInNeed && dc.ulen - dc.s >= kFastOutNeed &&
+           stop - dc.s >= 8 * kMatchMax;
+}
+
+// Decodes items until the output reaches `stop` (<= ulen), pausing only between items.
+status decode_until(decoder& dc, uint64_t stop) {
+    while (dc.s < stop) {
+        if (dc.bit == 0) {
+            if (dc.c >= dc.in_end) return fail(errc::truncated, dc.c);
+            dc.ctl = dc.in[dc.c++];
+            dc.bit = 1;
+            if (fast_group_fits(dc, stop)) {
+                if (!decode_group_fast(dc, dc.ctl)) return fail(errc::bad_compressed, dc.c);
+                dc.bit = 0;
+                continue;
+            }
         }
-        for (unsigned bit = 1; bit < 0x100 && dc.s < dc.ulen; bit <<= 1) {
-            const status st = decode_item_checked(dc, (ctl & bit) != 0);
+        for (; dc.bit < 0x100 && dc.s < stop; dc.bit <<= 1) {
+            const status st = decode_item_checked(dc, (dc.ctl & dc.bit) != 0);
             if (!st) return st;
         }
+        if (dc.bit >= 0x100) dc.bit = 0;
     }
-    // A stream made by q ends exactly when the output is full.
-    if (dc.c != dc.in_end) return fail(errc::trailing_bytes, dc.c);
+    return {};
+}
+
+// decompress()'s checks before the stream (compress.h lists them in order).
+status header_checks(std::span<const uint8_t> msg, std::span<const uint8_t> out) {
+    if (msg.size() < kStreamOffset) return fail(errc::truncated, msg.size());
+    const uint8_t* m = msg.data();
+    if (m[0] > 1) return fail(errc::bad_endian, 0);
+    if (m[1] > 2) return fail(errc::bad_msg_type, 1);
+    if (m[2] != 1) return fail(errc::bad_compressed_flag, 2);
+    const bool le = m[0] == 1;
+    const uint64_t clen = declared_length(m, le);
+    if (clen < kMinCompressedLength) return fail(errc::length_too_small, kLengthOffset);
+    if (clen > msg.size()) return fail(errc::truncated, msg.size());
+    const uint64_t ulen = load_u32(m + kUlenOffset, le);
+    if (ulen < kMinPlainLength) return fail(errc::bad_uncompressed_len, kUlenOffset);
+    // `out` was sized by the caller from uncompressed_length(); anything else is a caller bug
+    // that must not turn into a write past the span.
+    if (out.size() != ulen) return fail(errc::no_space, kUlenOffset);
     return {};
 }
 
@@ -314,29 +339,43 @@ status inflate_length(std::span<const uint8_t> msg, uint64_t length_max,
     return {};
 }
 
-status decompress(std::span<const uint8_t> msg, std::span<uint8_t> out) {
-    if (msg.size() < kStreamOffset) return fail(errc::truncated, msg.size());
+status inflater::start(std::span<const uint8_t> msg, std::span<uint8_t> out) {
+    err_ = header_checks(msg, out);
+    if (!err_) return err_;
     const uint8_t* m = msg.data();
-    if (m[0] > 1) return fail(errc::bad_endian, 0);
-    if (m[1] > 2) return fail(errc::bad_msg_type, 1);
-    if (m[2] != 1) return fail(errc::bad_compressed_flag, 2);
     const bool le = m[0] == 1;
-    const uint64_t clen = declared_length(m, le);
-    if (clen < kMinCompressedLength) return fail(errc::length_too_small, kLengthOffset);
-    if (clen > msg.size()) return fail(errc::truncated, msg.size());
-    const uint64_t ulen = load_u32(m + kUlenOffset, le);
-    if (ulen < kMinPlainLength) return fail(errc::bad_uncompressed_len, kUlenOffset);
-    // `out` was sized by the caller from uncompressed_length(); anything else is a caller bug
-    // that must not turn into a write past the span.
-    if (out.size() != ulen) return fail(errc::no_space, kUlenOffset);
-
+    const uint64_t ulen = out.size();
     out[0] = m[0];
     out[1] = m[1];
     out[2] = 0;
     out[3] = 0;
     store_u32(out.data() + kLengthOffset, static_cast<uint32_t>(ulen), le);
-    decoder dc{m, kStreamOffset, clen, out.data(), kHeaderSize, kHeaderSize, ulen, {}};
-    return decode_stream(dc);
+    dc_.in = m;
+    dc_.c = kStreamOffset;
+    dc_.in_end = declared_length(m, le);
+    dc_.d = out.data();
+    dc_.s = dc_.p = kHeaderSize;
+    dc_.ulen = ulen;
+    return {};
+}
+
+status inflater::step(uint64_t budget) {
+    if (!err_ || done_) return err_;
+    const uint64_t room = dc_.ulen - dc_.s;
+    if (budget == 0) budget = 1;  // always progress
+    err_ = decode_until(dc_, budget < room ? dc_.s + budget : dc_.ulen);
+    if (!err_ || dc_.s < dc_.ulen) return err_;
+    // A stream made by q ends exactly when the output is full.
+    if (dc_.c != dc_.in_end) err_ = fail(errc::trailing_bytes, dc_.c);
+    done_ = err_.ok();
+    return err_;
+}
+
+status decompress(std::span<const uint8_t> msg, std::span<uint8_t> out) {
+    inflater f;
+    const status st = f.start(msg, out);
+    if (!st) return st;
+    return f.step(UINT64_MAX);
 }
 
 }  // namespace qgate::qipc

@@ -159,6 +159,10 @@ namespace qgate::shard {
       "compressed backend replies that did not decompress, answered with a qgate error")          \
     X(inflate_refused, counter, "messages",                                                        \
       "compressed messages refused unread: they declare more than inflate_bytes_max or ratio")    \
+    X(inflate_sliced, counter, "calls",                                                            \
+      "request mode: compressed calls past 1 MiB inflated a slice per loop turn")                 \
+    X(inflate_slices, counter, "slices",                                                           \
+      "request mode: slices of at most 1 MiB inflated for those calls, one per shard loop turn")   \
     X(big_buf_hits, counter, "buffers",                                                            \
       "request mode: buffers for calls or replies past 1 MiB reused from the shard's cache")       \
     X(big_buf_misses, counter, "buffers",                                                          \

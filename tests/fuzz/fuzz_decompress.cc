@@ -9,7 +9,9 @@
 // In 1 and 2 the fast decoder is checked against test::reference_decompress
 // (tests/qipc/reference_decompress.h), a direct transcription of the reference pseudo-code
 // (4.4) with a bounds check on every access: both must agree on success and, when they
-// succeed, on every output byte.
+// succeed, on every output byte. The resumable decoder (inflater) is run on the same message
+// with a slice budget the input chooses (its last two bytes, 1 .. 65536) and must give
+// decompress()'s status, offset and output exactly.
 
 #include <cstdint>
 #include <cstring>
@@ -31,12 +33,29 @@ namespace {
 // the same paths.
 constexpr uint64_t kUlenCap = uint64_t{1} << 16;
 
-void check_message(std::span<const uint8_t> msg) {
+// inflater::step in slices of `budget` gives what one-shot decompress gave (`want`, `plain`).
+void check_stepped(std::span<const uint8_t> msg, uint64_t budget, status want,
+                   const std::vector<uint8_t>& plain) {
+    std::vector<uint8_t> out(plain.size(), 0xaa);
+    inflater f;
+    status st = f.start(msg, out);
+    for (uint64_t steps = 0; st && !f.done(); ++steps) {
+        FUZZ_CHECK(steps <= plain.size());
+        const uint64_t before = f.written();
+        st = f.step(budget);
+        FUZZ_CHECK(!st || (f.written() > before && f.written() - before < budget + 257));
+    }
+    FUZZ_CHECK(st.code == want.code && st.offset == want.offset);
+    if (st) FUZZ_CHECK(std::memcmp(out.data(), plain.data(), plain.size()) == 0);
+}
+
+void check_message(std::span<const uint8_t> msg, uint64_t budget) {
     uint64_t ulen = 0;
     if (!uncompressed_length(msg, kUlenCap, ulen)) return;
     FUZZ_CHECK(ulen >= kMinPlainLength && ulen <= kUlenCap);
     std::vector<uint8_t> out(ulen, 0xaa);
     const status st = decompress(msg, out);
+    check_stepped(msg, budget, st, out);
     if (msg[1] > 2 || msg[2] != 1) {  // not a compressed message: refused before the stream
         FUZZ_CHECK(!st.ok());
         return;
@@ -56,14 +75,14 @@ void check_message(std::span<const uint8_t> msg) {
     FUZZ_CHECK(parse_header(out, h).ok() && h.length == ulen && !h.compressed);
 }
 
-void check_stream(const uint8_t* data, size_t size) {
+void check_stream(const uint8_t* data, size_t size, uint64_t budget) {
     if (size < 3) return;
     const uint32_t ulen = kMinPlainLength + (uint32_t(data[0]) | uint32_t(data[1]) << 8);
     std::vector<uint8_t> msg = {1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     msg.insert(msg.end(), data + 2, data + size);
     store_u32(msg.data() + 4, uint32_t(msg.size()), true);
     store_u32(msg.data() + 8, ulen, true);
-    check_message(msg);
+    check_message(msg, budget);
 }
 
 void check_round_trip(const uint8_t* data, size_t size) {
@@ -91,8 +110,10 @@ void check_round_trip(const uint8_t* data, size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    check_message(std::span<const uint8_t>(data, size));
-    check_stream(data, size);
+    const uint64_t budget =
+        size < 2 ? 1 : 1 + (uint64_t{data[size - 1]} | uint64_t{data[size - 2]} << 8);
+    check_message(std::span<const uint8_t>(data, size), budget);
+    check_stream(data, size, budget);
     check_round_trip(data, size);
     return 0;
 }

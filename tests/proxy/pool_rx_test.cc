@@ -61,7 +61,7 @@ std::string reply_of(size_t n) {
     return f;
 }
 const std::string kAsync("\x01\x00\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00zz", 16);
-const std::string kCallback("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00cb", 16);
+const std::string kCallback("\x01\x01\x00\x00\x10\x00\x00\x00\x0a\x00\x02\x00\x00\x00" "cb", 16);
 
 }  // namespace
 
@@ -283,9 +283,10 @@ TEST_CASE("pool rx: a response read while an async call completes is a stray, no
     const rec* s = f.be.last(op::send, pool_fixture::kPool);
     REQUIRE(s != nullptr);
     CHECK(s->bytes == kAsync);
+    const uint64_t send_ud = s->ud;  // `s` points into the op log, which the read may grow
     const std::string resp = reply_of(100);
     f.read(pool_fixture::kPool, resp.substr(0, 10));  // a response begins
-    f.complete(s->ud, static_cast<int32_t>(kAsync.size()));  // the async call is done
+    f.complete(send_ud, static_cast<int32_t>(kAsync.size()));  // the async call is done
     f.read(pool_fixture::kPool, resp.substr(10));  // the rest: nobody's reply
     CHECK(f.ctr.backend_unsolicited.load() == 1);
     CHECK(f.direct() == 0);

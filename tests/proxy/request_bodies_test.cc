@@ -6,7 +6,9 @@
 //    a remote client of capability 3 gets it as the backend sent it;
 //  * a compressed call or reply that would inflate past limits.inflate_bytes_max or
 //    inflate_ratio_max is refused unread and counted;
-//    a big call's scratch buffer goes to the shard's cache of big buffers once routed.
+//    a big call's scratch buffer goes to the shard's cache of big buffers once routed;
+//  * a compressed call past one slice (1 MiB) is inflated a slice per turn and sent only once
+//    whole; a client that disconnects meanwhile takes its parked call with it.
 
 #include <doctest/doctest.h>
 
@@ -257,19 +259,72 @@ void recv_chunks(bodies_fixture& f, const std::string& data) {
     for (size_t at = 0; at < data.size(); at += n) f.recv(bodies_fixture::kCli, data.substr(at, n));
 }
 
+// Turns until the parked compressed call is whole and sent (a slice of 1 MiB per turn).
+void inflate_all(bodies_fixture& f) {
+    const size_t before = f.pool_sends();
+    for (int i = 0; i < 64 && f.pool_sends() == before; ++i) f.turn();
+    REQUIRE(f.pool_sends() == before + 1);
+}
+
 TEST_CASE("request bodies: a big compressed call's scratch buffer goes to the shard's cache "
           "once routed, and the next one reuses it") {
     bodies_fixture f;
     const std::string call = compressed(frame(1, run_body(3 << 20)));  // 3 MiB plain
     REQUIRE(call.size() < (1 << 20));  // the call itself is not a big buffer
     recv_chunks(f, call);
+    inflate_all(f);
     CHECK(f.sent(bodies_fixture::kPool) == call);
     CHECK(f.ctr.big_buf_misses.load() == 1);  // the scratch, allocated once
     CHECK(f.ctr.big_buf_bytes.load() >= (3 << 20));  // held by the cache, not by the scratch
     f.recv(bodies_fixture::kPool, frame(2, good_body()));
     f.answer();
     recv_chunks(f, call);
+    inflate_all(f);
     CHECK(f.sent(bodies_fixture::kPool) == call);
     CHECK(f.ctr.big_buf_hits.load() == 1);  // warm: no fresh pages for the second inflate
     CHECK(f.ctr.big_buf_misses.load() == 1);
+}
+
+TEST_CASE("request bodies: a compressed call past 1 MiB is inflated a slice per turn and sent "
+          "once whole; one under it at once") {
+    bodies_fixture f;
+    const std::string call = compressed(frame(1, run_body(3 << 20)));  // 3 MiB plain
+    const size_t pool_before = f.pool_sends();
+    recv_chunks(f, call);
+    CHECK(f.ctr.inflate_sliced.load() == 1);
+    CHECK(f.ctr.inflate_slices.load() == 0);  // parked: the turn inflates
+    uint64_t turns = 0;
+    for (; turns < 8 && f.pool_sends() == pool_before; ++turns) {
+        f.turn();  // routed (and sent) in the turn of its last slice, not before
+        CHECK(f.ctr.inflate_slices.load() == turns + 1);  // one slice per turn
+    }
+    CHECK(turns >= 3);  // 3 MiB in slices of 1 MiB (+ at most one match each)
+    CHECK(turns <= 4);
+    CHECK(f.sent(bodies_fixture::kPool) == call);  // forwarded compressed, as received
+    f.recv(bodies_fixture::kPool, frame(2, good_body()));
+    CHECK(f.answer() == frame(2, good_body()));
+    // 1 MiB plain: one slice or less, inflated at once (the path of every small call).
+    const std::string small = compressed(frame(1, run_body((1 << 20) - 14)));
+    recv_chunks(f, small);
+    CHECK(f.sent(bodies_fixture::kPool) == small);
+    CHECK(f.ctr.inflate_sliced.load() == 1);
+    CHECK(f.ctr.inflate_slices.load() == turns);
+}
+
+TEST_CASE("request bodies: a client that disconnects while its call is parked frees it at the "
+          "next turn; nothing is sent") {
+    bodies_fixture f;
+    const std::string call = compressed(frame(1, run_body(3 << 20)));
+    const size_t pool_before = f.pool_sends();
+    recv_chunks(f, call);
+    f.turn();
+    CHECK(f.ctr.inflate_slices.load() == 1);
+    const rec* r = f.be.last(op::recv, bodies_fixture::kCli);
+    REQUIRE(r != nullptr);
+    f.complete(r->ud, -ECONNRESET);
+    for (int i = 0; i < 6; ++i) f.turn();     // enough for the whole call had it stayed
+    CHECK(f.ctr.inflate_slices.load() == 1);  // dropped, not inflated further
+    CHECK(f.pool_sends() == pool_before);
+    CHECK(f.ctr.request_bytes_held.load() == 0);
+    CHECK(f.ctr.big_buf_bytes.load() >= (3 << 20));  // its output buffer went to the cache
 }

@@ -81,7 +81,53 @@ status inflate_length(std::span<const uint8_t> msg, uint64_t length_max,
 ///                                           -> bad_compressed at the match's length byte
 ///   * the output is full but stream bytes remain (the uncompressed length is too small)
 ///                                           -> trailing_bytes at the first unread byte
-/// On failure `out` holds partial output and must not be used.
+/// On failure `out` holds partial output and must not be used. It is inflater::start then one
+/// unbounded step().
 status decompress(std::span<const uint8_t> msg, std::span<uint8_t> out);
+
+/// decompress() in steps, so a thread that serves other connections can inflate a big message a
+/// slice at a time between its other work (request mode: src/proxy/request_inflate.cc). It is
+/// the same decoder, so the output and every error (errc and offset) are those of decompress()
+/// whatever the budgets. The whole output must stay: a match may copy from anywhere behind it.
+///     inflater f;
+///     if (!f.start(msg, out)) -> reject;           // the header checks of decompress()
+///     while (!f.done()) if (!f.step(budget)) -> reject;
+/// `msg` and `out` must stay valid and unmoved until done() or the last step; nothing is
+/// allocated (the pair table is 1 KB inside the object).
+class inflater {
+  public:
+    /// The decoder's position: the stream, the output, the pair table and the control byte
+    /// being read (state of decompress(); its functions are in compress.cc).
+    struct state {
+        const uint8_t* in = nullptr;
+        uint64_t c = 0;       ///< read position in the message
+        uint64_t in_end = 0;  ///< declared compressed length (<= msg.size())
+        uint8_t* d = nullptr;
+        uint64_t s = 0;  ///< write position in the output
+        uint64_t p = 0;  ///< next output position whose pair is still to enter the table
+        uint64_t ulen = 0;
+        unsigned ctl = 0;  ///< the control byte of the group being decoded
+        unsigned bit = 0;  ///< its next item's bit; 0: the next stream byte is a control byte
+        uint32_t tab[256] = {};
+    };
+
+    /// The header checks of decompress() with the same errc and offsets, then the plain
+    /// header is written to `out`. Must be called once, before step().
+    status start(std::span<const uint8_t> msg, std::span<uint8_t> out);
+    /// Decodes until the output is full or at least `budget` more bytes of it are written,
+    /// stopping between two items: at most budget + 256 bytes (one match) per call, and at
+    /// least one item (a budget of 0 counts as 1). The errors of decompress()'s stream
+    /// decoding; after one, every later call returns it again.
+    status step(uint64_t budget);
+    /// The whole output is written and the stream ended exactly there.
+    bool done() const { return done_; }
+    /// Output bytes written so far, the header included.
+    uint64_t written() const { return dc_.s; }
+
+  private:
+    state dc_;
+    status err_;
+    bool done_ = false;
+};
 
 }  // namespace qgate::qipc
