@@ -132,6 +132,10 @@ bool fanouts::fanout_call(session& ss, request& r, const route::call_info& call,
     f->next_free = nullptr;
     f->n = f->away = 0;
     f->parent = &r;
+    // `n` counts the groups before there are children: a fan-out refused early (a missing
+    // server type, no reducer, too many types) has n > 0 and no parts. The previous fan-out's
+    // parts are other calls' slots by now; fanout_release must not find them here.
+    f->parts.fill(nullptr);
     f->gen = e_.gen_;  // the context keeps the generation its groups are from (generation.h)
     f->gen->hold(e_.me_);
     f->reducer = nullptr;
@@ -303,6 +307,7 @@ void fanouts::fanout_drop_children(fanout& f) {
     for (uint32_t i = 0; i < f.n; ++i) {
         f.parts[i]->holds = 0;
         e_.rq_->maybe_free_request(*f.parts[i]);
+        f.parts[i] = nullptr;
     }
     f.n = 0;
 }
@@ -545,8 +550,9 @@ void fanouts::fanout_release(request& p) {
     fanout& f = *p.fan;
     p.fan = nullptr;
     f.released = true;
-    auto drop = [this](request* ch) {
-        if (ch == nullptr) return;
+    auto drop = [this, &f](request* ch) {
+        // Parts are this context's children: a slot of another call must not be abandoned.
+        if (ch == nullptr || !QGATE_CHECK(e_.ctr_, ch->fan == &f && ch->fan_child)) return;
         if ((ch->holds & hold::kHome) != 0) {
             ch->abandoned.store(true, std::memory_order_relaxed);
         } else if ((ch->holds & hold::kFan) != 0) {

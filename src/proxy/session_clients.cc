@@ -23,7 +23,10 @@
 //  * Backend lost mid-session (EOF / reset): if the backend->client stream stands at a message
 //    boundary, the client gets one 'qgate: backend <name> disconnected' error per outstanding
 //    sync request (client sync frames minus backend responses), then is closed. Mid-message
-//    the stream cannot be repaired, so the client is closed at once.
+//    the stream cannot be repaired, so the client is closed at once. Calls qgate reads after
+//    the loss (in the same batch of completions as the EOF) get the same error before the
+//    close; a call still on its way when the client is closed is unanswered, as when a q
+//    process dies.
 //  * A malformed client frame header closes the client and its upstream (counted), as q
 //    itself closes a handle on 'badmsg. A backend's frame header that is malformed or longer
 //    than message_bytes_max (both directions are held to it, as in request mode) counts as a
@@ -129,6 +132,10 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     bump(e_.ctr_.msgs_fwd, fc.frames);
     if (dst.fd < 0 || dst.closing) {
         e_.release(bid);
+        if (from == role::client && ss.close_after_flush && !ss.err.empty()) {
+            bump(e_.ctr_.disconnect_errors, fail_late_calls(ss, fc.sync));
+            bump(e_.ctr_.async_dropped, fc.async);
+        }
         return;
     }
     if (!e_.push(ss, to, p, n, bid)) return;

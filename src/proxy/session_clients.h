@@ -48,6 +48,7 @@ class session_clients final : public conn_handler {
     // session_guard.cc: what qgate does when the backend or the client breaks the session.
     void backend_broke(session& ss, uint16_t bid, const uint8_t* p, const net::frame_counts& fc);
     uint64_t fail_calls(session& ss, const std::string& text);
+    uint64_t fail_late_calls(session& ss, uint64_t sync);
     static bool owing(const session& ss);
     void watch(session& ss, role from, bool was_owing);
     void reply_timer(session& ss);

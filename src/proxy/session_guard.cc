@@ -83,6 +83,19 @@ uint64_t session_clients::fail_calls(session& ss, const std::string& text) {
     return k;
 }
 
+// Calls read after fail_calls, in the same batch of completions as the backend's EOF (its
+// pause of the client's reads is a cancel still in flight): each sync one gets the session's
+// error too, so none meets the close unanswered. Nothing is forwarded now, so nothing is owed.
+uint64_t session_clients::fail_late_calls(session& ss, uint64_t sync) {
+    ss.outstanding = 0;
+    const uint64_t k = std::min(sync, kDisconnectErrorsMax);
+    const auto* e = reinterpret_cast<const uint8_t*>(ss.err.data());
+    for (uint64_t i = 0; i < k; ++i) {
+        if (!e_.push(ss, role::client, e, static_cast<uint32_t>(ss.err.size()), -1)) return i;
+    }
+    return k;
+}
+
 // The backend owes the client a response, or the rest of a message.
 bool session_clients::owing(const session& ss) {
     return ss.outstanding > 0 || !ss.s[1].fr.at_boundary();

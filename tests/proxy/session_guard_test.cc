@@ -1,6 +1,7 @@
 // Session mode when a peer breaks the session (src/proxy/session_guard.cc), driven through the
 // fake io backend (engine_rig.h): the backend's capability byte, malformed and oversized
-// backend frames, the reply timeout, half-closed clients, a bad first frame.
+// backend frames, the reply timeout, half-closed clients, a bad first frame, calls read in the
+// batch of the backend's EOF.
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -77,6 +78,13 @@ std::string response_header(uint32_t len) {
     std::string h("\x01\x02\x00\x00", 4);
     h.append(reinterpret_cast<const char*>(&len), 4);
     return h;
+}
+
+// An async call (message type 0): a sync_frame's bytes otherwise.
+std::string async_frame() {
+    std::string f = sync_frame();
+    f[1] = '\x00';
+    return f;
 }
 
 const std::string kDisconnected = error_frame("qgate: backend b1 disconnected");
@@ -234,4 +242,20 @@ TEST_CASE("session guard: a bad first frame with the handshake: counted, closed,
     CHECK(f.ctr.malformed_frames.load() == 1);
     CHECK(f.be.last(op::connect, kUp) == nullptr);
     CHECK(f.client_cancelled());
+}
+
+TEST_CASE("session guard: calls read in the batch after the backend's EOF get 'disconnected' "
+          "too, before the close") {
+    guard_fixture f;
+    f.establish();
+    f.calls(sync_frame());
+    f.complete(f.be.last(op::recv, kUp)->ud, 0);  // the backend is gone: one error owed
+    // Same batch: the client's recv had already read two more sync calls and an async one
+    // (the pause that stops it reading is only a cancel in flight).
+    f.recv(kClient, sync_frame() + sync_frame() + async_frame());
+    CHECK(f.sent(kClient) == kDisconnected + kDisconnected + kDisconnected);
+    CHECK(f.ctr.disconnect_errors.load() == 3);
+    CHECK(f.ctr.async_dropped.load() == 1);  // counted, as q tells an async caller nothing
+    CHECK(f.client_cancelled());  // closed once the errors were sent
+    CHECK(f.be.pool().held() == 0);
 }
