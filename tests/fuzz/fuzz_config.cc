@@ -1,9 +1,9 @@
 // Fuzz target: the config loader (src/ctl/config.cc: toml++ parse of arbitrary text, the knob
 // table's checks in knobs.cc, the cross-field rules in validate.cc).
 //
-// Input: the TOML text itself. The users file is not read while fuzzing (a fuzzed path could
-// name /dev/zero): load_users below stands in for src/ctl/users.cc, which is not linked, and
-// refuses every path. Invariants checked beyond "no crash, no sanitizer report":
+// Input: the TOML text itself. The users file and a process.csv are not read while fuzzing (a
+// fuzzed path could name /dev/zero): load_users and read_process_csv below stand in for
+// src/ctl/users.cc and process_csv.cc, which are not linked, and refuse every path. Invariants checked beyond "no crash, no sanitizer report":
 //   * no exception leaves load_config_string;
 //   * it returns a config, or false with an error "fuzz.toml:LINE: reason" (LINE within the
 //     text) or "fuzz.toml: reason" (a rule no single line holds, e.g. no listener);
@@ -22,6 +22,13 @@ namespace qgate::ctl {
 
 bool load_users(const std::string& path, std::vector<user_entry>&, std::string& error) {
     error = path + ": not read while fuzzing";
+    return false;
+}
+
+// The same for [process_csv] (src/ctl/process_csv.cc is not linked): its parser has unit tests.
+bool read_process_csv(const process_csv_conf& pc, std::vector<backend_conf>&,
+                      std::string& error) {
+    error = "fuzz.toml: " + pc.path + ": not read while fuzzing";
     return false;
 }
 
