@@ -3,7 +3,8 @@
 //
 // Input: the TOML text itself. The users file and a process.csv are not read while fuzzing (a
 // fuzzed path could name /dev/zero): load_users and read_process_csv below stand in for
-// src/ctl/users.cc and process_csv.cc, which are not linked, and refuse every path. Invariants checked beyond "no crash, no sanitizer report":
+// src/ctl/users.cc and process_csv.cc, which are not linked, and refuse every path.
+// Invariants checked beyond "no crash, no sanitizer report":
 //   * no exception leaves load_config_string;
 //   * it returns a config, or false with an error "fuzz.toml:LINE: reason" (LINE within the
 //     text) or "fuzz.toml: reason" (a rule no single line holds, e.g. no listener);
