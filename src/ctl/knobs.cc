@@ -549,8 +549,10 @@ const knob kKnobs[] = {
      }},
 
     // ---- [[acl]] and [[user_group]]: entitlements (src/route/acl.cc) ----
-    {"acl.users", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, kReloadable, {},
-     "Users this rule is for: names, globs, or \"@name\" of a [[user_group]].",
+    {"acl.users", knob_type::list, kArray, "[\"*\"]", 0, 0, {},
+     kRequired | kReloadable, {},
+     "Users this rule is for: names, globs (\"*\" = every user), or \"@name\" of a "
+     "[[user_group]].",
      set_acl_list<&acl_conf::users>, get_acl_list<&acl_conf::users>},
     {"acl.listeners", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
      "Listeners (0-based indices in file order, as strings: [\"0\"]) the users may connect "
