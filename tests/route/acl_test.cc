@@ -58,7 +58,7 @@ TEST_CASE("acl: a user no rule names is denied; others keep their own rights") {
     CHECK(t.listener_ok(alice, 1));  // no listeners listed: every one
 }
 
-TEST_CASE("acl: kinds: a string query needs "string" as well as its message type") {
+TEST_CASE("acl: kinds: a string query needs the string kind as well as its message type") {
     config c = two_listeners();
     acl_conf a = rule({"*"});
     a.kinds = {"sync"};
