@@ -566,7 +566,7 @@ const knob kKnobs[] = {
      "Request mode: function names (exact or glob, as route.match) the users may call; a "
      ".gw.* call is judged by the query inside it.",
      set_acl_list<&acl_conf::functions>, get_acl_list<&acl_conf::functions>},
-    {"acl.kinds", knob_type::list, kArray, "[\"sync\", \"async\", \"string\"]", 0, 0, {},
+    {"acl.kinds", knob_type::list, kArray, R"(["sync", "async", "string"])", 0, 0, {},
      kReloadable, {},
      "Request mode: message kinds allowed: sync, async, string (a raw q string query can run "
      "anything: it also needs \"string\").",

@@ -107,7 +107,7 @@ bool acl_table::compile(const config& cfg, std::string& error) {
     for (std::size_t i = 0; i < cfg.acls.size(); ++i) {
         acl_rule r;
         if (!compile_rule(cfg, cfg.acls[i], r, error)) {
-            error = "acl[" + std::to_string(i) + "]: " + error;
+            error.insert(0, "acl[" + std::to_string(i) + "]: ");
             return false;
         }
         rules_.push_back(std::move(r));
