@@ -7,9 +7,11 @@
 //  * logins: a user allowed no rule on a listener, or (session mode) not the listener's
 //    group, is closed without a byte as a bad login and counted (acl_denied_logins);
 //  * other users are unaffected; with no [[acl]] everything is allowed (as before);
+//  * a .gw.* call is judged by its query (function, string) and needs every server type;
 //  * a reload changing a rule applies at an open client's next call.
 
 const fs = require('fs');
+const nodeq = require('node-q');
 const path = require('path');
 const {
   itest, assert, startRecordingStack, startStack, recordedFrames, qgateConfigText, qconnect,
@@ -74,6 +76,20 @@ itest('acl: outside the glob, a group not allowed, a raw string: \'access and co
   const ops = await login(ctx, gw.port, 'ops');
   assert.equal(await ops.k('name', 1), 'hdb1', 'a user allowed everything reaches hdb');
   assert.equal(counter(await stats(ctx, gw), 'acl_denied_sync'), 5);
+});
+
+itest('acl: a .gw.* call needs every group it names; its query is what is judged', async (t, ctx) => {
+  const { gw } = await startStack(ctx, stackOpts(aclText()));
+  const alice = await login(ctx, gw.port, 'alice');
+  const rdb = nodeq.symbol('rdb');
+  assert.deepEqual(await alice.k('.gw.syncexec', ['echo', 5], rdb), [5], 'rdb only: allowed');
+  await assert.rejects(alice.k('.gw.syncexec', ['echo', 5], nodeq.symbols(['rdb', 'hdb'])),
+    ACCESS, 'hdb is not allowed, so neither is the fan-out');
+  await assert.rejects(alice.k('.gw.syncexec', ['whoami', 5], rdb), ACCESS, 'inner function');
+  await assert.rejects(alice.k('.gw.syncexec', 'echo[5]', rdb), ACCESS, 'a query as text');
+  const ops = await login(ctx, gw.port, 'ops');
+  assert.deepEqual(await ops.k('.gw.syncexec', 'echo[5]', rdb), [5], 'ops may send text');
+  assert.equal(counter(await stats(ctx, gw), 'acl_denied_sync'), 3);
 });
 
 itest('acl: a denied async call is dropped before the backend and counted', async (t, ctx) => {
