@@ -84,6 +84,23 @@ struct user_entry {
     bool admin = false;  ///< the admin role: may log in to the admin port
 };
 
+/// One [[user_group]]: a name [[acl]] rules refer to as "@name", and its members.
+struct user_group_conf {
+    std::string name;
+    std::vector<std::string> users;  ///< user names or globs
+};
+
+/// One [[acl]] rule (entitlements, src/route/acl.cc). With no [[acl]] everything is allowed;
+/// once one exists, a call is allowed only when some rule matching its user allows it whole.
+struct acl_conf {
+    std::vector<std::string> users;      ///< user names, globs, or "@group" ([[user_group]])
+    std::vector<std::string> listeners;  ///< listener indices ("0"); empty = every listener
+    std::vector<std::string> groups;     ///< backend groups (exact or glob); empty = every one
+    std::vector<std::string> functions{"*"};  ///< function names (exact or glob, as route.match)
+    /// "sync", "async", "string": a string query needs "string" and its message type's kind.
+    std::vector<std::string> kinds{"sync", "async", "string"};
+};
+
 struct limits_conf {
     uint64_t message_bytes_max = uint64_t{1} << 32;   ///< longest q message accepted
     uint32_t handshake_bytes_max = 1024;
@@ -194,6 +211,8 @@ struct config {
     std::vector<listener_conf> listeners;
     std::vector<backend_conf> backends;
     std::vector<route_conf> routes;
+    std::vector<acl_conf> acls;               ///< [[acl]], in file order
+    std::vector<user_group_conf> user_groups;  ///< [[user_group]]
     endpoint admin;  ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
     admin_conf admin_limits;

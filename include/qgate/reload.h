@@ -20,6 +20,7 @@ struct config_diff {
     std::vector<std::string> groups_removed;
     bool routes_changed = false;
     bool users_changed = false;
+    bool acl_changed = false;  ///< [[acl]] or [[user_group]]: applied at each client's next call
     /// Reloadable table knobs whose value changed ("limits.connect_timeout_ms").
     std::vector<std::string> settings_changed;
     /// Settings that cannot change live ("server.shards", "listener[0].listen", "listener"
@@ -28,7 +29,7 @@ struct config_diff {
 
     bool empty() const {
         return backends_added.empty() && backends_removed.empty() && backends_changed.empty() &&
-               groups_added.empty() && groups_removed.empty() && !routes_changed &&
+               groups_added.empty() && groups_removed.empty() && !routes_changed && !acl_changed &&
                !users_changed && settings_changed.empty() && restart_needed.empty();
     }
 };

@@ -93,9 +93,7 @@ class loader {
                                            std::string(type_name(node.type())));
         }
         const toml::table& t = *node.as_table();
-        (s.name == "listener" ? lines_.listeners
-                              : s.name == "backend" ? lines_.backends : lines_.routes)
-            .push_back(t.source().begin.line);
+        lines_.of(s.name).push_back(t.source().begin.line);
         apply_section_defaults(cfg_, s.name, index);
         if (!load_keys(s, t, index, label)) return false;
         for (const knob& k : knob_table()) {

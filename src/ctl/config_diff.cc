@@ -23,6 +23,8 @@ std::size_t entries(const config& c, std::string_view section) {
     if (section == "listener") return c.listeners.size();
     if (section == "backend") return c.backends.size();
     if (section == "route") return c.routes.size();
+    if (section == "acl") return c.acls.size();
+    if (section == "user_group") return c.user_groups.size();
     return 1;
 }
 
@@ -93,11 +95,15 @@ void diff_backends(const config& a, const config& b, config_diff& d) {
                         std::back_inserter(d.groups_removed));
 }
 
+bool whole_section(std::string_view sec) {
+    return sec == "backend" || sec == "route" || sec == "acl" || sec == "user_group";
+}
+
 // Table knobs and listener entries: applied when reloadable, else named.
 void diff_settings(const config& a, const config& b, config_diff& d) {
     for (const knob& k : knob_table()) {
         const std::string_view sec = k.section();
-        if (sec == "backend" || sec == "route") continue;  // compared as wholes above
+        if (whole_section(sec)) continue;  // compared as wholes
         if (k.scope == knob_scope::array && entries(a, sec) != entries(b, sec)) continue;
         if (k.name == "server.users_file") continue;  // with the users
         for (std::size_t i = 0; i < entries(a, sec); ++i) {
@@ -149,6 +155,8 @@ config_diff diff_config(const config& running, const config& next) {
     diff_backends(running, next, d);
     d.routes_changed = !same_section(running, next, "route");
     d.users_changed = !same_users(running, next);
+    d.acl_changed = !same_section(running, next, "acl") ||
+                    !same_section(running, next, "user_group");
     diff_settings(running, next, d);
     return d;
 }
@@ -158,7 +166,7 @@ void keep_restart_only(const config& running, config& next) {
     for (const knob& k : knob_table()) {
         if (k.has(knob_flag::kReloadable)) continue;
         const std::string_view sec = k.section();
-        if (sec == "backend" || sec == "route") continue;
+        if (whole_section(sec)) continue;
         for (std::size_t i = 0; i < entries(running, sec); ++i) k.set(next, i, k.get(running, i));
     }
 }
@@ -175,6 +183,7 @@ std::vector<std::string> describe(const config_diff& d) {
     line("groups removed", d.groups_removed);
     if (d.routes_changed) out.emplace_back("routes changed");
     if (d.users_changed) out.emplace_back("users changed (new logins)");
+    if (d.acl_changed) out.emplace_back("acl changed (each client's next call)");
     line("settings changed", d.settings_changed);
     line("restart needed for", d.restart_needed);
     return out;

@@ -99,6 +99,28 @@ backend_conf& backend_at(config& c, std::size_t i) {
     return c.backends[i];
 }
 
+acl_conf& acl_at(config& c, std::size_t i) {
+    if (c.acls.size() <= i) c.acls.resize(i + 1);
+    return c.acls[i];
+}
+
+user_group_conf& user_group_at(config& c, std::size_t i) {
+    if (c.user_groups.size() <= i) c.user_groups.resize(i + 1);
+    return c.user_groups[i];
+}
+
+template <auto M>
+void set_acl_list(config& c, std::size_t i, const knob_value& v) {
+    acl_at(c, i).*M = v.list;
+}
+
+template <auto M>
+knob_value get_acl_list(const config& c, std::size_t i) {
+    knob_value v;
+    v.list = c.acls.at(i).*M;
+    return v;
+}
+
 route_conf& route_at(config& c, std::size_t i) {
     if (c.routes.size() <= i) c.routes.resize(i + 1);
     return c.routes[i];
@@ -526,6 +548,38 @@ const knob kKnobs[] = {
          return int_value(static_cast<uint64_t>(int64_t{c.routes.at(i).priority}));
      }},
 
+    // ---- [[acl]] and [[user_group]]: entitlements (src/route/acl.cc) ----
+    {"acl.users", knob_type::list, kArray, "[\"*\"]", 0, 0, {},
+     kRequired | kReloadable, {},
+     "Users this rule is for: names, globs (\"*\" = every user), or \"@name\" of a "
+     "[[user_group]].",
+     set_acl_list<&acl_conf::users>, get_acl_list<&acl_conf::users>},
+    {"acl.listeners", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
+     "Listeners (0-based indices in file order, as strings: [\"0\"]) the users may connect "
+     "to. Empty = every listener.",
+     set_acl_list<&acl_conf::listeners>, get_acl_list<&acl_conf::listeners>},
+    {"acl.groups", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
+     "Backend groups (exact or glob) the calls may reach; a fan-out needs every group it "
+     "targets. Empty = every group.",
+     set_acl_list<&acl_conf::groups>, get_acl_list<&acl_conf::groups>},
+    {"acl.functions", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, kReloadable, {},
+     "Request mode: function names (exact or glob, as route.match) the users may call; a "
+     ".gw.* call is judged by the query inside it.",
+     set_acl_list<&acl_conf::functions>, get_acl_list<&acl_conf::functions>},
+    {"acl.kinds", knob_type::list, kArray, R"(["sync", "async", "string"])", 0, 0, {},
+     kReloadable, {},
+     "Request mode: message kinds allowed: sync, async, string (a raw q string query can run "
+     "anything: it also needs \"string\").",
+     set_acl_list<&acl_conf::kinds>, get_acl_list<&acl_conf::kinds>},
+    {"user_group.name", knob_type::string, kArray, "\"traders\"", 0, 0, {},
+     kRequired | kReloadable, {}, "The group's name; [[acl]] users refer to it as \"@name\".",
+     [](config& c, std::size_t i, const knob_value& v) { user_group_at(c, i).name = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.user_groups.at(i).name); }},
+    {"user_group.users", knob_type::list, kArray, "[]", 0, 0, {}, kReloadable, {},
+     "Its members: user names or globs.",
+     [](config& c, std::size_t i, const knob_value& v) { user_group_at(c, i).users = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.user_groups.at(i).users); }},
+
     // ---- [pubsub] (DESIGN §7, issue 7) ----
     {"pubsub.upstream", knob_type::string, kTable, "\"\"", 0, 0, {}, 0, {},
      "Name of the [[backend]] that is the upstream tickerplant: qgate calls .u.sub on it after "
@@ -682,6 +736,10 @@ const section_info kSections[] = {
     {"route", kArray, "Request mode: ordered routing rules, first match wins. A call no rule "
                       "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
                       "listener sends every call to its own group (least-busy)."},
+    {"acl", kArray, "Entitlements: with none, every user may do anything. Once one exists, a "
+                    "call (or a session-mode login) is allowed only when some rule for its user "
+                    "allows all of it; anything else gets 'access and is counted."},
+    {"user_group", kArray, "Named sets of users for [[acl]] rules (\"@name\")."},
     {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
     {"access_log", kTable, "Request mode: an access log, one line per call (off unless path "
                            "is set)."},

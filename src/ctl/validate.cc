@@ -150,7 +150,7 @@ bool check_pubsub(const config& cfg, const source_lines* lines, std::string& err
 bool check_cross(const config& cfg, const source_lines* lines, std::string& error) {
     if (!check_backends(cfg, lines, error) || !check_listeners(cfg, lines, error) ||
         !check_routes(cfg, lines, error) || !check_pubsub(cfg, lines, error) ||
-        !check_sources(cfg, lines, error)) {
+        !check_sources(cfg, lines, error) || !check_acls(cfg, lines, error)) {
         return false;
     }
     if (!cfg.fanout.reducer.empty()) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qgate/config.h"
@@ -17,10 +18,20 @@ struct source_lines {
     std::vector<uint32_t> listeners;         ///< line of each [[listener]] header
     std::vector<uint32_t> backends;          ///< line of each [[backend]] header
     std::vector<uint32_t> routes;            ///< line of each [[route]] header
+    std::vector<uint32_t> acls;              ///< line of each [[acl]] header
+    std::vector<uint32_t> user_groups;       ///< line of each [[user_group]] header
+    std::vector<uint32_t>& of(std::string_view array_section) {
+        if (array_section == "listener") return listeners;
+        if (array_section == "backend") return backends;
+        if (array_section == "acl") return acls;
+        return array_section == "user_group" ? user_groups : routes;
+    }
     std::map<std::string, uint32_t> keys;    ///< line of each [section] knob set in the file
 };
 
 /// The rules of validate_config; with `lines`, errors start "file:line: ".
 bool check_cross(const config& cfg, const source_lines* lines, std::string& error);
+/// [[acl]] and [[user_group]]: known kinds, listeners and user groups (validate_acl.cc).
+bool check_acls(const config& cfg, const source_lines* lines, std::string& error);
 
 }  // namespace qgate::ctl

@@ -107,6 +107,8 @@ struct session {
     std::string up_hs;            ///< upstream handshake
     std::string err;              ///< the q error frame this session answers with
     std::string user;             ///< handshake user (request-mode routes match on it)
+    uint64_t acl_rules = 0;       ///< the [[acl]] rules naming `user` (route/acl.h), as of
+    uint64_t acl_gen = 0;         ///< this generation's number (recomputed when it moves on)
     // ---- a client's figures for .qgate.clients[] (set at accept; the shard's thread only)
     uint64_t client_id = 0;       ///< admin_link.h: unique for the process's life
     int64_t since_ns = 0;         ///< accepted at (Unix ns)

@@ -81,6 +81,7 @@ bool build_generation(const config_ptr& cfg, const std::vector<uint32_t>& ids, u
         return false;
     }
     if (!build_listeners(*cfg, out, error)) return false;
+    if (!out.acl.compile(*cfg, error)) return false;
     out.pos.assign(kBackendsMax, 0);
     out.member.assign(kBackendsMax, 0);
     for (const uint32_t id : ids) out.member[id] = 1;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "qgate/config.h"
+#include "qgate/route/acl.h"
 #include "qgate/route/group.h"
 #include "qgate/route/table.h"
 
@@ -60,6 +61,7 @@ struct generation {
     std::vector<uint32_t> pos;   ///< per id (kBackendsMax): position in its group (tried bit)
     std::vector<uint8_t> member;  ///< per id (kBackendsMax): 1 when `ids` has it
     int32_t reducer_group = -1;  ///< fanout.reducer's group; -1 = none
+    route::acl_table acl;        ///< [[acl]] entitlements (empty: everything allowed)
 
     /// Calls (request slots, fan-out contexts) holding this generation, per shard: written
     /// by that shard only (relaxed load + store), read by the control thread.

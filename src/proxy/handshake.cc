@@ -9,6 +9,8 @@
 // as q does (the client reports 'access); a handshake that does not complete within
 // handshake_timeout_ms is closed and counted (handshake_fail); bytes a client sends behind its
 // handshake before the reply are kept (up to kEarlyBytesMax) and handled as its first messages.
+// A login [[acl]] does not allow on this listener (or, in session mode, to the listener's
+// backend group) is refused the same way, and counted (acl_denied_logins).
 
 #include "proxy/kinds.h"
 #include "qgate/auth.h"
@@ -17,6 +19,22 @@
 namespace qgate::proxy {
 
 using shard::bump;
+
+namespace {
+
+// Caches the user's [[acl]] rules in the session and checks the listener (any kind) and the
+// backend group a session-mode listener serves. No allocation: globs over compiled rules.
+bool acl_login_ok(const generation& g, session& ss) {
+    ss.acl_gen = g.number;
+    if (!g.acl.enabled()) return true;
+    ss.acl_rules = g.acl.rules_for(ss.user);
+    if (!g.acl.listener_ok(ss.acl_rules, ss.listener)) return false;
+    if (g.cfg->listeners[ss.listener].mode != conn_mode::session) return true;
+    const int32_t gid = g.listeners[ss.listener].group;
+    return gid < 0 || g.acl.group_ok(ss.acl_rules, ss.listener, g.groups[gid].name());
+}
+
+}  // namespace
 
 void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
     if (ss.st != sstate::handshake) {
@@ -49,6 +67,11 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
     ss.hs_len = static_cast<uint32_t>(h.length);
     ss.deadline_ms = 0;
     ss.user.assign(h.user.data(), h.user.size());
+    if (gen_ != nullptr && !acl_login_ok(*gen_, ss)) {
+        bump(ctr_.acl_denied_logins);
+        close_session(ss);  // as a bad login: q answers 'access by closing
+        return;
+    }
     ss.h->on_authenticated(ss);  // the kind of the listener takes it from here
 }
 

@@ -302,6 +302,7 @@ void request_clients::route_body(session& ss, request& r, const qipc::frame_head
     const route::route_rule* rule = gen.table.size() == 0
                                         ? &gen.fallback[ss.listener]
                                         : route::match_call(gen.table, call, ss.user);
+    if (acl_refused(ss, r, gen, call, rule)) return;  // request_acl.cc
     char text[kErrTextMax];
     if (rule == nullptr && call.gw == route::gw_kind::none) {
         bump(e_.ctr_.request_no_route);

@@ -46,6 +46,8 @@ class request_clients final : public conn_handler {
     bool inflate(session& ss, request& r, std::span<const uint8_t> msg,
                  std::span<const uint8_t>& body);
     void reject_malformed(session& ss, request& r);
+    bool acl_refused(session& ss, request& r, const generation& gen,
+                     const route::call_info& call, const route::route_rule* rule);
     bool refuse_inflate(session& ss, request& r);
     void release_scratch();
     void park_inflate(session& ss, request& r);

@@ -35,6 +35,12 @@ namespace qgate::shard {
       "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
     X(auth_fail, counter, "connections",                                                           \
       "clients refused for bad credentials (closed without a byte, as q does)")                    \
+    X(acl_denied_logins, counter, "connections",                                                   \
+      "logins refused by [[acl]]: listener or session group not allowed (closed as a bad login)") \
+    X(acl_denied_sync, counter, "calls",                                                           \
+      "request mode: sync calls refused by [[acl]] (answered 'access)")                            \
+    X(acl_denied_async, counter, "calls",                                                          \
+      "request mode: async calls refused by [[acl]] (dropped, also counted in async_dropped)")     \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \

@@ -101,4 +101,28 @@ TEST_CASE("config_toml: the running config reads back as the same snapshot") {
     CHECK(diff_config(a, b).empty());
 }
 
+TEST_CASE("diff: [[acl]] and [[user_group]] changes are named, reloadable, and read back") {
+    const config a = base();
+    config b = base();
+    b.user_groups.push_back({"traders", {"alice", "t-*"}});
+    acl_conf r;
+    r.users = {"@traders"};
+    r.functions = {"get*"};
+    r.kinds = {"sync"};
+    b.acls.push_back(r);
+    const config_diff d = diff_config(a, b);
+    CHECK(d.acl_changed);
+    CHECK_FALSE(d.routes_changed);
+    CHECK(d.settings_changed.empty());
+    CHECK(d.restart_needed.empty());
+    const std::vector<std::string> lines = describe(d);
+    CHECK(lines == std::vector<std::string>{"acl changed (each client's next call)"});
+    config back;
+    std::string err;
+    REQUIRE_MESSAGE(load_config_string(config_toml(b), "back.toml", back, err), err);
+    CHECK(diff_config(b, back).empty());
+    REQUIRE(back.acls.size() == 1);
+    CHECK(back.acls[0].kinds == std::vector<std::string>{"sync"});
+}
+
 }  // namespace qgate::ctl

@@ -87,7 +87,8 @@ TEST_CASE("defaults: no [admin] section = admin off; an empty one = 127.0.0.1:0"
 TEST_CASE("unknown keys are errors with file:line") {
     CHECK(error_of(with_farm("foo = 1\n")) ==
           "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend, "
-          "fanout, route, pubsub, access_log, register, discovery, process_csv)");
+          "fanout, route, acl, user_group, pubsub, access_log, register, discovery, "
+          "process_csv)");
     CHECK(error_of(with_farm("[server]\nshards = 1\nshardz = 2\n")) ==
           "t.toml:3: unknown key 'server.shardz'");
     CHECK(error_of(with_farm("[server.extra]\nx = 1\n")) ==
@@ -306,4 +307,37 @@ TEST_CASE("listener.policy: request mode's four policies, and least-connections 
                    "[[route]]\ngroup = \"rdb\"\npolicy = \"least-connections\"\n") ==
           "t.toml:10: route[0].policy = \"least-connections\" is not one of least-busy | "
           "round-robin | first-available | consistent-hash");
+}
+
+TEST_CASE("[[acl]] and [[user_group]] land in the snapshot with their defaults") {
+    config cfg;
+    std::string error;
+    const std::string text = std::string(kFarm) +
+                             "[[user_group]]\nname = \"traders\"\nusers = [\"alice\", \"t-*\"]\n"
+                             "[[acl]]\nusers = [\"@traders\"]\ngroups = [\"rdb\"]\n"
+                             "functions = [\"get*\"]\nkinds = [\"sync\"]\n"
+                             "[[acl]]\nusers = [\"ops\"]\nlisteners = [\"0\"]\n";
+    REQUIRE_MESSAGE(load_config_string(text, "t.toml", cfg, error), error);
+    REQUIRE(cfg.acls.size() == 2);
+    REQUIRE(cfg.user_groups.size() == 1);
+    CHECK(cfg.user_groups[0].users == std::vector<std::string>{"alice", "t-*"});
+    CHECK(cfg.acls[0].functions == std::vector<std::string>{"get*"});
+    CHECK(cfg.acls[0].kinds == std::vector<std::string>{"sync"});
+    CHECK(cfg.acls[1].functions == std::vector<std::string>{"*"});
+    CHECK(cfg.acls[1].kinds == std::vector<std::string>{"sync", "async", "string"});
+    CHECK(cfg.acls[1].groups.empty());
+}
+
+TEST_CASE("[[acl]] errors name the line") {
+    CHECK(error_of(std::string(kFarm) + "[[acl]]\nusers = [\"@nobody\"]\n") ==
+          "t.toml:8: acl[0].users: no [[user_group]] named \"nobody\"");
+    CHECK(error_of(std::string(kFarm) + "[[acl]]\nusers = [\"*\"]\nkinds = [\"exec\"]\n") ==
+          "t.toml:8: acl[0].kinds: \"exec\" is not one of sync, async, string");
+    CHECK(error_of(std::string(kFarm) + "[[acl]]\nusers = [\"*\"]\nlisteners = [\"1\"]\n") ==
+          "t.toml:8: acl[0].listeners: \"1\" is not the index of a [[listener]] (0..0)");
+    CHECK(error_of(std::string(kFarm) +
+                   "[[user_group]]\nname = \"a\"\n[[user_group]]\nname = \"a\"\n") ==
+          "t.toml:10: user_group[1]: name \"a\" is already used by user_group[0]");
+    CHECK(error_of(std::string(kFarm) + "[[acl]]\ngroups = [\"rdb\"]\n") ==
+          "t.toml:8: acl[0]: missing required key 'users'");
 }

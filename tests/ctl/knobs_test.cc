@@ -77,6 +77,13 @@ const char* const kSchema[] = {
     "route.timeout_ms",
     "route.queue_max",
     "route.priority",
+    "acl.users",
+    "acl.listeners",
+    "acl.groups",
+    "acl.functions",
+    "acl.kinds",
+    "user_group.name",
+    "user_group.users",
     "pubsub.upstream",
     "pubsub.tables",
     "pubsub.backlog_updates_max",
@@ -108,6 +115,8 @@ config with_entries() {
     c.listeners.resize(1);
     c.backends.resize(1);
     c.routes.resize(1);
+    c.acls.resize(1);
+    c.user_groups.resize(1);
     return c;
 }
 

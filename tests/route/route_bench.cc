@@ -10,6 +10,7 @@
 #include "qgate/qipc/value.h"
 #include "qgate/qipc/writer.h"
 #include "qgate/route.h"
+#include "qgate/route/acl.h"
 
 namespace {
 
@@ -177,6 +178,42 @@ void bm_classify_large(benchmark::State& st) {
                                      value::longs(v)}));
     for (auto _ : st) benchmark::DoNotOptimize(classify(b, true, msg_type::async));
 }
+/// 16 [[acl]] rules, four function globs each; the caller is named by the last two (the
+/// worst case: every rule before them is skipped by its mask bit).
+struct acl_setup {
+    acl_table acl;
+    uint64_t rules = 0;
+    acl_setup() {
+        qgate::config c;
+        c.listeners.resize(2);
+        for (int i = 0; i < 16; ++i) {
+            qgate::acl_conf a;
+            a.users = {i < 14 ? "desk" + std::to_string(i) + "-*" : "trader"};
+            a.groups = {"rdb", "hdb"};
+            a.functions = {"getQuotes", "get*" + std::to_string(i), ".api.*", "getTrades"};
+            a.kinds = {"sync", "async"};
+            c.acls.push_back(a);
+        }
+        std::string err;
+        acl.compile(c, err);
+        rules = acl.rules_for("trader");
+    }
+};
+
+void bm_acl_check(benchmark::State& st) {
+    const acl_setup s;
+    const std::vector<uint8_t> b = q_call();
+    const call_info call = classify(b, true, msg_type::sync);
+    for (auto _ : st) {
+        const acl_call c = acl_describe(call, true);
+        benchmark::DoNotOptimize(s.acl.call_ok(s.rules, 0, c.kinds, c.function, "rdb"));
+    }
+}
+
+void bm_acl_rules_for(benchmark::State& st) {  // per login, and per client after a reload
+    const acl_setup s;
+    for (auto _ : st) benchmark::DoNotOptimize(s.acl.rules_for("trader"));
+}
 
 BENCHMARK(bm_q_least_busy);
 BENCHMARK(bm_q_round_robin);
@@ -191,6 +228,8 @@ BENCHMARK(bm_match_only);
 BENCHMARK(bm_pick_consistent_only);
 BENCHMARK(bm_ring_pick)->Arg(160)->Arg(1024)->Arg(4096)->Arg(16384);
 BENCHMARK(bm_classify_large);
+BENCHMARK(bm_acl_check);
+BENCHMARK(bm_acl_rules_for);
 
 }  // namespace
 
