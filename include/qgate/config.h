@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qgate {
@@ -44,11 +45,15 @@ inline const char* source_name(backend_source s) {
     return kNames[static_cast<uint8_t>(s)];
 }
 
+/// backend.credentials value that sends each session client's own credentials upstream.
+inline constexpr std::string_view kPassthrough = "passthrough";
+
 struct backend_conf {
     std::string name;
     std::string group;
     endpoint addr;
-    std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password
+    std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password;
+                              ///< kPassthrough = the session client's own (session mode only)
     uint32_t conns = 4;  ///< request mode: pooled upstream connections
     /// Request mode: may several calls be in flight on one pooled connection? Only a backend
     /// that answers in order may (plain q; not a .z.pg deferring with -30!).

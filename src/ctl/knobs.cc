@@ -426,7 +426,8 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) { return addr_value(c.backends.at(i).addr); }},
     {"backend.credentials", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
-     "password.",
+     "password. \"passthrough\" = each session client's own user:password (session mode "
+     "only; a backend refusing it closes that client, as q does).",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
     {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, kReloadable, {},
      "Request mode: upstream connections qgate keeps to this backend. Each carries one call at "

@@ -10,9 +10,12 @@
 //    backend that answers more than it was offered (PyKX echoes; a broken one sent 0xff) is
 //    not believed: the client gets min(offered, answered), q's common capability. Bad
 //    credentials: the socket is closed without writing a byte, as q does.
-//  * Upstream handshake: backend_conf.credentials ("qgate" when empty) + the client's
-//    capability (capped at 6) + NUL. A client that sent no capability byte (qPython's retry
-//    path) is passed through the same way: credentials + NUL only.
+//  * Upstream handshake: backend_conf.credentials ("qgate" when empty; the client's own
+//    "user:password" when "passthrough") + the client's capability (capped at 6) + NUL.
+//    A passthrough backend that closes in the handshake refused that user: the client is
+//    closed without a byte (refused()), the backend is not marked failed. A client that sent
+//    no capability byte (qPython's retry path) is passed through the same way: credentials +
+//    NUL only.
 //  * No backend reachable (every backend of the group refused, timed out or closed before
 //    its reply byte): qgate still completes the client handshake with capability
 //    min(client, 3), then answers every sync request with the q error
@@ -361,8 +364,10 @@ void session_clients::on_eof(session& ss, role r) {
         return;
     }
     switch (ss.st) {
-    case sstate::connecting:
     case sstate::up_handshake:
+        if (e_.opt_.upstreams->at(ss.backend).passthrough) return refused(ss);
+        [[fallthrough]];
+    case sstate::connecting:
         bump(e_.ctr_.backend_connect_fail);  // refused our credentials or died before replying
         e_.note_backend_fail(ss.backend, "closed in the handshake (credentials refused?)", 0);
         on_upstream_failed(ss);
@@ -374,6 +379,16 @@ void session_clients::on_eof(session& ss, role r) {
         return;
     }
     backend_lost(ss);
+}
+
+// A passthrough backend closed in the handshake: it refused the client's own credentials, so
+// the client is closed without a byte, as q closes a refused login (the client reports
+// 'access). Not a backend failure: one user's bad password must not mark the backend down.
+void session_clients::refused(session& ss) {
+    bump(e_.ctr_.passthrough_refused);
+    QGATE_LOG_DEBUG("backend %s refused user %s", e_.opt_.upstreams->at(ss.backend).name.c_str(),
+                    ss.user.c_str());
+    e_.close_session(ss);
 }
 
 // Backend lost mid-session: one error per outstanding sync request if the stream stands at a

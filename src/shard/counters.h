@@ -35,6 +35,8 @@ namespace qgate::shard {
       "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
     X(auth_fail, counter, "connections",                                                           \
       "clients refused for bad credentials (closed without a byte, as q does)")                    \
+    X(passthrough_refused, counter, "connections",                                                 \
+      "session clients closed because a passthrough backend refused their own credentials")       \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \

@@ -1,0 +1,91 @@
+'use strict';
+// The client's own user upstream (backend credentials = "passthrough", session mode): the
+// backend sees and checks each client's user, refuses whom it refuses (the client is closed
+// as q closes a refused login), and the config refuses passthrough where no client handshake
+// exists (request mode, the pub/sub upstream).
+
+const {
+  itest, assert, startStack, qconnect, RawClient, stats, counter, waitCounter, runQgateSync,
+  qgateConfigText,
+} = require('./lib.js');
+
+// node-q's connect error when the server closes during the handshake (session_failures.test.js).
+const NODEQ_REFUSED = { message: 'Connection closes (wrong auth?)' };
+const USERS = ['alice:secret', 'bob:hunter2', 'carol:pw3'];
+const GW_USERS = [...USERS, 'ops:pw:admin'];  // ops reads the stats on the admin port
+
+itest('passthrough: the backend sees each client\'s own user (whoami), checked by its users file',
+async (t, ctx) => {
+  // The backend's users file holds the clients' own credentials: the gateway's account
+  // ("gw:pw", startStack's default) would be refused there.
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS,
+    backends: [{ name: 'rdb1', credentials: 'passthrough', mock: { users: USERS.slice(0, 2) } }],
+  });
+  const alice = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  const bob = await qconnect(ctx, gw.port, { user: 'bob', password: 'hunter2' });
+  assert.equal(await alice.k('whoami[]'), 'alice');
+  assert.equal(await bob.k('whoami[]'), 'bob');
+  assert.equal(await alice.k('echo', 7), 7, 'calls go on after the handshake');
+  // A raw client whose handshake has early bytes behind it: the credentials alone go upstream.
+  const raw = await RawClient.connect(ctx, gw.port, { auth: 'bob:hunter2', cap: 6 });
+  assert.equal(raw.capability, 3, 'capability is the backend\'s answer, as without passthrough');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'passthrough_refused'), 0);
+  assert.equal(counter(s, 'backend_connect_fail'), 0);
+});
+
+itest('passthrough: a user qgate accepts but the backend refuses is closed without a byte, ' +
+  'counted; the backend stays up for the others', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS,
+    backends: [{ name: 'rdb1', credentials: 'passthrough', mock: { users: USERS.slice(0, 2) } }],
+  });
+  // carol passes qgate's users file, not the backend's: q's behaviour for a refused login.
+  const raw = await RawClient.open(ctx, gw.port);
+  await raw.write(Buffer.from('carol:pw3\x03\x00', 'latin1'));
+  assert.equal(await raw.waitEof(5000), 0, 'EOF with 0 bytes, as q closes a refused login');
+  await assert.rejects(qconnect(ctx, gw.port, { user: 'carol', password: 'pw3' }),
+    NODEQ_REFUSED, 'node-q reports the refusal as for q');
+  const s = await waitCounter(ctx, gw, 'passthrough_refused', 2);
+  assert.equal(counter(s, 'passthrough_refused'), 2);
+  assert.equal(counter(s, 'auth_fail'), 0, 'qgate itself accepted carol');
+  assert.equal(counter(s, 'backend_connect_fail'), 0, 'a refused user is no backend failure');
+  assert.equal(counter(s, 'no_backend_sessions'), 0, 'carol gets no no-backend session');
+  // The backend was not put in backoff: alice is served at once.
+  const alice = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  assert.equal(await alice.k('whoami[]'), 'alice');
+});
+
+itest('passthrough on a backend that request mode reaches: refused by --check-config with ' +
+  'file:line', { ioIndependent: true }, async (t, ctx) => {
+  const pass = (name, group, port) => ({ name, group, port, credentials: 'passthrough' });
+  const base = { backends: [pass('r1', 'rdb', 5011), pass('h1', 'hdb', 5012)] };
+  const plainR1 = { name: 'r1', group: 'rdb', port: 5011 };
+  const cases = [
+    [{ listeners: [{ group: 'rdb', mode: 'request' }] }, 0, 'request listener\\[0\\]'],
+    [{ listeners: [{ group: 'hdb' }, { group: 'rdb', mode: 'request' }] }, 0,
+      'request listener\\[1\\]'],
+    // hdb is served by a session listener, but a request-mode route reaches it too.
+    [{ listeners: [{ group: 'hdb' }, { group: 'rdb', mode: 'request' }],
+      backends: [plainR1, pass('h1', 'hdb', 5012)], routes: [{ match: ['h*'], group: 'hdb' }] },
+      1, 'route\\[0\\]'],
+    [{ listeners: [{ group: 'rdb' }], backends: [pass('r1', 'rdb', 5011)],
+      extra: '[pubsub]\nupstream = "r1"\n' }, 0, 'pubsub.upstream'],
+  ];
+  for (const [opts, bad, use] of cases) {
+    const text = qgateConfigText({ ...base, admin: false, ...opts });
+    const file = ctx.file('q.toml', text);
+    const line = text.split('\n').reduce((acc, l, i) => (l === '[[backend]]' ? [...acc, i + 1] : acc),
+      [])[bad];
+    const res = runQgateSync(['-c', file, '--check-config']);
+    assert.notEqual(res.code, 0, `${use}: refused`);
+    assert.match(res.stderr + res.stdout, new RegExp(`${file}:${line}: backend\\[${bad}\\]: ` +
+      `credentials = "passthrough" is for session mode only, but ${use} reaches group`));
+  }
+  // Session listeners only: accepted.
+  const ok = ctx.file('ok.toml', qgateConfigText({ ...base, admin: false,
+    listeners: [{ group: 'rdb' }, { group: 'hdb' }] }));
+  const res = runQgateSync(['-c', ok, '--check-config']);
+  assert.equal(res.code, 0, res.stderr);
+});
