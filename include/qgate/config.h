@@ -79,6 +79,12 @@ struct route_conf {
     int32_t priority = 0;     ///< higher is served first from a backend's queue
 };
 
+/// One [[user_limits]]: limits for each user its `users` patterns match (first entry wins).
+struct user_limits_conf {
+    std::vector<std::string> users{"*"};  ///< user patterns (exact or glob)
+    uint32_t conns_max = 0;  ///< open connections per user, all listeners and shards; 0 = any
+};
+
 /// One line of a q -u style users file: `user:secret`, or `user:secret:admin` for a user who
 /// may also use the admin port (src/ctl/users.cc).
 struct user_entry {
@@ -199,6 +205,7 @@ struct config {
     std::vector<listener_conf> listeners;
     std::vector<backend_conf> backends;
     std::vector<route_conf> routes;
+    std::vector<user_limits_conf> user_limits;
     endpoint admin;  ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
     admin_conf admin_limits;

@@ -86,6 +86,13 @@ class loader {
         return true;
     }
 
+    std::vector<uint32_t>& entry_lines(std::string_view section) {
+        if (section == "listener") return lines_.listeners;
+        if (section == "backend") return lines_.backends;
+        if (section == "user_limits") return lines_.user_limits;
+        return lines_.routes;
+    }
+
     bool load_entry(const section_info& s, const toml::node& node, std::size_t index) {
         const std::string label = std::string(s.name) + "[" + std::to_string(index) + "]";
         if (!node.is_table()) {
@@ -93,9 +100,7 @@ class loader {
                                            std::string(type_name(node.type())));
         }
         const toml::table& t = *node.as_table();
-        (s.name == "listener" ? lines_.listeners
-                              : s.name == "backend" ? lines_.backends : lines_.routes)
-            .push_back(t.source().begin.line);
+        entry_lines(s.name).push_back(t.source().begin.line);
         apply_section_defaults(cfg_, s.name, index);
         if (!load_keys(s, t, index, label)) return false;
         for (const knob& k : knob_table()) {

@@ -23,6 +23,7 @@ std::size_t entries(const config& c, std::string_view section) {
     if (section == "listener") return c.listeners.size();
     if (section == "backend") return c.backends.size();
     if (section == "route") return c.routes.size();
+    if (section == "user_limits") return c.user_limits.size();
     return 1;
 }
 

@@ -99,6 +99,11 @@ backend_conf& backend_at(config& c, std::size_t i) {
     return c.backends[i];
 }
 
+user_limits_conf& user_limits_at(config& c, std::size_t i) {
+    if (c.user_limits.size() <= i) c.user_limits.resize(i + 1);
+    return c.user_limits[i];
+}
+
 route_conf& route_at(config& c, std::size_t i) {
     if (c.routes.size() <= i) c.routes.resize(i + 1);
     return c.routes[i];
@@ -671,6 +676,19 @@ const knob kKnobs[] = {
          c.process_csv.conns = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.process_csv.conns); }},
+    {"user_limits.users", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, kReloadable, {},
+     "Users these limits apply to, each separately (exact or glob). The first [[user_limits]] "
+     "matching a user applies.",
+     [](config& c, std::size_t i, const knob_value& v) { user_limits_at(c, i).users = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.user_limits.at(i).users); }},
+    {"user_limits.conns_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, kReloadable, {},
+     "Connections one such user may have open at once, over every listener and shard; 0 = no "
+     "limit. One more is closed in the handshake without a byte (the client's hopen fails with "
+     "'access, as for a refused login) and counted in user_conns_refused.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).conns_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) { return int_value(c.user_limits.at(i).conns_max); }},
 };
 
 const section_info kSections[] = {
@@ -683,6 +701,8 @@ const section_info kSections[] = {
     {"route", kArray, "Request mode: ordered routing rules, first match wins. A call no rule "
                       "takes gets 'qgate: no route for F. With no [[route]] at all, a request "
                       "listener sends every call to its own group (least-busy)."},
+    {"user_limits", kArray, "Limits per user (each user counted on its own), matched by user "
+                            "pattern; first match wins. A user no entry matches is not limited."},
     {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
     {"access_log", kTable, "Request mode: an access log, one line per call (off unless path "
                            "is set)."},

@@ -17,6 +17,7 @@ struct source_lines {
     std::vector<uint32_t> listeners;         ///< line of each [[listener]] header
     std::vector<uint32_t> backends;          ///< line of each [[backend]] header
     std::vector<uint32_t> routes;            ///< line of each [[route]] header
+    std::vector<uint32_t> user_limits;       ///< line of each [[user_limits]] header
     std::map<std::string, uint32_t> keys;    ///< line of each [section] knob set in the file
 };
 

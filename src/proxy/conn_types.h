@@ -107,6 +107,7 @@ struct session {
     std::string up_hs;            ///< upstream handshake
     std::string err;              ///< the q error frame this session answers with
     std::string user;             ///< handshake user (request-mode routes match on it)
+    int32_t user_slot = -1;       ///< its user_conns slot, released when the slot is freed
     // ---- a client's figures for .qgate.clients[] (set at accept; the shard's thread only)
     uint64_t client_id = 0;       ///< admin_link.h: unique for the process's life
     int64_t since_ns = 0;         ///< accepted at (Unix ns)

@@ -8,10 +8,13 @@
 // Decisions a kdb+ user can observe: bad credentials close the socket without writing a byte,
 // as q does (the client reports 'access); a handshake that does not complete within
 // handshake_timeout_ms is closed and counted (handshake_fail); bytes a client sends behind its
-// handshake before the reply are kept (up to kEarlyBytesMax) and handled as its first messages.
+// handshake before the reply are kept (up to kEarlyBytesMax) and handled as its first messages;
+// a user over its [[user_limits]] conns_max is closed as for bad credentials (counted apart).
 
 #include "proxy/kinds.h"
+#include "proxy/user_conns.h"
 #include "qgate/auth.h"
+#include "qgate/log.h"
 #include "qgate/qipc/handshake.h"
 
 namespace qgate::proxy {
@@ -45,11 +48,29 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
         close_session(ss);  // no byte written: the client reports 'access, as with q
         return;
     }
+    if (!within_user_limits(ss, h.user)) return;
     ss.client_cap = h.capability;
     ss.hs_len = static_cast<uint32_t>(h.length);
     ss.deadline_ms = 0;
     ss.user.assign(h.user.data(), h.user.size());
     ss.h->on_authenticated(ss);  // the kind of the listener takes it from here
+}
+
+// [[user_limits]] conns_max: counted process-wide from the login (user_conns.h) until the
+// slot is freed, so a handshake still in progress never holds a user's place. One over the
+// limit is closed without a byte, as q refuses a login (the client's hopen reports 'access).
+bool engine::within_user_limits(session& ss, std::string_view user) {
+    const uint32_t max = opt_.users != nullptr ? user_conns::limit_of(*gen_->cfg, user) : 0;
+    const int32_t slot = max == 0 ? user_conns::kUnlimited : opt_.users->acquire(user, max);
+    if (slot >= user_conns::kUnlimited) {
+        ss.user_slot = slot;
+        return true;
+    }
+    bump(slot == user_conns::kTableFull ? ctr_.user_table_full : ctr_.user_conns_refused);
+    QGATE_LOG_DEBUG("user %.*s: connection limit %u", static_cast<int>(user.size()), user.data(),
+                    max);
+    close_session(ss);
+    return false;
 }
 
 void engine::on_eof(session& ss, role r) { ss.h->on_eof(ss, r); }

@@ -37,6 +37,10 @@ namespace qgate::shard {
       "clients refused for bad credentials (closed without a byte, as q does)")                    \
     X(passthrough_refused, counter, "connections",                                                 \
       "session clients closed because a passthrough backend refused their own credentials")       \
+    X(user_conns_refused, counter, "connections",                                                  \
+      "clients closed at login: their user had [[user_limits]] conns_max connections open")      \
+    X(user_table_full, counter, "connections",                                                     \
+      "clients closed at login: no per-user count slot left for their user (user_conns.h)")       \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \

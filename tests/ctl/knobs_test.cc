@@ -100,6 +100,8 @@ const char* const kSchema[] = {
     "process_csv.proctypes",
     "process_csv.credentials",
     "process_csv.conns",
+    "user_limits.users",
+    "user_limits.conns_max",
 };
 
 // A snapshot with one default entry per array section, for the getters.
@@ -108,6 +110,7 @@ config with_entries() {
     c.listeners.resize(1);
     c.backends.resize(1);
     c.routes.resize(1);
+    c.user_limits.resize(1);
     return c;
 }
 

@@ -6,7 +6,7 @@
 
 const {
   itest, assert, startStack, qconnect, RawClient, stats, counter, waitCounter, runQgateSync,
-  qgateConfigText,
+  qgateConfigText, pollUntil,
 } = require('./lib.js');
 
 // node-q's connect error when the server closes during the handshake (session_failures.test.js).
@@ -88,4 +88,81 @@ itest('passthrough on a backend that request mode reaches: refused by --check-co
     listeners: [{ group: 'rdb' }, { group: 'hdb' }] }));
   const res = runQgateSync(['-c', ok, '--check-config']);
   assert.equal(res.code, 0, res.stderr);
+});
+
+// ---------------------------------------------------------------- limits per user
+
+const LIMITS = '[[user_limits]]\nusers = ["al*"]\nconns_max = 2\n';
+
+async function refusedLogin(ctx, port, auth) {
+  const raw = await RawClient.open(ctx, port);
+  await raw.write(Buffer.from(`${auth}\x03\x00`, 'latin1'));
+  return raw.waitEof(5000);
+}
+
+itest('user_limits conns_max: a user at its limit is refused (q\'s refused login, counted) on ' +
+  'every listener and shard; other users connect and call; a close frees a place',
+async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS, shards: 2, extra: LIMITS,
+    listeners: [{ group: 'rdb' }, { group: 'rdb', mode: 'request' }],
+  });
+  const [session, request] = gw.ports;
+  // alice's two places, one per listener (and, with 2 shards, whichever shards took them).
+  const a1 = await qconnect(ctx, session, { user: 'alice', password: 'secret' });
+  const a2 = await qconnect(ctx, request, { user: 'alice', password: 'secret' });
+  assert.equal(await a1.k('echo', 1), 1);
+  assert.equal(await a2.k('echo', 2), 2);
+  assert.equal(await refusedLogin(ctx, session, 'alice:secret'), 0, 'EOF without a byte');
+  assert.equal(await refusedLogin(ctx, request, 'alice:secret'), 0, 'on the other listener too');
+  await assert.rejects(qconnect(ctx, session, { user: 'alice', password: 'secret' }),
+    NODEQ_REFUSED, 'node-q: hopen fails as for a refused login (q says \'access)');
+  // bob matches no [[user_limits]]: four connections, each calls, while alice is at her limit.
+  const bobs = [];
+  for (let i = 0; i < 4; ++i) {
+    bobs.push(await qconnect(ctx, gw.ports[i % 2], { user: 'bob', password: 'hunter2' }));
+  }
+  for (const [i, b] of bobs.entries()) assert.equal(await b.k('echo', i), i, `bob ${i}`);
+  let s = await waitCounter(ctx, gw, 'user_conns_refused', 3);
+  assert.equal(counter(s, 'user_conns_refused'), 3);
+  assert.equal(counter(s, 'auth_fail'), 0, 'not counted as bad credentials');
+  assert.equal(counter(s, 'user_table_full'), 0);
+  // alice closes one: her place is free once qgate has freed the slot.
+  const open = counter(s, 'conns_open');
+  await a1.close();
+  await pollUntil(async () => counter(await stats(ctx, gw), 'conns_open') < open,
+    { what: 'alice\'s closed connection freed', timeoutMs: 5000 });
+  const a3 = await qconnect(ctx, session, { user: 'alice', password: 'secret' });
+  assert.equal(await a3.k('echo', 3), 3);
+  s = await stats(ctx, gw);
+  assert.equal(counter(s, 'user_conns_refused'), 3, 'the freed place was not refused');
+});
+
+itest('user_limits: a slow handshake is closed and counted, and never holds its user\'s place',
+async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS, extra: '[[user_limits]]\nusers = ["alice"]\nconns_max = 1\n',
+    limits: { handshake_timeout_ms: 300 },
+  });
+  // alice's name sent without its NUL: not logged in, so not counted against her.
+  const slow = await RawClient.open(ctx, gw.port);
+  await slow.write(Buffer.from('alice:secret', 'latin1'));
+  const a = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  assert.equal(await a.k('whoami[]'), 'gw', 'alice logs in while the slow handshake waits');
+  assert.equal(await slow.waitEof(5000), 0, 'the slow handshake is closed without a byte');
+  const s = await waitCounter(ctx, gw, 'handshake_fail', 1);
+  assert.equal(counter(s, 'handshake_fail'), 1);
+  assert.equal(counter(s, 'user_conns_refused'), 0);
+});
+
+itest('user_limits: --check-config names a bad [[user_limits]] entry with file:line',
+  { ioIndependent: true }, async (t, ctx) => {
+  const text = qgateConfigText({ admin: false, backends: [{ name: 'r1', port: 5011 }],
+    extra: '[[user_limits]]\nusers = ["a*"]\nconns_max = 1\n[[user_limits]]\nconns_maxx = 2\n' });
+  const file = ctx.file('q.toml', text);
+  const line = text.split('\n').lastIndexOf('conns_maxx = 2') + 1;
+  const res = runQgateSync(['-c', file, '--check-config']);
+  assert.notEqual(res.code, 0);
+  assert.match(res.stderr, new RegExp(`${file}:${line}:\\d*:? ?unknown key 'conns_maxx' in ` +
+    'user_limits\\[1\\]'));
 });
