@@ -4,6 +4,7 @@
 // as q closes a refused login), and the config refuses passthrough where no client handshake
 // exists (request mode, the pub/sub upstream).
 
+const fs = require('node:fs');
 const {
   itest, assert, startStack, qconnect, RawClient, stats, counter, waitCounter, runQgateSync,
   qgateConfigText, pollUntil,
@@ -136,6 +137,25 @@ async (t, ctx) => {
   assert.equal(await a3.k('echo', 3), 3);
   s = await stats(ctx, gw);
   assert.equal(counter(s, 'user_conns_refused'), 3, 'the freed place was not refused');
+});
+
+itest('user_limits: SIGHUP applies a changed conns_max to new logins; open ones stay',
+async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS, extra: '[[user_limits]]\nusers = ["alice"]\nconns_max = 1\n',
+  });
+  const a1 = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  assert.equal(await refusedLogin(ctx, gw.port, 'alice:secret'), 0, 'at conns_max = 1');
+  const text = fs.readFileSync(gw.cfgPath, 'utf8').replace('conns_max = 1', 'conns_max = 2');
+  fs.writeFileSync(gw.cfgPath, text);
+  gw.proc.child.kill('SIGHUP');
+  await waitCounter(ctx, gw, 'config_generation', 2);
+  const a2 = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  assert.equal(await a2.k('echo', 2), 2, 'the second place the reload gave');
+  assert.equal(await a1.k('echo', 1), 1, 'the open connection kept');
+  assert.equal(await refusedLogin(ctx, gw.port, 'alice:secret'), 0, 'at conns_max = 2');
+  const s = await waitCounter(ctx, gw, 'user_conns_refused', 2);
+  assert.equal(counter(s, 'user_conns_refused'), 2);
 });
 
 itest('user_limits: a slow handshake is closed and counted, and never holds its user\'s place',
