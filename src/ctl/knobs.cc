@@ -689,6 +689,18 @@ const knob kKnobs[] = {
          user_limits_at(c, i).conns_max = uint32_t(v.integer);
      },
      [](const config& c, std::size_t i) { return int_value(c.user_limits.at(i).conns_max); }},
+    {"user_limits.message_bytes_max", knob_type::integer, kArray, "0", 0, kBytesMax, {},
+     kReloadable, {},
+     "Longest message one such user may send (header included); 0 = limits.message_bytes_max. "
+     "Request mode reads a longer call past and answers 'qgate: message over this user's "
+     "limit; session mode closes the connection, as for limits.message_bytes_max. Counted in "
+     "user_message_refused.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).message_bytes_max = uint64_t(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return int_value(c.user_limits.at(i).message_bytes_max);
+     }},
 };
 
 const section_info kSections[] = {

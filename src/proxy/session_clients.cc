@@ -113,10 +113,12 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = e_.lim_->message_bytes_max;  // replies too, as request mode holds them
+    if (from == role::client) hl.length_max = ss.client_max(hl.length_max);
     const bool was_owing = owing(ss);
     qipc::status st = src.fr.feed(p, n, hl, fc);
     if (!st) {
         bump(e_.ctr_.malformed_frames);
+        if (from == role::client) count_user_over(ss, st);
         QGATE_LOG_DEBUG("malformed frame from %s: %s", from == role::client ? "client" : "backend",
                         qipc::errc_name(st.code));
         if (from == role::upstream) return backend_broke(ss, bid, p, fc);
@@ -164,9 +166,10 @@ void session_clients::forward_copy(session& ss, role from, const uint8_t* p, uin
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (!src.fr.feed(p, n, hl, fc)) {
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    if (const qipc::status st = src.fr.feed(p, n, hl, fc); !st) {
         bump(e_.ctr_.malformed_frames);
+        count_user_over(ss, st);
         e_.close_session(ss);
         return;
     }
@@ -207,9 +210,10 @@ void session_clients::no_backend_data(session& ss, const uint8_t* p, uint32_t n)
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (!ss.s[0].fr.feed(p, n, hl, fc)) {
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    if (const qipc::status st = ss.s[0].fr.feed(p, n, hl, fc); !st) {
         bump(e_.ctr_.malformed_frames);
+        count_user_over(ss, st);
         e_.close_session(ss);
         return;
     }
@@ -261,9 +265,11 @@ bool session_clients::early_ok(session& ss, const uint8_t* p, uint32_t n) {
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (ss.s[0].fr.feed(p, n, hl, fc)) return true;
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    const qipc::status st = ss.s[0].fr.feed(p, n, hl, fc);
+    if (st) return true;
     bump(e_.ctr_.malformed_frames);
+    count_user_over(ss, st);
     e_.close_session(ss);
     return false;
 }
@@ -379,6 +385,14 @@ void session_clients::on_eof(session& ss, role r) {
         return;
     }
     backend_lost(ss);
+}
+
+// A client frame longer than its user's message_bytes_max (below the global limit) is closed
+// as any over-long frame is; it is also counted against the user's limit.
+void session_clients::count_user_over(const session& ss, qipc::status st) {
+    if (ss.msg_max != 0 && st.code == qipc::errc::length_too_large) {
+        bump(e_.ctr_.user_message_refused);
+    }
 }
 
 // A passthrough backend closed in the handshake: it refused the client's own credentials, so

@@ -7,13 +7,13 @@
 
 namespace qgate::proxy {
 
-uint32_t user_conns::limit_of(const config& cfg, std::string_view user) {
+const user_limits_conf* user_conns::rule_of(const config& cfg, std::string_view user) {
     for (const user_limits_conf& l : cfg.user_limits) {
         for (const std::string& p : l.users) {
-            if (route::glob_match(p, user)) return l.conns_max;
+            if (route::glob_match(p, user)) return &l;
         }
     }
-    return 0;
+    return nullptr;
 }
 
 // FNV-1a, 64 bits; 0 marks a free slot, so a name that hashes to 0 takes 1.

@@ -24,8 +24,8 @@ class user_conns {
     static constexpr int32_t kOverLimit = -2;
     static constexpr int32_t kTableFull = -3;
 
-    /// The conns_max of the first [[user_limits]] matching `user`; 0 = no limit.
-    static uint32_t limit_of(const config& cfg, std::string_view user);
+    /// The first [[user_limits]] matching `user`; nullptr = none (not limited).
+    static const user_limits_conf* rule_of(const config& cfg, std::string_view user);
 
     /// Counts a login of `user` against `max` (0: not limited, not counted). Returns the slot
     /// to release at close (>= 0), kUnlimited, kOverLimit or kTableFull.

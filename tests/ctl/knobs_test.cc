@@ -102,6 +102,7 @@ const char* const kSchema[] = {
     "process_csv.conns",
     "user_limits.users",
     "user_limits.conns_max",
+    "user_limits.message_bytes_max",
 };
 
 // A snapshot with one default entry per array section, for the getters.

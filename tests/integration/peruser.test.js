@@ -175,6 +175,32 @@ async (t, ctx) => {
   assert.equal(counter(s, 'user_conns_refused'), 0);
 });
 
+itest('user_limits message_bytes_max: request mode answers a longer call with an error, ' +
+  'session mode closes; other users send as long a message', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS,
+    extra: '[[user_limits]]\nusers = ["alice"]\nmessage_bytes_max = 1000\n',
+    listeners: [{ group: 'rdb' }, { group: 'rdb', mode: 'request' }],
+  });
+  const [session, request] = gw.ports;
+  const big = 'x'.repeat(2000);
+  const aliceRq = await qconnect(ctx, request, { user: 'alice', password: 'secret' });
+  await assert.rejects(aliceRq.k('echo', big),
+    (e) => e.message === 'qgate: message over this user\'s limit', 'request mode: q error');
+  assert.equal(await aliceRq.k('echo', 'small'), 'small', 'read past: the next call is served');
+  const bobRq = await qconnect(ctx, request, { user: 'bob', password: 'hunter2' });
+  assert.equal(await bobRq.k('echo', big), big, 'bob is not limited');
+  const aliceSs = await qconnect(ctx, session, { user: 'alice', password: 'secret' });
+  assert.equal(await aliceSs.k('echo', 'small'), 'small');
+  await assert.rejects(aliceSs.k('echo', big), /connection closed/,
+    'session mode closes, as for limits.message_bytes_max');
+  const bobSs = await qconnect(ctx, session, { user: 'bob', password: 'hunter2' });
+  assert.equal(await bobSs.k('echo', big), big);
+  const s = await waitCounter(ctx, gw, 'user_message_refused', 2);
+  assert.equal(counter(s, 'user_message_refused'), 2);
+  assert.equal(counter(s, 'request_too_large'), 0);
+});
+
 itest('user_limits: --check-config names a bad [[user_limits]] entry with file:line',
   { ioIndependent: true }, async (t, ctx) => {
   const text = qgateConfigText({ admin: false, backends: [{ name: 'r1', port: 5011 }],

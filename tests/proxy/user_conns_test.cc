@@ -30,15 +30,15 @@ TEST_CASE("user_conns: each user counted on its own; the limit refuses; a releas
     CHECK(t->open_of("carol") == 0);
 }
 
-TEST_CASE("user_conns: limit_of takes the first [[user_limits]] whose patterns match") {
+TEST_CASE("user_conns: rule_of takes the first [[user_limits]] whose patterns match") {
     qgate::config c;
-    c.user_limits.push_back({{"al*", "bob"}, 3});
-    c.user_limits.push_back({{"*"}, 1});
-    CHECK(user_conns::limit_of(c, "alice") == 3);
-    CHECK(user_conns::limit_of(c, "bob") == 3);
-    CHECK(user_conns::limit_of(c, "carol") == 1);
+    c.user_limits.push_back({{"al*", "bob"}, 3, 0});
+    c.user_limits.push_back({{"*"}, 1, 0});
+    CHECK(user_conns::rule_of(c, "alice") == &c.user_limits[0]);
+    CHECK(user_conns::rule_of(c, "bob") == &c.user_limits[0]);
+    CHECK(user_conns::rule_of(c, "carol") == &c.user_limits[1]);
     c.user_limits.clear();
-    CHECK(user_conns::limit_of(c, "alice") == 0);
+    CHECK(user_conns::rule_of(c, "alice") == nullptr);
 }
 
 TEST_CASE("user_conns: bounded; a user with no slot left is refused, not let through") {
