@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qgate {
@@ -44,11 +45,15 @@ inline const char* source_name(backend_source s) {
     return kNames[static_cast<uint8_t>(s)];
 }
 
+/// backend.credentials value that sends each session client's own credentials upstream.
+inline constexpr std::string_view kPassthrough = "passthrough";
+
 struct backend_conf {
     std::string name;
     std::string group;
     endpoint addr;
-    std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password
+    std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password;
+                              ///< kPassthrough = the session client's own (session mode only)
     uint32_t conns = 4;  ///< request mode: pooled upstream connections
     /// Request mode: may several calls be in flight on one pooled connection? Only a backend
     /// that answers in order may (plain q; not a .z.pg deferring with -30!).
@@ -72,6 +77,13 @@ struct route_conf {
     uint32_t timeout_ms = 0;  ///< 0 = no timeout
     uint32_t queue_max = 0;   ///< 0 = limits.queue_max
     int32_t priority = 0;     ///< higher is served first from a backend's queue
+};
+
+/// One [[user_limits]]: limits for each user its `users` patterns match (first entry wins).
+struct user_limits_conf {
+    std::vector<std::string> users{"*"};  ///< user patterns (exact or glob)
+    uint32_t conns_max = 0;  ///< open connections per user, all listeners and shards; 0 = any
+    uint64_t message_bytes_max = 0;  ///< longest message from such a user; 0 = the global limit
 };
 
 /// One line of a q -u style users file: `user:secret`, or `user:secret:admin` for a user who
@@ -213,6 +225,7 @@ struct config {
     std::vector<route_conf> routes;
     std::vector<acl_conf> acls;               ///< [[acl]], in file order
     std::vector<user_group_conf> user_groups;  ///< [[user_group]]
+    std::vector<user_limits_conf> user_limits;
     endpoint admin;  ///< admin q-IPC listener (.qgate.stats[]); port 0 with empty host = off
     bool admin_enabled = false;
     admin_conf admin_limits;

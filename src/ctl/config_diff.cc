@@ -25,6 +25,7 @@ std::size_t entries(const config& c, std::string_view section) {
     if (section == "route") return c.routes.size();
     if (section == "acl") return c.acls.size();
     if (section == "user_group") return c.user_groups.size();
+    if (section == "user_limits") return c.user_limits.size();
     return 1;
 }
 

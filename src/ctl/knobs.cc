@@ -121,6 +121,11 @@ knob_value get_acl_list(const config& c, std::size_t i) {
     return v;
 }
 
+user_limits_conf& user_limits_at(config& c, std::size_t i) {
+    if (c.user_limits.size() <= i) c.user_limits.resize(i + 1);
+    return c.user_limits[i];
+}
+
 route_conf& route_at(config& c, std::size_t i) {
     if (c.routes.size() <= i) c.routes.resize(i + 1);
     return c.routes[i];
@@ -448,7 +453,8 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) { return addr_value(c.backends.at(i).addr); }},
     {"backend.credentials", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
-     "password.",
+     "password. \"passthrough\" = each session client's own user:password (session mode "
+     "only; a backend refusing it closes that client, as q does).",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
     {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, kReloadable, {},
      "Request mode: upstream connections qgate keeps to this backend. Each carries one call at "
@@ -724,6 +730,31 @@ const knob kKnobs[] = {
          c.process_csv.conns = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.process_csv.conns); }},
+    {"user_limits.users", knob_type::list, kArray, "[\"*\"]", 0, 0, {}, kReloadable, {},
+     "Users these limits apply to, each separately (exact or glob). The first [[user_limits]] "
+     "matching a user applies.",
+     [](config& c, std::size_t i, const knob_value& v) { user_limits_at(c, i).users = v.list; },
+     [](const config& c, std::size_t i) { return list_value(c.user_limits.at(i).users); }},
+    {"user_limits.conns_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, kReloadable, {},
+     "Connections one such user may have open at once, over every listener and shard; 0 = no "
+     "limit. One more is closed in the handshake without a byte (the client's hopen fails with "
+     "'access, as for a refused login) and counted in user_conns_refused.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).conns_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) { return int_value(c.user_limits.at(i).conns_max); }},
+    {"user_limits.message_bytes_max", knob_type::integer, kArray, "0", 0, kBytesMax, {},
+     kReloadable, {},
+     "Longest message one such user may send (header included); 0 = limits.message_bytes_max. "
+     "Request mode reads a longer call past and answers 'qgate: message over this user's "
+     "limit; session mode closes the connection, as for limits.message_bytes_max. Counted in "
+     "user_message_refused.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).message_bytes_max = uint64_t(v.integer);
+     },
+     [](const config& c, std::size_t i) {
+         return int_value(c.user_limits.at(i).message_bytes_max);
+     }},
 };
 
 const section_info kSections[] = {
@@ -740,6 +771,8 @@ const section_info kSections[] = {
                     "call (or a session-mode login) is allowed only when some rule for its user "
                     "allows all of it; anything else gets 'access and is counted."},
     {"user_group", kArray, "Named sets of users for [[acl]] rules (\"@name\")."},
+    {"user_limits", kArray, "Limits per user (each user counted on its own), matched by user "
+                            "pattern; first match wins. A user no entry matches is not limited."},
     {"pubsub", kTable, "Tickerplant multicast for listeners in pubsub mode (DESIGN §7)."},
     {"access_log", kTable, "Request mode: an access log, one line per call (off unless path "
                            "is set)."},

@@ -20,10 +20,12 @@ struct source_lines {
     std::vector<uint32_t> routes;            ///< line of each [[route]] header
     std::vector<uint32_t> acls;              ///< line of each [[acl]] header
     std::vector<uint32_t> user_groups;       ///< line of each [[user_group]] header
+    std::vector<uint32_t> user_limits;       ///< line of each [[user_limits]] header
     std::vector<uint32_t>& of(std::string_view array_section) {
         if (array_section == "listener") return listeners;
         if (array_section == "backend") return backends;
         if (array_section == "acl") return acls;
+        if (array_section == "user_limits") return user_limits;
         return array_section == "user_group" ? user_groups : routes;
     }
     std::map<std::string, uint32_t> keys;    ///< line of each [section] knob set in the file

@@ -109,6 +109,10 @@ struct session {
     std::string user;             ///< handshake user (request-mode routes match on it)
     uint64_t acl_rules = 0;       ///< the [[acl]] rules naming `user` (route/acl.h), as of
     uint64_t acl_gen = 0;         ///< this generation's number (recomputed when it moves on)
+    int32_t user_slot = -1;       ///< its user_conns slot, released when the slot is freed
+    uint64_t msg_max = 0;         ///< its user's message_bytes_max when below the global; 0 = none
+    /// Longest message this client may send: its user's limit, else limits.message_bytes_max.
+    uint64_t client_max(uint64_t global) const { return msg_max != 0 ? msg_max : global; }
     // ---- a client's figures for .qgate.clients[] (set at accept; the shard's thread only)
     uint64_t client_id = 0;       ///< admin_link.h: unique for the process's life
     int64_t since_ns = 0;         ///< accepted at (Unix ns)

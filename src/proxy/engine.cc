@@ -30,6 +30,7 @@
 //    pinned by paused sessions, which only come back when their reader reads.
 
 #include "proxy/kinds.h"
+#include "proxy/user_conns.h"
 
 #include <sys/socket.h>
 
@@ -479,6 +480,9 @@ void engine::maybe_free(session& ss, role r) {
         ss.retry = ss.close_after_flush = false;
         ss.h->on_slot_freed(ss);
         ss.h = nullptr;
+        if (ss.user_slot >= 0) opt_.users->release(ss.user_slot);
+        ss.user_slot = -1;
+        ss.msg_max = 0;
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;

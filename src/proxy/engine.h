@@ -42,6 +42,7 @@
 namespace qgate::proxy {
 
 class session_clients;
+class user_conns;
 class request_clients;
 class fanouts;
 class pool_links;
@@ -74,6 +75,7 @@ struct engine_options {
     admin_link* admin = nullptr;      ///< this shard's command slot (admin_link.h); may be null
     backend_meters* meters = nullptr;  ///< per-backend calls / errors; null = the engine's own
     gen_holder* gens = nullptr;  ///< the routing generations (hot reload); required
+    user_conns* users = nullptr;  ///< process-wide per-user counts; nullptr = no user limits
 };
 
 /// A backend's latest connect outcome as one shard saw it (.qgate.backends[] lasterror, state).
@@ -161,6 +163,7 @@ class engine final : public shard::shard_hooks {
     uint64_t clock_now();
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
+    bool within_user_limits(session& ss, std::string_view user);
     static void on_eof(session& ss, role r);
     void on_timeout(session& ss);
     void release_item(int32_t bid);

@@ -41,6 +41,7 @@
 #include "proxy/engine.h"
 #include "proxy/reloader.h"
 #include "proxy/upstreams.h"
+#include "proxy/user_conns.h"
 #include "qgate/admin.h"
 #include "qgate/discovery.h"
 #include "qgate/gateway.h"
@@ -443,6 +444,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
 
     auto ups = std::make_unique<proxy::upstream_table>();
     ups->build(*cfg);
+    auto users = std::make_unique<proxy::user_conns>();  // shared by every shard's engine
     std::string err;
     std::unique_ptr<proxy::route_plane> plane;
     std::unique_ptr<proxy::pubsub_plane> pubsub;
@@ -568,6 +570,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     eo.stop = &stop;
     eo.force = &force;
     eo.gens = &gens;
+    eo.users = users.get();
     std::unique_ptr<proxy::access_log> alog;
     if (!start_access_log(*cfg, n, plane.get(), *ups, alog)) {
         admin.stop();  // before `model`, which its thread reads, goes away

@@ -10,10 +10,13 @@
 // handshake_timeout_ms is closed and counted (handshake_fail); bytes a client sends behind its
 // handshake before the reply are kept (up to kEarlyBytesMax) and handled as its first messages.
 // A login [[acl]] does not allow on this listener (or, in session mode, to the listener's
-// backend group) is refused the same way, and counted (acl_denied_logins).
+// backend group) is refused the same way, and counted (acl_denied_logins); so is a user over
+// its [[user_limits]] conns_max (counted apart).
 
 #include "proxy/kinds.h"
+#include "proxy/user_conns.h"
 #include "qgate/auth.h"
+#include "qgate/log.h"
 #include "qgate/qipc/handshake.h"
 
 namespace qgate::proxy {
@@ -63,6 +66,7 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
         close_session(ss);  // no byte written: the client reports 'access, as with q
         return;
     }
+    if (!within_user_limits(ss, h.user)) return;
     ss.client_cap = h.capability;
     ss.hs_len = static_cast<uint32_t>(h.length);
     ss.deadline_ms = 0;
@@ -73,6 +77,28 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
         return;
     }
     ss.h->on_authenticated(ss);  // the kind of the listener takes it from here
+}
+
+// [[user_limits]] conns_max: counted process-wide from the login (user_conns.h) until the
+// slot is freed, so a handshake still in progress never holds a user's place. One over the
+// limit is closed without a byte, as q refuses a login (the client's hopen reports 'access).
+// Its message_bytes_max is kept in the slot (ss.msg_max) for the framers of its kind.
+bool engine::within_user_limits(session& ss, std::string_view user) {
+    const user_limits_conf* rule =
+        opt_.users != nullptr ? user_conns::rule_of(*gen_->cfg, user) : nullptr;
+    const uint32_t max = rule != nullptr ? rule->conns_max : 0;
+    const int32_t slot = max == 0 ? user_conns::kUnlimited : opt_.users->acquire(user, max);
+    if (slot >= user_conns::kUnlimited) {
+        ss.user_slot = slot;
+        const uint64_t m = rule != nullptr ? rule->message_bytes_max : 0;
+        ss.msg_max = m != 0 && m < lim_->message_bytes_max ? m : 0;
+        return true;
+    }
+    bump(slot == user_conns::kTableFull ? ctr_.user_table_full : ctr_.user_conns_refused);
+    QGATE_LOG_DEBUG("user %.*s: connection limit %u", static_cast<int>(user.size()), user.data(),
+                    max);
+    close_session(ss);
+    return false;
 }
 
 void engine::on_eof(session& ss, role r) { ss.h->on_eof(ss, r); }

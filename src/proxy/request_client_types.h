@@ -18,6 +18,7 @@ struct rq_client {
     uint64_t off = 0;         ///< bytes of `fill->req` written
     bool skip = false;        ///< discarding the current frame (a response from the client)
     bool oversize = false;    ///< `fill` is a call longer than request_bytes_max: body skipped
+    bool user_over = false;   ///< ... or than its user's message_bytes_max (a different error)
     bool over_budget = false; ///< `fill` could not be held (request_bytes_held_max): body skipped
     bool undecided = false;   ///< `fill` has its header only: lend or copy at its first body byte
     /// The input chunk being framed (request_data): its receive buffer (-1: bytes the session

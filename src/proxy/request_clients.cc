@@ -51,6 +51,8 @@ using shard::bump;
 
 namespace {
 constexpr uint8_t kRequestCapability = 3;
+// A call over its user's [[user_limits]] message_bytes_max (read past, like request_too_large).
+constexpr std::string_view kUserMessageOver = "qgate: message over this user's limit";
 
 }  // namespace
 
@@ -184,9 +186,11 @@ int64_t request_clients::request_data(session& ss, int32_t bid, const uint8_t* p
             }
             if (ss.rq.oversize) {
                 ss.rq.oversize = false;
-                bump(e_.ctr_.request_too_large);
+                const bool user = ss.rq.user_over;
+                ss.rq.user_over = false;
+                bump(user ? e_.ctr_.user_message_refused : e_.ctr_.request_too_large);
                 if (r->sync) enlist(ss, *r);
-                answer_error(ss, *r, "qgate: request too large");
+                answer_error(ss, *r, user ? kUserMessageOver : "qgate: request too large");
                 return;
             }
             dispatch(ss, *r);
@@ -253,7 +257,9 @@ bool request_clients::request_header(session& ss, const qipc::frame_header& h) {
     r->in_us = r->sync ? shard::now_us() : 0;
     // A call is taken whole (lent or copied at its first body byte: request_lend.cc); one
     // over the limit is read past and answered with an error.
-    ss.rq.oversize = h.length > e_.lim_->request_bytes_max;
+    const bool too_large = h.length > e_.lim_->request_bytes_max;
+    ss.rq.user_over = !too_large && ss.msg_max != 0 && h.length > ss.msg_max;
+    ss.rq.oversize = too_large || ss.rq.user_over;
     ss.rq.undecided = !ss.rq.oversize;
     if (ss.rq.oversize) {
         r->req.resize(qipc::kHeaderSize);
@@ -605,7 +611,7 @@ void request_clients::drop_partial(session& ss) {
         maybe_free_request(*f);
     }
     ss.rq.cut = frame_cut{};
-    ss.rq.skip = ss.rq.oversize = ss.rq.undecided = false;
+    ss.rq.skip = ss.rq.oversize = ss.rq.user_over = ss.rq.undecided = false;
 }
 
 // Replies drained below the low watermarks: read the client again, within its quota.

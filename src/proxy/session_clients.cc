@@ -10,9 +10,12 @@
 //    backend that answers more than it was offered (PyKX echoes; a broken one sent 0xff) is
 //    not believed: the client gets min(offered, answered), q's common capability. Bad
 //    credentials: the socket is closed without writing a byte, as q does.
-//  * Upstream handshake: backend_conf.credentials ("qgate" when empty) + the client's
-//    capability (capped at 6) + NUL. A client that sent no capability byte (qPython's retry
-//    path) is passed through the same way: credentials + NUL only.
+//  * Upstream handshake: backend_conf.credentials ("qgate" when empty; the client's own
+//    "user:password" when "passthrough") + the client's capability (capped at 6) + NUL.
+//    A passthrough backend that closes in the handshake refused that user: the client is
+//    closed without a byte (refused()), the backend is not marked failed. A client that sent
+//    no capability byte (qPython's retry path) is passed through the same way: credentials +
+//    NUL only.
 //  * No backend reachable (every backend of the group refused, timed out or closed before
 //    its reply byte): qgate still completes the client handshake with capability
 //    min(client, 3), then answers every sync request with the q error
@@ -110,10 +113,12 @@ void session_clients::forward(session& ss, role from, uint16_t bid, const uint8_
     qipc::header_limits hl;
     hl.capability = ss.cap;
     hl.length_max = e_.lim_->message_bytes_max;  // replies too, as request mode holds them
+    if (from == role::client) hl.length_max = ss.client_max(hl.length_max);
     const bool was_owing = owing(ss);
     qipc::status st = src.fr.feed(p, n, hl, fc);
     if (!st) {
         bump(e_.ctr_.malformed_frames);
+        if (from == role::client) count_user_over(ss, st);
         QGATE_LOG_DEBUG("malformed frame from %s: %s", from == role::client ? "client" : "backend",
                         qipc::errc_name(st.code));
         if (from == role::upstream) return backend_broke(ss, bid, p, fc);
@@ -161,9 +166,10 @@ void session_clients::forward_copy(session& ss, role from, const uint8_t* p, uin
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (!src.fr.feed(p, n, hl, fc)) {
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    if (const qipc::status st = src.fr.feed(p, n, hl, fc); !st) {
         bump(e_.ctr_.malformed_frames);
+        count_user_over(ss, st);
         e_.close_session(ss);
         return;
     }
@@ -204,9 +210,10 @@ void session_clients::no_backend_data(session& ss, const uint8_t* p, uint32_t n)
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.cap;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (!ss.s[0].fr.feed(p, n, hl, fc)) {
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    if (const qipc::status st = ss.s[0].fr.feed(p, n, hl, fc); !st) {
         bump(e_.ctr_.malformed_frames);
+        count_user_over(ss, st);
         e_.close_session(ss);
         return;
     }
@@ -258,9 +265,11 @@ bool session_clients::early_ok(session& ss, const uint8_t* p, uint32_t n) {
     net::frame_counts fc;
     qipc::header_limits hl;
     hl.capability = ss.client_cap != 0 ? qipc::negotiate_capability(ss.client_cap) : 0;
-    hl.length_max = e_.lim_->message_bytes_max;
-    if (ss.s[0].fr.feed(p, n, hl, fc)) return true;
+    hl.length_max = ss.client_max(e_.lim_->message_bytes_max);
+    const qipc::status st = ss.s[0].fr.feed(p, n, hl, fc);
+    if (st) return true;
     bump(e_.ctr_.malformed_frames);
+    count_user_over(ss, st);
     e_.close_session(ss);
     return false;
 }
@@ -361,8 +370,10 @@ void session_clients::on_eof(session& ss, role r) {
         return;
     }
     switch (ss.st) {
-    case sstate::connecting:
     case sstate::up_handshake:
+        if (e_.opt_.upstreams->at(ss.backend).passthrough) return refused(ss);
+        [[fallthrough]];
+    case sstate::connecting:
         bump(e_.ctr_.backend_connect_fail);  // refused our credentials or died before replying
         e_.note_backend_fail(ss.backend, "closed in the handshake (credentials refused?)", 0);
         on_upstream_failed(ss);
@@ -374,6 +385,24 @@ void session_clients::on_eof(session& ss, role r) {
         return;
     }
     backend_lost(ss);
+}
+
+// A client frame longer than its user's message_bytes_max (below the global limit) is closed
+// as any over-long frame is; it is also counted against the user's limit.
+void session_clients::count_user_over(const session& ss, qipc::status st) {
+    if (ss.msg_max != 0 && st.code == qipc::errc::length_too_large) {
+        bump(e_.ctr_.user_message_refused);
+    }
+}
+
+// A passthrough backend closed in the handshake: it refused the client's own credentials, so
+// the client is closed without a byte, as q closes a refused login (the client reports
+// 'access). Not a backend failure: one user's bad password must not mark the backend down.
+void session_clients::refused(session& ss) {
+    bump(e_.ctr_.passthrough_refused);
+    QGATE_LOG_DEBUG("backend %s refused user %s", e_.opt_.upstreams->at(ss.backend).name.c_str(),
+                    ss.user.c_str());
+    e_.close_session(ss);
 }
 
 // Backend lost mid-session: one error per outstanding sync request if the stream stands at a

@@ -30,6 +30,8 @@ class session_clients final : public conn_handler {
     void start_upstream(session& ss);
     bool early_ok(session& ss, const uint8_t* p, uint32_t n);
     void backend_lost(session& ss);
+    void refused(session& ss);
+    void count_user_over(const session& ss, qipc::status st);
     void on_upstream_reply(session& ss, uint16_t bid, uint32_t n);
     void forward(session& ss, role from, uint16_t bid, const uint8_t* p, uint32_t n);
     void forward_copy(session& ss, role from, const uint8_t* p, uint32_t n);

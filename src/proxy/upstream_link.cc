@@ -47,10 +47,18 @@ upstream_link::step upstream_link::connected(session& ss, const io::completion& 
     return step::handshake;
 }
 
-// Alone in its send: q takes the first bytes it reads as the handshake.
+// Alone in its send: q takes the first bytes it reads as the handshake. A passthrough backend
+// gets a session client's own credentials: the text of its handshake, still in ss.hs (bounded
+// by limits.handshake_bytes_max), without its capability byte and NUL.
 void upstream_link::send_handshake(session& ss, int backend, uint8_t cap) {
     ss.link.phase = link_phase::handshake;
-    ss.up_hs = e_.opt_.upstreams->at(backend).credentials;
+    const upstream& u = e_.opt_.upstreams->at(backend);
+    if (u.passthrough && ss.st == sstate::connecting && ss.hs_len != 0) {
+        const uint32_t text = ss.hs_len - 1 - (ss.client_cap != 0 ? 1 : 0);
+        ss.up_hs.assign(ss.hs, 0, text);
+    } else {
+        ss.up_hs = u.credentials;
+    }
     if (cap != 0) ss.up_hs.push_back(static_cast<char>(cap));
     ss.up_hs.push_back('\0');
     e_.push(ss, role::upstream, reinterpret_cast<const uint8_t*>(ss.up_hs.data()),

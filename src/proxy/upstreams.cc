@@ -78,7 +78,8 @@ bool upstream_table::add(const config& cfg, const std::vector<uint32_t>& ids,
         state_[ids[i]].drained.store(false, std::memory_order_relaxed);  // a reused id
         u.name = b.name;
         u.group = b.group;
-        u.credentials = b.credentials.empty() ? "qgate" : b.credentials;
+        u.passthrough = b.credentials == kPassthrough;
+        u.credentials = b.credentials.empty() || u.passthrough ? "qgate" : b.credentials;
         u.conns = b.conns;
         u.pipeline = b.pipeline;
         if (!net::resolve(b.addr, u.addr, error)) {

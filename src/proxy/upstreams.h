@@ -26,6 +26,10 @@ struct upstream {
     std::string group;
     net::sock_addr addr;
     std::string credentials;  ///< sent upstream ("qgate" when the config leaves it empty)
+    /// credentials = "passthrough": a session sends its client's own "user:password" upstream;
+    /// any other link (pool, feed) sends `credentials`, then "qgate" (config validation keeps
+    /// such a backend out of request and pub/sub mode).
+    bool passthrough = false;
     uint32_t conns = 4;       ///< request mode: pooled connections
     pipeline_mode pipeline = pipeline_mode::automatic;
 };

@@ -41,6 +41,15 @@ namespace qgate::shard {
       "request mode: sync calls refused by [[acl]] (answered 'access)")                            \
     X(acl_denied_async, counter, "calls",                                                          \
       "request mode: async calls refused by [[acl]] (dropped, also counted in async_dropped)")     \
+    X(passthrough_refused, counter, "connections",                                                 \
+      "session clients closed because a passthrough backend refused their own credentials")       \
+    X(user_conns_refused, counter, "connections",                                                  \
+      "clients closed at login: their user had [[user_limits]] conns_max connections open")      \
+    X(user_table_full, counter, "connections",                                                     \
+      "clients closed at login: no per-user count slot left for their user (user_conns.h)")       \
+    X(user_message_refused, counter, "messages",                                                   \
+      "messages over their user's [[user_limits]] message_bytes_max (request mode: answered with "\
+      "an error; session mode: connection closed)")                                                \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \

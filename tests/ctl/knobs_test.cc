@@ -107,6 +107,9 @@ const char* const kSchema[] = {
     "process_csv.proctypes",
     "process_csv.credentials",
     "process_csv.conns",
+    "user_limits.users",
+    "user_limits.conns_max",
+    "user_limits.message_bytes_max",
 };
 
 // A snapshot with one default entry per array section, for the getters.
@@ -117,6 +120,7 @@ config with_entries() {
     c.routes.resize(1);
     c.acls.resize(1);
     c.user_groups.resize(1);
+    c.user_limits.resize(1);
     return c;
 }
 
