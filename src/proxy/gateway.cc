@@ -392,6 +392,25 @@ bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_pl
     return true;
 }
 
+// One TLS context per TLS listener, before any shard starts: a bad certificate or key stops
+// the start with its file named.
+bool build_tls(const config& cfg, std::vector<std::shared_ptr<proxy::tls_server>>& out) {
+    out.assign(cfg.listeners.size(), nullptr);
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        if (!cfg.listeners[i].tls()) continue;
+        std::string err;
+        out[i] = proxy::tls_server::make(cfg.listeners[i], i, err);
+        if (out[i] == nullptr) {
+            QGATE_LOG_ERROR("%s", err.c_str());
+            return false;
+        }
+        QGATE_LOG_INFO("listener %zu: TLS 1.2/1.3, certificate %s%s", i,
+                       cfg.listeners[i].tls_cert.c_str(),
+                       cfg.listeners[i].tls_verify_client ? ", client certificates required" : "");
+    }
+    return true;
+}
+
 // Starts each shard's engine on its thread. On a failure the shards already running are
 // stopped the normal way (stop flag, then shard 0 broadcasts the drain) and joined.
 bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::engine_options eo,
@@ -561,6 +580,10 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     }
 
     proxy::engine_options eo;
+    if (!build_tls(*cfg, eo.tls)) {
+        admin.stop();
+        return 1;
+    }
     eo.cfg = cfg;
     eo.upstreams = ups.get();
     eo.plane = plane.get();
