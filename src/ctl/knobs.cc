@@ -432,7 +432,9 @@ const knob kKnobs[] = {
      [](config& c, std::size_t i, const knob_value& v) {
          listener_at(c, i).tls_verify_client = v.integer != 0;
      },
-     [](const config& c, std::size_t i) { return bool_value(c.listeners.at(i).tls_verify_client); }},
+     [](const config& c, std::size_t i) {
+         return bool_value(c.listeners.at(i).tls_verify_client);
+     }},
 
     {"backend.name", knob_type::string, kArray, "\"rdb1\"", 0, 0, {}, kRequired | kReloadable,
      {}, "Unique name, used in logs, errors and stats.", set_backend_text<&backend_conf::name>,

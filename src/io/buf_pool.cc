@@ -36,7 +36,7 @@ void buf_pool::attach_ring(io_uring_buf_ring* br) {
     // Every buffer but a small reserve starts in the kernel's hands. The reserve, on the free
     // stack, is what acquire() hands out in ring mode: TLS connections decrypt a recv's bytes
     // into more buffers than the kernel filled (proxy/tls.h).
-    reserve_ = entries_ / 32 > 0 ? entries_ / 32 : 1;
+    reserve_ = entries_ / 32;  // none in a pool too small to spare one (tests)
     while (free_.size() > reserve_) {
         const uint16_t bid = free_.back();
         free_.pop_back();

@@ -10,7 +10,8 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const {
   itest, assert, startStack, qconnect, qcall, qlong, MSG, decode, payloadPattern,
-  payloadReplyLen, stats, counter, waitCounter, pollUntil, within, HOST,
+  payloadReplyLen, stats, counter, waitCounter, pollUntil, within, HOST, qgateConfigText,
+  runQgateSync, deadPort,
 } = require('./lib');
 const { makePki, tlsConnect } = require('./tls_lib');
 
@@ -157,3 +158,39 @@ itest('TLS: a client that never finishes its TLS handshake is closed at handshak
     const after = await waitCounter(ctx, gw, 'handshake_fail', before + 1);
     assert.equal(counter(after, 'tls_handshakes'), 0);
   });
+
+itest('TLS with 4 KiB receive buffers: a 16 KiB record decrypts into reserve buffers, in order',
+  async (t, ctx) => {
+    const pki = makePki(ctx.dir);
+    const { gw } = await startStack(ctx, {
+      users: ['u:p', 'a:b:admin'], limits: { buf_size: 4096 },
+      listeners: [{ group: 'rdb', keys: tlsKeys(pki) }, { group: 'rdb', mode: 'request', keys: tlsKeys(pki) }],
+    });
+    for (const port of gw.ports) {
+      const c = await tlsConnect(port, { ca: pki.ca });
+      const big = payloadPattern(300000);
+      const h = Buffer.alloc(6); h[0] = 4; h.writeUInt32LE(big.length, 2);
+      c.send(qcall(MSG.sync, 'echo', Buffer.concat([h, big])));
+      const back = await c.frame(30000);
+      assert.ok(back.subarray(14).equals(big), 'the 300 KB request came back byte for byte');
+      c.close();
+    }
+    assert.equal(counter(await stats(ctx, gw), 'tls_rx_no_buffer'), 0);
+  });
+
+itest('TLS config errors stop the start with the file named', { ioIndependent: true }, async (t, ctx) => {
+  const pki = makePki(ctx.dir);
+  const cases = [
+    [{ tls_cert: pki.cert, tls_key: `${ctx.dir}/nope.key` }, /tls_key .*nope\.key/],
+    [{ tls_cert: `${ctx.dir}/nope.pem`, tls_key: pki.key }, /tls_cert .*nope\.pem/],
+    [{ tls_cert: pki.cert, tls_key: pki.clientKey }, /tls_key .*client\.key.*(mismatch|does not match)/],
+  ];
+  for (const [keys, want] of cases) {
+    const cfg = ctx.file('bad.toml', qgateConfigText({
+      listeners: [{ group: 'rdb', keys }], backends: [{ name: 'b', port: await deadPort() }],
+    }));
+    const r = runQgateSync(['-c', cfg]);
+    assert.equal(r.code, 1, `qgate exits 1 (${r.stderr})`);
+    assert.match(r.stderr + r.stdout, want);
+  }
+});
