@@ -91,8 +91,12 @@ bool check_listeners(const config& cfg, const source_lines* lines, std::string& 
                     "\" has no [[backend]]";
             return false;
         }
-        if (!check_listener_tls(l, error)) {
-            error = where(lines, at, i) + label + ": " + error;
+        std::string why;
+        if (!check_listener_tls(l, why)) {
+            error = where(lines, at, i);
+            error += label;
+            error += ": ";
+            error += why;
             return false;
         }
         for (std::size_t j = 0; j < i && l.addr.port != 0; ++j) {

@@ -65,12 +65,7 @@ void engine::tls_rx(session& ss, role r, uint16_t bid, uint32_t n) {
         if (st != tls_conn::rd::data) {
             release(static_cast<uint16_t>(cur));
             if (st == tls_conn::rd::failed) return tls_fail(ss, "handshake or record error");
-            if (st == tls_conn::rd::closed) {  // close_notify: as a half-close
-                k.rd_eof = true;
-                ss.h->on_read_eof(ss, r);
-                return;
-            }
-            break;
+            break;  // more to come; after a close_notify the TCP EOF that follows ends it
         }
         on_data(ss, r, static_cast<uint16_t>(cur), got);
         if (got < pool.size() || k.closing || ss.st == sstate::closing) break;

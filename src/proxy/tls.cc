@@ -72,8 +72,9 @@ std::shared_ptr<tls_server> tls_server::make(const listener_conf& l, std::size_t
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     // Partial writes: SSL_write takes what fits in the pair and says how much (the engine's
     // send queue resumes from that byte); the moving buffer: a resumed write gathers anew.
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+    // Not SSL_MODE_RELEASE_BUFFERS: the record buffers stay allocated for the connection's
+    // life instead of being freed and allocated again per idle spell (per message).
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // No TLS 1.3 session tickets: nothing to send after the handshake that nobody asked for.
     SSL_CTX_set_num_tickets(c, 0);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
