@@ -216,8 +216,8 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
             ++sessions_open_;
             // The TLS handshake runs first, within the same handshake_timeout_ms.
             set_timeout(*ss, lim_->handshake_timeout_ms);
-            const bool tls = l < opt_.tls.size() && opt_.tls[l] != nullptr;
-            if (!tls || tls_accept(*ss)) arm_recv(*ss, role::client);
+            ssl_ctx_st* tls = opt_.tls != nullptr ? opt_.tls->ctx(l) : nullptr;
+            if (tls == nullptr || tls_accept(*ss, tls)) arm_recv(*ss, role::client);
         }
     }
     if (!el.armed) {

@@ -63,8 +63,8 @@ struct engine_options {
     config_ptr cfg;
     upstream_table* upstreams = nullptr;
     std::vector<int> listener_fds;        ///< this shard's fd per cfg.listeners entry
-    /// Per cfg.listeners entry: its TLS context, null for a plain listener (empty: all plain).
-    std::vector<std::shared_ptr<tls_server>> tls;
+    /// Every listener's current TLS context (tls.h); null: every listener is plain.
+    const tls_contexts* tls = nullptr;
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
     /// Set by the signal thread on a second SIGTERM/SIGINT: the drain ends now, as at its
     /// timeout (every client closed, calls in flight dropped).
@@ -163,7 +163,7 @@ class engine final : public shard::shard_hooks {
     uint64_t clock_now();
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
     // engine_tls.cc: a TLS client's record layer between the socket and the above
-    bool tls_accept(session& ss);
+    bool tls_accept(session& ss, ssl_ctx_st* ctx);
     void tls_rx(session& ss, role r, uint16_t bid, uint32_t n);
     void tls_fail(session& ss, const char* why);
     bool tls_send_pending(session& ss, role r);

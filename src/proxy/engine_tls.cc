@@ -19,10 +19,10 @@ namespace qgate::proxy {
 using shard::bump;
 
 // A client of a TLS listener gets its record layer; false: it could not (closed, counted).
-bool engine::tls_accept(session& ss) {
+bool engine::tls_accept(session& ss, ssl_ctx_st* ctx) {
     sock& k = ss.s[0];
     k.tls = std::make_unique<tls_conn>();
-    if (k.tls->init(opt_.tls[ss.listener]->ctx(), be_.pool().size())) return true;
+    if (k.tls->init(ctx, be_.pool().size())) return true;
     tls_fail(ss, "cannot create the connection's SSL object");
     return false;
 }

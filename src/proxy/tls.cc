@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 
 #include "qgate/config.h"
+#include "qgate/log.h"
 
 namespace qgate::proxy {
 
@@ -88,6 +89,37 @@ std::shared_ptr<tls_server> tls_server::make(const listener_conf& l, std::size_t
 }
 
 tls_server::~tls_server() { SSL_CTX_free(ctx_); }
+
+bool tls_contexts::build(const config& cfg, std::string& err) {
+    n_ = cfg.listeners.size();
+    slots_ = std::make_unique<std::atomic<SSL_CTX*>[]>(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+        slots_[i].store(nullptr, std::memory_order_relaxed);
+        if (!cfg.listeners[i].tls()) continue;
+        std::shared_ptr<tls_server> s = tls_server::make(cfg.listeners[i], i, err);
+        if (s == nullptr) return false;
+        slots_[i].store(s->ctx(), std::memory_order_release);
+        keep_.push_back(std::move(s));
+    }
+    return true;
+}
+
+std::size_t tls_contexts::reload(const config& cfg) {
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < n_ && i < cfg.listeners.size(); ++i) {
+        if (slots_[i].load(std::memory_order_relaxed) == nullptr) continue;  // plain stays so
+        std::string err;
+        std::shared_ptr<tls_server> s = tls_server::make(cfg.listeners[i], i, err);
+        if (s == nullptr) {
+            QGATE_LOG_ERROR("reload: %s; keeping its running certificate", err.c_str());
+            continue;
+        }
+        slots_[i].store(s->ctx(), std::memory_order_release);
+        keep_.push_back(std::move(s));
+        ++done;
+    }
+    return done;
+}
 
 tls_conn::~tls_conn() {
     SSL_free(ssl_);  // frees the pair's SSL side too

@@ -13,10 +13,12 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 struct ssl_ctx_st;
 struct ssl_st;
@@ -24,6 +26,7 @@ struct bio_st;
 
 namespace qgate {
 struct listener_conf;
+struct config;
 }
 
 namespace qgate::proxy {
@@ -42,6 +45,29 @@ class tls_server {
   private:
     explicit tls_server(ssl_ctx_st* c) : ctx_(c) {}
     ssl_ctx_st* ctx_;
+};
+
+/// Every listener's current TLS context. Built before the shards start; rebuilt from the same
+/// files on a reload (SIGHUP, .qgate.reload[]) so a renewed certificate serves new
+/// connections while the ones open keep theirs (an SSL holds a reference to its SSL_CTX).
+/// Thread: build and reload on the control thread; ctx() on any shard (one acquire load).
+/// Every context made is kept until exit (a reload makes a few KiB), so a shard that loaded
+/// the previous pointer can still SSL_new from it.
+class tls_contexts {
+  public:
+    /// All TLS listeners' contexts, or false with `err` naming the file at fault.
+    bool build(const config& cfg, std::string& err);
+    /// Rebuilds every TLS listener's context; one that fails keeps its old one (logged).
+    /// Returns how many were replaced.
+    std::size_t reload(const config& cfg);
+    ssl_ctx_st* ctx(std::size_t l) const {
+        return l < n_ ? slots_[l].load(std::memory_order_acquire) : nullptr;
+    }
+
+  private:
+    std::unique_ptr<std::atomic<ssl_ctx_st*>[]> slots_;
+    std::size_t n_ = 0;
+    std::vector<std::shared_ptr<tls_server>> keep_;
 };
 
 /// The first byte of every TLS connection (a handshake record): a client sending anything

@@ -194,3 +194,26 @@ itest('TLS config errors stop the start with the file named', { ioIndependent: t
     assert.match(r.stderr + r.stdout, want);
   }
 });
+
+itest('TLS reload (SIGHUP): a renewed certificate serves new clients; open ones keep theirs',
+  async (t, ctx) => {
+    const pki = makePki(ctx.dir);
+    const live = { tls_cert: `${ctx.dir}/live.pem`, tls_key: `${ctx.dir}/live.key` };
+    fs.copyFileSync(pki.cert, live.tls_cert);
+    fs.copyFileSync(pki.key, live.tls_key);
+    const { gw } = await startStack(ctx, { users: ['u:p', 'a:b:admin'], listeners: [{ group: 'rdb', keys: live }] });
+    const old = await tlsConnect(gw.port, { ca: pki.ca });
+    assert.equal(decode(await call(old, 'echo', 1)), 1);
+    await assert.rejects(tlsConnect(gw.port, { ca: pki.ca2 }), /self-signed|unable|UNABLE/i);
+    fs.copyFileSync(pki.cert2, live.tls_cert);
+    fs.copyFileSync(pki.key2, live.tls_key);
+    gw.proc.kill('SIGHUP');
+    const renewed = await pollUntil(async () => {
+      try { return await tlsConnect(gw.port, { ca: pki.ca2 }); } catch { return null; }
+    }, { what: 'the renewed certificate served', timeoutMs: 10000, intervalMs: 100 });
+    assert.equal(decode(await call(renewed, 'echo', 2)), 2);
+    assert.equal(decode(await call(old, 'echo', 3)), 3, 'the connection opened before is served');
+    await assert.rejects(tlsConnect(gw.port, { ca: pki.ca }), /self-signed|unable|UNABLE/i);
+    old.close();
+    renewed.close();
+  });

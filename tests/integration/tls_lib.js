@@ -30,6 +30,10 @@ function makePki(dir) {
       '-CAcreateserial', '-out', `${name}.pem`, '-extfile', 'san.ext', ...extra]);
   };
   leaf('server', 'localhost', ['-days', '2']);
+  // A renewed server certificate, signed by the other CA (the reload test tells them apart).
+  openssl(d, ['req', ...ec, '-keyout', 'server2.key', '-out', 'server2.csr', '-subj', '/CN=localhost']);
+  openssl(d, ['x509', '-req', '-in', 'server2.csr', '-CA', 'ca2.pem', '-CAkey', 'ca2.key',
+    '-CAcreateserial', '-out', 'server2.pem', '-extfile', 'san.ext', '-days', '2']);
   leaf('client', 'client1', ['-days', '2']);
   // Expired: valid 2020-01-01 to 2020-01-02, signed with `openssl ca` (OpenSSL 3.0's x509
   // has no -not_before / -not_after, and -days refuses a non-positive number).
@@ -45,6 +49,7 @@ function makePki(dir) {
   const f = (n) => path.join(d, n);
   return {
     dir: d, ca: f('ca.pem'), ca2: f('ca2.pem'), cert: f('server.pem'), key: f('server.key'),
+    cert2: f('server2.pem'), key2: f('server2.key'),
     clientCert: f('client.pem'), clientKey: f('client.key'),
     expiredCert: f('expired.pem'), expiredKey: f('expired.key'),
   };
