@@ -29,6 +29,12 @@ struct listener_conf {
     std::string group;  ///< backend group serving this listener (session mode)
     /// Session mode: how a session picks its backend ("least-connections" is least_busy).
     route_policy policy = route_policy::least_busy;
+    /// TLS (session and request listeners): PEM files; empty tls_cert = plain q-IPC.
+    std::string tls_cert{};
+    std::string tls_key{};
+    std::string tls_ca{};            ///< CA bundle client certificates are checked against
+    bool tls_verify_client = false;  ///< require a client certificate signed by tls_ca
+    bool tls() const { return !tls_cert.empty(); }
 };
 
 /// Request mode pipelining of a backend (order of the "backend.pipeline" choices).

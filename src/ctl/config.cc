@@ -46,7 +46,8 @@ class loader {
         for (auto&& [key, node] : root) {
             if (!load_section(key, node)) return false;
         }
-        return load_users_file() && load_process_csv() && check_cross(cfg_, &lines_, error_);
+        return load_users_file() && load_process_csv() && resolve_tls_paths() &&
+               check_cross(cfg_, &lines_, error_);
     }
 
   private:
@@ -165,6 +166,21 @@ class loader {
     bool wrong_type(const toml::node& node, const std::string& what, std::string_view want) {
         return fail(node.source(), what + " must be " + std::string(want) + ", got " +
                                        std::string(type_name(node.type())));
+    }
+
+    // A listener's TLS files are relative to this file's directory, like the users file; they
+    // are read (and their errors reported) when the gateway builds its TLS contexts.
+    bool resolve_tls_paths() {
+        namespace fs = std::filesystem;
+        for (listener_conf& l : cfg_.listeners) {
+            for (std::string* f : {&l.tls_cert, &l.tls_key, &l.tls_ca}) {
+                fs::path p(*f);
+                if (!f->empty() && p.is_relative()) {
+                    *f = (fs::path(source_).parent_path() / p).lexically_normal().string();
+                }
+            }
+        }
+        return true;
     }
 
     bool load_users_file() {

@@ -441,6 +441,28 @@ const knob kKnobs[] = {
          return choice_value(kRoutePolicyChoices, int64_t(c.listeners.at(i).policy));
      }},
 
+    {"listener.tls_cert", knob_type::string, kArray, "\"\"", 0, 0, {}, kRelativePath, {},
+     "TLS: the listener's certificate chain (PEM), relative to this file's directory. Set = "
+     "the listener speaks TLS 1.2/1.3 only (session and request modes); empty = plain q-IPC.",
+     [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).tls_cert = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.listeners.at(i).tls_cert); }},
+    {"listener.tls_key", knob_type::string, kArray, "\"\"", 0, 0, {}, kRelativePath, {},
+     "TLS: the private key of tls_cert (PEM, unencrypted). Required with tls_cert.",
+     [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).tls_key = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.listeners.at(i).tls_key); }},
+    {"listener.tls_ca", knob_type::string, kArray, "\"\"", 0, 0, {}, kRelativePath, {},
+     "TLS: CA bundle (PEM) client certificates are verified against (tls_verify_client).",
+     [](config& c, std::size_t i, const knob_value& v) { listener_at(c, i).tls_ca = v.text; },
+     [](const config& c, std::size_t i) { return text_value(c.listeners.at(i).tls_ca); }},
+    {"listener.tls_verify_client", knob_type::boolean, kArray, "false", 0, 1, {}, 0, {},
+     "TLS: refuse clients without a certificate signed by tls_ca (mutual TLS).",
+     [](config& c, std::size_t i, const knob_value& v) {
+         listener_at(c, i).tls_verify_client = v.integer != 0;
+     },
+     [](const config& c, std::size_t i) {
+         return bool_value(c.listeners.at(i).tls_verify_client);
+     }},
+
     {"backend.name", knob_type::string, kArray, "\"rdb1\"", 0, 0, {}, kRequired | kReloadable,
      {}, "Unique name, used in logs, errors and stats.", set_backend_text<&backend_conf::name>,
      get_backend_text<&backend_conf::name>},

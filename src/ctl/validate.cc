@@ -58,6 +58,24 @@ bool check_sources(const config& cfg, const source_lines* lines, std::string& er
     return true;
 }
 
+// TLS keys of one listener: all or nothing, and not on a pub/sub listener (whose publishers
+// read straight into their update buffers, past the TLS record layer).
+bool check_listener_tls(const listener_conf& l, std::string& error) {
+    const bool any = !l.tls_cert.empty() || !l.tls_key.empty() || !l.tls_ca.empty() ||
+                     l.tls_verify_client;
+    if (!any) return true;
+    if (l.tls_cert.empty() || l.tls_key.empty()) {
+        error = "tls_cert and tls_key go together";
+    } else if (l.mode == conn_mode::pubsub) {
+        error = "TLS is not supported on a pubsub listener";
+    } else if (l.tls_verify_client && l.tls_ca.empty()) {
+        error = "tls_verify_client needs tls_ca";
+    } else {
+        return true;
+    }
+    return false;
+}
+
 bool check_listeners(const config& cfg, const source_lines* lines, std::string& error) {
     const auto* at = lines != nullptr ? &lines->listeners : nullptr;
     if (cfg.listeners.empty()) {
@@ -71,6 +89,14 @@ bool check_listeners(const config& cfg, const source_lines* lines, std::string& 
         if (!served) {
             error = where(lines, at, i) + label + ": group \"" + l.group +
                     "\" has no [[backend]]";
+            return false;
+        }
+        std::string why;
+        if (!check_listener_tls(l, why)) {
+            error = where(lines, at, i);
+            error += label;
+            error += ": ";
+            error += why;
             return false;
         }
         for (std::size_t j = 0; j < i && l.addr.port != 0; ++j) {

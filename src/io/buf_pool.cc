@@ -33,12 +33,16 @@ bool buf_pool::init(uint32_t entries, uint32_t size) {
 
 void buf_pool::attach_ring(io_uring_buf_ring* br) {
     ring_ = br;
-    // Every buffer starts in the kernel's hands; the free stack is unused in ring mode.
-    for (uint16_t bid : free_) {
+    // Every buffer but a small reserve starts in the kernel's hands. The reserve, on the free
+    // stack, is what acquire() hands out in ring mode: TLS connections decrypt a recv's bytes
+    // into more buffers than the kernel filled (proxy/tls.h).
+    reserve_ = entries_ / 32;  // none in a pool too small to spare one (tests)
+    while (free_.size() > reserve_) {
+        const uint16_t bid = free_.back();
+        free_.pop_back();
         io_uring_buf_ring_add(ring_, data(bid), size_, bid, static_cast<int>(entries_ - 1),
                               static_cast<int>(unpublished_++));
     }
-    free_.clear();
     publish();
 }
 
@@ -60,7 +64,7 @@ bool buf_pool::release(uint16_t bid) {
     if (bid >= entries_ || taken_[bid] == 0) return false;
     taken_[bid] = 0;
     --held_;
-    if (ring_ == nullptr) {
+    if (ring_ == nullptr || free_.size() < reserve_) {
         free_.push_back(bid);
         return true;
     }

@@ -38,7 +38,8 @@ class buf_pool {
     uint32_t held() const { return held_; }
     bool ring_mode() const { return ring_ != nullptr; }
 
-    /// Stack mode: takes a free buffer; -1 when the pool is empty.
+    /// Takes a free buffer (ring mode: from the small reserve kept out of the ring); -1 when
+    /// there is none.
     int acquire();
     /// Ring mode: the kernel handed `bid` to us in a recv CQE.
     void note_taken(uint16_t bid);
@@ -58,6 +59,7 @@ class buf_pool {
     std::vector<uint8_t> taken_;  ///< per buffer: 1 while user space holds it
     io_uring_buf_ring* ring_ = nullptr;
     uint32_t unpublished_ = 0;
+    uint32_t reserve_ = 0;  ///< ring mode: buffers kept on the free stack for acquire()
 };
 
 }  // namespace qgate::io

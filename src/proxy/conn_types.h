@@ -16,6 +16,7 @@
 #include "proxy/pool_link_types.h"
 #include "proxy/pubsub_state.h"
 #include "proxy/request_client_types.h"
+#include "proxy/tls.h"
 #include "proxy/upstream_link.h"
 
 namespace qgate::proxy {
@@ -43,6 +44,7 @@ enum class rx_state : uint8_t { idle, armed, cancelling };
 struct sock {
     int fd = -1;
     transport* xp = nullptr;     ///< how its bytes move (transport.h); set with fd
+    std::unique_ptr<tls_conn> tls;  ///< a TLS listener's client: its record layer (tls.h)
     uint32_t gen = 1;            ///< bumped when the fd is closed; stale user_data is ignored
     rx_state rx = rx_state::idle;
     bool paused = false;

@@ -211,12 +211,14 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
             ss->since_ns = unix_ns();
             ss->calls = ss->bytes_in = ss->bytes_out = 0;
             ss->s[0].fd = c.res;
-            ss->s[0].xp = &plain_;  // per listener once TLS listeners exist
+            ss->s[0].xp = &plain_;
             bump(ctr_.accepts);
             bump(ctr_.conns_open);
             ++sessions_open_;
+            // The TLS handshake runs first, within the same handshake_timeout_ms.
             set_timeout(*ss, lim_->handshake_timeout_ms);
-            arm_recv(*ss, role::client);
+            ssl_ctx_st* tls = opt_.tls != nullptr ? opt_.tls->ctx(l) : nullptr;
+            if (tls == nullptr || tls_accept(*ss, tls)) arm_recv(*ss, role::client);
         }
     }
     if (!el.armed) {
@@ -281,6 +283,8 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         if (r == role::client) ss.bytes_in += static_cast<uint64_t>(c.res);
         if (k.closing || ss.st == sstate::closing) {
             release(c.buffer_id());
+        } else if (k.tls != nullptr) {
+            tls_rx(ss, r, c.buffer_id(), static_cast<uint32_t>(c.res));
         } else {
             on_data(ss, r, c.buffer_id(), static_cast<uint32_t>(c.res));
         }
@@ -314,10 +318,12 @@ void engine::on_read(uint32_t sid, const io::completion& c) {
     ss.h->on_read(ss, static_cast<role>(sid & 1), c);
 }
 
-void engine::on_send(uint32_t sid, const io::completion& c) {
+void engine::on_send(uint32_t sid, const io::completion& cqe) {
     session& ss = *sessions_[sid / 2];
     const role r = static_cast<role>(sid & 1);
     sock& k = ss.s[sid & 1];
+    io::completion c = cqe;
+    if (k.tls != nullptr && !tls_on_send(ss, r, c)) return;  // engine_tls.cc
     // Ops count: the one sendmsg in flight; a duplicate would wrap `ops` (see on_recv).
     if (!QGATE_CHECK(ctr_, k.send_inflight && k.ops > 0)) return drop_completion(ss, c);
     --k.ops;
@@ -430,6 +436,10 @@ void engine::flush_sends() {
         sock& k = ss.s[sid & 1];
         k.dirty = false;
         if (k.fd < 0 || k.closing || k.send_inflight || k.sq.empty()) continue;
+        if (k.tls != nullptr) {
+            tls_flush(ss, static_cast<role>(sid & 1));
+            continue;
+        }
         const int n = k.sq.gather(items_, k.iov, io::kIovMax, k.inflight_bytes);
         k.msg = msghdr{};
         k.msg.msg_iov = k.iov;
@@ -464,6 +474,7 @@ void engine::maybe_free(session& ss, role r) {
         k.rx = rx_state::idle;
         k.inflight_bytes = 0;
         k.fr = net::framer{};
+        k.tls.reset();
         if (ss.h->on_sock_freed(ss, r)) return;  // the kind reconnects or retries on it
     }
     if (ss.st == sstate::closing && ss.s[0].fd < 0 && ss.s[1].fd < 0) {

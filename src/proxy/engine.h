@@ -64,6 +64,8 @@ struct engine_options {
     config_ptr cfg;
     upstream_table* upstreams = nullptr;
     std::vector<int> listener_fds;        ///< this shard's fd per cfg.listeners entry
+    /// Every listener's current TLS context (tls.h); null: every listener is plain.
+    const tls_contexts* tls = nullptr;
     const std::atomic<bool>* stop = nullptr;  ///< set by the signal thread (shard 0 polls it)
     /// Set by the signal thread on a second SIGTERM/SIGINT: the drain ends now, as at its
     /// timeout (every client closed, calls in flight dropped).
@@ -162,6 +164,14 @@ class engine final : public shard::shard_hooks {
     void expire_timers(uint64_t now_ms);
     uint64_t clock_now();
     void on_data(session& ss, role r, uint16_t bid, uint32_t n);
+    // engine_tls.cc: a TLS client's record layer between the socket and the above
+    bool tls_accept(session& ss, ssl_ctx_st* ctx);
+    void tls_rx(session& ss, role r, uint16_t bid, uint32_t n);
+    void tls_fail(session& ss, const char* why);
+    bool tls_send_pending(session& ss, role r);
+    void tls_kick(session& ss, role r);
+    void tls_flush(session& ss, role r);
+    bool tls_on_send(session& ss, role r, io::completion& c);
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
     bool within_user_limits(session& ss, std::string_view user);
     static void on_eof(session& ss, role r);

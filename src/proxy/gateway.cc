@@ -393,6 +393,23 @@ bool build_planes(const config& cfg, uint32_t n, std::unique_ptr<proxy::route_pl
     return true;
 }
 
+// One TLS context per TLS listener, before any shard starts: a bad certificate or key stops
+// the start with its file named.
+bool build_tls(const config& cfg, proxy::tls_contexts& out) {
+    std::string err;
+    if (!out.build(cfg, err)) {
+        QGATE_LOG_ERROR("%s", err.c_str());
+        return false;
+    }
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        const listener_conf& l = cfg.listeners[i];
+        if (!l.tls()) continue;
+        QGATE_LOG_INFO("listener %zu: TLS 1.2/1.3, certificate %s%s", i, l.tls_cert.c_str(),
+                       l.tls_verify_client ? ", client certificates required" : "");
+    }
+    return true;
+}
+
 // Starts each shard's engine on its thread. On a failure the shards already running are
 // stopped the normal way (stop flag, then shard 0 broadcasts the drain) and joined.
 bool start_shards(std::vector<std::unique_ptr<shard::shard>>& shards, proxy::engine_options eo,
@@ -522,8 +539,14 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     proxy::route_hits hits(shards);
     // Every reload (SIGHUP, .qgate.reload[]): the admin port's logins follow the users file,
     // and route hits restart when the route table changed (README "Behaviour decisions").
-    const reload_fn do_reload = [&rl, &admin, &reg, &hits](const char* why) {
+    proxy::tls_contexts tls;  // before the shards start; outlives them (joined below)
+    const reload_fn do_reload = [&rl, &admin, &reg, &hits, &tls](const char* why) {
         proxy::reload_result r = rl.reload(why);
+        // Certificates are re-read from their files even when the config did not change:
+        // a renewed certificate is the usual reason for the reload.
+        if (r.ok && tls.reload(*rl.running()) > 0) {
+            QGATE_LOG_INFO("reload: TLS certificates re-read");
+        }
         if (r.ok && r.users_changed) admin.set_users(rl.running()->users);
         if (r.ok && r.users_changed) reg.set_users(rl.running()->users);
         if (r.ok && r.routes_changed) hits.restart();
@@ -563,6 +586,11 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     }
 
     proxy::engine_options eo;
+    if (!build_tls(*cfg, tls)) {
+        admin.stop();
+        return 1;
+    }
+    eo.tls = &tls;
     eo.cfg = cfg;
     eo.upstreams = ups.get();
     eo.plane = plane.get();

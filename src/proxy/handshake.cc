@@ -49,6 +49,13 @@ void engine::on_data(session& ss, role r, uint16_t bid, uint32_t n) {
 }
 
 void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
+    // A TLS ClientHello on a plain listener: no q handshake starts with 0x16 (a user name is
+    // text), so it is refused at its first byte rather than read as credentials.
+    if (ss.hs.empty() && n > 0 && p[0] == kTlsHandshakeRecord && ss.s[0].tls == nullptr) {
+        bump(ctr_.tls_on_plain_refused);
+        close_session(ss);
+        return;
+    }
     const size_t max = lim_->handshake_bytes_max;
     const size_t room = max + kEarlyBytesMax - ss.hs.size();
     ss.hs.append(reinterpret_cast<const char*>(p), n < room ? n : room);

@@ -3,12 +3,12 @@
 // `sock::xp`; the engine and the kind handlers never call the io backend on a connection's fd
 // themselves (listening sockets alone are the engine's).
 //
-// Today there is one transport, plain TCP over the shard's io backend (io_uring or epoll).
-// TLS (issue 18) slots in here without touching a handler: a TLS transport runs the TLS
-// handshake on the fd before the q handshake, then hands the session keys to the kernel (kTLS,
-// setsockopt TCP_ULP "tls"), after which the same recv/send operations below carry records
-// the kernel encrypts, so io_uring sends stay zero-copy; where the kernel offers no kTLS the
-// transport would decrypt into its own buffers instead, behind the same calls.
+// The socket calls are plain TCP over the shard's io backend (io_uring or epoll) for every
+// socket. TLS clients (issue 18) add a record layer on top, in user space: kTLS was planned
+// here (setsockopt TCP_ULP "tls", so io_uring sends stay zero-copy) but this kernel has none
+// (ENOENT), so a TLS socket's recv completions and sends go through engine_tls.cc (tls.h:
+// OpenSSL over a BIO pair; decrypted in place, encrypted into the pair) before the engine's
+// usual completion handling; no handler sees a difference.
 // Owner: the engine (one per shard, lives as long as it). Thread: the shard's.
 #pragma once
 

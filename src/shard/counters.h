@@ -33,6 +33,16 @@ namespace qgate::shard {
       "connections closed at accept: the shard had conns_per_shard_max sessions")                  \
     X(handshake_fail, counter, "connections",                                                      \
       "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
+    X(tls_handshakes, counter, "connections",                                                      \
+      "TLS handshakes completed on TLS listeners (before the q handshake)")                        \
+    X(tls_handshake_failures, counter, "connections",                                              \
+      "TLS handshakes refused (bad or missing certificate, protocol error); one warn log each")    \
+    X(tls_plain_refused, counter, "connections",                                                   \
+      "clients closed on a TLS listener: their first byte was not a TLS record (plain q-IPC)")     \
+    X(tls_on_plain_refused, counter, "connections",                                                \
+      "clients closed on a plain listener: their first byte was a TLS record (a ClientHello)")     \
+    X(tls_rx_no_buffer, counter, "connections",                                                    \
+      "TLS clients closed: their decrypted bytes needed a receive buffer and none was free")       \
     X(auth_fail, counter, "connections",                                                           \
       "clients refused for bad credentials (closed without a byte, as q does)")                    \
     X(acl_denied_logins, counter, "connections",                                                   \

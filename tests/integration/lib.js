@@ -297,6 +297,10 @@ function qgateConfigText(opts) {
     lines.push(`mode = ${tomlString(l.mode || 'session')}`);
     lines.push(`group = ${tomlString(l.group)}`);
     lines.push(`policy = ${tomlString(l.policy || 'least-connections')}`);
+    // Any other listener keys (tls_cert = "...", tls_verify_client = true, ...).
+    for (const [k, v] of Object.entries(l.keys || {})) {
+      lines.push(`${k} = ${typeof v === 'string' ? tomlString(v) : v}`);
+    }
     lines.push('');
   }
   for (const b of opts.backends || []) {

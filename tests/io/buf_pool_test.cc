@@ -54,6 +54,33 @@ TEST_CASE("buf_pool: ring mode publishes releases in one batch") {
     CHECK(bufs[(4) & 3].bid == 2);  // re-added in release order at the old tail
 }
 
+TEST_CASE("buf_pool: ring mode keeps entries/32 buffers back for acquire (TLS plaintext)") {
+    buf_pool p;
+    REQUIRE(p.init(64, 32));
+    alignas(4096) static io_uring_buf bufs[64];
+    auto* br = reinterpret_cast<io_uring_buf_ring*>(bufs);
+    io_uring_buf_ring_init(br);
+    p.attach_ring(br);
+    CHECK(br->tail == 62);  // two of 64 kept on the free stack
+    const int a = p.acquire();
+    const int b = p.acquire();
+    CHECK(a >= 0);
+    CHECK(b >= 0);
+    CHECK(p.acquire() == -1);  // the reserve is empty; the kernel's buffers are not taken
+    CHECK(p.held() == 2);
+    p.release(static_cast<uint16_t>(a));  // refills the reserve before the ring
+    p.publish();
+    CHECK(br->tail == 62);
+    CHECK(p.acquire() == a);
+    p.note_taken(5);
+    p.release(static_cast<uint16_t>(b));
+    p.release(static_cast<uint16_t>(a));
+    p.release(5);  // the reserve is full again: this one goes to the ring
+    p.publish();
+    CHECK(br->tail == 63);
+    CHECK(p.held() == 0);
+}
+
 TEST_CASE("send_queue: gathers items, resumes short sends at the exact byte") {
     item_pool items(16);
     send_queue q;

@@ -13,7 +13,7 @@ qgate_san_targets=(src/app/qgate tools/qmock/qmock tools/qbench/qbench tools/qip
 qgate_packages=(
   g++ meson ninja-build pkg-config cmake
   liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
-  libssl-dev clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
+  libssl-dev openssl python3 clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
   python3-matplotlib prometheus systemd chromium
 )
 

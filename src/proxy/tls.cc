@@ -1,0 +1,200 @@
+// TLS contexts and connections over a BIO pair (tls.h).
+
+#include "proxy/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "qgate/config.h"
+#include "qgate/log.h"
+
+namespace qgate::proxy {
+
+namespace {
+
+// The pair's two buffers, per connection. In: one recv's bytes (a pool buffer, limits.buf_size)
+// plus the partial record SSL may still hold back (at most one record, 16 KiB + 256): a recv's
+// bytes are fed whole, so they can be decrypted in place. Out: two records' ciphertext, so
+// SSL_write always finishes a record it starts.
+constexpr size_t kRecordMax = 16384 + 512;
+constexpr size_t kBioOut = 2 * kRecordMax;
+
+std::string ssl_errors() {
+    std::string s;
+    char buf[256];
+    unsigned long e = 0;
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof buf);
+        if (!s.empty()) s += "; ";
+        s += buf;
+    }
+    return s.empty() ? "unknown error" : s;
+}
+
+bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
+    if (SSL_CTX_use_certificate_chain_file(c, l.tls_cert.c_str()) != 1) {
+        why = "tls_cert " + l.tls_cert + ": " + ssl_errors();
+        return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, l.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        why = "tls_key " + l.tls_key + ": " + ssl_errors();
+        return false;
+    }
+    if (SSL_CTX_check_private_key(c) != 1) {
+        why = "tls_key " + l.tls_key + " does not match tls_cert " + l.tls_cert + ": " +
+              ssl_errors();
+        return false;
+    }
+    if (!l.tls_ca.empty() && SSL_CTX_load_verify_locations(c, l.tls_ca.c_str(), nullptr) != 1) {
+        why = "tls_ca " + l.tls_ca + ": " + ssl_errors();
+        return false;
+    }
+    if (l.tls_verify_client) {
+        if (l.tls_ca.empty()) {
+            why = "tls_verify_client needs tls_ca (the CA client certificates are checked with)";
+            return false;
+        }
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+    return true;
+}
+
+}  // namespace
+
+std::shared_ptr<tls_server> tls_server::make(const listener_conf& l, std::size_t index,
+                                             std::string& err) {
+    ERR_clear_error();
+    SSL_CTX* c = SSL_CTX_new(TLS_server_method());
+    if (c == nullptr) {
+        err = "listener " + std::to_string(index) + ": SSL_CTX_new: " + ssl_errors();
+        return nullptr;
+    }
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    // Partial writes: SSL_write takes what fits in the pair and says how much (the engine's
+    // send queue resumes from that byte); the moving buffer: a resumed write gathers anew.
+    // Not SSL_MODE_RELEASE_BUFFERS: the record buffers stay allocated for the connection's
+    // life instead of being freed and allocated again per idle spell (per message).
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // No TLS 1.3 session tickets: nothing to send after the handshake that nobody asked for.
+    SSL_CTX_set_num_tickets(c, 0);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    std::string why;
+    if (!load(c, l, why)) {
+        SSL_CTX_free(c);
+        err = "listener " + std::to_string(index) + ": " + why;
+        return nullptr;
+    }
+    return std::shared_ptr<tls_server>(new tls_server(c));
+}
+
+tls_server::~tls_server() { SSL_CTX_free(ctx_); }
+
+bool tls_contexts::build(const config& cfg, std::string& err) {
+    n_ = cfg.listeners.size();
+    slots_ = std::make_unique<std::atomic<SSL_CTX*>[]>(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+        slots_[i].store(nullptr, std::memory_order_relaxed);
+        if (!cfg.listeners[i].tls()) continue;
+        std::shared_ptr<tls_server> s = tls_server::make(cfg.listeners[i], i, err);
+        if (s == nullptr) return false;
+        slots_[i].store(s->ctx(), std::memory_order_release);
+        keep_.push_back(std::move(s));
+    }
+    return true;
+}
+
+std::size_t tls_contexts::reload(const config& cfg) {
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < n_ && i < cfg.listeners.size(); ++i) {
+        if (slots_[i].load(std::memory_order_relaxed) == nullptr) continue;  // plain stays so
+        std::string err;
+        std::shared_ptr<tls_server> s = tls_server::make(cfg.listeners[i], i, err);
+        if (s == nullptr) {
+            QGATE_LOG_ERROR("reload: %s; keeping its running certificate", err.c_str());
+            continue;
+        }
+        slots_[i].store(s->ctx(), std::memory_order_release);
+        keep_.push_back(std::move(s));
+        ++done;
+    }
+    return done;
+}
+
+tls_conn::~tls_conn() {
+    SSL_free(ssl_);  // frees the pair's SSL side too
+    BIO_free(net_);
+}
+
+bool tls_conn::init(SSL_CTX* ctx, uint32_t recv_max) {
+    ssl_ = SSL_new(ctx);
+    if (ssl_ == nullptr) return false;
+    BIO* inner = nullptr;
+    if (BIO_new_bio_pair(&inner, kBioOut, &net_, recv_max + kRecordMax) != 1) return false;
+    SSL_set_bio(ssl_, inner, inner);
+    SSL_set_accept_state(ssl_);
+    return true;
+}
+
+bool tls_conn::feed(const uint8_t* p, uint32_t n) {
+    if (BIO_ctrl_get_write_guarantee(net_) < n) return false;
+    return BIO_write(net_, p, static_cast<int>(n)) == static_cast<int>(n);
+}
+
+tls_conn::rd tls_conn::read(uint8_t* out, uint32_t cap, uint32_t& got) {
+    got = 0;
+    while (got < cap) {
+        const int r = SSL_read(ssl_, out + got, static_cast<int>(cap - got));
+        if (r > 0) {
+            got += static_cast<uint32_t>(r);
+            continue;
+        }
+        const int e = SSL_get_error(ssl_, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+        if (got > 0) return rd::data;  // the close or failure shows on the next read
+        last_err_ = e;
+        return e == SSL_ERROR_ZERO_RETURN ? rd::closed : rd::failed;
+    }
+    return got > 0 ? rd::data : rd::more;
+}
+
+uint64_t tls_conn::write(const iovec* iov, int n) {
+    uint64_t taken = 0;
+    for (int i = 0; i < n; ++i) {
+        const auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
+        size_t off = 0;
+        while (off < iov[i].iov_len) {
+            const size_t want = iov[i].iov_len - off;
+            const int chunk = want > (1U << 30) ? (1 << 30) : static_cast<int>(want);
+            const int r = SSL_write(ssl_, p + off, chunk);
+            if (r <= 0) return taken;  // the pair is full: the rest goes in the next send
+            off += static_cast<size_t>(r);
+            taken += static_cast<uint64_t>(r);
+        }
+    }
+    return taken;
+}
+
+uint32_t tls_conn::pending(uint8_t** p) const {
+    char* c = nullptr;
+    const int n = BIO_nread0(net_, &c);
+    *p = reinterpret_cast<uint8_t*>(c);
+    return n > 0 ? static_cast<uint32_t>(n) : 0;
+}
+
+void tls_conn::sent(uint32_t n) {
+    char* c = nullptr;
+    (void)BIO_nread(net_, &c, static_cast<int>(n));
+}
+
+bool tls_conn::established() const { return SSL_is_init_finished(ssl_) == 1; }
+
+std::string tls_conn::error() {
+    std::string s = ssl_errors();
+    const long v = SSL_get_verify_result(ssl_);
+    if (v != X509_V_OK) s += std::string(" (verify: ") + X509_verify_cert_error_string(v) + ")";
+    if (last_err_ == SSL_ERROR_SYSCALL) s += " (peer closed)";
+    return s;
+}
+
+}  // namespace qgate::proxy
