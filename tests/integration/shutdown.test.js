@@ -52,10 +52,21 @@ for (const mode of ['session', 'request']) {
       const { gw, idle, call } = await busyStack(ctx, t, mode, DRAIN, CALL);
       const t0 = sigterm(gw);
       await idle.waitClosed(5000);  // idle clients are closed at once: the drain has started
-      const late = await tryConnect(ctx, gw.port);
+      // ... on the idle client's shard. Each shard stops accepting when it sees the drain, so
+      // a connect in its first instant may still reach a shard that has not (seen once in CI
+      // under load 10): connects are refused once every shard drains, well within the call.
+      let late;
+      let answered = 0;
+      for (let i = 0; i < 50; ++i) {
+        late = await tryConnect(ctx, gw.port);
+        if (!late.answered) break;
+        ++answered;
+      }
+      if (answered > 0) t.diagnostic(`${answered} connect(s) answered before every shard drained`);
       assert.ok(gw.proc.alive, 'qgate is still draining (the busy call keeps it alive)');
       assert.ok(['ECONNREFUSED', 'ECONNRESET'].includes(late.refused) || late.closedAfter === 0,
         `a connect during the drain gets no handshake (${JSON.stringify(late)})`);
+      assert.ok(answered <= 2, `at most a connect per lagging shard is answered (${answered})`);
       assert.deepEqual(await call, { v: 42 }, 'the call in flight is answered');
       const exit = await within(gw.proc.exited, DRAIN, 'qgate exit');
       const ms = Date.now() - t0;
