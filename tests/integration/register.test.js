@@ -200,7 +200,12 @@ itest('registerResource: one connection registers two services; a reload keeps t
     { what: 'both services gone' });
   const none = await settled(q.k('tag', 'c'));
   assert.equal(none.e && none.e.message, 'qgate: no backend available for group rdb');
-  const s = await stats(ctx, gw);
+  // The listener's gauges move once the sink has applied the close (the generation is
+  // published first, so .qgate.backends[] may be empty a moment before).
+  const s = await pollUntil(async () => {
+    const x = await stats(ctx, gw);
+    return counter(x, 'register_backends') === 0 && counter(x, 'register_closed') >= 2 ? x : null;
+  }, { what: 'register_backends 0 and register_closed 2' });
   assert.equal(counter(s, 'register_backends'), 0);
   assert.equal(counter(s, 'register_accepted'), 2, 'the repeated registration is no new one');
   assert.equal(counter(s, 'register_closed'), 2, 'the silent one and the service connection');
@@ -246,5 +251,6 @@ async (t, ctx) => {
     { what: `${name} gone after the service died` });
   const after = await settled(q.k('tag', 's'));
   assert.equal(after.e && after.e.message, 'qgate: no backend available for group rdb');
+  await waitCounter(ctx, gw, 'register_closed', 1);  // counted once the sink applied the close
   assert.equal(counter(await stats(ctx, gw), 'register_closed'), 1);
 });
