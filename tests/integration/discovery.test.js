@@ -12,16 +12,16 @@
 //  * the discovery process killed: qgate keeps serving the last view (its failures counted),
 //    reconnects when discovery is back on its port, and learns the re-registered process again;
 //    SIGTERM then ends qgate (exit 0) with the discovery thread running;
-//  * against a scripted discovery process in the test (what qmock never sends): rows qgate
+//  * against a scripted discovery process in the test (lib.js startFakeBackend with
+//    autoAnswer; what qmock never sends): rows qgate
 //    cannot serve (tcps, unix, a malformed host, another proctype) are skipped and counted, a
 //    host name (one /etc/hosts maps to 127.0.0.1: no DNS query leaves the box) serves, a sync
 //    call from discovery is answered with a q error, the login and the getservices call are
 //    what TorQ's gateway sends.
 
-const net = require('node:net');
 const {
   itest, assert, startQmock, startQgate, qconnect, stats, counter, waitCounter, pollUntil,
-  settled, MSG, qmsg, qstr, qsym, qsyms, qlist, qtable, errorText, HOST,
+  settled, startFakeBackend, MSG, qmsg, qstr, qsym, qsyms, qlist, qtable, errorText,
 } = require('./lib.js');
 
 /** A name /etc/hosts maps to 127.0.0.1 other than localhost (the machine's own, usually), so
@@ -93,44 +93,6 @@ function servicesTable(rows, cols = COLS) {
   const emptyDict = Buffer.from([99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);  // ()!()
   return qtable(cols, cols.map((c) => (c === 'attributes' ? qlist(...col(c).map(() => emptyDict))
     : qsyms(col(c)))));
-}
-
-/**
- * A scripted discovery process: answers the login with capability 3 and every sync call with
- * `answer()` (a getservices table); keeps the login and the frames qgate sent. send(frame)
- * writes to qgate's connection.
- */
-async function startScriptedDiscovery(ctx, answer) {
-  const d = { logins: [], frames: [], sock: null };
-  const srv = net.createServer((sock) => {
-    d.sock = sock;
-    let buf = Buffer.alloc(0);
-    let loggedIn = false;
-    ctx.defer(() => sock.destroy());
-    sock.on('error', () => {});
-    sock.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (!loggedIn) {
-        const nul = buf.indexOf(0);
-        if (nul < 0) return;
-        d.logins.push(buf.subarray(0, nul + 1));
-        buf = buf.subarray(nul + 1);
-        loggedIn = true;
-        sock.write(Buffer.from([3]));
-      }
-      while (buf.length >= 8 && buf.length >= buf.readUInt32LE(4)) {
-        const frame = buf.subarray(0, buf.readUInt32LE(4));
-        buf = buf.subarray(frame.length);
-        d.frames.push(frame);
-        if (frame[1] === MSG.sync) sock.write(qmsg(MSG.response, answer()));
-      }
-    });
-  });
-  await new Promise((res, rej) => srv.listen(0, HOST, res).on('error', rej));
-  ctx.defer(() => srv.close());
-  d.port = srv.address().port;
-  d.send = (frame) => d.sock.write(frame);
-  return d;
 }
 
 /** `n` calls of name[]: the backends that answered, by count (errors as 'error: text'). */
@@ -223,20 +185,20 @@ itest('discovery: rows qgate cannot serve are skipped and counted; a sync call f
   const rdb1 = await startQmock(ctx, { name: 'rdb1' });
   const rdb2 = await startQmock(ctx, { name: 'rdb2' });
   const hp = (m) => `:127.0.0.1:${m.port}`;
-  const disc = await startScriptedDiscovery(ctx, () => servicesTable([
+  const disc = await startFakeBackend(ctx, { autoAnswer: () => servicesTable([
     ['rdb1', 'rdb', hp(rdb1)],
     ['rdbtls', 'rdb', `:tcps://127.0.0.1:${rdb2.port}`],
     ['rdbunix', 'rdb', `:unix://${rdb2.port}`],
     ['rdbbad', 'rdb', `:bad_host:${rdb2.port}`],
     ['rdbname', 'rdb', `:${loopbackName().toUpperCase()}:${rdb2.port}`],
     ['hdb1', 'hdb', hp(rdb2)],
-  ]));
+  ]) });
   const gw = await startGateway(ctx, disc, 60000);
   await waitBackends(ctx, gw, ['rdb1', 'rdbname'], 'the usable rows');
   const s = await stats(ctx, gw);
   assert.equal(counter(s, 'discovery_refreshes'), 1);
   assert.equal(counter(s, 'discovery_skipped'), 4, 'tcps, unix, a malformed host, hdb');
-  assert.deepEqual(disc.logins, [Buffer.from('qgate\x03\x00', 'latin1')]);
+  assert.deepEqual(disc.handshakes, [Buffer.from('qgate\x03\x00', 'latin1')]);
   assert.equal(disc.frames[0][1], MSG.sync);
   assert.deepEqual(disc.frames[0].subarray(8),
     qlist(qsym('getservices'), qsyms(['rdb']), Buffer.from([0xff, 1])));

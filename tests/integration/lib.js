@@ -970,17 +970,20 @@ Object.assign(module.exports, { waitRepliesHeld, waitUnreadByQgate });
 // ---------------------------------------------------------------- a backend that answers on cue
 
 /**
- * A q backend inside the test process that answers only when told, so a test decides exactly
+ * A q process inside the test process that answers only when told, so a test decides exactly
  * when each pooled call completes (qmock answers at once, or not at all under SIGSTOP).
  * Each connection's handshake (bytes up to the first NUL) is kept and answered with `cap`;
  * every later frame is kept in arrival order. answer(body) sends a response with `body` to
- * the oldest sync frame not answered yet. Returns { port, handshakes, frames, answer,
- * waitFrames(n), inKernel() } where inKernel() is the bytes sent to it that it has not read
- * yet (kernel queues of both ends, /proc/net/tcp).
+ * the oldest sync frame not answered yet; with `autoAnswer(frame)` every sync frame is
+ * answered at once with what it returns (a scripted q peer, e.g. a discovery process).
+ * Returns { port, handshakes, frames, answer, send(frame), waitFrames(n), inKernel() }:
+ * send writes to the newest connection; inKernel() is the bytes sent to it that it has not
+ * read yet (kernel queues of both ends, /proc/net/tcp).
  */
-async function startFakeBackend(ctx, { cap = 3 } = {}) {
-  const fake = { handshakes: [], frames: [], owed: [] };
+async function startFakeBackend(ctx, { cap = 3, autoAnswer = null } = {}) {
+  const fake = { handshakes: [], frames: [], owed: [], sock: null };
   const srv = net.createServer((sock) => {
+    fake.sock = sock;
     ctx.defer(() => sock.destroy());
     let buf = Buffer.alloc(0);
     let shook = false;
@@ -1005,7 +1008,9 @@ async function startFakeBackend(ctx, { cap = 3 } = {}) {
           continue;
         }
         fake.frames.push(frame);
-        if (frame[1] === MSG.sync) fake.owed.push(sock);
+        if (frame[1] !== MSG.sync) continue;
+        if (autoAnswer) sock.write(qmsg(MSG.response, autoAnswer(frame)));
+        else fake.owed.push(sock);
       }
     });
   });
@@ -1017,6 +1022,7 @@ async function startFakeBackend(ctx, { cap = 3 } = {}) {
     assert.ok(sock, 'the fake backend owes no answer');
     sock.write(qmsg(MSG.response, body));
   };
+  fake.send = (frame) => fake.sock.write(frame);
   fake.waitFrames = (n, timeoutMs = 10000) => pollUntil(() => fake.frames.length >= n,
     { what: `${n} frames at the fake backend (have ${fake.frames.length})`, timeoutMs });
   fake.inKernel = () => tcpQueues(fake.port).reduce((a, r) => a + r.txQueue + r.rxQueue, 0);
