@@ -13,6 +13,19 @@ const USERS = ['alice:secret', 'bob:hunter2', 'carol:pw3'];
 const GW_USERS = [...USERS, 'ops:pw:admin'];  // ops reads the stats on the admin port
 const ACCESS = (e) => e.message === 'access';
 
+// rdb1's row of .qgate.backends[] (a keyed table, as node-q decodes it: [keys, values]).
+async function backendRow(ctx, gw) {
+  const q = await qconnect(ctx, gw.admin, gw.adminUser);
+  try {
+    const [keys, values] = await q.k('.qgate.backends[]');
+    const i = keys.findIndex((k) => k.name === 'rdb1');
+    assert.ok(i >= 0, 'rdb1 is listed');
+    return { ...keys[i], ...values[i] };
+  } finally {
+    await q.close();
+  }
+}
+
 // One request listener in front of one passthrough backend whose users file holds alice and
 // bob only (the gateway's own account would be refused there). keys: extra backend knobs.
 function stack(ctx, keys = {}, extra = {}) {
@@ -66,6 +79,7 @@ itest('request passthrough: a user the backend refuses gets \'access, counted; t
   assert.equal(counter(s, 'backends_ejected'), 0, 'one user\'s refusal ejects nobody');
   assert.equal(counter(s, 'request_no_backend'), 0);
   assert.equal(counter(s, 'auth_fail'), 0, 'qgate itself accepted carol');
+  assert.equal((await backendRow(ctx, gw)).state, 'up', '.qgate.backends[]: still up');
 });
 
 itest('request passthrough: a link idle for user_idle_ms is closed, and opened again on the ' +
@@ -79,6 +93,7 @@ itest('request passthrough: a link idle for user_idle_ms is closed, and opened a
   }, { what: 'alice\'s link closed when idle', timeoutMs: 5000, intervalMs: 50 });
   assert.equal(counter(s, 'user_links_idle_closed'), 1);
   assert.equal(counter(s, 'user_links_opened'), 1);
+  assert.equal((await backendRow(ctx, gw)).state, 'up', 'no link open now, yet the backend is up');
   assert.equal(await alice.k('whoami[]'), 'alice', 'the next call opens a new link');
   const s2 = await stats(ctx, gw);
   assert.equal(counter(s2, 'user_links_opened'), 2);
