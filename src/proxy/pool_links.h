@@ -100,7 +100,7 @@ class pool_links final : public conn_handler, public frame_sink {
         return e_.opt_.upstreams->at(static_cast<int>(b)).passthrough;
     }
     void user_enqueue(request& r);
-    int32_t find_user(const home_backend& hb, const request& r) const;
+    static int32_t find_user(const home_backend& hb, const request& r);
     int32_t add_user(home_backend& hb, request& r);
     void pump_users(uint32_t b);
     void pump_user(uint32_t b, uint32_t ui);

@@ -64,7 +64,7 @@ void pool_links::user_enqueue(request& r) {
     mark_pump(b);
 }
 
-int32_t pool_links::find_user(const home_backend& hb, const request& r) const {
+int32_t pool_links::find_user(const home_backend& hb, const request& r) {
     for (uint32_t i = 0; i < hb.users.size(); ++i) {
         const user_pool& up = hb.users[i];
         if (up.key == r.cred_key && up.cred == r.cred) return static_cast<int32_t>(i);
