@@ -127,3 +127,21 @@ itest('request passthrough: at most user_links_max links per user; calls beyond 
   assert.ok(counter(s, 'user_links_opened') <= 2, `opened ${counter(s, 'user_links_opened')}`);
   assert.ok(counter(s, 'user_links_opened') >= 1);
 });
+
+itest('request passthrough: a backend that refuses connections is a backend failure as for a ' +
+  'shared pool: ejected after eject_after_failures, the call answered no backend', async (t, ctx) => {
+  const { gw } = await startStack(ctx, {
+    users: GW_USERS,
+    listeners: [{ group: 'rdb', mode: 'request' }],
+    limits: { eject_after_failures: 2, reconnect_min_ms: 10, reconnect_max_ms: 20 },
+    backends: [{ name: 'rdb1', credentials: 'passthrough', mock: false }],
+  });
+  const alice = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  await assert.rejects(within(alice.k('whoami[]'), 5000, 'alice\'s call'),
+    (e) => e.message === 'qgate: no backend available for group rdb');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'backends_ejected'), 1);
+  assert.ok(counter(s, 'backend_connect_fail') >= 2);
+  assert.equal(counter(s, 'user_pool_refused'), 0, 'a refused connect is not a refused user');
+  assert.equal((await backendRow(ctx, gw)).state, 'ejected');
+});
