@@ -190,6 +190,7 @@ void pool_links::retire(uint32_t b) {
         ss.pc.release = false;  // a user link being let go: closed as retired instead
         ss.deadline_ms = 0;  // a reconnect or probe timer already set is stale now
         if (ss.link.phase == link_phase::down && ss.s[1].fd < 0) {
+            if (ss.pc.user != 0) shard::drop(e_.ctr_.user_links_open);
             spare_.push_back(idx);
             continue;
         }

@@ -110,6 +110,7 @@ class pool_links final : public conn_handler, public frame_sink {
     void user_idle_due(session& ss);
     void user_release(session& ss);
     void user_link_freed(session& ss);
+    void drop_user_if_idle(uint32_t b, uint32_t ui);
     void bounce_users(uint32_t b);
     /// The backend's name, for logs and errors.
     const char* name(uint32_t b) const {

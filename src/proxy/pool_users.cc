@@ -127,10 +127,22 @@ void pool_links::pump_user(uint32_t b, uint32_t ui) {
     while (request* r = skipped.pop()) return_request(*r, false);
 }
 
+// No slot left (limits.conns_per_shard_max): with a link, the user's calls wait for it; with
+// none, nothing would ever pump them, so they are answered 'qgate: busy.
 void pool_links::open_user_link(uint32_t b, uint32_t ui) {
     session* ss = take_slot();
-    if (ss == nullptr) return;  // conns_per_shard_max: its calls wait for a link to free up
     user_pool& up = homes_[b].users[ui];
+    if (ss == nullptr) {
+        if (!up.conns.empty()) return;
+        request_fifo busy = std::exchange(up.queue, request_fifo{});
+        homes_[b].user_queued -= busy.count;
+        while (request* r = busy.pop()) {
+            bump(e_.ctr_.request_busy);
+            home_answer(*r, "qgate: busy");
+        }
+        drop_user_if_idle(b, ui);
+        return;
+    }
     ss->st = sstate::pool;
     ss->h = this;
     ss->pc = pool_conn{};
@@ -201,8 +213,8 @@ void pool_links::user_release(session& ss) {
 // with its last link unless calls wait (they get a new link at the end of the turn).
 void pool_links::user_link_freed(session& ss) {
     const uint32_t b = ss.pc.backend;
-    home_backend& hb = homes_[b];
-    user_pool& up = hb.users[ss.pc.user - 1];
+    const uint32_t ui = ss.pc.user - 1;
+    user_pool& up = homes_[b].users[ui];
     std::erase(up.conns, ss.index);
     ss.pc.release = false;
     ss.pc.user = 0;
@@ -210,11 +222,15 @@ void pool_links::user_link_freed(session& ss) {
     wipe(ss.up_hs);
     spare_.push_back(ss.index);
     shard::drop(e_.ctr_.user_links_open);
-    if (!up.conns.empty()) return;
-    if (!up.queue.empty()) {
-        mark_pump(b);
-        return;
-    }
+    if (up.conns.empty() && !up.queue.empty()) mark_pump(b);
+    drop_user_if_idle(b, ui);
+}
+
+// A pool with no link and nothing waiting is let go: its entry is free for another user.
+void pool_links::drop_user_if_idle(uint32_t b, uint32_t ui) {
+    home_backend& hb = homes_[b];
+    user_pool& up = hb.users[ui];
+    if (up.key == 0 || !up.conns.empty() || !up.queue.empty()) return;
     wipe(up.cred);
     up.key = 0;
     --hb.user_pools;
