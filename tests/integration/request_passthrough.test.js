@@ -5,8 +5,11 @@
 // backend refuses gets 'access without the backend being ejected for the others; links close
 // when idle; users with links are capped.
 
+const fs = require('node:fs');
+const path = require('node:path');
 const {
-  itest, assert, startStack, qconnect, stats, counter, waitCounter, pollUntil, within,
+  itest, assert, startStack, startQmock, startQgate, qgateConfigText, qconnect, stats, counter,
+  waitCounter, pollUntil, within,
 } = require('./lib.js');
 
 const USERS = ['alice:secret', 'bob:hunter2', 'carol:pw3'];
@@ -144,4 +147,33 @@ itest('request passthrough: a backend that refuses connections is a backend fail
   assert.ok(counter(s, 'backend_connect_fail') >= 2);
   assert.equal(counter(s, 'user_pool_refused'), 0, 'a refused connect is not a refused user');
   assert.equal((await backendRow(ctx, gw)).state, 'ejected');
+});
+
+itest('request passthrough: a reload that removes the backend closes its users\' links once ' +
+  'drained; the user goes on over the new backend\'s', async (t, ctx) => {
+  const m1 = await startQmock(ctx, { name: 'm1', users: USERS.slice(0, 2) });
+  const m2 = await startQmock(ctx, { name: 'm2', users: USERS.slice(0, 2) });
+  const opts = (name, port) => ({
+    users: GW_USERS, listeners: [{ group: 'rdb', mode: 'request' }],
+    backends: [{ name, group: 'rdb', port, credentials: 'passthrough' }],
+  });
+  const gw = await startQgate(ctx, opts('r1', m1.port));
+  const alice = await qconnect(ctx, gw.port, { user: 'alice', password: 'secret' });
+  assert.equal(await alice.k('name[]'), 'm1');
+  assert.equal(counter(await stats(ctx, gw), 'user_links_open'), 1);
+  const text = qgateConfigText({ ...opts('r2', m2.port),
+    portFile: path.join(ctx.dir, 'qgate.ports'), usersFile: path.join(ctx.dir, 'qgate.users') });
+  fs.writeFileSync(gw.cfgPath + '.tmp', text);
+  fs.renameSync(gw.cfgPath + '.tmp', gw.cfgPath);
+  gw.proc.child.kill('SIGHUP');
+  const s = await pollUntil(async () => {
+    const x = await stats(ctx, gw);
+    return counter(x, 'backends_retired') >= 1 && counter(x, 'user_links_open') === 0 ? x : null;
+  }, { what: 'r1 retired, its user link closed', timeoutMs: 5000, intervalMs: 50 });
+  assert.equal(counter(s, 'config_generation'), 2);
+  assert.equal(await alice.k('name[]'), 'm2', 'the next call goes to the new backend');
+  assert.equal(await alice.k('whoami[]'), 'alice');
+  const s2 = await stats(ctx, gw);
+  assert.equal(counter(s2, 'user_links_opened'), 2);
+  assert.equal(counter(s2, 'user_links_open'), 1);
 });
