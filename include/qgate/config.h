@@ -59,11 +59,17 @@ struct backend_conf {
     std::string group;
     endpoint addr;
     std::string credentials;  ///< "user:password" sent upstream; empty = "qgate" user, no password;
-                              ///< kPassthrough = the session client's own (session mode only)
+                              ///< kPassthrough = the client's own (session mode; request
+                              ///< mode: per-user pools)
     uint32_t conns = 4;  ///< request mode: pooled upstream connections
     /// Request mode: may several calls be in flight on one pooled connection? Only a backend
     /// that answers in order may (plain q; not a .z.pg deferring with -30!).
     pipeline_mode pipeline = pipeline_mode::automatic;
+    /// Request mode, credentials = kPassthrough: links per user (opened on demand), users
+    /// with links at once, and how long an unused link stays open.
+    uint32_t user_links_max = 2;
+    uint32_t user_pools_max = 64;
+    uint32_t user_idle_ms = 60000;
     backend_source source = backend_source::config;
 };
 

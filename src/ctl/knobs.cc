@@ -178,6 +178,15 @@ knob_value get_backend_text(const config& c, std::size_t i) {
     return text_value(c.backends.at(i).*M);
 }
 
+// A backend's uint32_t knob.
+template <auto M>
+void set_b32(config& c, std::size_t i, const knob_value& v) {
+    backend_at(c, i).*M = uint32_t(v.integer);
+}
+
+template <auto M>
+knob_value get_b32(const config& c, std::size_t i) { return int_value(c.backends.at(i).*M); }
+
 constexpr std::string_view kIoChoices = "auto|uring|epoll";  // order of qgate::io_mode
 constexpr std::string_view kLogChoices = "debug|info|warn|error";
 constexpr std::string_view kModeChoices = "session|request|pubsub";  // order of qgate::conn_mode
@@ -475,18 +484,16 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) { return addr_value(c.backends.at(i).addr); }},
     {"backend.credentials", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
      "\"user:password\" qgate sends in its upstream handshake. Empty = user \"qgate\", no "
-     "password. \"passthrough\" = each session client's own user:password (session mode "
-     "only; a backend refusing it closes that client, as q does).",
+     "password. \"passthrough\" = each client's own (.z.u, -u file, .z.pw apply unchanged): "
+     "its session's, or request mode's links per user (backend.user_*; a refused user gets "
+     "'access). Not for pubsub.upstream.",
      set_backend_text<&backend_conf::credentials>, get_backend_text<&backend_conf::credentials>},
     {"backend.conns", knob_type::integer, kArray, "4", 1, 256, {}, kReloadable, {},
      "Request mode: upstream connections qgate keeps to this backend. Each carries one call at "
      "a time, or up to limits.pipeline_depth when pipelining; calls go to the fullest "
      "connection that has room, so extra ones are used under load (and by -30! backends, "
      "which cannot be pipelined).",
-     [](config& c, std::size_t i, const knob_value& v) {
-         backend_at(c, i).conns = uint32_t(v.integer);
-     },
-     [](const config& c, std::size_t i) { return int_value(c.backends.at(i).conns); }},
+     set_b32<&backend_conf::conns>, get_b32<&backend_conf::conns>},
 
     {"backend.pipeline", knob_type::choice, kArray, "\"auto\"", 0, 0, kPipelineChoices,
      kReloadable, {},
@@ -500,6 +507,15 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return choice_value(kPipelineChoices, int64_t(c.backends.at(i).pipeline));
      }},
+    {"backend.user_links_max", knob_type::integer, kArray, "2", 1, 256, {}, kReloadable, {},
+     "Request mode, passthrough: links per user, opened as its calls need them; more wait.",
+     set_b32<&backend_conf::user_links_max>, get_b32<&backend_conf::user_links_max>},
+    {"backend.user_pools_max", knob_type::integer, kArray, "64", 1, 4096, {}, kReloadable, {},
+     "Request mode, passthrough: users with links at once; one more user's call is refused.",
+     set_b32<&backend_conf::user_pools_max>, get_b32<&backend_conf::user_pools_max>},
+    {"backend.user_idle_ms", knob_type::integer, kArray, "60000", 10, 86'400'000, {}, kReloadable,
+     {}, "Request mode, passthrough: a user's link unused this long is closed.",
+     set_b32<&backend_conf::user_idle_ms>, get_b32<&backend_conf::user_idle_ms>},
 
     // ---- [fanout]: fan-out and joins (request mode)
     {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, kReloadable, {},

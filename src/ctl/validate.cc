@@ -173,40 +173,17 @@ bool check_pubsub(const config& cfg, const source_lines* lines, std::string& err
     return false;
 }
 
-// The group a request-mode call can reach through `g`: a request listener's own group, a
-// route's group(s) or the fan-out reducer (only when some listener is in request mode).
-std::string request_use(const config& cfg, const std::string& g) {
-    bool request = false;
-    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
-        if (cfg.listeners[i].mode != conn_mode::request) continue;
-        request = true;
-        if (cfg.listeners[i].group == g) return "request listener[" + std::to_string(i) + "]";
-    }
-    if (!request) return {};
-    for (std::size_t i = 0; i < cfg.routes.size(); ++i) {
-        const route_conf& r = cfg.routes[i];
-        if (r.group == g || std::find(r.groups.begin(), r.groups.end(), g) != r.groups.end()) {
-            return "route[" + std::to_string(i) + "]";
-        }
-    }
-    return cfg.fanout.reducer == g ? std::string("fanout.reducer") : std::string();
-}
-
-// credentials = "passthrough" needs a client's own handshake, which only a session has:
-// request mode (pooled links shared by every user) and the pub/sub upstream would silently
-// use the gateway's account instead, so such a config is refused with the place to fix.
+// credentials = "passthrough" needs a client's own handshake: a session has one, request mode
+// keeps a pool per user (pool_users.cc), but the pub/sub upstream is one link with no client
+// behind it and would silently use the gateway's account, so that config is refused.
 bool check_passthrough(const config& cfg, const source_lines* lines, std::string& error) {
     const auto* at = lines != nullptr ? &lines->backends : nullptr;
     for (std::size_t i = 0; i < cfg.backends.size(); ++i) {
         const backend_conf& b = cfg.backends[i];
-        if (b.credentials != kPassthrough) continue;
-        std::string use = cfg.pubsub.upstream == b.name ? "pubsub.upstream" : "";
-        if (use.empty()) use = request_use(cfg, b.group);
-        if (use.empty()) continue;
+        if (b.credentials != kPassthrough || cfg.pubsub.upstream != b.name) continue;
         error = where(lines, at, i) + "backend[" + std::to_string(i) + "]: credentials = " +
-                "\"passthrough\" is for session mode only, but " + use + " reaches group \"" +
-                b.group + "\" (request and pub/sub mode use the gateway's account: set " +
-                "\"user:password\" for it, or serve this group from a session listener)";
+                "\"passthrough\" needs a client's handshake, but pubsub.upstream is this " +
+                "backend (its feed link has no client: set \"user:password\" for it)";
         return false;
     }
     return true;

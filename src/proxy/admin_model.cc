@@ -187,9 +187,9 @@ ctl::backend_row gateway_model::backend_of(const backend_conf& bc, uint32_t id) 
     const bool drained = p_.ups->drained(static_cast<int>(id));
     if (drained) {
         r.state = "draining";
-    } else if (home) {  // request mode: its pool says
-        r.state = ejected ? "ejected" : (r.conns > 0 ? "up" : "down");
-    } else {  // session mode only: the latest connect outcome (none yet: up)
+    } else if (home && (r.conns > 0 || ejected || bc.credentials != kPassthrough)) {
+        r.state = ejected ? "ejected" : (r.conns > 0 ? "up" : "down");  // its pool says
+    } else {  // session mode, or per-user pools with no link now: the latest connect outcome
         r.state = fail_ms > ok_ms ? "down" : "up";
     }
     return r;

@@ -99,7 +99,7 @@ void engine::snap_backends(shard_command& cmd) const {
         if (plane_ != nullptr && b < pool_->homes_.size() && pool_->homes_[b].mine) {
             const home_backend& hb = pool_->homes_[b];
             o.home = true;
-            o.queued = hb.queue.count;
+            o.queued = hb.queue.count + hb.user_queued;
             o.inflight = hb.inflight;
             o.conns = hb.up;
             o.ejected = hb.ejected;

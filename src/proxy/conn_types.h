@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "io/io_types.h"
 #include "io/send_queue.h"
@@ -113,6 +114,12 @@ struct session {
     uint64_t acl_gen = 0;         ///< this generation's number (recomputed when it moves on)
     int32_t user_slot = -1;       ///< its user_conns slot, released when the slot is freed
     uint64_t msg_max = 0;         ///< its user's message_bytes_max when below the global; 0 = none
+    /// The client's own "user:password": its handshake's text, without the capability byte
+    /// and NUL (credentials = "passthrough" sends it upstream). Empty before the login.
+    std::string_view own_credentials() const {
+        if (hs_len == 0) return {};
+        return {hs.data(), hs_len - 1 - (client_cap != 0 ? 1U : 0U)};
+    }
     /// Longest message this client may send: its user's limit, else limits.message_bytes_max.
     uint64_t client_max(uint64_t global) const { return msg_max != 0 ? msg_max : global; }
     // ---- a client's figures for .qgate.clients[] (set at accept; the shard's thread only)

@@ -161,7 +161,8 @@ gen_holder::view gen_holder::current_view() const {
 bool same_backend(const backend_conf& a, const backend_conf& b) {
     return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
            a.addr.port == b.addr.port && a.credentials == b.credentials && a.conns == b.conns &&
-           a.pipeline == b.pipeline;
+           a.pipeline == b.pipeline && a.user_links_max == b.user_links_max &&
+           a.user_pools_max == b.user_pools_max && a.user_idle_ms == b.user_idle_ms;
 }
 
 bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,

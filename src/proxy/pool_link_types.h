@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "proxy/frame_buf.h"
@@ -23,6 +24,14 @@ namespace qgate::proxy {
 /// behind it (pipelined replies read together) is copied out.
 struct pool_conn {
     uint32_t backend = 0;
+    /// A per-user link of a passthrough backend (pool_users.cc): its user_pool's index + 1 in
+    /// home_backend::users; 0 = a link of the backend's shared pool.
+    uint32_t user = 0;
+    /// A per-user link being let go (idle, or its credentials refused): freed, not reconnected.
+    bool release = false;
+    /// When a call was last sent on it (monotonic ms): a per-user link idle for
+    /// backend.user_idle_ms is closed.
+    uint64_t used_ms = 0;
     /// Calls allowed in flight: 1, or limits.pipeline_depth once pipelining is known safe.
     uint32_t depth = 1;
     request_fifo fly;          ///< calls on the connection, in the order pushed (qnext)
@@ -63,6 +72,17 @@ struct pool_conn {
     uint64_t held = 0;
 };
 
+/// The calls and links of one user of a passthrough backend (request mode, pool_users.cc):
+/// links handshaked with the user's own credentials, opened on demand (at most
+/// backend.user_links_max), closed when idle for backend.user_idle_ms; the entry is free again
+/// (key 0) once its last link is gone and nothing waits.
+struct user_pool {
+    uint64_t key = 0;  ///< request::cred_key; 0 = a free entry
+    std::string cred;  ///< "user:password" sent upstream (never logged)
+    request_fifo queue;
+    std::vector<uint32_t> conns;  ///< session slots of its links
+};
+
 /// Home-shard state of one backend (request mode): its FIFO of waiting requests and its pool.
 struct home_backend {
     bool mine = false;
@@ -76,6 +96,10 @@ struct home_backend {
     uint32_t closing = 0;   ///< retired: connections not yet freed (0: the id is quiet)
     bool pump_due = false;  ///< on pool_links::pump_due_
     std::vector<uint32_t> conns;  ///< session slots of its pool connections
+    /// A passthrough backend: no shared pool, a pool per user instead (entries reused).
+    std::vector<user_pool> users;
+    uint32_t user_pools = 0;  ///< entries of `users` in use (backend.user_pools_max)
+    uint32_t user_queued = 0;  ///< calls waiting in the users' queues (load)
 };
 
 }  // namespace qgate::proxy

@@ -98,17 +98,13 @@ void pool_links::start_pools() {
 
 // The pool of a backend whose home is this shard: `conns` links, connecting now. Session slots
 // of retired pools are reused first, so added and removed backends do not grow the table.
+// A passthrough backend has no shared pool: its users' pools open links on demand.
 void pool_links::open_pool(uint32_t b) {
     home_backend& hb = homes_[b];
     hb.mine = true;
+    if (passthrough(b)) return;
     for (uint32_t i = 0; i < e_.opt_.upstreams->at(static_cast<int>(b)).conns; ++i) {
-        session* ss = nullptr;
-        if (!spare_.empty()) {
-            ss = e_.sessions_[spare_.back()].get();
-            spare_.pop_back();
-        } else {
-            ss = e_.alloc_session();
-        }
+        session* ss = take_slot();
         if (ss == nullptr) break;  // conns_per_shard_max reached: fewer connections
         ss->st = sstate::pool;
         ss->h = this;
@@ -118,6 +114,14 @@ void pool_links::open_pool(uint32_t b) {
         hb.conns.push_back(ss->index);
         pool_connect(*ss);
     }
+}
+
+// A session slot for a pool link: a spare first (a retired pool's, a closed user link's).
+session* pool_links::take_slot() {
+    if (spare_.empty()) return e_.alloc_session();
+    session* ss = e_.sessions_[spare_.back()].get();
+    spare_.pop_back();
+    return ss;
 }
 
 // A reload adopted by this shard: pools for the added backends it is home to; the removed ones
@@ -147,10 +151,16 @@ void pool_links::reopen(uint32_t b) {
     request_fifo queue = std::exchange(hb.queue, request_fifo{});
     const uint32_t inflight = hb.inflight;
     const bool pump_due = hb.pump_due;  // still on pump_due_: it must not be listed twice
+    std::vector<user_pool> users = std::move(hb.users);  // calls a passthrough id has queued
+    const uint32_t user_pools = hb.user_pools;
+    const uint32_t user_queued = hb.user_queued;
     hb = home_backend{};
     hb.queue = queue;
     hb.inflight = inflight;
     hb.pump_due = pump_due;
+    hb.users = std::move(users);
+    hb.user_pools = user_pools;
+    hb.user_queued = user_queued;
 }
 
 // Removed backends whose calls are all done (no generation refers to them: gen_holder::reclaim)
@@ -167,12 +177,20 @@ void pool_links::retire(uint32_t b) {
     home_backend& hb = homes_[b];
     hb.retired = true;
     bump(e_.ctr_.backends_retired);
+    for (user_pool& up : hb.users) {  // its users' links close as its shared ones do
+        hb.conns.insert(hb.conns.end(), up.conns.begin(), up.conns.end());
+        up = user_pool{};
+    }
+    hb.users.clear();
+    hb.user_pools = 0;
     QGATE_LOG_INFO("backend %s: drained, closing its %zu pooled connection(s)",
                    name(b), hb.conns.size());
     for (const uint32_t idx : hb.conns) {
         session& ss = *e_.sessions_[idx];
+        ss.pc.release = false;  // a user link being let go: closed as retired instead
         ss.deadline_ms = 0;  // a reconnect or probe timer already set is stale now
         if (ss.link.phase == link_phase::down && ss.s[1].fd < 0) {
+            if (ss.pc.user != 0) shard::drop(e_.ctr_.user_links_open);
             spare_.push_back(idx);
             continue;
         }
@@ -185,7 +203,8 @@ void pool_links::retire(uint32_t b) {
 
 void pool_links::publish_load(uint32_t b) {
     const home_backend& hb = homes_[b];
-    e_.plane_->state(b).load.store(hb.queue.count + hb.inflight, std::memory_order_relaxed);
+    e_.plane_->state(b).load.store(hb.queue.count + hb.user_queued + hb.inflight,
+                                   std::memory_order_relaxed);
 }
 
 void pool_links::home_enqueue(request& r) {
@@ -199,6 +218,7 @@ void pool_links::home_enqueue(request& r) {
         home_answer(r, "qgate: busy");
         return;
     }
+    if (passthrough(r.backend)) return user_enqueue(r);
     hb.queue.insert(&r);
     publish_load(r.backend);
     mark_pump(r.backend);
@@ -255,23 +275,35 @@ void pool_links::return_request(request& r, bool bounce) {
 
 // Gives queued calls to the connections that have room, the fullest first (see the top).
 void pool_links::pump(uint32_t b) {
+    if (passthrough(b)) return pump_users(b);
     home_backend& hb = homes_[b];
     if (hb.queue.empty()) return publish_load(b);
+    request_fifo skipped;  // handed back after the loop: that can re-enter pump
+    pump_queue(hb.queue, hb.conns, skipped);
+    publish_load(b);
+    while (request* r = skipped.pop()) return_request(*r, false);
+}
+
+// Sends calls of `q` on the connections of `conns` while one has room; returns how many were
+// taken off `q` (sent, or abandoned ones put on `skipped`).
+uint32_t pool_links::pump_queue(request_fifo& q, const std::vector<uint32_t>& conns,
+                                request_fifo& skipped) {
     const uint64_t now = e_.clock_now();
     // Sending only adds fresh calls: neither the stall nor the fullest connection changes
     // until that connection is full.
-    session* ss = stalled(hb, now) ? nullptr : pick_conn(hb);
-    request_fifo skipped;  // handed back after the loop: that can re-enter pump
-    while (ss != nullptr && !hb.queue.empty()) {
-        request* r = next_live(hb, skipped);
+    session* ss = stalled(conns, now) ? nullptr : pick_conn(conns);
+    uint32_t taken = 0;
+    while (ss != nullptr && !q.empty()) {
+        const uint32_t before = q.count;
+        request* r = next_live(q, skipped);
+        taken += before - q.count;
         if (r == nullptr) break;
         r->sent_ms = now;
         r->sent_us = shard::now_us();
         if (!send_call(*ss, *r)) break;  // the push failed the connection (pool_failed answered)
-        if (ss->pc.fly.count >= ss->pc.depth) ss = pick_conn(hb);
+        if (ss->pc.fly.count >= ss->pc.depth) ss = pick_conn(conns);
     }
-    publish_load(b);
-    while (request* r = skipped.pop()) return_request(*r, false);
+    return taken;
 }
 
 // A pipelined backend answers in order, so it is serial: once its oldest unanswered call has
@@ -279,10 +311,10 @@ void pool_links::pump(uint32_t b) {
 // is busy on a long query, and a call sent now, on any of its connections, would only wait
 // behind it. Calls then wait in its queue, where priorities, timeouts, a client's disconnect
 // and ejection still apply to them.
-bool pool_links::stalled(const home_backend& hb, uint64_t now) const {
+bool pool_links::stalled(const std::vector<uint32_t>& conns, uint64_t now) const {
     const uint32_t hold = e_.lim_->pipeline_hold_ms;
     if (hold == 0) return false;
-    for (uint32_t idx : hb.conns) {
+    for (uint32_t idx : conns) {
         const pool_conn& pc = e_.sessions_[idx]->pc;
         if (pc.depth == 1 || pc.await == nullptr) continue;
         const uint64_t began = std::max(pc.await->sent_ms, pc.answered_ms);
@@ -293,9 +325,9 @@ bool pool_links::stalled(const home_backend& hb, uint64_t now) const {
 
 // The ready connection with the most calls in flight that still has room; nullptr if none.
 // One whose next response belongs to an abandoned call waits for it alone (see the top).
-session* pool_links::pick_conn(const home_backend& hb) {
+session* pool_links::pick_conn(const std::vector<uint32_t>& conns) {
     session* best = nullptr;
-    for (uint32_t idx : hb.conns) {
+    for (uint32_t idx : conns) {
         session& ss = *e_.sessions_[idx];
         const pool_conn& pc = ss.pc;
         if (ss.link.phase != link_phase::ready || ss.s[1].closing ||
@@ -309,12 +341,12 @@ session* pool_links::pick_conn(const home_backend& hb) {
 }
 
 // The next queued call nobody gave up on; abandoned ones go on `skipped`, to be freed.
-request* pool_links::next_live(home_backend& hb, request_fifo& skipped) {
-    request* r = hb.queue.pop();
+request* pool_links::next_live(request_fifo& q, request_fifo& skipped) {
+    request* r = q.pop();
     while (r != nullptr && r->is_abandoned()) {
         bump(e_.ctr_.requests_skipped);
         skipped.push(r);
-        r = hb.queue.pop();
+        r = q.pop();
     }
     return r;
 }
@@ -325,6 +357,7 @@ bool pool_links::send_call(session& ss, request& r) {
     const std::span<const uint8_t> call = r.call();  // lent or copied: the origin's bytes
     r.replied = false;
     r.wire_end = pc.pushed + call.size();
+    pc.used_ms = r.sent_ms;  // a per-user link's idle time counts from its last call
     pc.fly.push(&r);
     ++homes_[pc.backend].inflight;
     bump(e_.meter(pc.backend).calls);
@@ -393,6 +426,7 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
     const uint32_t b = ss.pc.backend;
     home_backend& hb = homes_[b];
     ss.cap = cap;
+    ss.pc.used_ms = e_.clock_now();
     upstream_link::ready(ss);
     e_.note_backend_ok(static_cast<int>(ss.pc.backend));
     hb.failures = 0;
@@ -481,8 +515,10 @@ void pool_links::pool_freed(session& ss) {
         while (request* r = parked.pop()) pool_gone(ss, *r);
         publish_load(ss.pc.backend);
     }
+    if (ss.pc.release) return user_link_freed(ss);  // pool_users.cc: not reconnected
     if (e_.draining_) return;
     if (home_backend& hb = homes_[ss.pc.backend]; hb.retired) {
+        if (ss.pc.user != 0) shard::drop(e_.ctr_.user_links_open);
         spare_.push_back(ss.index);
         if (hb.closing > 0 && --hb.closing == 0) e_.opt_.gens->set_quiet(ss.pc.backend);
         return;
@@ -502,6 +538,10 @@ void pool_links::pool_timeout(session& ss) {
 // The health query: sync "" (q answers ::) on a ready connection whose backend is idle, so a
 // long-running call elsewhere on the backend cannot make it look dead.
 void pool_links::schedule_probe(session& ss) {
+    if (ss.pc.user != 0) {  // a per-user link: no health query, its idle timer (pool_users.cc)
+        e_.set_timeout(ss, e_.opt_.upstreams->at(static_cast<int>(ss.pc.backend)).user_idle_ms);
+        return;
+    }
     if (e_.lim_->health_interval_ms != 0) e_.set_timeout(ss, e_.lim_->health_interval_ms);
 }
 
@@ -514,6 +554,7 @@ void pool_links::probe_due(session& ss) {
         pool_failed(ss);
         return;
     }
+    if (pc.user != 0) return user_idle_due(ss);
     if (!pc.fly.empty() || homes_[pc.backend].inflight != 0) {
         schedule_probe(ss);  // busy is alive enough; look again later
         return;
@@ -555,6 +596,7 @@ void pool_links::eject(uint32_t b) {
     QGATE_LOG_WARN("backend %s: ejected after %u failed connects", name(b),
                    hb.failures);
     while (request* r = hb.queue.pop()) return_request(*r, true);
+    bounce_users(b);
     publish_load(b);
 }
 
@@ -564,7 +606,9 @@ bool pool_links::home_idle() const {
         if (!o.empty()) return false;
     }
     for (const home_backend& hb : homes_) {
-        if (hb.mine && (!hb.queue.empty() || hb.inflight != 0)) return false;
+        if (hb.mine && (!hb.queue.empty() || hb.user_queued != 0 || hb.inflight != 0)) {
+            return false;
+        }
     }
     return e_.plane_->clients_open().load(std::memory_order_relaxed) == 0;
 }

@@ -23,7 +23,7 @@ class pool_links final : public conn_handler, public frame_sink {
         e_.frames_.on_read(ss, r, c, *this);
     }
     void on_connected(session& ss, const io::completion& c) override { pool_connected(ss, c); }
-    void on_eof(session& ss, role) override { pool_failed(ss); }
+    void on_eof(session& ss, role) override { pool_eof(ss); }
     void on_timeout(session& ss) override { pool_timeout(ss); }
     void on_sent(session& ss, role) override { pool_after_send(ss); }
     bool on_close(session& ss) override {
@@ -55,9 +55,12 @@ class pool_links final : public conn_handler, public frame_sink {
     void mark_pump(uint32_t b);
     void pump_marked();
     void pump(uint32_t b);
-    bool stalled(const home_backend& hb, uint64_t now) const;
-    session* pick_conn(const home_backend& hb);
-    request* next_live(home_backend& hb, request_fifo& skipped);
+    uint32_t pump_queue(request_fifo& q, const std::vector<uint32_t>& conns,
+                        request_fifo& skipped);
+    bool stalled(const std::vector<uint32_t>& conns, uint64_t now) const;
+    session* pick_conn(const std::vector<uint32_t>& conns);
+    request* next_live(request_fifo& q, request_fifo& skipped);
+    session* take_slot();
     bool send_call(session& ss, request& r);
     bool pool_push(session& ss, const uint8_t* p, size_t n);
     static uint64_t sent_bytes(const session& ss);
@@ -90,6 +93,25 @@ class pool_links final : public conn_handler, public frame_sink {
     void start_probe(session& ss, pool_conn::probe_kind k);
     void probe_answered(session& ss, bool in_order);
     bool home_idle() const;
+
+    // pool_users.cc: a passthrough backend's pools, one per user (links opened on demand with
+    // the user's own credentials, bounded, closed when idle).
+    bool passthrough(uint32_t b) const {
+        return e_.opt_.upstreams->at(static_cast<int>(b)).passthrough;
+    }
+    void user_enqueue(request& r);
+    static int32_t find_user(const home_backend& hb, const request& r);
+    int32_t add_user(home_backend& hb, request& r);
+    void pump_users(uint32_t b);
+    void pump_user(uint32_t b, uint32_t ui);
+    void open_user_link(uint32_t b, uint32_t ui);
+    void pool_eof(session& ss);
+    void user_refused(session& ss);
+    void user_idle_due(session& ss);
+    void user_release(session& ss);
+    void user_link_freed(session& ss);
+    void drop_user_if_idle(uint32_t b, uint32_t ui);
+    void bounce_users(uint32_t b);
     /// The backend's name, for logs and errors.
     const char* name(uint32_t b) const {
         return e_.opt_.upstreams->at(static_cast<int>(b)).name.c_str();

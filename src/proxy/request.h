@@ -91,6 +91,11 @@ struct request {
     int32_t priority = 0;
     bool sync = true;
     uint8_t bounces = 0;  ///< times it came back to be routed again
+    /// A passthrough backend's call (pool_users.cc): its client's own "user:password" (the
+    /// handshake's text, copied into capacity the slot keeps) and a hash of it, which name the
+    /// per-user pool at the home shard. Empty for any other backend.
+    std::string cred;
+    uint64_t cred_key = 0;
     /// A copied call, header included (capacity reused); once answered, maybe the plain form
     /// of a compressed reply (use_req).
     frame_buf req;

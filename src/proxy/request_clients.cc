@@ -539,6 +539,7 @@ void request_clients::maybe_free_request(request& r) {
 
 void request_clients::submit(request& r) {
     r.holds |= hold::kHome;
+    stamp_user(r);
     const uint32_t home = e_.plane_->home(r.backend);
     if (home == r.origin) {
         arrive_home(r);
@@ -546,6 +547,22 @@ void request_clients::submit(request& r) {
     }
     ++away_;
     post(home, kPostSubmit, r);
+}
+
+// A passthrough backend's call takes its client's own credentials to the home shard, which
+// sends it over that user's links (pool_users.cc): a copy of a few bytes into capacity the
+// slot keeps, and their FNV-1a hash (never 0: 0 is "none", refused there as 'access).
+void request_clients::stamp_user(request& r) {
+    r.cred.clear();
+    r.cred_key = 0;
+    if (!e_.opt_.upstreams->at(static_cast<int>(r.backend)).passthrough) return;
+    const session& ss = *e_.sessions_[r.session];
+    if (ss.gen != r.session_gen || ss.st != sstate::request) return;  // the client left
+    const std::string_view own = ss.own_credentials();
+    r.cred.assign(own.data(), own.size());
+    uint64_t h = 14695981039346656037ULL;
+    for (const char c : own) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ULL;
+    r.cred_key = h != 0 ? h : 1;
 }
 
 // A slot reaches its backend's home shard. A big buffer left in `rep` by its last reply (parked

@@ -73,6 +73,7 @@ class request_clients final : public conn_handler {
     request* alloc_request();
     void maybe_free_request(request& r);
     void submit(request& r);
+    void stamp_user(request& r);
     void arrive_home(request& r);
     void post(uint32_t to, uint32_t kind, request& r);
     void flush_outbox();

@@ -49,13 +49,15 @@ upstream_link::step upstream_link::connected(session& ss, const io::completion& 
 
 // Alone in its send: q takes the first bytes it reads as the handshake. A passthrough backend
 // gets a session client's own credentials: the text of its handshake, still in ss.hs (bounded
-// by limits.handshake_bytes_max), without its capability byte and NUL.
+// by limits.handshake_bytes_max), without its capability byte and NUL; a per-user pool link
+// (pool_users.cc) its user's, which it keeps in its own ss.hs.
 void upstream_link::send_handshake(session& ss, int backend, uint8_t cap) {
     ss.link.phase = link_phase::handshake;
     const upstream& u = e_.opt_.upstreams->at(backend);
-    if (u.passthrough && ss.st == sstate::connecting && ss.hs_len != 0) {
-        const uint32_t text = ss.hs_len - 1 - (ss.client_cap != 0 ? 1 : 0);
-        ss.up_hs.assign(ss.hs, 0, text);
+    if (ss.st == sstate::pool && ss.pc.user != 0) {
+        ss.up_hs = ss.hs;
+    } else if (u.passthrough && ss.st == sstate::connecting && ss.hs_len != 0) {
+        ss.up_hs = ss.own_credentials();
     } else {
         ss.up_hs = u.credentials;
     }

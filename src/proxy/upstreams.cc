@@ -81,6 +81,9 @@ bool upstream_table::add(const config& cfg, const std::vector<uint32_t>& ids,
         u.passthrough = b.credentials == kPassthrough;
         u.credentials = b.credentials.empty() || u.passthrough ? "qgate" : b.credentials;
         u.conns = b.conns;
+        u.user_links_max = b.user_links_max;
+        u.user_pools_max = b.user_pools_max;
+        u.user_idle_ms = b.user_idle_ms;
         u.pipeline = b.pipeline;
         if (!net::resolve(b.addr, u.addr, error)) {
             error.insert(0, "backend " + b.name + ": ");

@@ -26,11 +26,14 @@ struct upstream {
     std::string group;
     net::sock_addr addr;
     std::string credentials;  ///< sent upstream ("qgate" when the config leaves it empty)
-    /// credentials = "passthrough": a session sends its client's own "user:password" upstream;
-    /// any other link (pool, feed) sends `credentials`, then "qgate" (config validation keeps
-    /// such a backend out of request and pub/sub mode).
+    /// credentials = "passthrough": a session sends its client's own "user:password" upstream,
+    /// and request mode sends each user's calls over links of that user (pool_users.cc); the
+    /// feed would send "qgate" (config validation keeps such a backend out of pub/sub mode).
     bool passthrough = false;
     uint32_t conns = 4;       ///< request mode: pooled connections
+    uint32_t user_links_max = 2;  ///< passthrough, request mode: links per user
+    uint32_t user_pools_max = 64;  ///< passthrough, request mode: users with links at once
+    uint32_t user_idle_ms = 60000;  ///< passthrough, request mode: an unused link's life
     pipeline_mode pipeline = pipeline_mode::automatic;
 };
 

@@ -53,6 +53,18 @@ namespace qgate::shard {
       "request mode: async calls refused by [[acl]] (dropped, also counted in async_dropped)")     \
     X(passthrough_refused, counter, "connections",                                                 \
       "session clients closed because a passthrough backend refused their own credentials")       \
+    X(user_pool_refused, counter, "calls",                                                         \
+      "request mode: calls answered 'access: a passthrough backend closed their user's link in "   \
+      "its handshake (refused the credentials; the backend is not marked down)")                   \
+    X(user_pools_full, counter, "calls",                                                           \
+      "request mode: calls refused because their passthrough backend had "                         \
+      "backend.user_pools_max users with links")                                                   \
+    X(user_links_opened, counter, "connections",                                                   \
+      "request mode: links opened to passthrough backends with a user's own credentials")          \
+    X(user_links_idle_closed, counter, "connections",                                              \
+      "request mode: per-user links closed after backend.user_idle_ms without a call")             \
+    X(user_links_open, gauge, "connections",                                                       \
+      "request mode: per-user links to passthrough backends open now (connecting or ready)")       \
     X(user_conns_refused, counter, "connections",                                                  \
       "clients closed at login: their user had [[user_limits]] conns_max connections open")      \
     X(user_table_full, counter, "connections",                                                     \

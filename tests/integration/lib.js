@@ -260,7 +260,8 @@ function tomlString(s) { return JSON.stringify(String(s)); }
 /**
  * Renders a qgate config. opts:
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
- *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off') }]
+ *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off'),
+ *                keys? (any other backend keys: { user_idle_ms: 200 }) }]
  *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
  *   shards (2), portFile, usersFile, limits: { key: value }, extra (raw TOML),
  *   admin (true; false = none; or { listen = '127.0.0.1:0', ...[admin] integer knobs })
@@ -311,6 +312,9 @@ function qgateConfigText(opts) {
     if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
     if (b.conns !== undefined) lines.push(`conns = ${b.conns}`);
     if (b.pipeline !== undefined) lines.push(`pipeline = ${tomlString(b.pipeline)}`);
+    for (const [k, v] of Object.entries(b.keys || {})) {  // any other backend keys
+      lines.push(`${k} = ${typeof v === 'string' ? tomlString(v) : v}`);
+    }
     lines.push('');
   }
   for (const r of opts.routes || []) {
@@ -379,7 +383,7 @@ function runQgateSync(args, timeoutMs = 10000) {
 
 /**
  * Starts one qmock per backend and a qgate in front of them. opts:
- *   backends: [{ name, group='rdb', credentials='gw:pw', conns, pipeline,
+ *   backends: [{ name, group='rdb', credentials='gw:pw', conns, pipeline, keys,
  *                mock: { users, compress, rows, workMs, zpg } | false }]
  *     (mock users default to [credentials] so the backend checks what qgate sends upstream;
  *      mock false = nothing listens on the backend's address)
@@ -404,6 +408,7 @@ async function startStack(ctx, opts = {}) {
     }
     backends.push({
       name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns, pipeline: b.pipeline,
+      keys: b.keys,
     });
   }
   const gw = await startQgate(ctx, { ...opts, backends });

@@ -2,7 +2,7 @@
 // The client's own user upstream (backend credentials = "passthrough", session mode): the
 // backend sees and checks each client's user, refuses whom it refuses (the client is closed
 // as q closes a refused login), and the config refuses passthrough where no client handshake
-// exists (request mode, the pub/sub upstream).
+// exists (the pub/sub upstream; request mode keeps per-user pools: request_passthrough.test.js).
 
 const fs = require('node:fs');
 const {
@@ -58,37 +58,24 @@ itest('passthrough: a user qgate accepts but the backend refuses is closed witho
   assert.equal(await alice.k('whoami[]'), 'alice');
 });
 
-itest('passthrough on a backend that request mode reaches: refused by --check-config with ' +
-  'file:line', { ioIndependent: true }, async (t, ctx) => {
+itest('passthrough on the pub/sub upstream: refused by --check-config with file:line; request ' +
+  'mode accepts it (per-user pools)', { ioIndependent: true }, async (t, ctx) => {
   const pass = (name, group, port) => ({ name, group, port, credentials: 'passthrough' });
   const base = { backends: [pass('r1', 'rdb', 5011), pass('h1', 'hdb', 5012)] };
-  const plainR1 = { name: 'r1', group: 'rdb', port: 5011 };
-  const cases = [
-    [{ listeners: [{ group: 'rdb', mode: 'request' }] }, 0, 'request listener\\[0\\]'],
-    [{ listeners: [{ group: 'hdb' }, { group: 'rdb', mode: 'request' }] }, 0,
-      'request listener\\[1\\]'],
-    // hdb is served by a session listener, but a request-mode route reaches it too.
-    [{ listeners: [{ group: 'hdb' }, { group: 'rdb', mode: 'request' }],
-      backends: [plainR1, pass('h1', 'hdb', 5012)], routes: [{ match: ['h*'], group: 'hdb' }] },
-      1, 'route\\[0\\]'],
-    [{ listeners: [{ group: 'rdb' }], backends: [pass('r1', 'rdb', 5011)],
-      extra: '[pubsub]\nupstream = "r1"\n' }, 0, 'pubsub.upstream'],
-  ];
-  for (const [opts, bad, use] of cases) {
-    const text = qgateConfigText({ ...base, admin: false, ...opts });
-    const file = ctx.file('q.toml', text);
-    const line = text.split('\n').reduce((acc, l, i) => (l === '[[backend]]' ? [...acc, i + 1] : acc),
-      [])[bad];
-    const res = runQgateSync(['-c', file, '--check-config']);
-    assert.notEqual(res.code, 0, `${use}: refused`);
-    assert.match(res.stderr + res.stdout, new RegExp(`${file}:${line}: backend\\[${bad}\\]: ` +
-      `credentials = "passthrough" is for session mode only, but ${use} reaches group`));
-  }
-  // Session listeners only: accepted.
+  const text = qgateConfigText({ ...base, admin: false, listeners: [{ group: 'rdb' }],
+    extra: '[pubsub]\nupstream = "r1"\n' });
+  const file = ctx.file('q.toml', text);
+  const line = text.split('\n').indexOf('[[backend]]') + 1;
+  const res = runQgateSync(['-c', file, '--check-config']);
+  assert.notEqual(res.code, 0, 'pubsub.upstream: refused');
+  assert.match(res.stderr + res.stdout, new RegExp(`${file}:${line}: backend\\[0\\]: ` +
+    'credentials = "passthrough" needs a client\'s handshake, but pubsub.upstream is this backend'));
+  // Session and request listeners, and a route into a passthrough group: accepted.
   const ok = ctx.file('ok.toml', qgateConfigText({ ...base, admin: false,
-    listeners: [{ group: 'rdb' }, { group: 'hdb' }] }));
-  const res = runQgateSync(['-c', ok, '--check-config']);
-  assert.equal(res.code, 0, res.stderr);
+    listeners: [{ group: 'rdb' }, { group: 'hdb', mode: 'request' }],
+    routes: [{ match: ['r*'], group: 'rdb' }] }));
+  const okRes = runQgateSync(['-c', ok, '--check-config']);
+  assert.equal(okRes.code, 0, okRes.stderr);
 });
 
 // ---------------------------------------------------------------- limits per user
