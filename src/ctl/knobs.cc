@@ -777,6 +777,16 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return int_value(c.user_limits.at(i).message_bytes_max);
      }},
+    {"user_limits.calls_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, kReloadable, {},
+     "Request mode: sync calls one such user may have in flight at once, over every listener "
+     "and shard (from routing until the answer is handed back; a .gw.* fan-out counts once; "
+     "async calls are not counted); 0 = no limit. One more is answered at once with 'qgate: "
+     "user U has N calls in flight (user_limits.calls_max) and counted in user_calls_refused; "
+     "the connection stays open.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).calls_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) { return int_value(c.user_limits.at(i).calls_max); }},
 };
 
 const section_info kSections[] = {

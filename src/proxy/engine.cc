@@ -494,6 +494,7 @@ void engine::maybe_free(session& ss, role r) {
         if (ss.user_slot >= 0) opt_.users->release(ss.user_slot);
         ss.user_slot = -1;
         ss.msg_max = 0;
+        ss.calls_max = 0;
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;

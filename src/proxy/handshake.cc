@@ -89,16 +89,20 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
 // [[user_limits]] conns_max: counted process-wide from the login (user_conns.h) until the
 // slot is freed, so a handshake still in progress never holds a user's place. One over the
 // limit is closed without a byte, as q refuses a login (the client's hopen reports 'access).
-// Its message_bytes_max is kept in the slot (ss.msg_max) for the framers of its kind.
+// A user whose rule limits calls (calls_max) is counted too, limited or not, so its calls have
+// a slot to count in. Its message_bytes_max is kept in the slot (ss.msg_max) for the framers.
 bool engine::within_user_limits(session& ss, std::string_view user) {
     const user_limits_conf* rule =
         opt_.users != nullptr ? user_conns::rule_of(*gen_->cfg, user) : nullptr;
     const uint32_t max = rule != nullptr ? rule->conns_max : 0;
-    const int32_t slot = max == 0 ? user_conns::kUnlimited : opt_.users->acquire(user, max);
+    const int32_t slot = user_conns::counted(rule) ? opt_.users->acquire(user, max, true)
+                                                   : user_conns::kUnlimited;
     if (slot >= user_conns::kUnlimited) {
         ss.user_slot = slot;
         const uint64_t m = rule != nullptr ? rule->message_bytes_max : 0;
         ss.msg_max = m != 0 && m < lim_->message_bytes_max ? m : 0;
+        ss.calls_max = rule != nullptr ? rule->calls_max : 0;
+        ss.ulim_gen = gen_->number;
         return true;
     }
     bump(slot == user_conns::kTableFull ? ctr_.user_table_full : ctr_.user_conns_refused);

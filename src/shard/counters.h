@@ -60,6 +60,9 @@ namespace qgate::shard {
     X(user_message_refused, counter, "messages",                                                   \
       "messages over their user's [[user_limits]] message_bytes_max (request mode: answered with "\
       "an error; session mode: connection closed)")                                                \
+    X(user_calls_refused, counter, "calls",                                                        \
+      "request mode: sync calls answered at once: their user had [[user_limits]] calls_max in "    \
+      "flight")                                                                                    \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \
