@@ -232,7 +232,9 @@ const knob kKnobs[] = {
      kReloadable, {}, "Longest client handshake (\"user:password\", capability byte, NUL).",
      set_limit<&limits_conf::handshake_bytes_max>, get_limit<&limits_conf::handshake_bytes_max>},
     {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {}, 0, {},
-     "Client connections per shard; more are accepted and closed at once.",
+     "Client connections per shard. One more is accepted and closed at once (conns_rejected), "
+     "unless some are still in their handshake: then the oldest of those is closed to make room "
+     "(handshakes_evicted).",
      set_limit<&limits_conf::conns_per_shard_max>, get_limit<&limits_conf::conns_per_shard_max>},
     {"limits.out_bytes_high", knob_type::integer, kTable, "8388608", 4096, kBytesMax, {},
      kReloadable, {},

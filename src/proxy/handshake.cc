@@ -12,6 +12,13 @@
 // A login [[acl]] does not allow on this listener (or, in session mode, to the listener's
 // backend group) is refused the same way, and counted (acl_denied_logins); so is a user over
 // its [[user_limits]] conns_max (counted apart).
+//
+// A handshake never holds a slot others need: when a client arrives at a shard already at
+// conns_per_shard_max while some of its connections are still in their handshake (TLS or q),
+// the oldest of those is closed (handshakes_evicted) and the newcomer waits for its slot
+// (parked_, bounded by kParkedMax) instead of being refused; a shard whose every connection has
+// logged in refuses it (conns_rejected). So half-open handshakes (a slowloris) cannot lock real
+// clients out, and each one lives at most handshake_timeout_ms anyway.
 
 #include "proxy/kinds.h"
 #include "proxy/user_conns.h"
@@ -110,6 +117,48 @@ bool engine::within_user_limits(session& ss, std::string_view user) {
                     max);
     close_session(ss);
     return false;
+}
+
+// The shard is full: close its oldest pending handshake and keep `fd` until that slot is free
+// (admit_parked). False: none to close, or kParkedMax newcomers already wait.
+bool engine::park_for_handshake(uint32_t l, int fd) {
+    if (parked_.size() >= kParkedMax) return false;
+    session* old = oldest_handshake();
+    if (old == nullptr) return false;
+    bump(ctr_.handshakes_evicted);
+    QGATE_LOG_DEBUG("shard full: closing the oldest pending handshake for a newcomer");
+    close_session(*old);
+    parked_.push_back({fd, l});  // reserved at kParkedMax: no allocation
+    return true;
+}
+
+// O(slots), only when the shard is full. The oldest by accept time: it had the longest to
+// finish its handshake.
+session* engine::oldest_handshake() {
+    session* best = nullptr;
+    for (auto& sp : sessions_) {
+        if (sp->st != sstate::handshake) continue;
+        if (best == nullptr || sp->since_ns < best->since_ns) best = sp.get();
+    }
+    return best;
+}
+
+// Each turn and before each accept: parked newcomers take freed slots, first come first.
+void engine::admit_parked() {
+    size_t n = 0;
+    while (n < parked_.size()) {
+        session* ss = alloc_session();
+        if (ss == nullptr) break;
+        admit(*ss, parked_[n].listener, parked_[n].fd);
+        ++n;
+    }
+    if (n != 0) parked_.erase(parked_.begin(), parked_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+// Draining: nobody waiting is admitted any more.
+void engine::close_parked() {
+    for (const parked_accept& p : parked_) ::close(p.fd);
+    parked_.clear();
 }
 
 void engine::on_eof(session& ss, role r) { ss.h->on_eof(ss, r); }

@@ -31,6 +31,9 @@ namespace qgate::shard {
       "client connections open now: accepted and not yet closed")                                  \
     X(conns_rejected, counter, "connections",                                                      \
       "connections closed at accept: the shard had conns_per_shard_max sessions")                  \
+    X(handshakes_evicted, counter, "connections",                                                  \
+      "clients closed in their handshake to make room: the shard had conns_per_shard_max "         \
+      "sessions when a newcomer arrived (the oldest pending handshake goes)")                      \
     X(handshake_fail, counter, "connections",                                                      \
       "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
     X(tls_handshakes, counter, "connections",                                                      \
