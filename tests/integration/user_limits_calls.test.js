@@ -6,8 +6,11 @@
 // users are served. Every end of a call gives its place back once: after a storm (clients gone
 // mid-call, a timeout, the backend killed mid-call) the user's count is 0 in .qgate.users[].
 
+const fs = require('node:fs');
 const nodeq = require('node-q');
-const { itest, assert, startStack, qconnect, stats, counter, pollUntil } = require('./lib.js');
+const {
+  itest, assert, startStack, qconnect, stats, counter, pollUntil, waitCounter,
+} = require('./lib.js');
 
 const USERS = ['alice:pw', 'bob:pw', 'ops:pw:admin'];
 const ALICE = { user: 'alice', password: 'pw' };
@@ -147,4 +150,34 @@ itest('user_limits calls_max: after a storm (clients gone mid-call, a timeout, t
   rows = await userRows(adm);
   assert.equal(rows.alice.inflight, 0);
   assert.equal(rows.alice.conns, 5);
+});
+
+itest('user_limits calls_max: a reload applies from each client\'s next call; calls counted ' +
+  'under the old limit are given back all the same', async (t, ctx) => {
+  const { gw } = await stack(ctx, '[[user_limits]]\nusers = ["alice"]\ncalls_max = 1\n');
+  const adm = await qconnect(ctx, gw.admin, OPS);
+  const reload = async (from, to, generation) => {
+    fs.writeFileSync(gw.cfgPath, fs.readFileSync(gw.cfgPath, 'utf8').replace(from, to));
+    gw.proc.child.kill('SIGHUP');
+    await waitCounter(ctx, gw, 'config_generation', generation);
+  };
+  const a1 = await qconnect(ctx, gw.port, ALICE);
+  a1.kt(HELD_MS, 'getTrades', 'A').catch(() => {});
+  await waitInflight(adm, 'alice', 1, 'held');
+  const a2 = await qconnect(ctx, gw.port, ALICE);
+  await assert.rejects(a2.k('echo', 1), overLimit('alice', 1), 'at calls_max = 1');
+  await reload('calls_max = 1', 'calls_max = 2', 2);
+  a2.kt(HELD_MS, 'getTrades', 'B').catch(() => {});
+  await waitInflight(adm, 'alice', 2, 'the second place the reload gave');
+  const a3 = await qconnect(ctx, gw.port, ALICE);
+  await assert.rejects(a3.k('echo', 2), overLimit('alice', 2), 'at calls_max = 2');
+  // No rule for alice any more: nothing refused; the calls counted before come back once.
+  await reload('users = ["alice"]', 'users = ["nobody"]', 3);
+  assert.equal(await a3.k('echo', 3), 3, 'no limit any more');
+  a1.socket.resetAndDestroy();
+  a2.socket.resetAndDestroy();
+  await waitInflight(adm, 'alice', 0, 'both held calls\' clients gone');
+  const s = await stats(ctx, gw);
+  assert.equal(counter(s, 'user_calls_refused'), 2);
+  assert.equal(counter(s, 'bugs'), 0);
 });
