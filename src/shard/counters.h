@@ -30,7 +30,8 @@ namespace qgate::shard {
     X(conns_open, gauge, "connections",                                                            \
       "client connections open now: accepted and not yet closed")                                  \
     X(conns_rejected, counter, "connections",                                                      \
-      "connections closed at accept: the shard had conns_per_shard_max sessions")                  \
+      "connections closed at accept: the shard had conns_per_shard_max sessions, none of them "    \
+      "in its handshake (else the oldest such is evicted: handshakes_evicted)")                    \
     X(handshakes_evicted, counter, "connections",                                                  \
       "clients closed in their handshake to make room: the shard had conns_per_shard_max "         \
       "sessions when a newcomer arrived (the oldest pending handshake goes)")                      \
