@@ -70,6 +70,16 @@ struct listener_row {
     int64_t conns = 0;  ///< client connections open now
 };
 
+/// One row of .qgate.users[] (keyed on user): a user [[user_limits]] counts (conns_max or
+/// calls_max), since its first login.
+struct user_row {
+    std::string user;  ///< its name (at most 46 bytes of it: proxy/user_conns.h)
+    int64_t conns = 0;     ///< connections open now
+    int64_t inflight = 0;  ///< request mode: sync calls in flight now
+    int64_t conns_max = 0;  ///< its rule's limits in the running config; 0 = none
+    int64_t calls_max = 0;
+};
+
 /// The gateway as the admin thread sees it. A method that cannot answer (a shard did not answer
 /// in time, an unknown name) returns false with `error` set: the caller answers it as a q error.
 class admin_model {
@@ -80,6 +90,10 @@ class admin_model {
     virtual bool clients(std::vector<client_row>& out, std::string& error) = 0;
     virtual bool routes(std::vector<route_row>& out, std::string& error) = 0;
     virtual bool listeners(std::vector<listener_row>& out, std::string& error) = 0;
+    virtual bool users(std::vector<user_row>&, std::string& error) {
+        error = "qgate: not available without a gateway";
+        return false;
+    }
     /// .qgate.drain (`drain` true) / .qgate.enable: the backend's row after the change.
     virtual bool set_drain(std::string_view name, bool drain, backend_row& out,
                            std::string& error) = 0;

@@ -96,6 +96,7 @@ struct user_limits_conf {
     std::vector<std::string> users{"*"};  ///< user patterns (exact or glob)
     uint32_t conns_max = 0;  ///< open connections per user, all listeners and shards; 0 = any
     uint64_t message_bytes_max = 0;  ///< longest message from such a user; 0 = the global limit
+    uint32_t calls_max = 0;  ///< request mode: sync calls in flight per user, process-wide; 0 = any
 };
 
 /// One line of a q -u style users file: `user:secret`, or `user:secret:admin` for a user who

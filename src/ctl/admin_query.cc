@@ -134,6 +134,11 @@ value listeners_fn(const admin_args&, const admin_context& ctx) {
         [&](auto& rows, auto& e) { return ctx.model.listeners(rows, e); }, listeners_table);
 }
 
+value users_fn(const admin_args&, const admin_context& ctx) {
+    return table_of<user_row>([&](auto& rows, auto& e) { return ctx.model.users(rows, e); },
+                              users_table);
+}
+
 value set_drain(const admin_args& a, const admin_context& ctx, bool drain) {
     const std::optional<std::string> name = name_arg(a);
     if (!name) {
@@ -186,6 +191,7 @@ constexpr admin_function kAdminFunctions[] = {
     {kListenersQuery, listeners_fn}, {kDrainQuery, drain_fn},
     {kEnableQuery, enable_fn},       {kKickQuery, kick_fn},
     {kReloadQuery, reload_fn},       {kConfigQuery, config_fn},
+    {kUsersQuery, users_fn},
 };
 
 // The error text echoes the query, which may hold a NUL: write_error_message cuts the text

@@ -24,6 +24,7 @@ inline constexpr std::string_view kBackendsQuery = ".qgate.backends";
 inline constexpr std::string_view kClientsQuery = ".qgate.clients";
 inline constexpr std::string_view kRoutesQuery = ".qgate.routes";
 inline constexpr std::string_view kListenersQuery = ".qgate.listeners";
+inline constexpr std::string_view kUsersQuery = ".qgate.users";
 inline constexpr std::string_view kDrainQuery = ".qgate.drain";
 inline constexpr std::string_view kEnableQuery = ".qgate.enable";
 inline constexpr std::string_view kKickQuery = ".qgate.kick";

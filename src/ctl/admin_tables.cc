@@ -189,6 +189,16 @@ value listeners_table(std::span<const listener_row> r) {
     return c.keyed(1);
 }
 
+value users_table(std::span<const user_row> r) {
+    columns c;
+    c.syms("user", r, [](const user_row& x) { return x.user; });
+    c.longs("conns", r, [](const user_row& x) { return x.conns; });
+    c.longs("inflight", r, [](const user_row& x) { return x.inflight; });
+    c.longs("connsmax", r, [](const user_row& x) { return x.conns_max; });
+    c.longs("callsmax", r, [](const user_row& x) { return x.calls_max; });
+    return c.keyed(1);
+}
+
 value backend_dict(const backend_row& row) {
     columns c;
     backend_columns(c, {&row, 1});

@@ -25,6 +25,8 @@ qipc::value clients_table(std::span<const client_row> rows);
 qipc::value routes_table(std::span<const route_row> rows);
 /// .qgate.listeners[]: keyed on index.
 qipc::value listeners_table(std::span<const listener_row> rows);
+/// .qgate.users[]: keyed on user.
+qipc::value users_table(std::span<const user_row> rows);
 /// One row as a dictionary column name ! value (the answer of an action).
 qipc::value backend_dict(const backend_row& row);
 qipc::value client_dict(const client_row& row);

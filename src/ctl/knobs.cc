@@ -241,7 +241,9 @@ const knob kKnobs[] = {
      kReloadable, {}, "Longest client handshake (\"user:password\", capability byte, NUL).",
      set_limit<&limits_conf::handshake_bytes_max>, get_limit<&limits_conf::handshake_bytes_max>},
     {"limits.conns_per_shard_max", knob_type::integer, kTable, "10000", 1, 1'000'000, {}, 0, {},
-     "Client connections per shard; more are accepted and closed at once.",
+     "Client connections per shard. One more is accepted and closed at once (conns_rejected), "
+     "unless some are still in their handshake: then the oldest of those is closed to make room "
+     "(handshakes_evicted).",
      set_limit<&limits_conf::conns_per_shard_max>, get_limit<&limits_conf::conns_per_shard_max>},
     {"limits.out_bytes_high", knob_type::integer, kTable, "8388608", 4096, kBytesMax, {},
      kReloadable, {},
@@ -793,6 +795,16 @@ const knob kKnobs[] = {
      [](const config& c, std::size_t i) {
          return int_value(c.user_limits.at(i).message_bytes_max);
      }},
+    {"user_limits.calls_max", knob_type::integer, kArray, "0", 0, 1'000'000, {}, kReloadable, {},
+     "Request mode: sync calls one such user may have in flight at once, over every listener "
+     "and shard (from routing until the answer is handed back; a .gw.* fan-out counts once; "
+     "async calls are not counted); 0 = no limit. One more is answered at once with 'qgate: "
+     "user U has N calls in flight (user_limits.calls_max) and counted in user_calls_refused; "
+     "the connection stays open.",
+     [](config& c, std::size_t i, const knob_value& v) {
+         user_limits_at(c, i).calls_max = uint32_t(v.integer);
+     },
+     [](const config& c, std::size_t i) { return int_value(c.user_limits.at(i).calls_max); }},
 };
 
 const section_info kSections[] = {

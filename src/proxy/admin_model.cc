@@ -236,6 +236,24 @@ bool gateway_model::routes(std::vector<ctl::route_row>& out, std::string&) {
     return true;
 }
 
+// Read straight from the shared table (user_conns.h: atomics); the limits from the running
+// config, which a login or a call uses from its next generation on.
+bool gateway_model::users(std::vector<ctl::user_row>& out, std::string&) {
+    out.clear();
+    if (p_.users == nullptr) return true;
+    std::vector<user_conns::row> rows;
+    p_.users->rows(rows);
+    const gen_holder::view v = p_.gens->current_view();
+    for (const user_conns::row& u : rows) {
+        const user_limits_conf* rule = user_conns::rule_of(*v.cfg, u.user);
+        out.push_back({u.user, u.open, u.calls, rule != nullptr ? rule->conns_max : 0,
+                       rule != nullptr ? rule->calls_max : 0});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ctl::user_row& x, const ctl::user_row& y) { return x.user < y.user; });
+    return true;
+}
+
 bool gateway_model::listeners(std::vector<ctl::listener_row>& out, std::string& error) {
     if (!ask(shard_command::kind::snapshot, 0, kAllShards, error)) return false;
     out.clear();

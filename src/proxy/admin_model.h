@@ -15,6 +15,7 @@
 #include "proxy/generation.h"
 #include "proxy/request.h"
 #include "proxy/upstreams.h"
+#include "proxy/user_conns.h"
 #include "qgate/admin_api.h"
 #include "qgate/config.h"
 #include "shard/shard.h"
@@ -49,6 +50,7 @@ struct gateway_parts {
     upstream_table* ups = nullptr;
     route_plane* plane = nullptr;  ///< null without request listeners
     backend_meters* meters = nullptr;
+    const user_conns* users = nullptr;  ///< [[user_limits]]' per-user counts (read directly)
     std::vector<uint16_t> ports;  ///< bound port per listener
     std::function<qgate::stat_list()> stats;
 };
@@ -62,6 +64,7 @@ class gateway_model final : public ctl::admin_model {
     bool clients(std::vector<ctl::client_row>& out, std::string& error) override;
     bool routes(std::vector<ctl::route_row>& out, std::string& error) override;
     bool listeners(std::vector<ctl::listener_row>& out, std::string& error) override;
+    bool users(std::vector<ctl::user_row>& out, std::string& error) override;
     bool set_drain(std::string_view name, bool drain, ctl::backend_row& out,
                    std::string& error) override;
     bool kick(int64_t id, ctl::client_row& out, std::string& error) override;

@@ -113,6 +113,8 @@ struct session {
     uint64_t acl_rules = 0;       ///< the [[acl]] rules naming `user` (route/acl.h), as of
     uint64_t acl_gen = 0;         ///< this generation's number (recomputed when it moves on)
     int32_t user_slot = -1;       ///< its user_conns slot, released when the slot is freed
+    uint32_t calls_max = 0;       ///< its user's [[user_limits]] calls_max (0 = none), as of
+    uint64_t ulim_gen = 0;        ///< this generation's number (looked up again when it moves on)
     uint64_t msg_max = 0;         ///< its user's message_bytes_max when below the global; 0 = none
     /// The client's own "user:password": its handshake's text, without the capability byte
     /// and NUL (credentials = "passthrough" sends it upstream). Empty before the login.

@@ -86,6 +86,7 @@ engine::engine(io::io_backend& be, shard::counters& ctr, engine_options o, shard
     init_admin();
     dirty_.reserve(1024);
     starved_.reserve(1024);
+    parked_.reserve(kParkedMax);
     listeners_.resize(opt_.listener_fds.size());
     for (size_t i = 0; i < listeners_.size(); ++i) listeners_[i].fd = opt_.listener_fds[i];
     now_ms_ = opt_.clock_ms();
@@ -136,6 +137,7 @@ engine::~engine() {
         if (l.fd >= 0) be_.close_fd(l.fd);
     }
     frames_.settle();  // frame_reader.cc: no recv_into may outlive the buffer it writes into
+    for (const parked_accept& p : parked_) ::close(p.fd);
     for (auto& sp : sessions_) {
         for (sock& k : sp->s) {
             if (k.fd >= 0) ::close(k.fd);  // the backend (ring) is torn down right after us
@@ -198,27 +200,13 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
     } else if (el.closing || draining_) {
         ::close(c.res);
     } else {
-        session* ss = alloc_session();
-        if (ss == nullptr) {
+        admit_parked();  // those waiting for an evicted handshake's slot come first
+        session* ss = parked_.empty() ? alloc_session() : nullptr;
+        if (ss != nullptr) {
+            admit(*ss, l, c.res);
+        } else if (!park_for_handshake(l, c.res)) {  // handshake.cc
             bump(ctr_.conns_rejected);
             ::close(c.res);
-        } else {
-            net::set_nodelay(c.res);
-            ss->st = sstate::handshake;
-            ss->h = listener_kind_[l];
-            ss->listener = l;
-            ss->client_id = (++client_seq_ << kShardBits) | me_;
-            ss->since_ns = unix_ns();
-            ss->calls = ss->bytes_in = ss->bytes_out = 0;
-            ss->s[0].fd = c.res;
-            ss->s[0].xp = &plain_;
-            bump(ctr_.accepts);
-            bump(ctr_.conns_open);
-            ++sessions_open_;
-            // The TLS handshake runs first, within the same handshake_timeout_ms.
-            set_timeout(*ss, lim_->handshake_timeout_ms);
-            ssl_ctx_st* tls = opt_.tls != nullptr ? opt_.tls->ctx(l) : nullptr;
-            if (tls == nullptr || tls_accept(*ss, tls)) arm_recv(*ss, role::client);
         }
     }
     if (!el.armed) {
@@ -230,6 +218,25 @@ void engine::on_accept(uint32_t l, const io::completion& c) {
             arm_listeners();
         }
     }
+}
+
+void engine::admit(session& ss, uint32_t l, int fd) {
+    net::set_nodelay(fd);
+    ss.st = sstate::handshake;
+    ss.h = listener_kind_[l];
+    ss.listener = l;
+    ss.client_id = (++client_seq_ << kShardBits) | me_;
+    ss.since_ns = unix_ns();
+    ss.calls = ss.bytes_in = ss.bytes_out = 0;
+    ss.s[0].fd = fd;
+    ss.s[0].xp = &plain_;
+    bump(ctr_.accepts);
+    bump(ctr_.conns_open);
+    ++sessions_open_;
+    // The TLS handshake runs first, within the same handshake_timeout_ms.
+    set_timeout(ss, lim_->handshake_timeout_ms);
+    ssl_ctx_st* tls = opt_.tls != nullptr ? opt_.tls->ctx(l) : nullptr;
+    if (tls == nullptr || tls_accept(ss, tls)) arm_recv(ss, role::client);
 }
 
 // NOLINTNEXTLINE(readability-make-member-function-const): it submits io; const would mislead.
@@ -494,6 +501,7 @@ void engine::maybe_free(session& ss, role r) {
         if (ss.user_slot >= 0) opt_.users->release(ss.user_slot);
         ss.user_slot = -1;
         ss.msg_max = 0;
+        ss.calls_max = 0;
         ss.next_free = free_head_;
         free_head_ = idx;
         --sessions_open_;

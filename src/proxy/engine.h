@@ -134,6 +134,12 @@ class engine final : public shard::shard_hooks {
     void on_read(uint32_t sid, const io::completion& c);
     void drop_completion(session& ss, const io::completion& c);
     session* alloc_session();
+    void admit(session& ss, uint32_t l, int fd);
+    // handshake.cc: a full shard makes room by closing its oldest pending handshake
+    bool park_for_handshake(uint32_t l, int fd);
+    session* oldest_handshake();
+    void admit_parked();
+    void close_parked();
     void arm_recv(session& ss, role r);
     void pause_recv(session& ss, role r);
     void resume_recv(session& ss, role r);
@@ -199,6 +205,14 @@ class engine final : public shard::shard_hooks {
     std::vector<engine_listener> listeners_;
     std::vector<std::unique_ptr<session>> sessions_;
     uint32_t free_head_ = UINT32_MAX;
+    /// Clients accepted while the shard was full, each waiting for the slot of the pending
+    /// handshake closed to make room for it (handshake.cc). At most kParkedMax.
+    struct parked_accept {
+        int fd;
+        uint32_t listener;
+    };
+    static constexpr uint32_t kParkedMax = 64;
+    std::vector<parked_accept> parked_;
     uint32_t sessions_open_ = 0;
     io::item_pool items_;
     shard::timer_heap timers_;

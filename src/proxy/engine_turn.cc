@@ -46,6 +46,7 @@ void engine::on_turn(uint64_t now_ms) {
     now_ms_ = now_ms;
     if (opt_.gens->current() != gen_) adopt_generation();
     expire_timers(now_ms);
+    if (!parked_.empty()) admit_parked();  // slots of evicted handshakes freed (handshake.cc)
     if (plane_ != nullptr) {
         if (!pool_->retiring_.empty()) pool_->retire_due();
         rq_->expire_requests(now_ms);
@@ -143,6 +144,7 @@ void engine::start_drain() {
             l.fd = -1;
         }
     }
+    close_parked();
     for (auto& sp : sessions_) {
         if (is_client(*sp) && idle(*sp)) {
             bump(ctr_.drain_closed);

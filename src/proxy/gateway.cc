@@ -561,6 +561,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.ups = ups.get();
     parts.plane = plane.get();
     parts.meters = &meters;
+    parts.users = users.get();
     parts.ports = ports;
     parts.stats = [&shards, &ups, &plane, &admin, &reg, &rl, &gens, &hits, &disc] {
         return aggregate(shards, *ups, plane.get(), admin.counters(), reg.counters(), rl, gens,

@@ -12,6 +12,13 @@
 // A login [[acl]] does not allow on this listener (or, in session mode, to the listener's
 // backend group) is refused the same way, and counted (acl_denied_logins); so is a user over
 // its [[user_limits]] conns_max (counted apart).
+//
+// A handshake never holds a slot others need: when a client arrives at a shard already at
+// conns_per_shard_max while some of its connections are still in their handshake (TLS or q),
+// the oldest of those is closed (handshakes_evicted) and the newcomer waits for its slot
+// (parked_, bounded by kParkedMax) instead of being refused; a shard whose every connection has
+// logged in refuses it (conns_rejected). So half-open handshakes (a slowloris) cannot lock real
+// clients out, and each one lives at most handshake_timeout_ms anyway.
 
 #include "proxy/kinds.h"
 #include "proxy/user_conns.h"
@@ -89,16 +96,20 @@ void engine::on_client_handshake(session& ss, const uint8_t* p, uint32_t n) {
 // [[user_limits]] conns_max: counted process-wide from the login (user_conns.h) until the
 // slot is freed, so a handshake still in progress never holds a user's place. One over the
 // limit is closed without a byte, as q refuses a login (the client's hopen reports 'access).
-// Its message_bytes_max is kept in the slot (ss.msg_max) for the framers of its kind.
+// A user whose rule limits calls (calls_max) is counted too, limited or not, so its calls have
+// a slot to count in. Its message_bytes_max is kept in the slot (ss.msg_max) for the framers.
 bool engine::within_user_limits(session& ss, std::string_view user) {
     const user_limits_conf* rule =
         opt_.users != nullptr ? user_conns::rule_of(*gen_->cfg, user) : nullptr;
     const uint32_t max = rule != nullptr ? rule->conns_max : 0;
-    const int32_t slot = max == 0 ? user_conns::kUnlimited : opt_.users->acquire(user, max);
+    const int32_t slot = user_conns::counted(rule) ? opt_.users->acquire(user, max, true)
+                                                   : user_conns::kUnlimited;
     if (slot >= user_conns::kUnlimited) {
         ss.user_slot = slot;
         const uint64_t m = rule != nullptr ? rule->message_bytes_max : 0;
         ss.msg_max = m != 0 && m < lim_->message_bytes_max ? m : 0;
+        ss.calls_max = rule != nullptr ? rule->calls_max : 0;
+        ss.ulim_gen = gen_->number;
         return true;
     }
     bump(slot == user_conns::kTableFull ? ctr_.user_table_full : ctr_.user_conns_refused);
@@ -106,6 +117,48 @@ bool engine::within_user_limits(session& ss, std::string_view user) {
                     max);
     close_session(ss);
     return false;
+}
+
+// The shard is full: close its oldest pending handshake and keep `fd` until that slot is free
+// (admit_parked). False: none to close, or kParkedMax newcomers already wait.
+bool engine::park_for_handshake(uint32_t l, int fd) {
+    if (parked_.size() >= kParkedMax) return false;
+    session* old = oldest_handshake();
+    if (old == nullptr) return false;
+    bump(ctr_.handshakes_evicted);
+    QGATE_LOG_DEBUG("shard full: closing the oldest pending handshake for a newcomer");
+    close_session(*old);
+    parked_.push_back({fd, l});  // reserved at kParkedMax: no allocation
+    return true;
+}
+
+// O(slots), only when the shard is full. The oldest by accept time: it had the longest to
+// finish its handshake.
+session* engine::oldest_handshake() {
+    session* best = nullptr;
+    for (auto& sp : sessions_) {
+        if (sp->st != sstate::handshake) continue;
+        if (best == nullptr || sp->since_ns < best->since_ns) best = sp.get();
+    }
+    return best;
+}
+
+// Each turn and before each accept: parked newcomers take freed slots, first come first.
+void engine::admit_parked() {
+    size_t n = 0;
+    while (n < parked_.size()) {
+        session* ss = alloc_session();
+        if (ss == nullptr) break;
+        admit(*ss, parked_[n].listener, parked_[n].fd);
+        ++n;
+    }
+    if (n != 0) parked_.erase(parked_.begin(), parked_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+// Draining: nobody waiting is admitted any more.
+void engine::close_parked() {
+    for (const parked_accept& p : parked_) ::close(p.fd);
+    parked_.clear();
 }
 
 void engine::on_eof(session& ss, role r) { ss.h->on_eof(ss, r); }

@@ -69,6 +69,7 @@ struct request {
     /// not get it compressed (request_bodies.cc); the call's bytes are no longer needed then.
     bool use_req = false;
     uint16_t err_len = 0;
+    bool user_call = false;  ///< counted in its user's calls in flight (request_user.cc)
     uint64_t deadline_ms = 0;
     uint32_t timeout_ms = 0;
     uint64_t in_us = 0;  ///< sync: when its header was read (listener_latency); async: 0

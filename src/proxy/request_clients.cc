@@ -274,6 +274,7 @@ void request_clients::dispatch(session& ss, request& r) {
     bump(r.sync ? e_.ctr_.sync_requests : e_.ctr_.async_requests);
     if (e_.opt_.alog != nullptr) log_call(r);  // request_log.cc
     if (r.sync) enlist(ss, r);
+    if (r.sync && !begin_user_call(ss, r)) return;  // [[user_limits]] calls_max: request_user.cc
     route_call(ss, r);
 }
 
@@ -380,6 +381,7 @@ void request_clients::flush_answers(session& ss) {
         if (ss.rq.head == nullptr) ss.rq.tail = nullptr;
         r.onext = nullptr;
         --ss.rq.pending;
+        end_user_call(ss, r);
         r.holds = static_cast<uint8_t>((r.holds & ~hold::kOrder) | hold::kSend);
         if (r.in_us != 0) e_.ctr_.lat.listener(ss.listener, shard::now_us() - r.in_us);
         if (r.fan != nullptr && !r.use_err) {  // a joined reply (fanouts.cc)
@@ -448,6 +450,7 @@ void request_clients::request_close(session& ss) {
         request* next = r->onext;
         r->onext = nullptr;
         r->holds = static_cast<uint8_t>(r->holds & ~hold::kOrder);
+        end_user_call(ss, *r);
         if ((r->holds & hold::kHome) != 0) {
             r->abandoned.store(true, std::memory_order_relaxed);
             bump(e_.ctr_.requests_abandoned);
@@ -498,6 +501,7 @@ request* request_clients::alloc_request() {
     r->fan = nullptr;
     r->fan_child = false;
     r->bounces = 0;
+    r->user_call = false;
     r->abandoned.store(false, std::memory_order_relaxed);
     return r;
 }

@@ -48,6 +48,9 @@ class request_clients final : public conn_handler {
     void reject_malformed(session& ss, request& r);
     bool acl_refused(session& ss, request& r, const generation& gen,
                      const route::call_info& call, const route::route_rule* rule);
+    void refresh_user_limit(session& ss);
+    bool begin_user_call(session& ss, request& r);
+    void end_user_call(const session& ss, request& r);
     bool refuse_inflate(session& ss, request& r);
     void release_scratch();
     void park_inflate(session& ss, request& r);

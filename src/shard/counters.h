@@ -30,7 +30,11 @@ namespace qgate::shard {
     X(conns_open, gauge, "connections",                                                            \
       "client connections open now: accepted and not yet closed")                                  \
     X(conns_rejected, counter, "connections",                                                      \
-      "connections closed at accept: the shard had conns_per_shard_max sessions")                  \
+      "connections closed at accept: the shard had conns_per_shard_max sessions, none of them "    \
+      "in its handshake (else the oldest such is evicted: handshakes_evicted)")                    \
+    X(handshakes_evicted, counter, "connections",                                                  \
+      "clients closed in their handshake to make room: the shard had conns_per_shard_max "         \
+      "sessions when a newcomer arrived (the oldest pending handshake goes)")                      \
     X(handshake_fail, counter, "connections",                                                      \
       "clients closed in the handshake: unparsable, too long, too slow, or too much sent early")   \
     X(tls_handshakes, counter, "connections",                                                      \
@@ -72,6 +76,9 @@ namespace qgate::shard {
     X(user_message_refused, counter, "messages",                                                   \
       "messages over their user's [[user_limits]] message_bytes_max (request mode: answered with "\
       "an error; session mode: connection closed)")                                                \
+    X(user_calls_refused, counter, "calls",                                                        \
+      "request mode: sync calls answered at once: their user had [[user_limits]] calls_max in "    \
+      "flight")                                                                                    \
     X(malformed_frames, counter, "frames",                                                         \
       "frames with a bad header (connection closed) or a request-mode call with a bad body")       \
     X(bytes_in, counter, "bytes",                                                                  \

@@ -132,6 +132,18 @@ TEST_CASE("admin tables: listeners keyed on index; stats name, kind, value, help
     CHECK(col(s, 3).items.at(0) == value::string("open now"));
 }
 
+TEST_CASE("admin tables: users keyed on user, its counts and limits as longs") {
+    const value t = wire(users_table(std::vector<user_row>{{"alice", 2, 3, 0, 64}}));
+    CHECK(names_of(t.items.at(0)) == std::vector<std::string>{"user"});
+    CHECK(col(t.items.at(0), 0).syms == std::vector<std::string>{"alice"});
+    const value& v = t.items.at(1);
+    CHECK(names_of(v) ==
+          std::vector<std::string>{"conns", "inflight", "connsmax", "callsmax"});
+    CHECK(long_at(col(v, 0), 0) == 2);
+    CHECK(long_at(col(v, 1), 0) == 3);
+    CHECK(long_at(col(v, 3), 0) == 64);
+}
+
 TEST_CASE("admin tables: an action's answer is its row as a dictionary of atoms") {
     backend_row a{"rdb1", "rdb", "127.0.0.1:5001", "config", "draining", 1, 0, 0, 4, 0,
                   kLongNull, kLongNull, "x"};

@@ -117,6 +117,7 @@ const char* const kSchema[] = {
     "user_limits.users",
     "user_limits.conns_max",
     "user_limits.message_bytes_max",
+    "user_limits.calls_max",
 };
 
 // A snapshot with one default entry per array section, for the getters.

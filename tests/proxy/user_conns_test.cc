@@ -30,6 +30,38 @@ TEST_CASE("user_conns: each user counted on its own; the limit refuses; a releas
     CHECK(t->open_of("carol") == 0);
 }
 
+TEST_CASE("user_conns: calls in flight per user; the limit refuses; never below 0") {
+    auto t = std::make_unique<user_conns>();
+    const int32_t a = t->acquire("alice", 0, true);  // counted without a conns limit
+    REQUIRE(a >= 0);
+    CHECK(t->open_of("alice") == 1);
+    uint32_t seen = 0;
+    CHECK(t->call_begin(a, 2, seen));
+    CHECK(t->call_begin(a, 2, seen));
+    CHECK_FALSE(t->call_begin(a, 2, seen));
+    CHECK(seen == 2);
+    CHECK(t->calls_of("alice") == 2);
+    CHECK(t->call_end(a));
+    CHECK(t->call_end(a));
+    CHECK_FALSE(t->call_end(a));  // one end too many: refused, the count stays 0
+    CHECK(t->calls_of("alice") == 0);
+    CHECK(t->call_begin(a, 0, seen));  // 0: not limited, still counted
+    CHECK(t->calls_of("alice") == 1);
+    CHECK_FALSE(t->call_end(-1));
+    std::vector<user_conns::row> rows;
+    t->rows(rows);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].user == "alice");
+    CHECK(rows[0].open == 1);
+    CHECK(rows[0].calls == 1);
+    const std::string longname(100, 'x');
+    CHECK(t->acquire(longname, 0, true) >= 0);
+    rows.clear();
+    t->rows(rows);
+    CHECK(rows.size() == 2);  // the long name is kept cut to kNameMax bytes
+    for (const user_conns::row& r : rows) CHECK(r.user.size() <= user_conns::kNameMax);
+}
+
 TEST_CASE("user_conns: rule_of takes the first [[user_limits]] whose patterns match") {
     qgate::config c;
     c.user_limits.push_back({{"al*", "bob"}, 3, 0});
