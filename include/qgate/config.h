@@ -65,6 +65,13 @@ struct backend_conf {
     /// that answers in order may (plain q; not a .z.pg deferring with -30!).
     pipeline_mode pipeline = pipeline_mode::automatic;
     backend_source source = backend_source::config;
+    /// TLS to the backend (issue 18): every connection qgate opens to it speaks TLS 1.2/1.3,
+    /// the peer always verified (against tls_ca, or the system store when empty).
+    bool tls = false;
+    std::string tls_ca{};           ///< PEM CA bundle; empty = the system store
+    std::string tls_server_name{};  ///< checked and sent as SNI; empty = the address's host
+    std::string tls_cert{};         ///< client certificate (PEM), with tls_key; optional
+    std::string tls_key{};
 };
 
 /// Message types a route accepts (order of the "route.type" choices).

@@ -260,7 +260,8 @@ function tomlString(s) { return JSON.stringify(String(s)); }
 /**
  * Renders a qgate config. opts:
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
- *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off') }]
+ *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off'),
+ *                 address?, keys? (any other backend keys: tls = true, tls_ca = "...") }]
  *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
  *   shards (2), portFile, usersFile, limits: { key: value }, extra (raw TOML),
  *   admin (true; false = none; or { listen = '127.0.0.1:0', ...[admin] integer knobs })
@@ -311,6 +312,10 @@ function qgateConfigText(opts) {
     if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
     if (b.conns !== undefined) lines.push(`conns = ${b.conns}`);
     if (b.pipeline !== undefined) lines.push(`pipeline = ${tomlString(b.pipeline)}`);
+    // Any other backend keys (tls = true, tls_ca = "...", ...).
+    for (const [k, v] of Object.entries(b.keys || {})) {
+      lines.push(`${k} = ${typeof v === 'string' ? tomlString(v) : v}`);
+    }
     lines.push('');
   }
   for (const r of opts.routes || []) {
@@ -404,6 +409,7 @@ async function startStack(ctx, opts = {}) {
     }
     backends.push({
       name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns, pipeline: b.pipeline,
+      keys: b.keys, address: b.address,
     });
   }
   const gw = await startQgate(ctx, { ...opts, backends });
