@@ -161,7 +161,9 @@ gen_holder::view gen_holder::current_view() const {
 bool same_backend(const backend_conf& a, const backend_conf& b) {
     return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
            a.addr.port == b.addr.port && a.credentials == b.credentials && a.conns == b.conns &&
-           a.pipeline == b.pipeline;
+           a.pipeline == b.pipeline && a.tls == b.tls && a.tls_ca == b.tls_ca &&
+           a.tls_server_name == b.tls_server_name && a.tls_cert == b.tls_cert &&
+           a.tls_key == b.tls_key;
 }
 
 bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,
