@@ -212,6 +212,11 @@ struct discovery_conf {
     std::string credentials;             ///< login at the discovery processes and backends
     uint32_t conns = 4;
     uint32_t refresh_ms = 5000;          ///< getservices again (TorQ pushes no removals)
+    /// `:tcps://` hpups become tls = true backends verified against this CA (empty: the
+    /// system store), presenting tls_cert/tls_key when set.
+    std::string tls_ca{};
+    std::string tls_cert{};
+    std::string tls_key{};
 };
 
 /// [process_csv]: a TorQ process.csv as a backend file (re-read on reload); rows of the listed

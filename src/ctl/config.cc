@@ -181,6 +181,13 @@ class loader {
                 }
             }
         }
+        discovery_conf& d = cfg_.discovery;
+        for (std::string* f : {&d.tls_cert, &d.tls_key, &d.tls_ca}) {
+            fs::path p(*f);
+            if (!f->empty() && p.is_relative()) {
+                *f = (fs::path(source_).parent_path() / p).lexically_normal().string();
+            }
+        }
         for (backend_conf& b : cfg_.backends) {
             for (std::string* f : {&b.tls_cert, &b.tls_key, &b.tls_ca}) {
                 fs::path p(*f);

@@ -752,6 +752,19 @@ const knob kKnobs[] = {
          c.discovery.refresh_ms = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.discovery.refresh_ms); }},
+    {"discovery.tls_ca", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "A `:tcps://host:port` hpup is a tls = true backend verified against this CA bundle "
+     "(PEM); empty = the system's trust store (as backend.tls_ca).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_ca = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_ca); }},
+    {"discovery.tls_cert", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "Client certificate (PEM) for `:tcps://` backends, with tls_key (as backend.tls_cert).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_cert = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_cert); }},
+    {"discovery.tls_key", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "The private key of discovery.tls_cert (PEM, unencrypted).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_key = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_key); }},
     {"process_csv.path", knob_type::string, kTable, "\"\"", 0, 0, {},
      kReloadable | kRelativePath, {},
      "A TorQ process.csv (host,port,proctype,procname,...) read as a backend file at start "

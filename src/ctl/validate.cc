@@ -50,6 +50,11 @@ bool check_sources(const config& cfg, const source_lines* lines, std::string& er
             return false;
         }
     }
+    if (cfg.discovery.tls_cert.empty() != cfg.discovery.tls_key.empty()) {
+        error = where_key(lines, "discovery.tls_cert") +
+                "discovery: tls_cert and tls_key go together";
+        return false;
+    }
     if (!cfg.discovery.addresses.empty() && cfg.discovery.proctypes.empty()) {
         error = where_key(lines, "discovery.proctypes") +
                 "discovery.proctypes: name the process types (groups) to ask for";

@@ -332,8 +332,8 @@ namespace qgate::shard {
     X(discovery_refreshes, counter, "replies", "",                                                 \
       "[discovery]: getservices answers applied (each replaces that discovery's view)")            \
     X(discovery_skipped, counter, "rows", "",                                                      \
-      "[discovery]: rows received that give no backend (tcps or unix hpup, bad hpup, proctype "    \
-      "not asked for)")                                                                            \
+      "[discovery]: rows received that give no backend (unix hpup, bad hpup, proctype not "        \
+      "asked for)")                                                                                \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \
