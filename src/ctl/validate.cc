@@ -148,7 +148,10 @@ bool check_backends(const config& cfg, const source_lines* lines, std::string& e
         }
         std::string why;
         if (!check_backend_tls(b, why)) {
-            error = where(lines, at, i) + label + ": " + why;
+            error = where(lines, at, i);
+            error += label;
+            error += ": ";
+            error += why;
             return false;
         }
         for (std::size_t j = 0; j < i; ++j) {
