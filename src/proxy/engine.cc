@@ -335,7 +335,7 @@ void engine::on_send(uint32_t sid, const io::completion& cqe) {
         return;
     }
     if (c.res < 0) {
-        on_eof(ss, r);
+        if (!tls_up_eof(ss, r)) on_eof(ss, r);  // a backend's TLS refusal: engine_tls_up.cc
         maybe_free(ss, r);
         return;
     }

@@ -83,15 +83,21 @@ void engine::tls_up_fail_counted(session& ss, int backend, const char* why) {
     QGATE_LOG_WARN("backend %s %s: TLS: %s", u.name.c_str(), u.where.c_str(), reason.c_str());
 }
 
-// The peer closed (or the socket failed) before the TLS handshake was done: a TLS failure,
+// The peer closed (or the socket failed) before the TLS handshake was done, or before the q
+// handshake's reply after asking for a client certificate qgate has none of: a TLS failure,
 // not the q handshake's. False: not one (the kind's on_eof applies).
 bool engine::tls_up_eof(session& ss, role r) {
     const sock& k = ss.s[static_cast<int>(r)];
-    if (r != role::upstream || k.tls == nullptr || k.tls->established() || k.closing) {
-        return false;
+    if (r != role::upstream || k.tls == nullptr || k.closing) return false;
+    if (!k.tls->established()) {
+        tls_up_fail(ss, "the backend closed the connection during the TLS handshake");
+        return true;
     }
-    tls_up_fail(ss, "the backend closed the connection during the TLS handshake");
-    return true;
+    if (k.tls->cert_asked && ss.link.phase != link_phase::ready) {
+        tls_up_fail(ss, "the backend requires a client certificate (tls_cert, tls_key)");
+        return true;
+    }
+    return false;
 }
 
 // A recv_into socket's ciphertext (`n` bytes in tls_conn::cin): decrypted into the sink's

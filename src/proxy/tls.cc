@@ -62,6 +62,16 @@ bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
     return true;
 }
 
+// A backend asked for a client certificate and none is configured: noted, so that the close
+// that follows is reported as that (under TLS 1.3 the server refuses after the client's
+// handshake is done, and its alert can be lost to the reset of a close with our q handshake
+// unread). Returns 0: no certificate.
+int no_client_cert(SSL* s, X509**, EVP_PKEY**) {
+    auto* t = static_cast<tls_conn*>(SSL_get_app_data(s));
+    if (t != nullptr) t->cert_asked = true;
+    return 0;
+}
+
 // A backend's context: trust, then the optional client certificate.
 bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
     if (b.tls_ca.empty()) {
@@ -73,7 +83,10 @@ bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
         why = "tls_ca " + b.tls_ca + ": " + ssl_errors();
         return false;
     }
-    if (b.tls_cert.empty()) return true;
+    if (b.tls_cert.empty()) {
+        SSL_CTX_set_client_cert_cb(c, no_client_cert);
+        return true;
+    }
     if (SSL_CTX_use_certificate_chain_file(c, b.tls_cert.c_str()) != 1) {
         why = "tls_cert " + b.tls_cert + ": " + ssl_errors();
         return false;
@@ -199,6 +212,7 @@ bool tls_conn::init(SSL_CTX* ctx, uint32_t recv_max) {
 bool tls_conn::init_client(const tls_client& c, uint32_t recv_max) {
     if (!init(c.ctx(), recv_max)) return false;
     SSL_set_connect_state(ssl_);
+    SSL_set_app_data(ssl_, this);  // no_client_cert
     if (c.ip()) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), c.name().c_str()) != 1) {
             return false;

@@ -140,6 +140,7 @@ class tls_conn {
     bool own_send = false;     ///< the transport's own send (handshake records), no item behind
     bool counted = false;      ///< handshake outcome counted
     bool first = true;         ///< no byte received yet (plain q-IPC check)
+    bool cert_asked = false;   ///< connect side: a certificate was asked for, none configured
     /// recv_into sockets (pool links, the feed): the ciphertext of one read lands here, then
     /// is decrypted into the sink's memory (frame_reader.cc). Sized at connect.
     std::unique_ptr<uint8_t[]> cin;
