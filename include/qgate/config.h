@@ -71,6 +71,13 @@ struct backend_conf {
     uint32_t user_pools_max = 64;
     uint32_t user_idle_ms = 60000;
     backend_source source = backend_source::config;
+    /// TLS to the backend (issue 18): every connection qgate opens to it speaks TLS 1.2/1.3,
+    /// the peer always verified (against tls_ca, or the system store when empty).
+    bool tls = false;
+    std::string tls_ca{};           ///< PEM CA bundle; empty = the system store
+    std::string tls_server_name{};  ///< checked and sent as SNI; empty = the address's host
+    std::string tls_cert{};         ///< client certificate (PEM), with tls_key; optional
+    std::string tls_key{};
 };
 
 /// Message types a route accepts (order of the "route.type" choices).
@@ -212,6 +219,11 @@ struct discovery_conf {
     std::string credentials;             ///< login at the discovery processes and backends
     uint32_t conns = 4;
     uint32_t refresh_ms = 5000;          ///< getservices again (TorQ pushes no removals)
+    /// `:tcps://` hpups become tls = true backends verified against this CA (empty: the
+    /// system store), presenting tls_cert/tls_key when set.
+    std::string tls_ca{};
+    std::string tls_cert{};
+    std::string tls_key{};
 };
 
 /// [process_csv]: a TorQ process.csv as a backend file (re-read on reload); rows of the listed

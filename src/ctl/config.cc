@@ -168,12 +168,28 @@ class loader {
                                        std::string(type_name(node.type())));
     }
 
-    // A listener's TLS files are relative to this file's directory, like the users file; they
-    // are read (and their errors reported) when the gateway builds its TLS contexts.
+    // A listener's and a backend's TLS files are relative to this file's directory, like the
+    // users file; they are read (and their errors reported, the file named) when the gateway
+    // builds its TLS contexts (backends: upstream_table::add, at start and on a reload).
     bool resolve_tls_paths() {
         namespace fs = std::filesystem;
         for (listener_conf& l : cfg_.listeners) {
             for (std::string* f : {&l.tls_cert, &l.tls_key, &l.tls_ca}) {
+                fs::path p(*f);
+                if (!f->empty() && p.is_relative()) {
+                    *f = (fs::path(source_).parent_path() / p).lexically_normal().string();
+                }
+            }
+        }
+        discovery_conf& d = cfg_.discovery;
+        for (std::string* f : {&d.tls_cert, &d.tls_key, &d.tls_ca}) {
+            fs::path p(*f);
+            if (!f->empty() && p.is_relative()) {
+                *f = (fs::path(source_).parent_path() / p).lexically_normal().string();
+            }
+        }
+        for (backend_conf& b : cfg_.backends) {
+            for (std::string* f : {&b.tls_cert, &b.tls_key, &b.tls_ca}) {
                 fs::path p(*f);
                 if (!f->empty() && p.is_relative()) {
                     *f = (fs::path(source_).parent_path() / p).lexically_normal().string();

@@ -53,7 +53,11 @@ bool host_name(std::string_view h) {
 
 hpup_kind parse_hpup(std::string_view hpup, endpoint& out) {
     const std::string h = lower(hpup);
-    if (h.starts_with(":tcps://")) return hpup_kind::tcps;
+    if (h.starts_with(":tcps://")) {  // TLS (q's hopen `:tcps://host:port): as `:host:port
+        const std::string plain = ":" + h.substr(8);
+        return plain.size() > 1 && parse_hpup(plain, out) == hpup_kind::tcp ? hpup_kind::tcps
+                                                                            : hpup_kind::bad;
+    }
     if (h.starts_with(":unix://")) return hpup_kind::unix_socket;
     if (!h.starts_with(":")) return hpup_kind::bad;
     std::string_view rest = std::string_view(h).substr(1);
@@ -135,9 +139,10 @@ std::vector<uint8_t> getservices_message(const std::vector<std::string>& proctyp
 
 bool view::usable(const row& r) const {
     endpoint ep;
+    const hpup_kind k = parse_hpup(r.hpup, ep);
     return !r.procname.empty() &&
            std::find(proctypes_.begin(), proctypes_.end(), r.proctype) != proctypes_.end() &&
-           parse_hpup(r.hpup, ep) == hpup_kind::tcp;
+           (k == hpup_kind::tcp || k == hpup_kind::tcps);
 }
 
 bool view::replace(const std::vector<row>& rows, uint64_t& skipped) {
@@ -175,7 +180,13 @@ std::vector<backend_conf> view::backends(const discovery_conf& dc) const {
         backend_conf b;
         b.name = r.procname;
         b.group = r.proctype;
-        (void)parse_hpup(r.hpup, b.addr);  // usable(): a tcp hpup
+        // usable(): a tcp or tcps hpup; tcps is a TLS backend with [discovery]'s TLS files
+        if (parse_hpup(r.hpup, b.addr) == hpup_kind::tcps) {
+            b.tls = true;
+            b.tls_ca = dc.tls_ca;
+            b.tls_cert = dc.tls_cert;
+            b.tls_key = dc.tls_key;
+        }
         b.credentials = dc.credentials;
         b.conns = dc.conns;
         b.source = backend_source::discovery;

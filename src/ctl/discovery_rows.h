@@ -16,11 +16,12 @@
 namespace qgate::ctl::disc {
 
 /// What a TorQ hpup names (trackservers.q formathp): `:host:port (tcp), `:tcps://host:port
-/// (TLS), `:unix://port (a Unix domain socket on this host). Only tcp is served; TLS is a
-/// later issue and a Unix socket is not something a pooled backend connects to.
+/// (TLS), `:unix://port (a Unix domain socket on this host). tcp and tcps are served (tcps:
+/// a tls = true backend with [discovery]'s TLS files, issue 18); a Unix socket is not
+/// something a pooled backend connects to.
 enum class hpup_kind : uint8_t { tcp, tcps, unix_socket, bad };
 
-/// Parses an hpup symbol's text (case-insensitive, as TorQ lowers it). tcp: `out` is set;
+/// Parses an hpup symbol's text (case-insensitive, as TorQ lowers it). tcp, tcps: `out` is set;
 /// an empty host is this host, as for q's hopen `::port.
 hpup_kind parse_hpup(std::string_view hpup, endpoint& out);
 

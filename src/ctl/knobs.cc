@@ -518,6 +518,28 @@ const knob kKnobs[] = {
     {"backend.user_idle_ms", knob_type::integer, kArray, "60000", 10, 86'400'000, {}, kReloadable,
      {}, "Request mode, passthrough: a user's link unused this long is closed.",
      set_b32<&backend_conf::user_idle_ms>, get_b32<&backend_conf::user_idle_ms>},
+    {"backend.tls", knob_type::boolean, kArray, "false", 0, 1, {}, kReloadable, {},
+     "Connect to this backend with TLS 1.2/1.3 (q's -E 1 or -E 2). The certificate is always "
+     "verified (tls_ca, tls_server_name); there is no way to skip that.",
+     [](config& c, std::size_t i, const knob_value& v) { backend_at(c, i).tls = v.integer != 0; },
+     [](const config& c, std::size_t i) { return bool_value(c.backends.at(i).tls); }},
+    {"backend.tls_ca", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable | kRelativePath,
+     {}, "TLS: CA bundle (PEM) the backend's certificate is verified against. Empty = the "
+     "system's trust store.",
+     set_backend_text<&backend_conf::tls_ca>, get_backend_text<&backend_conf::tls_ca>},
+    {"backend.tls_server_name", knob_type::string, kArray, "\"\"", 0, 0, {}, kReloadable, {},
+     "TLS: the name the backend's certificate must carry, also sent as SNI. Empty = the host of "
+     "address (an IP address is checked as an IP address).",
+     set_backend_text<&backend_conf::tls_server_name>,
+     get_backend_text<&backend_conf::tls_server_name>},
+    {"backend.tls_cert", knob_type::string, kArray, "\"\"", 0, 0, {},
+     kReloadable | kRelativePath, {},
+     "TLS: client certificate chain (PEM) qgate presents, for a backend that requires one. "
+     "With tls_key.",
+     set_backend_text<&backend_conf::tls_cert>, get_backend_text<&backend_conf::tls_cert>},
+    {"backend.tls_key", knob_type::string, kArray, "\"\"", 0, 0, {},
+     kReloadable | kRelativePath, {}, "TLS: the private key of tls_cert (PEM, unencrypted).",
+     set_backend_text<&backend_conf::tls_key>, get_backend_text<&backend_conf::tls_key>},
 
     // ---- [fanout]: fan-out and joins (request mode)
     {"fanout.reducer", knob_type::string, kTable, "\"\"", 0, 0, {}, kReloadable, {},
@@ -748,6 +770,19 @@ const knob kKnobs[] = {
          c.discovery.refresh_ms = uint32_t(v.integer);
      },
      [](const config& c, std::size_t) { return int_value(c.discovery.refresh_ms); }},
+    {"discovery.tls_ca", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "A `:tcps://host:port` hpup is a tls = true backend verified against this CA bundle "
+     "(PEM); empty = the system's trust store (as backend.tls_ca).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_ca = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_ca); }},
+    {"discovery.tls_cert", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "Client certificate (PEM) for `:tcps://` backends, with tls_key (as backend.tls_cert).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_cert = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_cert); }},
+    {"discovery.tls_key", knob_type::string, kTable, "\"\"", 0, 0, {}, kRelativePath, {},
+     "The private key of discovery.tls_cert (PEM, unencrypted).",
+     [](config& c, std::size_t, const knob_value& v) { c.discovery.tls_key = v.text; },
+     [](const config& c, std::size_t) { return text_value(c.discovery.tls_key); }},
     {"process_csv.path", knob_type::string, kTable, "\"\"", 0, 0, {},
      kReloadable | kRelativePath, {},
      "A TorQ process.csv (host,port,proctype,procname,...) read as a backend file at start "
@@ -960,53 +995,6 @@ bool parse_knob_text(const knob& k, std::string_view text, std::string_view what
         v.text = std::string(unquote(text));
     }
     return check_knob(k, v, what, error);
-}
-
-void apply_section_defaults(config& cfg, std::string_view section, std::size_t entry) {
-    for (const knob& k : kKnobs) {
-        if (k.section() != section || k.has(kRequired)) continue;
-        knob_value v;
-        std::string error;
-        // The table's own literals are checked by the unit tests; a failure here is a bug.
-        if (!parse_knob_text(k, k.def, k.name, v, error)) continue;
-        k.set(cfg, entry, v);
-    }
-}
-
-void apply_table_defaults(config& cfg) {
-    for (const section_info& s : kSections) {
-        if (s.scope != knob_scope::table) continue;
-        bool conditional = false;
-        for (const knob& k : kKnobs) {
-            if (k.section() == s.name && k.has(kIfSection)) conditional = true;
-        }
-        if (!conditional) apply_section_defaults(cfg, s.name, 0);
-    }
-}
-
-std::string describe_knob_domain(const knob& k) {
-    switch (k.type) {
-    case knob_type::integer: {
-        std::string d = "integer " + std::to_string(k.min) + ".." + std::to_string(k.max);
-        if (k.has(kPowerOfTwo)) d += ", a power of two";
-        return d;
-    }
-    case knob_type::string:
-        if (k.has(kRelativePath)) return "path, relative to the config file";
-        return k.has(kPath) ? "path" : "string";
-    case knob_type::choice: {
-        std::string d;
-        for (char c : k.choices) d += (c == '|') ? std::string(" | ") : std::string(1, c);
-        return d;
-    }
-    case knob_type::address:
-        return "\"host:port\"";
-    case knob_type::list:
-        return "list of strings";
-    case knob_type::boolean:
-        return "true | false";
-    }
-    return {};
 }
 
 }  // namespace qgate::ctl

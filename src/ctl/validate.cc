@@ -50,6 +50,11 @@ bool check_sources(const config& cfg, const source_lines* lines, std::string& er
             return false;
         }
     }
+    if (cfg.discovery.tls_cert.empty() != cfg.discovery.tls_key.empty()) {
+        error = where_key(lines, "discovery.tls_cert") +
+                "discovery: tls_cert and tls_key go together";
+        return false;
+    }
     if (!cfg.discovery.addresses.empty() && cfg.discovery.proctypes.empty()) {
         error = where_key(lines, "discovery.proctypes") +
                 "discovery.proctypes: name the process types (groups) to ask for";
@@ -111,6 +116,22 @@ bool check_listeners(const config& cfg, const source_lines* lines, std::string& 
     return true;
 }
 
+// TLS keys of one backend: a client certificate is both files or neither, and the TLS files
+// mean nothing without tls = true. The files themselves are read when the backend's context
+// is built (upstream_table::add: at start, and on a reload that adds or changes the backend),
+// which names the file that cannot be read.
+bool check_backend_tls(const backend_conf& b, std::string& error) {
+    if (b.tls_cert.empty() != b.tls_key.empty()) {
+        error = "tls_cert and tls_key go together";
+    } else if (!b.tls && (!b.tls_cert.empty() || !b.tls_ca.empty() ||
+                          !b.tls_server_name.empty())) {
+        error = "tls_ca, tls_server_name, tls_cert and tls_key need tls = true";
+    } else {
+        return true;
+    }
+    return false;
+}
+
 bool check_backends(const config& cfg, const source_lines* lines, std::string& error) {
     const auto* at = lines != nullptr ? &lines->backends : nullptr;
     for (std::size_t i = 0; i < cfg.backends.size(); ++i) {
@@ -123,6 +144,14 @@ bool check_backends(const config& cfg, const source_lines* lines, std::string& e
         if (b.addr.port == 0) {
             error = where(lines, at, i) + label + ": address " + format_endpoint(b.addr) +
                     " needs a non-zero port";
+            return false;
+        }
+        std::string why;
+        if (!check_backend_tls(b, why)) {
+            error = where(lines, at, i);
+            error += label;
+            error += ": ";
+            error += why;
             return false;
         }
         for (std::size_t j = 0; j < i; ++j) {

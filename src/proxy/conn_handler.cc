@@ -12,6 +12,7 @@ void conn_handler::on_read(session&, role, const io::completion&) {}
 void conn_handler::on_connected(session&, const io::completion&) {}
 void conn_handler::on_timeout(session&) {}
 void conn_handler::on_read_eof(session& ss, role r) { on_eof(ss, r); }
+void conn_handler::on_link_failed(session& ss) { on_eof(ss, role::upstream); }
 void conn_handler::on_tag_sent(session&) {}
 bool conn_handler::on_sock_freed(session&, role) { return false; }
 void conn_handler::on_slot_freed(session&) {}

@@ -34,6 +34,10 @@ class conn_handler {
     virtual void on_connected(session& ss, const io::completion& c);
     /// The peer closed or the socket failed.
     virtual void on_eof(session& ss, role r) = 0;
+    /// The upstream link failed before it was ready for a reason the engine counted and
+    /// noted already (a TLS backend's handshake: engine_tls.cc): a failed connect attempt.
+    /// By default on_eof of the upstream.
+    virtual void on_link_failed(session& ss);
     /// The peer shut down its write side (a recv read EOF; sock::rd_eof is set, the socket is
     /// not read again) but may still read: a client kind answers what it was asked, then
     /// closes. By default the same as on_eof.

@@ -309,6 +309,8 @@ void engine::on_recv(uint32_t sid, const io::completion& c) {
         }
     } else if (c.res == -ECANCELED) {
         arm_recv(ss, r);  // a pause that was lifted before the cancel completed
+    } else if (c.res <= 0 && tls_up_eof(ss, r)) {
+        // EOF or an error in a backend's TLS handshake: a TLS failure (engine_tls_up.cc)
     } else if (c.res == 0 && !k.closing) {
         k.rd_eof = true;  // shut down for writing (half-closed): it may still read
         ss.h->on_read_eof(ss, r);
@@ -340,7 +342,7 @@ void engine::on_send(uint32_t sid, const io::completion& cqe) {
         return;
     }
     if (c.res < 0) {
-        on_eof(ss, r);
+        if (!tls_up_eof(ss, r)) on_eof(ss, r);  // a backend's TLS refusal: engine_tls_up.cc
         maybe_free(ss, r);
         return;
     }

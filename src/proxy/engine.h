@@ -84,6 +84,7 @@ struct engine_options {
 struct backend_note {
     uint64_t fail_ms = 0;
     uint64_t ok_ms = 0;
+    uint64_t tls_warn_ms = 0;  ///< the last TLS failure logged at warn (at most one a second)
     char error[96] = {};
 };
 
@@ -178,6 +179,14 @@ class engine final : public shard::shard_hooks {
     void tls_kick(session& ss, role r);
     void tls_flush(session& ss, role r);
     bool tls_on_send(session& ss, role r, io::completion& c);
+    void tls_established(session& ss, role r);
+    // engine_tls_up.cc: the connect side, for a tls = true backend's upstream sockets
+    bool tls_upstream(session& ss, int backend, const tls_client& c);
+    void tls_up_fail(session& ss, const char* why);
+    void tls_up_fail_counted(session& ss, int backend, const char* why);
+    bool tls_up_eof(session& ss, role r);
+    void tls_read_into(session& ss, role r, uint32_t n, frame_sink& s);
+    int link_backend(const session& ss) const;
     void on_client_handshake(session& ss, const uint8_t* p, uint32_t n);
     bool within_user_limits(session& ss, std::string_view user);
     static void on_eof(session& ss, role r);

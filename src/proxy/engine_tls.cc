@@ -18,6 +18,10 @@ namespace qgate::proxy {
 
 using shard::bump;
 
+namespace {
+constexpr const char* kTooMuch = "more ciphertext than a recv and one record";
+}  // namespace
+
 // A client of a TLS listener gets its record layer; false: it could not (closed, counted).
 bool engine::tls_accept(session& ss, ssl_ctx_st* ctx) {
     sock& k = ss.s[0];
@@ -42,9 +46,10 @@ void engine::tls_rx(session& ss, role r, uint16_t bid, uint32_t n) {
     io::buf_pool& pool = be_.pool();
     if (t.first) {
         t.first = false;
-        if (pool.data(bid)[0] != kTlsHandshakeRecord) {  // plain q-IPC to a TLS port
-            bump(ctr_.tls_plain_refused);
+        if (pool.data(bid)[0] != kTlsHandshakeRecord) {
             release(bid);
+            if (r == role::upstream) return tls_up_fail(ss, kTlsNoReply);
+            bump(ctr_.tls_plain_refused);  // plain q-IPC to a TLS port
             close_session(ss);
             return;
         }
@@ -52,19 +57,20 @@ void engine::tls_rx(session& ss, role r, uint16_t bid, uint32_t n) {
     const bool fed = t.feed(pool.data(bid), n);
     if (!fed) {
         release(bid);
-        return tls_fail(ss, "more ciphertext than a recv and one record");
+        if (r == role::upstream) return tls_up_fail(ss, kTooMuch);
+        return tls_fail(ss, kTooMuch);
     }
     int cur = bid;
     for (;;) {
         uint32_t got = 0;
         const tls_conn::rd st = t.read(pool.data(static_cast<uint16_t>(cur)), pool.size(), got);
-        if (!t.counted && t.established()) {
-            t.counted = true;
-            bump(ctr_.tls_handshakes);
-        }
+        if (!t.counted && t.established()) tls_established(ss, r);
         if (st != tls_conn::rd::data) {
             release(static_cast<uint16_t>(cur));
-            if (st == tls_conn::rd::failed) return tls_fail(ss, "handshake or record error");
+            if (st == tls_conn::rd::failed) {
+                if (r == role::upstream) return tls_up_fail(ss, nullptr);
+                return tls_fail(ss, "handshake or record error");
+            }
             break;  // more to come; after a close_notify the TCP EOF that follows ends it
         }
         on_data(ss, r, static_cast<uint16_t>(cur), got);
@@ -77,6 +83,14 @@ void engine::tls_rx(session& ss, role r, uint16_t bid, uint32_t n) {
         }
     }
     tls_kick(ss, r);
+}
+
+// The handshake is done: counted; a connect side's q handshake, queued meanwhile, goes now.
+void engine::tls_established(session& ss, role r) {
+    sock& k = ss.s[static_cast<int>(r)];
+    k.tls->counted = true;
+    bump(r == role::client ? ctr_.tls_handshakes : ctr_.backend_tls_handshakes);
+    if (!k.sq.empty()) mark_dirty(ss, r);
 }
 
 // Submits the next contiguous piece of ciphertext the pair holds; false when it holds none.
@@ -107,8 +121,11 @@ void engine::tls_kick(session& ss, role r) {
 }
 
 // flush_sends for a TLS socket: encrypt what the queue gathered, send the ciphertext.
+// Until the handshake is done nothing is written (a connect side's q handshake waits in the
+// queue: tls_established flushes it).
 void engine::tls_flush(session& ss, role r) {
     sock& k = ss.s[static_cast<int>(r)];
+    if (!k.tls->established()) return;
     uint64_t gathered = 0;
     const int n = k.sq.gather(items_, k.iov, io::kIovMax, gathered);
     k.tls->plain_taken = k.tls->write(k.iov, n);

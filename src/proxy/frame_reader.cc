@@ -31,10 +31,25 @@ void frame_reader::start(session& ss, role r) {
 void frame_reader::arm(session& ss, role r, frame_sink& s) {
     sock& k = ss.s[static_cast<int>(r)];
     if (k.fd < 0 || k.closing || k.rx != rx_state::idle || !s.reading(ss)) return;
+    if (k.tls != nullptr) return arm_tls(ss, r, k);
     const read_target t = s.target(ss);
     k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, r), t.at, t.len, t.all);
     k.rx = rx_state::armed;
     k.asked = t.len;
+    ++k.ops;
+}
+
+// A TLS socket reads ciphertext into its own buffer (made at the first read: once per
+// connection); engine::tls_read_into decrypts it into the sink's targets.
+void frame_reader::arm_tls(session& ss, role r, sock& k) {
+    tls_conn& t = *k.tls;
+    if (t.cin == nullptr) {
+        t.cin_cap = e_.be_.pool().size();
+        t.cin = std::make_unique<uint8_t[]>(t.cin_cap);
+    }
+    k.xp->recv_into(k.fd, e_.ud(io::op::read, ss.index, r), t.cin.get(), t.cin_cap, false);
+    k.rx = rx_state::armed;
+    k.asked = t.cin_cap;
     ++k.ops;
 }
 
@@ -57,12 +72,18 @@ void frame_reader::on_read(session& ss, role r, const io::completion& c, frame_s
         e_.maybe_free(ss, r);
         return;
     }
-    if (c.res > 0) {
+    if (c.res > 0 && k.tls != nullptr) {
+        bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
+        e_.tls_read_into(ss, r, static_cast<uint32_t>(c.res), s);
+        e_.arm_recv(ss, r);  // no reading on with recv_now: each read is a ciphertext batch
+    } else if (c.res > 0) {
         bump(e_.ctr_.bytes_in, static_cast<uint64_t>(c.res));
         s.took(ss, static_cast<uint32_t>(c.res), false);
         pull(ss, r, s);
     } else if (c.res == -ECANCELED || c.res == -EINTR || c.res == -EAGAIN) {
         e_.arm_recv(ss, r);  // not ours (nothing cancels a read of an open socket): read again
+    } else if (e_.tls_up_eof(ss, r)) {
+        // EOF or an error in a backend's TLS handshake: a TLS failure (engine_tls_up.cc)
     } else {
         engine::on_eof(ss, r);  // EOF (0) or a socket error
     }

@@ -20,6 +20,7 @@ namespace qgate::proxy {
 
 class engine;
 struct session;
+struct sock;
 enum class role : uint8_t;
 
 /// Where the next read goes: `len` bytes at `at`; `all`: MSG_WAITALL (the epoll backend may
@@ -60,6 +61,7 @@ class frame_reader {
 
   private:
     void pull(session& ss, role r, frame_sink& s);
+    void arm_tls(session& ss, role r, sock& k);
     engine& e_;
 };
 

@@ -162,7 +162,9 @@ bool same_backend(const backend_conf& a, const backend_conf& b) {
     return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
            a.addr.port == b.addr.port && a.credentials == b.credentials && a.conns == b.conns &&
            a.pipeline == b.pipeline && a.user_links_max == b.user_links_max &&
-           a.user_pools_max == b.user_pools_max && a.user_idle_ms == b.user_idle_ms;
+           a.user_pools_max == b.user_pools_max && a.user_idle_ms == b.user_idle_ms &&
+           a.tls == b.tls && a.tls_ca == b.tls_ca && a.tls_server_name == b.tls_server_name &&
+           a.tls_cert == b.tls_cert && a.tls_key == b.tls_key;
 }
 
 bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,

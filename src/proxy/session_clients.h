@@ -20,6 +20,7 @@ class session_clients final : public conn_handler {
     void on_data(session& ss, role r, uint16_t bid, uint32_t n) override;
     void on_connected(session& ss, const io::completion& c) override;
     void on_eof(session& ss, role r) override;
+    void on_link_failed(session& ss) override { on_upstream_failed(ss); }
     void on_read_eof(session& ss, role r) override;
     void on_timeout(session& ss) override;
     void on_sent(session& ss, role r) override;

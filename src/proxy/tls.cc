@@ -2,9 +2,11 @@
 
 #include "proxy/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "qgate/config.h"
 #include "qgate/log.h"
@@ -60,7 +62,78 @@ bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
     return true;
 }
 
+// A backend asked for a client certificate and none is configured: noted, so that the close
+// that follows is reported as that (under TLS 1.3 the server refuses after the client's
+// handshake is done, and its alert can be lost to the reset of a close with our q handshake
+// unread). Returns 0: no certificate.
+int no_client_cert(SSL* s, X509**, EVP_PKEY**) {
+    auto* t = static_cast<tls_conn*>(SSL_get_app_data(s));
+    if (t != nullptr) t->cert_asked = true;
+    return 0;
+}
+
+// A backend's context: trust, then the optional client certificate.
+bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
+    if (b.tls_ca.empty()) {
+        if (SSL_CTX_set_default_verify_paths(c) != 1) {
+            why = "the system trust store: " + ssl_errors();
+            return false;
+        }
+    } else if (SSL_CTX_load_verify_locations(c, b.tls_ca.c_str(), nullptr) != 1) {
+        why = "tls_ca " + b.tls_ca + ": " + ssl_errors();
+        return false;
+    }
+    if (b.tls_cert.empty()) {
+        SSL_CTX_set_client_cert_cb(c, no_client_cert);
+        return true;
+    }
+    if (SSL_CTX_use_certificate_chain_file(c, b.tls_cert.c_str()) != 1) {
+        why = "tls_cert " + b.tls_cert + ": " + ssl_errors();
+        return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, b.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        why = "tls_key " + b.tls_key + ": " + ssl_errors();
+        return false;
+    }
+    if (SSL_CTX_check_private_key(c) != 1) {
+        why = "tls_key " + b.tls_key + " does not match tls_cert " + b.tls_cert + ": " +
+              ssl_errors();
+        return false;
+    }
+    return true;
+}
+
+bool is_ip(const std::string& host) {
+    unsigned char a[16];
+    return inet_pton(AF_INET, host.c_str(), a) == 1 || inet_pton(AF_INET6, host.c_str(), a) == 1;
+}
+
 }  // namespace
+
+std::shared_ptr<tls_client> tls_client::make(const backend_conf& b, std::string& err) {
+    ERR_clear_error();
+    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+    if (c == nullptr) {
+        err = "SSL_CTX_new: " + ssl_errors();
+        return nullptr;
+    }
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);  // always: there is no insecure mode
+    // As a listener's (tls_server::make): partial writes into the pair, buffers kept.
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    std::string why;
+    if (!load_client(c, b, why)) {
+        SSL_CTX_free(c);
+        err = why;
+        return nullptr;
+    }
+    std::string name = b.tls_server_name.empty() ? b.addr.host : b.tls_server_name;
+    const bool ip = is_ip(name);
+    return std::shared_ptr<tls_client>(new tls_client(c, std::move(name), ip));
+}
+
+tls_client::~tls_client() { SSL_CTX_free(ctx_); }
 
 std::shared_ptr<tls_server> tls_server::make(const listener_conf& l, std::size_t index,
                                              std::string& err) {
@@ -136,6 +209,23 @@ bool tls_conn::init(SSL_CTX* ctx, uint32_t recv_max) {
     return true;
 }
 
+bool tls_conn::init_client(const tls_client& c, uint32_t recv_max) {
+    if (!init(c.ctx(), recv_max)) return false;
+    SSL_set_connect_state(ssl_);
+    SSL_set_app_data(ssl_, this);  // no_client_cert
+    if (c.ip()) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), c.name().c_str()) != 1) {
+            return false;
+        }
+    } else if (SSL_set_tlsext_host_name(ssl_, c.name().c_str()) != 1 ||
+               SSL_set1_host(ssl_, c.name().c_str()) != 1) {
+        return false;
+    }
+    const int r = SSL_do_handshake(ssl_);  // the ClientHello, into the pair
+    const int e = SSL_get_error(ssl_, r);
+    return r == 1 || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+}
+
 bool tls_conn::feed(const uint8_t* p, uint32_t n) {
     if (BIO_ctrl_get_write_guarantee(net_) < n) return false;
     return BIO_write(net_, p, static_cast<int>(n)) == static_cast<int>(n);
@@ -188,6 +278,26 @@ void tls_conn::sent(uint32_t n) {
 }
 
 bool tls_conn::established() const { return SSL_is_init_finished(ssl_) == 1; }
+
+std::string tls_conn::reason() {
+    const long v = ssl_ != nullptr ? SSL_get_verify_result(ssl_) : X509_V_OK;
+    unsigned long first = 0;
+    unsigned long e = 0;
+    while ((e = ERR_get_error()) != 0) {
+        if (first == 0) first = e;
+    }
+    std::string s;
+    const char* r = first != 0 ? ERR_reason_error_string(first) : nullptr;
+    if (r != nullptr) {
+        s = r;
+    } else if (last_err_ == SSL_ERROR_SYSCALL || last_err_ == SSL_ERROR_ZERO_RETURN) {
+        s = "the peer closed the connection";
+    } else {
+        s = "handshake failed";
+    }
+    if (v != X509_V_OK) s += std::string(": ") + X509_verify_cert_error_string(v);
+    return s;
+}
 
 std::string tls_conn::error() {
     std::string s = ssl_errors();

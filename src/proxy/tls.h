@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct ssl_ctx_st;
@@ -26,6 +27,7 @@ struct bio_st;
 
 namespace qgate {
 struct listener_conf;
+struct backend_conf;
 struct config;
 }
 
@@ -45,6 +47,33 @@ class tls_server {
   private:
     explicit tls_server(ssl_ctx_st* c) : ctx_(c) {}
     ssl_ctx_st* ctx_;
+};
+
+/// A TLS backend's client context (issue 18): TLS 1.2 and 1.3, the peer's certificate always
+/// verified (tls_ca, else the system store), its name checked against `name()` (tls_server_name,
+/// else the address's host; an IP address as an IP), and the client certificate if configured.
+/// Built on the control thread by upstream_table::add, at start and whenever a reload adds or
+/// changes the backend (any change of its knobs is a new backend id, generation.h), and kept
+/// in the backend's `upstream` record: a shard reads that record only once a generation naming
+/// the id is published, so the context reaches the shards with the routing generation, as the
+/// address does. Unchanged backends keep their context over a reload.
+class tls_client {
+  public:
+    /// Nullptr with `err` set ("tls_ca /x/ca.pem: ...: no such file") when it cannot.
+    static std::shared_ptr<tls_client> make(const backend_conf& b, std::string& err);
+    ~tls_client();
+    tls_client(const tls_client&) = delete;
+    tls_client& operator=(const tls_client&) = delete;
+    ssl_ctx_st* ctx() const { return ctx_; }
+    const std::string& name() const { return name_; }
+    bool ip() const { return ip_; }
+
+  private:
+    tls_client(ssl_ctx_st* c, std::string name, bool ip) : ctx_(c), name_(std::move(name)),
+                                                           ip_(ip) {}
+    ssl_ctx_st* ctx_;
+    std::string name_;  ///< checked against the certificate; SNI unless an IP address
+    bool ip_;
 };
 
 /// Every listener's current TLS context. Built before the shards start; rebuilt from the same
@@ -73,6 +102,8 @@ class tls_contexts {
 /// The first byte of every TLS connection (a handshake record): a client sending anything
 /// else to a TLS listener speaks plain q-IPC.
 inline constexpr uint8_t kTlsHandshakeRecord = 0x16;
+/// Why a tls = true backend's connection failed when its first byte was not a TLS record.
+inline constexpr const char* kTlsNoReply = "the backend answered without TLS (a plain q process?)";
 
 /// One connection's TLS state.
 class tls_conn {
@@ -84,6 +115,12 @@ class tls_conn {
     tls_conn& operator=(const tls_conn&) = delete;
     /// `recv_max`: the most one recv brings (the pool's buffer size).
     bool init(ssl_ctx_st* ctx, uint32_t recv_max);
+    /// The connect side (a TLS backend): SNI and the name check from `c`, then the first
+    /// flight (ClientHello) is written into the pair, for the engine to send.
+    bool init_client(const tls_client& c, uint32_t recv_max);
+    /// Why the handshake failed, short, for the log: OpenSSL's reason ("certificate verify
+    /// failed: hostname mismatch"); the error queue is cleared.
+    std::string reason();
     /// Ciphertext received; false when the pair cannot take it all (more than a record behind).
     bool feed(const uint8_t* p, uint32_t n);
     /// Plaintext into `out` (up to `cap`): data (`got` > 0), more (nothing yet: the handshake
@@ -103,6 +140,11 @@ class tls_conn {
     bool own_send = false;     ///< the transport's own send (handshake records), no item behind
     bool counted = false;      ///< handshake outcome counted
     bool first = true;         ///< no byte received yet (plain q-IPC check)
+    bool cert_asked = false;   ///< connect side: a certificate was asked for, none configured
+    /// recv_into sockets (pool links, the feed): the ciphertext of one read lands here, then
+    /// is decrypted into the sink's memory (frame_reader.cc). Sized at connect.
+    std::unique_ptr<uint8_t[]> cin;
+    uint32_t cin_cap = 0;
     iovec out_iov{};
     // msghdr lives in the engine's sock (k.msg), reused
 

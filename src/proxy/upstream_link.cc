@@ -43,6 +43,10 @@ upstream_link::step upstream_link::connected(session& ss, const io::completion& 
         e_.note_backend_fail(backend, "connect", -c.res);
         return step::failed;
     }
+    // A TLS backend: the ClientHello first; the q handshake queued below waits for the TLS
+    // handshake (engine_tls_up.cc).
+    const upstream& u = e_.opt_.upstreams->at(backend);
+    if (u.tls != nullptr && !e_.tls_upstream(ss, backend, *u.tls)) return step::failed;
     send_handshake(ss, backend, cap);
     return step::handshake;
 }

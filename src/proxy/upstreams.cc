@@ -85,9 +85,19 @@ bool upstream_table::add(const config& cfg, const std::vector<uint32_t>& ids,
         u.user_pools_max = b.user_pools_max;
         u.user_idle_ms = b.user_idle_ms;
         u.pipeline = b.pipeline;
+        const bool v6 = b.addr.host.find(':') != std::string::npos;
+        u.where = (v6 ? "[" + b.addr.host + "]" : b.addr.host) + ":" + std::to_string(b.addr.port);
         if (!net::resolve(b.addr, u.addr, error)) {
             error.insert(0, "backend " + b.name + ": ");
             return false;
+        }
+        u.tls.reset();
+        if (b.tls) {
+            u.tls = tls_client::make(b, error);
+            if (u.tls == nullptr) {
+                error.insert(0, "backend " + b.name + ": ");
+                return false;
+            }
         }
     }
     return true;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net/socket_util.h"
+#include "proxy/tls.h"
 #include "qgate/config.h"
 #include "qgate/route/group.h"
 #include "qgate/route/route_types.h"
@@ -35,6 +36,9 @@ struct upstream {
     uint32_t user_pools_max = 64;  ///< passthrough, request mode: users with links at once
     uint32_t user_idle_ms = 60000;  ///< passthrough, request mode: an unused link's life
     pipeline_mode pipeline = pipeline_mode::automatic;
+    /// backend.tls: its client context (tls.h: why it lives here); null = plain q-IPC.
+    std::shared_ptr<tls_client> tls;
+    std::string where;  ///< "host:port" as configured, for logs
 };
 
 struct generation;
@@ -51,7 +55,8 @@ class upstream_table {
     void build(const config& cfg);
     /// Resolves and stores the backends of `cfg` whose ids are in `added` (fresh ids, or quiet
     /// ones handed out again: no shard reads them until a generation naming them is published).
-    /// Control thread (start, reload). False with `error` when an address does not resolve.
+    /// Control thread (start, reload). False with `error` when an address does not resolve
+    /// or a TLS backend's context cannot be built (the file named).
     bool add(const config& cfg, const std::vector<uint32_t>& ids,
              const std::vector<uint32_t>& added, std::string& error);
 

@@ -114,6 +114,11 @@ namespace qgate::shard {
       "upstream connects failed: refused, socket error, closed or refused in the handshake")       \
     X(backend_connect_timeout, counter, "connects",                                                \
       "upstream connects or handshakes not done within connect_timeout_ms")                        \
+    X(backend_tls_handshakes, counter, "connects",                                                 \
+      "TLS handshakes completed with tls = true backends (the q handshake follows, inside TLS)")   \
+    X(backend_tls_failures, counter, "connects",                                                   \
+      "connects to tls = true backends refused in TLS (certificate: CA, name, expiry; no TLS "     \
+      "from the backend; an alert); also in backend_connect_fail; warn log: 1/s per backend")      \
     X(backend_disconnect, counter, "connections",                                                  \
       "established upstream connections lost (session upstream, pool link, pub/sub feed)")         \
     X(no_backend_sessions, counter, "connections",                                                 \
@@ -346,8 +351,8 @@ namespace qgate::shard {
     X(discovery_refreshes, counter, "replies", "",                                                 \
       "[discovery]: getservices answers applied (each replaces that discovery's view)")            \
     X(discovery_skipped, counter, "rows", "",                                                      \
-      "[discovery]: rows received that give no backend (tcps or unix hpup, bad hpup, proctype "    \
-      "not asked for)")                                                                            \
+      "[discovery]: rows received that give no backend (unix hpup, bad hpup, proctype not "        \
+      "asked for)")                                                                                \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \

@@ -57,7 +57,7 @@ const std::vector<std::string> kRdbHdb{"rdb", "hdb"};
 
 }  // namespace
 
-TEST_CASE("discovery: hpups as TorQ writes them, tcp only") {
+TEST_CASE("discovery: hpups as TorQ writes them, tcp and tcps") {
     endpoint ep;
     CHECK(parse_hpup(":127.0.0.1:5010", ep) == hpup_kind::tcp);
     CHECK(ep.host == "127.0.0.1");
@@ -70,7 +70,13 @@ TEST_CASE("discovery: hpups as TorQ writes them, tcp only") {
     CHECK(parse_hpup(":127.0.0.1:5013:user:pass", ep) == hpup_kind::tcp);
     CHECK(ep.port == 5013);
     CHECK(parse_hpup(":tcps://127.0.0.1:5014", ep) == hpup_kind::tcps);
-    CHECK(parse_hpup(":TCPS://127.0.0.1:5014", ep) == hpup_kind::tcps);
+    CHECK(ep.host == "127.0.0.1");
+    CHECK(ep.port == 5014);
+    CHECK(parse_hpup(":TCPS://Db.Example:5015", ep) == hpup_kind::tcps);
+    CHECK(ep.host == "db.example");
+    CHECK(ep.port == 5015);
+    CHECK(parse_hpup(":tcps://", ep) == hpup_kind::bad);
+    CHECK(parse_hpup(":tcps://127.0.0.1", ep) == hpup_kind::bad);
     CHECK(parse_hpup(":unix://5015", ep) == hpup_kind::unix_socket);
     CHECK(parse_hpup(":Unix://5015", ep) == hpup_kind::unix_socket);
     CHECK(parse_hpup(":SomeHost.example:5016", ep) == hpup_kind::tcp);  // resolved by the sink
@@ -149,13 +155,14 @@ TEST_CASE("discovery: the view keeps configured proctypes' tcp rows, as backends
         {":127.0.0.1:5010", ":127.0.0.1:5000", "::5011", ":tcps://127.0.0.1:5012", ":unix://5013",
          ":some_host:5014"}));
     CHECK(vw.replace(rows, skipped));
-    CHECK(skipped == 4);  // the tickerplant, tcps, unix and a name that is no host name
+    CHECK(skipped == 3);  // the tickerplant, unix and a name that is no host name
     discovery_conf dc;
     dc.proctypes = kRdbHdb;
     dc.credentials = "gw:pw";
     dc.conns = 2;
+    dc.tls_ca = "/ca.pem";
     const std::vector<backend_conf> b = vw.backends(dc);
-    REQUIRE(b.size() == 2);
+    REQUIRE(b.size() == 3);
     CHECK(b[0].name == "hdb1");
     CHECK(b[0].group == "hdb");
     CHECK(b[0].addr.host == "localhost");
@@ -164,6 +171,11 @@ TEST_CASE("discovery: the view keeps configured proctypes' tcp rows, as backends
     CHECK(b[1].group == "rdb");
     CHECK(b[1].addr.host == "127.0.0.1");
     CHECK(b[1].addr.port == 5010);
+    CHECK_FALSE(b[1].tls);
+    CHECK(b[2].name == "rdbtls");  // `:tcps://: a TLS backend with [discovery] tls_ca
+    CHECK(b[2].addr.port == 5012);
+    CHECK(b[2].tls);
+    CHECK(b[2].tls_ca == "/ca.pem");
     for (const backend_conf& x : b) {
         CHECK(x.source == backend_source::discovery);
         CHECK(x.credentials == "gw:pw");

@@ -13,8 +13,9 @@
 //    reconnects when discovery is back on its port, and learns the re-registered process again;
 //    SIGTERM then ends qgate (exit 0) with the discovery thread running;
 //  * against a scripted discovery process in the test (lib.js startFakeBackend with
-//    autoAnswer; what qmock never sends): rows qgate
-//    cannot serve (tcps, unix, a malformed host, another proctype) are skipped and counted, a
+//    autoAnswer; what qmock never sends): rows qgate cannot serve (unix, a malformed host,
+//    another proctype) are skipped and counted, a `:tcps://` one is a TLS backend (verified
+//    against [discovery] tls_ca) and serves, a
 //    host name (one /etc/hosts maps to 127.0.0.1: no DNS query leaves the box) serves, a sync
 //    call from discovery is answered with a q error, the login and the getservices call are
 //    what TorQ's gateway sends.
@@ -23,6 +24,7 @@ const {
   itest, assert, startQmock, startQgate, qconnect, stats, counter, waitCounter, pollUntil,
   settled, startFakeBackend, MSG, qmsg, qstr, qsym, qsyms, qlist, qtable, errorText,
 } = require('./lib.js');
+const { makePki } = require('./tls_lib');
 
 /** A name /etc/hosts maps to 127.0.0.1 other than localhost (the machine's own, usually), so
  * that resolving it sends no DNS query; 'localhost' when there is none. */
@@ -75,14 +77,14 @@ function startProcess(ctx, disc, procname, proctype = 'rdb') {
 }
 
 /** A request listener routing name[] to rdb, whose backends come from discovery only. */
-function startGateway(ctx, disc, refreshMs) {
+function startGateway(ctx, disc, refreshMs, more = []) {
   return startQgate(ctx, {
     shards: 2,
     listeners: [{ group: 'rdb', mode: 'request' }],
     routes: [{ match: ['name'], group: 'rdb' }],
     limits: { reconnect_min_ms: 50, reconnect_max_ms: 200 },
     extra: ['[discovery]', `addresses = ["127.0.0.1:${disc.port}"]`, 'proctypes = ["rdb"]',
-      `refresh_ms = ${refreshMs}`].join('\n'),
+      `refresh_ms = ${refreshMs}`, ...more].join('\n'),
   });
 }
 
@@ -184,20 +186,23 @@ itest('discovery: rows qgate cannot serve are skipped and counted; a sync call f
   'discovery process is answered with a q error', async (t, ctx) => {
   const rdb1 = await startQmock(ctx, { name: 'rdb1' });
   const rdb2 = await startQmock(ctx, { name: 'rdb2' });
+  // A `:tcps://` hpup is a TLS backend (issue 18), verified against [discovery] tls_ca.
+  const pki = makePki(ctx.dir);
+  const rdbtls = await startQmock(ctx, { name: 'rdbtls', args: ['--tls-cert', pki.cert, '--tls-key', pki.key] });
   const hp = (m) => `:127.0.0.1:${m.port}`;
   const disc = await startFakeBackend(ctx, { autoAnswer: () => servicesTable([
     ['rdb1', 'rdb', hp(rdb1)],
-    ['rdbtls', 'rdb', `:tcps://127.0.0.1:${rdb2.port}`],
+    ['rdbtls', 'rdb', `:TCPS://127.0.0.1:${rdbtls.port}`],
     ['rdbunix', 'rdb', `:unix://${rdb2.port}`],
     ['rdbbad', 'rdb', `:bad_host:${rdb2.port}`],
     ['rdbname', 'rdb', `:${loopbackName().toUpperCase()}:${rdb2.port}`],
     ['hdb1', 'hdb', hp(rdb2)],
   ]) });
-  const gw = await startGateway(ctx, disc, 60000);
-  await waitBackends(ctx, gw, ['rdb1', 'rdbname'], 'the usable rows');
+  const gw = await startGateway(ctx, disc, 60000, [`tls_ca = ${JSON.stringify(pki.ca)}`]);
+  await waitBackends(ctx, gw, ['rdb1', 'rdbname', 'rdbtls'], 'the usable rows');
   const s = await stats(ctx, gw);
   assert.equal(counter(s, 'discovery_refreshes'), 1);
-  assert.equal(counter(s, 'discovery_skipped'), 4, 'tcps, unix, a malformed host, hdb');
+  assert.equal(counter(s, 'discovery_skipped'), 3, 'unix, a malformed host, hdb');
   assert.deepEqual(disc.handshakes, [Buffer.from('qgate\x03\x00', 'latin1')]);
   assert.equal(disc.frames[0][1], MSG.sync);
   assert.deepEqual(disc.frames[0].subarray(8),
@@ -212,10 +217,12 @@ itest('discovery: rows qgate cannot serve are skipped and counted; a sync call f
   // A procupdate in register's column order (proctype first) adds rdb2.
   disc.send(qmsg(MSG.async, qlist(qsym('.servers.procupdate'),
     servicesTable([['rdb2', 'rdb', hp(rdb2)]], ['proctype', 'procname', 'hpup', 'attributes']))));
-  await waitBackends(ctx, gw, ['rdb1', 'rdb2', 'rdbname'], 'rdb2 pushed');
+  await waitBackends(ctx, gw, ['rdb1', 'rdb2', 'rdbname', 'rdbtls'], 'rdb2 pushed');
   const q = await qconnect(ctx, gw.port);
-  assert.deepEqual(Object.keys(await callNames(q, 40)).sort(), ['rdb1', 'rdb2']);
+  assert.deepEqual(Object.keys(await callNames(q, 40)).sort(), ['rdb1', 'rdb2', 'rdbtls']);
   const after = await stats(ctx, gw);
+  assert.ok(counter(after, 'backend_tls_handshakes') >= 1, 'rdbtls reached over TLS');
+  assert.equal(counter(after, 'backend_tls_failures'), 0);
   assert.equal(counter(after, 'discovery_updates'), 1);
   assert.equal(counter(after, 'discovery_failures'), 0);
   assert.equal(counter(after, 'discovery_connects'), 1);

@@ -261,7 +261,7 @@ function tomlString(s) { return JSON.stringify(String(s)); }
  * Renders a qgate config. opts:
  *   listeners: [{ group, mode='session', policy='least-connections' }]  (default: one, group rdb)
  *   backends:  [{ name, group, port, credentials?, conns?, pipeline? ('auto' | 'on' | 'off'),
- *                keys? (any other backend keys: { user_idle_ms: 200 }) }]
+ *                address?, keys? (any other backend keys: tls = true, user_idle_ms = 200) }]
  *   routes:    [{ match: [..], users: [..], type, group, policy, hash_arg, timeout_ms, queue_max }]
  *   shards (2), portFile, usersFile, limits: { key: value }, extra (raw TOML),
  *   admin (true; false = none; or { listen = '127.0.0.1:0', ...[admin] integer knobs })
@@ -312,7 +312,8 @@ function qgateConfigText(opts) {
     if (b.credentials !== undefined) lines.push(`credentials = ${tomlString(b.credentials)}`);
     if (b.conns !== undefined) lines.push(`conns = ${b.conns}`);
     if (b.pipeline !== undefined) lines.push(`pipeline = ${tomlString(b.pipeline)}`);
-    for (const [k, v] of Object.entries(b.keys || {})) {  // any other backend keys
+    // Any other backend keys (tls = true, tls_ca = "...", ...).
+    for (const [k, v] of Object.entries(b.keys || {})) {
       lines.push(`${k} = ${typeof v === 'string' ? tomlString(v) : v}`);
     }
     lines.push('');
@@ -408,7 +409,7 @@ async function startStack(ctx, opts = {}) {
     }
     backends.push({
       name: b.name, group: b.group || 'rdb', port, credentials, conns: b.conns, pipeline: b.pipeline,
-      keys: b.keys,
+      keys: b.keys, address: b.address,
     });
   }
   const gw = await startQgate(ctx, { ...opts, backends });

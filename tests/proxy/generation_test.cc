@@ -52,6 +52,35 @@ TEST_CASE("backend ids: unchanged backends keep theirs, a change is remove + add
     CHECK(removed == std::vector<uint32_t>{3, 4});
 }
 
+TEST_CASE("backend ids: a change of any TLS key (issue 18) is remove + add") {
+    const auto with_tls = [](void (*set)(backend_conf&)) {
+        config c = with_backends({{"a", 5001}});
+        set(c.backends[0]);
+        return c;
+    };
+    using setter = void (*)(backend_conf&);
+    const setter changes[] = {
+        [](backend_conf& b) { b.tls = true; },
+        [](backend_conf& b) { b.tls_ca = "/ca.pem"; },
+        [](backend_conf& b) { b.tls_server_name = "rdb.example"; },
+        [](backend_conf& b) { b.tls_cert = "/c.pem"; },
+        [](backend_conf& b) { b.tls_key = "/c.key"; },
+    };
+    for (const setter change : changes) {
+        backend_ids reg;
+        std::vector<uint32_t> ids;
+        std::vector<uint32_t> added;
+        std::vector<uint32_t> removed;
+        std::string err;
+        const config c1 = with_backends({{"a", 5001}});
+        REQUIRE(reg.assign(c1, ids, added, removed, err));
+        reg.commit(c1, ids);
+        REQUIRE(reg.assign(with_tls(change), ids, added, removed, err));
+        CHECK(ids == std::vector<uint32_t>{1});
+        CHECK(removed == std::vector<uint32_t>{0});
+    }
+}
+
 TEST_CASE("backend ids: a released (quiet) id is handed out again, smallest first") {
     backend_ids reg;
     std::vector<uint32_t> ids;

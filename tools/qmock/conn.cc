@@ -58,17 +58,20 @@ std::size_t server::bytes_needed(conn& c) {
     return rest > kReadChunk ? rest : kReadChunk;
 }
 
+// A TLS connection reads on until OpenSSL says EAGAIN: a record it has decrypted waits in the
+// SSL object, where epoll cannot see it (so no short-read break, no budget).
 void server::on_readable(conn& c) {
+    if (c.tls_pending && !tls_accepted(c)) return;
     std::size_t total = 0;
-    while (!c.dead && !c.read_paused && total < kReadBudget) {
+    while (!c.dead && !c.read_paused && (total < kReadBudget || c.ssl != nullptr)) {
         if (!c.in.reserve(bytes_needed(c))) return close_conn(c, "out of memory");
         std::size_t room = c.in.writable();
-        ssize_t n = read(c.fd, c.in.write_ptr(), room);
+        ssize_t n = conn_read(c, c.in.write_ptr(), room);
         if (n > 0) {
             c.in.produced(static_cast<std::size_t>(n));
             total += static_cast<std::size_t>(n);
             process_input(c);
-            if (static_cast<std::size_t>(n) < room) break;  // the socket is drained
+            if (c.ssl == nullptr && static_cast<std::size_t>(n) < room) break;  // drained
         } else if (n == 0) {
             return close_conn(c, nullptr);
         } else if (errno == EINTR) {
@@ -111,7 +114,8 @@ bool server::process_handshake(conn& c) {
     c.capability = qipc::negotiate_capability(hs.capability, kServerCapability);
     c.in.consume(hs.length);
     // The answer is one byte in a write of its own (node-q needs it alone in its first chunk).
-    if (::send(c.fd, &c.capability, 1, MSG_NOSIGNAL) != 1) {
+    const iovec one{&c.capability, 1};
+    if (conn_writev(c, &one, 1) != 1) {
         close_conn(c, "handshake reply failed");
         return false;
     }
@@ -248,7 +252,7 @@ void server::flush(conn& c) {
     iovec iov[kIovMax];
     while (!c.dead && !c.out.empty()) {
         int n = c.out.gather(iov, kIovMax);
-        ssize_t w = writev(c.fd, iov, n);
+        ssize_t w = conn_writev(c, iov, n);
         if (w > 0) {
             c.out.written(static_cast<std::size_t>(w));
         } else if (w < 0 && errno == EINTR) {
@@ -284,6 +288,7 @@ void server::maybe_resume(conn& c) {
     c.read_paused = false;
     update_interest(c);
     process_input(c);  // messages that arrived while paused are already buffered
+    if (c.ssl != nullptr) on_readable(c);  // and records OpenSSL decrypted meanwhile
 }
 
 void server::on_writable(conn& c) {

@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "             [--discovery-register HOST:PORT --proctype T [--procname N]\n"
     "              [--discovery-retry-ms N]] [--register-user USER:PASS]\n"
     "             [--discovery [--discovery-keep-closed]]\n"
+    "             [--tls-cert F --tls-key F [--tls-mode 1|2] [--tls-verify-client CA]]\n"
     "A fake q process: serial, one thread. See tools/qmock/README.md for its functions.\n";
 
 void on_terminate(int) { _exit(0); }
@@ -100,6 +101,28 @@ bool is_switch(std::string_view flag) {
            flag == "--tickerplant" || flag == "--discovery" || flag == "--discovery-keep-closed";
 }
 
+/// q's KX_SSL_* variables fill what the --tls-* flags leave out; a certificate alone means
+/// --tls-mode 2. TLS is on only with --tls-mode or --tls-cert (as q's -E: the variables alone
+/// do not turn it on).
+bool check_tls(qmock::options& opt) {
+    const auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return std::string(v != nullptr ? v : "");
+    };
+    if (opt.tls_mode == 0 && !opt.tls_cert.empty()) opt.tls_mode = 2;
+    if (opt.tls_mode == 0) return true;
+    if (opt.tls_cert.empty()) opt.tls_cert = env("KX_SSL_CERT_FILE");
+    if (opt.tls_key.empty()) opt.tls_key = env("KX_SSL_KEY_FILE");
+    if (opt.tls_verify_ca.empty() && env("KX_SSL_VERIFY_CLIENT") == "YES") {
+        opt.tls_verify_ca = env("KX_SSL_CA_CERT_FILE");
+    }
+    if (opt.tls_cert.empty() || opt.tls_key.empty()) {
+        return fputs("qmock: TLS needs --tls-cert and --tls-key (or KX_SSL_CERT_FILE and "
+                     "KX_SSL_KEY_FILE)\n", stderr), false;
+    }
+    return true;
+}
+
 /// Flags that need one another; fills defaults that depend on other flags.
 bool check_args(qmock::options& opt) {
     if (opt.port < 0) return fprintf(stderr, "qmock: --port is required\n%s", kUsage), false;
@@ -108,7 +131,7 @@ bool check_args(qmock::options& opt) {
     if (!opt.reg.torq_target.empty() && opt.reg.proctype.empty())
         return fputs("qmock: --discovery-register needs --proctype\n", stderr), false;
     if (opt.reg.procname.empty()) opt.reg.procname = opt.name;
-    return true;
+    return check_tls(opt);
 }
 
 /// Parses argv into `opt`; prints the problem and returns false on a bad command line.
@@ -131,6 +154,10 @@ bool parse_args(int argc, char** argv, qmock::options& opt) {
         else if (flag == "--name") opt.name = val;
         else if (flag == "--users") opt.users_file = val;
         else if (flag == "--record") opt.record_file = val;
+        else if (flag == "--tls-cert") opt.tls_cert = val;
+        else if (flag == "--tls-key") opt.tls_key = val;
+        else if (flag == "--tls-verify-client") opt.tls_verify_ca = val;
+        else if (flag == "--tls-mode") ok = parse_number(val, 0, 2, n), opt.tls_mode = int(n);
         else if (flag == "--rows") ok = parse_number(val, 0, INT32_MAX, n), opt.rows = n;
         else if (flag == "--work-ms") ok = parse_number(val, 0, 3600000, n), opt.work_ms = n;
         else if (flag == "--work-us") ok = parse_number(val, 0, 1000000, n), opt.work_us = n;

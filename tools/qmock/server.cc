@@ -28,6 +28,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <openssl/ssl.h>
+
 #include "net/socket_util.h"
 
 namespace qmock {
@@ -80,7 +82,11 @@ conn* server::find_conn(uint64_t id) {
 }
 
 server::~server() {
-    for (auto& [fd, c] : conns_) close(fd);
+    for (auto& [fd, c] : conns_) {
+        tls_free(*c);
+        close(fd);
+    }
+    SSL_CTX_free(tls_ctx_);
     if (listen_fd_ >= 0) close(listen_fd_);
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (record_fd_ >= 0) close(record_fd_);
@@ -153,7 +159,7 @@ void server::record(std::span<const uint8_t> msg) {
 }
 
 bool server::start(std::string& error) {
-    if (!load_users(error) || !open_record(error)) return false;
+    if (!load_users(error) || !open_record(error) || !tls_start(error)) return false;
     if (opt_.work_us > 0) prctl(PR_SET_TIMERSLACK, 1UL);  // see work(): 50 us must mean 50
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -195,11 +201,11 @@ bool server::start(std::string& error) {
     }
     bound_port_ = bound;
     if (!write_port_file(bound, error)) return false;
-    log_line("listening on %s:%u (compress %s, %zu users)", opt_.host.c_str(), bound,
+    log_line("listening on %s:%u (compress %s, %zu users, tls mode %d)", opt_.host.c_str(), bound,
              opt_.compress == compress_mode::always  ? "always"
              : opt_.compress == compress_mode::never ? "never"
                                                      : "auto",
-             users_.size());
+             users_.size(), opt_.tls_mode);
     return true;
 }
 
@@ -222,6 +228,7 @@ void server::accept_all() {
         c->loopback = qgate::net::is_loopback(ss);
         c->peer = peer_text(ss);
         c->events = EPOLLIN;
+        c->tls_pending = opt_.tls_mode != 0;  // tls.cc: its first byte decides
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = fd;
@@ -294,6 +301,7 @@ void server::reap() {
         auto it = conns_.find(fd);
         if (it == conns_.end()) continue;
         by_id_.erase(it->second->id);
+        tls_free(*it->second);
         close(fd);
         conns_.erase(it);
     }

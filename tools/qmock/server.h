@@ -2,6 +2,9 @@
 // the connections, the deferred-response timers and the signal handling.
 #pragma once
 
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <queue>
@@ -16,6 +19,9 @@
 #include "qgate/qipc/types.h"
 #include "registrar.h"
 #include "tickerplant.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace qmock {
 
@@ -51,6 +57,14 @@ struct options {
     tp_options tp;  ///< --tickerplant and its --tp-* settings
     reg_options reg;  ///< --register-resource, --discovery-register and their settings
     disc_options disc;  ///< --discovery: act as TorQ's discovery service
+    /// TLS, as q's -E: 0 plain, 1 plain and TLS on the one port (told apart by the first
+    /// byte, 0x16 for TLS), 2 TLS only (a plain client is closed). tls.cc.
+    int tls_mode = 0;
+    std::string tls_cert;  ///< --tls-cert, else KX_SSL_CERT_FILE
+    std::string tls_key;   ///< --tls-key, else KX_SSL_KEY_FILE
+    /// --tls-verify-client CA (else KX_SSL_CA_CERT_FILE when KX_SSL_VERIFY_CLIENT=YES):
+    /// clients must present a certificate signed by this CA.
+    std::string tls_verify_ca;
 };
 
 /// One connection. State machine of an accepted one: handshake (collecting "user:pw" + cap +
@@ -70,6 +84,8 @@ struct conn {
     bool read_paused = false;  ///< EPOLLIN removed: too much unsent output (back-pressure)
     bool dirty = false;        ///< on the server's flush list
     uint8_t capability = 0;
+    bool tls_pending = false;  ///< -E 1: the first byte decides plain or TLS (tls.cc)
+    ssl_st* ssl = nullptr;     ///< a TLS connection's OpenSSL state, on its fd (tls.cc)
     std::string user;
     std::string peer;
     in_buffer in;
@@ -122,6 +138,12 @@ class server {
     };
 
     bool load_users(std::string& error);
+    // tls.cc: q's -E on the listener; a TLS connection's reads and writes go through its SSL
+    bool tls_start(std::string& error);
+    bool tls_accepted(conn& c);
+    ssize_t conn_read(conn& c, uint8_t* p, std::size_t n);
+    ssize_t conn_writev(conn& c, const iovec* iov, int n);
+    void tls_free(conn& c);
     bool write_port_file(uint16_t port, std::string& error);
     bool open_record(std::string& error);
     void record(std::span<const uint8_t> msg);
@@ -165,6 +187,7 @@ class server {
     std::unique_ptr<registrar> reg_;  ///< --register-resource / --discovery-register only
     std::unique_ptr<discovery_service> disc_;  ///< --discovery only
     uint16_t bound_port_ = 0;
+    ssl_ctx_st* tls_ctx_ = nullptr;  ///< --tls-mode 1/2
 };
 
 /// Monotonic clock in nanoseconds.
