@@ -37,7 +37,9 @@ std::vector<std::string> variants_of(const compare_options& opt, bool epoll) {
     if (both) v.push_back("qgate-req");
     if (both && base) v.push_back("qgate-base-req");
     v.push_back("haproxy");
-    if (opt.tls) v.insert(v.end(), {"qgate-tls", "qgate-req-tls", "haproxy-tls"});
+    if (opt.tls) v.push_back("qgate-tls");
+    if (opt.tls && base) v.push_back("qgate-base-tls");
+    if (opt.tls) v.insert(v.end(), {"qgate-req-tls", "haproxy-tls"});
     if (epoll && !opt.tls) v.push_back("qgate-epoll");  // --tls: G9 is not what it measures
     return v;
 }
@@ -51,7 +53,7 @@ std::vector<scenario> make_scenarios(const compare_options& opt) {
         {"G6", "4 backends x " + std::to_string(opt.work_us) + " us, 32x1",
          "32x1, " + std::to_string(opt.work_us) + " us work", 32, 1, 64,
          {"direct", "qgate-req", "qgate-req4"}, "work"},
-        {"HS", "8 conns, set-ups (connect, TLS, q hs, close)", "set-ups", 8, 1, 0,
+        {"HS", "8 conns, connection set-ups", "set-ups", 8, 1, 0,
          variants_of(opt, false)},
     };
     std::vector<scenario> out;

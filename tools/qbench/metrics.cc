@@ -283,6 +283,7 @@ std::vector<metric> compute_metrics(const compare_report& r) {
     backend_bound(r, out);
     if (base) after_before(r, q, "qgate-base", out);
     if (base && both) after_before(r, "qgate-req", "qgate-base-req", out);
+    if (base && r.opt.tls) after_before(r, "qgate-tls", "qgate-base-tls", out);
     for (metric& m : out) summarise(m);
     return out;
 }

@@ -3,6 +3,7 @@
 // localhost), served by all three:
 //   qgate-tls      qgate, session listener with tls_cert/tls_key, io_uring;
 //   qgate-req-tls  the same with a request listener;
+//   qgate-base-tls with --baseline: the before build, configured as qgate-tls;
 //   haproxy-tls    HAProxy `bind ... ssl crt <cert+key in one PEM>`, mode tcp, nbthread 1;
 // each forwarding plain q-IPC to the same echo backend as the plain targets. Both proxies run
 // OpenSSL with its defaults and the client offers its defaults, so both negotiate the same
@@ -88,6 +89,10 @@ void environment::start_tls(std::vector<std::string>& notes) {
                          echo, why, keys))
             notes.push_back(why + ": skipped");
     }
+    if (!opt_.baseline.empty() &&
+        !start_qgate("qgate-base-tls", "qgate-base-tls", opt_.baseline, "uring", "session", "echo",
+                     echo, why, keys))
+        notes.push_back(why + ": skipped");
     start_haproxy_tls(notes);
 }
 
