@@ -53,6 +53,7 @@ constexpr std::size_t kTlsBatch = 16384;  ///< one TLS record's worth of request
 struct qconn {
     int fd = -1;
     SSL* ssl = nullptr;            ///< over TLS; nullptr for plain
+    uint64_t wire0 = 0;            ///< TLS: socket bytes the SSL had read before the run
     std::deque<uint64_t> sent;     ///< send (or intended send) times of requests in flight
     uint64_t pending = 0;          ///< whole requests not yet written
     std::size_t partial = 0;       ///< bytes of the first pending request already written
@@ -83,7 +84,15 @@ class worker {
             conns_.emplace_back();
             conns_.back().fd = fd;
             conns_.back().ssl = ssl;
+            if (ssl) conns_.back().wire0 = BIO_number_read(SSL_get_rbio(ssl));
         }
+    }
+    /// TLS: socket bytes read since construction, over every connection.
+    uint64_t wire_in() const {
+        uint64_t n = 0;
+        for (const qconn& c : conns_)
+            if (c.ssl) n += BIO_number_read(SSL_get_rbio(c.ssl)) - c.wire0;
+        return n;
     }
     ~worker() {
         if (ep_ >= 0) close(ep_);
@@ -94,6 +103,7 @@ class worker {
 
     histogram hist;
     uint64_t rts = 0, bytes = 0, errors = 0, late = 0;
+    uint64_t plain_in = 0;  ///< TLS: plaintext bytes received over the whole run
     std::string error;
 
   private:
@@ -215,6 +225,7 @@ bool worker::on_readable_tls(qconn& c, uint64_t now) {
             if (e == SSL_ERROR_ZERO_RETURN) return error = "TLS closed by the target", false;
             return error = "SSL_read: " + tls_errors(), false;
         }
+        plain_in += static_cast<uint64_t>(n);
         if (!consume(c, scratch_.get(), static_cast<std::size_t>(n), now)) return false;
     }
 }
@@ -483,6 +494,9 @@ load_result run_load(const load_spec& spec) {
         pool.emplace_back([&, t] { workers[t]->run(t0, t_start, t_end, res); });
     workers[0]->run(t0, t_start, t_end, res);
     for (auto& th : pool) th.join();
+    uint64_t wire = 0, plain = 0;
+    for (auto& w : workers) wire += w->wire_in(), plain += w->plain_in;
+    res.tls_wire_ratio = plain ? double(wire) / double(plain) : 0;
     close_all(fds);
     tls_free_ctx(ctx);
     res.seconds = double(t_end - t_start) / 1e9;

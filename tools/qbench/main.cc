@@ -161,7 +161,8 @@ void print_load(const qbench::load_spec& s, const qbench::load_result& r, bool j
     printf("%s:%u  %u conns x %u %s, %llu B requests, %.1f s%s\n", s.host.c_str(), s.port,
            s.conns, s.depth, s.rate > 0 ? "(open loop)" : "in flight",
            (unsigned long long)s.size, r.seconds, s.tls ? ", TLS" : "");
-    if (!r.tls_info.empty()) printf("  %s\n", r.tls_info.c_str());
+    if (!r.tls_info.empty())
+        printf("  %s, %.3f wire bytes per reply byte\n", r.tls_info.c_str(), r.tls_wire_ratio);
     printf("  %.0f rt/s  %.1f MB/s  p50 %.1f us  p99 %.1f us  p999 %.1f us  max %.1f us\n",
            r.rt_per_s(), r.bytes_per_s() / 1e6, us(0.5), us(0.99), us(0.999),
            double(r.latency.max()) / 1e3);
