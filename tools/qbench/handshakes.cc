@@ -11,7 +11,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 
@@ -46,7 +48,9 @@ class setup_loop {
     void start(slot& s);
     void advance(slot& s);
     bool want(slot& s, uint32_t ev);
-    void finish(slot& s, bool ok, const char* why);
+    /// Counts the set-up, closes it and starts the next (`restart`; else the slot idles until
+    /// the loop restarts it: a set-up that fails inside start() must not recurse).
+    void finish(slot& s, bool ok, const char* why, bool restart = true);
     void drop(slot& s);
     /// The next move of a TLS call that did not complete: wait (true) or fail (false).
     bool tls_wait(slot& s, int rc);
@@ -78,7 +82,7 @@ bool setup_loop::want(slot& s, uint32_t ev) {
     return rc == 0;
 }
 
-void setup_loop::finish(slot& s, bool ok, const char* why) {
+void setup_loop::finish(slot& s, bool ok, const char* why, bool restart) {
     uint64_t now = now_ns();
     bool counted = now >= t_start_ && now < t_end_;
     if (ok && counted) {
@@ -90,16 +94,16 @@ void setup_loop::finish(slot& s, bool ok, const char* why) {
     }
     if (ok && s.ssl && res_.tls_info.empty()) res_.tls_info = tls_describe(s.ssl);
     drop(s);
-    if (now < t_end_) start(s);
+    if (restart && now < t_end_) start(s);
 }
 
 void setup_loop::start(slot& s) {
     s.st = step::connecting, s.sent = 0, s.t0 = now_ns();
     s.fd = socket(addr_.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s.fd < 0) return finish(s, false, "socket failed");
+    if (s.fd < 0) return finish(s, false, "socket failed", false);
     int rc = connect(s.fd, reinterpret_cast<sockaddr*>(&addr_), alen_);
-    if (rc != 0 && errno != EINPROGRESS) return finish(s, false, "connect failed");
-    if (!want(s, EPOLLOUT)) return finish(s, false, "epoll_ctl failed");
+    if (rc != 0 && errno != EINPROGRESS) return finish(s, false, "connect failed", false);
+    if (!want(s, EPOLLOUT)) return finish(s, false, "epoll_ctl failed", false);
 }
 
 bool setup_loop::tls_wait(slot& s, int rc) {
@@ -162,8 +166,7 @@ void setup_loop::run() {
     uint64_t t0 = now_ns();
     t_start_ = t0 + uint64_t(spec_.warmup_s * 1e9);
     t_end_ = t_start_ + uint64_t(spec_.duration_s * 1e9);
-    slots_.resize(spec_.conns);
-    for (slot& s : slots_) start(s);
+    slots_.resize(spec_.conns);  // started by the loop's first turn
     bool sampled = false;
     double cpu0 = -1;
     epoll_event evs[256];
@@ -172,7 +175,11 @@ void setup_loop::run() {
             sampled = true;
             cpu0 = spec_.proxy_pid ? process_cpu_s(spec_.proxy_pid) : -1;
         }
-        uint64_t wait = (sampled ? t_end_ : t_start_) - now;
+        bool idle = false;  // a slot whose start failed: retried here, 1 ms apart
+        for (slot& s : slots_)
+            if (s.fd < 0) start(s), idle = idle || s.fd < 0;
+        uint64_t wait = std::min<uint64_t>((sampled ? t_end_ : t_start_) - now,
+                                           idle ? 1000000 : UINT64_MAX);
         timespec ts{time_t(wait / 1000000000u), long(wait % 1000000000u)};
         int n = epoll_pwait2(ep_, evs, 256, &ts, nullptr);
         for (int i = 0; i < n; ++i) advance(*static_cast<slot*>(evs[i].data.ptr));
