@@ -8,6 +8,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cstring>
+
 #include "qgate/config.h"
 #include "qgate/log.h"
 
@@ -21,6 +23,9 @@ namespace {
 // SSL_write always finishes a record it starts.
 constexpr size_t kRecordMax = 16384 + 512;
 constexpr size_t kBioOut = 2 * kRecordMax;
+// write(): items up to kSmallItem bytes are gathered into one record of up to kStage bytes.
+constexpr size_t kStage = 16384;
+constexpr size_t kSmallItem = 4096;
 
 std::string ssl_errors() {
     std::string s;
@@ -248,20 +253,48 @@ tls_conn::rd tls_conn::read(uint8_t* out, uint32_t cap, uint32_t& got) {
     return got > 0 ? rd::data : rd::more;
 }
 
+// SSL_write as much of [p, p+n) as the pair takes; false when it took less than all.
+bool tls_conn::put(const uint8_t* p, size_t n, uint64_t& taken) {
+    size_t off = 0;
+    while (off < n) {
+        const size_t want = n - off;
+        const int chunk = want > (1U << 30) ? (1 << 30) : static_cast<int>(want);
+        const int r = SSL_write(ssl_, p + off, chunk);
+        if (r <= 0) return false;  // the pair is full: the rest goes in the next send
+        off += static_cast<size_t>(r);
+        taken += static_cast<uint64_t>(r);
+    }
+    return true;
+}
+
+// Runs of small items (pipelined replies: a few dozen bytes each) are copied into one staging
+// buffer and written as one record: an SSL_write per item would make each its own record (22
+// bytes more on the wire, an AEAD call here and a record to decrypt at the peer per message),
+// which costs more than the copy. Larger items are written in place. A resumed write gathers
+// from the same queue byte, so it passes the same bytes again (what SSL_write requires after a
+// full pair), at least as many.
 uint64_t tls_conn::write(const iovec* iov, int n) {
+    thread_local uint8_t stage[kStage];  // the shard's, reused: nothing allocated per send
     uint64_t taken = 0;
+    size_t staged = 0;
     for (int i = 0; i < n; ++i) {
         const auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
-        size_t off = 0;
-        while (off < iov[i].iov_len) {
-            const size_t want = iov[i].iov_len - off;
-            const int chunk = want > (1U << 30) ? (1 << 30) : static_cast<int>(want);
-            const int r = SSL_write(ssl_, p + off, chunk);
-            if (r <= 0) return taken;  // the pair is full: the rest goes in the next send
-            off += static_cast<size_t>(r);
-            taken += static_cast<uint64_t>(r);
+        const size_t len = iov[i].iov_len;
+        if (len <= kSmallItem && staged + len <= kStage) {
+            std::memcpy(stage + staged, p, len);
+            staged += len;
+            continue;
+        }
+        if (staged > 0 && !put(stage, staged, taken)) return taken;
+        staged = 0;
+        if (len <= kSmallItem) {
+            std::memcpy(stage, p, len);
+            staged = len;
+        } else if (!put(p, len, taken)) {
+            return taken;
         }
     }
+    if (staged > 0) put(stage, staged, taken);
     return taken;
 }
 

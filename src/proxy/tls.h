@@ -149,6 +149,7 @@ class tls_conn {
     // msghdr lives in the engine's sock (k.msg), reused
 
   private:
+    bool put(const uint8_t* p, size_t n, uint64_t& taken);
     ssl_st* ssl_ = nullptr;
     bio_st* net_ = nullptr;  ///< the pair's network side: ciphertext in and out
     int last_err_ = 0;

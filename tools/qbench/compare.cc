@@ -37,7 +37,10 @@ std::vector<std::string> variants_of(const compare_options& opt, bool epoll) {
     if (both) v.push_back("qgate-req");
     if (both && base) v.push_back("qgate-base-req");
     v.push_back("haproxy");
-    if (epoll) v.push_back("qgate-epoll");
+    if (opt.tls) v.push_back("qgate-tls");
+    if (opt.tls && base) v.push_back("qgate-base-tls");
+    if (opt.tls) v.insert(v.end(), {"qgate-req-tls", "haproxy-tls"});
+    if (epoll && !opt.tls) v.push_back("qgate-epoll");  // --tls: G9 is not what it measures
     return v;
 }
 
@@ -50,6 +53,8 @@ std::vector<scenario> make_scenarios(const compare_options& opt) {
         {"G6", "4 backends x " + std::to_string(opt.work_us) + " us, 32x1",
          "32x1, " + std::to_string(opt.work_us) + " us work", 32, 1, 64,
          {"direct", "qgate-req", "qgate-req4"}, "work"},
+        {"HS", "8 conns, connection set-ups", "set-ups", 8, 1, 0,
+         variants_of(opt, false)},
     };
     std::vector<scenario> out;
     for (auto& s : all)
@@ -110,12 +115,19 @@ void run_idle_probes(compare_report& rep, const std::vector<target>& targets) {
 }  // namespace
 
 bool scenario_selected(const compare_options& opt, const std::string& id) {
-    if (opt.only.empty()) return id != "G6" || opt.mode != "session";
+    if (opt.only.empty()) {
+        if (id == "HS") return opt.tls;
+        return id != "G6" || (opt.mode != "session" && !opt.tls);
+    }
     return ("," + opt.only + ",").find("," + id + ",") != std::string::npos;
 }
 
+bool is_tls_target(const std::string& name) { return name.ends_with("-tls"); }
+
 bool is_request_gate(const compare_options& opt, const std::string& name) {
-    if (name == "qgate-req" || name == "qgate-base-req" || name == "qgate-req4") return true;
+    if (name == "qgate-req" || name == "qgate-base-req" || name == "qgate-req4" ||
+        name == "qgate-req-tls")
+        return true;
     return opt.mode == "request" && (name == "qgate" || name == "qgate-base" ||
                                      name == "qgate-epoll");
 }
@@ -139,6 +151,7 @@ int run_compare(const compare_options& opt) {
         fprintf(stderr, "qbench --compare: %s\n", error.c_str());
         return 1;
     }
+    if (opt.tls) describe_tls(env.targets, rep.notes);
     if (!opt.json)
         for (const auto& n : rep.notes) fprintf(stderr, "note: %s\n", n.c_str());
     run_rounds(rep, env.targets);

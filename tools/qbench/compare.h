@@ -34,13 +34,17 @@ struct compare_options {
     uint32_t work_us = 50;        ///< G6: qmock --work-us of the backend-bound group
     std::string baseline;         ///< --baseline: a "before" qgate, run as target qgate-base
     std::string plot;             ///< --plot: a .png or .svg to draw (plot.cc); empty = none
+    /// --tls: TLS-terminating targets beside the plain ones (qgate-tls, qgate-req-tls,
+    /// haproxy-tls; tls_env.cc) and the connection set-up scenario HS; implies --mode both
+    bool tls = false;
     std::string command_line;
 };
 
 /// One process behind a port: the backend itself (direct) or a proxy in front of it.
 struct target {
     /// direct, qgate, haproxy, qgate-epoll, qgate-req (--mode both, and G6), qgate-base and
-    /// qgate-base-req (--baseline), qgate-req4 (G6)
+    /// qgate-base-req (--baseline), qgate-req4 (G6), qgate-tls, qgate-req-tls and
+    /// haproxy-tls (--tls)
     std::string name;
     uint16_t port = 0;
     int pid = 0;             ///< proxy pid (CPU accounting); 0 for direct
@@ -48,6 +52,8 @@ struct target {
     bool up = false;
     std::string log;
     std::string group = "echo";  ///< the backends behind it: echo (G1-G8) or work (G6)
+    bool tls = false;            ///< clients speak TLS to it (--tls)
+    std::string tls_ca;          ///< the certificate its clients check it against
 };
 
 /// The measurements of one run, reduced to what the report needs.
@@ -63,7 +69,7 @@ struct run_stats {
 };
 
 struct scenario {
-    std::string id;      ///< G1, G2, G4, G5, G6
+    std::string id;      ///< G1, G2, G4, G5, G6, HS (connection set-ups, --tls)
     std::string label;   ///< "1 conn x 1, 64 B"
     std::string tag;     ///< "1x1, 64 B": the short form in metric names
     uint32_t conns = 1;
@@ -120,6 +126,8 @@ int run_compare(const compare_options& opt);
 /// Whether scenario `id` (G1 … G8) runs: the ones --only lists, else the default set (every
 /// one, but G6 only when a mode has request-mode qgates: request or both).
 bool scenario_selected(const compare_options& opt, const std::string& id);
+/// Whether a target name is a TLS one (--tls): qgate-tls, qgate-req-tls, haproxy-tls.
+bool is_tls_target(const std::string& name);
 /// Whether target `name` is a qgate with a request listener.
 bool is_request_gate(const compare_options& opt, const std::string& name);
 /// The directory of the qbench binary (tools/qbench in the build tree).
@@ -133,6 +141,8 @@ idle_stats run_idle(const target& t, const compare_options& opt);
 // metrics.cc
 std::vector<metric> compute_metrics(const compare_report& r);
 double median_of(std::vector<double> v);
+/// --tls: TLS against HAProxy-TLS and against plain, per scenario, and the set-up rates.
+void tls_metrics(const compare_report& r, std::vector<metric>& out);
 // report.cc
 void print_text(const compare_report& r);
 void print_markdown(const compare_report& r);

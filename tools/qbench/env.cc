@@ -27,17 +27,17 @@ namespace qbench {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr int kStartMs = 10000;  ///< longest wait for a process to be ready
-constexpr int kWorkBackends = 4;  ///< G6's backends
-
 std::string find_qgate(const compare_options& opt) {
     if (!opt.qgate.empty()) return opt.qgate;
     if (const char* b = getenv("QGATE_BUILD"); b && fs::exists(fs::path(b) / "src/app/qgate"))
         return (fs::path(b) / "src/app/qgate").string();
     return (fs::path(self_dir()) / "../../src/app/qgate").lexically_normal().string();
 }
+
+namespace {
+
+constexpr int kStartMs = 10000;  ///< longest wait for a process to be ready
+constexpr int kWorkBackends = 4;  ///< G6's backends
 
 std::string find_qmock(const compare_options& opt) {
     if (!opt.qmock.empty()) return opt.qmock;
@@ -70,11 +70,12 @@ std::string skipped(const std::string& why) {
 /// serving `group`, the backends in that group.
 std::string qgate_config(const compare_options& opt, const std::string& io,
                          const std::string& mode, const std::string& ports,
-                         const std::string& group, const std::vector<backend_ref>& backends) {
+                         const std::string& group, const std::vector<backend_ref>& backends,
+                         const std::string& listener_extra) {
     std::string c = "[server]\nshards = 1\nio = \"" + io + "\"\nport_file = \"" + ports +
                     "\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[listener]]\n"
                     "listen = \"127.0.0.1:0\"\nmode = \"" + mode + "\"\ngroup = \"" + group +
-                    "\"\n";
+                    "\"\n" + listener_extra;
     for (const backend_ref& b : backends) {
         c += "\n[[backend]]\nname = \"" + b.name + "\"\ngroup = \"" + group +
              "\"\naddress = \"127.0.0.1:" + std::to_string(b.port) + "\"\n";
@@ -119,10 +120,11 @@ bool environment::start_qmock(const std::string& name, int64_t work_us, uint16_t
 bool environment::start_qgate(const std::string& name, const std::string& stem,
                               const std::string& binary, const std::string& io,
                               const std::string& mode, const std::string& group,
-                              const std::vector<backend_ref>& backends, std::string& why) {
+                              const std::vector<backend_ref>& backends, std::string& why,
+                              const std::string& listener_extra) {
     std::string conf = file(stem + ".toml"), ports = file(stem + ".ports");
     std::string log = file(stem + ".log");
-    write_text(conf, qgate_config(opt_, io, mode, ports, group, backends));
+    write_text(conf, qgate_config(opt_, io, mode, ports, group, backends, listener_extra));
     std::string error;
     int pid = spawn({binary, "-c", conf, "--io=" + io}, log, error);
     if (pid < 0) return why = name + ": " + error, false;
@@ -132,7 +134,8 @@ bool environment::start_qgate(const std::string& name, const std::string& stem,
     if (port == 0)
         return why = stem + " did not start (no listener in " + ports + ")\n" + tail_file(log),
                false;
-    targets.push_back(target{name, port, pid, port_after(text, "admin "), true, log, group});
+    targets.push_back(target{name, port, pid, port_after(text, "admin "), true, log, group,
+                             !listener_extra.empty(), cert_});
     return true;
 }
 
@@ -174,7 +177,8 @@ bool environment::start_work(std::vector<std::string>& notes, std::string& error
         if (!start_qmock(b.name, opt_.work_us, b.port, error)) return false;
         work.push_back(b);
     }
-    targets.push_back(target{"direct", work[0].port, 0, 0, true, dir_ + "/w1.log", "work"});
+    targets.push_back(target{"direct", work[0].port, 0, 0, true, dir_ + "/w1.log", "work",
+                             false, ""});
     std::string qgate = find_qgate(opt_), why;
     if (!fs::exists(qgate)) return true;  // noted by start_gates
     if (!start_qgate("qgate-req", "qgate-req-w1", qgate, "uring", "request", "work", {work[0]},
@@ -199,7 +203,7 @@ void environment::start_haproxy(std::vector<std::string>& notes) {
     pids_.push_back(pid);
     if (!wait_for_port(port, pid, kStartMs))
         return notes.push_back("haproxy did not start: skipped\n" + tail_file(log));
-    targets.push_back(target{"haproxy", port, pid, 0, true, log, "echo"});
+    targets.push_back(target{"haproxy", port, pid, 0, true, log, "echo", false, ""});
 }
 
 bool environment::start(std::vector<std::string>& notes, std::string& error) {
@@ -210,13 +214,17 @@ bool environment::start(std::vector<std::string>& notes, std::string& error) {
     file("plot.json");
     if (opt_.keep) notes.push_back("work directory kept: " + dir_);
     if (!start_qmock("echo1", 0, echo_port_, error)) return false;
-    targets.push_back(target{"direct", echo_port_, 0, 0, true, dir_ + "/echo1.log", "echo"});
+    targets.push_back(target{"direct", echo_port_, 0, 0, true, dir_ + "/echo1.log", "echo",
+                             false, ""});
     if (!start_gates(notes, error)) return false;
     start_haproxy(notes);
+    if (opt_.tls) start_tls(notes);
     std::string qgate = find_qgate(opt_), why;
     const std::string mode = opt_.mode == "both" ? "session" : opt_.mode;
-    if (fs::exists(qgate) && !start_qgate("qgate-epoll", "qgate-epoll", qgate, "epoll", mode,
-                                          "echo", {{"echo1", echo_port_}}, why))
+    // --tls runs no qgate-epoll: G9 (epoll vs io_uring) is not what it measures.
+    if (!opt_.tls && fs::exists(qgate) &&
+        !start_qgate("qgate-epoll", "qgate-epoll", qgate, "epoll", mode, "echo",
+                     {{"echo1", echo_port_}}, why))
         notes.push_back(skipped(why));
     if (scenario_selected(opt_, "G6") && !start_work(notes, error)) return false;
     return true;

@@ -42,13 +42,27 @@ class environment {
     /// Starts `binary` as target `name` (files named after `stem`) in front of `backends`.
     bool start_qgate(const std::string& name, const std::string& stem, const std::string& binary,
                      const std::string& io, const std::string& mode, const std::string& group,
-                     const std::vector<backend_ref>& backends, std::string& why);
+                     const std::vector<backend_ref>& backends, std::string& why,
+                     const std::string& listener_extra = "");
     void start_haproxy(std::vector<std::string>& notes);
+    // tls_env.cc (--tls)
+    /// The certificate (EC P-256, self-signed for 127.0.0.1) both TLS proxies serve.
+    bool make_certificate(std::string& error);
+    /// qgate-tls, qgate-req-tls and haproxy-tls, all in front of the echo backend.
+    void start_tls(std::vector<std::string>& notes);
+    void start_haproxy_tls(std::vector<std::string>& notes);
 
     const compare_options& opt_;
     std::string dir_;
     uint16_t echo_port_ = 0;
+    std::string cert_, key_, pem_;  ///< --tls: certificate, key, both in one (HAProxy's)
     std::vector<int> pids_;
 };
+
+/// The qgate binary to run: --qgate, else $QGATE_BUILD's, else the build tree's.
+std::string find_qgate(const compare_options& opt);
+
+/// --tls: one note per TLS target with the protocol and cipher a connection negotiates.
+void describe_tls(const std::vector<target>& targets, std::vector<std::string>& notes);
 
 }  // namespace qbench

@@ -9,8 +9,14 @@
 // FIFO of send times; latency is receive time minus send time (closed loop) or minus the
 // *intended* send time (open loop, so a stalled server is charged for the whole stall and
 // the measurement does not suffer coordinated omission).
+// Over TLS (--tls) a connection's pending requests are written with SSL_write from one
+// prebuilt batch (the request repeated, contiguous, as many times as fit in 16 KiB: one TLS
+// record for a pipelined burst, as writev gives one segment), and replies are read with
+// SSL_read through the same scratch buffer and parser.
 // Timeline: connect all → t0 → warmup → [t_start, t_end) measured → close all.
 #include "load.h"
+
+#include <openssl/ssl.h>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -33,16 +39,21 @@
 #include <sstream>
 #include <thread>
 
+#include "tls_client.h"
+
 namespace qbench {
 namespace {
 
 constexpr std::size_t kScratch = 256 * 1024;
 constexpr int kIovMax = 64;
 constexpr uint64_t kLateNs = 1000000;
+constexpr std::size_t kTlsBatch = 16384;  ///< one TLS record's worth of requests
 
 /// One client connection's state.
 struct qconn {
     int fd = -1;
+    SSL* ssl = nullptr;            ///< over TLS; nullptr for plain
+    uint64_t wire0 = 0;            ///< TLS: socket bytes the SSL had read before the run
     std::deque<uint64_t> sent;     ///< send (or intended send) times of requests in flight
     uint64_t pending = 0;          ///< whole requests not yet written
     std::size_t partial = 0;       ///< bytes of the first pending request already written
@@ -65,13 +76,23 @@ double cpu_of_self() {
 
 class worker {
   public:
-    worker(const load_spec& spec, const std::vector<uint8_t>& req, std::vector<int> fds,
+    worker(const load_spec& spec, const std::vector<uint8_t>& req,
+           const std::vector<uint8_t>& batch, const std::vector<std::pair<int, SSL*>>& fds,
            uint32_t index)
-        : spec_(spec), req_(req), index_(index), scratch_(new uint8_t[kScratch]) {
-        for (int fd : fds) {
+        : spec_(spec), req_(req), batch_(batch), index_(index), scratch_(new uint8_t[kScratch]) {
+        for (auto [fd, ssl] : fds) {
             conns_.emplace_back();
             conns_.back().fd = fd;
+            conns_.back().ssl = ssl;
+            if (ssl) conns_.back().wire0 = BIO_number_read(SSL_get_rbio(ssl));
         }
+    }
+    /// TLS: socket bytes read since construction, over every connection.
+    uint64_t wire_in() const {
+        uint64_t n = 0;
+        for (const qconn& c : conns_)
+            if (c.ssl) n += BIO_number_read(SSL_get_rbio(c.ssl)) - c.wire0;
+        return n;
     }
     ~worker() {
         if (ep_ >= 0) close(ep_);
@@ -82,18 +103,23 @@ class worker {
 
     histogram hist;
     uint64_t rts = 0, bytes = 0, errors = 0, late = 0;
+    uint64_t plain_in = 0;  ///< TLS: plaintext bytes received over the whole run
     std::string error;
 
   private:
     void queue(qconn& c, uint64_t when, uint64_t n);
     bool flush(qconn& c);
+    bool flush_tls(qconn& c);
     bool on_readable(qconn& c, uint64_t now);
+    bool on_readable_tls(qconn& c, uint64_t now);
+    bool consume(qconn& c, const uint8_t* p, std::size_t left, uint64_t now);
     void complete(qconn& c, uint64_t now);
     void set_out(qconn& c, bool on);
     void open_loop_sends(uint64_t now);
 
     const load_spec& spec_;
     const std::vector<uint8_t>& req_;
+    const std::vector<uint8_t>& batch_;  ///< TLS: req_ repeated, written from one buffer
     uint32_t index_;
     std::unique_ptr<uint8_t[]> scratch_;
     std::vector<qconn> conns_;
@@ -117,6 +143,7 @@ void worker::set_out(qconn& c, bool on) {
 }
 
 bool worker::flush(qconn& c) {
+    if (c.ssl) return flush_tls(c);
     iovec iov[kIovMax];
     while (c.pending > 0) {
         int n = 0;
@@ -140,6 +167,28 @@ bool worker::flush(qconn& c) {
     return true;
 }
 
+// SSL_write from the batch: the bytes of the pending requests from `partial` on are the same
+// bytes at batch_ + partial (every request is the same), so a write resumed after EAGAIN
+// passes the same bytes again, and at least as many (pending only grows meanwhile).
+bool worker::flush_tls(qconn& c) {
+    while (c.pending > 0) {
+        uint64_t left = c.pending * req_.size() - c.partial;
+        auto n = int(std::min<uint64_t>(left, batch_.size() - c.partial));
+        int w = SSL_write(c.ssl, batch_.data() + c.partial, n);
+        if (w <= 0) {
+            int e = SSL_get_error(c.ssl, w);
+            if (e == SSL_ERROR_WANT_WRITE) return set_out(c, true), true;
+            if (e == SSL_ERROR_WANT_READ) break;  // the next EPOLLIN retries the write
+            return error = "SSL_write: " + tls_errors(), false;
+        }
+        auto done = static_cast<uint64_t>(w) + c.partial;
+        c.pending -= done / req_.size();
+        c.partial = done % req_.size();
+    }
+    set_out(c, false);
+    return true;
+}
+
 void worker::complete(qconn& c, uint64_t now) {
     if (c.msg_type != 2) return;  // an async push, not an answer to a request
     uint64_t sent = c.sent.empty() ? now : c.sent.front();
@@ -153,6 +202,7 @@ void worker::complete(qconn& c, uint64_t now) {
 }
 
 bool worker::on_readable(qconn& c, uint64_t now) {
+    if (c.ssl) return on_readable_tls(c, now);
     for (;;) {
         ssize_t n = read(c.fd, scratch_.get(), kScratch);
         if (n == 0) return error = "connection closed by the target", false;
@@ -161,33 +211,51 @@ bool worker::on_readable(qconn& c, uint64_t now) {
             if (errno == EAGAIN) return true;
             return error = std::string("read: ") + strerror(errno), false;
         }
-        const uint8_t* p = scratch_.get();
-        auto left = static_cast<std::size_t>(n);
-        while (left > 0) {
-            if (c.remaining == 0) {
-                std::size_t take = std::min<std::size_t>(8 - c.hdr_have, left);
-                std::memcpy(c.hdr + c.hdr_have, p, take);
-                c.hdr_have += int(take), p += take, left -= take;
-                if (c.hdr_have < 8) break;
-                c.hdr_have = 0;
-                uint32_t lo;
-                std::memcpy(&lo, c.hdr + 4, 4);
-                c.msg_len = lo | (uint64_t(c.hdr[3]) << 32);
-                c.msg_type = c.hdr[1];
-                if (c.hdr[0] != 1 || c.msg_len < 10)
-                    return error = "malformed response header", false;
-                c.remaining = c.msg_len - 8;
-                c.first_body = true;
-                continue;
-            }
-            std::size_t take = std::min<uint64_t>(c.remaining, left);
-            if (c.first_body && c.hdr[2] == 0 && p[0] == 0x80) ++errors;
-            c.first_body = false;
-            c.remaining -= take, p += take, left -= take;
-            if (c.remaining == 0) complete(c, now);
-        }
+        if (!consume(c, scratch_.get(), static_cast<std::size_t>(n), now)) return false;
         if (static_cast<std::size_t>(n) < kScratch) return true;
     }
+}
+
+bool worker::on_readable_tls(qconn& c, uint64_t now) {
+    for (;;) {
+        int n = SSL_read(c.ssl, scratch_.get(), int(kScratch));
+        if (n <= 0) {
+            int e = SSL_get_error(c.ssl, n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return true;
+            if (e == SSL_ERROR_ZERO_RETURN) return error = "TLS closed by the target", false;
+            return error = "SSL_read: " + tls_errors(), false;
+        }
+        plain_in += static_cast<uint64_t>(n);
+        if (!consume(c, scratch_.get(), static_cast<std::size_t>(n), now)) return false;
+    }
+}
+
+/// Parses `left` received bytes: headers, skipped bodies, a completion per reply.
+bool worker::consume(qconn& c, const uint8_t* p, std::size_t left, uint64_t now) {
+    while (left > 0) {
+        if (c.remaining == 0) {
+            std::size_t take = std::min<std::size_t>(8 - c.hdr_have, left);
+            std::memcpy(c.hdr + c.hdr_have, p, take);
+            c.hdr_have += int(take), p += take, left -= take;
+            if (c.hdr_have < 8) break;
+            c.hdr_have = 0;
+            uint32_t lo;
+            std::memcpy(&lo, c.hdr + 4, 4);
+            c.msg_len = lo | (uint64_t(c.hdr[3]) << 32);
+            c.msg_type = c.hdr[1];
+            if (c.hdr[0] != 1 || c.msg_len < 10)
+                return error = "malformed response header", false;
+            c.remaining = c.msg_len - 8;
+            c.first_body = true;
+            continue;
+        }
+        std::size_t take = std::min<uint64_t>(c.remaining, left);
+        if (c.first_body && c.hdr[2] == 0 && p[0] == 0x80) ++errors;
+        c.first_body = false;
+        c.remaining -= take, p += take, left -= take;
+        if (c.remaining == 0) complete(c, now);
+    }
+    return true;
 }
 
 void worker::open_loop_sends(uint64_t now) {
@@ -317,20 +385,32 @@ std::vector<uint8_t> make_request(uint64_t size, bool text) {
     return m;
 }
 
-int connect_q(const std::string& host, uint16_t port, const std::string& credentials,
-              std::string& error, int timeout_ms) {
+bool resolve(const std::string& host, uint16_t port, sockaddr_storage& addr, unsigned& len,
+             std::string& error) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0)
-        return error = std::string("resolve ") + host + ": " + gai_strerror(rc), -1;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int rc = fd < 0 ? -1 : connect(fd, res->ai_addr, res->ai_addrlen);
+        return error = std::string("resolve ") + host + ": " + gai_strerror(rc), false;
+    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    len = res->ai_addrlen;
     freeaddrinfo(res);
+    return true;
+}
+
+int connect_q(const std::string& host, uint16_t port, const std::string& credentials,
+              std::string& error, int timeout_ms, SSL_CTX* tls, SSL** ssl_out) {
+    sockaddr_storage addr{};
+    unsigned alen = 0;
+    if (!resolve(host, port, addr, alen, error)) return -1;
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = fd < 0 ? -1 : connect(fd, reinterpret_cast<sockaddr*>(&addr), alen);
     if (fd < 0) return error = std::string("socket: ") + strerror(errno), -1;
+    SSL* ssl = nullptr;
     auto fail = [&](const std::string& what) {
         error = what;
+        tls_free(ssl);
         close(fd);
         return -1;
     };
@@ -341,35 +421,71 @@ int connect_q(const std::string& host, uint16_t port, const std::string& credent
     socklen_t len = sizeof soerr;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
     if (soerr != 0) return fail(std::string("connect: ") + strerror(soerr));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::string hs = credentials + '\3' + '\0';
+    uint8_t cap = 0;
+    if (tls) {
+        ssl = tls_connect(tls, fd, timeout_ms, error);
+        if (ssl == nullptr) return fail(error);
+        if (!tls_write_all(ssl, fd, hs.data(), hs.size(), timeout_ms))
+            return fail("handshake: TLS write failed");
+        if (tls_read_some(ssl, fd, &cap, 1, timeout_ms) != 1)
+            return fail("handshake refused or timed out (no capability byte)");
+        *ssl_out = ssl;
+        return fd;
+    }
     if (send(fd, hs.data(), hs.size(), MSG_NOSIGNAL) != ssize_t(hs.size()))
         return fail("handshake: send failed");
     pfd.events = POLLIN;
-    uint8_t cap = 0;
     if (poll(&pfd, 1, timeout_ms) != 1 || read(fd, &cap, 1) != 1)
         return fail("handshake refused or timed out (no capability byte)");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 
+namespace {
+
+/// The request repeated as many times as fit in one TLS record (at least once).
+std::vector<uint8_t> make_batch(const std::vector<uint8_t>& req) {
+    std::size_t k = std::max<std::size_t>(1, kTlsBatch / req.size());
+    std::vector<uint8_t> b;
+    b.reserve(k * req.size());
+    for (std::size_t i = 0; i < k; ++i) b.insert(b.end(), req.begin(), req.end());
+    return b;
+}
+
+using conn_list = std::vector<std::vector<std::pair<int, SSL*>>>;
+
+void close_all(conn_list& fds) {
+    for (auto& v : fds)
+        for (auto [fd, ssl] : v) tls_free(ssl), close(fd);
+}
+
+}  // namespace
+
 load_result run_load(const load_spec& spec) {
+    if (spec.handshakes) return run_handshakes(spec);
     load_result res;
     std::vector<uint8_t> req = make_request(spec.size, spec.text);
+    std::vector<uint8_t> batch = spec.tls ? make_batch(req) : std::vector<uint8_t>{};
+    SSL_CTX* ctx = spec.tls ? tls_client_ctx(spec.tls_ca, res.error) : nullptr;
+    if (spec.tls && ctx == nullptr) return res;
     uint32_t threads = std::max<uint32_t>(1, std::min(spec.threads, spec.conns));
-    std::vector<std::vector<int>> fds(threads);
+    conn_list fds(threads);
     for (uint32_t i = 0; i < spec.conns; ++i) {
-        int fd = connect_q(spec.host, spec.port, spec.credentials, res.error);
+        SSL* ssl = nullptr;
+        int fd = connect_q(spec.host, spec.port, spec.credentials, res.error, 5000, ctx, &ssl);
         if (fd < 0) {
-            for (auto& v : fds)
-                for (int f : v) close(f);
+            close_all(fds);
+            tls_free_ctx(ctx);
             return res;
         }
-        fds[i % threads].push_back(fd);
+        if (ssl && res.tls_info.empty()) res.tls_info = tls_describe(ssl);
+        fds[i % threads].emplace_back(fd, ssl);
     }
     std::vector<std::unique_ptr<worker>> workers;
     for (uint32_t t = 0; t < threads; ++t)
-        workers.push_back(std::make_unique<worker>(spec, req, fds[t], t));
+        workers.push_back(std::make_unique<worker>(spec, req, batch, fds[t], t));
     uint64_t t0 = now_ns() + 1000000;
     uint64_t t_start = t0 + uint64_t(spec.warmup_s * 1e9);
     uint64_t t_end = t_start + uint64_t(spec.duration_s * 1e9);
@@ -378,8 +494,11 @@ load_result run_load(const load_spec& spec) {
         pool.emplace_back([&, t] { workers[t]->run(t0, t_start, t_end, res); });
     workers[0]->run(t0, t_start, t_end, res);
     for (auto& th : pool) th.join();
-    for (auto& v : fds)
-        for (int f : v) close(f);
+    uint64_t wire = 0, plain = 0;
+    for (auto& w : workers) wire += w->wire_in(), plain += w->plain_in;
+    res.tls_wire_ratio = plain ? double(wire) / double(plain) : 0;
+    close_all(fds);
+    tls_free_ctx(ctx);
     res.seconds = double(t_end - t_start) / 1e9;
     for (auto& w : workers) {
         if (!w->error.empty() && res.error.empty()) res.error = w->error;

@@ -2,11 +2,16 @@
 // request rate (open loop), against one q-IPC endpoint.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "histogram.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace qbench {
 
@@ -23,6 +28,9 @@ struct load_spec {
     double duration_s = 5;
     uint32_t threads = 1;
     int proxy_pid = 0;           ///< CPU of this process is sampled over the measured window
+    bool tls = false;            ///< --tls: TLS (then the q handshake inside it)
+    std::string tls_ca;          ///< --tls-ca: check the server's certificate against it
+    bool handshakes = false;     ///< --handshakes: connection set-up rate (handshakes.cc)
 };
 
 struct load_result {
@@ -36,6 +44,11 @@ struct load_result {
     double proxy_cpu_s = -1;     ///< -1 when no proxy pid was given
     double client_cpu_s = 0;
     histogram latency;           ///< ns
+    std::string tls_info;        ///< --tls: protocol and cipher of the first connection
+    /// --tls: ciphertext bytes read from the sockets per plaintext byte of the replies, over
+    /// the whole run after the handshakes (record framing and tags: ~1.03 for full 16 KiB
+    /// records and for a pipelined burst in one record, ~1.4 for a 52-byte reply per record)
+    double tls_wire_ratio = 0;
 
     double rt_per_s() const { return seconds > 0 ? double(round_trips) / seconds : 0; }
     double bytes_per_s() const { return seconds > 0 ? double(bytes) / seconds : 0; }
@@ -49,11 +62,25 @@ struct load_result {
 std::vector<uint8_t> make_request(uint64_t size, bool text);
 
 /// Runs one load and returns its measurements (result.ok false with error on failure).
+/// With spec.handshakes, run_handshakes.
 load_result run_load(const load_spec& spec);
 
-/// Connects and completes a q handshake (blocking). Returns the fd or -1 with `error`.
+/// --handshakes (handshakes.cc): `conns` connections opened, handshaken (TLS with spec.tls,
+/// then q) and closed, each again at once, for the duration: round_trips counts the set-ups
+/// completed in the measured window, latency is connect() to the capability byte, errors
+/// counts failed set-ups, proxy CPU as for a load (per set-up).
+load_result run_handshakes(const load_spec& spec);
+
+/// Connects and completes a q handshake (bounded by `timeout_ms`). Returns the fd or -1 with
+/// `error`. With `tls`, a TLS handshake first and the q handshake inside it; the SSL is
+/// returned in `*ssl` (the caller frees it before closing the fd).
 int connect_q(const std::string& host, uint16_t port, const std::string& credentials,
-              std::string& error, int timeout_ms = 5000);
+              std::string& error, int timeout_ms = 5000, ssl_ctx_st* tls = nullptr,
+              ssl_st** ssl = nullptr);
+
+/// Resolves `host` (first address) into `addr`; false with `error`.
+bool resolve(const std::string& host, uint16_t port, sockaddr_storage& addr,
+             unsigned& len, std::string& error);
 
 /// utime + stime of a process in seconds (/proc/PID/stat, clock-tick resolution), or -1.
 double process_cpu_s(int pid);

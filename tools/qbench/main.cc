@@ -17,12 +17,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: qbench --target HOST:PORT [--conns N] [--depth D] [--size BYTES] [--rate MSGS/S]\n"
     "              [--duration S] [--warmup S] [--threads T] [--proxy-pid PID] [--user U:P]\n"
-    "              [--text] [--json]\n"
+    "              [--text] [--tls] [--tls-ca FILE] [--handshakes] [--json]\n"
     "       qbench --compare [--qgate PATH] [--qmock PATH] [--haproxy PATH] [--rounds N]\n"
     "              [--seconds S] [--warmup S] [--idle-conns N] [--idle-seconds S]\n"
     "              [--only G1,G2,G4,G5,G6,G8] [--threads T] [--quick] [--keep]\n"
     "              [--json|--markdown] [--mode session|request|both] [--pool-conns N]\n"
-    "              [--work-us N] [--baseline PATH] [--plot FILE.png|FILE.svg]\n"
+    "              [--work-us N] [--baseline PATH] [--plot FILE.png|FILE.svg] [--tls]\n"
     "See tools/qbench/README.md.\n";
 
 struct cli {
@@ -69,6 +69,7 @@ bool apply(cli& c, std::string_view f, std::string_view v) {
         return number(v, 1, 256, x) && (l.threads = o.threads = uint32_t(x), true);
     if (f == "--proxy-pid") return number(v, 1, 1e9, x) && (l.proxy_pid = int(x), true);
     if (f == "--user") return l.credentials = v, true;
+    if (f == "--tls-ca") return l.tls_ca = v, l.tls = !v.empty();
     if (f == "--qgate") return o.qgate = v, true;
     if (f == "--qmock") return o.qmock = v, true;
     if (f == "--haproxy") return o.haproxy = v, true;
@@ -105,6 +106,8 @@ bool parse(int argc, char** argv, cli& c) {
         else if (f == "--markdown") c.cmp.markdown = true;
         else if (f == "--text") c.load.text = true;
         else if (f == "--keep") c.cmp.keep = true;
+        else if (f == "--tls") c.load.tls = c.cmp.tls = true;
+        else if (f == "--handshakes") c.load.handshakes = true;
         else if (f == "--quick") continue;  // applied before the loop
         else if (f == "--help" || f == "-h") return fputs(kUsage, stdout), exit(0), false;
         else {
@@ -120,6 +123,20 @@ bool parse(int argc, char** argv, cli& c) {
         }
     }
     return true;
+}
+
+void print_setups(const qbench::load_spec& s, const qbench::load_result& r) {
+    auto us = [&](double q) { return double(r.latency.quantile(q)) / 1e3; };
+    printf("%s:%u  %u conns, connection set-ups (connect, %sq handshake, close), %.1f s\n",
+           s.host.c_str(), s.port, s.conns, s.tls ? "TLS handshake, " : "", r.seconds);
+    if (!r.tls_info.empty()) printf("  %s\n", r.tls_info.c_str());
+    printf("  %.0f handshakes/s  set-up p50 %.1f us  p99 %.1f us  max %.1f us\n", r.rt_per_s(),
+           us(0.5), us(0.99), double(r.latency.max()) / 1e3);
+    if (r.proxy_cpu_us_per_rt() >= 0)
+        printf("  proxy CPU %.2f us per handshake (pid %d)\n", r.proxy_cpu_us_per_rt(),
+               s.proxy_pid);
+    if (r.errors) printf("  %llu failed set-ups (first: %s)\n", (unsigned long long)r.errors,
+                         r.error.c_str());
 }
 
 void print_load(const qbench::load_spec& s, const qbench::load_result& r, bool json) {
@@ -140,9 +157,12 @@ void print_load(const qbench::load_spec& s, const qbench::load_result& r, bool j
         return;
     }
     if (!r.ok) fprintf(stderr, "qbench: %s\n", r.error.c_str());
-    printf("%s:%u  %u conns x %u %s, %llu B requests, %.1f s\n", s.host.c_str(), s.port, s.conns,
-           s.depth, s.rate > 0 ? "(open loop)" : "in flight", (unsigned long long)s.size,
-           r.seconds);
+    if (s.handshakes) return print_setups(s, r);
+    printf("%s:%u  %u conns x %u %s, %llu B requests, %.1f s%s\n", s.host.c_str(), s.port,
+           s.conns, s.depth, s.rate > 0 ? "(open loop)" : "in flight",
+           (unsigned long long)s.size, r.seconds, s.tls ? ", TLS" : "");
+    if (!r.tls_info.empty())
+        printf("  %s, %.3f wire bytes per reply byte\n", r.tls_info.c_str(), r.tls_wire_ratio);
     printf("  %.0f rt/s  %.1f MB/s  p50 %.1f us  p99 %.1f us  p999 %.1f us  max %.1f us\n",
            r.rt_per_s(), r.bytes_per_s() / 1e6, us(0.5), us(0.99), us(0.999),
            double(r.latency.max()) / 1e3);
@@ -160,6 +180,7 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, c)) return 2;
     if (!c.compare && !c.cmp.plot.empty())
         return fprintf(stderr, "qbench: --plot needs --compare\n%s", kUsage), 2;
+    if (c.compare && c.cmp.tls && c.cmp.mode == "session") c.cmp.mode = "both";
     if (c.compare) return qbench::run_compare(c.cmp);
     if (!c.have_target) return fprintf(stderr, "qbench: --target is required\n%s", kUsage), 2;
     qgate::net::raise_fd_limit();  // many connections need many descriptors

@@ -157,7 +157,8 @@ std::vector<metric> gate_metrics(const compare_report& r, const std::string& q) 
 }
 
 /// The echo scenarios (G1–G5): the ones every qgate target runs in.
-bool echo_scenario(const scenario& s) { return s.group == "echo"; }
+/// (HS, connection set-ups, has lines of its own: tls_metrics.)
+bool echo_scenario(const scenario& s) { return s.group == "echo" && s.id != "HS"; }
 
 /// The scenario's throughput field's name: bytes/s for 1 MiB (as in G5), msgs/s pipelined.
 std::string rate_name(const scenario& s) {
@@ -205,7 +206,52 @@ void backend_bound(const compare_report& r, std::vector<metric>& out) {
                         0.9, "G6", "qgate-req", "direct", "", rt_ratio));
 }
 
+/// T1 lines of one TLS qgate `q` (plain twin `plain`): against HAProxy terminating the same
+/// TLS, >= 1.0 in every scenario (issue 18); against itself without TLS, >= 0.7 at 32x1 and
+/// information elsewhere; CPU per call against HAProxy-TLS's, information.
+void tls_gate(const compare_report& r, const std::string& q, const std::string& plain,
+              std::vector<metric>& out) {
+    const std::string h = "haproxy-tls";
+    for (const scenario& s : r.scenarios) {
+        if (!echo_scenario(s)) continue;
+        std::string tag = " (" + s.tag + ")";
+        out.push_back(ratio(r, "T1", rate_name(s) + ", " + q + " / " + h + tag, ">=", 1.0, s.id,
+                            q, h, "", rate_ratio(s)));
+        bool g2 = s.id == "G2";
+        out.push_back(ratio(r, "T1", rate_name(s) + ", " + q + " / " + plain + " (plain)" + tag,
+                            g2 ? ">=" : "", g2 ? 0.7 : 0, s.id, q, plain, "", rate_ratio(s)));
+        out.push_back(ratio(r, "T1", "CPU-us per rt, " + q + " / " + h + tag, "", 0, s.id, q, h,
+                            "", cpu_ratio));
+    }
+}
+
+/// Connection set-ups per second (HS): each TLS target against HAProxy-TLS and against its
+/// plain twin, and the CPU each spends per set-up; information (no target in issue 18).
+void setup_rates(const compare_report& r, std::vector<metric>& out) {
+    if (!scenario_selected(r.opt, "HS")) return;
+    const std::string h = "haproxy-tls";
+    const std::pair<const char*, const char*> pairs[] = {
+        {"qgate-tls", "qgate"}, {"qgate-req-tls", "qgate-req"}, {"haproxy-tls", "haproxy"}};
+    for (auto [q, plain] : pairs) {
+        std::string sq = q, sp = plain;
+        if (sq != h) {
+            out.push_back(ratio(r, "HS", "set-ups/s, " + sq + " / " + h, "", 0, "HS", sq, h, "",
+                                rt_ratio));
+            out.push_back(ratio(r, "HS", "CPU-us per set-up, " + sq + " / " + h, "", 0, "HS", sq,
+                                h, "", cpu_ratio));
+        }
+        out.push_back(ratio(r, "HS", "set-ups/s, " + sq + " / " + sp + " (plain)", "", 0, "HS",
+                            sq, sp, "", rt_ratio));
+    }
+}
+
 }  // namespace
+
+void tls_metrics(const compare_report& r, std::vector<metric>& out) {
+    tls_gate(r, "qgate-tls", "qgate", out);
+    tls_gate(r, "qgate-req-tls", "qgate-req", out);
+    setup_rates(r, out);
+}
 
 double median_of(std::vector<double> v) {
     if (v.empty()) return nan();
@@ -228,14 +274,18 @@ std::vector<metric> compute_metrics(const compare_report& r) {
     for (const std::string& g : gates) lines.push_back(gate_metrics(r, g));
     for (std::size_t i = 0; i < lines[0].size(); ++i)
         for (const auto& l : lines) out.push_back(l[i]);
-    out.push_back(ratio(r, "G9", "rt/s, qgate epoll / io_uring (32x1)", ">=", 0.8, "G2", e, q, "",
-                        rt_ratio));
-    out.push_back(ratio(r, "G9", "CPU efficiency, epoll vs io_uring: cpu(uring)/cpu(epoll)", ">=",
-                        0.8, "G2", q, e, "", cpu_ratio));
+    if (!r.opt.tls) {  // --tls runs no qgate-epoll
+        out.push_back(ratio(r, "G9", "rt/s, qgate epoll / io_uring (32x1)", ">=", 0.8, "G2", e, q,
+                            "", rt_ratio));
+        out.push_back(ratio(r, "G9", "CPU efficiency, epoll vs io_uring: cpu(uring)/cpu(epoll)",
+                            ">=", 0.8, "G2", q, e, "", cpu_ratio));
+    }
     if (both) request_vs_session(r, out);
+    if (r.opt.tls) tls_metrics(r, out);
     backend_bound(r, out);
     if (base) after_before(r, q, "qgate-base", out);
     if (base && both) after_before(r, "qgate-req", "qgate-base-req", out);
+    if (base && r.opt.tls) after_before(r, "qgate-tls", "qgate-base-tls", out);
     for (metric& m : out) summarise(m);
     return out;
 }

@@ -46,6 +46,9 @@ run_stats run_one(const scenario& s, const target& t, const compare_options& opt
     spec.duration_s = opt.seconds;
     spec.threads = opt.threads;
     spec.proxy_pid = t.pid;
+    spec.tls = t.tls;
+    spec.tls_ca = t.tls_ca;
+    spec.handshakes = s.id == "HS";
     stat_map before, after;
     std::string err;
     bool counters = t.admin_port && read_stats(t.admin_port, before, err);
@@ -62,7 +65,9 @@ run_stats run_one(const scenario& s, const target& t, const compare_options& opt
     out.p999_us = double(r.latency.quantile(0.999)) / 1e3;
     out.cpu_us_per_rt = r.proxy_cpu_us_per_rt();
     out.errors = r.errors;
-    if (r.errors) out.error = std::to_string(r.errors) + " q error replies";
+    if (r.errors)
+        out.error = std::to_string(r.errors) +
+                    (spec.handshakes ? " failed set-ups (" + r.error + ")" : " q error replies");
     if (out.ok) latency.merge(r.latency);
     return out;
 }
