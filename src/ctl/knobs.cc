@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <type_traits>
+#include <vector>
 
 #include "qgate/ctl.h"
 
@@ -802,6 +803,7 @@ const section_info kSections[] = {
                          "section to disable it."},
     {"discovery", kTable, "TorQ discovery: backends learnt from discovery processes."},
     {"process_csv", kTable, "A TorQ process.csv as a backend file."},
+    {"fleet", kTable, "Several qgates sharing backends, drains and health through etcd."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {
@@ -860,11 +862,20 @@ bool check_integer(const knob& k, int64_t i, std::string_view what, std::string&
 
 }  // namespace
 
-std::span<const knob> knob_table() { return kKnobs; }
+// kKnobs then the fleet's (knobs_fleet.cc): one table, built once.
+std::span<const knob> knob_table() {
+    static const std::vector<knob> all = [] {
+        std::vector<knob> v(std::begin(kKnobs), std::end(kKnobs));
+        const std::span<const knob> f = fleet_knobs();
+        v.insert(v.end(), f.begin(), f.end());
+        return v;
+    }();
+    return all;
+}
 std::span<const section_info> section_table() { return kSections; }
 
 const knob* find_knob(std::string_view name) {
-    for (const knob& k : kKnobs) {
+    for (const knob& k : knob_table()) {
         if (k.name == name) return &k;
     }
     return nullptr;
@@ -935,7 +946,7 @@ bool parse_knob_text(const knob& k, std::string_view text, std::string_view what
 }
 
 void apply_section_defaults(config& cfg, std::string_view section, std::size_t entry) {
-    for (const knob& k : kKnobs) {
+    for (const knob& k : knob_table()) {
         if (k.section() != section || k.has(kRequired)) continue;
         knob_value v;
         std::string error;
@@ -949,7 +960,7 @@ void apply_table_defaults(config& cfg) {
     for (const section_info& s : kSections) {
         if (s.scope != knob_scope::table) continue;
         bool conditional = false;
-        for (const knob& k : kKnobs) {
+        for (const knob& k : knob_table()) {
             if (k.section() == s.name && k.has(kIfSection)) conditional = true;
         }
         if (!conditional) apply_section_defaults(cfg, s.name, 0);
