@@ -1,0 +1,345 @@
+'use strict';
+// The fleet (issue 19; src/ctl/fleet.cc): three qgate instances share backends, drains and
+// health through a real etcd (Debian's etcd-server, v3 API) that each test starts on free
+// loopback ports with its data in the test's directory. A backend added through one instance
+// appears on all; a drain through another reaches all; a backend that two instances (the
+// quorum) see down is ejected on all three and comes back on all three, while one instance
+// alone seeing a backend down ejects it nowhere; the key -> backend map (consistent hashing,
+// qmock name[] answering its own name) is the same on every instance for 10,000 keys before
+// and after a change; etcd killed and restarted under load fails no call and the instances
+// catch up; an instance killed leaves the fleet when its lease expires, the others unaffected.
+
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const path = require('path');
+const {
+  itest, assert, startQmock, startQgate, qconnect, RawClient, MSG, qcall, qsym, decode,
+  errorText, stats, pollUntil, deadPort,
+} = require('./lib.js');
+
+const ETCD = '/usr/bin/etcd';
+const LEASE_MS = 2000;  // etcd's shortest lease is about 2 s; an instance gone leaves in that
+
+function etcdPost(port, route, body, ms = 2000) {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request({
+      host: '127.0.0.1', port, path: route, method: 'POST', timeout: ms,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        try { resolve(JSON.parse(text.split('\n')[0])); } catch (e) { reject(e); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`etcd ${route}: timed out`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const b64 = (s) => Buffer.from(s).toString('base64');
+
+/** The keys under `prefix` as relative key -> value. */
+async function etcdKeys(etcd, prefix) {
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const r = await etcdPost(etcd.port, '/v3/kv/range', { key: b64(prefix), range_end: b64(end) });
+  return Object.fromEntries((r.kvs || []).map((kv) => [
+    Buffer.from(kv.key, 'base64').toString().slice(prefix.length),
+    Buffer.from(kv.value || '', 'base64').toString()]));
+}
+
+/** Starts etcd on two free loopback ports (picked by binding port 0; another pair when they
+ *  were taken meanwhile), its data in ctx.dir. `ports` restarts it on the same ones. */
+async function startEtcd(ctx, ports = null, tries = 3) {
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const client = ports ? ports.port : await deadPort();
+    const peer = ports ? ports.peer : await deadPort();
+    const url = (p) => `http://127.0.0.1:${p}`;
+    const proc = ctx.spawn(`etcd-${client}`, ETCD, [
+      '--name', 'fleet', '--data-dir', path.join(ctx.dir, 'etcd-data'),
+      '--listen-client-urls', url(client), '--advertise-client-urls', url(client),
+      '--listen-peer-urls', url(peer), '--initial-advertise-peer-urls', url(peer),
+      '--initial-cluster', `fleet=${url(peer)}`, '--log-level', 'warn',
+    ]);
+    const up = await pollUntil(async () => {
+      if (!proc.alive) return 'exited';
+      try {
+        const r = await etcdPost(client, '/v3/kv/range', { key: b64('x') }, 500);
+        return r.header ? 'up' : null;
+      } catch { return null; }
+    }, { what: 'etcd answering', timeoutMs: 15000, intervalMs: 50 }).catch(() => 'slow');
+    if (up === 'up') return { proc, port: client, peer };
+    proc.kill();
+    await proc.exited;
+    if (ports) break;  // a restart keeps its ports
+  }
+  throw new Error('etcd did not start (see its log)');
+}
+
+/** One instance: a request listener on group rdb, consistent hashing on the first argument,
+ *  `backends` from its file, and [fleet] on `etcd`. */
+function startInstance(ctx, etcd, name, backends, fleet = {}) {
+  const knobs = {
+    etcd: `["127.0.0.1:${etcd.port}"]`, prefix: '"/it/"', instance: `"${name}"`,
+    lease_ttl_ms: LEASE_MS, groups: '["rdb"]', timeout_ms: 500, ...fleet,
+  };
+  const extra = ['[fleet]', ...Object.entries(knobs).map(([k, v]) => `${k} = ${v}`)].join('\n');
+  return startQgate(ctx, {
+    procName: name, shards: 2, listeners: [{ group: 'rdb', mode: 'request' }],
+    backends, limits: { eject_after_failures: 2 },
+    routes: [{ match: ['*'], group: 'rdb', policy: 'consistent-hash', hash_arg: 1 }],
+    extra,
+  });
+}
+
+async function admin(ctx, gw, text) {
+  const q = await qconnect(ctx, gw.admin);
+  try { return await q.k(text); } finally { await q.close(); }
+}
+
+/** .qgate.backends[] as name -> row. */
+async function backendsOf(ctx, gw) {
+  const [keys, values] = await admin(ctx, gw, '.qgate.backends[]');
+  return Object.fromEntries(keys.map((k, i) => [k.name, { ...k, ...values[i] }]));
+}
+
+/** etcd, three qmock backends b1..b3 (files of every instance) and instances g1..g3. */
+async function startFleet(ctx, fleet = {}, backendsFor = null) {
+  const etcd = await startEtcd(ctx);
+  const mocks = [];
+  for (const n of ['b1', 'b2', 'b3']) mocks.push(await startQmock(ctx, { name: n }));
+  const files = mocks.map((m) => ({ name: m.name, group: 'rdb', port: m.port, conns: 2 }));
+  const gws = [];
+  for (const n of ['g1', 'g2', 'g3']) {
+    gws.push(await startInstance(ctx, etcd, n, backendsFor ? backendsFor(n, files) : files,
+                                 fleet));
+  }
+  for (const gw of gws) {
+    await pollUntil(async () => (await admin(ctx, gw, '.qgate.fleet[]')).length === 3,
+                    { what: 'three instances in .qgate.fleet[]', timeoutMs: 10000, intervalMs: 50 });
+  }
+  return { etcd, mocks, gws };
+}
+
+/** Which backend answers name[`kI] for I < n on `gw`: sync calls pipelined in batches. */
+async function keyMap(ctx, gw, n = 10000, batch = 500) {
+  const c = await RawClient.connect(ctx, gw.port);
+  const out = [];
+  try {
+    for (let i = 0; i < n; i += batch) {
+      const m = Math.min(batch, n - i);
+      const msgs = [];
+      for (let j = 0; j < m; j++) msgs.push(qcall(MSG.sync, 'name', qsym(`k${i + j}`)));
+      await c.write(Buffer.concat(msgs));
+      for (let j = 0; j < m; j++) {
+        const r = await c.readFrame();
+        const e = errorText(r.frame);
+        assert.equal(e, null, `key k${i + j}: ${e}`);
+        out.push(decode(r.frame));
+      }
+    }
+  } finally { c.destroy(); }
+  return out;
+}
+
+/** Calls name[`kI] on every instance in a loop until stop(); counts answers and errors. */
+function loadLoop(ctx, gws) {
+  const tally = { ok: 0, errors: [], stop: false };
+  const one = async (gw, w) => {
+    const c = await RawClient.connect(ctx, gw.port);
+    for (let i = 0; !tally.stop && i < 1e6; i++) {
+      const r = await c.call(qcall(MSG.sync, 'name', qsym(`w${w}-${i % 997}`)), 5000);
+      const e = errorText(r.frame);
+      if (e === null) tally.ok++; else tally.errors.push(e);
+    }
+    c.destroy();
+  };
+  tally.done = Promise.all(gws.map((gw, w) => one(gw, w).catch((e) => tally.errors.push(String(e)))));
+  return tally;
+}
+
+async function statOf(ctx, gw, name) { return (await stats(ctx, gw))[name]; }
+
+itest('a backend added through one instance appears on all; a drain through another reaches all',
+  async (t, ctx) => {
+    const { gws } = await startFleet(ctx);
+    const rows = await admin(ctx, gws[0], '.qgate.fleet[]');
+    assert.deepEqual(rows.map((r) => r.instance), ['g1', 'g2', 'g3']);
+    assert.deepEqual(rows.map((r) => r.self), [true, false, false]);
+    assert.ok(rows.every((r) => r.etcd === 'up' && r.generation >= 1), JSON.stringify(rows));
+
+    const b4 = await startQmock(ctx, { name: 'b4' });
+    assert.equal(await admin(ctx, gws[0], `.qgate.fleet.add[\`b4;\`rdb;"127.0.0.1:${b4.port}"]`),
+                 'b4');
+    for (const gw of gws) {
+      const b = await pollUntil(async () => (await backendsOf(ctx, gw)).b4,
+                                { what: 'b4 on every instance', timeoutMs: 5000 });
+      assert.equal(b.source, 'fleet');
+      assert.equal(b.address, `127.0.0.1:${b4.port}`);
+    }
+    // Drained through g2: every instance shows it draining and routes no key to it.
+    await admin(ctx, gws[1], '.qgate.drain[`b4]');
+    for (const gw of gws) {
+      await pollUntil(async () => (await backendsOf(ctx, gw)).b4.state === 'draining',
+                      { what: 'b4 draining everywhere', timeoutMs: 5000 });
+    }
+    const drained = await keyMap(ctx, gws[2], 2000);
+    assert.ok(!drained.includes('b4'), 'a drained backend gets no call');
+    await admin(ctx, gws[2], '.qgate.enable[`b4]');
+    for (const gw of gws) {
+      await pollUntil(async () => (await backendsOf(ctx, gw)).b4.state !== 'draining',
+                      { what: 'b4 enabled everywhere', timeoutMs: 5000 });
+    }
+    // Removed through g3: gone from every instance.
+    await admin(ctx, gws[2], '.qgate.fleet.remove[`b4]');
+    for (const gw of gws) {
+      await pollUntil(async () => !(await backendsOf(ctx, gw)).b4,
+                      { what: 'b4 gone everywhere', timeoutMs: 5000 });
+    }
+    assert.ok(await statOf(ctx, gws[0], 'fleet_applies') >= 3);
+    assert.equal(await statOf(ctx, gws[0], 'fleet_etcd_up'), 1);
+  });
+
+itest('the key -> backend map is the same on every instance for 10,000 keys, before and after a ' +
+      'backend joins', async (t, ctx) => {
+  // Each instance lists its file's backends in another order (their ids differ too): the ring
+  // is a function of the names alone (src/route/group.cc).
+  const { gws } = await startFleet(ctx, {}, (n, files) => (
+    n === 'g2' ? [...files].reverse() : n === 'g3' ? [files[1], files[2], files[0]] : files));
+  const before = [];
+  for (const gw of gws) before.push(await keyMap(ctx, gw));
+  assert.deepEqual(before[1], before[0], 'g2 routes every key as g1');
+  assert.deepEqual(before[2], before[0], 'g3 routes every key as g1');
+  assert.deepEqual([...new Set(before[0])].sort(), ['b1', 'b2', 'b3'], 'keys spread over all');
+
+  const b4 = await startQmock(ctx, { name: 'b4' });
+  await admin(ctx, gws[1], `.qgate.fleet.add[\`b4;\`rdb;"127.0.0.1:${b4.port}"]`);
+  for (const gw of gws) {
+    await pollUntil(async () => (await backendsOf(ctx, gw)).b4?.state === 'up',
+                    { what: 'b4 up everywhere', timeoutMs: 5000 });
+  }
+  const after = [];
+  for (const gw of gws) after.push(await keyMap(ctx, gw));
+  assert.deepEqual(after[1], after[0], 'g2 routes every key as g1 after the change');
+  assert.deepEqual(after[2], after[0], 'g3 routes every key as g1 after the change');
+  // Consistent hashing: only keys moving to the new member move, about a quarter of them.
+  let moved = 0;
+  for (let i = 0; i < after[0].length; i++) {
+    if (after[0][i] === before[0][i]) continue;
+    moved++;
+    assert.equal(after[0][i], 'b4', `key k${i} moved between old members`);
+  }
+  assert.ok(moved > 1500 && moved < 3500, `${moved} keys moved to b4`);
+});
+
+itest('a backend the quorum sees down is ejected on every instance and recovered on all; one ' +
+      'instance alone ejects it nowhere', { timeout: 90000 }, async (t, ctx) => {
+  // g1's file points b3 at a port that closes every connection at once (held by this test, so
+  // no other process can take it): only g1 sees b3 down (1 < eject_quorum 2).
+  const refuser = net.createServer((s) => s.destroy());
+  await new Promise((res, rej) => refuser.listen(0, '127.0.0.1', res).on('error', rej));
+  ctx.defer(() => refuser.close());
+  const dead = refuser.address().port;
+  const { etcd, mocks, gws } = await startFleet(ctx, {}, (n, files) => files.map((f) => (
+    n === 'g1' && f.name === 'b3' ? { ...f, port: dead } : f)));
+  await pollUntil(async () => (await backendsOf(ctx, gws[0])).b3.state === 'ejected',
+                  { what: 'g1 ejecting b3 on its own', timeoutMs: 15000 });
+  await pollUntil(async () => (await etcdKeys(etcd, '/it/'))['health/b3/g1'] === 'down',
+                  { what: "g1's observation in etcd", timeoutMs: 5000 });
+  assert.equal((await etcdKeys(etcd, '/it/'))['health/b3/g2'], 'up');
+  for (const gw of gws) assert.equal(await statOf(ctx, gw, 'fleet_ejected'), 0);
+  const m2 = await keyMap(ctx, gws[1], 3000);
+  assert.ok(m2.includes('b3'), 'g2 still routes keys to b3');
+  // g1 keeps the fleet's map: a key of b3 is not moved to another backend there, its call is
+  // answered with an error (README "Behaviour decisions").
+  const k = m2.indexOf('b3');
+  const c = await RawClient.connect(ctx, gws[0].port);
+  const r = await c.call(qcall(MSG.sync, 'name', qsym(`k${k}`)));
+  c.destroy();
+  assert.equal(errorText(r.frame), 'qgate: no backend available for group rdb');
+
+  // b1 killed: every instance ejects it (quorum 2 of 3), its keys go to the others everywhere.
+  await mocks[0].proc.stop();
+  for (const gw of gws) {
+    await pollUntil(async () => await statOf(ctx, gw, 'fleet_ejected') === 1,
+                    { what: 'b1 ejected by the quorum', timeoutMs: 15000, intervalMs: 50 });
+  }
+  const maps = [];
+  for (const gw of gws.slice(1)) maps.push(await keyMap(ctx, gw, 3000));
+  assert.ok(!maps[0].includes('b1'), 'no key goes to an ejected backend');
+  assert.deepEqual(maps[1], maps[0], 'g2 and g3 agree with b1 ejected');
+
+  // b1 back on its port: recovered everywhere.
+  const again = await startQmock(ctx, { name: 'b1', port: mocks[0].port });
+  assert.equal(again.port, mocks[0].port);
+  for (const gw of gws) {
+    await pollUntil(async () => await statOf(ctx, gw, 'fleet_ejected') === 0,
+                    { what: 'b1 recovered by the quorum', timeoutMs: 20000, intervalMs: 50 });
+  }
+  const back = await keyMap(ctx, gws[2], 3000);
+  assert.ok(back.includes('b1'), 'b1 takes its keys again');
+});
+
+itest('etcd killed and restarted under load: no call fails, the instances catch up',
+  { timeout: 90000 }, async (t, ctx) => {
+    const { etcd, gws } = await startFleet(ctx);
+    const load = loadLoop(ctx, gws);
+    await pollUntil(() => load.ok > 300, { what: 'load running', timeoutMs: 10000 });
+    await etcd.proc.stop();
+    for (const gw of gws) {
+      await pollUntil(async () => await statOf(ctx, gw, 'fleet_etcd_up') === 0,
+                      { what: 'fleet_etcd_up 0', timeoutMs: 10000, intervalMs: 50 });
+    }
+    const rows = await admin(ctx, gws[0], '.qgate.fleet[]');
+    assert.match(rows[0].etcd, /^down: /, 'the fleet table says etcd is away');
+    const during = load.ok;
+    await pollUntil(() => load.ok > during + 300, { what: 'calls while etcd is away' });
+    const etcd2 = await startEtcd(ctx, etcd);
+    for (const gw of gws) {
+      await pollUntil(async () => await statOf(ctx, gw, 'fleet_etcd_up') === 1,
+                      { what: 'fleet_etcd_up 1 again', timeoutMs: 15000, intervalMs: 50 });
+      assert.ok(await statOf(ctx, gw, 'fleet_resyncs') >= 1, 'a full read after the loss');
+    }
+    // Caught up: a change made now reaches every instance.
+    const b4 = await startQmock(ctx, { name: 'b4' });
+    await admin(ctx, gws[0], `.qgate.fleet.add[\`b4;\`rdb;"127.0.0.1:${b4.port}"]`);
+    for (const gw of gws) {
+      await pollUntil(async () => (await backendsOf(ctx, gw)).b4,
+                      { what: 'b4 everywhere after etcd came back', timeoutMs: 10000 });
+    }
+    load.stop = true;
+    await load.done;
+    assert.deepEqual(load.errors, [], 'no call failed');
+    assert.ok(load.ok > during + 300);
+    assert.ok((await etcdKeys(etcd2, '/it/'))['instances/g1'], 'g1 is listed again');
+  });
+
+itest('an instance killed leaves the fleet when its lease expires; the others are unaffected',
+  { timeout: 60000 }, async (t, ctx) => {
+    const { etcd, gws } = await startFleet(ctx);
+    const keys = await etcdKeys(etcd, '/it/');
+    assert.ok(keys['instances/g3'] && keys['health/b1/g3'] === 'up', JSON.stringify(keys));
+    const load = loadLoop(ctx, gws.slice(0, 2));
+    await gws[2].proc.stop('SIGKILL');
+    const t0 = Date.now();
+    for (const gw of gws.slice(0, 2)) {
+      await pollUntil(async () => (await admin(ctx, gw, '.qgate.fleet[]')).length === 2,
+                      { what: 'g3 gone from .qgate.fleet[]', timeoutMs: LEASE_MS * 4 });
+    }
+    const gone = Date.now() - t0;
+    const left = await etcdKeys(etcd, '/it/');
+    assert.ok(!Object.keys(left).some((k) => k.endsWith('/g3')), 'its keys went with its lease');
+    load.stop = true;
+    await load.done;
+    assert.deepEqual(load.errors, []);
+    assert.ok(load.ok > 0);
+    t.diagnostic(`g3 left the fleet ${gone} ms after it was killed (lease ${LEASE_MS} ms)`);
+    for (const gw of gws.slice(0, 2)) assert.equal(await statOf(ctx, gw, 'fleet_etcd_up'), 1);
+  });
+
+if (!fs.existsSync(ETCD)) {
+  throw new Error(`${ETCD} missing: tools/lib/setup.sh installs etcd-server`);
+}
