@@ -30,6 +30,7 @@ constexpr int kTickMs = 100;         // the keeper: health observations, instanc
 constexpr int kBackoffFirstMs = 100;  // the watcher's retry after etcd failed, doubled ...
 constexpr int kBackoffMaxMs = 2000;   // ... up to this
 constexpr const char* kOwner = "fleet";
+constexpr const char* kStarting = "starting";  // neither thread has reached etcd yet
 
 int64_t unix_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -76,8 +77,8 @@ struct fleet_client::impl {
     mutable std::mutex mu;
     std::vector<fl::instance_info> instances;
     std::set<std::string> down;
-    std::string watch_error = "starting";
-    std::string keep_error = "starting";
+    std::string watch_error = kStarting;
+    std::string keep_error = kStarting;
 
     // The watcher's own.
     fl::kv_map kv;
@@ -111,7 +112,9 @@ bool fleet_client::impl::wait_ms(int ms) {
 void fleet_client::impl::set_state(std::string* field, std::string why) {
     const std::lock_guard<std::mutex> lock(mu);
     if (!why.empty() && why != *field) QGATE_LOG_WARN("fleet: %s", why.c_str());
-    if (why.empty() && !field->empty()) QGATE_LOG_INFO("fleet: etcd answers again");
+    if (why.empty() && !field->empty() && *field != kStarting) {
+        QGATE_LOG_INFO("fleet: etcd answers again");
+    }
     *field = std::move(why);
     const bool up = watch_error.empty() && keep_error.empty();
     counters.etcd_up.store(up ? 1 : 0, std::memory_order_relaxed);

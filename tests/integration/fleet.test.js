@@ -161,6 +161,17 @@ function loadLoop(ctx, gws) {
   return tally;
 }
 
+/** The admin port's GET /status.json (the status page's data). */
+function statusJson(gw) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: gw.admin, path: '/status.json', timeout: 5000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => { try { resolve(JSON.parse(text)); } catch (e) { reject(e); } });
+    }).on('error', reject).on('timeout', function onTimeout() { this.destroy(new Error('timeout')); });
+  });
+}
+
 async function statOf(ctx, gw, name) { return (await stats(ctx, gw))[name]; }
 
 itest('a backend added through one instance appears on all; a drain through another reaches all',
@@ -201,6 +212,10 @@ itest('a backend added through one instance appears on all; a drain through anot
     }
     assert.ok(await statOf(ctx, gws[0], 'fleet_applies') >= 3);
     assert.equal(await statOf(ctx, gws[0], 'fleet_etcd_up'), 1);
+    const page = await statusJson(gws[0]);
+    assert.equal(page.etcd, 'up');
+    assert.deepEqual(page.fleet.map((r) => [r.instance, r.self]),
+                     [['g1', true], ['g2', false], ['g3', false]]);
   });
 
 itest('the key -> backend map is the same on every instance for 10,000 keys, before and after a ' +
@@ -305,6 +320,9 @@ itest('etcd killed and restarted under load: no call fails, the instances catch 
     }
     const rows = await admin(ctx, gws[0], '.qgate.fleet[]');
     assert.match(rows[0].etcd, /^down: /, 'the fleet table says etcd is away');
+    const page = await statusJson(gws[1]);
+    assert.match(page.etcd, /^down: /, 'so does the status page');
+    assert.deepEqual(page.fleet.map((r) => r.instance), ['g2', 'g1', 'g3'], 'its last view');
     const during = load.ok;
     await pollUntil(() => load.ok > during + 300, { what: 'calls while etcd is away' });
     const etcd2 = await startEtcd(ctx, etcd);
