@@ -58,15 +58,24 @@ struct fleet_hooks {
     std::function<void(const std::set<std::string>& down)> set_fleet_down;
 };
 
+class fleet_sources;
+
 class fleet_client {
   public:
-    fleet_client(const config& cfg, backend_sink& sink, const std::atomic<bool>& draining,
-                 fleet_hooks hooks);
+    /// `sink` (the reloader) applies what the fleet lists, as owner "fleet".
+    fleet_client(const config& cfg, backend_sink& sink, const std::atomic<bool>& draining);
     ~fleet_client();
     fleet_client(const fleet_client&) = delete;
     fleet_client& operator=(const fleet_client&) = delete;
 
     bool enabled() const;
+    /// What the fleet acts on in the gateway; set once, before start().
+    void set_hooks(fleet_hooks hooks);
+    /// The sink registerResource and TorQ discovery hand their backends to: with a fleet, one
+    /// that writes them to etcd under this instance's lease (every instance, this one
+    /// included, then serves them through its watch; this instance gone, its lease takes
+    /// them away); without, the reloader itself.
+    backend_sink& sources_sink();
     /// Starts the threads (no-op without [fleet] etcd). `admin_port` names the instance when
     /// fleet.instance is empty. Never fails for etcd being away: it retries.
     bool start(int admin_port, std::string& error);
@@ -85,6 +94,7 @@ class fleet_client {
     bool drain(const std::string& name, bool on, std::string& error);
 
   private:
+    friend class fleet_sources;
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -54,14 +54,28 @@ std::string host_name() {
 
 }  // namespace
 
+// registerResource and discovery through the fleet: each owner's backends are written under
+// this instance's lease (kept here, so a new lease gets them again) and served, here as on
+// every instance, once the watch brings them back.
+class fleet_sources final : public backend_sink {
+  public:
+    explicit fleet_sources(fleet_client::impl& m) : m_(m) {}
+    sink_result set_backends(const std::string& owner, std::vector<backend_conf> list) override;
+
+  private:
+    fleet_client::impl& m_;
+};
+
 struct fleet_client::impl {
-    impl(const config& c, backend_sink& s, const std::atomic<bool>& d, fleet_hooks h)
-        : cfg(c.fleet), sink(s), draining(d), hooks(std::move(h)) {}
+    impl(const config& c, backend_sink& s, const std::atomic<bool>& d)
+        : cfg(c.fleet), sink(s), draining(d), sources(*this),
+          admin_etcd(std::make_unique<fl::etcd_client>(cfg.etcd, int(cfg.timeout_ms))) {}
 
     const fleet_conf cfg;
     backend_sink& sink;
     const std::atomic<bool>& draining;
-    const fleet_hooks hooks;
+    fleet_hooks hooks;  // set before start, read-only after
+    fleet_sources sources;
     std::string name;
     std::string address;
     fleet_counters counters;
@@ -86,8 +100,11 @@ struct fleet_client::impl {
     bool applied_once = false;
     std::set<std::string> drains;
 
-    // The keeper's own.
-    int64_t lease = 0;
+    // The keeper's (the sources read it).
+    std::atomic<int64_t> lease{0};
+    // The sources' backends by owner, as written (rewritten under a new lease).
+    std::mutex own_mu;
+    std::map<std::string, std::vector<backend_conf>> owned;
     std::map<std::string, bool> observed;  // backend -> down, as written
 
     std::string key(const std::string& rel) const { return cfg.prefix + rel; }
@@ -98,7 +115,55 @@ struct fleet_client::impl {
     void keep_loop();
     bool keep_lease(fl::etcd_client& etcd, int64_t& next_keepalive);
     void write_health(fl::etcd_client& etcd);
+    void rewrite_owned(fl::etcd_client& etcd);
 };
+
+sink_result fleet_sources::set_backends(const std::string& owner, std::vector<backend_conf> list) {
+    sink_result r;
+    r.generation = m_.hooks.generation ? m_.hooks.generation() : 0;
+    const std::lock_guard<std::mutex> lock(m_.own_mu);
+    const int64_t lease = m_.lease.load(std::memory_order_acquire);
+    std::vector<backend_conf> kept;
+    for (backend_conf& b : list) {
+        std::string err;
+        if (lease == 0) {
+            r.refused.push_back(b.name + ": fleet: etcd unreachable (no lease yet)");
+        } else if (m_.admin_etcd->put(m_.key("backends/" + b.name),
+                                      fl::backend_value(b, m_.name, owner), lease, err)) {
+            r.accepted.push_back(b.name);
+            kept.push_back(std::move(b));
+        } else {
+            inc(m_.counters.etcd_errors);
+            r.refused.push_back(b.name + ": fleet: " + err);
+        }
+    }
+    std::vector<backend_conf>& before = m_.owned[owner];
+    for (const backend_conf& b : before) {
+        const auto same = [&b](const backend_conf& x) { return x.name == b.name; };
+        std::string err;
+        if (std::none_of(kept.begin(), kept.end(), same) &&
+            !m_.admin_etcd->del(m_.key("backends/" + b.name), err)) {
+            inc(m_.counters.etcd_errors);  // it goes with the lease all the same
+        }
+    }
+    before = std::move(kept);
+    if (before.empty()) m_.owned.erase(owner);
+    return r;
+}
+
+// A new lease: the sources' backends are written under it again.
+void fleet_client::impl::rewrite_owned(fl::etcd_client& etcd) {
+    const std::lock_guard<std::mutex> lock(own_mu);
+    for (const auto& [owner, list] : owned) {
+        for (const backend_conf& b : list) {
+            std::string err;
+            if (!etcd.put(key("backends/" + b.name), fl::backend_value(b, name, owner), lease,
+                          err)) {
+                inc(counters.etcd_errors);
+            }
+        }
+    }
+}
 
 // False once stopping: sleeps `ms` or until stop().
 bool fleet_client::impl::wait_ms(int ms) {
@@ -207,12 +272,14 @@ bool fleet_client::impl::keep_lease(fl::etcd_client& etcd, int64_t& next_keepali
     const int64_t ttl_s = (cfg.lease_ttl_ms + 999) / 1000;
     const int64_t now = steady_ms();
     if (lease == 0) {
-        if (!etcd.lease_grant(ttl_s, lease, err)) {
-            lease = 0;
+        int64_t id = 0;
+        if (!etcd.lease_grant(ttl_s, id, err)) {
             set_state(&keep_error, "etcd unreachable, serving the last view: " + err);
             return false;
         }
+        lease.store(id, std::memory_order_release);
         observed.clear();
+        rewrite_owned(etcd);
         next_keepalive = now + ttl_s * 1000 / 3;
         return true;
     }
@@ -225,8 +292,9 @@ bool fleet_client::impl::keep_lease(fl::etcd_client& etcd, int64_t& next_keepali
     next_keepalive = now + ttl_s * 1000 / 3;
     if (ttl <= 0) {
         inc(counters.lease_lost);
-        QGATE_LOG_WARN("fleet: lease %lld gone; granting a new one", static_cast<long long>(lease));
-        lease = 0;
+        QGATE_LOG_WARN("fleet: lease %lld gone; granting a new one",
+                       static_cast<long long>(lease.load()));
+        lease.store(0, std::memory_order_release);
         return keep_lease(etcd, next_keepalive);
     }
     return true;
@@ -301,8 +369,14 @@ void fleet_client::impl::keep_loop() {
 }
 
 fleet_client::fleet_client(const config& cfg, backend_sink& sink,
-                           const std::atomic<bool>& draining, fleet_hooks hooks)
-    : impl_(std::make_unique<impl>(cfg, sink, draining, std::move(hooks))) {}
+                           const std::atomic<bool>& draining)
+    : impl_(std::make_unique<impl>(cfg, sink, draining)) {}
+
+void fleet_client::set_hooks(fleet_hooks hooks) { impl_->hooks = std::move(hooks); }
+
+backend_sink& fleet_client::sources_sink() {
+    return enabled() ? static_cast<backend_sink&>(impl_->sources) : impl_->sink;
+}
 
 fleet_client::~fleet_client() { stop(); }
 
@@ -319,7 +393,6 @@ bool fleet_client::start(int admin_port, std::string& error) {
     m.name = !m.cfg.instance.empty() ? m.cfg.instance
                                      : host_name() + ":" + std::to_string(admin_port);
     m.address = m.cfg.advertise.empty() ? m.name : m.cfg.advertise;
-    m.admin_etcd = std::make_unique<fl::etcd_client>(m.cfg.etcd, int(m.cfg.timeout_ms));
     m.watcher = std::thread([&m] { m.watch_loop(); });
     m.keeper = std::thread([&m] { m.keep_loop(); });
     QGATE_LOG_INFO("fleet: instance %s, prefix %s, %zu etcd endpoint(s), eject quorum %u",
@@ -360,19 +433,19 @@ std::vector<fleet_row> fleet_client::rows() const {
 
 bool fleet_client::add(const backend_conf& b, std::string& error) {
     impl& m = *impl_;
-    if (!m.admin_etcd) return error = "qgate: no fleet", false;
+    if (m.cfg.etcd.empty()) return error = "qgate: no fleet", false;
     return m.admin_etcd->put(m.key("backends/" + b.name), fl::backend_value(b, m.name), 0, error);
 }
 
 bool fleet_client::remove(const std::string& name, std::string& error) {
     impl& m = *impl_;
-    if (!m.admin_etcd) return error = "qgate: no fleet", false;
+    if (m.cfg.etcd.empty()) return error = "qgate: no fleet", false;
     return m.admin_etcd->del(m.key("backends/" + name), error);
 }
 
 bool fleet_client::drain(const std::string& name, bool on, std::string& error) {
     impl& m = *impl_;
-    if (!m.admin_etcd) return error = "qgate: no fleet", false;
+    if (m.cfg.etcd.empty()) return error = "qgate: no fleet", false;
     if (on) return m.admin_etcd->put(m.key("drain/" + name), "1", 0, error);
     return m.admin_etcd->del(m.key("drain/" + name), error);
 }

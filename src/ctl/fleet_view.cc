@@ -17,6 +17,15 @@ constexpr std::string_view kHealth = "health/";
 
 bool starts(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// A registered or discovered backend keeps its source on every instance; anything else (the
+// admin's .qgate.fleet.add, another name) is `def`.
+backend_source source_of(std::string_view name, backend_source def) {
+    for (const backend_source s : {backend_source::registered, backend_source::discovery}) {
+        if (name == source_name(s)) return s;
+    }
+    return def;
+}
+
 // The keys starting with `p`, as (name after p, value).
 template <typename F> void each_under(const kv_map& kv, std::string_view p, F f) {
     for (auto it = kv.lower_bound(std::string(p)); it != kv.end() && starts(it->first, p);
@@ -46,6 +55,7 @@ std::vector<backend_conf> backends_of(const kv_map& kv, const backend_conf& defa
                           (err.empty() ? "" : " (" + err + ")"));
             return;
         }
+        b.source = source_of(j->str("source"), defaults.source);
         out.push_back(std::move(b));
     });
     return out;
@@ -90,10 +100,11 @@ std::set<std::string> down_of(const kv_map& kv, uint32_t quorum) {
     return out;
 }
 
-std::string backend_value(const backend_conf& b, std::string_view instance) {
+std::string backend_value(const backend_conf& b, std::string_view instance,
+                          std::string_view owner) {
     return "{\"group\":" + quote(b.group) + ",\"address\":" + quote(format_endpoint(b.addr)) +
            ",\"source\":" + quote(source_name(b.source)) + ",\"instance\":" + quote(instance) +
-           "}";
+           ",\"owner\":" + quote(owner) + "}";
 }
 
 std::string instance_value(const instance_info& i) {

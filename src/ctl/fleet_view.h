@@ -41,7 +41,8 @@ std::vector<instance_info> instances_of(const kv_map& kv);
 std::set<std::string> down_of(const kv_map& kv, uint32_t quorum);
 
 /// The JSON values written.
-std::string backend_value(const backend_conf& b, std::string_view instance);
+std::string backend_value(const backend_conf& b, std::string_view instance,
+                          std::string_view owner = {});
 std::string instance_value(const instance_info& i);
 
 /// Applies one watch event to the map (`key` absolute; ignored unless under `prefix`).

@@ -356,10 +356,10 @@ constexpr int kRegisterFailed = -2;
 
 // The registration listener (qgate/register.h), when [register] is configured, feeding the
 // reloader. Returns its port, -1 when not configured, kRegisterFailed (logged) on failure.
-int start_registration(const config& cfg, ctl::register_server& reg, proxy::reloader& rl) {
+int start_registration(const config& cfg, ctl::register_server& reg, backend_sink& sink) {
     if (!cfg.registration.enabled) return -1;
     std::string err;
-    if (!reg.start(cfg, rl, err)) {
+    if (!reg.start(cfg, sink, err)) {
         QGATE_LOG_ERROR("%s", err.c_str());
         return kRegisterFailed;
     }
@@ -573,7 +573,9 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     std::atomic<bool> force{false};
     // [discovery]: started once the shards run (the reloader waits for them to adopt each
     // generation), stopped before they are joined; views stop reaching the sink at `stop`.
-    discovery_client disc(*cfg, rl, stop);
+    // [fleet]: the sources' backends go through etcd to every instance (qgate/fleet.h).
+    fleet_client fleet(*cfg, rl, stop);
+    discovery_client disc(*cfg, fleet.sources_sink(), stop);
     ctl::admin_server admin;
     ctl::register_server reg;  // after rl, its sink: destroyed (stopped) before it
     proxy::route_hits hits(shards);
@@ -602,18 +604,15 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.plane = plane.get();
     parts.meters = &meters;
     parts.ports = ports;
-    std::unique_ptr<fleet_client> fleet;  // [fleet]: made once the model it drains exists
-    static const fleet_counters kNoFleet;
     parts.stats = [&shards, &ups, &plane, &admin, &reg, &rl, &gens, &hits, &disc, &fleet] {
         return aggregate(shards, *ups, plane.get(), admin.counters(), reg.counters(), rl, gens,
-                         hits, disc.counters(), fleet ? fleet->counters() : kNoFleet);
+                         hits, disc.counters(), fleet.counters());
     };
     proxy::gateway_model model(std::move(parts));
-    fleet = std::make_unique<fleet_client>(
-        *cfg, rl, stop, proxy::make_fleet_hooks(rl, gens, *ups, plane.get(), model));
+    fleet.set_hooks(proxy::make_fleet_hooks(rl, gens, *ups, plane.get(), model));
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        admin.set_control(control_of(do_reload, rl, *fleet));
+        admin.set_control(control_of(do_reload, rl, fleet));
         if (!admin.start(*cfg, model, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
@@ -622,7 +621,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
     }
 
-    const int register_port = start_registration(*cfg, reg, rl);
+    const int register_port = start_registration(*cfg, reg, fleet.sources_sink());
     if (register_port == kRegisterFailed) {
         admin.stop();
         return 1;
@@ -660,11 +659,11 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     }
 
     if (!disc.start(err)) QGATE_LOG_ERROR("%s; serving without discovery", err.c_str());
-    if (!fleet->start(admin_port, err)) QGATE_LOG_ERROR("%s; serving without a fleet", err.c_str());
+    if (!fleet.start(admin_port, err)) QGATE_LOG_ERROR("%s; serving without a fleet", err.c_str());
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
     serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
     disc.stop();
-    fleet->stop();
+    fleet.stop();
     reg.stop(false);  // the shards have drained: nothing is left for its services to drain
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written

@@ -81,12 +81,13 @@ async function startEtcd(ctx, ports = null, tries = 3) {
 
 /** One instance: a request listener on group rdb, consistent hashing on the first argument,
  *  `backends` from its file, and [fleet] on `etcd`. */
-function startInstance(ctx, etcd, name, backends, fleet = {}) {
+function startInstance(ctx, etcd, name, backends, fleet = {}, more = '') {
   const knobs = {
     etcd: `["127.0.0.1:${etcd.port}"]`, prefix: '"/it/"', instance: `"${name}"`,
     lease_ttl_ms: LEASE_MS, groups: '["rdb"]', timeout_ms: 500, ...fleet,
   };
-  const extra = ['[fleet]', ...Object.entries(knobs).map(([k, v]) => `${k} = ${v}`)].join('\n');
+  const extra = ['[fleet]', ...Object.entries(knobs).map(([k, v]) => `${k} = ${v}`),
+    more].join('\n');
   return startQgate(ctx, {
     procName: name, shards: 2, listeners: [{ group: 'rdb', mode: 'request' }],
     backends, limits: { eject_after_failures: 2 },
@@ -107,7 +108,7 @@ async function backendsOf(ctx, gw) {
 }
 
 /** etcd, three qmock backends b1..b3 (files of every instance) and instances g1..g3. */
-async function startFleet(ctx, fleet = {}, backendsFor = null) {
+async function startFleet(ctx, fleet = {}, backendsFor = null, moreFor = () => '') {
   const etcd = await startEtcd(ctx);
   const mocks = [];
   for (const n of ['b1', 'b2', 'b3']) mocks.push(await startQmock(ctx, { name: n }));
@@ -115,7 +116,7 @@ async function startFleet(ctx, fleet = {}, backendsFor = null) {
   const gws = [];
   for (const n of ['g1', 'g2', 'g3']) {
     gws.push(await startInstance(ctx, etcd, n, backendsFor ? backendsFor(n, files) : files,
-                                 fleet));
+                                 fleet, moreFor(n)));
   }
   for (const gw of gws) {
     await pollUntil(async () => (await admin(ctx, gw, '.qgate.fleet[]')).length === 3,
@@ -367,6 +368,37 @@ itest('an instance killed leaves the fleet when its lease expires; the others ar
     t.diagnostic(`g3 left the fleet ${gone} ms after it was killed (lease ${LEASE_MS} ms)`);
     for (const gw of gws.slice(0, 2)) assert.equal(await statOf(ctx, gw, 'fleet_etcd_up'), 1);
   });
+
+itest('a service registered at one instance is served by all; it leaves all when its ' +
+      'registration closes, or when that instance dies and its lease expires',
+{ timeout: 60000 }, async (t, ctx) => {
+  const { etcd, gws } = await startFleet(ctx, {}, null, (n) => (
+    n === 'g1' ? '[register]\nlisten = "127.0.0.1:0"\ngroups = ["rdb"]' : ''));
+  const register = (n) => startQmock(ctx, { name: n, args: ['--register-resource',
+    `127.0.0.1:${gws[0].register}`, '--service', 'rdb'] });
+  const everywhere = async (name, present) => {
+    for (const gw of gws.slice(1)) {
+      await pollUntil(async () => Boolean((await backendsOf(ctx, gw))[name]) === present,
+                      { what: `${name} ${present ? 'on' : 'gone from'} ${gw.proc.name}`,
+                        timeoutMs: LEASE_MS * 4 });
+    }
+  };
+  const svc1 = await register('svc1');
+  const name1 = `rdb@127.0.0.1:${svc1.port}`;
+  await everywhere(name1, true);
+  assert.equal((await backendsOf(ctx, gws[2]))[name1].source, 'register');
+  const keys = await etcdKeys(etcd, '/it/');
+  assert.match(keys[`backends/${name1}`], /"instance":"g1"/);
+  await svc1.proc.stop();  // its registration connection closes: withdrawn from etcd
+  await everywhere(name1, false);
+
+  const svc2 = await register('svc2');
+  const name2 = `rdb@127.0.0.1:${svc2.port}`;
+  await everywhere(name2, true);
+  await gws[0].proc.stop('SIGKILL');  // no withdrawal: only g1's lease can take it away
+  await everywhere(name2, false);
+  assert.equal((await etcdKeys(etcd, '/it/'))[`backends/${name2}`], undefined);
+});
 
 if (!fs.existsSync(ETCD)) {
   throw new Error(`${ETCD} missing: tools/lib/setup.sh installs etcd-server`);
