@@ -82,6 +82,7 @@ struct fleet_client::impl {
     std::unique_ptr<fl::etcd_client> admin_etcd;
 
     std::atomic<bool> stopping{false};
+    bool poked = false;  // under wait_mu: the watcher applied a generation; the keeper says so
     std::mutex wait_mu;
     std::condition_variable wake;
     std::thread watcher;
@@ -109,6 +110,8 @@ struct fleet_client::impl {
 
     std::string key(const std::string& rel) const { return cfg.prefix + rel; }
     bool wait_ms(int ms);
+    bool keeper_wait(int ms);
+    void poke();
     void set_state(std::string* field, std::string why);
     void watch_loop();
     void apply_view();
@@ -173,6 +176,24 @@ bool fleet_client::impl::wait_ms(int ms) {
     return !stopping.load(std::memory_order_acquire);
 }
 
+// The keeper's tick: also cut short by poke(), so a new generation is in its instance key at
+// once (how the other instances and the benchmark see that this one applied a change).
+bool fleet_client::impl::keeper_wait(int ms) {
+    std::unique_lock<std::mutex> lock(wait_mu);
+    wake.wait_for(lock, std::chrono::milliseconds(ms),
+                  [this] { return poked || stopping.load(std::memory_order_acquire); });
+    poked = false;
+    return !stopping.load(std::memory_order_acquire);
+}
+
+void fleet_client::impl::poke() {
+    {
+        const std::lock_guard<std::mutex> lock(wait_mu);
+        poked = true;
+    }
+    wake.notify_all();
+}
+
 // One thread's etcd state ("" = fine); the gauge is 1 only while both are fine.
 void fleet_client::impl::set_state(std::string* field, std::string why) {
     const std::lock_guard<std::mutex> lock(mu);
@@ -207,6 +228,7 @@ void fleet_client::impl::apply_view() {
                        r.accepted.size(), static_cast<unsigned long long>(r.generation));
         applied = std::move(list);
         applied_once = true;
+        poke();
     }
     const std::set<std::string> now = fl::drained_of(kv);
     for (const std::string& n : now) {  // new drains, and all of them when backends changed
@@ -360,7 +382,7 @@ void fleet_client::impl::keep_loop() {
             }
             hooks.set_fleet_down(d);  // ids a reload added start local: they get the verdict
         }
-        if (!wait_ms(kTickMs)) break;
+        if (!keeper_wait(kTickMs)) break;
     }
     std::string err;
     if (lease != 0 && !etcd.lease_revoke(lease, err)) {

@@ -260,8 +260,8 @@ std::string base64_encode(std::string_view raw) {
     out.reserve((raw.size() + 2) / 3 * 4);
     std::size_t i = 0;
     for (; i + 3 <= raw.size(); i += 3) {
-        const uint32_t n = (uint32_t(uint8_t(raw[i])) << 16) | (uint32_t(uint8_t(raw[i + 1])) << 8) |
-                           uint8_t(raw[i + 2]);
+        const uint32_t n = (uint32_t(uint8_t(raw[i])) << 16) |
+                           (uint32_t(uint8_t(raw[i + 1])) << 8) | uint8_t(raw[i + 2]);
         for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(n >> s) & 63];
     }
     const std::size_t left = raw.size() - i;

@@ -37,8 +37,8 @@ TEST_CASE("fleet json: an etcd range reply") {
 
 TEST_CASE("fleet json: values, escapes and nesting") {
     std::string e;
-    const auto j = parse_json(R"( {"a":[1,-2.5e3,true,false,null],"s":"x\"\\\/\n\u00e9\ud83d\ude00"} )",
-                              e);
+    const auto j = parse_json(
+        R"( {"a":[1,-2.5e3,true,false,null],"s":"x\"\\\/\n\u00e9\ud83d\ude00"} )", e);
     REQUIRE(j.has_value());
     const json& a = *j->get("a");
     CHECK(a.items.size() == 5);
