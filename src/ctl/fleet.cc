@@ -92,6 +92,7 @@ struct fleet_client::impl {
     mutable std::mutex mu;
     std::vector<fl::instance_info> instances;
     std::set<std::string> down;
+    bool have_view = false;  // no verdict before the first read: local health until then
     std::string watch_error = kStarting;
     std::string keep_error = kStarting;
 
@@ -107,6 +108,7 @@ struct fleet_client::impl {
     std::mutex own_mu;
     std::map<std::string, std::vector<backend_conf>> owned;
     std::map<std::string, bool> observed;  // backend -> down, as written
+    int64_t next_seen = 0;                 // steady ms: the instance key is due (0: now)
 
     std::string key(const std::string& rel) const { return cfg.prefix + rel; }
     bool wait_ms(int ms);
@@ -246,6 +248,7 @@ void fleet_client::impl::apply_view() {
         const std::lock_guard<std::mutex> lock(mu);
         instances = std::move(inst);
         down = out;
+        have_view = true;
     }
     if (cfg.eject_quorum > 0 && hooks.set_fleet_down) hooks.set_fleet_down(out);
 }
@@ -301,6 +304,7 @@ bool fleet_client::impl::keep_lease(fl::etcd_client& etcd, int64_t& next_keepali
         }
         lease.store(id, std::memory_order_release);
         observed.clear();
+        next_seen = 0;  // the instance key under the new lease
         rewrite_owned(etcd);
         next_keepalive = now + ttl_s * 1000 / 3;
         return true;
@@ -353,14 +357,13 @@ void fleet_client::impl::write_health(fl::etcd_client& etcd) {
 void fleet_client::impl::keep_loop() {
     fl::etcd_client etcd(cfg.etcd, static_cast<int>(cfg.timeout_ms));
     int64_t next_keepalive = 0;
-    int64_t next_seen = 0;
     uint64_t written_gen = 0;
     while (!stopping.load(std::memory_order_acquire)) {
         if (keep_lease(etcd, next_keepalive)) {
             const uint64_t gen = hooks.generation ? hooks.generation() : 0;
             std::string err;
             bool ok = true;
-            if (gen != written_gen || steady_ms() >= next_seen || observed.empty()) {
+            if (gen != written_gen || steady_ms() >= next_seen) {
                 const fl::instance_info me{name, address, static_cast<int64_t>(gen), unix_ms()};
                 ok = etcd.put(key("instances/" + name), fl::instance_value(me), lease, err);
                 if (ok) {
@@ -376,11 +379,14 @@ void fleet_client::impl::keep_loop() {
         }
         if (cfg.eject_quorum > 0 && hooks.set_fleet_down) {
             std::set<std::string> d;
+            bool ready = false;
             {
                 const std::lock_guard<std::mutex> lock(mu);
                 d = down;
+                ready = have_view;
             }
-            hooks.set_fleet_down(d);  // ids a reload added start local: they get the verdict
+            // Ids a reload added start local (route_types.h): they get the verdict here.
+            if (ready) hooks.set_fleet_down(d);
         }
         if (!keeper_wait(kTickMs)) break;
     }
