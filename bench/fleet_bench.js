@@ -113,7 +113,8 @@ async function routingSpeed(ctx, mocks, gws) {
   });
   const rows = [];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [label, port] of [['fleet (g1)', gws[0].port], ['no fleet', plain.port]]) {
+    const pair = [['fleet (g1)', gws[0].port], ['no fleet', plain.port]];
+    for (const [label, port] of r % 2 === 0 ? pair : [...pair].reverse()) {  // order alternates
       const j = qbench(port);
       rows.push({ round: r, label, rate: j.msgs_per_s ?? j.rate ?? j.throughput, j });
       console.log(`  round ${r} ${label}: ${JSON.stringify(j)}`);
@@ -126,7 +127,7 @@ async function routingSpeed(ctx, mocks, gws) {
   const ctx = new lib.Ctx({ diagnostic: (m) => process.stderr.write(m + '\n') });
   try {
     const { etcd, mocks, gws } = await fleet.startFleet(ctx);
-    await propagation(ctx, etcd, gws);
+    if (CHANGES > 0) await propagation(ctx, etcd, gws);
     console.log(`routing speed, qbench --conns 8 --depth 8, ${SECONDS} s, ${ROUNDS} rounds:`);
     await routingSpeed(ctx, mocks, gws);
   } catch (e) {
