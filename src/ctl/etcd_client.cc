@@ -15,7 +15,11 @@
 namespace qgate::ctl::fleet {
 namespace {
 
-std::once_flag g_curl_once;
+// libcurl's global state, set up once before the first handle (not thread-safe by itself).
+void init_curl() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
 
 size_t append_body(char* data, size_t size, size_t n, void* user) {
     static_cast<std::string*>(user)->append(data, size * n);
@@ -114,10 +118,8 @@ bool read_watch_message(const std::string& line, std::vector<etcd_event>& out,
 }
 
 etcd_client::etcd_client(std::vector<std::string> endpoints, int timeout_ms)
-    : endpoints_(std::move(endpoints)), timeout_ms_(timeout_ms) {
-    std::call_once(g_curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    curl_ = curl_easy_init();
-}
+    : endpoints_(std::move(endpoints)), timeout_ms_(timeout_ms),
+      curl_((init_curl(), curl_easy_init())) {}
 
 etcd_client::~etcd_client() {
     if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
@@ -167,7 +169,7 @@ bool etcd_client::post(const char* path, const std::string& body, std::string& r
 bool etcd_client::put(const std::string& key, const std::string& value, int64_t lease,
                       std::string& err) {
     std::string body = "{\"key\":" + key_json(key) + ",\"value\":" + key_json(value);
-    if (lease != 0) body += ",\"lease\":\"" + std::to_string(lease) + "\"";
+    if (lease != 0) body += R"(,"lease":")" + std::to_string(lease) + "\"";
     body += "}";
     const std::lock_guard<std::mutex> lock(mu_);
     std::string reply;
@@ -211,7 +213,7 @@ bool etcd_client::lease_grant(int64_t ttl_s, int64_t& id, std::string& err) {
     const std::lock_guard<std::mutex> lock(mu_);
     std::string reply;
     std::optional<json> doc;
-    if (!post("/v3/lease/grant", "{\"TTL\":\"" + std::to_string(ttl_s) + "\"}", reply, err) ||
+    if (!post("/v3/lease/grant", R"({"TTL":")" + std::to_string(ttl_s) + "\"}", reply, err) ||
         !header_ok(reply, doc, err)) {
         return false;
     }
@@ -225,7 +227,7 @@ bool etcd_client::lease_keepalive(int64_t id, int64_t& ttl, std::string& err) {
     std::string reply;
     std::optional<json> doc;
     // The gateway answers a stream of one message: {"result":{...,"TTL":"n"}} (no TTL: gone).
-    if (!post("/v3/lease/keepalive", "{\"ID\":\"" + std::to_string(id) + "\"}", reply, err)) {
+    if (!post("/v3/lease/keepalive", R"({"ID":")" + std::to_string(id) + "\"}", reply, err)) {
         return false;
     }
     const std::size_t nl = reply.find('\n');
@@ -244,7 +246,7 @@ bool etcd_client::lease_revoke(int64_t id, std::string& err) {
     const std::lock_guard<std::mutex> lock(mu_);
     std::string reply;
     std::optional<json> doc;
-    return post("/v3/lease/revoke", "{\"ID\":\"" + std::to_string(id) + "\"}", reply, err) &&
+    return post("/v3/lease/revoke", R"({"ID":")" + std::to_string(id) + "\"}", reply, err) &&
            header_ok(reply, doc, err);
 }
 
@@ -256,9 +258,9 @@ bool etcd_client::watch(const std::string& prefix, int64_t start_revision, const
         err = "etcd: no client";
         return false;
     }
-    const std::string body = "{\"create_request\":{\"key\":" + key_json(prefix) +
+    const std::string body = R"({"create_request":{"key":)" + key_json(prefix) +
                              ",\"range_end\":" + key_json(prefix_end(prefix)) +
-                             ",\"start_revision\":\"" + std::to_string(start_revision) + "\"}}";
+                             R"(,"start_revision":")" + std::to_string(start_revision) + "\"}}";
     const std::string url = "http://" + endpoints_[at_ % endpoints_.size()] + "/v3/watch";
     watch_state w;
     w.on = &on;

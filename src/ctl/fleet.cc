@@ -234,10 +234,10 @@ void fleet_client::impl::apply_view() {
     }
     const std::set<std::string> now = fl::drained_of(kv);
     for (const std::string& n : now) {  // new drains, and all of them when backends changed
-        if ((changed || drains.count(n) == 0) && hooks.set_drain) hooks.set_drain(n, true);
+        if ((changed || !drains.contains(n)) && hooks.set_drain) hooks.set_drain(n, true);
     }
     for (const std::string& n : drains) {
-        if (now.count(n) == 0 && hooks.set_drain) hooks.set_drain(n, false);
+        if (!now.contains(n) && hooks.set_drain) hooks.set_drain(n, false);
     }
     drains = now;
     std::set<std::string> out = fl::down_of(kv, cfg.eject_quorum);
@@ -343,7 +343,7 @@ void fleet_client::impl::write_health(fl::etcd_client& etcd) {
     }
     for (auto it = observed.begin(); it != observed.end();) {
         std::string err;
-        if (now.count(it->first) != 0) {
+        if (now.contains(it->first)) {
             ++it;
         } else if (etcd.del(key("health/" + it->first + "/" + name), err)) {
             it = observed.erase(it);

@@ -864,13 +864,13 @@ bool check_integer(const knob& k, int64_t i, std::string_view what, std::string&
 
 // kKnobs then the fleet's (knobs_fleet.cc): one table, built once.
 std::span<const knob> knob_table() {
-    static const std::vector<knob> all = [] {
+    static const std::vector<knob> kAll = [] {
         std::vector<knob> v(std::begin(kKnobs), std::end(kKnobs));
         const std::span<const knob> f = fleet_knobs();
         v.insert(v.end(), f.begin(), f.end());
         return v;
     }();
-    return all;
+    return kAll;
 }
 std::span<const section_info> section_table() { return kSections; }
 

@@ -26,7 +26,7 @@ fleet_hooks make_fleet_hooks(const reloader& rl, const gen_holder& gens,
     };
     h.set_fleet_down = [&gens, &ups, plane](const std::set<std::string>& down) {
         for (const uint32_t b : gens.current_view().ids) {
-            const bool is_down = down.count(ups.at(static_cast<int>(b)).name) != 0;
+            const bool is_down = down.contains(ups.at(static_cast<int>(b)).name);
             plane->state(b).fleet.store(is_down ? 2 : 1, std::memory_order_relaxed);
         }
     };
