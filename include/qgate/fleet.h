@@ -1,7 +1,7 @@
 // The fleet (issue 19): several qgate instances share one view of backends, drains and health
 // through etcd ([fleet] etcd = [...]). Two control threads: the watcher reads the prefix whole,
 // then watches it, and applies every change as the backends of sink owner "fleet" (a new
-// routing generation, as a reload), the drains through the admin model's drain, and the
+// routing generation, as a reload), the drains (the flags .qgate.drain sets), and the
 // health quorum's verdict; the keeper keeps this instance's lease, writes its instance key and
 // its health observations. etcd gone: the instance serves its last view (fleet_etcd_up 0),
 // retries with backoff, and catches up with a full read when etcd answers again. Never on a

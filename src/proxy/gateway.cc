@@ -609,7 +609,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
                          hits, disc.counters(), fleet.counters());
     };
     proxy::gateway_model model(std::move(parts));
-    fleet.set_hooks(proxy::make_fleet_hooks(rl, gens, *ups, plane.get(), model));
+    fleet.set_hooks(proxy::make_fleet_hooks(rl, gens, *ups, plane.get()));
     int admin_port = -1;
     if (cfg->admin_enabled) {
         admin.set_control(control_of(do_reload, rl, fleet));
