@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qgate/config.h"
+#include "qgate/fleet.h"
 #include "qgate/stats.h"
 
 namespace qgate::ctl {
@@ -45,6 +46,12 @@ struct reload_reply {
 struct admin_control {
     std::function<reload_reply()> reload;      ///< .qgate.reload[]
     std::function<std::string()> config_text;  ///< .qgate.config[]: the running config (TOML)
+    /// [fleet] (qgate/fleet.h): .qgate.fleet[] rows; .qgate.fleet.add / .remove; and the
+    /// drain every .qgate.drain / .qgate.enable also writes for the other instances.
+    std::function<std::vector<fleet_row>()> fleet_rows;
+    std::function<bool(const backend_conf&, std::string&)> fleet_add;
+    std::function<bool(const std::string&, std::string&)> fleet_remove;
+    std::function<bool(const std::string&, bool, std::string&)> fleet_drain;
 };
 
 class admin_server {

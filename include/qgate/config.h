@@ -43,11 +43,12 @@ enum class pipeline_mode : uint8_t { automatic, on, off };
 
 /// Where a backend came from (the `source` column of .qgate.backends[]; order of
 /// source_name's names). Only `config` backends are written back by .qgate.config[].
-enum class backend_source : uint8_t { config, process_csv, registered, discovery };
+enum class backend_source : uint8_t { config, process_csv, registered, discovery, fleet };
 
-/// "config", "process.csv", "register", "discovery".
+/// "config", "process.csv", "register", "discovery", "fleet" (learnt from the fleet's etcd).
 inline const char* source_name(backend_source s) {
-    constexpr const char* kNames[] = {"config", "process.csv", "register", "discovery"};
+    constexpr const char* kNames[] = {"config", "process.csv", "register", "discovery",
+                                      "fleet"};
     return kNames[static_cast<uint8_t>(s)];
 }
 
@@ -235,6 +236,20 @@ struct process_csv_conf {
     uint32_t conns = 4;
 };
 
+/// [fleet]: several qgates share backends, drains and health through etcd (src/ctl/fleet.cc).
+struct fleet_conf {
+    std::vector<std::string> etcd;       ///< "host:port" of etcd's client URLs; empty = no fleet
+    std::string prefix = "/qgate/";      ///< every key lives under it
+    std::string instance;                ///< this instance's name; empty = hostname:admin-port
+    std::string advertise;               ///< the address shown in .qgate.fleet[]; empty = name
+    std::vector<std::string> groups;     ///< groups fleet backends may fill (empty ones exist)
+    uint32_t lease_ttl_ms = 5000;        ///< the instance's lease (whole seconds, rounded up)
+    uint32_t eject_quorum = 2;           ///< instances seeing a backend down eject it; 0 = local
+    uint32_t timeout_ms = 1000;          ///< each etcd call
+    std::string credentials;             ///< login at the fleet's backends
+    uint32_t conns = 4;                  ///< request mode: pooled connections to each
+};
+
 struct fanout_conf {
     std::string reducer;          ///< group that applies custom q joins; empty = none
     uint32_t contexts_max = 256;  ///< fan-outs in progress per shard (each holds a gather)
@@ -263,6 +278,7 @@ struct config {
     register_conf registration;
     discovery_conf discovery;
     process_csv_conf process_csv;
+    fleet_conf fleet;
 };
 
 using config_ptr = std::shared_ptr<const config>;

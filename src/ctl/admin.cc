@@ -184,7 +184,7 @@ bool admin_server::impl::serve_http(admin_client& c) {
             return queue(c, http_error(p == http_parse::too_large ? 431 : 400));
         }
         c.ready = true;
-        const http_context ctx{*model};
+        const http_context ctx{*model, &control};
         const http_answer a = http_respond(req, ctx);
         c.close_after = a.close;
         if (!queue(c, a.bytes)) return false;

@@ -96,7 +96,9 @@ http_reply status_page(const http_context&) {
 }
 
 http_reply status_data(const http_context& ctx) {
-    return {200, "application/json", status_json(ctx.model)};
+    const bool fleet = ctx.control != nullptr && ctx.control->fleet_rows;
+    return {200, "application/json",
+            fleet ? status_json(ctx.model, ctx.control->fleet_rows()) : status_json(ctx.model)};
 }
 
 constexpr http_route kHttpRoutes[] = {

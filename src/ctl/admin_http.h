@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "qgate/admin.h"
 #include "qgate/admin_api.h"
 #include "qgate/stats.h"
 
@@ -50,6 +51,7 @@ struct http_reply {
 
 struct http_context {
     admin_model& model;  ///< what the pages show (qgate/admin_api.h)
+    const admin_control* control = nullptr;  ///< the fleet's rows, when there is a fleet
 };
 
 using http_handler = http_reply (*)(const http_context& ctx);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "ctl/admin_fleet.h"
 #include "ctl/admin_tables.h"
 #include "qgate/qipc/display.h"
 #include "qgate/qipc/writer.h"
@@ -148,6 +149,11 @@ value set_drain(const admin_args& a, const admin_context& ctx, bool drain) {
     backend_row row;
     std::string error;
     if (!ctx.model.set_drain(*name, drain, row, error)) return value::error(std::move(error));
+    if (ctx.control != nullptr && ctx.control->fleet_drain &&
+        !ctx.control->fleet_drain(*name, drain, error)) {
+        return value::error("qgate: " + std::string(drain ? "drained" : "enabled") +
+                            " on this instance only: " + error);
+    }
     return backend_dict(row);
 }
 
@@ -192,6 +198,8 @@ constexpr admin_function kAdminFunctions[] = {
     {kEnableQuery, enable_fn},       {kKickQuery, kick_fn},
     {kReloadQuery, reload_fn},       {kConfigQuery, config_fn},
     {kUsersQuery, users_fn},
+    {kFleetQuery, fleet_fn},         {kFleetAddQuery, fleet_add_fn},
+    {kFleetRemoveQuery, fleet_remove_fn},
 };
 
 // The error text echoes the query, which may hold a NUL: write_error_message cuts the text

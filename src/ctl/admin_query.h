@@ -30,6 +30,9 @@ inline constexpr std::string_view kEnableQuery = ".qgate.enable";
 inline constexpr std::string_view kKickQuery = ".qgate.kick";
 inline constexpr std::string_view kReloadQuery = ".qgate.reload";
 inline constexpr std::string_view kConfigQuery = ".qgate.config";
+inline constexpr std::string_view kFleetQuery = ".qgate.fleet";
+inline constexpr std::string_view kFleetAddQuery = ".qgate.fleet.add";
+inline constexpr std::string_view kFleetRemoveQuery = ".qgate.fleet.remove";
 
 /// An admin call's arguments as sent: the items after the name in the general-list form, or
 /// the text between the brackets in the string form (qgate does not evaluate q text).

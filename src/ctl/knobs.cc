@@ -7,39 +7,15 @@
 
 #include <charconv>
 #include <type_traits>
+#include <vector>
 
+#include "ctl/knob_values.h"
 #include "qgate/ctl.h"
 
 namespace qgate::ctl {
 namespace {
 
 // ---- setters and getters (one line each, so the table stays readable) ---------------------
-
-knob_value int_value(uint64_t i) {
-    knob_value v;
-    v.integer = static_cast<int64_t>(i);
-    return v;
-}
-
-knob_value text_value(std::string s) {
-    knob_value v;
-    v.text = std::move(s);
-    return v;
-}
-
-knob_value bool_value(bool b) {
-    knob_value v;
-    v.integer = b ? 1 : 0;
-    v.text = b ? "true" : "false";
-    return v;
-}
-
-knob_value addr_value(const endpoint& ep) {
-    knob_value v;
-    v.addr = ep;
-    v.text = format_endpoint(ep);
-    return v;
-}
 
 // The i-th name of "a|b|c" (empty when out of range).
 std::string_view choice_name(std::string_view choices, int64_t index) {
@@ -129,12 +105,6 @@ user_limits_conf& user_limits_at(config& c, std::size_t i) {
 route_conf& route_at(config& c, std::size_t i) {
     if (c.routes.size() <= i) c.routes.resize(i + 1);
     return c.routes[i];
-}
-
-knob_value list_value(const std::vector<std::string>& l) {
-    knob_value v;
-    v.list = l;
-    return v;
 }
 
 template <auto M>
@@ -865,6 +835,7 @@ const section_info kSections[] = {
                          "section to disable it."},
     {"discovery", kTable, "TorQ discovery: backends learnt from discovery processes."},
     {"process_csv", kTable, "A TorQ process.csv as a backend file."},
+    {"fleet", kTable, "Several qgates sharing backends, drains and health through etcd."},
 };
 
 bool parse_integer(std::string_view text, int64_t& out) {
@@ -923,11 +894,20 @@ bool check_integer(const knob& k, int64_t i, std::string_view what, std::string&
 
 }  // namespace
 
-std::span<const knob> knob_table() { return kKnobs; }
+// kKnobs then the fleet's (knobs_fleet.cc): one table, built once.
+std::span<const knob> knob_table() {
+    static const std::vector<knob> kAll = [] {
+        std::vector<knob> v(std::begin(kKnobs), std::end(kKnobs));
+        const std::span<const knob> f = fleet_knobs();
+        v.insert(v.end(), f.begin(), f.end());
+        return v;
+    }();
+    return kAll;
+}
 std::span<const section_info> section_table() { return kSections; }
 
 const knob* find_knob(std::string_view name) {
-    for (const knob& k : kKnobs) {
+    for (const knob& k : knob_table()) {
         if (k.name == name) return &k;
     }
     return nullptr;

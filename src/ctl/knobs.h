@@ -73,6 +73,8 @@ struct section_info {
 };
 
 std::span<const knob> knob_table();
+/// The [fleet] section's knobs (knobs_fleet.cc), the last rows of knob_table().
+std::span<const knob> fleet_knobs();
 std::span<const section_info> section_table();
 const knob* find_knob(std::string_view name);
 const section_info* find_section(std::string_view name);

@@ -129,7 +129,23 @@ std::string json_string(std::string_view s) {
     return out + "\"";
 }
 
-std::string status_json(admin_model& model) {
+// "fleet":[{instance,address,generation,seen_ms,self}],"etcd":"up" or "down: why".
+void fleet_json(std::string& o, const std::vector<fleet_row>& rows) {
+    o += "\"fleet\":[";
+    std::string etcd = "down: not listed in etcd yet";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const fleet_row& r = rows[i];
+        o += (i == 0 ? "{" : ",{");
+        o += "\"instance\":" + json_string(r.instance) + ",\"address\":" + json_string(r.address) +
+             ",\"generation\":" + std::to_string(r.generation) +
+             ",\"seen_ms\":" + std::to_string(r.seen_ns / 1'000'000) +
+             ",\"self\":" + (r.self ? "true" : "false") + "}";
+        etcd = r.etcd;
+    }
+    o += "],\"etcd\":" + json_string(etcd) + ",";
+}
+
+std::string status_json(admin_model& model, const std::optional<std::vector<fleet_row>>& fleet) {
     std::vector<std::string> errors;
     std::string o = "{";
     table<listener_row>(o, "listeners", [&](auto& r, auto& e) { return model.listeners(r, e); },
@@ -139,6 +155,7 @@ std::string status_json(admin_model& model) {
     table<client_row>(o, "clients", [&](auto& r, auto& e) { return model.clients(r, e); },
                       errors);
     table<route_row>(o, "routes", [&](auto& r, auto& e) { return model.routes(r, e); }, errors);
+    if (fleet) fleet_json(o, *fleet);
     o += "\"stats\":{";
     bool first = true;
     for (const stat_sample& s : model.stats()) {

@@ -18,6 +18,7 @@ table { border-collapse: collapse; } th, td { border: 1px solid #bbb; padding: 2
 th { background: #eee; text-align: left; } td.n { text-align: right; }
 tr.state-up td { background: #c4f5c4; } tr.state-draining td { background: #f5e6a0; }
 tr.state-down td, tr.state-ejected td { background: #f5b4b4; }
+#etcd { font-weight: bold; }
 #updated { color: #666; } #errors { color: #a00; }
 </style></head><body>
 <h1>qgate status</h1>
@@ -25,6 +26,8 @@ tr.state-down td, tr.state-ejected td { background: #f5b4b4; }
 <h2>Listeners</h2><table id="listeners"><thead></thead><tbody></tbody></table>
 <h2>Backends</h2><table id="backends"><thead></thead><tbody></tbody></table>
 <h2>Routes</h2><table id="routes"><thead></thead><tbody></tbody></table>
+<div id="fleet-part" hidden><h2>Fleet</h2><p id="etcd"></p>
+<table id="fleet"><thead></thead><tbody></tbody></table></div>
 <h2>Clients</h2><table id="clients"><thead></thead><tbody></tbody></table>
 <h2>Counters</h2><table id="stats"><thead></thead><tbody></tbody></table>
 <script>
@@ -37,6 +40,7 @@ const COLUMNS = {
   clients: ['id', 'user', 'address', 'listener', 'shard', 'calls', 'bytesin', 'bytesout',
             'inflight'],
   stats: ['name', 'value'],
+  fleet: ['instance', 'address', 'generation', 'seen_ms', 'self'],
 };
 function cell(v) {
   const td = document.createElement('td');
@@ -68,6 +72,11 @@ async function refresh() {
     const s = await (await fetch('/status.json', { cache: 'no-store' })).json();
     for (const id of ['listeners', 'backends', 'routes', 'clients']) draw(id, s[id]);
     draw('stats', Object.entries(s.stats).map(([name, value]) => ({ name, value })));
+    if (s.fleet !== undefined) {  // [fleet]: etcd's state, and the instances it lists
+      document.getElementById('fleet-part').hidden = false;
+      document.getElementById('etcd').textContent = 'etcd: ' + s.etcd;
+      draw('fleet', s.fleet);
+    }
     document.getElementById('errors').textContent = s.errors.join('; ');
     document.getElementById('updated').textContent = 'updated ' + new Date().toISOString();
   } catch (e) {

@@ -60,6 +60,19 @@ bool check_sources(const config& cfg, const source_lines* lines, std::string& er
                 "discovery.proctypes: name the process types (groups) to ask for";
         return false;
     }
+    for (const std::string& a : cfg.fleet.etcd) {
+        endpoint ep;
+        std::string why;
+        if (!parse_endpoint(a, ep, why) || ep.port == 0) {
+            error = where_key(lines, "fleet.etcd") + "fleet.etcd: \"" + a +
+                    "\" is not host:port" + (why.empty() ? "" : " (" + why + ")");
+            return false;
+        }
+    }
+    if (!cfg.fleet.etcd.empty() && cfg.fleet.prefix.empty()) {
+        error = where_key(lines, "fleet.prefix") + "fleet.prefix: must not be empty";
+        return false;
+    }
     return true;
 }
 
@@ -255,6 +268,7 @@ std::vector<std::string> runtime_groups(const config& cfg) {
     if (cfg.registration.enabled) add(cfg.registration.groups);
     if (!cfg.discovery.addresses.empty()) add(cfg.discovery.proctypes);
     if (!cfg.process_csv.path.empty()) add(cfg.process_csv.proctypes);
+    if (!cfg.fleet.etcd.empty()) add(cfg.fleet.groups);
     return out;
 }
 

@@ -39,11 +39,13 @@
 #include "proxy/access_log.h"
 #include "proxy/admin_model.h"
 #include "proxy/engine.h"
+#include "proxy/fleet_hooks.h"
 #include "proxy/reloader.h"
 #include "proxy/upstreams.h"
 #include "proxy/user_conns.h"
 #include "qgate/admin.h"
 #include "qgate/discovery.h"
+#include "qgate/fleet.h"
 #include "qgate/gateway.h"
 #include "qgate/log.h"
 #include "qgate/register.h"
@@ -161,6 +163,22 @@ void add_latency(ctl::stat_list& out, const std::vector<std::unique_ptr<shard::s
     }
 }
 
+// The fleet's counters (qgate/fleet.h), in counters.h order.
+void add_fleet(const fleet_counters& c, ctl::stat_list& out) {
+    using shard::stat_id;
+    const auto read = [](const std::atomic<uint64_t>& x) {
+        return x.load(std::memory_order_relaxed);
+    };
+    out.push_back(shard::make_sample(stat_id::fleet_etcd_up, read(c.etcd_up)));
+    out.push_back(shard::make_sample(stat_id::fleet_etcd_errors, read(c.etcd_errors)));
+    out.push_back(shard::make_sample(stat_id::fleet_resyncs, read(c.resyncs)));
+    out.push_back(shard::make_sample(stat_id::fleet_events, read(c.events)));
+    out.push_back(shard::make_sample(stat_id::fleet_applies, read(c.applies)));
+    out.push_back(shard::make_sample(stat_id::fleet_lease_lost, read(c.lease_lost)));
+    out.push_back(shard::make_sample(stat_id::fleet_instances, read(c.instances)));
+    out.push_back(shard::make_sample(stat_id::fleet_ejected, read(c.ejected)));
+}
+
 // The TorQ discovery client's counters (qgate/discovery.h).
 void add_discovery(const discovery_counters& c, ctl::stat_list& out) {
     using shard::stat_id;
@@ -178,7 +196,8 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
                          const proxy::upstream_table& ups, proxy::route_plane* plane,
                          const ctl::admin_counters& admin, const ctl::register_counters& reg,
                          const proxy::reloader& rl, const proxy::gen_holder& gens,
-                         const proxy::route_hits& hits, const discovery_counters& disc) {
+                         const proxy::route_hits& hits, const discovery_counters& disc,
+                         const fleet_counters& fleet) {
     using shard::stat_id;
     std::array<uint64_t, shard::kShardStatCount> sums{};
     for (const auto& sh : shards) {
@@ -219,6 +238,7 @@ ctl::stat_list aggregate(const std::vector<std::unique_ptr<shard::shard>>& shard
     out.push_back(shard::make_sample(stat_id::backend_ids_issued, rl.ids_issued()));
     out.push_back(shard::make_sample(stat_id::backend_ids_free, rl.ids_free()));
     add_discovery(disc, out);
+    add_fleet(fleet, out);
     // The backends of the running generation (a removed one still draining is not listed).
     const proxy::gen_holder::view v = gens.current_view();
     const std::vector<uint32_t>& ids = v.ids;
@@ -336,10 +356,10 @@ constexpr int kRegisterFailed = -2;
 
 // The registration listener (qgate/register.h), when [register] is configured, feeding the
 // reloader. Returns its port, -1 when not configured, kRegisterFailed (logged) on failure.
-int start_registration(const config& cfg, ctl::register_server& reg, proxy::reloader& rl) {
+int start_registration(const config& cfg, ctl::register_server& reg, backend_sink& sink) {
     if (!cfg.registration.enabled) return -1;
     std::string err;
-    if (!reg.start(cfg, rl, err)) {
+    if (!reg.start(cfg, sink, err)) {
         QGATE_LOG_ERROR("%s", err.c_str());
         return kRegisterFailed;
     }
@@ -447,6 +467,24 @@ ctl::reload_reply to_reply(const proxy::reload_result& r) {
     return out;
 }
 
+// The admin port's actions: reload, the running config, and the fleet's when there is one.
+ctl::admin_control control_of(const reload_fn& do_reload, proxy::reloader& rl,
+                              fleet_client& fleet) {
+    ctl::admin_control c;
+    c.reload = [&do_reload] { return to_reply(do_reload(".qgate.reload[]")); };
+    c.config_text = [&rl] { return ctl::config_toml(*rl.running()); };
+    if (!fleet.enabled()) return c;
+    c.fleet_rows = [&fleet] { return fleet.rows(); };
+    c.fleet_add = [&fleet](const backend_conf& b, std::string& e) { return fleet.add(b, e); };
+    c.fleet_remove = [&fleet](const std::string& n, std::string& e) {
+        return fleet.remove(n, e);
+    };
+    c.fleet_drain = [&fleet](const std::string& n, bool on, std::string& e) {
+        return fleet.drain(n, on, e);
+    };
+    return c;
+}
+
 }  // namespace
 
 int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)> reload_source) {
@@ -522,6 +560,8 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
             st.live.store(true, std::memory_order_relaxed);
             st.drained.store(false, std::memory_order_relaxed);
             st.load.store(0, std::memory_order_relaxed);
+            st.fleet.store(0, std::memory_order_relaxed);  // the fleet's keeper gives a verdict
+            st.ejected.store(false, std::memory_order_relaxed);
         });
     }
     if (!rl.start(cfg, err)) {
@@ -533,7 +573,9 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     std::atomic<bool> force{false};
     // [discovery]: started once the shards run (the reloader waits for them to adopt each
     // generation), stopped before they are joined; views stop reaching the sink at `stop`.
-    discovery_client disc(*cfg, rl, stop);
+    // [fleet]: the sources' backends go through etcd to every instance (qgate/fleet.h).
+    fleet_client fleet(*cfg, rl, stop);
+    discovery_client disc(*cfg, fleet.sources_sink(), stop);
     ctl::admin_server admin;
     ctl::register_server reg;  // after rl, its sink: destroyed (stopped) before it
     proxy::route_hits hits(shards);
@@ -563,15 +605,15 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     parts.meters = &meters;
     parts.users = users.get();
     parts.ports = ports;
-    parts.stats = [&shards, &ups, &plane, &admin, &reg, &rl, &gens, &hits, &disc] {
+    parts.stats = [&shards, &ups, &plane, &admin, &reg, &rl, &gens, &hits, &disc, &fleet] {
         return aggregate(shards, *ups, plane.get(), admin.counters(), reg.counters(), rl, gens,
-                         hits, disc.counters());
+                         hits, disc.counters(), fleet.counters());
     };
     proxy::gateway_model model(std::move(parts));
+    fleet.set_hooks(proxy::make_fleet_hooks(rl, gens, *ups, plane.get()));
     int admin_port = -1;
     if (cfg->admin_enabled) {
-        admin.set_control({[&do_reload] { return to_reply(do_reload(".qgate.reload[]")); },
-                           [&rl] { return ctl::config_toml(*rl.running()); }});
+        admin.set_control(control_of(do_reload, rl, fleet));
         if (!admin.start(*cfg, model, err)) {
             QGATE_LOG_ERROR("admin endpoint: %s", err.c_str());
             return 1;
@@ -580,7 +622,7 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
         QGATE_LOG_INFO("admin endpoint on port %d", admin_port);
     }
 
-    const int register_port = start_registration(*cfg, reg, rl);
+    const int register_port = start_registration(*cfg, reg, fleet.sources_sink());
     if (register_port == kRegisterFailed) {
         admin.stop();
         return 1;
@@ -618,9 +660,11 @@ int run_gateway(const config_ptr& cfg, std::function<bool(config&, std::string&)
     }
 
     if (!disc.start(err)) QGATE_LOG_ERROR("%s; serving without discovery", err.c_str());
+    if (!fleet.start(admin_port, err)) QGATE_LOG_ERROR("%s; serving without a fleet", err.c_str());
     ctl::sd_notify("READY=1");  // conf/qgate.service: Type=notify
     serve_until_drained(shards, stop, force, waiter, alog.get(), rl, do_reload);
     disc.stop();
+    fleet.stop();
     reg.stop(false);  // the shards have drained: nothing is left for its services to drain
     for (auto& sh : shards) sh->join();
     if (alog) alog->stop();  // after the shards: every record pushed is written

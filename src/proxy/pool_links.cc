@@ -437,6 +437,7 @@ void pool_links::pool_ready(session& ss, uint8_t cap) {
         QGATE_LOG_INFO("backend %s: recovered", name(b));
     }
     e_.plane_->state(b).live.store(true, std::memory_order_relaxed);
+    e_.plane_->state(b).ejected.store(false, std::memory_order_relaxed);
     const pipeline_mode m = e_.opt_.upstreams->at(static_cast<int>(b)).pipeline;
     ss.pc.depth = m == pipeline_mode::on ? e_.lim_->pipeline_depth : 1;
     if (m == pipeline_mode::automatic) {
@@ -592,6 +593,7 @@ void pool_links::eject(uint32_t b) {
     home_backend& hb = homes_[b];
     hb.ejected = true;
     e_.plane_->state(b).live.store(false, std::memory_order_relaxed);
+    e_.plane_->state(b).ejected.store(true, std::memory_order_relaxed);  // the fleet's view
     bump(e_.ctr_.backends_ejected);
     QGATE_LOG_WARN("backend %s: ejected after %u failed connects", name(b),
                    hb.failures);

@@ -353,6 +353,25 @@ namespace qgate::shard {
     X(discovery_skipped, counter, "rows", "",                                                      \
       "[discovery]: rows received that give no backend (unix hpup, bad hpup, proctype not "        \
       "asked for)")                                                                                \
+    X(fleet_etcd_up, gauge, "boolean", "",                                                         \
+      "[fleet]: 1 while etcd answers (the watch runs and the lease is kept), 0 while this "        \
+      "instance serves its last view")                                                             \
+    X(fleet_etcd_errors, counter, "calls", "",                                                     \
+      "[fleet]: etcd calls that failed or timed out, and watches lost")                            \
+    X(fleet_resyncs, counter, "reads", "",                                                         \
+      "[fleet]: full reads of the prefix after the watch was lost (etcd back: catching up)")       \
+    X(fleet_events, counter, "events", "",                                                         \
+      "[fleet]: changes under the prefix received through the watch")                              \
+    X(fleet_applies, counter, "lists", "",                                                         \
+      "[fleet]: backend lists handed to the reloader (a new generation when it differs)")          \
+    X(fleet_lease_lost, counter, "leases", "",                                                     \
+      "[fleet]: times this instance's lease was gone (expired while etcd was away): granted "      \
+      "anew, its keys written again")                                                              \
+    X(fleet_instances, gauge, "instances", "",                                                     \
+      "[fleet]: instances listed under the prefix (this one included)")                            \
+    X(fleet_ejected, gauge, "backends", "",                                                        \
+      "[fleet]: backends ejected everywhere: at least fleet.eject_quorum instances see them "      \
+      "down")                                                                                      \
     X(backend_conns, gauge, "connections", "backend",                                              \
       "session mode: client sessions assigned to the backend now (connecting or connected)")       \
     X(backend_load, gauge, "calls", "backend",                                                     \

@@ -88,7 +88,7 @@ TEST_CASE("unknown keys are errors with file:line") {
     CHECK(error_of(with_farm("foo = 1\n")) ==
           "t.toml:1: unknown key 'foo' (sections are server, limits, admin, listener, backend, "
           "fanout, route, acl, user_group, user_limits, pubsub, access_log, register, discovery, "
-          "process_csv)");
+          "process_csv, fleet)");
     CHECK(error_of(with_farm("[server]\nshards = 1\nshardz = 2\n")) ==
           "t.toml:3: unknown key 'server.shardz'");
     CHECK(error_of(with_farm("[server.extra]\nx = 1\n")) ==

@@ -126,6 +126,16 @@ const char* const kSchema[] = {
     "user_limits.conns_max",
     "user_limits.message_bytes_max",
     "user_limits.calls_max",
+    "fleet.etcd",
+    "fleet.prefix",
+    "fleet.instance",
+    "fleet.advertise",
+    "fleet.groups",
+    "fleet.lease_ttl_ms",
+    "fleet.eject_quorum",
+    "fleet.timeout_ms",
+    "fleet.credentials",
+    "fleet.conns",
 };
 
 // A snapshot with one default entry per array section, for the getters.

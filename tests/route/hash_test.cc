@@ -59,6 +59,36 @@ TEST_CASE("same key, same backend across rebuilds and member reordering") {
     }
 }
 
+// The fleet (issue 19): two instances name the same backends but may give them other ids (ids
+// follow each instance's own reload history) in another order; the owner of a key, by name,
+// must be the same on both.
+TEST_CASE("two instances: the same names under other ids and in another order own every key") {
+    const auto keys = make_keys();
+    const std::vector<std::string> names = {"rdb1", "rdb2", "hdb", "b", "b10", "tick-a"};
+    const auto state = test::live_states(40);
+    const auto owner_names = [&](const std::vector<member_spec>& m) {
+        const backend_group g("g", m);
+        std::vector<std::string> out;
+        for (const std::string& k : keys) {
+            const int32_t id = pick_consistent(g, state, key_hash(k));
+            const auto it = std::find_if(m.begin(), m.end(), [id](const member_spec& x) {
+                return static_cast<int32_t>(x.id) == id;
+            });
+            out.push_back(it == m.end() ? "" : it->name);
+        }
+        return out;
+    };
+    std::vector<member_spec> a;
+    std::vector<member_spec> b;
+    for (uint32_t i = 0; i < names.size(); ++i) {
+        a.push_back({i, names[i]});
+        b.insert(b.begin(), {37 - 3 * i, names[i]});  // other ids, reversed order
+    }
+    const auto on_a = owner_names(a);
+    CHECK(on_a == owner_names(b));
+    CHECK(std::count(on_a.begin(), on_a.end(), "") == 0);
+}
+
 TEST_CASE("adding or removing one backend moves at most 1.15/N of keys") {
     const auto keys = make_keys();
     const auto state = test::live_states(9);

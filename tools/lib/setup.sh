@@ -14,7 +14,7 @@ qgate_packages=(
   g++ meson ninja-build pkg-config cmake
   liburing-dev libmimalloc-dev libxxhash-dev doctest-dev libbenchmark-dev libtomlplusplus-dev
   libssl-dev openssl python3 clang libclang-rt-14-dev clang-tidy haproxy nodejs npm iproute2
-  python3-matplotlib prometheus systemd chromium
+  python3-matplotlib prometheus systemd chromium etcd-server libcurl4-openssl-dev
 )
 
 qgate_log() { printf '[setup] %s\n' "$*" >&2; }
@@ -35,9 +35,10 @@ qgate_install_packages() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The haproxy package starts a system service; qgate's benchmarks run their own instance.
-  # So do prometheus (the admin_prometheus test runs its own, on loopback) and its exporter.
+  # So do prometheus (the admin_prometheus test runs its own, on loopback) and its exporter,
+  # and etcd (the fleet tests start their own on free loopback ports).
   if command -v systemctl >/dev/null 2>&1; then
-    for s in haproxy prometheus prometheus-node-exporter; do
+    for s in haproxy prometheus prometheus-node-exporter etcd; do
       systemctl disable --now "$s" >/dev/null 2>&1 || true
     done
   fi

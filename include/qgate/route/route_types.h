@@ -44,9 +44,18 @@ struct alignas(64) backend_state {
     std::atomic<uint32_t> load{0};  ///< requests (request mode) or sessions (session mode)
     std::atomic<bool> live{false};  ///< connected and not ejected (request mode)
     std::atomic<bool> drained{false};  ///< no new calls or sessions (admin)
+    /// Request mode, [fleet] with eject_quorum > 0 (written by the fleet's keeper thread):
+    /// 0 no verdict (`live` decides), 1 in service, 2 ejected by the quorum. A verdict
+    /// overrides `live`: one instance's own ejection no longer takes the backend out of its
+    /// picks (src/ctl/fleet.cc; README "Behaviour decisions").
+    std::atomic<uint8_t> fleet{0};
+    std::atomic<bool> ejected{false};  ///< request mode: the home shard's checks ejected it
 
     uint32_t load_now() const { return load.load(std::memory_order_relaxed); }
-    bool is_live() const { return live.load(std::memory_order_relaxed); }
+    bool is_live() const {
+        const uint8_t f = fleet.load(std::memory_order_relaxed);
+        return f == 0 ? live.load(std::memory_order_relaxed) : f == 1;
+    }
     bool is_drained() const { return drained.load(std::memory_order_relaxed); }
     /// May a new call or session go to it?
     bool is_open() const { return is_live() && !is_drained(); }
