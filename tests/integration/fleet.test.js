@@ -7,7 +7,8 @@
 // alone seeing a backend down ejects it nowhere; the key -> backend map (consistent hashing,
 // qmock name[] answering its own name) is the same on every instance for 10,000 keys before
 // and after a change; etcd killed and restarted under load fails no call and the instances
-// catch up; an instance killed leaves the fleet when its lease expires, the others unaffected.
+// catch up; an instance killed leaves the fleet when its lease expires, the others unaffected;
+// services found by one instance (registerResource, TorQ discovery) are served by all three.
 
 const fs = require('fs');
 const http = require('http');
@@ -297,3 +298,26 @@ itest('a service registered at one instance is served by all; it leaves all when
 if (!fs.existsSync(ETCD)) {
   throw new Error(`${ETCD} missing: tools/lib/setup.sh installs etcd-server`);
 }
+
+itest('a process TorQ discovery finds at one instance is served by all; it leaves all when ' +
+      'discovery drops it', { timeout: 60000 }, async (t, ctx) => {
+  const disc = await startQmock(ctx, { name: 'disc', args: ['--discovery'] });
+  const { etcd, gws } = await startFleet(ctx, {}, null, (n) => (n === 'g1'
+    ? `[discovery]\naddresses = ["127.0.0.1:${disc.port}"]\nproctypes = ["rdb"]\n` +
+      'refresh_ms = 200' : ''));
+  const proc = await startQmock(ctx, { name: 'rdbx', args: ['--discovery-register',
+    `127.0.0.1:${disc.port}`, '--proctype', 'rdb', '--procname', 'rdbx',
+    '--discovery-retry-ms', '100'] });
+  for (const gw of gws) {
+    await pollUntil(async () => (await backendsOf(ctx, gw)).rdbx !== undefined,
+                    { what: `rdbx on ${gw.proc.name}`, timeoutMs: LEASE_MS * 4 });
+  }
+  assert.equal((await backendsOf(ctx, gws[2])).rdbx.source, 'discovery');
+  assert.match((await etcdKeys(etcd, '/it/'))['backends/rdbx'], /"instance":"g1"/);
+  await proc.proc.stop();  // its discovery connection closes: qmock --discovery drops it
+  for (const gw of gws) {
+    await pollUntil(async () => (await backendsOf(ctx, gw)).rdbx === undefined,
+                    { what: `rdbx gone from ${gw.proc.name}`, timeoutMs: LEASE_MS * 4 });
+  }
+  assert.equal((await etcdKeys(etcd, '/it/'))['backends/rdbx'], undefined);
+});
