@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "qgate/config.h"
+#include "qgate/openssl_errors.h"
 #include "qgate/log.h"
 
 namespace qgate::proxy {
@@ -27,34 +28,22 @@ constexpr size_t kBioOut = 2 * kRecordMax;
 constexpr size_t kStage = 16384;
 constexpr size_t kSmallItem = 4096;
 
-std::string ssl_errors() {
-    std::string s;
-    char buf[256];
-    unsigned long e = 0;
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (!s.empty()) s += "; ";
-        s += buf;
-    }
-    return s.empty() ? "unknown error" : s;
-}
-
 bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
     if (SSL_CTX_use_certificate_chain_file(c, l.tls_cert.c_str()) != 1) {
-        why = "tls_cert " + l.tls_cert + ": " + ssl_errors();
+        why = "tls_cert " + l.tls_cert + ": " + openssl_errors();
         return false;
     }
     if (SSL_CTX_use_PrivateKey_file(c, l.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        why = "tls_key " + l.tls_key + ": " + ssl_errors();
+        why = "tls_key " + l.tls_key + ": " + openssl_errors();
         return false;
     }
     if (SSL_CTX_check_private_key(c) != 1) {
         why = "tls_key " + l.tls_key + " does not match tls_cert " + l.tls_cert + ": " +
-              ssl_errors();
+              openssl_errors();
         return false;
     }
     if (!l.tls_ca.empty() && SSL_CTX_load_verify_locations(c, l.tls_ca.c_str(), nullptr) != 1) {
-        why = "tls_ca " + l.tls_ca + ": " + ssl_errors();
+        why = "tls_ca " + l.tls_ca + ": " + openssl_errors();
         return false;
     }
     if (l.tls_verify_client) {
@@ -81,11 +70,11 @@ int no_client_cert(SSL* s, X509**, EVP_PKEY**) {
 bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
     if (b.tls_ca.empty()) {
         if (SSL_CTX_set_default_verify_paths(c) != 1) {
-            why = "the system trust store: " + ssl_errors();
+            why = "the system trust store: " + openssl_errors();
             return false;
         }
     } else if (SSL_CTX_load_verify_locations(c, b.tls_ca.c_str(), nullptr) != 1) {
-        why = "tls_ca " + b.tls_ca + ": " + ssl_errors();
+        why = "tls_ca " + b.tls_ca + ": " + openssl_errors();
         return false;
     }
     if (b.tls_cert.empty()) {
@@ -93,16 +82,16 @@ bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
         return true;
     }
     if (SSL_CTX_use_certificate_chain_file(c, b.tls_cert.c_str()) != 1) {
-        why = "tls_cert " + b.tls_cert + ": " + ssl_errors();
+        why = "tls_cert " + b.tls_cert + ": " + openssl_errors();
         return false;
     }
     if (SSL_CTX_use_PrivateKey_file(c, b.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        why = "tls_key " + b.tls_key + ": " + ssl_errors();
+        why = "tls_key " + b.tls_key + ": " + openssl_errors();
         return false;
     }
     if (SSL_CTX_check_private_key(c) != 1) {
         why = "tls_key " + b.tls_key + " does not match tls_cert " + b.tls_cert + ": " +
-              ssl_errors();
+              openssl_errors();
         return false;
     }
     return true;
@@ -119,7 +108,7 @@ std::shared_ptr<tls_client> tls_client::make(const backend_conf& b, std::string&
     ERR_clear_error();
     SSL_CTX* c = SSL_CTX_new(TLS_client_method());
     if (c == nullptr) {
-        err = "SSL_CTX_new: " + ssl_errors();
+        err = "SSL_CTX_new: " + openssl_errors();
         return nullptr;
     }
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -145,7 +134,7 @@ std::shared_ptr<tls_server> tls_server::make(const listener_conf& l, std::size_t
     ERR_clear_error();
     SSL_CTX* c = SSL_CTX_new(TLS_server_method());
     if (c == nullptr) {
-        err = "listener " + std::to_string(index) + ": SSL_CTX_new: " + ssl_errors();
+        err = "listener " + std::to_string(index) + ": SSL_CTX_new: " + openssl_errors();
         return nullptr;
     }
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -333,7 +322,7 @@ std::string tls_conn::reason() {
 }
 
 std::string tls_conn::error() {
-    std::string s = ssl_errors();
+    std::string s = openssl_errors();
     const long v = SSL_get_verify_result(ssl_);
     if (v != X509_V_OK) s += std::string(" (verify: ") + X509_verify_cert_error_string(v) + ")";
     if (last_err_ == SSL_ERROR_SYSCALL) s += " (peer closed)";

@@ -39,6 +39,7 @@
 #include <sstream>
 #include <thread>
 
+#include "qgate/openssl_errors.h"
 #include "tls_client.h"
 
 namespace qbench {
@@ -179,7 +180,7 @@ bool worker::flush_tls(qconn& c) {
             int e = SSL_get_error(c.ssl, w);
             if (e == SSL_ERROR_WANT_WRITE) return set_out(c, true), true;
             if (e == SSL_ERROR_WANT_READ) break;  // the next EPOLLIN retries the write
-            return error = "SSL_write: " + tls_errors(), false;
+            return error = "SSL_write: " + qgate::openssl_errors(), false;
         }
         auto done = static_cast<uint64_t>(w) + c.partial;
         c.pending -= done / req_.size();
@@ -223,7 +224,7 @@ bool worker::on_readable_tls(qconn& c, uint64_t now) {
             int e = SSL_get_error(c.ssl, n);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return true;
             if (e == SSL_ERROR_ZERO_RETURN) return error = "TLS closed by the target", false;
-            return error = "SSL_read: " + tls_errors(), false;
+            return error = "SSL_read: " + qgate::openssl_errors(), false;
         }
         plain_in += static_cast<uint64_t>(n);
         if (!consume(c, scratch_.get(), static_cast<std::size_t>(n), now)) return false;

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "load.h"
+#include "qgate/openssl_errors.h"
 
 namespace qbench {
 namespace {
@@ -26,19 +27,9 @@ uint64_t deadline(int timeout_ms) { return now_ns() + uint64_t(timeout_ms) * 100
 
 }  // namespace
 
-std::string tls_errors() {
-    std::string s;
-    char buf[256];
-    while (unsigned long e = ERR_get_error()) {
-        ERR_error_string_n(e, buf, sizeof buf);
-        s += (s.empty() ? "" : "; ") + std::string(buf);
-    }
-    return s.empty() ? "no OpenSSL error" : s;
-}
-
 SSL_CTX* tls_client_ctx(const std::string& ca, std::string& error) {
     SSL_CTX* c = SSL_CTX_new(TLS_client_method());
-    if (c == nullptr) return error = "SSL_CTX_new: " + tls_errors(), nullptr;
+    if (c == nullptr) return error = "SSL_CTX_new: " + qgate::openssl_errors(), nullptr;
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     // Partial writes and a moving buffer: a write resumed after EAGAIN may start at a
     // different address of the same bytes and take more of them (load.cc's batch).
@@ -51,7 +42,7 @@ SSL_CTX* tls_client_ctx(const std::string& ca, std::string& error) {
     SSL_CTX_set_default_read_buffer_len(c, 65536);
     if (!ca.empty()) {
         if (SSL_CTX_load_verify_locations(c, ca.c_str(), nullptr) != 1) {
-            error = "--tls-ca " + ca + ": " + tls_errors();
+            error = "--tls-ca " + ca + ": " + qgate::openssl_errors();
             SSL_CTX_free(c);
             return nullptr;
         }
@@ -65,7 +56,7 @@ void tls_free_ctx(SSL_CTX* ctx) { SSL_CTX_free(ctx); }
 SSL* tls_connect(SSL_CTX* ctx, int fd, int timeout_ms, std::string& error) {
     SSL* ssl = SSL_new(ctx);
     if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
-        error = "SSL_new: " + tls_errors();
+        error = "SSL_new: " + qgate::openssl_errors();
         SSL_free(ssl);
         return nullptr;
     }
@@ -75,7 +66,7 @@ SSL* tls_connect(SSL_CTX* ctx, int fd, int timeout_ms, std::string& error) {
         int rc = SSL_do_handshake(ssl);
         if (rc == 1) return ssl;
         if (!wait_for(ssl, rc, fd, end)) {
-            error = "TLS handshake: " + tls_errors();
+            error = "TLS handshake: " + qgate::openssl_errors();
             SSL_free(ssl);
             return nullptr;
         }

@@ -29,7 +29,5 @@ int tls_read_some(ssl_st* ssl, int fd, void* out, std::size_t cap, int timeout_m
 /// "TLSv1.3 TLS_AES_256_GCM_SHA384": the protocol and cipher the handshake settled on.
 std::string tls_describe(ssl_st* ssl);
 void tls_free(ssl_st* ssl);
-/// OpenSSL's error queue as text (cleared).
-std::string tls_errors();
 
 }  // namespace qbench

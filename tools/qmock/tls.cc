@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "qgate/openssl_errors.h"
 #include "server.h"
 
 namespace qmock {
@@ -23,37 +24,26 @@ namespace {
 
 constexpr uint8_t kTlsRecord = 0x16;
 
-std::string ssl_errors() {
-    std::string s;
-    char buf[256];
-    unsigned long e = 0;
-    while ((e = ERR_get_error()) != 0) {
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (!s.empty()) s += "; ";
-        s += buf;
-    }
-    return s.empty() ? "unknown error" : s;
-}
-
 }  // namespace
 
 bool server::tls_start(std::string& error) {
     if (opt_.tls_mode == 0) return true;
     SSL_CTX* c = SSL_CTX_new(TLS_server_method());
-    if (c == nullptr) return error = "SSL_CTX_new: " + ssl_errors(), false;
+    if (c == nullptr) return error = "SSL_CTX_new: " + qgate::openssl_errors(), false;
     tls_ctx_ = c;
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_use_certificate_chain_file(c, opt_.tls_cert.c_str()) != 1) {
-        return error = "tls cert " + opt_.tls_cert + ": " + ssl_errors(), false;
+        return error = "tls cert " + opt_.tls_cert + ": " + qgate::openssl_errors(), false;
     }
     if (SSL_CTX_use_PrivateKey_file(c, opt_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(c) != 1) {
-        return error = "tls key " + opt_.tls_key + ": " + ssl_errors(), false;
+        return error = "tls key " + opt_.tls_key + ": " + qgate::openssl_errors(), false;
     }
     if (!opt_.tls_verify_ca.empty()) {
         if (SSL_CTX_load_verify_locations(c, opt_.tls_verify_ca.c_str(), nullptr) != 1) {
-            return error = "tls verify CA " + opt_.tls_verify_ca + ": " + ssl_errors(), false;
+            error = "tls verify CA " + opt_.tls_verify_ca + ": " + qgate::openssl_errors();
+            return false;
         }
         SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
@@ -100,7 +90,7 @@ ssize_t server::conn_read(conn& c, uint8_t* p, std::size_t n) {
         ERR_GET_REASON(why) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return 0;  // close_notify, or the peer just closed (as q's peers mostly do)
     }
-    log_line("TLS from %s: %s", c.peer.c_str(), ssl_errors().c_str());
+    log_line("TLS from %s: %s", c.peer.c_str(), qgate::openssl_errors().c_str());
     errno = ECONNRESET;  // logged above; closed quietly
     return -1;
 }
