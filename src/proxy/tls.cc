@@ -28,20 +28,26 @@ constexpr size_t kBioOut = 2 * kRecordMax;
 constexpr size_t kStage = 16384;
 constexpr size_t kSmallItem = 4096;
 
-bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
-    if (SSL_CTX_use_certificate_chain_file(c, l.tls_cert.c_str()) != 1) {
-        why = "tls_cert " + l.tls_cert + ": " + openssl_errors();
+// A certificate chain and its key, checked against each other (listener and backend alike).
+bool load_cert_key(SSL_CTX* c, const std::string& cert, const std::string& key,
+                   std::string& why) {
+    if (SSL_CTX_use_certificate_chain_file(c, cert.c_str()) != 1) {
+        why = "tls_cert " + cert + ": " + openssl_errors();
         return false;
     }
-    if (SSL_CTX_use_PrivateKey_file(c, l.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        why = "tls_key " + l.tls_key + ": " + openssl_errors();
+    if (SSL_CTX_use_PrivateKey_file(c, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        why = "tls_key " + key + ": " + openssl_errors();
         return false;
     }
     if (SSL_CTX_check_private_key(c) != 1) {
-        why = "tls_key " + l.tls_key + " does not match tls_cert " + l.tls_cert + ": " +
-              openssl_errors();
+        why = "tls_key " + key + " does not match tls_cert " + cert + ": " + openssl_errors();
         return false;
     }
+    return true;
+}
+
+bool load(SSL_CTX* c, const listener_conf& l, std::string& why) {
+    if (!load_cert_key(c, l.tls_cert, l.tls_key, why)) return false;
     if (!l.tls_ca.empty() && SSL_CTX_load_verify_locations(c, l.tls_ca.c_str(), nullptr) != 1) {
         why = "tls_ca " + l.tls_ca + ": " + openssl_errors();
         return false;
@@ -81,20 +87,7 @@ bool load_client(SSL_CTX* c, const backend_conf& b, std::string& why) {
         SSL_CTX_set_client_cert_cb(c, no_client_cert);
         return true;
     }
-    if (SSL_CTX_use_certificate_chain_file(c, b.tls_cert.c_str()) != 1) {
-        why = "tls_cert " + b.tls_cert + ": " + openssl_errors();
-        return false;
-    }
-    if (SSL_CTX_use_PrivateKey_file(c, b.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        why = "tls_key " + b.tls_key + ": " + openssl_errors();
-        return false;
-    }
-    if (SSL_CTX_check_private_key(c) != 1) {
-        why = "tls_key " + b.tls_key + " does not match tls_cert " + b.tls_cert + ": " +
-              openssl_errors();
-        return false;
-    }
-    return true;
+    return load_cert_key(c, b.tls_cert, b.tls_key, why);
 }
 
 bool is_ip(const std::string& host) {
