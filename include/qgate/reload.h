@@ -34,6 +34,11 @@ struct config_diff {
     }
 };
 
+/// Whether two backends agree on every [[backend]] knob of the knob table (a knob added there
+/// is compared here without any change). The data plane's backend ids follow it too: a
+/// backend that is not the same gets a new id and new links (src/proxy/generation.h).
+bool same_backend(const backend_conf& a, const backend_conf& b);
+
 /// Compares `running` with `next`.
 config_diff diff_config(const config& running, const config& next);
 

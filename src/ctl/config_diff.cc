@@ -42,18 +42,6 @@ const backend_conf* find_backend(const config& c, const std::string& name) {
     return nullptr;
 }
 
-bool same_backend(const backend_conf& a, const backend_conf& b) {
-    for (const knob& k : knob_table()) {
-        if (k.section() != "backend") continue;
-        config ca;
-        config cb;
-        ca.backends = {a};
-        cb.backends = {b};
-        if (!same_value(k.get(ca, 0), k.get(cb, 0))) return false;
-    }
-    return true;
-}
-
 bool same_users(const config& a, const config& b) {
     if (a.users_file != b.users_file || a.users.size() != b.users.size()) return false;
     for (std::size_t i = 0; i < a.users.size(); ++i) {
@@ -150,6 +138,17 @@ std::string toml_value(const knob& k, const knob_value& v) {
 }
 
 }  // namespace
+
+bool same_backend(const backend_conf& a, const backend_conf& b) {
+    config ca;
+    config cb;
+    ca.backends = {a};
+    cb.backends = {b};
+    for (const knob& k : knob_table()) {
+        if (k.section() == "backend" && !same_value(k.get(ca, 0), k.get(cb, 0))) return false;
+    }
+    return true;
+}
 
 config_diff diff_config(const config& running, const config& next) {
     config_diff d;

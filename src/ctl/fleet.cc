@@ -19,6 +19,7 @@
 #include "ctl/etcd_client.h"
 #include "ctl/fleet_view.h"
 #include "qgate/log.h"
+#include "qgate/reload.h"
 
 namespace qgate {
 
@@ -218,8 +219,7 @@ void fleet_client::impl::apply_view() {
     std::vector<backend_conf> list = fl::backends_of(kv, defaults, bad);
     for (const std::string& why : bad) QGATE_LOG_WARN("fleet: backend left out: %s", why.c_str());
     const auto same = [](const backend_conf& a, const backend_conf& b) {
-        return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
-               a.addr.port == b.addr.port;
+        return ctl::same_backend(a, b) && a.source == b.source;
     };
     const bool changed = !applied_once || list.size() != applied.size() ||
                          !std::equal(list.begin(), list.end(), applied.begin(), same);

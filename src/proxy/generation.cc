@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "proxy/upstreams.h"
+#include "qgate/reload.h"
 
 namespace qgate::proxy {
 
@@ -158,15 +159,6 @@ gen_holder::view gen_holder::current_view() const {
     return {owned_->number, owned_->cfg, owned_->ids};
 }
 
-bool same_backend(const backend_conf& a, const backend_conf& b) {
-    return a.name == b.name && a.group == b.group && a.addr.host == b.addr.host &&
-           a.addr.port == b.addr.port && a.credentials == b.credentials && a.conns == b.conns &&
-           a.pipeline == b.pipeline && a.user_links_max == b.user_links_max &&
-           a.user_pools_max == b.user_pools_max && a.user_idle_ms == b.user_idle_ms &&
-           a.tls == b.tls && a.tls_ca == b.tls_ca && a.tls_server_name == b.tls_server_name &&
-           a.tls_cert == b.tls_cert && a.tls_key == b.tls_key;
-}
-
 bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,
                          std::vector<uint32_t>& added, std::vector<uint32_t>& removed,
                          std::string& error) const {
@@ -177,7 +169,7 @@ bool backend_ids::assign(const config& cfg, std::vector<uint32_t>& ids,
     std::vector<uint32_t> free = free_;
     for (const backend_conf& bc : cfg.backends) {
         const auto it = by_name_.find(bc.name);
-        if (it != by_name_.end() && same_backend(it->second.second, bc)) {
+        if (it != by_name_.end() && ctl::same_backend(it->second.second, bc)) {
             ids.push_back(it->second.first);
             continue;
         }

@@ -163,8 +163,6 @@ class backend_ids {
     std::vector<uint32_t> free_;  ///< released ids, smallest last (taken first)
 };
 
-bool same_backend(const backend_conf& a, const backend_conf& b);
-
 class upstream_table;
 /// Start-up without a reloader (unit-test rigs): ids 0..n-1 for `cfg.backends`, their records
 /// in `ups` (already built), generation 1 published in `gens`.

@@ -15,6 +15,7 @@
 #include "net/socket_util.h"
 #include "proxy/reloader.h"
 #include "qgate/log.h"
+#include "qgate/reload.h"
 
 namespace qgate::proxy {
 
@@ -24,7 +25,7 @@ bool same_list(const std::vector<backend_conf>& a, const std::vector<backend_con
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(),
                       [](const backend_conf& x, const backend_conf& y) {
-                          return same_backend(x, y) && x.source == y.source;
+                          return ctl::same_backend(x, y) && x.source == y.source;
                       });
 }
 
